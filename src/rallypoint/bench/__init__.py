@@ -1,0 +1,1 @@
+"""``rallypoint bench``: a load generator and reporter for the streaming server."""

@@ -1,0 +1,98 @@
+"""The ``rallypoint`` command line: ``serve``, ``bench`` and friends.
+
+This is the outermost boundary: settings errors become a one-line message and exit code 2;
+everything below raises typed errors.
+"""
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rallypoint import __version__
+from rallypoint.config import Settings, load_settings
+from rallypoint.errors import ConfigError
+
+log = logging.getLogger("rallypoint")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """All sub-commands and their options."""
+    parser = argparse.ArgumentParser(prog="rallypoint", description="TAK-compatible field-operations server")
+    parser.add_argument("--version", action="version", version=f"rallypoint {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the server (defaults: 127.0.0.1, tcp+udp 8087, ./rallypoint-data)")
+    serve.add_argument("--config", type=Path, help="TOML settings file (default ./rallypoint.toml if present)")
+    serve.add_argument("--host", help="address to bind every listener to")
+    serve.add_argument("--tcp-port", type=int, help="plain CoT streaming port (0 = any free port)")
+    serve.add_argument("--udp-port", type=int, help="CoT UDP input port")
+    serve.add_argument("--data-dir", type=Path, help="where the server keeps its data")
+    serve.add_argument("--multicast", action="store_true", default=None, help="join the 239.2.3.1:6969 SA group")
+    serve.add_argument("--log-level", help="DEBUG, INFO, WARNING ...")
+
+    from rallypoint.bench.command import add_bench_parser
+
+    add_bench_parser(commands)
+    return parser
+
+
+def serve_settings(args: argparse.Namespace) -> Settings:
+    """Settings from file and environment, then the command-line overrides."""
+    overrides: dict[str, Any] = {
+        "host": args.host,
+        "tcp_port": args.tcp_port,
+        "udp_port": args.udp_port,
+        "data_dir": args.data_dir,
+        "multicast_enabled": args.multicast,
+        "log_level": args.log_level,
+    }
+    return load_settings(args.config).with_overrides({k: v for k, v in overrides.items() if v is not None})
+
+
+async def serve(settings: Settings) -> None:
+    """Run the server until SIGINT or SIGTERM, then shut down cleanly."""
+    from rallypoint.net.server import Server
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    server = Server(settings)
+    await server.start()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, lambda: asyncio.ensure_future(server.stop()))
+    log.info("data directory: %s", settings.data_dir.resolve())
+    await server.serve_until_stopped()
+
+
+def run_event_loop(main: Any) -> Any:
+    """Run a coroutine on uvloop when it is installed, else on asyncio's loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    return uvloop.run(main)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``rallypoint`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "serve":
+            settings = serve_settings(args)
+            logging.basicConfig(
+                level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+            )
+            run_event_loop(serve(settings))
+            return 0
+        if args.command == "bench":
+            from rallypoint.bench.command import run_bench
+
+            return run_bench(args)
+    except ConfigError as exc:
+        print(f"rallypoint: {exc}", file=sys.stderr)
+        return 2
+    return 1

@@ -1,0 +1,130 @@
+"""One typed settings object, read from a TOML file and ``RALLYPOINT_*`` environment variables.
+
+Defaults are safe for a first run: every listener binds to 127.0.0.1, and data lives in
+``./rallypoint-data``. Precedence: defaults < file < environment < command line.
+"""
+
+import dataclasses
+import os
+import tomllib
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from rallypoint.errors import ConfigError
+
+ENV_PREFIX = "RALLYPOINT_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything ``rallypoint serve`` can be told."""
+
+    data_dir: Path = Path("rallypoint-data")
+    host: str = "127.0.0.1"
+    """Address every listener binds to; 0.0.0.0 to serve a LAN."""
+    tcp_port: int = 8087
+    """Plain CoT streaming (XML, negotiable to TAK protocol v1); 0 picks a free port."""
+    udp_port: int | None = 8087
+    """CoT input, one message per datagram; None disables it."""
+    multicast_enabled: bool = False
+    multicast_group: str = "239.2.3.1"
+    multicast_port: int = 6969
+    multicast_interface: str = "127.0.0.1"
+    server_id: str = "rallypoint"
+    max_event_bytes: int = 64 * 1024
+    """Largest CoT XML event or protobuf frame accepted (real events stay under 8 KiB)."""
+    max_xml_depth: int = 32
+    outbox_max_messages: int = 10_000
+    """Per-client queue of messages not yet written; position reports are replaced first."""
+    outbox_max_bytes: int = 8 * 1024 * 1024
+    stall_timeout_s: float = 30.0
+    """A client that accepts no bytes for this long is disconnected."""
+    partial_message_timeout_s: float = 30.0
+    """A message left unfinished this long (a slowloris client) closes the connection."""
+    idle_timeout_s: float = 0.0
+    """Close connections silent this long; 0 keeps them (TAK clients ping every 15 s)."""
+    max_connections: int = 20_000
+    max_bad_messages: int = 10
+    """Invalid events in a row tolerated before a client is disconnected."""
+    isolate_teams: bool = False
+    """Opt-in: broadcasts reach only clients of the sender's team colour."""
+    log_level: str = "INFO"
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> "Settings":
+        """A copy with the given fields replaced (values already typed)."""
+        known = {field.name for field in fields(self)}
+        unknown = set(overrides) - known
+        if unknown:
+            raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        return dataclasses.replace(self, **overrides)
+
+
+def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Defaults, then the TOML file (if given or ``./rallypoint.toml`` exists), then the environment."""
+    settings = Settings()
+    file = path if path is not None else Path("rallypoint.toml")
+    if path is not None or file.exists():
+        settings = settings.with_overrides(_coerce_all(settings, _read_toml(file)))
+    env = os.environ if environ is None else environ
+    from_env = {
+        key[len(ENV_PREFIX) :].lower(): value
+        for key, value in env.items()
+        if key.startswith(ENV_PREFIX) and key[len(ENV_PREFIX) :].lower() in _field_types()
+    }
+    return settings.with_overrides(_coerce_all(settings, from_env))
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except OSError as exc:
+        raise ConfigError(f"cannot read settings file {path}: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"settings file {path} is not valid TOML: {exc}") from exc
+    section = data.get("rallypoint", data)
+    if not isinstance(section, dict):
+        raise ConfigError(f"settings file {path}: [rallypoint] must be a table")
+    return section
+
+
+def _field_types() -> dict[str, str]:
+    """Each setting's declared type as text: ``int``, ``int | None``, ``Path`` ..."""
+    return {
+        name: getattr(hint, "__name__", None) if isinstance(hint, type) else str(hint)
+        for name, hint in typing.get_type_hints(Settings).items()
+    }
+
+
+def _coerce_all(settings: Settings, raw: Mapping[str, Any]) -> dict[str, Any]:
+    types = _field_types()
+    unknown = set(raw) - set(types)
+    if unknown:
+        raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+    return {name: coerce(name, types[name], value) for name, value in raw.items()}
+
+
+def coerce(name: str, type_name: str, value: Any) -> Any:
+    """Convert a file or environment value to the type the setting declares."""
+    try:
+        if type_name.endswith("Path"):
+            return Path(value)
+        if type_name.startswith("int"):
+            if isinstance(value, str) and value.lower() in {"", "none", "off"} and "None" in type_name:
+                return None
+            return int(value)
+        if type_name == "float":
+            return float(value)
+        if type_name == "bool":
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text not in {"1", "0", "true", "false", "yes", "no", "on", "off"}:
+                raise ValueError(value)
+            return text in {"1", "true", "yes", "on"}
+        return str(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"setting {name}={value!r} is not a valid {type_name}") from exc

@@ -1,0 +1,277 @@
+"""TAK protocol v1 payloads (``TakMessage`` protobuf) to :class:`Event` and back.
+
+The conversion follows the rules of reference §2.5 so that XML -> protobuf -> XML keeps
+every value and every element:
+
+* a ``<detail>`` child moves into its typed field only when it occurs once, has no
+  children or text, and has exactly the attributes the message carries (``contact``:
+  ``callsign``, optionally a non-empty ``endpoint``) with values the field can hold;
+  anything else stays whole in ``xmlDetail``;
+* on the way back the typed fields become elements first, then the ``xmlDetail`` children
+  follow; when ``xmlDetail`` already holds an element of the same name, that one wins;
+* ``access`` is left out for ``Undefined`` and read back as ``Undefined`` when empty;
+  hae/ce/le at or above the unknown threshold travel as 999999 and come back as
+  :data:`~rallypoint.cot.event.UNKNOWN_DISTANCE`; other empty strings come back as absent.
+
+A ``TakMessage`` without ``cotEvent`` (a mesh peer's version announcement) is not an error:
+:func:`proto_to_event` returns ``None`` for it.
+"""
+
+import math
+import re
+import sys
+from collections.abc import Callable
+
+from google.protobuf.message import DecodeError, Message
+
+from rallypoint.cot.event import UNKNOWN_DISTANCE, UNKNOWN_THRESHOLD, Detail, Event, Point
+from rallypoint.cot.proto import takmessage_pb2 as pb
+from rallypoint.cot.timefmt import is_valid_millis
+from rallypoint.cot.xml import (
+    DEFAULT_LIMITS,
+    XmlLimits,
+    detail_elements,
+    escape_attribute,
+    format_number,
+    parse_detail,
+)
+from rallypoint.errors import InvalidEvent, MalformedFrame
+
+PROTO_UNKNOWN = 999999.0
+"""How ``CotEvent`` writes an unknown hae/ce/le (cotevent.proto: "use 999999 for unknown")."""
+
+UNDEFINED_ACCESS = "Undefined"
+"""The ``access`` value an empty protobuf field stands for."""
+
+_UINT32_LIMIT = 1 << 32
+_BATTERY_TEXT = re.compile(r"0|[1-9][0-9]{0,9}")
+"""Canonical decimal only, so the integer written back is the same text."""
+
+_TYPED_TAG = re.compile(r"<(?:contact|__group|precisionlocation|status|takv|track)[\s/>]")
+"""Cheap pre-check: detail text without these start tags needs no per-element split."""
+
+_NOT_XML_CHARACTER = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+"""Characters XML 1.0 cannot carry; an event containing one could not be relayed as XML."""
+
+_CHECKED_DETAIL = XmlLimits(max_event_bytes=sys.maxsize, max_depth=sys.maxsize)
+"""Outbound detail text was parsed under the caller's limits already; do not apply ours."""
+
+_SPECIAL_DOUBLES = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+"""Java spellings, which TAK's XML readers parse; Python's ``nan``/``inf`` they refuse."""
+
+
+def event_to_proto(event: Event) -> bytes:
+    """Serialise ``event`` as a ``TakMessage`` payload (no framing) carrying a ``cotEvent``."""
+    point = event.point
+    access = event.access
+    cot = pb.CotEvent(
+        type=event.type,
+        access="" if access is None or access == UNDEFINED_ACCESS else access,
+        qos=event.qos or "",
+        opex=event.opex or "",
+        uid=event.uid,
+        sendTime=event.time,
+        startTime=event.start,
+        staleTime=event.stale,
+        how=event.how,
+        lat=point.lat,
+        lon=point.lon,
+        hae=PROTO_UNKNOWN if point.hae >= UNKNOWN_THRESHOLD else point.hae,
+        ce=PROTO_UNKNOWN if point.ce >= UNKNOWN_THRESHOLD else point.ce,
+        le=PROTO_UNKNOWN if point.le >= UNKNOWN_THRESHOLD else point.le,
+        detail=None if event.detail is None else _detail_to_proto(event.detail),
+        caveat=event.caveat or "",
+        releaseableTo=event.releasable_to or "",
+    )
+    return pb.TakMessage(cotEvent=cot).SerializeToString()
+
+
+def takcontrol_payload(min_version: int = 1, max_version: int = 1) -> bytes:
+    """A control-only ``TakMessage``: the versions a mesh peer announces it can decode."""
+    control = pb.TakControl(minProtoVersion=min_version, maxProtoVersion=max_version)
+    return pb.TakMessage(takControl=control).SerializeToString()
+
+
+def proto_to_event(payload: bytes, limits: XmlLimits = DEFAULT_LIMITS) -> Event | None:
+    """Parse a ``TakMessage`` payload; ``None`` means a control-only message (no ``cotEvent``).
+
+    Raises :class:`MalformedFrame` when the payload is not a protobuf ``TakMessage``,
+    :class:`InvalidEvent` when its event breaks the CoT rules, and the XML errors of
+    :func:`~rallypoint.cot.xml.parse_detail` when ``xmlDetail`` is bad or too large.
+    """
+    message = pb.TakMessage()
+    try:
+        message.ParseFromString(payload)
+    except DecodeError as exc:
+        raise MalformedFrame(f"payload is not a TakMessage: {exc}") from exc
+    if not message.HasField("cotEvent"):
+        return None
+    cot = message.cotEvent
+    if not cot.uid or not cot.type:
+        raise InvalidEvent("cotEvent lacks its uid or type")
+    texts = (cot.uid, cot.type, cot.how, cot.access, cot.qos, cot.opex, cot.caveat, cot.releaseableTo)
+    if _NOT_XML_CHARACTER.search("".join(texts)):
+        raise InvalidEvent("cotEvent has a character XML cannot carry")
+    for millis in (cot.sendTime, cot.startTime, cot.staleTime):
+        if not is_valid_millis(millis):
+            raise InvalidEvent(f"cotEvent time {millis} ms is out of range")
+    return Event(
+        uid=cot.uid,
+        type=cot.type,
+        how=cot.how,
+        time=cot.sendTime,
+        start=cot.startTime,
+        stale=cot.staleTime,
+        point=_point_from_proto(cot),
+        detail=_detail_from_proto(cot.detail, limits) if cot.HasField("detail") else None,
+        access=cot.access or UNDEFINED_ACCESS,
+        qos=cot.qos or None,
+        opex=cot.opex or None,
+        caveat=cot.caveat or None,
+        releasable_to=cot.releaseableTo or None,
+    )
+
+
+def _point_from_proto(cot: pb.CotEvent) -> Point:
+    values = (cot.lat, cot.lon, cot.hae, cot.ce, cot.le)
+    if not all(math.isfinite(value) for value in values):
+        raise InvalidEvent("cotEvent point has a value that is not finite")
+    if not (-90.0 <= cot.lat <= 90.0 and -180.0 <= cot.lon <= 180.0):
+        raise InvalidEvent(f"point {cot.lat},{cot.lon} is outside WGS-84 bounds")
+    return Point(
+        lat=cot.lat,
+        lon=cot.lon,
+        hae=UNKNOWN_DISTANCE if cot.hae >= UNKNOWN_THRESHOLD else cot.hae,
+        ce=UNKNOWN_DISTANCE if cot.ce >= UNKNOWN_THRESHOLD else cot.ce,
+        le=UNKNOWN_DISTANCE if cot.le >= UNKNOWN_THRESHOLD else cot.le,
+    )
+
+
+# XML -> protobuf: one converter per typed field; None means "keep the element as XML".
+
+
+def _contact_to_proto(attributes: dict[str, str]) -> Message | None:
+    endpoint = attributes.get("endpoint")
+    if "callsign" not in attributes or len(attributes) != (1 if endpoint is None else 2) or endpoint == "":
+        return None  # an empty endpoint would come back absent
+    return pb.Contact(callsign=attributes["callsign"], endpoint=endpoint or "")
+
+
+def _group_to_proto(attributes: dict[str, str]) -> Message | None:
+    if attributes.keys() != {"name", "role"}:
+        return None
+    return pb.Group(name=attributes["name"], role=attributes["role"])
+
+
+def _precision_location_to_proto(attributes: dict[str, str]) -> Message | None:
+    if attributes.keys() != {"geopointsrc", "altsrc"}:
+        return None
+    return pb.PrecisionLocation(geopointsrc=attributes["geopointsrc"], altsrc=attributes["altsrc"])
+
+
+def _status_to_proto(attributes: dict[str, str]) -> Message | None:
+    battery = attributes.get("battery")
+    if len(attributes) != 1 or battery is None or not _BATTERY_TEXT.fullmatch(battery):
+        return None
+    value = int(battery)
+    return pb.Status(battery=value) if value < _UINT32_LIMIT else None
+
+
+def _takv_to_proto(attributes: dict[str, str]) -> Message | None:
+    if attributes.keys() != {"device", "platform", "os", "version"}:
+        return None
+    return pb.Takv(**attributes)
+
+
+def _track_to_proto(attributes: dict[str, str]) -> Message | None:
+    if attributes.keys() != {"speed", "course"}:
+        return None
+    try:
+        speed, course = float(attributes["speed"]), float(attributes["course"])
+    except ValueError:
+        return None
+    if not (math.isfinite(speed) and math.isfinite(course)):
+        return None  # "NaN" would come back spelled differently
+    return pb.Track(speed=speed, course=course)
+
+
+_TO_PROTO: dict[str, tuple[str, Callable[[dict[str, str]], Message | None]]] = {
+    "contact": ("contact", _contact_to_proto),
+    "__group": ("group", _group_to_proto),
+    "precisionlocation": ("precisionLocation", _precision_location_to_proto),
+    "status": ("status", _status_to_proto),
+    "takv": ("takv", _takv_to_proto),
+    "track": ("track", _track_to_proto),
+}
+
+
+def _detail_to_proto(detail: Detail) -> pb.Detail:
+    if not _TYPED_TAG.search(detail.xml):
+        return pb.Detail(xmlDetail=detail.xml)
+    elements = detail_elements(detail, _CHECKED_DETAIL)
+    counts: dict[str, int] = {}
+    for element in elements:
+        counts[element.tag] = counts.get(element.tag, 0) + 1
+    message = pb.Detail()
+    rest: list[str] = []
+    for element in elements:
+        target = _TO_PROTO.get(element.tag)
+        if target is not None and element.simple and counts[element.tag] == 1:
+            field, convert = target
+            converted = convert(dict(element.attributes))
+            if converted is not None:
+                getattr(message, field).CopyFrom(converted)
+                continue
+        rest.append(element.xml)
+    message.xmlDetail = "".join(rest)
+    return message
+
+
+# protobuf -> XML
+
+
+def _double_text(value: float) -> str:
+    return format_number(value) if math.isfinite(value) else _SPECIAL_DOUBLES[repr(value)]
+
+
+def _typed_elements(detail: pb.Detail) -> list[tuple[str, str]]:
+    """The typed fields that are present, as ``(tag, element XML)``, in field order."""
+    esc = escape_attribute
+    elements = []
+    if detail.HasField("contact"):
+        contact = detail.contact
+        endpoint = f' endpoint="{esc(contact.endpoint)}"' if contact.endpoint else ""
+        elements.append(("contact", f'<contact callsign="{esc(contact.callsign)}"{endpoint}/>'))
+    if detail.HasField("group"):
+        group = detail.group
+        elements.append(("__group", f'<__group name="{esc(group.name)}" role="{esc(group.role)}"/>'))
+    if detail.HasField("precisionLocation"):
+        location = detail.precisionLocation
+        sources = f'geopointsrc="{esc(location.geopointsrc)}" altsrc="{esc(location.altsrc)}"'
+        elements.append(("precisionlocation", f"<precisionlocation {sources}/>"))
+    if detail.HasField("status"):
+        elements.append(("status", f'<status battery="{detail.status.battery}"/>'))
+    if detail.HasField("takv"):
+        takv = detail.takv
+        elements.append(
+            (
+                "takv",
+                f'<takv device="{esc(takv.device)}" platform="{esc(takv.platform)}"'
+                f' os="{esc(takv.os)}" version="{esc(takv.version)}"/>',
+            )
+        )
+    if detail.HasField("track"):
+        track = detail.track
+        speed, course = _double_text(track.speed), _double_text(track.course)
+        elements.append(("track", f'<track speed="{speed}" course="{course}"/>'))
+    return elements
+
+
+def _detail_from_proto(detail: pb.Detail, limits: XmlLimits) -> Detail:
+    typed = _typed_elements(detail)
+    xml = detail.xmlDetail
+    if typed and _TYPED_TAG.search(xml):
+        in_xml = {element.tag for element in detail_elements(Detail(xml=xml), limits)}
+        typed = [(tag, text) for tag, text in typed if tag not in in_xml]
+    combined = "".join(text for _, text in typed) + xml
+    return parse_detail(combined, limits) if combined else Detail()

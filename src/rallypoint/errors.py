@@ -1,0 +1,53 @@
+"""The error hierarchy: every failure Rallypoint reports on purpose is one of these.
+
+Lower layers translate foreign exceptions (lxml, protobuf, OSError) into these types at
+their edge with ``raise ... from``, so callers catch a small, closed set of names.
+"""
+
+
+class RallypointError(Exception):
+    """Base of every error Rallypoint raises deliberately."""
+
+
+class ConfigError(RallypointError):
+    """The settings are invalid (bad file, bad value, bad environment variable)."""
+
+
+class ProtocolError(RallypointError):
+    """Bytes from the network break the wire protocol.
+
+    ``reason`` is a short, stable, machine-friendly label used for counters and logs
+    (for example ``frame_too_large``); the message is for humans.
+    """
+
+    reason = "protocol_error"
+
+
+class FrameTooLarge(ProtocolError):
+    """A frame or event is longer than its configured cap."""
+
+    reason = "frame_too_large"
+
+
+class MalformedFrame(ProtocolError):
+    """A stream or mesh frame header is broken (bad magic byte, bad varint)."""
+
+    reason = "malformed_frame"
+
+
+class ForbiddenXml(ProtocolError):
+    """The XML uses a construct we never accept (DOCTYPE, entity declarations)."""
+
+    reason = "forbidden_xml"
+
+
+class MalformedXml(ProtocolError):
+    """The XML is not well-formed, or is too deeply nested."""
+
+    reason = "malformed_xml"
+
+
+class InvalidEvent(ProtocolError):
+    """Well-formed XML or protobuf that is not a valid CoT event."""
+
+    reason = "invalid_event"

@@ -1,0 +1,106 @@
+"""The running server: listeners, the periodic tick, and graceful shutdown.
+
+One task owns the tick (cache expiry, alert repetition, connection timeouts); listeners
+are asyncio servers whose protocols are created per connection. ``stop`` closes the
+listeners, flushes and closes every connection, and ends the tick.
+"""
+
+import asyncio
+import logging
+from typing import NamedTuple
+
+from rallypoint.config import Settings
+from rallypoint.net.context import ServerContext, wall_clock_ms
+from rallypoint.net.datagram import DatagramInput, multicast_socket
+from rallypoint.net.stream import StreamConnection
+
+log = logging.getLogger(__name__)
+
+TICK_INTERVAL_S = 1.0
+"""Timeouts and expiry are checked this often (stale times are in seconds anyway)."""
+
+
+class BoundPorts(NamedTuple):
+    """Where the listeners ended up (useful when the settings asked for port 0)."""
+
+    tcp: int
+    udp: int | None
+
+
+class Server:
+    """Owns the listeners and the tick task of one Rallypoint process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.context = ServerContext.from_settings(settings)
+        self._tcp: asyncio.Server | None = None
+        self._datagrams: list[asyncio.DatagramTransport] = []
+        self._tick_task: asyncio.Task[None] | None = None
+        self._stopped = asyncio.Event()
+
+    async def start(self) -> BoundPorts:
+        """Open every configured listener; return the bound ports."""
+        loop = asyncio.get_running_loop()
+        settings = self.settings
+        self._tcp = await loop.create_server(
+            lambda: StreamConnection(self.context, "tcp"), settings.host, settings.tcp_port, backlog=4096
+        )
+        tcp_port = self._tcp.sockets[0].getsockname()[1]
+        udp_port = None
+        if settings.udp_port is not None:
+            transport, _ = await loop.create_datagram_endpoint(
+                lambda: DatagramInput(self.context, "udp"), local_addr=(settings.host, settings.udp_port)
+            )
+            self._datagrams.append(transport)
+            udp_port = transport.get_extra_info("sockname")[1]
+        if settings.multicast_enabled:
+            await self._start_multicast()
+        self._tick_task = asyncio.create_task(self._tick_forever(), name="rallypoint-tick")
+        log.info(
+            "Rallypoint serving CoT on %s tcp/%d%s", settings.host, tcp_port, f" udp/{udp_port}" if udp_port else ""
+        )
+        return BoundPorts(tcp_port, udp_port)
+
+    async def _start_multicast(self) -> None:
+        settings = self.settings
+        sock = multicast_socket(settings.multicast_group, settings.multicast_port, settings.multicast_interface)
+        protocol = DatagramInput(self.context, "multicast", receives=True)
+        protocol.destination = (settings.multicast_group, settings.multicast_port)
+        protocol.own_address = (settings.multicast_interface, settings.multicast_port)
+        transport, _ = await asyncio.get_running_loop().create_datagram_endpoint(lambda: protocol, sock=sock)
+        self._datagrams.append(transport)
+        log.info("multicast SA on %s:%d", settings.multicast_group, settings.multicast_port)
+
+    async def _tick_forever(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(TICK_INTERVAL_S)
+            self.context.router.tick(wall_clock_ms())
+            now = loop.time()
+            for connection in list(self.context.connections):
+                assert isinstance(connection, StreamConnection)
+                connection.check_timeouts(now)
+
+    async def serve_until_stopped(self) -> None:
+        """Wait until :meth:`stop` has run."""
+        await self._stopped.wait()
+
+    async def stop(self) -> None:
+        """Close listeners, flush and close connections, end the tick."""
+        if self._tcp is not None:
+            self._tcp.close()
+        for transport in self._datagrams:
+            transport.close()
+        for connection in list(self.context.connections):
+            assert isinstance(connection, StreamConnection)
+            connection.close()
+        if self._tcp is not None:
+            await self._tcp.wait_closed()
+        if self._tick_task is not None:
+            self._tick_task.cancel()
+            try:
+                await self._tick_task
+            except asyncio.CancelledError:
+                pass
+        self._stopped.set()
+        log.info("Rallypoint stopped")

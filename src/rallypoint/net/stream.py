@@ -1,0 +1,223 @@
+"""One streaming client connection (plain TCP now, TLS later): bytes in, bytes out.
+
+The protocol object is glue: the :class:`StreamDecoder` splits the bytes, the codecs
+parse them, the :class:`Negotiator` handles the protocol switch, the router decides who
+receives what, and the :class:`Outbox` holds what the socket cannot take yet. Everything
+this client sends ready in one loop turn leaves in one ``write``.
+"""
+
+import asyncio
+import logging
+import socket
+import uuid
+
+from rallypoint.cot import control, types
+from rallypoint.cot.event import Event
+from rallypoint.cot.negotiation import Negotiator, WireFormat
+from rallypoint.cot.protobuf import proto_to_event
+from rallypoint.cot.stream import Frame, FrameKind, StreamDecoder
+from rallypoint.cot.xml import parse_event
+from rallypoint.errors import ForbiddenXml, FrameTooLarge, MalformedFrame, ProtocolError
+from rallypoint.net.context import ServerContext, wall_clock_ms
+from rallypoint.net.outbox import Outbox, PutResult
+from rallypoint.router.message import Outbound
+from rallypoint.router.registry import Subscriber
+
+log = logging.getLogger(__name__)
+
+TRANSPORT_HIGH_WATER = 256 * 1024
+"""Bytes the kernel-side buffer may hold before we stop writing and queue in the outbox."""
+
+_FATAL_ERRORS = (ForbiddenXml, FrameTooLarge, MalformedFrame)
+"""Errors after which the stream cannot be trusted (or the client is hostile): disconnect."""
+
+
+class StreamConnection(asyncio.Protocol):
+    """A CoT streaming client: XML by default, TAK protocol v1 after negotiation."""
+
+    def __init__(self, context: ServerContext, transport_name: str = "tcp") -> None:
+        self.context = context
+        self.transport_name = transport_name
+        settings = context.settings
+        self.decoder = StreamDecoder(settings.max_event_bytes, settings.max_event_bytes)
+        self.outbox = Outbox(settings.outbox_max_messages, settings.outbox_max_bytes)
+        self.negotiator = Negotiator(str(uuid.uuid4()), context.server_version)
+        self.format = WireFormat.XML
+        self.subscriber: Subscriber | None = None
+        self.peer = "?"
+        self._transport: asyncio.Transport | None = None
+        self._loop = asyncio.get_running_loop()
+        self._flush_scheduled = False
+        self._paused_since: float | None = None
+        self._partial_since: float | None = None
+        self._last_received = self._loop.time()
+        self._bad_in_a_row = 0
+        self._closing = False
+
+    # asyncio callbacks
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        peer = transport.get_extra_info("peername")
+        self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        counters = self.context.counters
+        if len(self.context.connections) >= self.context.settings.max_connections:
+            counters.inc("connections_refused{reason=limit}")
+            log.warning("%s refused: %d connections already open", self.peer, len(self.context.connections))
+            transport.abort()
+            return
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        transport.set_write_buffer_limits(high=TRANSPORT_HIGH_WATER)
+        self.context.connections.add(self)
+        counters.inc(f"connections_opened{{transport={self.transport_name}}}")
+        now = wall_clock_ms()
+        self.subscriber = Subscriber(self.deliver, transport=self.transport_name, address=self.peer, now_ms=now)
+        self.context.router.attach(self.subscriber, now)
+        self._send_event(self.negotiator.offer(now))
+        log.debug("%s connected", self.peer)
+
+    def data_received(self, data: bytes) -> None:
+        self._last_received = self._loop.time()
+        try:
+            frames = self.decoder.feed(data)
+        except ProtocolError as exc:
+            self._reject(exc)
+            return
+        for frame in frames:
+            if self._closing:
+                return
+            self._handle(frame)
+        if self.decoder.pending_bytes == 0:
+            self._partial_since = None
+        elif self._partial_since is None:
+            self._partial_since = self._last_received
+
+    def eof_received(self) -> bool | None:
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._closing = True
+        self.context.connections.discard(self)
+        if self.subscriber is not None:
+            self.context.router.detach(self.subscriber, wall_clock_ms())
+            self.context.counters.inc(f"connections_closed{{transport={self.transport_name}}}")
+            log.debug("%s disconnected (%s)", self.peer, exc or "closed")
+
+    def pause_writing(self) -> None:
+        self._paused_since = self._loop.time()
+
+    def resume_writing(self) -> None:
+        self._paused_since = None
+        if self.outbox:
+            self._schedule_flush()
+
+    # incoming
+
+    def _handle(self, frame: Frame) -> None:
+        if frame.kind is FrameKind.AUTH:
+            self.context.counters.inc("auth_messages_ignored")
+            log.info("%s sent <auth>; credentials are not checked on this port", self.peer)
+            return
+        try:
+            if frame.kind is FrameKind.XML:
+                event = parse_event(frame.payload, self.context.xml_limits)
+            else:
+                event = proto_to_event(frame.payload, self.context.xml_limits)
+        except ProtocolError as exc:
+            self._reject(exc)
+            return
+        self._bad_in_a_row = 0
+        self.context.counters.inc(f"events_in{{transport={self.transport_name},format={frame.kind.value}}}")
+        self._dispatch(event, frame.payload if frame.kind is FrameKind.XML else None)
+
+    def _dispatch(self, event: Event, original_xml: bytes | None) -> None:
+        now = wall_clock_ms()
+        if event.type == types.PING:
+            self._send_event(control.pong(now))
+            return
+        reply = self.negotiator.handle(event, now)
+        if reply is not None:
+            self._send_event(reply.response)
+            if reply.switch_to is not None:
+                self.format = reply.switch_to
+                log.info("%s now speaks TAK protocol v1", self.peer)
+            return
+        assert self.subscriber is not None
+        self.context.router.submit(self.subscriber, event, original_xml, now)
+
+    def _reject(self, error: ProtocolError) -> None:
+        counters = self.context.counters
+        counters.inc(f"rejected{{reason={error.reason}}}")
+        self._bad_in_a_row += 1
+        if isinstance(error, _FATAL_ERRORS) or self._bad_in_a_row > self.context.settings.max_bad_messages:
+            log.warning("%s disconnected: %s (%s)", self.peer, error.reason, error)
+            self.close(abort=True)
+        else:
+            log.info("%s sent a bad message, dropped: %s (%s)", self.peer, error.reason, error)
+
+    # outgoing
+
+    def deliver(self, message: Outbound) -> None:
+        """Queue a routed message for this client (the router's sink)."""
+        if self._closing:
+            return
+        result = self.outbox.put(message.encoded(self.format), message.replace_key)
+        if result is PutResult.QUEUED:
+            if not self._flush_scheduled:
+                self._schedule_flush()
+            return
+        self.context.counters.inc(f"outbox{{result={result.value}}}")
+        if result is PutResult.OVERFLOW:
+            log.warning("%s disconnected: write queue full (%d messages)", self.peer, self.outbox.queued_messages)
+            self.close(abort=True)
+        elif not self._flush_scheduled:
+            self._schedule_flush()
+
+    def _send_event(self, event: Event) -> None:
+        """Send a connection-local control message in this connection's current format."""
+        self.deliver(Outbound(event, directed=True))
+
+    def _schedule_flush(self) -> None:
+        self._flush_scheduled = True
+        self._loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        if self._closing or self._paused_since is not None or self._transport is None:
+            return
+        data = self.outbox.take()
+        if data:
+            self._transport.write(data)
+            self.context.counters.inc("bytes_out", len(data))
+
+    # lifecycle
+
+    def check_timeouts(self, now: float) -> None:
+        """Close this connection if it is stalled, trickling, or (when configured) idle."""
+        settings = self.context.settings
+        if self._paused_since is not None and now - self._paused_since > settings.stall_timeout_s:
+            self._timeout("stalled", f"accepted no data for {settings.stall_timeout_s:g} s")
+        elif self._partial_since is not None and now - self._partial_since > settings.partial_message_timeout_s:
+            self._timeout("slow_sender", f"left a message unfinished for {settings.partial_message_timeout_s:g} s")
+        elif settings.idle_timeout_s and now - self._last_received > settings.idle_timeout_s:
+            self._timeout("idle", f"silent for {settings.idle_timeout_s:g} s")
+
+    def _timeout(self, reason: str, why: str) -> None:
+        self.context.counters.inc(f"disconnected{{reason={reason}}}")
+        log.warning("%s disconnected: %s", self.peer, why)
+        self.close(abort=True)
+
+    def close(self, *, abort: bool = False) -> None:
+        """Flush what is queued (unless aborting) and close the socket."""
+        if self._closing or self._transport is None:
+            return
+        if not abort:
+            self._flush()
+        self._closing = True
+        if abort:
+            self._transport.abort()
+        else:
+            self._transport.close()

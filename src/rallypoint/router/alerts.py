@@ -1,0 +1,77 @@
+"""Active emergencies, re-sent on a period until someone cancels them (reference §5.10).
+
+ATAK sends an alert once with a ten-second stale and leaves repetition to the server, so
+the server re-stamps every active alert and sends it again, keeping it alive on every map
+and in the cache that new clients are replayed from.
+"""
+
+from typing import NamedTuple
+
+from rallypoint.cot import types
+from rallypoint.cot.event import Event
+
+DEFAULT_PERIOD_MS = 3_000
+DEFAULT_LIFETIME_MS = 15_000
+"""Each repetition stays valid this long, so a missed one does not drop the alert."""
+
+MAX_ACTIVE_ALERTS = 1_000
+"""A flood of fake alerts cannot grow the board without bound."""
+
+
+class ActiveAlert(NamedTuple):
+    """An alert being repeated, with who raised it and who may see it."""
+
+    event: Event
+    groups: frozenset[str]
+    sender_id: int
+    next_due: int
+
+
+def is_cancel(event: Event) -> bool:
+    """A ``b-a-o-can`` event, or an ``<emergency cancel="true">``."""
+    emergency = event.detail.emergency if event.detail else None
+    return event.type == types.EMERGENCY_CANCEL or (emergency is not None and emergency.cancel)
+
+
+class AlertBoard:
+    """The set of active alerts, keyed by the alert's uid."""
+
+    def __init__(self, period_ms: int = DEFAULT_PERIOD_MS, lifetime_ms: int = DEFAULT_LIFETIME_MS) -> None:
+        self.period_ms = period_ms
+        self.lifetime_ms = lifetime_ms
+        self._active: dict[str, ActiveAlert] = {}
+
+    def __len__(self) -> int:
+        return len(self._active)
+
+    def observe(self, event: Event, groups: frozenset[str], sender_id: int, now_ms: int) -> bool:
+        """Start or stop repeating, as ``event`` says. True if the event was an alert or cancel."""
+        if is_cancel(event):
+            self._cancel(event)
+            return True
+        if not types.is_emergency(event.type):
+            return False
+        if event.uid in self._active or len(self._active) < MAX_ACTIVE_ALERTS:
+            self._active[event.uid] = ActiveAlert(event, groups, sender_id, now_ms + self.period_ms)
+        return True
+
+    def _cancel(self, event: Event) -> None:
+        linked = {link.uid for link in event.detail.links} if event.detail else set()
+        for uid, alert in list(self._active.items()):
+            origin = {link.uid for link in alert.event.detail.links} if alert.event.detail else set()
+            if uid == event.uid or (linked and not linked.isdisjoint(origin)):
+                del self._active[uid]
+
+    def due(self, now_ms: int) -> list[ActiveAlert]:
+        """Alerts whose repetition is due, re-stamped with ``now_ms``, and reschedule them."""
+        repeats: list[ActiveAlert] = []
+        for uid, alert in list(self._active.items()):
+            if alert.next_due <= now_ms:
+                fresh = alert.event._replace(time=now_ms, start=now_ms, stale=now_ms + self.lifetime_ms)
+                self._active[uid] = alert._replace(event=fresh, next_due=now_ms + self.period_ms)
+                repeats.append(self._active[uid])
+        return repeats
+
+    def next_due(self) -> int | None:
+        """When :meth:`due` next returns something."""
+        return min((alert.next_due for alert in self._active.values()), default=None)

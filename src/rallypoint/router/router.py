@@ -1,0 +1,206 @@
+"""The router: decides which connected clients receive each event (reference §5).
+
+Reachability is by server-side groups: a message from S reaches R when some group S sends
+into is one R receives from. ``marti/dest`` narrows delivery to named clients, GeoChat
+without ``marti`` falls back on its chat envelope, and everything else is broadcast to
+every reachable client except the sender. The router also keeps the situation cache,
+the active alerts, and the registry of connected clients.
+"""
+
+import logging
+import uuid
+from collections.abc import Callable
+from collections.abc import Set as AbstractSet
+
+from rallypoint.cot import control, types
+from rallypoint.cot.event import Event
+from rallypoint.router.alerts import AlertBoard
+from rallypoint.router.cache import SituationCache
+from rallypoint.router.message import Outbound
+from rallypoint.router.registry import Registry, Subscriber
+from rallypoint.router.stats import Counters
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DEPARTED_TYPE = "a-f-G-U-C"
+"""Type written in a disconnect delete when the client never sent a position."""
+
+TEAM_CHAT_PARENT = "TeamGroups"
+
+
+def _new_uid() -> str:
+    return str(uuid.uuid4())
+
+
+class Router:
+    """Routes events between subscribers. No I/O: subscribers' sinks do the writing."""
+
+    def __init__(
+        self,
+        *,
+        cache: SituationCache | None = None,
+        alerts: AlertBoard | None = None,
+        counters: Counters | None = None,
+        isolate_teams: bool = False,
+        uid_factory: Callable[[], str] = _new_uid,
+    ) -> None:
+        self.registry = Registry()
+        self.cache = cache if cache is not None else SituationCache()
+        self.alerts = alerts if alerts is not None else AlertBoard()
+        self.counters = counters if counters is not None else Counters()
+        self.isolate_teams = isolate_teams
+        """Opt-in: deliver broadcasts only between clients of the same team colour."""
+        self._new_uid = uid_factory
+
+    def attach(self, subscriber: Subscriber, now_ms: int) -> None:
+        """Register a new connection and replay the current picture to it."""
+        self.registry.add(subscriber)
+        if not subscriber.receives:
+            return
+        for message in self.cache.visible_to(subscriber.out_groups, now_ms, skip_uid=subscriber.uid):
+            subscriber.sink(message)
+            self.counters.inc("replayed")
+
+    def detach(self, subscriber: Subscriber, now_ms: int) -> None:
+        """Forget a closed connection and tell the others it left (a ``t-x-d-d`` linking to it)."""
+        self.registry.remove(subscriber)
+        if subscriber.uid is None:
+            return
+        if self.registry.by_uid(subscriber.uid) is not None:
+            return  # the same device is still connected another way
+        entry = self.cache.get(subscriber.uid)
+        if entry is not None and entry.sender_id == subscriber.id:
+            self.cache.remove(subscriber.uid)
+        departed_type = subscriber.last_type or DEFAULT_DEPARTED_TYPE
+        delete = control.disconnect_delete(self._new_uid(), now_ms, subscriber.uid, departed_type)
+        message = Outbound(delete)
+        for receiver in self.registry.reachable_from(subscriber.in_groups):
+            receiver.sink(message)
+
+    def submit(self, sender: Subscriber, event: Event, original_xml: bytes | None, now_ms: int) -> int:
+        """Route one event from ``sender``; return how many clients it was handed to."""
+        sender.last_seen = now_ms
+        if types.is_control(event.type):
+            return 0
+        self._learn_sender(sender, event)
+        if event.type == types.DELETE and not self._apply_delete(sender, event):
+            return 0
+        detail = event.detail
+        directed = detail is not None and bool(detail.dests)
+        message = Outbound(
+            event,
+            None if detail is not None and detail.has_marti else original_xml,
+            directed=directed,
+            replace_key=event.uid if event.is_situational_awareness else None,
+        )
+        recipients = self._recipients(sender, event)
+        for receiver in recipients:
+            receiver.sink(message)
+        if not recipients and directed and types.is_chat(event.type) and event.type != types.CHAT_DELIVERY_FAILURE:
+            self._bounce_chat(sender, event)
+        self._remember(sender, message, now_ms)
+        self.counters.inc("delivered", len(recipients))
+        return len(recipients)
+
+    def _learn_sender(self, sender: Subscriber, event: Event) -> None:
+        """Bind a connection to the uid and callsign of its own position reports."""
+        if not (sender.binds and event.is_situational_awareness):
+            return
+        if sender.uid is None or sender.uid == event.uid:
+            self.registry.bind(sender, event.uid, event.callsign)
+            sender.last_type = event.type
+            group = event.detail.group if event.detail else None
+            if group is not None:
+                sender.team, sender.role = group.name, group.role
+
+    def _apply_delete(self, sender: Subscriber, event: Event) -> bool:
+        """Drop deleted uids from the cache. False for a delete naming nothing (pytak's hello)."""
+        links = event.detail.links if event.detail else ()
+        if not links:
+            return False
+        for link in links:
+            entry = self.cache.get(link.uid)
+            if entry is not None and not entry.groups.isdisjoint(sender.in_groups):
+                self.cache.remove(link.uid)
+        return True
+
+    def _recipients(self, sender: Subscriber, event: Event) -> AbstractSet[Subscriber]:
+        reachable = self.registry.reachable_from(sender.in_groups)
+        detail = event.detail
+        if detail is not None and detail.dests:
+            return self._directed(sender, event, reachable)
+        if detail is not None and detail.chat is not None and not detail.has_marti:
+            return self._chat_fallback(sender, event, reachable)
+        if self.isolate_teams and sender.team is not None:
+            return {sub for sub in reachable if sub.team == sender.team and sub is not sender}
+        if sender in reachable:
+            return reachable - {sender}
+        return reachable
+
+    def _directed(self, sender: Subscriber, event: Event, reachable: AbstractSet[Subscriber]) -> set[Subscriber]:
+        targets: set[Subscriber] = set()
+        assert event.detail is not None
+        for dest in event.detail.dests:
+            if dest.callsign == types.ALL_STREAMING:
+                targets |= reachable
+            elif dest.callsign:
+                targets |= self.registry.by_callsign(dest.callsign)
+            if dest.uid:
+                bound = self.registry.by_uid(dest.uid)
+                if bound is not None:
+                    targets.add(bound)
+            if dest.group:
+                if dest.group in sender.in_groups:
+                    targets |= self.registry.members(dest.group)
+                else:
+                    self.counters.inc("dropped{reason=illegal_group}")
+                    log.warning("%r addressed group %r it does not belong to", sender, dest.group)
+            if dest.mission or dest.mission_guid:
+                self.counters.inc("dest_mission_unrouted")
+        targets.intersection_update(reachable)
+        targets.discard(sender)
+        return targets
+
+    def _chat_fallback(self, sender: Subscriber, event: Event, reachable: AbstractSet[Subscriber]) -> set[Subscriber]:
+        """GeoChat from clients that add no ``marti``: route by the chat envelope (taky's rule)."""
+        assert event.detail is not None and event.detail.chat is not None
+        chat = event.detail.chat
+        if chat.chatroom == types.ALL_CHAT_ROOMS:
+            return {sub for sub in reachable if sub is not sender}
+        if chat.parent == TEAM_CHAT_PARENT:
+            return {sub for sub in reachable if sub.team == chat.chatroom and sub is not sender}
+        recipient = self.registry.by_uid(chat.chat_id)
+        if recipient is not None and recipient in reachable and recipient is not sender:
+            return {recipient}
+        return {sub for sub in reachable if sub is not sender}
+
+    def _bounce_chat(self, sender: Subscriber, event: Event) -> None:
+        """Tell the sender its chat reached nobody (``b-t-f-s``), as TAK clients expect."""
+        self.counters.inc("chat_undeliverable")
+        sender.sink(Outbound(event._replace(type=types.CHAT_DELIVERY_FAILURE), directed=True))
+
+    def _remember(self, sender: Subscriber, message: Outbound, now_ms: int) -> None:
+        event = message.event
+        if self.alerts.observe(event, sender.in_groups, sender.id, now_ms) and not types.is_emergency(event.type):
+            self.cache.remove(event.uid)
+            return
+        if not message.directed and types.is_cacheable(event.type):
+            self.cache.put(message, sender.in_groups, sender.id, now_ms)
+
+    def tick(self, now_ms: int) -> None:
+        """Periodic work: expire stale cache entries and repeat active alerts."""
+        expired = self.cache.expire(now_ms)
+        if expired:
+            self.counters.inc("cache_expired", len(expired))
+        for alert in self.alerts.due(now_ms):
+            message = Outbound(alert.event)
+            self.cache.put(message, alert.groups, alert.sender_id, now_ms)
+            for receiver in self.registry.reachable_from(alert.groups):
+                if receiver.id != alert.sender_id:
+                    receiver.sink(message)
+            self.counters.inc("alerts_repeated")
+
+    def next_deadline(self) -> int | None:
+        """The earliest time :meth:`tick` has work to do."""
+        deadlines = [t for t in (self.cache.next_expiry(), self.alerts.next_due()) if t is not None]
+        return min(deadlines, default=None)

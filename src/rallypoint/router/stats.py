@@ -1,0 +1,25 @@
+"""Counters every layer bumps and the operator reads (logs now, /metrics later)."""
+
+from collections import Counter
+
+
+class Counters:
+    """Named monotonic counters, e.g. ``events_in{transport=tcp}`` or ``dropped{reason=...}``.
+
+    A plain dict of ints: bumping one is a dictionary update, cheap enough for the hot path.
+    """
+
+    def __init__(self) -> None:
+        self._values: Counter[str] = Counter()
+
+    def inc(self, name: str, amount: int = 1) -> None:
+        """Add ``amount`` to the counter ``name``."""
+        self._values[name] += amount
+
+    def get(self, name: str) -> int:
+        """Current value of ``name`` (0 if never bumped)."""
+        return self._values[name]
+
+    def snapshot(self) -> dict[str, int]:
+        """A copy of every counter, for reporting."""
+        return dict(self._values)
