@@ -126,8 +126,9 @@ class StreamDecoder:
             return -1
         head = _XML_START.match(buffer, start)
         if head is None:
-            if len(buffer) - start < len(b"<event "):  # may still become "<event "
-                return -1
+            tail = bytes(buffer[start : start + len(b"<event")])
+            if len(buffer) - start <= len(b"<event") and (b"<event".startswith(tail) or b"<auth".startswith(tail)):
+                return -1  # may still become "<event " or "<auth>"
             raise MalformedFrame("XML message does not start with <event> or <auth>")
         pattern = _EVENT_END if head.group(1) == b"event" else _AUTH_END
         match = pattern.search(buffer, max(start, self._resume_at - _EVENT_END_LOOKBEHIND))

@@ -7,6 +7,7 @@ Nesting deeper than the configured cap is refused after the parse.
 """
 
 import math
+from decimal import Decimal
 import re
 from dataclasses import dataclass
 
@@ -308,12 +309,12 @@ def escape_text(value: str) -> str:
 
 
 def format_number(value: float) -> str:
-    """Write a float in plain decimal notation (CoT readers expect no exponent)."""
+    """Write a float in plain decimal notation (CoT readers expect no exponent), losslessly."""
     text = repr(float(value))
-    if "e" in text or "E" in text:
-        text = f"{value:.12f}".rstrip("0")
-        if text.endswith("."):
-            text += "0"
+    if "e" in text:
+        text = format(Decimal(text), "f")  # exact: the same shortest digits, positional
+        if "." not in text:
+            text += ".0"
     return text
 
 

@@ -8,8 +8,10 @@ is no connection to close.
 import asyncio
 import logging
 import socket
+from typing import cast
 import struct
 
+from rallypoint.cot.event import Event
 from rallypoint.cot.framing import decode_mesh
 from rallypoint.cot.protobuf import proto_to_event
 from rallypoint.cot.stream import FRAME_MAGIC
@@ -38,8 +40,7 @@ class DatagramInput(asyncio.DatagramProtocol):
         )
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self.transport = transport
+        self.transport = cast(asyncio.DatagramTransport, transport)  # uvloop's do not subclass asyncio's
         self.context.router.attach(self.subscriber, wall_clock_ms())
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -49,6 +50,8 @@ class DatagramInput(asyncio.DatagramProtocol):
         if addr[:2] == self.own_address:
             return
         counters = self.context.counters
+        event: Event | None
+        original: bytes | None
         try:
             if data[:1] == bytes([FRAME_MAGIC]):
                 event = proto_to_event(decode_mesh(data, self.context.settings.max_event_bytes), self.context.xml_limits)
@@ -59,6 +62,9 @@ class DatagramInput(asyncio.DatagramProtocol):
         except ProtocolError as exc:
             counters.inc(f"rejected{{reason={exc.reason}}}")
             log.info("%s datagram from %s dropped: %s (%s)", self.name, addr[0], exc.reason, exc)
+            return
+        if event is None:
+            counters.inc("control_only_messages")
             return
         counters.inc(f"events_in{{transport={self.name}}}")
         self.context.router.submit(self.subscriber, event, original, wall_clock_ms())

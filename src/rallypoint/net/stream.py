@@ -9,6 +9,7 @@ this client sends ready in one loop turn leaves in one ``write``.
 import asyncio
 import logging
 import socket
+from typing import cast
 import uuid
 
 from rallypoint.cot import control, types
@@ -57,7 +58,7 @@ class StreamConnection(asyncio.Protocol):
     # asyncio callbacks
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass asyncio's
         self._transport = transport
         peer = transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
@@ -121,6 +122,7 @@ class StreamConnection(asyncio.Protocol):
             self.context.counters.inc("auth_messages_ignored")
             log.info("%s sent <auth>; credentials are not checked on this port", self.peer)
             return
+        event: Event | None
         try:
             if frame.kind is FrameKind.XML:
                 event = parse_event(frame.payload, self.context.xml_limits)
@@ -130,6 +132,9 @@ class StreamConnection(asyncio.Protocol):
             self._reject(exc)
             return
         self._bad_in_a_row = 0
+        if event is None:
+            self.context.counters.inc("control_only_messages")
+            return
         self.context.counters.inc(f"events_in{{transport={self.transport_name},format={frame.kind.value}}}")
         self._dispatch(event, frame.payload if frame.kind is FrameKind.XML else None)
 

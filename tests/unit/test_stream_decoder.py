@@ -1,0 +1,112 @@
+"""The streaming decoder: any split of the byte stream gives the same messages; limits hold."""
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rallypoint.cot.framing import encode_stream_frame
+from rallypoint.cot.stream import Frame, FrameKind, StreamDecoder
+from rallypoint.errors import FrameTooLarge, MalformedFrame, ProtocolError
+from tests.conftest import EVENT_FIXTURES, fixture_bytes
+
+LIMIT = 64 * 1024
+AUTH = b'<auth><cot username="a" password="b" uid="c"/></auth>'
+
+
+def _stream() -> tuple[bytes, list[Frame]]:
+    parts: list[bytes] = [AUTH]
+    expected = [Frame(FrameKind.AUTH, AUTH)]
+    for path in EVENT_FIXTURES:
+        data = path.read_bytes()
+        body = data[data.index(b"<event") :].rstrip()
+        parts.append(data + b"\r\n")
+        expected.append(Frame(FrameKind.XML, body))
+    payload = fixture_bytes("pli_wintak_takproto_vector.stream.bin")
+    parts.append(payload)
+    expected.append(Frame(FrameKind.PROTOBUF, payload[3:]))
+    return b"".join(parts), expected
+
+
+STREAM, EXPECTED = _stream()
+
+
+def _decode_in_pieces(data: bytes, cuts: list[int]) -> list[Frame]:
+    decoder = StreamDecoder(LIMIT, LIMIT)
+    frames: list[Frame] = []
+    previous = 0
+    for cut in [*sorted(cuts), len(data)]:
+        frames += decoder.feed(data[previous:cut])
+        previous = cut
+    assert decoder.pending_bytes == 0
+    return frames
+
+
+def test_whole_stream() -> None:
+    assert _decode_in_pieces(STREAM, []) == EXPECTED
+
+
+def test_every_single_split_position() -> None:
+    for cut in range(len(STREAM)):
+        assert _decode_in_pieces(STREAM, [cut]) == EXPECTED, cut
+
+
+def test_one_byte_at_a_time() -> None:
+    assert _decode_in_pieces(STREAM, list(range(len(STREAM)))) == EXPECTED
+
+
+@given(st.lists(st.integers(0, len(STREAM)), max_size=40))
+@settings(max_examples=200)
+def test_random_splits(cuts: list[int]) -> None:
+    assert _decode_in_pieces(STREAM, cuts) == EXPECTED
+
+
+def test_closing_tag_with_whitespace() -> None:
+    data = b'<event uid="x"><point/></event\n  >'
+    assert StreamDecoder(LIMIT, LIMIT).feed(data) == [Frame(FrameKind.XML, data)]
+
+
+def test_xml_without_end_over_the_cap_is_refused_early() -> None:
+    decoder = StreamDecoder(1000, 1000)
+    decoder.feed(b"<event " + b"a" * 900)
+    with pytest.raises(FrameTooLarge):
+        decoder.feed(b"a" * 200)
+
+
+def test_protobuf_length_over_the_cap_is_refused_before_the_payload() -> None:
+    with pytest.raises(FrameTooLarge):
+        StreamDecoder(1000, 1000).feed(b"\xbf\xe9\x07")  # declares 1001 bytes
+
+
+def test_broken_varint() -> None:
+    with pytest.raises(MalformedFrame):
+        StreamDecoder(LIMIT, LIMIT).feed(b"\xbf" + b"\xff" * 11)
+
+
+@pytest.mark.parametrize("garbage", [b"\x00\x01\x02", b"hello", b"<html>", b"<?xml version='1.0'" + b"x" * 300])
+def test_garbage_between_messages(garbage: bytes) -> None:
+    with pytest.raises(MalformedFrame):
+        StreamDecoder(LIMIT, LIMIT).feed(garbage)
+
+
+def test_trickled_partial_message_is_scanned_linearly() -> None:
+    """One byte at a time must not rescan the whole pending message on every byte."""
+    decoder = StreamDecoder(LIMIT, LIMIT)
+    body = b"<event " + b"x" * 20000
+    for index in range(len(body)):
+        decoder.feed(body[index : index + 1])
+    assert decoder.pending_bytes == len(body)
+    assert decoder.feed(b"</event>") == [Frame(FrameKind.XML, body + b"</event>")]
+
+
+@given(st.binary(max_size=200))
+def test_random_bytes_raise_only_protocol_errors(data: bytes) -> None:
+    try:
+        StreamDecoder(1024, 1024).feed(data)
+    except ProtocolError:
+        pass
+
+
+def test_protobuf_frames_back_to_back() -> None:
+    payloads = [b"", b"\x12\x00", b"x" * 300]
+    data = b"".join(encode_stream_frame(p) for p in payloads)
+    assert [f.payload for f in _decode_in_pieces(data, list(range(len(data))))] == payloads
