@@ -26,13 +26,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"rallypoint {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser("serve", help="run the server (defaults: 127.0.0.1, tcp+udp 8087, ./rallypoint-data)")
-    serve.add_argument("--config", type=Path, help="TOML settings file (default ./rallypoint.toml if present)")
+    serve = commands.add_parser(
+        "serve", help="run the server (defaults: 127.0.0.1, tcp+udp 8087, ./rallypoint-data)"
+    )
+    serve.add_argument(
+        "--config", type=Path, help="TOML settings file (default ./rallypoint.toml if present)"
+    )
     serve.add_argument("--host", help="address to bind every listener to")
     serve.add_argument("--tcp-port", type=int, help="plain CoT streaming port (0 = any free port)")
     serve.add_argument("--udp-port", type=int, help="CoT UDP input port")
     serve.add_argument("--data-dir", type=Path, help="where the server keeps its data")
-    serve.add_argument("--multicast", action="store_true", default=None, help="join the 239.2.3.1:6969 SA group")
+    serve.add_argument(
+        "--multicast", action="store_true", default=None, help="join the 239.2.3.1:6969 SA group"
+    )
     serve.add_argument("--log-level", help="DEBUG, INFO, WARNING ...")
 
     from rallypoint.bench.command import add_bench_parser

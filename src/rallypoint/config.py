@@ -94,7 +94,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
 def _field_types() -> dict[str, str]:
     """Each setting's declared type as text: ``int``, ``int | None``, ``Path`` ..."""
     return {
-        name: getattr(hint, "__name__", None) if isinstance(hint, type) else str(hint)
+        name: hint.__name__ if isinstance(hint, type) else str(hint)
         for name, hint in typing.get_type_hints(Settings).items()
     }
 

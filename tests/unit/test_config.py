@@ -37,4 +37,6 @@ def test_bad_files_are_clear_errors(tmp_path: Path, text: str, message: str) -> 
 
 def test_bad_environment_value() -> None:
     with pytest.raises(ConfigError, match="isolate_teams"):
-        load_settings(Path("/nonexistent-is-not-read") if False else None, environ={"RALLYPOINT_ISOLATE_TEAMS": "maybe"})
+        load_settings(
+            Path("/nonexistent-is-not-read") if False else None, environ={"RALLYPOINT_ISOLATE_TEAMS": "maybe"}
+        )

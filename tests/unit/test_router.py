@@ -18,7 +18,11 @@ class Client:
     def __init__(self, router: Router, groups: tuple[str, ...] = ("__ANON__",), **kwargs: object) -> None:
         self.received: list[Outbound] = []
         self.sub = Subscriber(
-            self.received.append, transport="test", in_groups=groups, out_groups=groups, **kwargs  # type: ignore[arg-type]
+            self.received.append,
+            transport="test",
+            in_groups=groups,
+            out_groups=groups,
+            **kwargs,  # type: ignore[arg-type]
         )
         router.attach(self.sub, NOW)
 
@@ -53,7 +57,9 @@ def test_broadcast_reaches_everyone_but_the_sender() -> None:
     router = _router()
     a, b, c = Client(router), Client(router), Client(router)
     assert _submit(router, a, _pli("A", "alpha")) == 2
-    assert a.uids == [] and b.uids == ["A"] and c.uids == ["A"]
+    assert a.uids == []
+    assert b.uids == ["A"]
+    assert c.uids == ["A"]
     assert b.received[0].xml == _pli("A", "alpha")  # original bytes forwarded
 
 
@@ -91,7 +97,7 @@ def test_directed_by_uid() -> None:
 
 def test_all_streaming_means_everyone() -> None:
     router = _router()
-    a, b, c = Client(router), Client(router), Client(router)
+    a, _b, _c = Client(router), Client(router), Client(router)
     data = fresh(fixture_bytes("marker_2525_atak.xml")).replace(
         b"</detail>", b'<marti><dest callsign="All Streaming"/></marti></detail>'
     )
@@ -109,10 +115,12 @@ def test_groups_isolate() -> None:
     router = _router()
     red1, red2, blue = Client(router, ("red",)), Client(router, ("red",)), Client(router, ("blue",))
     _submit(router, red1, _pli("R1", "red1"))
-    assert red2.uids == ["R1"] and blue.uids == []
+    assert red2.uids == ["R1"]
+    assert blue.uids == []
     late_blue = Client(router, ("blue",))
     late_red = Client(router, ("red",))
-    assert late_blue.uids == [] and late_red.uids == ["R1"]
+    assert late_blue.uids == []
+    assert late_red.uids == ["R1"]
 
 
 def test_group_dest_requires_membership() -> None:
@@ -121,7 +129,9 @@ def test_group_dest_requires_membership() -> None:
     red, blue = Client(router, ("red",)), Client(router, ("blue",))
     marker = fresh(fixture_bytes("marker_2525_atak.xml"))
     to_red = marker.replace(b"</detail>", b'<marti><dest group="red"/></marti></detail>')
-    assert _submit(router, both, to_red) == 1 and red.types == ["a-u-G"] and blue.types == []
+    assert _submit(router, both, to_red) == 1
+    assert red.types == ["a-u-G"]
+    assert blue.types == []
     to_blue = marker.replace(b"</detail>", b'<marti><dest group="blue"/></marti></detail>')
     assert _submit(router, red, to_blue) == 0
     assert router.counters.get("dropped{reason=illegal_group}") == 1
@@ -138,7 +148,8 @@ def test_team_colours_are_display_only_unless_isolated() -> None:
     _submit(isolated, red2, _pli("R2", "red2", "Red"))
     _submit(isolated, blue, _pli("B", "blue", "Blue"))
     _submit(isolated, red, _pli("R", "red", "Red"))
-    assert blue.uids == [] and red2.uids == ["R"]
+    assert blue.uids == []
+    assert red2.uids == ["R"]
 
 
 def test_replay_to_late_joiner_skips_stale_and_directed() -> None:
@@ -178,7 +189,8 @@ def test_pytak_hello_delete_without_link_is_ignored() -> None:
         b' start="2023-11-14T22:13:20Z" stale="2099-01-01T00:00:00Z"><point lat="0" lon="0"/>'
         b'<detail><_flow-tags_ pytak="x"/></detail></event>'
     )
-    assert _submit(router, a, hello) == 0 and b.received == []
+    assert _submit(router, a, hello) == 0
+    assert b.received == []
 
 
 def test_disconnect_sends_delete_linking_to_the_departed() -> None:
@@ -190,7 +202,9 @@ def test_disconnect_sends_delete_linking_to_the_departed() -> None:
     assert delete.type == "t-x-d-d"
     assert delete.uid == "gen-0"
     assert delete.detail is not None
-    assert [(link.uid, link.type, link.relation) for link in delete.detail.links] == [("A", "a-f-G-U-C", "p-p")]
+    assert [(link.uid, link.type, link.relation) for link in delete.detail.links] == [
+        ("A", "a-f-G-U-C", "p-p")
+    ]
     assert "A" not in router.cache
     assert router.registry.by_uid("A") is None
 
@@ -238,10 +252,11 @@ def test_stale_entries_expire_on_tick() -> None:
 
 def test_chat_without_marti_falls_back_on_envelope() -> None:
     router = _router()
-    sender, target, other = Client(router), Client(router), Client(router)
+    sender, target, _other = Client(router), Client(router), Client(router)
     _submit(router, target, _pli("ANDROID-cafebabe", "JOKER MAN"))
     chat = fixture_bytes("geochat_direct_marti_dest.xml").replace(b'<dest callsign="JOKER MAN"/>', b"")
     chat = chat.replace(b"<marti>", b"").replace(b"</marti>", b"")
-    assert _submit(router, sender, chat) == 1 and target.types == ["b-t-f"]
+    assert _submit(router, sender, chat) == 1
+    assert target.types == ["b-t-f"]
     room = fixture_bytes("geochat_all_chat_rooms_atak.xml")
     assert _submit(router, sender, room) == 2

@@ -7,13 +7,14 @@ Nesting deeper than the configured cap is refused after the parse.
 """
 
 import math
-from decimal import Decimal
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 
 from lxml import etree
 
 from rallypoint.cot.event import (
+    UNKNOWN_DISTANCE,
     Chat,
     Contact,
     Dest,
@@ -26,7 +27,6 @@ from rallypoint.cot.event import (
     Point,
     TakControl,
 )
-from rallypoint.cot.event import UNKNOWN_DISTANCE
 from rallypoint.cot.timefmt import format_time, parse_time
 from rallypoint.errors import ForbiddenXml, FrameTooLarge, InvalidEvent, MalformedXml
 
@@ -150,7 +150,7 @@ def _float(attributes: dict[str, str], name: str, default: float) -> float:
 
 
 def _point_from_element(element: etree._Element) -> Point:
-    attributes = dict(element.items())
+    attributes: dict[str, str] = dict(element.items())  # type: ignore[arg-type]
     point = Point(
         lat=_float(attributes, "lat", 0.0),
         lon=_float(attributes, "lon", 0.0),
@@ -166,7 +166,7 @@ def _point_from_element(element: etree._Element) -> Point:
 def _detail_from_element(detail: etree._Element) -> Detail:
     fields: dict[str, object] = {}
     for child in detail:
-        reader = _DETAIL_READERS.get(child.tag)  # type: ignore[call-overload]
+        reader = _DETAIL_READERS.get(child.tag)
         if reader is not None:
             reader(child, fields)
     return Detail(xml=_inner_xml(detail), **fields)  # type: ignore[arg-type]
@@ -234,7 +234,9 @@ def _read_chat(element: etree._Element, fields: dict[str, object]) -> None:
     participants: tuple[str, ...] = ()
     if chatgrp is not None:
         participants = tuple(
-            chatgrp.get(f"uid{index}") or "" for index in range(len(chatgrp.attrib)) if chatgrp.get(f"uid{index}")
+            chatgrp.get(f"uid{index}") or ""
+            for index in range(len(chatgrp.attrib))
+            if chatgrp.get(f"uid{index}")
         )
     fields.setdefault(
         "chat",
@@ -295,7 +297,9 @@ _DETAIL_READERS = {
 }
 
 _TEXT_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
-_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\n": "&#10;", "\r": "&#13;", "\t": "&#9;"})
+_ESCAPES = str.maketrans(
+    {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\n": "&#10;", "\r": "&#13;", "\t": "&#9;"}
+)
 
 
 def escape_attribute(value: str) -> str:
