@@ -1,9 +1,10 @@
 """CoT XML codec: bytes of one ``<event>`` to an :class:`Event` and back, safely.
 
-Safety comes before parsing: the size cap is checked first, any ``<!`` construct other than
-a comment or CDATA section (so every DOCTYPE and entity declaration) is refused by a byte
-scan, and libxml2 then runs with entity resolution, DTD loading and network access off.
-Nesting deeper than the configured cap is refused after the parse.
+Safety comes before parsing: the size cap is checked first, and any ``<!`` construct other
+than a comment or CDATA section (so every DOCTYPE and entity declaration) is refused by a
+byte scan. Events are then read in one expat pass (``xmlscan``) with the nesting capped;
+conversions that need every detail element use libxml2 with entity resolution, DTD
+loading and network access off.
 """
 
 import math
@@ -13,21 +14,10 @@ from decimal import Decimal
 
 from lxml import etree
 
-from rallypoint.cot.event import (
-    UNKNOWN_DISTANCE,
-    Chat,
-    Contact,
-    Dest,
-    Detail,
-    DetailElement,
-    Emergency,
-    Event,
-    Group,
-    Link,
-    Point,
-    TakControl,
-)
+from rallypoint.cot.detail import CAPTURED_TAGS, build_detail
+from rallypoint.cot.event import UNKNOWN_DISTANCE, Detail, DetailElement, Event, Point
 from rallypoint.cot.timefmt import format_time, parse_time
+from rallypoint.cot.xmlscan import Scan
 from rallypoint.errors import ForbiddenXml, FrameTooLarge, InvalidEvent, MalformedXml
 
 DEFAULT_MAX_EVENT_BYTES = 64 * 1024
@@ -59,74 +49,29 @@ _PARSER = etree.XMLParser(
     remove_blank_text=True,
     collect_ids=False,
 )
-_ROUTING_DEST_KEYS = ("callsign", "uid", "mission", "mission-guid", "group")
 
 
 def parse_event(data: bytes, limits: XmlLimits = DEFAULT_LIMITS) -> Event:
     """Parse the bytes of one CoT event (an optional XML declaration may precede it)."""
-    root = _parse_root(data, limits)
-    if root.tag != "event":
-        raise InvalidEvent(f"root element is <{_tag_text(root.tag)}>, expected <event>")
-    return _event_from_element(root)
-
-
-def parse_detail(xml_text: str, limits: XmlLimits = DEFAULT_LIMITS) -> Detail:
-    """Parse detail children given as text without their ``<detail>`` wrapper."""
-    data = b"<detail>" + xml_text.encode("utf-8") + b"</detail>"
-    return _detail_from_element(_parse_root(data, limits))
-
-
-def _parse_root(data: bytes, limits: XmlLimits) -> etree._Element:
-    if len(data) > limits.max_event_bytes:
-        raise FrameTooLarge(f"event of {len(data)} bytes exceeds the cap of {limits.max_event_bytes}")
-    if _MARKUP_DECLARATION.search(data):
-        raise ForbiddenXml("DOCTYPE and entity declarations are not accepted")
-    try:
-        root = etree.fromstring(data, _PARSER)
-    except etree.XMLSyntaxError as exc:
-        raise MalformedXml(f"not well-formed XML: {exc}") from exc
-    if data.count(b"<") > limits.max_depth and _deeper_than(root, limits.max_depth):
-        raise MalformedXml(f"XML nests deeper than {limits.max_depth} levels")
-    return root
-
-
-def _deeper_than(root: etree._Element, limit: int) -> bool:
-    """Depth check that costs nothing for the common small event."""
-    for element in root.iter():
-        if len(element) == 0 and sum(1 for _ in element.iterancestors()) >= limit:
-            return True
-    return False
-
-
-def _tag_text(tag: object) -> str:
-    return tag if isinstance(tag, str) else "?"
-
-
-def _required(element: etree._Element, name: str) -> str:
-    value = element.get(name)
-    if value is None or value == "":
-        raise InvalidEvent(f"<{_tag_text(element.tag)}> lacks the required attribute {name!r}")
-    return value
-
-
-def _event_from_element(root: etree._Element) -> Event:
-    point_element = detail_element = None
-    for child in root:  # one pass: lxml's find() costs more than the whole loop
-        if child.tag == "point":
-            point_element = child
-        elif child.tag == "detail":
-            detail_element = child
-    if point_element is None:
+    scan = _scan(data, limits, detail_root=False)
+    if scan.root_tag != "event":
+        raise InvalidEvent(f"root element is <{scan.root_tag}>, expected <event>")
+    if scan.point is None:
         raise InvalidEvent("<event> has no <point>")
+    root = scan.root
+    time_text = _required(root, "time")
+    start_text = root.get("start") or time_text
+    time = parse_time(time_text)
+    detail = build_detail(scan.detail_text(data), scan.nodes) if scan.detail_found else None
     return Event(
         uid=_required(root, "uid"),
         type=_required(root, "type"),
         how=root.get("how") or "",
-        time=parse_time(_required(root, "time")),
-        start=parse_time(root.get("start") or _required(root, "time")),
+        time=time,
+        start=time if start_text == time_text else parse_time(start_text),
         stale=parse_time(_required(root, "stale")),
-        point=_point_from_element(point_element),
-        detail=None if detail_element is None else _detail_from_element(detail_element),
+        point=_point(scan.point),
+        detail=detail,
         access=root.get("access"),
         qos=root.get("qos"),
         opex=root.get("opex"),
@@ -134,6 +79,43 @@ def _event_from_element(root: etree._Element) -> Event:
         releasable_to=root.get("releasableTo"),
         version=root.get("version") or "2.0",
     )
+
+
+def parse_detail(xml_text: str, limits: XmlLimits = DEFAULT_LIMITS) -> Detail:
+    """Parse detail children given as text without their ``<detail>`` wrapper."""
+    data = b"<detail>" + xml_text.encode("utf-8") + b"</detail>"
+    scan = _scan(data, limits, detail_root=True)
+    return build_detail(scan.detail_text(data), scan.nodes)
+
+
+def _check(data: bytes, limits: XmlLimits) -> None:
+    """The checks made before any parser sees the bytes."""
+    if len(data) > limits.max_event_bytes:
+        raise FrameTooLarge(f"event of {len(data)} bytes exceeds the cap of {limits.max_event_bytes}")
+    if _MARKUP_DECLARATION.search(data):
+        raise ForbiddenXml("DOCTYPE and entity declarations are not accepted")
+
+
+def _scan(data: bytes, limits: XmlLimits, *, detail_root: bool) -> Scan:
+    _check(data, limits)
+    return Scan(data, detail_root=detail_root, max_depth=limits.max_depth, capture=CAPTURED_TAGS)
+
+
+def _parse_tree(data: bytes, limits: XmlLimits) -> etree._Element:
+    """A full lxml tree, for conversions that need every element (not the hot path)."""
+    _check(data, limits)
+    try:
+        root = etree.fromstring(data, _PARSER)
+    except etree.XMLSyntaxError as exc:
+        raise MalformedXml(f"not well-formed XML: {exc}") from exc
+    return root
+
+
+def _required(attributes: dict[str, str], name: str) -> str:
+    value = attributes.get(name)
+    if not value:
+        raise InvalidEvent(f"<event> lacks the required attribute {name!r}")
+    return value
 
 
 def _float(attributes: dict[str, str], name: str, default: float) -> float:
@@ -149,8 +131,7 @@ def _float(attributes: dict[str, str], name: str, default: float) -> float:
     return value
 
 
-def _point_from_element(element: etree._Element) -> Point:
-    attributes: dict[str, str] = dict(element.items())  # type: ignore[arg-type]
+def _point(attributes: dict[str, str]) -> Point:
     point = Point(
         lat=_float(attributes, "lat", 0.0),
         lon=_float(attributes, "lon", 0.0),
@@ -161,27 +142,6 @@ def _point_from_element(element: etree._Element) -> Point:
     if not (-90.0 <= point.lat <= 90.0 and -180.0 <= point.lon <= 180.0):
         raise InvalidEvent(f"point {point.lat},{point.lon} is outside WGS-84 bounds")
     return point
-
-
-def _detail_from_element(detail: etree._Element) -> Detail:
-    fields: dict[str, object] = {}
-    for child in detail:
-        reader = _DETAIL_READERS.get(child.tag)
-        if reader is not None:
-            reader(child, fields)
-    return Detail(xml=_inner_xml(detail), **fields)  # type: ignore[arg-type]
-
-
-def _inner_xml(detail: etree._Element) -> str:
-    """The children of ``detail`` as text: one C-level serialisation, then the wrapper cut off."""
-    if len(detail) == 0 and not (detail.text and detail.text.strip()):
-        return ""
-    if not detail.attrib and detail.tag == "detail":
-        whole = etree.tostring(detail, encoding="unicode")
-        if whole.startswith("<detail>") and whole.endswith("</detail>"):
-            return whole[len("<detail>") : -len("</detail>")]
-    text = escape_text(detail.text or "")
-    return text + "".join(etree.tostring(child, encoding="unicode") for child in detail)
 
 
 def without_marti(event: Event) -> Event:
@@ -196,7 +156,7 @@ def detail_elements(detail: Detail, limits: XmlLimits = DEFAULT_LIMITS) -> tuple
     """Split a detail's XML into one :class:`DetailElement` per child element."""
     if not detail.xml:
         return ()
-    root = _parse_root(b"<detail>" + detail.xml.encode("utf-8") + b"</detail>", limits)
+    root = _parse_tree(b"<detail>" + detail.xml.encode("utf-8") + b"</detail>", limits)
     return tuple(
         DetailElement(
             tag=child.tag,
@@ -208,93 +168,6 @@ def detail_elements(detail: Detail, limits: XmlLimits = DEFAULT_LIMITS) -> tuple
         if isinstance(child.tag, str)
     )
 
-
-def _read_contact(element: etree._Element, fields: dict[str, object]) -> None:
-    fields.setdefault("contact", Contact(element.get("callsign"), element.get("endpoint")))
-
-
-def _read_group(element: etree._Element, fields: dict[str, object]) -> None:
-    name = element.get("name")
-    if name is not None:
-        fields.setdefault("group", Group(name, element.get("role") or ""))
-
-
-def _read_marti(element: etree._Element, fields: dict[str, object]) -> None:
-    fields["has_marti"] = True
-    dests = list(fields.get("dests", ()))  # type: ignore[call-overload]
-    for dest in element.iterchildren("dest"):
-        values = [dest.get(key) for key in _ROUTING_DEST_KEYS]
-        if any(values):
-            dests.append(Dest(*values))
-    fields["dests"] = tuple(dests)
-
-
-def _read_chat(element: etree._Element, fields: dict[str, object]) -> None:
-    chatgrp = element.find("chatgrp")
-    participants: tuple[str, ...] = ()
-    if chatgrp is not None:
-        participants = tuple(
-            chatgrp.get(f"uid{index}") or ""
-            for index in range(len(chatgrp.attrib))
-            if chatgrp.get(f"uid{index}")
-        )
-    fields.setdefault(
-        "chat",
-        Chat(
-            chatroom=element.get("chatroom") or "",
-            chat_id=element.get("id") or "",
-            parent=element.get("parent"),
-            sender_callsign=element.get("senderCallsign"),
-            participants=participants,
-        ),
-    )
-
-
-def _read_emergency(element: etree._Element, fields: dict[str, object]) -> None:
-    fields.setdefault(
-        "emergency",
-        Emergency(
-            type=element.get("type"),
-            cancel=(element.get("cancel") or "").lower() == "true",
-            callsign=(element.text or "").strip(),
-        ),
-    )
-
-
-def _read_link(element: etree._Element, fields: dict[str, object]) -> None:
-    uid = element.get("uid")
-    if uid:
-        links = fields.get("links", ())
-        fields["links"] = (*links, Link(uid, element.get("type"), element.get("relation")))  # type: ignore[misc]
-
-
-def _read_force_delete(_element: etree._Element, fields: dict[str, object]) -> None:
-    fields["force_delete"] = True
-
-
-def _read_control(element: etree._Element, fields: dict[str, object]) -> None:
-    request = element.find("TakRequest")
-    response = element.find("TakResponse")
-    fields["control"] = TakControl(
-        supported_versions=tuple(
-            support.get("version") or "" for support in element.iterchildren("TakProtocolSupport")
-        ),
-        requested_version=None if request is None else request.get("version"),
-        response_status=None if response is None else (response.get("status") or "").lower() == "true",
-    )
-
-
-_DETAIL_READERS = {
-    "contact": _read_contact,
-    "__group": _read_group,
-    "marti": _read_marti,
-    "__chat": _read_chat,
-    "__chatreceipt": _read_chat,
-    "emergency": _read_emergency,
-    "link": _read_link,
-    "__forcedelete": _read_force_delete,
-    "TakControl": _read_control,
-}
 
 _TEXT_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 _ESCAPES = str.maketrans(
