@@ -64,9 +64,16 @@ async def serve(settings: Settings) -> None:
     """Run the server until SIGINT or SIGTERM, then shut down cleanly."""
     from rallypoint.net.server import Server
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create data directory {settings.data_dir}: {exc}") from exc
     server = Server(settings)
-    await server.start()
+    try:
+        await server.start()
+    except OSError as exc:
+        await server.stop()
+        raise ConfigError(f"cannot listen on {settings.host}: {exc.strerror or exc}") from exc
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, lambda: asyncio.ensure_future(server.stop()))

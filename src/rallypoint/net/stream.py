@@ -9,8 +9,8 @@ this client sends ready in one loop turn leaves in one ``write``.
 import asyncio
 import logging
 import socket
-from typing import cast
 import uuid
+from typing import cast
 
 from rallypoint.cot import control, types
 from rallypoint.cot.event import Event
@@ -75,7 +75,9 @@ class StreamConnection(asyncio.Protocol):
         self.context.connections.add(self)
         counters.inc(f"connections_opened{{transport={self.transport_name}}}")
         now = wall_clock_ms()
-        self.subscriber = Subscriber(self.deliver, transport=self.transport_name, address=self.peer, now_ms=now)
+        self.subscriber = Subscriber(
+            self.deliver, transport=self.transport_name, address=self.peer, now_ms=now
+        )
         self.context.router.attach(self.subscriber, now)
         self._send_event(self.negotiator.offer(now))
         log.debug("%s connected", self.peer)
@@ -169,14 +171,22 @@ class StreamConnection(asyncio.Protocol):
         """Queue a routed message for this client (the router's sink)."""
         if self._closing:
             return
-        result = self.outbox.put(message.encoded(self.format), message.replace_key)
+        try:
+            data = message.encoded(self.format)
+        except ProtocolError as exc:  # an event valid as XML that this format cannot carry
+            self.context.counters.inc(f"encode_failed{{format={self.format.value}}}")
+            log.warning("cannot encode %s for %s: %s", message.event.uid, self.peer, exc)
+            return
+        result = self.outbox.put(data, message.replace_key)
         if result is PutResult.QUEUED:
             if not self._flush_scheduled:
                 self._schedule_flush()
             return
         self.context.counters.inc(f"outbox{{result={result.value}}}")
         if result is PutResult.OVERFLOW:
-            log.warning("%s disconnected: write queue full (%d messages)", self.peer, self.outbox.queued_messages)
+            log.warning(
+                "%s disconnected: write queue full (%d messages)", self.peer, self.outbox.queued_messages
+            )
             self.close(abort=True)
         elif not self._flush_scheduled:
             self._schedule_flush()
@@ -205,8 +215,12 @@ class StreamConnection(asyncio.Protocol):
         settings = self.context.settings
         if self._paused_since is not None and now - self._paused_since > settings.stall_timeout_s:
             self._timeout("stalled", f"accepted no data for {settings.stall_timeout_s:g} s")
-        elif self._partial_since is not None and now - self._partial_since > settings.partial_message_timeout_s:
-            self._timeout("slow_sender", f"left a message unfinished for {settings.partial_message_timeout_s:g} s")
+        elif (
+            self._partial_since is not None and now - self._partial_since > settings.partial_message_timeout_s
+        ):
+            self._timeout(
+                "slow_sender", f"left a message unfinished for {settings.partial_message_timeout_s:g} s"
+            )
         elif settings.idle_timeout_s and now - self._last_received > settings.idle_timeout_s:
             self._timeout("idle", f"silent for {settings.idle_timeout_s:g} s")
 

@@ -1,0 +1,86 @@
+"""`rallypoint serve` as a user runs it: an empty directory, defaults, a signal to stop."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"port {port} never opened")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_serve_in_an_empty_directory_then_stop(tmp_path: Path, signum: int) -> None:
+    port = _free_port()
+    env = {**os.environ, "RALLYPOINT_TCP_PORT": str(port), "RALLYPOINT_UDP_PORT": "off"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rallypoint", "serve"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        _wait_for_port(port, process)
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+            assert b"t-x-takp-v" in client.recv(4096)
+        assert (tmp_path / "rallypoint-data").is_dir()
+        process.send_signal(signum)
+        output, _ = process.communicate(timeout=15)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, output
+    assert b"Rallypoint stopped" in output
+
+
+def test_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "rallypoint", "serve", "--tcp-port", str(port)],
+            cwd=tmp_path,
+            env={**os.environ, "RALLYPOINT_UDP_PORT": "off"},
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
+    assert result.returncode == 2
+    assert b"cannot listen" in result.stderr
+    assert b"Traceback" not in result.stderr
+
+
+def test_bad_setting_is_a_clear_error(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "rallypoint", "serve"],
+        cwd=tmp_path,
+        env={**os.environ, "RALLYPOINT_TCP_PORT": "eighty"},
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert b"tcp_port" in result.stderr
