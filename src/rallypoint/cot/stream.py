@@ -127,7 +127,9 @@ class StreamDecoder:
         head = _XML_START.match(buffer, start)
         if head is None:
             tail = bytes(buffer[start : start + len(b"<event")])
-            if len(buffer) - start <= len(b"<event") and (b"<event".startswith(tail) or b"<auth".startswith(tail)):
+            if len(buffer) - start <= len(b"<event") and (
+                b"<event".startswith(tail) or b"<auth".startswith(tail)
+            ):
                 return -1  # may still become "<event " or "<auth>"
             raise MalformedFrame("XML message does not start with <event> or <auth>")
         pattern = _EVENT_END if head.group(1) == b"event" else _AUTH_END

@@ -8,8 +8,8 @@ is no connection to close.
 import asyncio
 import logging
 import socket
-from typing import cast
 import struct
+from typing import cast
 
 from rallypoint.cot.event import Event
 from rallypoint.cot.framing import decode_mesh
@@ -54,7 +54,9 @@ class DatagramInput(asyncio.DatagramProtocol):
         original: bytes | None
         try:
             if data[:1] == bytes([FRAME_MAGIC]):
-                event = proto_to_event(decode_mesh(data, self.context.settings.max_event_bytes), self.context.xml_limits)
+                event = proto_to_event(
+                    decode_mesh(data, self.context.settings.max_event_bytes), self.context.xml_limits
+                )
                 original = None
             else:
                 event = parse_event(data.strip(), self.context.xml_limits)

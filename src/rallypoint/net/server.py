@@ -6,6 +6,7 @@ listeners, flushes and closes every connection, and ends the tick.
 """
 
 import asyncio
+import contextlib
 import logging
 from typing import NamedTuple
 
@@ -57,13 +58,18 @@ class Server:
             await self._start_multicast()
         self._tick_task = asyncio.create_task(self._tick_forever(), name="rallypoint-tick")
         log.info(
-            "Rallypoint serving CoT on %s tcp/%d%s", settings.host, tcp_port, f" udp/{udp_port}" if udp_port else ""
+            "Rallypoint serving CoT on %s tcp/%d%s",
+            settings.host,
+            tcp_port,
+            f" udp/{udp_port}" if udp_port else "",
         )
         return BoundPorts(tcp_port, udp_port)
 
     async def _start_multicast(self) -> None:
         settings = self.settings
-        sock = multicast_socket(settings.multicast_group, settings.multicast_port, settings.multicast_interface)
+        sock = multicast_socket(
+            settings.multicast_group, settings.multicast_port, settings.multicast_interface
+        )
         protocol = DatagramInput(self.context, "multicast", receives=True)
         protocol.destination = (settings.multicast_group, settings.multicast_port)
         protocol.own_address = (settings.multicast_interface, settings.multicast_port)
@@ -98,9 +104,7 @@ class Server:
             await self._tcp.wait_closed()
         if self._tick_task is not None:
             self._tick_task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._tick_task
-            except asyncio.CancelledError:
-                pass
         self._stopped.set()
         log.info("Rallypoint stopped")

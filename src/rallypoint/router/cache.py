@@ -95,7 +95,9 @@ class SituationCache:
                 del self._entries[uid]
                 return
 
-    def visible_to(self, groups: frozenset[str], now_ms: int, skip_uid: str | None = None) -> Iterator[Outbound]:
+    def visible_to(
+        self, groups: frozenset[str], now_ms: int, skip_uid: str | None = None
+    ) -> Iterator[Outbound]:
         """Non-stale cached messages that a member of ``groups`` may see."""
         for uid, entry in list(self._entries.items()):
             if entry.expires > now_ms and uid != skip_uid and not entry.groups.isdisjoint(groups):

@@ -96,7 +96,12 @@ class Router:
         recipients = self._recipients(sender, event)
         for receiver in recipients:
             receiver.sink(message)
-        if not recipients and directed and types.is_chat(event.type) and event.type != types.CHAT_DELIVERY_FAILURE:
+        if (
+            not recipients
+            and directed
+            and types.is_chat(event.type)
+            and event.type != types.CHAT_DELIVERY_FAILURE
+        ):
             self._bounce_chat(sender, event)
         self._remember(sender, message, now_ms)
         self.counters.inc("delivered", len(recipients))
@@ -137,7 +142,9 @@ class Router:
             return reachable - {sender}
         return reachable
 
-    def _directed(self, sender: Subscriber, event: Event, reachable: AbstractSet[Subscriber]) -> set[Subscriber]:
+    def _directed(
+        self, sender: Subscriber, event: Event, reachable: AbstractSet[Subscriber]
+    ) -> set[Subscriber]:
         targets: set[Subscriber] = set()
         assert event.detail is not None
         for dest in event.detail.dests:
@@ -161,9 +168,12 @@ class Router:
         targets.discard(sender)
         return targets
 
-    def _chat_fallback(self, sender: Subscriber, event: Event, reachable: AbstractSet[Subscriber]) -> set[Subscriber]:
+    def _chat_fallback(
+        self, sender: Subscriber, event: Event, reachable: AbstractSet[Subscriber]
+    ) -> set[Subscriber]:
         """GeoChat from clients that add no ``marti``: route by the chat envelope (taky's rule)."""
-        assert event.detail is not None and event.detail.chat is not None
+        assert event.detail is not None
+        assert event.detail.chat is not None
         chat = event.detail.chat
         if chat.chatroom == types.ALL_CHAT_ROOMS:
             return {sub for sub in reachable if sub is not sender}
@@ -181,7 +191,9 @@ class Router:
 
     def _remember(self, sender: Subscriber, message: Outbound, now_ms: int) -> None:
         event = message.event
-        if self.alerts.observe(event, sender.in_groups, sender.id, now_ms) and not types.is_emergency(event.type):
+        if self.alerts.observe(event, sender.in_groups, sender.id, now_ms) and not types.is_emergency(
+            event.type
+        ):
             self.cache.remove(event.uid)
             return
         if not message.directed and types.is_cacheable(event.type):
