@@ -18,7 +18,6 @@ from rallypoint.cot.stream import FRAME_MAGIC
 from rallypoint.cot.xml import parse_event
 from rallypoint.errors import ProtocolError
 from rallypoint.net.context import ServerContext, wall_clock_ms
-from rallypoint.router.message import Outbound
 from rallypoint.router.registry import Subscriber
 
 log = logging.getLogger(__name__)
@@ -36,7 +35,7 @@ class DatagramInput(asyncio.DatagramProtocol):
         self.own_address: tuple[str, int] | None = None
         """Our sending address: datagrams from it are our own, looped back by the group."""
         self.subscriber = Subscriber(
-            self._send, transport=name, receives=receives, binds=False, now_ms=wall_clock_ms()
+            self._wake, transport=name, receives=receives, binds=False, now_ms=wall_clock_ms()
         )
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -74,9 +73,17 @@ class DatagramInput(asyncio.DatagramProtocol):
     def error_received(self, exc: Exception) -> None:
         log.warning("%s socket error: %s", self.name, exc)
 
-    def _send(self, message: Outbound) -> None:
-        if self.transport is not None and self.destination is not None and not message.directed:
-            self.transport.sendto(message.xml, self.destination)
+    def _wake(self) -> None:
+        asyncio.get_running_loop().call_soon(self._send_pending)
+
+    def _send_pending(self) -> None:
+        """Send this turn's broadcasts to the group, one datagram each (directed ones stay off the mesh)."""
+        pending, self.subscriber.pending = self.subscriber.pending, []
+        if self.transport is None or self.destination is None:
+            return
+        for message in pending:
+            if not message.directed:
+                self.transport.sendto(message.xml, self.destination)
 
 
 def multicast_socket(group: str, port: int, interface: str) -> socket.socket:

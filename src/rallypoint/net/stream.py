@@ -75,9 +75,7 @@ class StreamConnection(asyncio.Protocol):
         self.context.connections.add(self)
         counters.inc(f"connections_opened{{transport={self.transport_name}}}")
         now = wall_clock_ms()
-        self.subscriber = Subscriber(
-            self.deliver, transport=self.transport_name, address=self.peer, now_ms=now
-        )
+        self.subscriber = Subscriber(self._wake, transport=self.transport_name, address=self.peer, now_ms=now)
         self.context.router.attach(self.subscriber, now)
         self._send_event(self.negotiator.offer(now))
         log.debug("%s connected", self.peer)
@@ -114,8 +112,7 @@ class StreamConnection(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self._paused_since = None
-        if self.outbox:
-            self._schedule_flush()
+        self._wake()
 
     # incoming
 
@@ -149,6 +146,7 @@ class StreamConnection(asyncio.Protocol):
         if reply is not None:
             self._send_event(reply.response)
             if reply.switch_to is not None:
+                self._flush()  # the response and all before it leave in the old format
                 self.format = reply.switch_to
                 log.info("%s now speaks TAK protocol v1", self.peer)
             return
@@ -167,20 +165,60 @@ class StreamConnection(asyncio.Protocol):
 
     # outgoing
 
-    def deliver(self, message: Outbound) -> None:
-        """Queue a routed message for this client (the router's sink)."""
-        if self._closing:
+    def _wake(self) -> None:
+        """The router queued the first message of this loop turn: drain at the end of the turn."""
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._loop.call_soon(self._flush)
+
+    def _send_event(self, event: Event) -> None:
+        """Send a connection-local control message in this connection's current format."""
+        assert self.subscriber is not None
+        self.subscriber.deliver(Outbound(event, directed=True))
+
+    def _flush(self) -> None:
+        """Encode what the router queued this turn and write it, or park it while paused."""
+        self._flush_scheduled = False
+        subscriber = self.subscriber
+        if subscriber is None or self._closing or self._transport is None:
             return
+        pending = subscriber.pending
+        if pending:
+            subscriber.pending = []
+            if self._paused_since is None and not self.outbox:
+                self._write(self._encode_all(pending))
+                return
+            for message in pending:
+                self._park(message)
+        if self._paused_since is None and self.outbox:
+            self._write(self.outbox.take())
+
+    def _encode_all(self, messages: list[Outbound]) -> bytes:
+        wire_format = self.format
         try:
-            data = message.encoded(self.format)
+            if wire_format is WireFormat.XML:
+                return b"".join([message.xml for message in messages])
+            return b"".join([message.protobuf for message in messages])
+        except ProtocolError:
+            return b"".join(self._encode_or_skip(message) for message in messages)
+
+    def _encode_or_skip(self, message: Outbound) -> bytes:
+        try:
+            return message.encoded(self.format)
         except ProtocolError as exc:  # an event valid as XML that this format cannot carry
             self.context.counters.inc(f"encode_failed{{format={self.format.value}}}")
             log.warning("cannot encode %s for %s: %s", message.event.uid, self.peer, exc)
+            return b""
+
+    def _park(self, message: Outbound) -> None:
+        """Queue one message in the bounded outbox, applying its overflow policy."""
+        if self._closing:
+            return
+        data = self._encode_or_skip(message)
+        if not data:
             return
         result = self.outbox.put(data, message.replace_key)
         if result is PutResult.QUEUED:
-            if not self._flush_scheduled:
-                self._schedule_flush()
             return
         self.context.counters.inc(f"outbox{{result={result.value}}}")
         if result is PutResult.OVERFLOW:
@@ -188,25 +226,11 @@ class StreamConnection(asyncio.Protocol):
                 "%s disconnected: write queue full (%d messages)", self.peer, self.outbox.queued_messages
             )
             self.close(abort=True)
-        elif not self._flush_scheduled:
-            self._schedule_flush()
 
-    def _send_event(self, event: Event) -> None:
-        """Send a connection-local control message in this connection's current format."""
-        self.deliver(Outbound(event, directed=True))
-
-    def _schedule_flush(self) -> None:
-        self._flush_scheduled = True
-        self._loop.call_soon(self._flush)
-
-    def _flush(self) -> None:
-        self._flush_scheduled = False
-        if self._closing or self._paused_since is not None or self._transport is None:
-            return
-        data = self.outbox.take()
-        if data:
-            self._transport.write(data)
-            self.context.counters.inc("bytes_out", len(data))
+    def _write(self, data: bytes) -> None:
+        assert self._transport is not None
+        self._transport.write(data)
+        self.context.counters.inc("bytes_out", len(data))
 
     # lifecycle
 
@@ -235,6 +259,8 @@ class StreamConnection(asyncio.Protocol):
             return
         if not abort:
             self._flush()
+            if self.outbox:
+                self._write(self.outbox.take())
         self._closing = True
         if abort:
             self._transport.abort()

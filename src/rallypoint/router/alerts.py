@@ -44,23 +44,30 @@ class AlertBoard:
     def __len__(self) -> int:
         return len(self._active)
 
-    def observe(self, event: Event, groups: frozenset[str], sender_id: int, now_ms: int) -> bool:
-        """Start or stop repeating, as ``event`` says. True if the event was an alert or cancel."""
+    def observe(self, event: Event, groups: frozenset[str], sender_id: int, now_ms: int) -> list[str] | None:
+        """Start or stop repeating, as ``event`` says.
+
+        Returns None for an event that is neither an alert nor a cancel, else the uids of
+        the alerts it cancelled (empty for a new alert).
+        """
         if is_cancel(event):
-            self._cancel(event)
-            return True
+            return self._cancel(event)
         if not types.is_emergency(event.type):
-            return False
+            return None
         if event.uid in self._active or len(self._active) < MAX_ACTIVE_ALERTS:
             self._active[event.uid] = ActiveAlert(event, groups, sender_id, now_ms + self.period_ms)
-        return True
+        return []
 
-    def _cancel(self, event: Event) -> None:
+    def _cancel(self, event: Event) -> list[str]:
+        """Stop the alerts with the cancel's uid or raised for the same device (``link p-p``)."""
         linked = {link.uid for link in event.detail.links} if event.detail else set()
+        cancelled = []
         for uid, alert in list(self._active.items()):
             origin = {link.uid for link in alert.event.detail.links} if alert.event.detail else set()
             if uid == event.uid or (linked and not linked.isdisjoint(origin)):
                 del self._active[uid]
+                cancelled.append(uid)
+        return cancelled
 
     def due(self, now_ms: int) -> list[ActiveAlert]:
         """Alerts whose repetition is due, re-stamped with ``now_ms``, and reschedule them."""

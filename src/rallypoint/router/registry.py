@@ -10,7 +10,7 @@ from rallypoint.router.message import Outbound
 ANONYMOUS_GROUP = "__ANON__"
 """The group every anonymous client (plain port, UDP input) is in, both directions."""
 
-Sink = Callable[[Outbound], None]
+Wake = Callable[[], None]
 
 _next_id = itertools.count(1).__next__
 
@@ -18,7 +18,11 @@ _next_id = itertools.count(1).__next__
 class Subscriber:
     """The router's view of one client connection (or of an input that only sends).
 
-    The connection owns the socket; the router only calls ``sink`` to hand it messages.
+    The connection owns the socket. The router appends messages to ``pending`` and calls
+    ``wake`` when the list was empty, so the connection drains it once per loop turn and
+    writes everything in one go: fan-out costs a list append per recipient, not a call.
+    ``pending`` only ever holds what arrived during one loop turn; the connection's own
+    bounded outbox (``rallypoint.net.outbox``) holds what the socket cannot take yet.
     ``in_groups`` are the groups it may send into, ``out_groups`` those it receives from.
     """
 
@@ -33,17 +37,18 @@ class Subscriber:
         "last_seen",
         "last_type",
         "out_groups",
+        "pending",
         "receives",
         "role",
-        "sink",
         "team",
         "transport",
         "uid",
+        "wake",
     )
 
     def __init__(
         self,
-        sink: Sink,
+        wake: Wake,
         *,
         transport: str,
         address: str = "",
@@ -55,7 +60,8 @@ class Subscriber:
         now_ms: int = 0,
     ) -> None:
         self.id = _next_id()
-        self.sink = sink
+        self.wake = wake
+        self.pending: list[Outbound] = []
         self.transport = transport
         self.address = address
         self.in_groups = frozenset(in_groups)
@@ -71,6 +77,12 @@ class Subscriber:
         self.last_type: str | None = None
         self.connected_at = now_ms
         self.last_seen = now_ms
+
+    def deliver(self, message: Outbound) -> None:
+        """Hand one message to this client (the router's hot loop inlines this)."""
+        if not self.pending:
+            self.wake()
+        self.pending.append(message)
 
     def __repr__(self) -> str:
         return f"<Subscriber {self.id} {self.transport} {self.address} uid={self.uid!r}>"

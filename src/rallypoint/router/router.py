@@ -33,7 +33,7 @@ def _new_uid() -> str:
 
 
 class Router:
-    """Routes events between subscribers. No I/O: subscribers' sinks do the writing."""
+    """Routes events between subscribers. No I/O: it fills their pending lists."""
 
     def __init__(
         self,
@@ -58,7 +58,7 @@ class Router:
         if not subscriber.receives:
             return
         for message in self.cache.visible_to(subscriber.out_groups, now_ms, skip_uid=subscriber.uid):
-            subscriber.sink(message)
+            subscriber.deliver(message)
             self.counters.inc("replayed")
 
     def detach(self, subscriber: Subscriber, now_ms: int) -> None:
@@ -75,7 +75,7 @@ class Router:
         delete = control.disconnect_delete(self._new_uid(), now_ms, subscriber.uid, departed_type)
         message = Outbound(delete)
         for receiver in self.registry.reachable_from(subscriber.in_groups):
-            receiver.sink(message)
+            receiver.deliver(message)
 
     def submit(self, sender: Subscriber, event: Event, original_xml: bytes | None, now_ms: int) -> int:
         """Route one event from ``sender``; return how many clients it was handed to."""
@@ -93,19 +93,24 @@ class Router:
             directed=directed,
             replace_key=event.uid if event.is_situational_awareness else None,
         )
-        recipients = self._recipients(sender, event)
-        for receiver in recipients:
-            receiver.sink(message)
+        delivered = 0
+        for receiver in self._recipients(sender, event):
+            if receiver is not sender:
+                pending = receiver.pending
+                if not pending:
+                    receiver.wake()
+                pending.append(message)
+                delivered += 1
         if (
-            not recipients
+            not delivered
             and directed
             and types.is_chat(event.type)
             and event.type != types.CHAT_DELIVERY_FAILURE
         ):
             self._bounce_chat(sender, event)
         self._remember(sender, message, now_ms)
-        self.counters.inc("delivered", len(recipients))
-        return len(recipients)
+        self.counters.inc("delivered", delivered)
+        return delivered
 
     def _learn_sender(self, sender: Subscriber, event: Event) -> None:
         """Bind a connection to the uid and callsign of its own position reports."""
@@ -137,10 +142,8 @@ class Router:
         if detail is not None and detail.chat is not None and not detail.has_marti:
             return self._chat_fallback(sender, event, reachable)
         if self.isolate_teams and sender.team is not None:
-            return {sub for sub in reachable if sub.team == sender.team and sub is not sender}
-        if sender in reachable:
-            return reachable - {sender}
-        return reachable
+            return {sub for sub in reachable if sub.team == sender.team}
+        return reachable  # the caller skips the sender
 
     def _directed(
         self, sender: Subscriber, event: Event, reachable: AbstractSet[Subscriber]
@@ -187,16 +190,15 @@ class Router:
     def _bounce_chat(self, sender: Subscriber, event: Event) -> None:
         """Tell the sender its chat reached nobody (``b-t-f-s``), as TAK clients expect."""
         self.counters.inc("chat_undeliverable")
-        sender.sink(Outbound(event._replace(type=types.CHAT_DELIVERY_FAILURE), directed=True))
+        sender.deliver(Outbound(event._replace(type=types.CHAT_DELIVERY_FAILURE), directed=True))
 
     def _remember(self, sender: Subscriber, message: Outbound, now_ms: int) -> None:
         event = message.event
-        if self.alerts.observe(event, sender.in_groups, sender.id, now_ms) and not types.is_emergency(
-            event.type
-        ):
-            self.cache.remove(event.uid)
-            return
-        if not message.directed and types.is_cacheable(event.type):
+        cancelled = self.alerts.observe(event, sender.in_groups, sender.id, now_ms)
+        if cancelled:
+            for uid in cancelled:
+                self.cache.remove(uid)
+        elif not message.directed and types.is_cacheable(event.type):
             self.cache.put(message, sender.in_groups, sender.id, now_ms)
 
     def tick(self, now_ms: int) -> None:
@@ -209,7 +211,7 @@ class Router:
             self.cache.put(message, alert.groups, alert.sender_id, now_ms)
             for receiver in self.registry.reachable_from(alert.groups):
                 if receiver.id != alert.sender_id:
-                    receiver.sink(message)
+                    receiver.deliver(message)
             self.counters.inc("alerts_repeated")
 
     def next_deadline(self) -> int | None:
