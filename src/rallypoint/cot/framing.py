@@ -45,13 +45,13 @@ def encode_varint(value: int) -> bytes:
 
 def decode_varint(data: bytes, offset: int = 0) -> tuple[int, int]:
     """Decode the varint at ``offset``; return its value and the offset just past it."""
-    value, end = _scan_varint(data, offset, len(data))
+    value, end = scan_varint(data, offset, len(data))
     if end < 0:
         raise MalformedFrame("varint is cut short")
     return value, end
 
 
-def _scan_varint(data: bytes | bytearray, position: int, end: int) -> tuple[int, int]:
+def scan_varint(data: bytes | bytearray, position: int, end: int) -> tuple[int, int]:
     """Read a varint from ``data[position:end]``.
 
     Returns ``(value, next_position)``, or ``(value_so_far, -1)`` when the bytes stop in
@@ -123,8 +123,8 @@ class StreamFramer:
     def _split(self, data: bytes, payloads: list[bytes]) -> int:
         """Append every complete payload in ``data``; return how many bytes they used.
 
-        The loop runs once per frame; only the length varint is read byte by byte, and
-        lengths under 128 skip even that.
+        The loop runs once per frame, not per byte: lengths under 16 KiB (one or two varint
+        bytes, every real event) are decoded inline, longer ones by :func:`_scan_varint`.
         """
         position = 0
         end = len(data)
@@ -133,10 +133,14 @@ class StreamFramer:
             if data[position] != MAGIC:
                 raise MalformedFrame(f"expected 0xbf at a frame start, got {data[position]:#04x}")
             start = position + 1
-            if start < end and data[start] < 0x80:
-                length, start = data[start], start + 1
+            if start + 1 < end and data[start + 1] < 0x80:  # one- and two-byte lengths inline
+                first = data[start]
+                if first < 0x80:
+                    length, start = first, start + 1
+                else:
+                    length, start = (first & 0x7F) | (data[start + 1] << 7), start + 2
             else:
-                length, start = _scan_varint(data, start, end)
+                length, start = scan_varint(data, start, end)
             if length > max_payload:
                 raise FrameTooLarge(f"frame of {length} bytes exceeds the cap of {max_payload}")
             if start < 0:

@@ -21,7 +21,7 @@ import math
 import re
 from collections.abc import Callable
 
-from google.protobuf.message import DecodeError, Message
+from google.protobuf.message import DecodeError
 from lxml import etree
 
 from rallypoint.cot.event import UNKNOWN_DISTANCE, UNKNOWN_THRESHOLD, Detail, Event, Point
@@ -29,6 +29,7 @@ from rallypoint.cot.proto import takmessage_pb2 as pb
 from rallypoint.cot.timefmt import is_valid_millis
 from rallypoint.cot.xml import (
     DEFAULT_LIMITS,
+    XML_WHITESPACE,
     XmlLimits,
     detail_elements,
     escape_attribute,
@@ -62,6 +63,10 @@ _OWN_DETAIL_PARSER = etree.XMLParser(
     collect_ids=False,
 )
 """For outbound detail text, already checked by the XML codec: no entities, network or IDs."""
+
+
+_NEEDS_ESCAPE = re.compile('[&<>"\t\n\r]')
+"""Most values need no escaping, and testing for that is far cheaper than ``str.translate``."""
 
 _SPECIAL_DOUBLES = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
 """Java spellings, which TAK's XML readers parse; Python's ``nan``/``inf`` they refuse."""
@@ -154,61 +159,77 @@ def _point_from_proto(cot: pb.CotEvent) -> Point:
     )
 
 
-# XML -> protobuf: one converter per typed field; None means "keep the element as XML".
+# XML -> protobuf: one converter per typed field. Each checks the element's attributes and,
+# only when the whole element fits, fills its field and returns True (never half of one).
 
 
-def _contact_to_proto(attributes: dict[str, str]) -> Message | None:
+def _contact_to_proto(attributes: dict[str, str], detail: pb.Detail) -> bool:
     endpoint = attributes.get("endpoint")
     if "callsign" not in attributes or len(attributes) != (1 if endpoint is None else 2) or endpoint == "":
-        return None  # an empty endpoint would come back absent
-    return pb.Contact(callsign=attributes["callsign"], endpoint=endpoint or "")
+        return False  # an empty endpoint would come back absent
+    contact = detail.contact
+    contact.callsign = attributes["callsign"]
+    contact.endpoint = endpoint or ""
+    return True
 
 
-def _group_to_proto(attributes: dict[str, str]) -> Message | None:
+def _group_to_proto(attributes: dict[str, str], detail: pb.Detail) -> bool:
     if attributes.keys() != {"name", "role"}:
-        return None
-    return pb.Group(name=attributes["name"], role=attributes["role"])
+        return False
+    group = detail.group
+    group.name, group.role = attributes["name"], attributes["role"]
+    return True
 
 
-def _precision_location_to_proto(attributes: dict[str, str]) -> Message | None:
+def _precision_location_to_proto(attributes: dict[str, str], detail: pb.Detail) -> bool:
     if attributes.keys() != {"geopointsrc", "altsrc"}:
-        return None
-    return pb.PrecisionLocation(geopointsrc=attributes["geopointsrc"], altsrc=attributes["altsrc"])
+        return False
+    location = detail.precisionLocation
+    location.geopointsrc, location.altsrc = attributes["geopointsrc"], attributes["altsrc"]
+    return True
 
 
-def _status_to_proto(attributes: dict[str, str]) -> Message | None:
+def _status_to_proto(attributes: dict[str, str], detail: pb.Detail) -> bool:
     battery = attributes.get("battery")
     if len(attributes) != 1 or battery is None or not _BATTERY_TEXT.fullmatch(battery):
-        return None
+        return False
     value = int(battery)
-    return pb.Status(battery=value) if value < _UINT32_LIMIT else None
+    if value >= _UINT32_LIMIT:
+        return False
+    detail.status.battery = value
+    return True
 
 
-def _takv_to_proto(attributes: dict[str, str]) -> Message | None:
+def _takv_to_proto(attributes: dict[str, str], detail: pb.Detail) -> bool:
     if attributes.keys() != {"device", "platform", "os", "version"}:
-        return None
-    return pb.Takv(**attributes)
+        return False
+    takv = detail.takv
+    takv.device, takv.platform = attributes["device"], attributes["platform"]
+    takv.os, takv.version = attributes["os"], attributes["version"]
+    return True
 
 
-def _track_to_proto(attributes: dict[str, str]) -> Message | None:
+def _track_to_proto(attributes: dict[str, str], detail: pb.Detail) -> bool:
     if attributes.keys() != {"speed", "course"}:
-        return None
+        return False
     try:
         speed, course = float(attributes["speed"]), float(attributes["course"])
     except ValueError:
-        return None
+        return False
     if not (math.isfinite(speed) and math.isfinite(course)):
-        return None  # "NaN" would come back spelled differently
-    return pb.Track(speed=speed, course=course)
+        return False  # "NaN" would come back spelled differently
+    track = detail.track
+    track.speed, track.course = speed, course
+    return True
 
 
-_TO_PROTO: dict[str, tuple[str, Callable[[dict[str, str]], Message | None]]] = {
-    "contact": ("contact", _contact_to_proto),
-    "__group": ("group", _group_to_proto),
-    "precisionlocation": ("precisionLocation", _precision_location_to_proto),
-    "status": ("status", _status_to_proto),
-    "takv": ("takv", _takv_to_proto),
-    "track": ("track", _track_to_proto),
+_TO_PROTO: dict[str, Callable[[dict[str, str], pb.Detail], bool]] = {
+    "contact": _contact_to_proto,
+    "__group": _group_to_proto,
+    "precisionlocation": _precision_location_to_proto,
+    "status": _status_to_proto,
+    "takv": _takv_to_proto,
+    "track": _track_to_proto,
 }
 
 
@@ -218,6 +239,8 @@ def _detail_to_proto(detail: Detail) -> pb.Detail:
     The text was accepted by the XML codec already (size, depth, no DTD), so it is parsed
     here directly rather than through ``detail_elements``, which would serialise every
     child where only the ones that stay XML need it (that halves the cost of a PLI).
+    Text directly inside ``<detail>``, between its children, is not an element and is
+    not carried, as in the other implementations.
     """
     if not _TYPED_TAG.search(detail.xml):
         return pb.Detail(xmlDetail=detail.xml)
@@ -231,24 +254,28 @@ def _detail_to_proto(detail: Detail) -> pb.Detail:
     message = pb.Detail()
     rest: list[str] = []
     for child in root:
-        target = _TO_PROTO.get(child.tag)
-        if target is not None and counts[child.tag] == 1 and _is_simple(child):
-            field, convert = target
-            converted = convert(dict(child.items()))  # type: ignore[arg-type]
-            if converted is not None:
-                getattr(message, field).CopyFrom(converted)
-                continue
-        rest.append(etree.tostring(child, encoding="unicode", with_tail=False))
+        convert = _TO_PROTO.get(child.tag)
+        if (
+            convert is None
+            or counts[child.tag] > 1
+            or not _is_simple(child)
+            or not convert(dict(child.items()), message)  # type: ignore[arg-type]
+        ):
+            rest.append(etree.tostring(child, encoding="unicode", with_tail=False))
     message.xmlDetail = "".join(rest)
     return message
 
 
 def _is_simple(element: etree._Element) -> bool:
-    """No child elements and no text, the shape :class:`DetailElement` calls ``simple``."""
-    return len(element) == 0 and not (element.text and element.text.strip())
+    """No child elements and no text but XML whitespace (a typed field has no room for text)."""
+    return len(element) == 0 and not (element.text and element.text.strip(XML_WHITESPACE))
 
 
 # protobuf -> XML
+
+
+def _attribute(value: str) -> str:
+    return escape_attribute(value) if _NEEDS_ESCAPE.search(value) else value
 
 
 def _double_text(value: float) -> str:
@@ -257,7 +284,7 @@ def _double_text(value: float) -> str:
 
 def _typed_elements(detail: pb.Detail) -> list[tuple[str, str]]:
     """The typed fields that are present, as ``(tag, element XML)``, in field order."""
-    esc = escape_attribute
+    esc = _attribute
     elements = []
     if detail.HasField("contact"):
         contact = detail.contact

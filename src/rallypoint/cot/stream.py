@@ -14,11 +14,9 @@ import re
 from enum import Enum
 from typing import NamedTuple
 
+from rallypoint.cot.framing import MAGIC as FRAME_MAGIC
+from rallypoint.cot.framing import scan_varint
 from rallypoint.errors import FrameTooLarge, MalformedFrame
-
-FRAME_MAGIC = 0xBF
-MAX_VARINT_BYTES = 10
-"""A protobuf varint encodes a 64-bit value in at most ten bytes."""
 
 MAX_DECLARATION_BYTES = 256
 """An ``<?xml ...?>`` declaration is under 60 bytes in practice."""
@@ -96,20 +94,9 @@ class StreamDecoder:
 
     def _protobuf_span(self, buffer: bytearray, start: int) -> tuple[int, int] | None:
         """(payload start, payload end) of the frame at ``start``, or None while incomplete."""
-        length = 0
-        shift = 0
-        index = start + 1
-        while True:
-            if index >= len(buffer):
-                return None
-            byte = buffer[index]
-            length |= (byte & 0x7F) << shift
-            index += 1
-            if not byte & 0x80:
-                break
-            shift += 7
-            if index - start - 1 >= MAX_VARINT_BYTES:
-                raise MalformedFrame("frame length varint is longer than ten bytes")
+        length, index = scan_varint(buffer, start + 1, len(buffer))
+        if index < 0:
+            return None
         if length > self.max_protobuf_bytes:
             raise FrameTooLarge(f"frame of {length} bytes exceeds the cap of {self.max_protobuf_bytes}")
         end = index + length

@@ -37,6 +37,9 @@ class XmlLimits:
 
 DEFAULT_LIMITS = XmlLimits()
 
+XML_WHITESPACE = " \t\n\r"
+"""The only insignificant characters; ``str.strip()`` would also drop a no-break space."""
+
 _MARKUP_DECLARATION = re.compile(rb"<!(?!--|\[CDATA\[)")
 _PARSER = etree.XMLParser(
     resolve_entities=False,
@@ -162,7 +165,7 @@ def detail_elements(detail: Detail, limits: XmlLimits = DEFAULT_LIMITS) -> tuple
             tag=child.tag,
             xml=etree.tostring(child, encoding="unicode", with_tail=False),
             attributes=tuple(child.attrib.items()),  # type: ignore[arg-type]
-            simple=len(child) == 0 and not (child.text and child.text.strip()),
+            simple=len(child) == 0 and not (child.text and child.text.strip(XML_WHITESPACE)),
         )
         for child in root
         if isinstance(child.tag, str)

@@ -12,9 +12,8 @@ import struct
 from typing import cast
 
 from rallypoint.cot.event import Event
-from rallypoint.cot.framing import decode_mesh
+from rallypoint.cot.framing import MAGIC, decode_mesh
 from rallypoint.cot.protobuf import proto_to_event
-from rallypoint.cot.stream import FRAME_MAGIC
 from rallypoint.cot.xml import parse_event
 from rallypoint.errors import ProtocolError
 from rallypoint.net.context import ServerContext, wall_clock_ms
@@ -52,7 +51,7 @@ class DatagramInput(asyncio.DatagramProtocol):
         event: Event | None
         original: bytes | None
         try:
-            if data[:1] == bytes([FRAME_MAGIC]):
+            if data[:1] == bytes((MAGIC,)):
                 event = proto_to_event(
                     decode_mesh(data, self.context.settings.max_event_bytes), self.context.xml_limits
                 )
