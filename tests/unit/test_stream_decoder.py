@@ -70,26 +70,39 @@ def test_closing_tag_with_whitespace() -> None:
 def test_xml_without_end_over_the_cap_is_refused_early() -> None:
     decoder = StreamDecoder(1000, 1000)
     decoder.feed(b"<event " + b"a" * 900)
-    with pytest.raises(FrameTooLarge):
-        decoder.feed(b"a" * 200)
+    assert isinstance(_decode_expecting_error(b"a" * 200, decoder), FrameTooLarge)
 
 
 def test_protobuf_length_over_the_cap_is_refused_before_the_payload() -> None:
-    with pytest.raises(FrameTooLarge):
-        StreamDecoder(1000, 1000).feed(b"\xbf\xe9\x07")  # declares 1001 bytes
+    decoder = StreamDecoder(1000, 1000)
+    assert isinstance(_decode_expecting_error(b"\xbf\xe9\x07", decoder), FrameTooLarge)  # 1001 bytes
+
+
+def _decode_expecting_error(data: bytes, decoder: StreamDecoder | None = None) -> ProtocolError:
+    decoder = decoder or StreamDecoder(LIMIT, LIMIT)
+    assert decoder.feed(data) == []
+    assert decoder.error is not None
+    with pytest.raises(type(decoder.error)):
+        decoder.feed(b"")
+    return decoder.error
 
 
 def test_broken_varint() -> None:
-    with pytest.raises(MalformedFrame):
-        StreamDecoder(LIMIT, LIMIT).feed(b"\xbf" + b"\xff" * 11)
+    assert isinstance(_decode_expecting_error(b"\xbf" + b"\xff" * 11), MalformedFrame)
 
 
 @pytest.mark.parametrize(
     "garbage", [b"\x00\x01\x02", b"hello", b"<html>", b"<?xml version='1.0'" + b"x" * 300]
 )
 def test_garbage_between_messages(garbage: bytes) -> None:
-    with pytest.raises(MalformedFrame):
-        StreamDecoder(LIMIT, LIMIT).feed(garbage)
+    assert isinstance(_decode_expecting_error(garbage), MalformedFrame)
+
+
+def test_messages_before_garbage_are_kept() -> None:
+    decoder = StreamDecoder(LIMIT, LIMIT)
+    good = fixture_bytes("pli_itak.xml").strip()
+    assert decoder.feed(good + b"\x00garbage") == [Frame(FrameKind.XML, good)]
+    assert isinstance(decoder.error, MalformedFrame)
 
 
 def test_trickled_partial_message_is_scanned_linearly() -> None:

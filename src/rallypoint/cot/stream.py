@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 from rallypoint.cot.framing import MAGIC as FRAME_MAGIC
 from rallypoint.cot.framing import scan_varint
-from rallypoint.errors import FrameTooLarge, MalformedFrame
+from rallypoint.errors import FrameTooLarge, MalformedFrame, ProtocolError
 
 MAX_DECLARATION_BYTES = 256
 """An ``<?xml ...?>`` declaration is under 60 bytes in practice."""
@@ -54,6 +54,8 @@ class StreamDecoder:
         self._buffer = bytearray()
         self._resume_at = 0
         """Where the search for the end of a pending XML message resumes."""
+        self.error: ProtocolError | None = None
+        """Set once the stream broke the protocol; nothing more will be decoded."""
 
     @property
     def pending_bytes(self) -> int:
@@ -61,10 +63,29 @@ class StreamDecoder:
         return len(self._buffer)
 
     def feed(self, data: bytes) -> list[Frame]:
-        """Add bytes read from the connection and return the messages they complete."""
+        """Add bytes read from the connection and return the messages they complete.
+
+        When the bytes break the protocol, the messages before the break are still
+        returned and :attr:`error` is set; the stream is then dead, and feeding it again
+        raises that error.
+        """
+        if self.error is not None:
+            raise self.error
         buffer = self._buffer
         buffer += data
         frames: list[Frame] = []
+        position = 0
+        try:
+            position = self._split(buffer, frames)
+        except ProtocolError as exc:
+            self.error = exc
+        if position:
+            del buffer[:position]
+            self._resume_at = 0
+        return frames
+
+    def _split(self, buffer: bytearray, frames: list[Frame]) -> int:
+        """Append every complete message to ``frames``; return the offset after the last one."""
         position = 0
         size = len(buffer)
         while position < size:
@@ -87,10 +108,7 @@ class StreamDecoder:
                 if skipped is None:
                     raise MalformedFrame(f"unexpected byte 0x{first:02x} between messages")
                 position = skipped.end()
-        if position:
-            del buffer[:position]
-            self._resume_at = 0
-        return frames
+        return position
 
     def _protobuf_span(self, buffer: bytearray, start: int) -> tuple[int, int] | None:
         """(payload start, payload end) of the frame at ``start``, or None while incomplete."""

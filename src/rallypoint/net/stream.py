@@ -91,9 +91,11 @@ class StreamConnection(asyncio.Protocol):
             if self._closing:
                 return
             self._handle(frame)
-        if self.decoder.pending_bytes == 0:
+        if self.decoder.error is not None:
+            self._reject(self.decoder.error)
+        elif self.decoder.pending_bytes == 0:
             self._partial_since = None
-        elif self._partial_since is None:
+        elif frames or self._partial_since is None:  # the unfinished message is a new one
             self._partial_since = self._last_received
 
     def eof_received(self) -> bool | None:
