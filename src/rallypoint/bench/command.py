@@ -53,6 +53,9 @@ def add_bench_parser(commands: Any) -> None:
         "--format", choices=[f.value for f in WireFormat], help="xml, or protobuf after negotiation"
     )
     bench.add_argument("--max-messages", type=int, help="cap per sender and phase")
+    bench.add_argument(
+        "--window", type=int, help="flat out: most messages in flight, not yet at every client (0 = no cap)"
+    )
     bench.add_argument("--target", help="HOST:PORT of a running server instead of starting one")
     bench.add_argument(
         "--server-pid", type=int, help="pid of the --target server, to measure its RSS and CPU"
@@ -95,6 +98,7 @@ def scenario_from_args(args: argparse.Namespace) -> Scenario:
         grace_s=args.grace,
         wire_format=WireFormat(args.format) if args.format else None,
         max_messages=args.max_messages,
+        window=args.window,
     )
 
 
