@@ -25,6 +25,8 @@ class ServerContext:
     xml_limits: XmlLimits
     server_version: str = f"Rallypoint {__version__}"
     connections: set[object] = field(default_factory=set)
+    watched: set[object] = field(default_factory=set)
+    """Connections with a running timer (stalled writes, unfinished message): the tick checks these."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "ServerContext":

@@ -83,7 +83,8 @@ class Server:
             await asyncio.sleep(TICK_INTERVAL_S)
             self.context.router.tick(wall_clock_ms())
             now = loop.time()
-            for connection in list(self.context.connections):
+            checked = self.context.connections if self.settings.idle_timeout_s else self.context.watched
+            for connection in list(checked):
                 assert isinstance(connection, StreamConnection)
                 connection.check_timeouts(now)
 

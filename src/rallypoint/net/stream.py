@@ -29,6 +29,12 @@ log = logging.getLogger(__name__)
 TRANSPORT_HIGH_WATER = 256 * 1024
 """Bytes the kernel-side buffer may hold before we stop writing and queue in the outbox."""
 
+READ_BUDGET_PER_TURN = 128 * 1024
+"""Bytes taken from one client per event-loop turn before it must wait for the next turn.
+
+Without it a client sending flat out is read up to 32 times in a row (libuv's limit), so
+several megabytes are parsed before any flush runs and every other client waits."""
+
 _FATAL_ERRORS = (ForbiddenXml, FrameTooLarge, MalformedFrame)
 """Errors after which the stream cannot be trusted (or the client is hostile): disconnect."""
 
@@ -54,6 +60,12 @@ class StreamConnection(asyncio.Protocol):
         self._last_received = self._loop.time()
         self._bad_in_a_row = 0
         self._closing = False
+        self._read_this_turn = 0
+        self._turn_end_scheduled = False
+        self._reading_paused = False
+        self._events_in_counter = {
+            kind: f"events_in{{transport={transport_name},format={kind.value}}}" for kind in FrameKind
+        }
 
     # asyncio callbacks
 
@@ -82,6 +94,10 @@ class StreamConnection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self._last_received = self._loop.time()
+        if not self._turn_end_scheduled:
+            self._turn_end_scheduled = True
+            self._loop.call_soon(self._end_of_turn)
+        self._read_this_turn += len(data)
         try:
             frames = self.decoder.feed(data)
         except ProtocolError as exc:
@@ -97,6 +113,26 @@ class StreamConnection(asyncio.Protocol):
             self._partial_since = None
         elif frames or self._partial_since is None:  # the unfinished message is a new one
             self._partial_since = self._last_received
+        self._update_watch()
+        if self._read_this_turn >= READ_BUDGET_PER_TURN and not self._reading_paused and not self._closing:
+            assert self._transport is not None
+            self._transport.pause_reading()
+            self._reading_paused = True
+
+    def _end_of_turn(self) -> None:
+        """Runs once per loop turn in which this client sent data: refill its read budget."""
+        self._turn_end_scheduled = False
+        self._read_this_turn = 0
+        if self._reading_paused and not self._closing and self._transport is not None:
+            self._reading_paused = False
+            self._transport.resume_reading()
+
+    def _update_watch(self) -> None:
+        """Keep this connection in the set the tick checks only while a timer can fire."""
+        if self._paused_since is None and self._partial_since is None:
+            self.context.watched.discard(self)
+        else:
+            self.context.watched.add(self)
 
     def eof_received(self) -> bool | None:
         return None
@@ -104,6 +140,7 @@ class StreamConnection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._closing = True
         self.context.connections.discard(self)
+        self.context.watched.discard(self)
         if self.subscriber is not None:
             self.context.router.detach(self.subscriber, wall_clock_ms())
             self.context.counters.inc(f"connections_closed{{transport={self.transport_name}}}")
@@ -111,9 +148,11 @@ class StreamConnection(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         self._paused_since = self._loop.time()
+        self._update_watch()
 
     def resume_writing(self) -> None:
         self._paused_since = None
+        self._update_watch()
         self._wake()
 
     # incoming
@@ -136,10 +175,10 @@ class StreamConnection(asyncio.Protocol):
         if event is None:
             self.context.counters.inc("control_only_messages")
             return
-        self.context.counters.inc(f"events_in{{transport={self.transport_name},format={frame.kind.value}}}")
-        self._dispatch(event, frame.payload if frame.kind is FrameKind.XML else None)
+        self.context.counters.inc(self._events_in_counter[frame.kind])
+        self._dispatch(event, frame)
 
-    def _dispatch(self, event: Event, original_xml: bytes | None) -> None:
+    def _dispatch(self, event: Event, frame: Frame) -> None:
         now = wall_clock_ms()
         if event.type == types.PING:
             self._send_event(control.pong(now))
@@ -153,7 +192,10 @@ class StreamConnection(asyncio.Protocol):
                 log.info("%s now speaks TAK protocol v1", self.peer)
             return
         assert self.subscriber is not None
-        self.context.router.submit(self.subscriber, event, original_xml, now)
+        if frame.kind is FrameKind.XML:
+            self.context.router.submit(self.subscriber, event, frame.payload, now)
+        else:
+            self.context.router.submit(self.subscriber, event, None, now, original_protobuf=frame.payload)
 
     def _reject(self, error: ProtocolError) -> None:
         counters = self.context.counters

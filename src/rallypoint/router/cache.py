@@ -36,6 +36,9 @@ class SituationCache:
         self.max_ttl_ms = max_ttl_ms
         self._entries: dict[str, CacheEntry] = {}
         self._expiry: list[tuple[int, str]] = []
+        self._scheduled: dict[str, int] = {}
+        """The one live heap time per uid. A position report pushes later expiries every few
+        seconds; rather than a heap item each, the item due first is rescheduled when it pops."""
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -62,7 +65,10 @@ class SituationCache:
         if current is None and len(self._entries) >= self.max_entries:
             self._evict_soonest()
         self._entries[event.uid] = CacheEntry(message, groups, expires, sender_id)
-        heapq.heappush(self._expiry, (expires, event.uid))
+        scheduled = self._scheduled.get(event.uid)
+        if scheduled is None or expires < scheduled:
+            self._scheduled[event.uid] = expires
+            heapq.heappush(self._expiry, (expires, event.uid))
         return True
 
     def remove(self, uid: str) -> CacheEntry | None:
@@ -74,13 +80,18 @@ class SituationCache:
         expired: list[str] = []
         while self._expiry and self._expiry[0][0] <= now_ms:
             expires, uid = heapq.heappop(self._expiry)
+            if self._scheduled.get(uid) != expires:
+                continue  # superseded by an earlier item for the same uid
+            del self._scheduled[uid]
             entry = self._entries.get(uid)
-            if entry is not None and entry.expires == expires:
+            if entry is None:
+                continue
+            if entry.expires <= now_ms:
                 del self._entries[uid]
                 expired.append(uid)
-        if len(self._expiry) > 2 * len(self._entries) + 1024:
-            self._expiry = [(entry.expires, uid) for uid, entry in self._entries.items()]
-            heapq.heapify(self._expiry)
+            else:
+                self._scheduled[uid] = entry.expires
+                heapq.heappush(self._expiry, (entry.expires, uid))
         return expired
 
     def next_expiry(self) -> int | None:
@@ -88,12 +99,13 @@ class SituationCache:
         return self._expiry[0][0] if self._expiry else None
 
     def _evict_soonest(self) -> None:
+        """Make room: drop the entry whose scheduled expiry comes first."""
         while self._expiry:
             expires, uid = heapq.heappop(self._expiry)
-            entry = self._entries.get(uid)
-            if entry is not None and entry.expires == expires:
-                del self._entries[uid]
-                return
+            if self._scheduled.get(uid) == expires:
+                del self._scheduled[uid]
+                if self._entries.pop(uid, None) is not None:
+                    return
 
     def visible_to(
         self, groups: frozenset[str], now_ms: int, skip_uid: str | None = None

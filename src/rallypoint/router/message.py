@@ -10,18 +10,19 @@ from rallypoint.cot.xml import serialize_event, without_marti
 class Outbound:
     """One event on its way out, with its encodings cached.
 
-    ``original_xml`` holds the bytes the sender wrote when they can be forwarded as they
-    are (XML in, nothing to strip): forwarding them saves a serialisation and keeps the
-    sender's exact text.
+    ``original_xml`` (or ``original_protobuf``) holds the bytes the sender wrote when they
+    can be forwarded as they are (nothing to strip): forwarding them saves a conversion
+    and keeps the sender's exact encoding.
     """
 
-    __slots__ = ("_protobuf", "_xml", "directed", "event", "replace_key")
+    __slots__ = ("_payload", "_protobuf", "_xml", "directed", "event", "replace_key")
 
     def __init__(
         self,
         event: Event,
         original_xml: bytes | None = None,
         *,
+        original_protobuf: bytes | None = None,
         directed: bool = False,
         replace_key: str | None = None,
     ) -> None:
@@ -31,6 +32,8 @@ class Outbound:
         self.replace_key = replace_key
         """Set for position reports: a newer one with the same key may replace this one."""
         self._xml = original_xml
+        self._payload = original_protobuf
+        """A ``TakMessage`` payload as the sender wrote it, when it can be forwarded as is."""
         self._protobuf: bytes | None = None
 
     @property
@@ -44,7 +47,8 @@ class Outbound:
     def protobuf(self) -> bytes:
         """The event as one TAK protocol v1 stream frame."""
         if self._protobuf is None:
-            self._protobuf = encode_stream_frame(event_to_proto(without_marti(self.event)))
+            payload = self._payload or event_to_proto(without_marti(self.event))
+            self._protobuf = encode_stream_frame(payload)
         return self._protobuf
 
     def encoded(self, wire_format: WireFormat) -> bytes:

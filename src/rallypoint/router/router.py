@@ -77,8 +77,20 @@ class Router:
         for receiver in self.registry.reachable_from(subscriber.in_groups):
             receiver.deliver(message)
 
-    def submit(self, sender: Subscriber, event: Event, original_xml: bytes | None, now_ms: int) -> int:
-        """Route one event from ``sender``; return how many clients it was handed to."""
+    def submit(
+        self,
+        sender: Subscriber,
+        event: Event,
+        original_xml: bytes | None,
+        now_ms: int,
+        *,
+        original_protobuf: bytes | None = None,
+    ) -> int:
+        """Route one event from ``sender``; return how many clients it was handed to.
+
+        ``original_xml`` / ``original_protobuf`` are the bytes it arrived as, forwarded
+        unchanged to clients of that format when nothing has to be stripped.
+        """
         sender.last_seen = now_ms
         if types.is_control(event.type):
             return 0
@@ -87,9 +99,11 @@ class Router:
             return 0
         detail = event.detail
         directed = detail is not None and bool(detail.dests)
+        keep_original = detail is None or not detail.has_marti
         message = Outbound(
             event,
-            None if detail is not None and detail.has_marti else original_xml,
+            original_xml if keep_original else None,
+            original_protobuf=original_protobuf if keep_original else None,
             directed=directed,
             replace_key=event.uid if event.is_situational_awareness else None,
         )
