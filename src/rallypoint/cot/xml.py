@@ -104,6 +104,11 @@ def _scan(data: bytes, limits: XmlLimits, *, detail_root: bool) -> Scan:
     return Scan(data, detail_root=detail_root, max_depth=limits.max_depth, capture=CAPTURED_TAGS)
 
 
+def detail_tree(detail: Detail, limits: XmlLimits = DEFAULT_LIMITS) -> etree._Element:
+    """The detail as a full lxml ``<detail>`` element, for conversions that need every child."""
+    return _parse_tree(b"<detail>" + detail.xml.encode("utf-8") + b"</detail>", limits)
+
+
 def _parse_tree(data: bytes, limits: XmlLimits) -> etree._Element:
     """A full lxml tree, for conversions that need every element (not the hot path)."""
     _check(data, limits)
@@ -159,7 +164,7 @@ def detail_elements(detail: Detail, limits: XmlLimits = DEFAULT_LIMITS) -> tuple
     """Split a detail's XML into one :class:`DetailElement` per child element."""
     if not detail.xml:
         return ()
-    root = _parse_tree(b"<detail>" + detail.xml.encode("utf-8") + b"</detail>", limits)
+    root = detail_tree(detail, limits)
     return tuple(
         DetailElement(
             tag=child.tag,
