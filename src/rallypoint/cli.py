@@ -16,6 +16,7 @@ from typing import Any
 from rallypoint import __version__
 from rallypoint.config import Settings, load_settings
 from rallypoint.errors import ConfigError
+from rallypoint.net.loop import run_event_loop
 
 log = logging.getLogger("rallypoint")
 
@@ -79,15 +80,6 @@ async def serve(settings: Settings) -> None:
         loop.add_signal_handler(signum, lambda: asyncio.ensure_future(server.stop()))
     log.info("data directory: %s", settings.data_dir.resolve())
     await server.serve_until_stopped()
-
-
-def run_event_loop(main: Any) -> Any:
-    """Run a coroutine on uvloop when it is installed, else on asyncio's loop."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(main)
-    return uvloop.run(main)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,11 +9,9 @@ Exit codes: 0 every target met, 1 some target missed, 2 the benchmark could not 
 """
 
 import argparse
-import asyncio
 import ipaddress
 import json
 import sys
-from collections.abc import Coroutine
 from typing import Any, NamedTuple, TypeVar
 
 from rallypoint.bench import proc
@@ -23,6 +21,7 @@ from rallypoint.bench.runner import BenchResult, run_scenario
 from rallypoint.bench.scenarios import PRESETS, Scenario
 from rallypoint.bench.server import spawned_server
 from rallypoint.cot.negotiation import WireFormat
+from rallypoint.net.loop import run_event_loop
 
 T = TypeVar("T")
 
@@ -112,15 +111,6 @@ async def bench(
     async with spawned_server(log_level) as server:
         result = await run_scenario(scenario, server.host, server.port, server.pid)
         return result, f"started by the bench, pid {server.pid}"
-
-
-def run_event_loop(main: Coroutine[Any, Any, T]) -> T:
-    """Run on uvloop when it is installed: the load generator must not be the bottleneck."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(main)
-    return uvloop.run(main)
 
 
 def run_bench(args: argparse.Namespace) -> int:
