@@ -12,7 +12,7 @@ import argparse
 import ipaddress
 import json
 import sys
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple
 
 from rallypoint.bench import proc
 from rallypoint.bench.errors import BenchError
@@ -22,8 +22,6 @@ from rallypoint.bench.scenarios import PRESETS, Scenario
 from rallypoint.bench.server import spawned_server
 from rallypoint.cot.negotiation import WireFormat
 from rallypoint.net.loop import run_event_loop
-
-T = TypeVar("T")
 
 
 class Address(NamedTuple):
