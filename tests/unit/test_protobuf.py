@@ -3,6 +3,7 @@
 import math
 from collections import Counter
 from pathlib import Path
+from xml.sax.saxutils import escape as xml_escape
 
 import pytest
 import takproto
@@ -20,7 +21,6 @@ from rallypoint.cot.xml import (
     XmlLimits,
     detail_elements,
     escape_attribute,
-    escape_text,
     parse_detail,
     parse_event,
     serialize_event,
@@ -423,7 +423,7 @@ def _element(draw: st.DrawFn) -> str:
     body = draw(
         st.one_of(
             st.just(""),
-            _TEXT.map(escape_text),
+            _TEXT.map(xml_escape),
             st.sampled_from(['<chatgrp uid0="a" uid1="b"/>', '<dest callsign="x"/>', "<x/>text"]),
         )
     )

@@ -257,3 +257,16 @@ def test_chat_without_marti_falls_back_on_envelope() -> None:
     assert target.types == ["b-t-f"]
     room = fixture_bytes("geochat_all_chat_rooms_atak.xml")
     assert _submit(router, sender, room) == 2
+
+
+def test_registry_lists_clients_for_the_api() -> None:
+    router = _router()
+    a, b = Client(router), Client(router)
+    _submit(router, a, _pli("A", "alpha", "Red"))
+    rows = {row.uid: row for row in router.registry.clients()}
+    assert set(rows) == {"A", None}
+    row = rows["A"]
+    assert (row.callsign, row.team, row.role, row.transport) == ("alpha", "Red", "HQ", "test")
+    assert row.last_seen == NOW
+    router.detach(b.sub, NOW)
+    assert [row.uid for row in router.registry.clients()] == ["A"]

@@ -150,7 +150,3 @@ class Event(NamedTuple):
         """
         contact = self.detail.contact if self.detail else None
         return contact is not None and bool(contact.callsign) and bool(contact.endpoint)
-
-    def is_stale(self, now_ms: int) -> bool:
-        """True once ``now_ms`` has reached the event's stale time."""
-        return now_ms >= self.stale

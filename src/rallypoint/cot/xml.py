@@ -177,7 +177,6 @@ def detail_elements(detail: Detail, limits: XmlLimits = DEFAULT_LIMITS) -> tuple
     )
 
 
-_TEXT_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 _ESCAPES = str.maketrans(
     {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\n": "&#10;", "\r": "&#13;", "\t": "&#9;"}
 )
@@ -186,11 +185,6 @@ _ESCAPES = str.maketrans(
 def escape_attribute(value: str) -> str:
     """Escape text for use inside a double-quoted XML attribute."""
     return value.translate(_ESCAPES)
-
-
-def escape_text(value: str) -> str:
-    """Escape character data for use between tags."""
-    return value.translate(_TEXT_ESCAPES)
 
 
 def format_number(value: float) -> str:

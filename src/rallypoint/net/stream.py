@@ -134,9 +134,6 @@ class StreamConnection(asyncio.Protocol):
         else:
             self.context.watched.add(self)
 
-    def eof_received(self) -> bool | None:
-        return None
-
     def connection_lost(self, exc: Exception | None) -> None:
         self._closing = True
         self.context.connections.discard(self)

@@ -78,7 +78,3 @@ class AlertBoard:
                 self._active[uid] = alert._replace(event=fresh, next_due=now_ms + self.period_ms)
                 repeats.append(self._active[uid])
         return repeats
-
-    def next_due(self) -> int | None:
-        """When :meth:`due` next returns something."""
-        return min((alert.next_due for alert in self._active.values()), default=None)

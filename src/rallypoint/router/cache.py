@@ -94,10 +94,6 @@ class SituationCache:
                 heapq.heappush(self._expiry, (entry.expires, uid))
         return expired
 
-    def next_expiry(self) -> int | None:
-        """When :meth:`expire` next has work, so the caller can sleep until then."""
-        return self._expiry[0][0] if self._expiry else None
-
     def _evict_soonest(self) -> None:
         """Make room: drop the entry whose scheduled expiry comes first."""
         while self._expiry:

@@ -1,7 +1,7 @@
 """Connected clients, indexed the ways routing looks them up: group, uid, callsign."""
 
 import itertools
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from collections.abc import Set as AbstractSet
 from typing import NamedTuple
 
@@ -113,9 +113,6 @@ class Registry:
 
     def __len__(self) -> int:
         return len(self._subscribers)
-
-    def __iter__(self) -> Iterator[Subscriber]:
-        return iter(list(self._subscribers.values()))
 
     def add(self, subscriber: Subscriber) -> None:
         """Register a new connection; it starts receiving from its groups at once."""

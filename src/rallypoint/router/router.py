@@ -227,8 +227,3 @@ class Router:
                 if receiver.id != alert.sender_id:
                     receiver.deliver(message)
             self.counters.inc("alerts_repeated")
-
-    def next_deadline(self) -> int | None:
-        """The earliest time :meth:`tick` has work to do."""
-        deadlines = [t for t in (self.cache.next_expiry(), self.alerts.next_due()) if t is not None]
-        return min(deadlines, default=None)
