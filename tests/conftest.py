@@ -7,9 +7,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from rallypoint.config import Settings
 from rallypoint.net.server import BoundPorts, Server
+
+hypothesis_settings.register_profile(
+    "rallypoint", deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
+hypothesis_settings.load_profile("rallypoint")
+"""Deterministic examples, and no per-example deadline: CI machines are shared and noisy."""
 
 FIXTURES = Path(__file__).parent / "fixtures" / "cot"
 EVENT_FIXTURES = sorted(p for p in FIXTURES.glob("*.xml") if not p.name.startswith("dp_"))
