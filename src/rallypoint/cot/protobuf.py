@@ -24,20 +24,21 @@ from collections.abc import Callable
 from google.protobuf.message import DecodeError
 from lxml import etree
 
-from rallypoint.cot.event import UNKNOWN_DISTANCE, UNKNOWN_THRESHOLD, Detail, Event, Point
+from rallypoint.cot.event import UNKNOWN_DISTANCE, UNKNOWN_THRESHOLD, Contact, Detail, Event, Group, Point
 from rallypoint.cot.proto import takmessage_pb2 as pb
 from rallypoint.cot.timefmt import is_valid_millis
 from rallypoint.cot.xml import (
     DEFAULT_LIMITS,
     XML_WHITESPACE,
     XmlLimits,
+    check_detail,
     detail_elements,
     detail_tree,
     escape_attribute,
     format_number,
     parse_detail,
 )
-from rallypoint.errors import InvalidEvent, MalformedFrame
+from rallypoint.errors import InvalidEvent, MalformedFrame, MalformedXml
 
 PROTO_UNKNOWN = 999999.0
 """How ``CotEvent`` writes an unknown hae/ce/le (cotevent.proto: "use 999999 for unknown")."""
@@ -51,6 +52,11 @@ _BATTERY_TEXT = re.compile(r"0|[1-9][0-9]{0,9}")
 
 _TYPED_TAG = re.compile(r"<(?:contact|__group|precisionlocation|status|takv|track)[\s/>]")
 """Cheap pre-check: detail text without these start tags needs no per-element split."""
+
+_ROUTING_TAG = re.compile(
+    r"<(?:contact|__group|marti|__chat|__chatreceipt|emergency|link|__forcedelete|TakControl)[\s/>]"
+)
+"""Elements the routing view reads; xmlDetail without them needs checking, not reading."""
 
 _NOT_XML_CHARACTER = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 """Characters XML 1.0 cannot carry; an event containing one could not be relayed as XML."""
@@ -309,5 +315,19 @@ def _detail_from_proto(detail: pb.Detail, limits: XmlLimits) -> Detail:
     if typed and _TYPED_TAG.search(xml):
         in_xml = {element.tag for element in detail_elements(Detail(xml=xml), limits)}
         typed = [(tag, text) for tag, text in typed if tag not in in_xml]
-    combined = "".join(text for _, text in typed) + xml
-    return parse_detail(combined, limits) if combined else Detail()
+    typed_xml = "".join(text for _, text in typed)
+    combined = typed_xml + xml
+    if not combined:
+        return Detail()
+    if _ROUTING_TAG.search(xml):
+        return parse_detail(combined, limits)
+    if _NOT_XML_CHARACTER.search(typed_xml):
+        raise MalformedXml("a typed detail field has a character XML cannot carry")
+    check_detail(xml, limits)  # routing reads nothing in xmlDetail: only prove it is sound XML
+    contact = detail.contact if detail.HasField("contact") else None
+    group = detail.group if detail.HasField("group") else None
+    return Detail(
+        xml=combined,
+        contact=None if contact is None else Contact(contact.callsign, contact.endpoint or None),
+        group=None if group is None else Group(group.name, group.role),
+    )

@@ -17,7 +17,7 @@ from lxml import etree
 from rallypoint.cot.detail import CAPTURED_TAGS, build_detail
 from rallypoint.cot.event import UNKNOWN_DISTANCE, Detail, DetailElement, Event, Point
 from rallypoint.cot.timefmt import format_time, parse_time
-from rallypoint.cot.xmlscan import Scan
+from rallypoint.cot.xmlscan import Scan, check_well_formed
 from rallypoint.errors import ForbiddenXml, FrameTooLarge, InvalidEvent, MalformedXml
 
 DEFAULT_MAX_EVENT_BYTES = 64 * 1024
@@ -89,6 +89,16 @@ def parse_detail(xml_text: str, limits: XmlLimits = DEFAULT_LIMITS) -> Detail:
     data = b"<detail>" + xml_text.encode("utf-8") + b"</detail>"
     scan = _scan(data, limits, detail_root=True)
     return build_detail(scan.detail_text(data), scan.nodes)
+
+
+def check_detail(xml_text: str, limits: XmlLimits = DEFAULT_LIMITS) -> None:
+    """Check detail children given as text (size, no DTD, depth, well-formed) without reading them."""
+    data = b"<detail>" + xml_text.encode("utf-8") + b"</detail>"
+    if data.count(b"<") > limits.max_depth:  # only then can it nest too deep: do the full scan
+        _scan(data, limits, detail_root=True)
+        return
+    _check(data, limits)
+    check_well_formed(data)
 
 
 def _check(data: bytes, limits: XmlLimits) -> None:

@@ -20,6 +20,14 @@ TEXT_TAGS = frozenset({"emergency"})
 """Captured elements whose text content routing reads."""
 
 
+def check_well_formed(data: bytes) -> None:
+    """Parse without collecting anything: the cheapest proof that ``data`` is well-formed XML."""
+    try:
+        ParserCreate(namespace_separator=NAMESPACE_SEPARATOR).Parse(data, True)
+    except ExpatError as exc:
+        raise MalformedXml(f"not well-formed XML: {exc}") from exc
+
+
 class Node:
     """A captured ``<detail>`` child: its attributes, its children's, and its text."""
 
