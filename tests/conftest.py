@@ -49,7 +49,7 @@ class RunningServer:
 @pytest.fixture
 def server_settings(tmp_path: Path) -> Settings:
     """Settings for a test server: ephemeral ports on loopback, data in a temporary directory."""
-    return Settings(data_dir=tmp_path / "data", tcp_port=0, udp_port=0)
+    return Settings(data_dir=tmp_path / "data", tcp_port=0, udp_port=0, tls_port=None, enrollment_port=None)
 
 
 @pytest.fixture

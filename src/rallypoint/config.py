@@ -29,6 +29,19 @@ class Settings:
     """Plain CoT streaming (XML, negotiable to TAK protocol v1); 0 picks a free port."""
     udp_port: int | None = 8087
     """CoT input, one message per datagram; None disables it."""
+    tls_port: int | None = 8089
+    """CoT streaming over mutual TLS (client certificate from our CA required); None disables it."""
+    enrollment_port: int | None = 8446
+    """HTTPS certificate enrollment (server-auth TLS + HTTP basic auth); None disables it."""
+    hostnames: str = "localhost,127.0.0.1"
+    """Comma-separated names and addresses clients use to reach the server (server certificate SANs)."""
+    certificate_validity_days: int = 365
+    anti_spoofing_plain: bool = False
+    """Refuse uid/callsign reuse across connections on the anonymous plain port too."""
+    anti_spoofing_tls: bool = True
+    """Refuse an identity's events that reuse a uid or callsign another identity introduced."""
+    enrollment_max_failures: int = 5
+    """Failed logins per user and per address per minute before enrollment answers 429."""
     multicast_enabled: bool = False
     multicast_group: str = "239.2.3.1"
     multicast_port: int = 6969
@@ -52,6 +65,11 @@ class Settings:
     isolate_teams: bool = False
     """Opt-in: broadcasts reach only clients of the sender's team colour."""
     log_level: str = "INFO"
+
+    @property
+    def hostname_list(self) -> list[str]:
+        """:attr:`hostnames` split into names, blanks dropped."""
+        return [name.strip() for name in self.hostnames.split(",") if name.strip()]
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> "Settings":
         """A copy with the given fields replaced (values already typed)."""

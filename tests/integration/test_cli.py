@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from rallypoint.bench.server import PORTS_OFF
+
 
 def _free_port() -> int:
     with socket.socket() as sock:
@@ -32,7 +34,7 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float =
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_serve_in_an_empty_directory_then_stop(tmp_path: Path, signum: int) -> None:
     port = _free_port()
-    env = {**os.environ, "RALLYPOINT_TCP_PORT": str(port), "RALLYPOINT_UDP_PORT": "off"}
+    env = {**os.environ, **PORTS_OFF, "RALLYPOINT_TCP_PORT": str(port)}
     process = subprocess.Popen(
         [sys.executable, "-m", "rallypoint", "serve"],
         cwd=tmp_path,
@@ -63,7 +65,7 @@ def test_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
         result = subprocess.run(
             [sys.executable, "-m", "rallypoint", "serve", "--tcp-port", str(port)],
             cwd=tmp_path,
-            env={**os.environ, "RALLYPOINT_UDP_PORT": "off"},
+            env={**os.environ, **PORTS_OFF},
             capture_output=True,
             timeout=30,
             check=False,

@@ -62,6 +62,10 @@ def serve_command(port: int, data_dir: Path, log_level: str) -> list[str]:
     ]
 
 
+PORTS_OFF = {"RALLYPOINT_UDP_PORT": "off", "RALLYPOINT_TLS_PORT": "off", "RALLYPOINT_ENROLLMENT_PORT": "off"}
+"""Listeners the plain-TCP scenarios do not use: off, so runs never collide on fixed ports."""
+
+
 @asynccontextmanager
 async def spawned_server(log_level: str = "WARNING") -> AsyncIterator[SpawnedServer]:
     """Run a server process for the duration of the block; stop it afterwards."""
@@ -69,7 +73,7 @@ async def spawned_server(log_level: str = "WARNING") -> AsyncIterator[SpawnedSer
         workdir = Path(temp)
         port = free_port()
         log_path = workdir / "server.log"
-        env = {**os.environ, "RALLYPOINT_UDP_PORT": "off"}
+        env = {**os.environ, **PORTS_OFF}
         with log_path.open("wb") as log_file:
             process = await asyncio.create_subprocess_exec(
                 *serve_command(port, workdir / "data", log_level),
