@@ -51,3 +51,15 @@ class InvalidEvent(ProtocolError):
     """Well-formed XML or protobuf that is not a valid CoT event."""
 
     reason = "invalid_event"
+
+
+class PkiError(RallypointError):
+    """A certificate, user or key operation cannot be done (unknown name, duplicate, bad file)."""
+
+
+class AuthenticationError(PkiError):
+    """Credentials were missing or wrong, or the identity is disabled or revoked."""
+
+
+class EnrollmentRefused(PkiError):
+    """A certificate signing request does not match what the server signs."""
