@@ -15,8 +15,9 @@ from typing import Any
 
 from rallypoint import __version__
 from rallypoint.config import Settings, load_settings
-from rallypoint.errors import ConfigError
+from rallypoint.errors import ConfigError, PkiError
 from rallypoint.net.loop import run_event_loop
+from rallypoint.pki.commands import PKI_COMMANDS, add_pki_parsers, run_pki_command
 
 log = logging.getLogger("rallypoint")
 
@@ -45,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     from rallypoint.bench.command import add_bench_parser
 
     add_bench_parser(commands)
+    add_pki_parsers(commands)
     return parser
 
 
@@ -97,7 +99,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             from rallypoint.bench.command import run_bench
 
             return run_bench(args)
-    except ConfigError as exc:
+        if args.command in PKI_COMMANDS:
+            return run_pki_command(args, load_settings(args.config))
+    except (ConfigError, PkiError) as exc:
         print(f"rallypoint: {exc}", file=sys.stderr)
         return 2
     return 1

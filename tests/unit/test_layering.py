@@ -4,7 +4,7 @@ import ast
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "rallypoint"
-LAYERS = ["cot", "store", "router", "missions", "fusion", "net", "api", "pki", "bench", "cli"]
+LAYERS = ["cot", "store", "router", "missions", "fusion", "pki", "api", "net", "bench", "cli"]
 """Lowest first: a package may import only packages at or below its own layer."""
 SHARED = {"errors", "config", "__init__"}
 

@@ -1,13 +1,22 @@
-"""What every listener and connection shares: settings, router, counters, clocks, limits."""
+"""What every listener and connection shares: settings, router, counters, clocks, limits, and
+(when TLS or enrollment is on) the certificate authority, the identity store and the audit log."""
 
+import logging
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from rallypoint import __version__
 from rallypoint.config import Settings
 from rallypoint.cot.xml import XmlLimits
-from rallypoint.router.router import Router
+from rallypoint.errors import PkiError
+from rallypoint.pki.audit import AuditLog
+from rallypoint.pki.authority import CertificateAuthority
+from rallypoint.pki.identities import IdentityStore
+from rallypoint.router.router import Denial, Router, describe
 from rallypoint.router.stats import Counters
+
+log = logging.getLogger(__name__)
 
 
 def wall_clock_ms() -> int:
@@ -27,14 +36,42 @@ class ServerContext:
     connections: set[object] = field(default_factory=set)
     watched: set[object] = field(default_factory=set)
     """Connections with a running timer (stalled writes, unfinished message): the tick checks these."""
+    authority: CertificateAuthority | None = None
+    identities: IdentityStore | None = None
+    audit_log: AuditLog | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "ServerContext":
         """Build the router and limits the settings describe."""
         counters = Counters()
-        return cls(
+        context = cls(
             settings=settings,
             router=Router(counters=counters, isolate_teams=settings.isolate_teams),
             counters=counters,
             xml_limits=XmlLimits(max_event_bytes=settings.max_event_bytes, max_depth=settings.max_xml_depth),
+        )
+        context.router.on_denial = context.audit_denial
+        return context
+
+    def audit(self, kind: str, **fields: str | int | None) -> None:
+        """Append one entry to the audit log, if this server keeps one (TLS or enrollment on)."""
+        if self.audit_log is None:
+            return
+        try:
+            self.audit_log.append(kind, datetime.now(UTC), **fields)
+        except PkiError as exc:  # a full disk must not take the connection that caused the entry down
+            self.counters.inc("audit_failed")
+            log.error("audit entry %s lost: %s", kind, exc)
+
+    def audit_denial(self, denial: Denial) -> None:
+        """The router refused a spoofed event or a delivery across groups: record who and what."""
+        self.audit(
+            denial.kind,
+            identity=describe(denial.sender),
+            address=denial.sender.address,
+            transport=denial.sender.transport,
+            type=denial.event.type,
+            uid=denial.event.uid,
+            subject=denial.subject,
+            other=denial.other,
         )

@@ -1,19 +1,29 @@
 """The running server: listeners, the periodic tick, and graceful shutdown.
 
 One task owns the tick (cache expiry, alert repetition, connection timeouts); listeners
-are asyncio servers whose protocols are created per connection. ``stop`` closes the
-listeners, flushes and closes every connection, and ends the tick.
+are asyncio servers whose protocols are created per connection. When TLS streaming or
+enrollment is on, start-up loads (or creates) the certificate authority and opens the
+identity store and the audit log. ``stop`` closes the listeners, flushes and closes every
+connection, and ends the tick.
 """
 
 import asyncio
 import contextlib
 import logging
+from datetime import UTC, datetime
 from typing import NamedTuple
 
 from rallypoint.config import Settings
+from rallypoint.errors import ConfigError, PkiError
 from rallypoint.net.context import ServerContext, wall_clock_ms
 from rallypoint.net.datagram import DatagramInput, multicast_socket
+from rallypoint.net.https import EnrollmentService, start_enrollment
 from rallypoint.net.stream import StreamConnection
+from rallypoint.net.tls import TlsListener
+from rallypoint.pki.audit import AuditLog
+from rallypoint.pki.authority import CertificateAuthority
+from rallypoint.pki.identities import IdentityStore
+from rallypoint.pki.paths import audit_path, identity_path
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +36,8 @@ class BoundPorts(NamedTuple):
 
     tcp: int
     udp: int | None
+    tls: int | None = None
+    enrollment: int | None = None
 
 
 class Server:
@@ -37,12 +49,16 @@ class Server:
         self._tcp: asyncio.Server | None = None
         self._datagrams: list[asyncio.DatagramTransport] = []
         self._tick_task: asyncio.Task[None] | None = None
+        self._tls: TlsListener | None = None
+        self._enrollment: EnrollmentService | None = None
         self._stopped = asyncio.Event()
 
     async def start(self) -> BoundPorts:
         """Open every configured listener; return the bound ports."""
         loop = asyncio.get_running_loop()
         settings = self.settings
+        if settings.tls_port is not None or settings.enrollment_port is not None:
+            self._open_identities()
         self._tcp = await loop.create_server(
             lambda: StreamConnection(self.context, "tcp"), settings.host, settings.tcp_port, backlog=4096
         )
@@ -56,14 +72,57 @@ class Server:
             udp_port = transport.get_extra_info("sockname")[1]
         if settings.multicast_enabled:
             await self._start_multicast()
+        tls_port = None
+        if settings.tls_port is not None:
+            self._tls = TlsListener(self.context)
+            tls_port = await self._tls.start(settings.host, settings.tls_port)
+        enrollment_port = None
+        if settings.enrollment_port is not None:
+            self._enrollment = await self._start_enrollment(settings.enrollment_port)
+            enrollment_port = self._enrollment.port
         self._tick_task = asyncio.create_task(self._tick_forever(), name="rallypoint-tick")
         log.info(
-            "Rallypoint serving CoT on %s tcp/%d%s",
+            "Rallypoint serving CoT on %s tcp/%d%s%s%s",
             settings.host,
             tcp_port,
             f" udp/{udp_port}" if udp_port else "",
+            f" tls/{tls_port}" if tls_port else "",
+            f", enrollment https/{enrollment_port}" if enrollment_port else "",
         )
-        return BoundPorts(tcp_port, udp_port)
+        return BoundPorts(tcp_port, udp_port, tls_port, enrollment_port)
+
+    async def _start_enrollment(self, port: int) -> EnrollmentService:
+        context = self.context
+        assert context.authority is not None
+        assert context.identities is not None
+        assert context.audit_log is not None
+        return await start_enrollment(
+            context.authority,
+            context.identities,
+            context.audit_log,
+            self.settings,
+            host=self.settings.host,
+            port=port,
+        )
+
+    def _open_identities(self) -> None:
+        """Load or create the CA, open the identity store and the audit log (blocking, at start-up)."""
+        data_dir = self.settings.data_dir
+        context = self.context
+        try:
+            authority = CertificateAuthority.load_or_create(
+                data_dir, self.settings.hostname_list, datetime.now(UTC)
+            )
+            context.identities = IdentityStore(identity_path(data_dir))
+        except PkiError as exc:
+            raise ConfigError(f"cannot set up TLS in {data_dir}: {exc}") from exc
+        context.authority = authority
+        context.audit_log = AuditLog(audit_path(data_dir))
+        log.info(
+            "certificate authority %s; to make a client package: "
+            "`rallypoint user add NAME --group G`, then `rallypoint package NAME`",
+            authority.paths.ca_cert,
+        )
 
     async def _start_multicast(self) -> None:
         settings = self.settings
@@ -96,6 +155,10 @@ class Server:
         """Close listeners, flush and close connections, end the tick."""
         if self._tcp is not None:
             self._tcp.close()
+        if self._tls is not None:
+            await self._tls.stop()
+        if self._enrollment is not None:
+            await self._enrollment.close()
         for transport in self._datagrams:
             transport.close()
         for connection in list(self.context.connections):
@@ -107,5 +170,7 @@ class Server:
             self._tick_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._tick_task
+        if self.context.identities is not None:
+            self.context.identities.close()
         self._stopped.set()
         log.info("Rallypoint stopped")

@@ -1,4 +1,4 @@
-"""One streaming client connection (plain TCP now, TLS later): bytes in, bytes out.
+"""One streaming client connection (plain TCP, or TLS once ``net.tls`` has verified it): bytes in, bytes out.
 
 The protocol object is glue: the :class:`StreamDecoder` splits the bytes, the codecs
 parse them, the :class:`Negotiator` handles the protocol switch, the router decides who
@@ -10,7 +10,8 @@ import asyncio
 import logging
 import socket
 import uuid
-from typing import cast
+from collections.abc import Callable
+from typing import NamedTuple, cast
 
 from rallypoint.cot import control, types
 from rallypoint.cot.event import Event
@@ -23,6 +24,7 @@ from rallypoint.net.context import ServerContext, wall_clock_ms
 from rallypoint.net.outbox import Outbox, PutResult
 from rallypoint.router.message import Outbound
 from rallypoint.router.registry import Subscriber
+from rallypoint.router.router import describe
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +41,35 @@ _FATAL_ERRORS = (ForbiddenXml, FrameTooLarge, MalformedFrame)
 """Errors after which the stream cannot be trusted (or the client is hostile): disconnect."""
 
 
-class StreamConnection(asyncio.Protocol):
-    """A CoT streaming client: XML by default, TAK protocol v1 after negotiation."""
+class Identity(NamedTuple):
+    """Who is on an authenticated connection: the user its certificate names, and that certificate."""
 
-    def __init__(self, context: ServerContext, transport_name: str = "tcp") -> None:
+    name: str
+    groups: frozenset[str]
+    """The user's groups: it sends into and receives from these (none: it reaches nobody)."""
+    serial: int
+
+
+class StreamConnection(asyncio.Protocol):
+    """A CoT streaming client: XML by default, TAK protocol v1 after negotiation.
+
+    ``identity`` is set for TLS clients (from the verified certificate, never from what the
+    client sends); anonymous clients share the ``__ANON__`` group. ``on_lost`` is told when
+    the connection has closed.
+    """
+
+    def __init__(
+        self,
+        context: ServerContext,
+        transport_name: str = "tcp",
+        *,
+        identity: Identity | None = None,
+        on_lost: Callable[["StreamConnection"], None] | None = None,
+    ) -> None:
         self.context = context
         self.transport_name = transport_name
+        self.identity = identity
+        self._on_lost = on_lost
         settings = context.settings
         self.decoder = StreamDecoder(settings.max_event_bytes, settings.max_event_bytes)
         self.outbox = Outbox(settings.outbox_max_messages, settings.outbox_max_bytes)
@@ -87,10 +112,30 @@ class StreamConnection(asyncio.Protocol):
         self.context.connections.add(self)
         counters.inc(f"connections_opened{{transport={self.transport_name}}}")
         now = wall_clock_ms()
-        self.subscriber = Subscriber(self._wake, transport=self.transport_name, address=self.peer, now_ms=now)
+        self.subscriber = self._new_subscriber(now)
         self.context.router.attach(self.subscriber, now)
         self._send_event(self.negotiator.offer(now))
         log.debug("%s connected", self.peer)
+
+    def _new_subscriber(self, now: int) -> Subscriber:
+        """The router's view of this client: its identity's groups, or the anonymous group."""
+        settings = self.context.settings
+        identity = self.identity
+        if identity is not None:
+            return Subscriber(
+                self._wake,
+                transport=self.transport_name,
+                address=self.peer,
+                in_groups=identity.groups,
+                out_groups=identity.groups,
+                identity=identity.name,
+                owner=identity.name if settings.anti_spoofing_tls else None,
+                now_ms=now,
+            )
+        subscriber = Subscriber(self._wake, transport=self.transport_name, address=self.peer, now_ms=now)
+        if settings.anti_spoofing_plain:
+            subscriber.owner = f"{describe(subscriber)} #{subscriber.id}"  # cannot be a user name
+        return subscriber
 
     def data_received(self, data: bytes) -> None:
         self._last_received = self._loop.time()
@@ -142,6 +187,8 @@ class StreamConnection(asyncio.Protocol):
             self.context.router.detach(self.subscriber, wall_clock_ms())
             self.context.counters.inc(f"connections_closed{{transport={self.transport_name}}}")
             log.debug("%s disconnected (%s)", self.peer, exc or "closed")
+        if self._on_lost is not None:
+            self._on_lost(self)
 
     def pause_writing(self) -> None:
         self._paused_since = self._loop.time()
@@ -157,7 +204,10 @@ class StreamConnection(asyncio.Protocol):
     def _handle(self, frame: Frame) -> None:
         if frame.kind is FrameKind.AUTH:
             self.context.counters.inc("auth_messages_ignored")
-            log.info("%s sent <auth>; credentials are not checked on this port", self.peer)
+            if self.identity is None:
+                log.info("%s sent <auth>; credentials are not checked on this port", self.peer)
+            else:
+                log.info("%s sent <auth>; ignored, the identity comes from its certificate", self.peer)
             return
         event: Event | None
         try:

@@ -24,6 +24,9 @@ class Subscriber:
     ``pending`` only ever holds what arrived during one loop turn; the connection's own
     bounded outbox (``rallypoint.net.outbox``) holds what the socket cannot take yet.
     ``in_groups`` are the groups it may send into, ``out_groups`` those it receives from.
+    ``owner`` is who owns the uids and callsigns it introduces (``rallypoint.router.ownership``):
+    its identity, or for an anonymous connection that is checked too, a key of that
+    connection (its claims end with it); None when it claims nothing.
     """
 
     __slots__ = (
@@ -37,6 +40,7 @@ class Subscriber:
         "last_seen",
         "last_type",
         "out_groups",
+        "owner",
         "pending",
         "receives",
         "role",
@@ -55,6 +59,7 @@ class Subscriber:
         in_groups: Iterable[str] = (ANONYMOUS_GROUP,),
         out_groups: Iterable[str] = (ANONYMOUS_GROUP,),
         identity: str | None = None,
+        owner: str | None = None,
         receives: bool = True,
         binds: bool = True,
         now_ms: int = 0,
@@ -67,6 +72,7 @@ class Subscriber:
         self.in_groups = frozenset(in_groups)
         self.out_groups = frozenset(out_groups) if receives else frozenset()
         self.identity = identity
+        self.owner = owner
         self.receives = receives
         self.binds = binds
         """False for inputs shared by many devices (UDP): they never take a device's uid."""
@@ -117,22 +123,38 @@ class Registry:
     def add(self, subscriber: Subscriber) -> None:
         """Register a new connection; it starts receiving from its groups at once."""
         self._subscribers[subscriber.id] = subscriber
-        for group in subscriber.out_groups:
-            self._by_group.setdefault(group, set()).add(subscriber)
+        self._index_groups(subscriber)
 
     def remove(self, subscriber: Subscriber) -> None:
         """Forget a closed connection and every index entry pointing at it."""
         if self._subscribers.pop(subscriber.id, None) is None:
             return
+        self._unindex_groups(subscriber)
+        if subscriber.uid is not None and self._by_uid.get(subscriber.uid) is subscriber:
+            del self._by_uid[subscriber.uid]
+        self._unindex_callsign(subscriber)
+
+    def regroup(self, subscriber: Subscriber, in_groups: frozenset[str], out_groups: frozenset[str]) -> None:
+        """Change a connected client's groups (an operator edited its user): effective at once."""
+        registered = subscriber.id in self._subscribers
+        if registered:
+            self._unindex_groups(subscriber)
+        subscriber.in_groups = in_groups
+        subscriber.out_groups = out_groups if subscriber.receives else frozenset()
+        if registered:
+            self._index_groups(subscriber)
+
+    def _index_groups(self, subscriber: Subscriber) -> None:
+        for group in subscriber.out_groups:
+            self._by_group.setdefault(group, set()).add(subscriber)
+
+    def _unindex_groups(self, subscriber: Subscriber) -> None:
         for group in subscriber.out_groups:
             members = self._by_group.get(group)
             if members is not None:
                 members.discard(subscriber)
                 if not members:
                     del self._by_group[group]
-        if subscriber.uid is not None and self._by_uid.get(subscriber.uid) is subscriber:
-            del self._by_uid[subscriber.uid]
-        self._unindex_callsign(subscriber)
 
     def bind(self, subscriber: Subscriber, uid: str, callsign: str | None) -> None:
         """Record the uid and callsign a connection announced in its position report."""

@@ -4,19 +4,22 @@ Reachability is by server-side groups: a message from S reaches R when some grou
 into is one R receives from. ``marti/dest`` narrows delivery to named clients, GeoChat
 without ``marti`` falls back on its chat envelope, and everything else is broadcast to
 every reachable client except the sender. The router also keeps the situation cache,
-the active alerts, and the registry of connected clients.
+the active alerts, the registry of connected clients and the owners of uids and callsigns
+(anti-spoofing). It does no I/O: refusals worth an audit entry go to ``on_denial``.
 """
 
 import logging
 import uuid
 from collections.abc import Callable
 from collections.abc import Set as AbstractSet
+from typing import NamedTuple
 
 from rallypoint.cot import control, types
 from rallypoint.cot.event import Event
 from rallypoint.router.alerts import AlertBoard
 from rallypoint.router.cache import SituationCache
 from rallypoint.router.message import Outbound
+from rallypoint.router.ownership import OwnershipTable
 from rallypoint.router.registry import Registry, Subscriber
 from rallypoint.router.stats import Counters
 
@@ -27,9 +30,36 @@ DEFAULT_DEPARTED_TYPE = "a-f-G-U-C"
 
 TEAM_CHAT_PARENT = "TeamGroups"
 
+REPORT_INTERVAL_MS = 60_000
+"""The same refusal (kind, sender, subject) is logged and reported once a minute; counters see all.
+A misconfigured device repeating a refused event every few seconds must not fill the logs."""
+
+MAX_REPORTED = 10_000
+"""Refusals remembered for :data:`REPORT_INTERVAL_MS`; past it the memory starts afresh."""
+
+
+class Denial(NamedTuple):
+    """An event (or part of one) the router refused, for the audit log."""
+
+    kind: str
+    """``spoofing_refused`` or ``group_denied``."""
+    sender: Subscriber
+    event: Event
+    subject: str
+    """The uid or callsign claimed, or the recipient or group addressed."""
+    other: str | None
+    """The rightful owner, or the identity of the recipient that may not be reached."""
+
 
 def _new_uid() -> str:
     return str(uuid.uuid4())
+
+
+def describe(subscriber: Subscriber) -> str:
+    """Who a subscriber is, for log lines and audit entries: its identity, or its address."""
+    if subscriber.identity is not None:
+        return subscriber.identity
+    return f"anonymous {subscriber.transport} {subscriber.address}".rstrip()
 
 
 class Router:
@@ -43,6 +73,8 @@ class Router:
         counters: Counters | None = None,
         isolate_teams: bool = False,
         uid_factory: Callable[[], str] = _new_uid,
+        ownership: OwnershipTable | None = None,
+        on_denial: Callable[[Denial], None] | None = None,
     ) -> None:
         self.registry = Registry()
         self.cache = cache if cache is not None else SituationCache()
@@ -51,6 +83,10 @@ class Router:
         self.isolate_teams = isolate_teams
         """Opt-in: deliver broadcasts only between clients of the same team colour."""
         self._new_uid = uid_factory
+        self.ownership = ownership if ownership is not None else OwnershipTable()
+        self.on_denial = on_denial
+        """Told about refused events (once per :data:`REPORT_INTERVAL_MS` for repeats)."""
+        self._reported: dict[tuple[str, int, str], int] = {}
 
     def attach(self, subscriber: Subscriber, now_ms: int) -> None:
         """Register a new connection and replay the current picture to it."""
@@ -61,9 +97,26 @@ class Router:
             subscriber.deliver(message)
             self.counters.inc("replayed")
 
+    def regroup(
+        self, subscriber: Subscriber, in_groups: frozenset[str], out_groups: frozenset[str], now_ms: int
+    ) -> None:
+        """Apply new groups to a connected client, and send it the picture it can now see."""
+        before = subscriber.out_groups
+        self.registry.regroup(subscriber, in_groups, out_groups)
+        gained = subscriber.out_groups - before
+        if not gained:
+            return
+        for message in self.cache.visible_to(gained, now_ms, skip_uid=subscriber.uid):
+            entry = self.cache.get(message.event.uid)
+            if entry is not None and entry.groups.isdisjoint(before):
+                subscriber.deliver(message)
+                self.counters.inc("replayed")
+
     def detach(self, subscriber: Subscriber, now_ms: int) -> None:
         """Forget a closed connection and tell the others it left (a ``t-x-d-d`` linking to it)."""
         self.registry.remove(subscriber)
+        if subscriber.owner is not None and subscriber.identity is None:
+            self.ownership.release(subscriber.owner)  # an anonymous owner is this connection
         if subscriber.uid is None:
             return
         if self.registry.by_uid(subscriber.uid) is not None:
@@ -94,6 +147,20 @@ class Router:
         sender.last_seen = now_ms
         if types.is_control(event.type):
             return 0
+        refusal = self.ownership.admit(sender.owner, event)
+        if refusal is not None:
+            self.counters.inc("spoofing_refused")
+            if self._first_report("spoofing_refused", sender, f"{refusal.claim} {refusal.subject}", now_ms):
+                log.warning(
+                    "refused %s from %s: %s %r belongs to %s",
+                    event.type,
+                    describe(sender),
+                    refusal.claim,
+                    refusal.subject,
+                    refusal.owner,
+                )
+                self._report(Denial("spoofing_refused", sender, event, refusal.subject, refusal.owner))
+            return 0
         self._learn_sender(sender, event)
         if event.type == types.DELETE and not self._apply_delete(sender, event):
             return 0
@@ -108,7 +175,7 @@ class Router:
             replace_key=event.uid if event.is_situational_awareness else None,
         )
         delivered = 0
-        for receiver in self._recipients(sender, event):
+        for receiver in self._recipients(sender, event, now_ms):
             if receiver is not sender:
                 pending = receiver.pending
                 if not pending:
@@ -148,11 +215,11 @@ class Router:
                 self.cache.remove(link.uid)
         return True
 
-    def _recipients(self, sender: Subscriber, event: Event) -> AbstractSet[Subscriber]:
+    def _recipients(self, sender: Subscriber, event: Event, now_ms: int) -> AbstractSet[Subscriber]:
         reachable = self.registry.reachable_from(sender.in_groups)
         detail = event.detail
         if detail is not None and detail.dests:
-            return self._directed(sender, event, reachable)
+            return self._directed(sender, event, reachable, now_ms)
         if detail is not None and detail.chat is not None and not detail.has_marti:
             return self._chat_fallback(sender, event, reachable)
         if self.isolate_teams and sender.team is not None:
@@ -160,7 +227,7 @@ class Router:
         return reachable  # the caller skips the sender
 
     def _directed(
-        self, sender: Subscriber, event: Event, reachable: AbstractSet[Subscriber]
+        self, sender: Subscriber, event: Event, reachable: AbstractSet[Subscriber], now_ms: int
     ) -> set[Subscriber]:
         targets: set[Subscriber] = set()
         assert event.detail is not None
@@ -178,12 +245,46 @@ class Router:
                     targets |= self.registry.members(dest.group)
                 else:
                     self.counters.inc("dropped{reason=illegal_group}")
-                    log.warning("%r addressed group %r it does not belong to", sender, dest.group)
+                    if self._first_report("group_denied", sender, dest.group, now_ms):
+                        log.warning("%r addressed group %r it does not belong to", sender, dest.group)
+                        self._report(Denial("group_denied", sender, event, dest.group, None))
             if dest.mission or dest.mission_guid:
                 self.counters.inc("dest_mission_unrouted")
-        targets.intersection_update(reachable)
         targets.discard(sender)
+        for denied in [target for target in targets if target not in reachable]:
+            self._deny_recipient(sender, event, denied, now_ms)
+            targets.discard(denied)
         return targets
+
+    def _deny_recipient(self, sender: Subscriber, event: Event, recipient: Subscriber, now_ms: int) -> None:
+        """A directed message named a connected client outside the sender's groups: not delivered."""
+        self.counters.inc("group_denied")
+        name = describe(recipient)
+        if self._first_report("group_denied", sender, name, now_ms):
+            log.warning(
+                "%s addressed %s (%s) outside its groups: not delivered",
+                describe(sender),
+                recipient.callsign or recipient.uid,
+                name,
+            )
+            self._report(
+                Denial("group_denied", sender, event, recipient.callsign or recipient.uid or "", name)
+            )
+
+    def _first_report(self, kind: str, sender: Subscriber, subject: str, now_ms: int) -> bool:
+        """True unless the same refusal was reported less than :data:`REPORT_INTERVAL_MS` ago."""
+        key = (kind, sender.id, subject)
+        last = self._reported.get(key)
+        if last is not None and now_ms - last < REPORT_INTERVAL_MS:
+            return False
+        if len(self._reported) >= MAX_REPORTED:
+            self._reported.clear()
+        self._reported[key] = now_ms
+        return True
+
+    def _report(self, denial: Denial) -> None:
+        if self.on_denial is not None:
+            self.on_denial(denial)
 
     def _chat_fallback(
         self, sender: Subscriber, event: Event, reachable: AbstractSet[Subscriber]

@@ -1,0 +1,1 @@
+"""HTTP for TAK clients: certificate enrollment (port 8446), later the Marti API."""

@@ -1,0 +1,346 @@
+"""Users, their groups and the certificates issued to them, in one SQLite file.
+
+The admin commands write this file while the server reads it, from two processes. SQLite in
+WAL mode lets readers go on during a write; every write is one short ``BEGIN IMMEDIATE``
+transaction, and a busy timeout makes the loser of a race wait instead of failing. Each change
+increments ``revision`` in the same transaction, so the server can poll one integer and
+re-read users and revocations only when something changed.
+
+User names are unique without regard to case (compared by ``casefold``) and stored as given.
+They are limited to letters, digits and ``. _ @ -`` because they become certificate CNs, HTTP
+basic-auth user names (no ``:``) and file names of issued certificates and packages.
+"""
+
+import contextlib
+import hashlib
+import os
+import re
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from rallypoint.errors import PkiError
+from rallypoint.pki.passwords import dummy_hash, hash_password, verify_password
+
+BUSY_TIMEOUT_MS = 5000
+"""How long a writer waits for another process's transaction before giving up."""
+USER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
+MAX_LABEL_CHARS = 64
+
+_SCHEMA = """
+BEGIN IMMEDIATE;
+CREATE TABLE IF NOT EXISTS users (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    name_key TEXT NOT NULL UNIQUE,
+    password TEXT NOT NULL,
+    role TEXT,
+    disabled INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS memberships (
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    group_name TEXT NOT NULL,
+    PRIMARY KEY (user_id, group_name)
+);
+CREATE TABLE IF NOT EXISTS certificates (
+    serial TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id),
+    not_before TEXT NOT NULL,
+    not_after TEXT NOT NULL,
+    revoked_at TEXT,
+    client_uid TEXT,
+    fingerprint TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS certificates_by_user ON certificates(user_id);
+CREATE TABLE IF NOT EXISTS revision (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL);
+INSERT OR IGNORE INTO revision VALUES (1, 0);
+COMMIT;
+"""
+_USERS = """
+SELECT u.name, u.role, u.disabled, m.group_name FROM users u
+LEFT JOIN memberships m ON m.user_id = u.id
+"""
+_CERTIFICATES = """
+SELECT c.serial, u.name, c.not_before, c.not_after, c.revoked_at, c.client_uid, c.fingerprint
+FROM certificates c JOIN users u ON u.id = c.user_id
+"""
+
+
+class User(NamedTuple):
+    """An identity as the router sees it: name, groups, role and whether it may log in."""
+
+    name: str
+    groups: frozenset[str]
+    role: str | None
+    disabled: bool
+
+
+class CertificateRecord(NamedTuple):
+    """A certificate the CA issued, to whom, and whether it is revoked."""
+
+    serial: int
+    user: str
+    not_before: datetime
+    not_after: datetime
+    revoked_at: datetime | None
+    client_uid: str | None
+    fingerprint: str
+    """SHA-256 of the DER certificate, lowercase hex."""
+
+
+class IdentityStore:
+    """The identity database; one per process (thread-safe: one connection behind a lock)."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._lock = threading.Lock()
+        try:
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))  # password hashes: owner only
+        except OSError as exc:
+            raise PkiError(f"cannot open the identity store {path}: {exc.strerror or exc}") from exc
+        try:
+            self._db = sqlite3.connect(
+                path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+            )
+            self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA foreign_keys = ON")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise PkiError(f"cannot open the identity store {path}: {exc}") from exc
+
+    def add_user(self, name: str, password: str, groups: Sequence[str], role: str | None = None) -> User:
+        """Create a user; PkiError if the name (in any letter case) exists or is invalid."""
+        _check_name(name)
+        group_set = _check_groups(groups)
+        if role is not None:
+            _check_label("role", role)
+        hashed = hash_password(password)
+        with self._write() as db:
+            try:
+                cursor = db.execute(
+                    "INSERT INTO users (name, name_key, password, role) VALUES (?, ?, ?, ?)",
+                    (name, name.casefold(), hashed, role),
+                )
+            except sqlite3.IntegrityError:
+                raise PkiError(f"a user named {name} already exists") from None
+            db.executemany(
+                "INSERT INTO memberships VALUES (?, ?)", [(cursor.lastrowid, g) for g in sorted(group_set)]
+            )
+        return User(name, group_set, role, disabled=False)
+
+    def set_password(self, name: str, password: str) -> None:
+        """Replace a user's password."""
+        hashed = hash_password(password)
+        with self._write() as db:
+            db.execute("UPDATE users SET password = ? WHERE id = ?", (hashed, _user_id(db, name)))
+
+    def set_disabled(self, name: str, disabled: bool) -> None:
+        """Disable (no login, no enrollment, connections refused) or re-enable a user."""
+        with self._write() as db:
+            db.execute("UPDATE users SET disabled = ? WHERE id = ?", (int(disabled), _user_id(db, name)))
+
+    def set_groups(self, name: str, groups: Sequence[str]) -> None:
+        """Replace a user's groups (the server applies the change to open connections)."""
+        group_set = _check_groups(groups)
+        with self._write() as db:
+            user_id = _user_id(db, name)
+            db.execute("DELETE FROM memberships WHERE user_id = ?", (user_id,))
+            db.executemany("INSERT INTO memberships VALUES (?, ?)", [(user_id, g) for g in sorted(group_set)])
+
+    def users(self) -> list[User]:
+        """Every user, by name."""
+        return _collect_users(self._read(_USERS + " ORDER BY u.name_key", ()))
+
+    def user(self, name: str) -> User | None:
+        """The user called ``name`` in any letter case, or None."""
+        found = _collect_users(self._read(_USERS + " WHERE u.name_key = ?", (name.casefold(),)))
+        return found[0] if found else None
+
+    def authenticate(self, name: str, password: str) -> User | None:
+        """The user if ``password`` is right and the user enabled; None otherwise.
+
+        The scrypt work is the same for unknown names (a dummy hash is checked), and it runs
+        outside the lock, so several logins can be checked in parallel threads.
+        """
+        rows = self._read("SELECT password FROM users WHERE name_key = ?", (name.casefold(),))
+        stored = str(rows[0][0]) if rows else dummy_hash()
+        if not verify_password(password, stored) or not rows:
+            return None
+        user = self.user(name)
+        return user if user is not None and not user.disabled else None
+
+    def record_certificate(
+        self, certificate: x509.Certificate, user: str, client_uid: str | None = None
+    ) -> CertificateRecord:
+        """Remember that ``certificate`` was issued to ``user`` (and the device uid it enrolled as)."""
+        record = CertificateRecord(
+            serial=certificate.serial_number,
+            user=user,
+            not_before=certificate.not_valid_before_utc,
+            not_after=certificate.not_valid_after_utc,
+            revoked_at=None,
+            client_uid=client_uid,
+            fingerprint=hashlib.sha256(certificate.public_bytes(serialization.Encoding.DER)).hexdigest(),
+        )
+        with self._write() as db:
+            user_id = _user_id(db, user)
+            try:
+                db.execute(
+                    "INSERT INTO certificates VALUES (?, ?, ?, ?, NULL, ?, ?)",
+                    (
+                        _serial(record.serial),
+                        user_id,
+                        _time(record.not_before),
+                        _time(record.not_after),
+                        client_uid,
+                        record.fingerprint,
+                    ),
+                )
+            except sqlite3.IntegrityError:
+                raise PkiError(f"a certificate with serial {record.serial:x} is already recorded") from None
+            name = db.execute("SELECT name FROM users WHERE id = ?", (user_id,)).fetchone()[0]
+        return record._replace(user=name)
+
+    def certificates(self, user: str | None = None) -> list[CertificateRecord]:
+        """Issued certificates, oldest first; only ``user``'s if given."""
+        if user is None:
+            rows = self._read(_CERTIFICATES + " ORDER BY c.not_before, c.rowid", ())
+        else:
+            query = _CERTIFICATES + " WHERE u.name_key = ? ORDER BY c.not_before, c.rowid"
+            rows = self._read(query, (user.casefold(),))
+        return [_record(row) for row in rows]
+
+    def certificate(self, serial: int) -> CertificateRecord | None:
+        """The record of one certificate, or None if this CA never issued it."""
+        rows = self._read(_CERTIFICATES + " WHERE c.serial = ?", (_serial(serial),))
+        return _record(rows[0]) if rows else None
+
+    def revoke(self, user: str, now: datetime) -> list[CertificateRecord]:
+        """Revoke every certificate of ``user`` not yet revoked; returns those."""
+        with self._write() as db:
+            rows = db.execute(
+                "UPDATE certificates SET revoked_at = ?"
+                " WHERE user_id = ? AND revoked_at IS NULL RETURNING serial",
+                (_time(now), _user_id(db, user)),
+            ).fetchall()
+        serials = {int(row[0], 16) for row in rows}
+        return [record for record in self.certificates(user) if record.serial in serials]
+
+    def revoked(self) -> list[tuple[int, datetime]]:
+        """``(serial, revocation time)`` of every revoked certificate: the CRL's content."""
+        rows = self._read("SELECT serial, revoked_at FROM certificates WHERE revoked_at IS NOT NULL", ())
+        return [(int(serial, 16), datetime.fromisoformat(when)) for serial, when in rows]
+
+    def revision(self) -> int:
+        """A number that grows with every change; equal numbers mean nothing changed."""
+        return int(self._read("SELECT value FROM revision WHERE id = 1", ())[0][0])
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> "IdentityStore":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _read(self, query: str, parameters: tuple[object, ...]) -> list[tuple[Any, ...]]:
+        with self._lock:
+            try:
+                return self._db.execute(query, parameters).fetchall()
+            except sqlite3.Error as exc:
+                raise PkiError(f"identity store {self._path}: {exc}") from exc
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One short write transaction that also increments the revision."""
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise PkiError(f"identity store {self._path}: {exc}") from exc
+            try:
+                yield self._db
+                self._db.execute("UPDATE revision SET value = value + 1 WHERE id = 1")
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._rollback()
+                raise PkiError(f"identity store {self._path}: {exc}") from exc
+            except BaseException:
+                self._rollback()
+                raise
+
+    def _rollback(self) -> None:
+        if self._db.in_transaction:
+            self._db.execute("ROLLBACK")
+
+
+def _user_id(db: sqlite3.Connection, name: str) -> int:
+    row = db.execute("SELECT id FROM users WHERE name_key = ?", (name.casefold(),)).fetchone()
+    if row is None:
+        raise PkiError(f"no user named {name}")
+    return int(row[0])
+
+
+def _collect_users(rows: list[tuple[Any, ...]]) -> list[User]:
+    groups: dict[str, set[str]] = {}
+    users: dict[str, User] = {}
+    for name, role, disabled, group in rows:
+        key = str(name)
+        users.setdefault(key, User(key, frozenset(), None if role is None else str(role), bool(disabled)))
+        members = groups.setdefault(key, set())
+        if group is not None:
+            members.add(str(group))
+    return [user._replace(groups=frozenset(groups[key])) for key, user in users.items()]
+
+
+def _record(row: tuple[Any, ...]) -> CertificateRecord:
+    serial, user, not_before, not_after, revoked_at, client_uid, fingerprint = (str(v) for v in row[:7])
+    return CertificateRecord(
+        serial=int(serial, 16),
+        user=user,
+        not_before=datetime.fromisoformat(not_before),
+        not_after=datetime.fromisoformat(not_after),
+        revoked_at=None if row[4] is None else datetime.fromisoformat(revoked_at),
+        client_uid=None if row[5] is None else client_uid,
+        fingerprint=fingerprint,
+    )
+
+
+def _check_name(name: str) -> None:
+    if not USER_NAME.fullmatch(name):
+        raise PkiError(
+            f"invalid user name {name!r}: 1-64 letters, digits or . _ @ -, starting with a letter or digit"
+        )
+
+
+def _check_groups(groups: Sequence[str]) -> frozenset[str]:
+    for group in groups:
+        _check_label("group name", group)
+    return frozenset(groups)
+
+
+def _check_label(kind: str, value: str) -> None:
+    """Group names and roles: shown in clients and logs, so short, printable and unpadded."""
+    if not value or len(value) > MAX_LABEL_CHARS or not value.isprintable() or value != value.strip():
+        raise PkiError(f"invalid {kind} {value!r}: 1-{MAX_LABEL_CHARS} printable characters")
+
+
+def _serial(serial: int) -> str:
+    """Serials are up to 159 bits, too large for SQLite integers: stored as lowercase hex."""
+    return format(serial, "x")
+
+
+def _time(when: datetime) -> str:
+    if when.tzinfo is None:
+        raise PkiError("times must be timezone-aware")
+    return when.astimezone(UTC).isoformat()
