@@ -12,7 +12,7 @@ from rallypoint.bench.command import parse_address, scenario_from_args
 from rallypoint.bench.errors import BenchError
 from rallypoint.bench.messages import FENCE_TYPE, fence_bytes, stamped_pli
 from rallypoint.bench.report import render_text, to_json, verdicts
-from rallypoint.bench.runner import BenchResult, Latency, ServerUsage
+from rallypoint.bench.results import BenchResult, ConnectPhase, Latency, ServerUsage
 from rallypoint.bench.scenarios import PRESETS, Target
 from rallypoint.bench.tally import Tally
 from rallypoint.cli import build_parser
@@ -169,7 +169,7 @@ RESULT = BenchResult(
     elapsed_s=0.02,
     latency=Latency(10, 1.0, 2.0, 3.0),
     connections_lost=0,
-    connect_s=0.01,
+    connect=ConnectPhase(11, 0.01, 0.005),
     server=ServerUsage(1000, 1100, 1500, 11, 95.0),
 )
 

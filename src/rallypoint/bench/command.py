@@ -5,21 +5,35 @@ CPU can be measured without the load generator's; ``--target`` points it at a se
 is already running instead. Only loopback targets are accepted unless ``--allow-remote``
 says otherwise: a load generator aimed at the wrong address is a denial-of-service tool.
 
+``--tls`` runs every connection over mutual TLS: the bench's own server gets a certificate
+authority and bench identities before it starts; a ``--target`` (its TLS port) needs
+``--ca``, ``--cert`` and ``--key``, one identity for every connection. ``--compare-tls``
+runs the scenario over plain TCP, TLS and plain TCP again against one server the bench
+starts, and checks TLS against the mean of the plain runs; it needs both ports of one
+server process, so it refuses ``--target``.
+
 Exit codes: 0 every target met, 1 some target missed, 2 the benchmark could not run.
 """
 
 import argparse
+import enum
 import ipaddress
 import json
 import sys
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from rallypoint.bench import proc
+from rallypoint.bench.compare import Comparison, compare_tls
 from rallypoint.bench.errors import BenchError
-from rallypoint.bench.report import render_text, to_json, verdicts
-from rallypoint.bench.runner import BenchResult, run_scenario
+from rallypoint.bench.report import passed, to_document, to_text
+from rallypoint.bench.results import BenchResult
+from rallypoint.bench.route import Route
+from rallypoint.bench.runner import run_scenario
 from rallypoint.bench.scenarios import PRESETS, Scenario
 from rallypoint.bench.server import spawned_server
+from rallypoint.bench.tls import ClientFiles, TlsIdentities
 from rallypoint.cot.negotiation import WireFormat
 from rallypoint.net.loop import run_event_loop
 
@@ -29,6 +43,28 @@ class Address(NamedTuple):
 
     host: str
     port: int
+
+
+class Mode(enum.Enum):
+    """What the connections of a bench run are carried over."""
+
+    TCP = "tcp"
+    TLS = "tls"
+    COMPARE = "compare"
+    """Plain TCP, TLS, plain TCP against one server."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One ``rallypoint bench`` invocation, checked: what to run, against what, over what."""
+
+    scenario: Scenario
+    mode: Mode = Mode.TCP
+    target: Address | None = None
+    server_pid: int | None = None
+    target_tls: TlsIdentities | None = None
+    """``--tls`` against ``--target``: the identity every connection presents."""
+    log_level: str = "WARNING"
 
 
 def add_bench_parser(commands: Any) -> None:
@@ -62,6 +98,20 @@ def add_bench_parser(commands: Any) -> None:
         "--server-log-level", default="WARNING", help="log level of the server the bench starts"
     )
     bench.add_argument("--json", action="store_true", help="print the results as JSON")
+    tls = bench.add_argument_group("TLS")
+    tls.add_argument(
+        "--tls", action="store_true", help="every connection over mutual TLS (reports the handshake rate)"
+    )
+    tls.add_argument(
+        "--compare-tls",
+        action="store_true",
+        help="plain TCP, TLS, plain TCP on one server the bench starts: TLS/plain delivered msg/s",
+    )
+    tls.add_argument(
+        "--ca", type=Path, help="with --tls --target: CA certificate (PEM) the server's chains to"
+    )
+    tls.add_argument("--cert", type=Path, help="with --tls --target: client certificate (PEM)")
+    tls.add_argument("--key", type=Path, help="with --tls --target: the client certificate's key (PEM)")
 
 
 def parse_address(text: str, *, allow_remote: bool = False) -> Address:
@@ -99,32 +149,55 @@ def scenario_from_args(args: argparse.Namespace) -> Scenario:
     )
 
 
-async def bench(
-    scenario: Scenario, target: Address | None, server_pid: int | None, log_level: str
-) -> tuple[BenchResult, str]:
-    """Run against ``target``, or against a server started for the run; say which."""
+def plan_from_args(args: argparse.Namespace) -> Plan:
+    """Check the options together; :class:`BenchError` names the first conflict."""
+    scenario = scenario_from_args(args)
+    target = parse_address(args.target, allow_remote=args.allow_remote) if args.target else None
+    if args.server_pid is not None and target is None:
+        raise BenchError("--server-pid only applies with --target")
+    mode = Mode.COMPARE if args.compare_tls else Mode.TLS if args.tls else Mode.TCP
+    files = (args.ca, args.cert, args.key)
+    if mode is Mode.COMPARE and target is not None:
+        raise BenchError("--compare-tls needs both ports of one server: it starts its own (drop --target)")
+    if mode is Mode.COMPARE and scenario.idle:
+        raise BenchError("--compare-tls compares delivered msg/s; idle delivers none (use idle --tls)")
+    target_tls = None
+    if mode is Mode.TLS and target is not None:
+        if any(path is None for path in files):
+            raise BenchError(
+                "--tls with --target needs --ca, --cert and --key (an identity the server knows)"
+            )
+        target_tls = TlsIdentities.shared(args.ca, ClientFiles(args.cert, args.key), target.host)
+    elif any(path is not None for path in files):
+        raise BenchError("--ca, --cert and --key only apply with --tls --target")
+    return Plan(scenario, mode, target, args.server_pid, target_tls, args.server_log_level)
+
+
+async def bench(plan: Plan) -> tuple[BenchResult | Comparison, str]:
+    """Run against ``plan.target``, or against a server started for the run; say which."""
+    scenario, target = plan.scenario, plan.target
     if target is not None:
-        origin = "running server" + (f", pid {server_pid}" if server_pid is not None else "")
-        return await run_scenario(scenario, target.host, target.port, server_pid), origin
-    async with spawned_server(log_level) as server:
-        result = await run_scenario(scenario, server.host, server.port, server.pid)
-        return result, f"started by the bench, pid {server.pid}"
+        origin = "running server" + (f", pid {plan.server_pid}" if plan.server_pid is not None else "")
+        tls = plan.target_tls
+        route = tls.route(target.host, target.port) if tls else Route.plain(target.host, target.port)
+        return await run_scenario(scenario, route, plan.server_pid), origin
+    tls_senders = None if plan.mode is Mode.TCP else scenario.senders
+    async with spawned_server(plan.log_level, tls_senders=tls_senders) as server:
+        origin = f"started by the bench, pid {server.pid}"
+        if plan.mode is Mode.COMPARE:
+            return await compare_tls(scenario, server.plain_route, server.tls_route, server.pid), origin
+        route = server.tls_route if plan.mode is Mode.TLS else server.plain_route
+        return await run_scenario(scenario, route, server.pid), origin
 
 
 def run_bench(args: argparse.Namespace) -> int:
     """Run the benchmark the arguments describe, print the report, return the exit code."""
     try:
-        scenario = scenario_from_args(args)
-        target = parse_address(args.target, allow_remote=args.allow_remote) if args.target else None
-        if args.server_pid is not None and target is None:
-            raise BenchError("--server-pid only applies with --target")
-        proc.ensure_open_files(scenario.connections)
-        result, origin = run_event_loop(bench(scenario, target, args.server_pid, args.server_log_level))
+        plan = plan_from_args(args)
+        proc.ensure_open_files(plan.scenario.connections)
+        outcome, origin = run_event_loop(bench(plan))
     except BenchError as exc:
         print(f"rallypoint bench: {exc}", file=sys.stderr)
         return 2
-    if args.json:
-        print(json.dumps(to_json(result, origin), indent=2))
-    else:
-        print(render_text(result, origin))
-    return 0 if all(verdict.passed for verdict in verdicts(result)) else 1
+    print(json.dumps(to_document(outcome, origin), indent=2) if args.json else to_text(outcome, origin))
+    return 0 if passed(outcome) else 1

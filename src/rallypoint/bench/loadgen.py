@@ -15,6 +15,7 @@ from typing import TypeVar, cast
 from rallypoint.bench.counting import EVENT_END, FENCE_MARKER, FrameCounter, MarkerCounter
 from rallypoint.bench.errors import BenchError
 from rallypoint.bench.messages import StampedMessage, protocol_request_bytes
+from rallypoint.bench.route import Endpoint
 from rallypoint.bench.tally import Tally
 from rallypoint.cot import types
 from rallypoint.cot.negotiation import WireFormat
@@ -28,7 +29,8 @@ FULL_SPEED_BATCH = 32
 """Messages per write when sending flat out: ~16 KiB, then the loop lets receivers run."""
 
 CONNECT_TIMEOUT_S = 10.0
-"""Per connection: TCP connect plus the server's offer (and, for protobuf, the switch)."""
+"""Per connection: TCP connect (and TLS handshake), then the server's offer (and, for protobuf,
+the switch)."""
 
 CLOSE_TIMEOUT_S = 5.0
 
@@ -240,19 +242,30 @@ class Sender(BenchClient):
             self.done.set_result(self.sent)
 
 
-async def connect(host: str, port: int, factory: Callable[[], ClientT]) -> ClientT:
+async def connect(endpoint: Endpoint, factory: Callable[[], ClientT]) -> ClientT:
     """Open one connection and wait until it is ready to count."""
     loop = asyncio.get_running_loop()
+    secure = endpoint.ssl_context is not None
     try:
-        _, client = await asyncio.wait_for(loop.create_connection(factory, host, port), CONNECT_TIMEOUT_S)
-    except (OSError, TimeoutError) as exc:
-        raise BenchError(f"cannot connect to {host}:{port}: {exc or 'timed out'}") from exc
+        _, client = await asyncio.wait_for(
+            loop.create_connection(
+                factory,
+                endpoint.host,
+                endpoint.port,
+                ssl=endpoint.ssl_context,
+                server_hostname=endpoint.server_hostname if secure else None,
+                ssl_handshake_timeout=CONNECT_TIMEOUT_S if secure else None,
+            ),
+            CONNECT_TIMEOUT_S,
+        )
+    except (OSError, TimeoutError) as exc:  # ssl.SSLError is an OSError
+        raise BenchError(f"cannot connect to {endpoint}: {exc or 'timed out'}") from exc
     ready = False
     try:
         await asyncio.wait_for(client.ready, CONNECT_TIMEOUT_S)
         ready = True
     except TimeoutError as exc:
-        raise BenchError(f"{host}:{port} sent no protocol offer within {CONNECT_TIMEOUT_S:g} s") from exc
+        raise BenchError(f"{endpoint} sent no protocol offer within {CONNECT_TIMEOUT_S:g} s") from exc
     finally:
         if not ready and client.transport is not None:  # timed out, failed, or cancelled
             client.transport.abort()
@@ -260,18 +273,18 @@ async def connect(host: str, port: int, factory: Callable[[], ClientT]) -> Clien
 
 
 async def connect_many(
-    host: str, port: int, factories: Sequence[Callable[[], ClientT]], concurrency: int
+    dials: Sequence[tuple[Endpoint, Callable[[], ClientT]]], concurrency: int
 ) -> list[ClientT]:
-    """Open one connection per factory, at most ``concurrency`` handshakes at a time."""
+    """Open one connection per (endpoint, factory), at most ``concurrency`` handshakes at a time."""
     semaphore = asyncio.Semaphore(concurrency)
 
-    async def one(factory: Callable[[], ClientT]) -> ClientT:
+    async def one(endpoint: Endpoint, factory: Callable[[], ClientT]) -> ClientT:
         async with semaphore:
-            return await connect(host, port, factory)
+            return await connect(endpoint, factory)
 
     try:
         async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(one(factory)) for factory in factories]
+            tasks = [group.create_task(one(endpoint, factory)) for endpoint, factory in dials]
     except ExceptionGroup as failures:
         for task in tasks:
             if task.done() and not task.cancelled() and task.exception() is None:

@@ -1,12 +1,17 @@
-"""Rendering a :class:`BenchResult`: a report for people and a JSON document for scripts.
+"""Rendering a :class:`BenchResult` or a :class:`Comparison`: a report for people and a JSON
+document for scripts.
 
-Both carry the same numbers and the same verdicts, computed once by :func:`verdicts`.
+Both carry the same numbers and the same verdicts, computed once by :func:`verdicts` (and
+:func:`comparison_verdicts`).
 """
 
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from rallypoint.bench.runner import BenchResult
-from rallypoint.bench.scenarios import Scenario, Target
+from rallypoint.bench.compare import Comparison
+from rallypoint.bench.results import BenchResult
+from rallypoint.bench.runner import CONNECT_CONCURRENCY
+from rallypoint.bench.scenarios import TLS_RATIO_TARGET, Scenario, Target
 
 
 class Verdict(NamedTuple):
@@ -19,12 +24,24 @@ class Verdict(NamedTuple):
 
 def verdicts(result: BenchResult) -> list[Verdict]:
     """Check every target of the run's scenario against what was measured."""
-    metrics = result.metrics()
-    checked = []
-    for target in result.scenario.targets:
-        value = metrics.get(target.metric)
-        checked.append(Verdict(target, value, target.passed(value)))
-    return checked
+    return _check(result.scenario.targets, result.metrics())
+
+
+def comparison_verdicts(comparison: Comparison) -> list[Verdict]:
+    """Check the TLS-against-plain target of a comparison."""
+    return _check([TLS_RATIO_TARGET], comparison.metrics())
+
+
+def _check(targets: Sequence[Target], metrics: dict[str, float | None]) -> list[Verdict]:
+    return [
+        Verdict(target, metrics.get(target.metric), target.passed(metrics.get(target.metric)))
+        for target in targets
+    ]
+
+
+def transport_name(tls: bool) -> str:
+    """How the run's connections were carried, for people."""
+    return "mutual TLS" if tls else "plain TCP"
 
 
 def describe(scenario: Scenario) -> str:
@@ -53,7 +70,7 @@ def render_text(result: BenchResult, origin: str) -> str:
     scenario = result.scenario
     lines = [
         f"rallypoint bench {scenario.name}: {describe(scenario)}",
-        f"  server       {result.address} ({origin})",
+        f"  server       {result.address}, {transport_name(result.tls)} ({origin})",
     ]
     if not scenario.idle:
         latency = result.latency
@@ -66,9 +83,21 @@ def render_text(result: BenchResult, origin: str) -> str:
             + ("" if result.settled else " (grace period ended while messages were still arriving)"),
             f"  latency      p50 {_number(latency.p50_ms, 2)} / p95 {_number(latency.p95_ms, 2)}"
             f" / p99 {_number(latency.p99_ms, 2)} ms ({latency.samples:,} samples)",
+            f"  generator    {_number(result.generator_cpu_percent, 1, ' %')} of a core"
+            " (the load generator itself, during the measured phase)",
         ]
     opened = f"{scenario.connections:,} opened in {result.connect_s:.2f} s"
     lines.append(f"  connections  {opened}, {result.connections_lost} lost before the end")
+    if result.tls:
+        connect = result.connect
+        lines += [
+            f"  handshakes   {_number(result.handshakes_per_s, 0, '/s')} (mutual TLS, {CONNECT_CONCURRENCY}"
+            " at a time, from the first connect until the server let the last client in)",
+            f"  handshake    server {_number(connect.server_ms_each, 2, ' ms')} CPU each"
+            f" ({_number(connect.server_cpu_percent, 0, ' %')} of a core; at most"
+            f" {_number(connect.server_capacity_per_s, 0, '/s')} per server core),"
+            f" load generator {_number(connect.generator_cpu_percent, 0, ' %')} of a core",
+        ]
     server = result.server
     if server is None:
         lines.append("  server RSS/CPU not measured (no --server-pid)")
@@ -76,19 +105,21 @@ def render_text(result: BenchResult, origin: str) -> str:
         lines += [
             f"  server RSS   {server.rss_before_kib:,} KiB before, {server.rss_connected_kib:,} KiB"
             f" connected, {server.rss_after_kib:,} KiB after;"
-            f" {server.rss_per_connection_kib:.2f} KiB per connection",
+            f" {server.rss_per_connection_kib:.2f} KiB per {'TLS ' if result.tls else ''}connection",
             f"  server CPU   {server.cpu_percent:.1f} % of a core"
             + ("" if scenario.idle else " during the measured phase"),
         ]
         if server.idle_cpu_percent is not None:
             lines.append(f"  idle CPU     {server.idle_cpu_percent:.2f} % while the connections were held")
-    checked = verdicts(result)
-    if checked:
-        lines.append("targets")
-        for verdict in checked:
-            mark = "PASS" if verdict.passed else "FAIL"
-            lines.append(f"  {mark}  {verdict.target}  (measured {_number(verdict.value, 3)})")
+    lines += _target_lines(verdicts(result))
     return "\n".join(lines)
+
+
+def _target_lines(checked: Sequence[Verdict]) -> list[str]:
+    marked = [
+        f"  {'PASS' if v.passed else 'FAIL'}  {v.target}  (measured {_number(v.value, 3)})" for v in checked
+    ]
+    return ["targets", *marked] if marked else []
 
 
 def to_json(result: BenchResult, origin: str) -> dict[str, Any]:
@@ -111,6 +142,7 @@ def to_json(result: BenchResult, origin: str) -> dict[str, Any]:
             "idle": scenario.idle,
         },
         "server": {"address": result.address, "origin": origin},
+        "transport": "tls" if result.tls else "tcp",
         "sent": result.sent,
         "expected": result.expected,
         "received": result.received,
@@ -127,6 +159,10 @@ def to_json(result: BenchResult, origin: str) -> dict[str, Any]:
         "connections": scenario.connections,
         "connections_lost": result.connections_lost,
         "connect_s": result.connect_s,
+        "connect_server_cpu_s": result.connect.server_cpu_s,
+        "connect_generator_cpu_s": result.connect.generator_cpu_s,
+        "handshakes_per_s": result.handshakes_per_s,
+        "generator_cpu_percent": result.generator_cpu_percent,
         "server_rss_kib": None
         if server is None
         else {
@@ -137,15 +173,91 @@ def to_json(result: BenchResult, origin: str) -> dict[str, Any]:
         },
         "server_cpu_percent": server.cpu_percent if server else None,
         "server_idle_cpu_percent": server.idle_cpu_percent if server else None,
-        "targets": [
-            {
-                "metric": v.target.metric,
-                "op": v.target.op,
-                "threshold": v.target.threshold,
-                "value": v.value,
-                "passed": v.passed,
-            }
-            for v in checked
-        ],
+        "targets": _targets_json(checked),
         "passed": all(v.passed for v in checked),
     }
+
+
+def _targets_json(checked: Sequence[Verdict]) -> list[dict[str, Any]]:
+    return [
+        {
+            "metric": v.target.metric,
+            "op": v.target.op,
+            "threshold": v.target.threshold,
+            "value": v.value,
+            "passed": v.passed,
+        }
+        for v in checked
+    ]
+
+
+def comparison_passed(comparison: Comparison) -> bool:
+    """Every run met its scenario's targets and TLS met its target against plain."""
+    checked = [*comparison_verdicts(comparison), *(v for run in comparison.runs for v in verdicts(run))]
+    return all(verdict.passed for verdict in checked)
+
+
+def render_comparison_text(comparison: Comparison, origin: str) -> str:
+    """Every run's report, then the comparison and its verdict."""
+    runs = comparison.runs
+    order = ", ".join(transport_name(result.tls) for result in runs)
+    lines = []
+    for number, result in enumerate(runs, 1):
+        lines += [
+            f"== run {number} of {len(runs)}: {transport_name(result.tls)} ==",
+            render_text(result, origin),
+        ]
+    plain_rates = " and ".join(_number(result.delivered_per_s) for result in comparison.plain)
+    tls = comparison.tls[0] if comparison.tls else None
+    lines += [
+        f"== comparison: {order} on one server ({origin}) ==",
+        f"  plain TCP    {_number(comparison.plain_per_s, 0, ' msg/s')} delivered (mean of {plain_rates})",
+        f"  mutual TLS   {_number(comparison.tls_per_s, 0, ' msg/s')} delivered",
+        f"  TLS/plain    {_number(comparison.ratio, 3)}",
+    ]
+    if tls is not None:
+        lines.append(
+            f"  handshakes   {_number(tls.handshakes_per_s, 0, '/s')} while the TLS run opened its"
+            f" {tls.scenario.connections:,} connections (a rate under load: idle --tls --clients 2000)"
+        )
+    lines += _target_lines(comparison_verdicts(comparison))
+    return "\n".join(lines)
+
+
+def comparison_to_json(comparison: Comparison, origin: str) -> dict[str, Any]:
+    """The machine-readable report of a comparison: every run, then the comparison."""
+    checked = comparison_verdicts(comparison)
+    return {
+        "runs": [to_json(result, origin) for result in comparison.runs],
+        "comparison": {
+            "order": ["tls" if result.tls else "tcp" for result in comparison.runs],
+            "plain_delivered_per_s": [result.delivered_per_s for result in comparison.plain],
+            "plain_mean_delivered_per_s": comparison.plain_per_s,
+            "tls_delivered_per_s": comparison.tls_per_s,
+            "tls_to_plain_ratio": comparison.ratio,
+            "targets": _targets_json(checked),
+            "passed": all(v.passed for v in checked),
+        },
+        "passed": comparison_passed(comparison),
+    }
+
+
+def to_text(outcome: BenchResult | Comparison, origin: str) -> str:
+    """The human-readable report of a run or a comparison."""
+    if isinstance(outcome, Comparison):
+        return render_comparison_text(outcome, origin)
+    return render_text(outcome, origin)
+
+
+def to_document(outcome: BenchResult | Comparison, origin: str) -> dict[str, Any]:
+    """The machine-readable report of a run or a comparison."""
+    if isinstance(outcome, Comparison):
+        return comparison_to_json(outcome, origin)
+    return to_json(outcome, origin)
+
+
+def passed(outcome: BenchResult | Comparison) -> bool:
+    """Whether every target was met (the exit code)."""
+    if isinstance(outcome, Comparison):
+        return comparison_passed(outcome)
+    return all(verdict.passed for verdict in verdicts(outcome))

@@ -7,21 +7,28 @@ fence (or the grace period ends). Since the server keeps each sender's order, no
 of the warm-up is counted in the measurement, and the ratio counts exactly what never
 came. An idle run only holds connections.
 
-The server's memory and CPU are read only when its pid is known.
+Over TLS every connection completes a mutual-TLS handshake first; the connect phase (all
+connections, :data:`CONNECT_CONCURRENCY` at a time, from the first connect until the server's
+protocol offer reached the last one) then gives the handshake rate.
+
+The server's memory and CPU are read only when its pid is known; the load generator's own
+CPU is always measured, to show when it, not the server, is the limit.
 """
 
 import asyncio
-import math
 import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
+from typing import NamedTuple
 
 from rallypoint.bench import proc
 from rallypoint.bench.errors import BenchError
 from rallypoint.bench.loadgen import BenchClient, Sender, close_all, connect_many, wall_clock_ms
 from rallypoint.bench.messages import fence_bytes, stamped_pli
+from rallypoint.bench.results import BenchResult, ConnectPhase, Latency, ServerUsage
+from rallypoint.bench.route import Route
 from rallypoint.bench.scenarios import Scenario
 from rallypoint.bench.tally import Tally
 
@@ -30,97 +37,6 @@ CONNECT_CONCURRENCY = 256
 
 SENDER_SLACK_S = 5.0
 """Senders stop themselves at the deadline; this guards against a stuck event loop."""
-
-
-@dataclass(frozen=True)
-class Latency:
-    """Delivery latency from the sampled messages of the measured phase."""
-
-    samples: int
-    p50_ms: float | None
-    p95_ms: float | None
-    p99_ms: float | None
-
-    @classmethod
-    def from_samples(cls, samples_ns: Sequence[int]) -> "Latency":
-        """Nearest-rank percentiles of ``samples_ns``."""
-        ordered = sorted(samples_ns)
-
-        def rank(percent: float) -> float | None:
-            if not ordered:
-                return None
-            return ordered[max(0, math.ceil(percent / 100 * len(ordered)) - 1)] / 1e6
-
-        return cls(len(ordered), rank(50), rank(95), rank(99))
-
-
-@dataclass(frozen=True)
-class ServerUsage:
-    """The server process seen from ``/proc`` during the run."""
-
-    rss_before_kib: int
-    """Before the bench connected."""
-    rss_connected_kib: int
-    """With every bench connection open, before any load."""
-    rss_after_kib: int
-    """At the end of the measured phase, connections still open."""
-    connections: int
-    cpu_percent: float
-    """Load run: CPU time of the measured phase over its span from first send to last delivery
-    (the server has nothing to do once the last delivery is out). Idle run: the whole run."""
-    idle_cpu_percent: float | None = None
-    """Idle run only: while the connections were held and silent."""
-
-    @property
-    def rss_per_connection_kib(self) -> float:
-        """Memory the connections added, per connection."""
-        return (self.rss_connected_kib - self.rss_before_kib) / self.connections
-
-
-@dataclass(frozen=True)
-class BenchResult:
-    """Everything one run measured."""
-
-    scenario: Scenario
-    address: str
-    sent: int
-    expected: int
-    """Deliveries a perfect server would make: sent x clients."""
-    received: int
-    elapsed_s: float
-    """From the first send of the measured phase to the last delivery (or the end of waiting)."""
-    latency: Latency
-    connections_lost: int
-    """Bench connections the server closed before the end."""
-    connect_s: float
-    """Time to open every connection and finish its handshake."""
-    server: ServerUsage | None
-    settled: bool = True
-    """False when the grace period ended before every fence arrived: the ratio understates."""
-
-    @property
-    def delivered_per_s(self) -> float | None:
-        """Messages received by all clients together, per second."""
-        return self.received / self.elapsed_s if self.elapsed_s > 0 and not self.scenario.idle else None
-
-    @property
-    def delivery_ratio(self) -> float | None:
-        """Received over expected (1.0 when nothing was lost or replaced)."""
-        return self.received / self.expected if self.expected else None
-
-    def metrics(self) -> dict[str, float | None]:
-        """The values targets are checked against, by name."""
-        server = self.server
-        return {
-            "delivered_per_s": self.delivered_per_s,
-            "delivery_ratio": self.delivery_ratio,
-            "latency_p50_ms": self.latency.p50_ms,
-            "latency_p95_ms": self.latency.p95_ms,
-            "latency_p99_ms": self.latency.p99_ms,
-            "rss_per_connection_kib": server.rss_per_connection_kib if server else None,
-            "cpu_percent": server.cpu_percent if server else None,
-            "idle_cpu_percent": server.idle_cpu_percent if server else None,
-        }
 
 
 @dataclass(frozen=True)
@@ -134,70 +50,99 @@ class _Phase:
     """Every fence arrived: the counts are final."""
 
 
-async def run_scenario(
-    scenario: Scenario, host: str, port: int, server_pid: int | None = None
-) -> BenchResult:
-    """Run ``scenario`` against the server at ``host:port`` (pid known: measure it too)."""
+async def run_scenario(scenario: Scenario, route: Route, server_pid: int | None = None) -> BenchResult:
+    """Run ``scenario`` against the server ``route`` leads to (pid known: measure it too)."""
     if scenario.idle:
-        return await _run_idle(scenario, host, port, server_pid)
-    return await _run_load(scenario, host, port, server_pid)
+        return await _run_idle(scenario, route, server_pid)
+    return await _run_load(scenario, route, server_pid)
 
 
-def _sample(pid: int | None) -> proc.ProcSample | None:
-    return proc.sample(pid) if pid is not None else None
+class _Mark(NamedTuple):
+    """One moment of a run: monotonic time, the generator's CPU time, the server's /proc reading."""
+
+    at: float
+    generator_cpu_s: float
+    server: proc.ProcSample | None
 
 
-async def _run_load(scenario: Scenario, host: str, port: int, pid: int | None) -> BenchResult:
-    before, connect_start = _sample(pid), time.monotonic()
-    fmt = scenario.wire_format
-    receivers = await connect_many(
-        host, port, [partial(BenchClient, fmt)] * scenario.clients, CONNECT_CONCURRENCY
+def _mark(pid: int | None) -> _Mark:
+    return _Mark(time.monotonic(), time.process_time(), proc.sample(pid) if pid is not None else None)
+
+
+def _server_samples(*marks: _Mark) -> list[proc.ProcSample] | None:
+    """The server's readings at ``marks``, or None when it is not measured."""
+    samples = [mark.server for mark in marks if mark.server is not None]
+    return samples if len(samples) == len(marks) else None
+
+
+def _connect_phase(connections: int, start: _Mark, end: _Mark) -> ConnectPhase:
+    server_cpu_s = None
+    if start.server is not None and end.server is not None:
+        server_cpu_s = end.server.cpu_s - start.server.cpu_s
+    return ConnectPhase(
+        connections, end.at - start.at, end.generator_cpu_s - start.generator_cpu_s, server_cpu_s
     )
-    senders: list[Sender] = []
-    try:
-        run_id = secrets.token_hex(4)  # distinct uids, even against a server that saw earlier runs
-        now_ms = wall_clock_ms()
-        factories = [
+
+
+async def _run_load(scenario: Scenario, route: Route, pid: int | None) -> BenchResult:
+    fmt = scenario.wire_format
+    run_id = secrets.token_hex(4)  # distinct uids and callsigns, even against a server that saw earlier runs
+    now_ms = wall_clock_ms()
+    sender_dials = [
+        (
+            route.sender(i),
             partial(
                 Sender,
                 fmt,
-                stamped_pli(f"bench-{run_id}-{i}", f"BENCH-{i}", now_ms, fmt),
+                stamped_pli(f"bench-{run_id}-{i}", f"BENCH-{run_id}-{i}", now_ms, fmt),
                 fence_bytes(f"bench-{run_id}-{i}-fence", now_ms, fmt),
-            )
-            for i in range(scenario.senders)
-        ]
-        senders = await connect_many(host, port, factories, CONNECT_CONCURRENCY)
-        connected, connect_s = _sample(pid), time.monotonic() - connect_start
+            ),
+        )
+        for i in range(scenario.senders)
+    ]
+    before = _mark(pid)
+    receivers = await connect_many(
+        [(route.receivers, partial(BenchClient, fmt))] * scenario.clients, CONNECT_CONCURRENCY
+    )
+    senders: list[Sender] = []
+    try:
+        senders = await connect_many(sender_dials, CONNECT_CONCURRENCY)
+        connected = _mark(pid)
         if scenario.warmup_s > 0:
             await _warm_up(scenario, receivers, senders)
-        start = _sample(pid)
+        start = _mark(pid)
         measured = await _phase(scenario, receivers, senders, scenario.duration_s)
-        end = _sample(pid)
+        end = _mark(pid)
         _raise_client_errors([*receivers, *senders])
         lost = sum(client.closed.done() for client in (*receivers, *senders))
     finally:
         await close_all([*receivers, *senders])
     usage = None
-    if before is not None and connected is not None and start is not None and end is not None:
+    samples = _server_samples(before, connected, start, end)
+    if samples is not None:
+        rss_before, rss_connected, cpu_start, cpu_end = samples
         usage = ServerUsage(
-            before.rss_kib,
-            connected.rss_kib,
-            end.rss_kib,
+            rss_before.rss_kib,
+            rss_connected.rss_kib,
+            cpu_end.rss_kib,
             scenario.connections,
-            proc.cpu_percent(start, end, measured.elapsed_s),
+            proc.cpu_percent(cpu_start, cpu_end, measured.elapsed_s),
         )
+    generator_s = end.generator_cpu_s - start.generator_cpu_s
     return BenchResult(
         scenario,
-        f"{host}:{port}",
+        str(route.receivers),
         measured.sent,
         measured.expected,
         measured.received,
         measured.elapsed_s,
         Latency.from_samples(measured.samples_ns),
         lost,
-        connect_s,
+        _connect_phase(scenario.connections, before, connected),
         usage,
         measured.settled,
+        route.tls,
+        100.0 * generator_s / measured.elapsed_s if measured.elapsed_s > 0 else None,
     )
 
 
@@ -241,33 +186,38 @@ async def _phase(
     return _Phase(sent, sent * len(receivers), tally.delivered, elapsed_s, tally.samples_ns, bool(done))
 
 
-async def _run_idle(scenario: Scenario, host: str, port: int, pid: int | None) -> BenchResult:
-    before, started_at = _sample(pid), time.monotonic()
+async def _run_idle(scenario: Scenario, route: Route, pid: int | None) -> BenchResult:
+    before = _mark(pid)
     clients = await connect_many(
-        host, port, [partial(BenchClient, scenario.wire_format)] * scenario.clients, CONNECT_CONCURRENCY
+        [(route.receivers, partial(BenchClient, scenario.wire_format))] * scenario.clients,
+        CONNECT_CONCURRENCY,
     )
-    connect_s = time.monotonic() - started_at
     try:
+        opened = _mark(pid)
         await asyncio.sleep(scenario.warmup_s)  # let the server settle after the connection storm
-        connected, held_at = _sample(pid), time.monotonic()
+        held = _mark(pid)
         await asyncio.sleep(scenario.duration_s)
-        after, ended_at = _sample(pid), time.monotonic()
+        after = _mark(pid)
         _raise_client_errors(clients)
         lost = sum(client.closed.done() for client in clients)
     finally:
         await close_all(clients)
     usage = None
-    if before is not None and connected is not None and after is not None:
+    samples = _server_samples(before, held, after)
+    if samples is not None:
+        first, settled, last = samples
         usage = ServerUsage(
-            before.rss_kib,
-            connected.rss_kib,
-            after.rss_kib,
+            first.rss_kib,
+            settled.rss_kib,
+            last.rss_kib,
             scenario.connections,
-            proc.cpu_percent(before, after, ended_at - started_at),
-            proc.cpu_percent(connected, after, ended_at - held_at),
+            proc.cpu_percent(first, last, after.at - before.at),
+            proc.cpu_percent(settled, last, after.at - held.at),
         )
+    connect = _connect_phase(scenario.connections, before, opened)
+    empty = Latency.from_samples([])
     return BenchResult(
-        scenario, f"{host}:{port}", 0, 0, 0, 0.0, Latency.from_samples([]), lost, connect_s, usage
+        scenario, str(route.receivers), 0, 0, 0, 0.0, empty, lost, connect, usage, tls=route.tls
     )
 
 

@@ -112,6 +112,10 @@ class Scenario:
             raise BenchError(f"scenario {self.name}: " + "; ".join(problems))
 
 
+TLS_RATIO_TARGET = Target("tls_to_plain_ratio", ">=", 0.70)
+"""The security issue's goal for ``--compare-tls``: TLS delivers at least 70 % of plain TCP's
+messages/s, both measured in the same run against the same server process."""
+
 PRESETS: dict[str, Scenario] = {
     "fanout": Scenario(
         name="fanout",

@@ -1,0 +1,43 @@
+"""Where a run's connections go: plain TCP, or mutual TLS with the identity each one presents."""
+
+import ssl
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where one bench connection goes, and how: plain TCP, or TLS presenting a client certificate."""
+
+    host: str
+    port: int
+    ssl_context: ssl.SSLContext | None = None
+    """None: plain TCP."""
+    server_hostname: str | None = None
+    """The name the server's certificate must carry (TLS only)."""
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Route:
+    """How a run's connections reach the server: receivers share one endpoint, senders may differ."""
+
+    receivers: Endpoint
+    senders: tuple[Endpoint, ...]
+    """Sender ``i`` uses ``senders[i % len(senders)]`` (over TLS: its own identity)."""
+
+    @classmethod
+    def plain(cls, host: str, port: int) -> "Route":
+        """Plain TCP to ``host:port`` for every connection."""
+        endpoint = Endpoint(host, port)
+        return cls(endpoint, (endpoint,))
+
+    @property
+    def tls(self) -> bool:
+        """Whether the connections use TLS."""
+        return self.receivers.ssl_context is not None
+
+    def sender(self, index: int) -> Endpoint:
+        """The endpoint of sender ``index``."""
+        return self.senders[index % len(self.senders)]
