@@ -59,7 +59,15 @@ class RunningServer:
 @pytest.fixture
 def server_settings(tmp_path: Path) -> Settings:
     """Settings for a test server: ephemeral ports on loopback, data in a temporary directory."""
-    return Settings(data_dir=tmp_path / "data", tcp_port=0, udp_port=0, tls_port=None, enrollment_port=None)
+    return Settings(
+        data_dir=tmp_path / "data",
+        tcp_port=0,
+        udp_port=0,
+        tls_port=None,
+        enrollment_port=None,
+        api_tls_port=None,
+        api_plain_port=None,
+    )
 
 
 @pytest.fixture
@@ -161,7 +169,15 @@ def write_credentials(
 @pytest.fixture
 def tls_settings(tmp_path: Path) -> Settings:
     """A test server with the TLS port on (port 0) beside the plain one; no UDP, no enrollment."""
-    return Settings(data_dir=tmp_path / "data", tcp_port=0, udp_port=None, tls_port=0, enrollment_port=None)
+    return Settings(
+        data_dir=tmp_path / "data",
+        tcp_port=0,
+        udp_port=None,
+        tls_port=0,
+        enrollment_port=None,
+        api_tls_port=None,
+        api_plain_port=None,
+    )
 
 
 @pytest.fixture

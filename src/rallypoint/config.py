@@ -33,6 +33,10 @@ class Settings:
     """CoT streaming over mutual TLS (client certificate from our CA required); None disables it."""
     enrollment_port: int | None = 8446
     """HTTPS certificate enrollment (server-auth TLS + HTTP basic auth); None disables it."""
+    api_tls_port: int | None = 8443
+    """Marti REST API over HTTPS with client certificates (as on ``tls_port``); None disables it."""
+    api_plain_port: int | None = None
+    """Marti REST API over plain HTTP for LAN setups, every caller anonymous; None (default) disables it."""
     hostnames: str = "localhost,127.0.0.1"
     """Comma-separated names and addresses clients use to reach the server (server certificate SANs)."""
     certificate_validity_days: int = 365
@@ -64,7 +68,25 @@ class Settings:
     """Invalid events in a row tolerated before a client is disconnected."""
     isolate_teams: bool = False
     """Opt-in: broadcasts reach only clients of the sender's team colour."""
+    upload_max_bytes: int = 100 * 1024 * 1024
+    """Largest file accepted by the Marti upload endpoints; beyond it the answer is 413."""
+    package_max_entries: int = 1000
+    """Entries one data package may hold (ATAK packages hold tens)."""
+    package_max_uncompressed_bytes: int = 1024 * 1024 * 1024
+    """Total size a data package may expand to on the devices that extract it."""
     log_level: str = "INFO"
+    store_url: str = ""
+    """Where routed events and the package index are kept: ``sqlite:///abs/path.db`` or
+    ``postgresql://user@host:port/db``; empty = ``rallypoint.sqlite3`` in :attr:`data_dir`."""
+    retention_days: int = 30
+    """Stored events older than this are purged (hourly)."""
+    store_queue_max: int = 100_000
+    """Events waiting for the store's writer; past it new ones are not stored (counted as store_dropped)."""
+
+    @property
+    def effective_store_url(self) -> str:
+        """:attr:`store_url`, or the SQLite file in the data directory."""
+        return self.store_url or f"sqlite://{(self.data_dir / 'rallypoint.sqlite3').resolve()}"
 
     @property
     def hostname_list(self) -> list[str]:

@@ -63,3 +63,42 @@ class AuthenticationError(PkiError):
 
 class EnrollmentRefused(PkiError):
     """A certificate signing request does not match what the server signs."""
+
+
+class StoreError(RallypointError):
+    """The event and package store cannot be opened, read or written (bad URL, database error)."""
+
+
+class UploadRefused(RallypointError):
+    """An uploaded file is refused; ``reason`` is a short label for logs and the response."""
+
+    reason = "upload_refused"
+
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
+        super().__init__(message)
+        if reason is not None:
+            self.reason = reason
+
+
+class UploadTooLarge(UploadRefused):
+    """The upload is larger than the configured cap."""
+
+    reason = "too_large"
+
+
+class MalformedUpload(UploadRefused):
+    """The request body is not the multipart form (or the part) the endpoint expects."""
+
+    reason = "bad_request"
+
+
+class NotAZip(UploadRefused):
+    """A data package upload whose bytes are not a zip archive, whatever its header says."""
+
+    reason = "not_a_zip"
+
+
+class InvalidPackage(UploadRefused):
+    """A zip that is unsafe or not a data package (no manifest, traversal, bomb, encryption)."""
+
+    reason = "invalid_package"

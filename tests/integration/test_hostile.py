@@ -51,6 +51,9 @@ def server_settings(tmp_path: Path) -> Settings:
         data_dir=tmp_path / "data",
         tcp_port=0,
         udp_port=None,
+        tls_port=None,
+        enrollment_port=None,
+        api_tls_port=None,
         max_event_bytes=MAX_EVENT_BYTES,
         partial_message_timeout_s=PARTIAL_MESSAGE_TIMEOUT_S,
         stall_timeout_s=STALL_TIMEOUT_S,
@@ -501,7 +504,15 @@ async def test_two_thousand_connections_opened_and_dropped(running_server: Runni
 async def test_connections_over_the_limit_are_refused(
     tmp_path: Path, server_logs: pytest.LogCaptureFixture
 ) -> None:
-    settings = Settings(data_dir=tmp_path / "data", tcp_port=0, udp_port=None, max_connections=3)
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        tcp_port=0,
+        udp_port=None,
+        tls_port=None,
+        enrollment_port=None,
+        api_tls_port=None,
+        max_connections=3,
+    )
     server = Server(settings)
     ports = await server.start()
     try:

@@ -88,7 +88,12 @@ def serve_command(port: int, data_dir: Path, log_level: str) -> list[str]:
     ]
 
 
-PORTS_OFF = {"RALLYPOINT_UDP_PORT": "off", "RALLYPOINT_TLS_PORT": "off", "RALLYPOINT_ENROLLMENT_PORT": "off"}
+PORTS_OFF = {
+    "RALLYPOINT_UDP_PORT": "off",
+    "RALLYPOINT_TLS_PORT": "off",
+    "RALLYPOINT_ENROLLMENT_PORT": "off",
+    "RALLYPOINT_API_TLS_PORT": "off",
+}
 """Listeners the plain-TCP scenarios do not use: off, so runs never collide on fixed ports."""
 
 

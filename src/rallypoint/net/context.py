@@ -15,6 +15,7 @@ from rallypoint.pki.authority import CertificateAuthority
 from rallypoint.pki.identities import IdentityStore
 from rallypoint.router.router import Denial, Router, describe
 from rallypoint.router.stats import Counters
+from rallypoint.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,8 @@ class ServerContext:
     authority: CertificateAuthority | None = None
     identities: IdentityStore | None = None
     audit_log: AuditLog | None = None
+    store: Store | None = None
+    """Routed events and the package index; opened by the server at start."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "ServerContext":

@@ -3,8 +3,9 @@
 One task owns the tick (cache expiry, alert repetition, connection timeouts); listeners
 are asyncio servers whose protocols are created per connection. When TLS streaming or
 enrollment is on, start-up loads (or creates) the certificate authority and opens the
-identity store and the audit log. ``stop`` closes the listeners, flushes and closes every
-connection, and ends the tick.
+identity store and the audit log. Before any listener opens, the store is opened and the
+situation cache rebuilt from it. ``stop`` closes the listeners, flushes and closes every
+connection, ends the tick, then closes the store (committing what is queued).
 """
 
 import asyncio
@@ -13,17 +14,22 @@ import logging
 from datetime import UTC, datetime
 from typing import NamedTuple
 
+from rallypoint.api.packages import package_routes
 from rallypoint.config import Settings
-from rallypoint.errors import ConfigError, PkiError
+from rallypoint.errors import ConfigError, PkiError, StoreError
+from rallypoint.net.api_server import ApiService, start_marti_api
+from rallypoint.net.api_wiring import package_deps
 from rallypoint.net.context import ServerContext, wall_clock_ms
 from rallypoint.net.datagram import DatagramInput, multicast_socket
 from rallypoint.net.https import EnrollmentService, start_enrollment
+from rallypoint.net.persistence import EventRecorder, Retention, rebuild_cache
 from rallypoint.net.stream import StreamConnection
 from rallypoint.net.tls import TlsListener
 from rallypoint.pki.audit import AuditLog
 from rallypoint.pki.authority import CertificateAuthority
 from rallypoint.pki.identities import IdentityStore
 from rallypoint.pki.paths import audit_path, identity_path
+from rallypoint.store import open_store
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +44,8 @@ class BoundPorts(NamedTuple):
     udp: int | None
     tls: int | None = None
     enrollment: int | None = None
+    api_tls: int | None = None
+    api_plain: int | None = None
 
 
 class Server:
@@ -51,14 +59,18 @@ class Server:
         self._tick_task: asyncio.Task[None] | None = None
         self._tls: TlsListener | None = None
         self._enrollment: EnrollmentService | None = None
+        self._api: ApiService | None = None
+        self._retention: Retention | None = None
         self._stopped = asyncio.Event()
 
     async def start(self) -> BoundPorts:
         """Open every configured listener; return the bound ports."""
         loop = asyncio.get_running_loop()
         settings = self.settings
-        if settings.tls_port is not None or settings.enrollment_port is not None:
+        certificate_ports = (settings.tls_port, settings.enrollment_port, settings.api_tls_port)
+        if any(port is not None for port in certificate_ports):
             self._open_identities()
+        await self._open_store()
         self._tcp = await loop.create_server(
             lambda: StreamConnection(self.context, "tcp"), settings.host, settings.tcp_port, backlog=4096
         )
@@ -80,6 +92,13 @@ class Server:
         if settings.enrollment_port is not None:
             self._enrollment = await self._start_enrollment(settings.enrollment_port)
             enrollment_port = self._enrollment.port
+        if settings.api_tls_port is not None or settings.api_plain_port is not None:
+            self._api = await start_marti_api(
+                self.context,
+                tls_port=settings.api_tls_port,
+                plain_port=settings.api_plain_port,
+                extra_routes=package_routes(package_deps(self.context)),
+            )
         self._tick_task = asyncio.create_task(self._tick_forever(), name="rallypoint-tick")
         log.info(
             "Rallypoint serving CoT on %s tcp/%d%s%s%s",
@@ -89,7 +108,15 @@ class Server:
             f" tls/{tls_port}" if tls_port else "",
             f", enrollment https/{enrollment_port}" if enrollment_port else "",
         )
-        return BoundPorts(tcp_port, udp_port, tls_port, enrollment_port)
+        api = self._api
+        return BoundPorts(
+            tcp_port,
+            udp_port,
+            tls_port,
+            enrollment_port,
+            api.tls_port if api else None,
+            api.plain_port if api else None,
+        )
 
     async def _start_enrollment(self, port: int) -> EnrollmentService:
         context = self.context
@@ -124,6 +151,24 @@ class Server:
             authority.paths.ca_cert,
         )
 
+    async def _open_store(self) -> None:
+        """Open the store, refill the situation cache from it, and start recording routed events."""
+        context = self.context
+        try:
+            store = open_store(self.settings.effective_store_url, queue_max=self.settings.store_queue_max)
+            await store.open()
+            try:
+                restored = await rebuild_cache(context.router, store, wall_clock_ms(), context.xml_limits)
+            except StoreError:
+                await store.close()
+                raise
+        except StoreError as exc:
+            raise ConfigError(f"cannot open the store: {str(exc).splitlines()[0]}") from exc
+        context.store = store
+        context.router.recorder = EventRecorder(store, context.counters)
+        self._retention = Retention(store, self.settings.retention_days)
+        log.info("store open; %d cached events restored", restored)
+
     async def _start_multicast(self) -> None:
         settings = self.settings
         sock = multicast_socket(
@@ -142,10 +187,21 @@ class Server:
             await asyncio.sleep(TICK_INTERVAL_S)
             self.context.router.tick(wall_clock_ms())
             now = loop.time()
+            if self._retention is not None:
+                self._retention.tick(now, wall_clock_ms())
             checked = self.context.connections if self.settings.idle_timeout_s else self.context.watched
             for connection in list(checked):
                 assert isinstance(connection, StreamConnection)
                 connection.check_timeouts(now)
+
+    async def _close_store(self) -> None:
+        store, self.context.store = self.context.store, None
+        if store is None:
+            return
+        self.context.router.recorder = None
+        if self._retention is not None:
+            await self._retention.stop()
+        await store.close()
 
     async def serve_until_stopped(self) -> None:
         """Wait until :meth:`stop` has run."""
@@ -153,6 +209,8 @@ class Server:
 
     async def stop(self) -> None:
         """Close listeners, flush and close connections, end the tick."""
+        if self._api is not None:
+            await self._api.close()
         if self._tcp is not None:
             self._tcp.close()
         if self._tls is not None:
@@ -172,5 +230,6 @@ class Server:
                 await self._tick_task
         if self.context.identities is not None:
             self.context.identities.close()
+        await self._close_store()
         self._stopped.set()
         log.info("Rallypoint stopped")

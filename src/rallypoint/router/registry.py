@@ -106,6 +106,8 @@ class ClientInfo(NamedTuple):
     groups: frozenset[str]
     connected_at: int
     last_seen: int
+    identity: str | None = None
+    """The user of an authenticated connection (None: anonymous)."""
 
 
 class Registry:
@@ -211,6 +213,7 @@ class Registry:
                 groups=sub.out_groups | sub.in_groups,
                 connected_at=sub.connected_at,
                 last_seen=sub.last_seen,
+                identity=sub.identity,
             )
             for sub in self._subscribers.values()
         ]

@@ -87,6 +87,8 @@ class Router:
         self.on_denial = on_denial
         """Told about refused events (once per :data:`REPORT_INTERVAL_MS` for repeats)."""
         self._reported: dict[tuple[str, int, str], int] = {}
+        self.recorder: Callable[[Outbound, Subscriber], None] | None = None
+        """Told about every routed event after delivery (persistence); must not block or raise."""
 
     def attach(self, subscriber: Subscriber, now_ms: int) -> None:
         """Register a new connection and replay the current picture to it."""
@@ -191,6 +193,8 @@ class Router:
             self._bounce_chat(sender, event)
         self._remember(sender, message, now_ms)
         self.counters.inc("delivered", delivered)
+        if self.recorder is not None:
+            self.recorder(message, sender)
         return delivered
 
     def _learn_sender(self, sender: Subscriber, event: Event) -> None:

@@ -1,0 +1,371 @@
+"""The Marti API listeners: HTTPS with client certificates (8443) and optional plain HTTP (8080).
+
+uvicorn serves the application inside our event loop, but it does not tell an ASGI app who
+the TLS peer is (its scope has no certificate). So on 8443 we do what ``net.tls`` does for
+8089: accept TCP connections ourselves, run each handshake in a task we own against the same
+SSL context (our CA, the current CRL, client certificate required), ask the identity store
+for its verdict with the same :func:`~rallypoint.net.tls.identify`, and only then give the
+verified TLS transport to a uvicorn HTTP protocol object whose ASGI app is bound to that
+identity (``protocol.app``). uvicorn's server owns those connections from there (keep-alive,
+concurrency limit, graceful shutdown) as if it had accepted them. Between requests of one
+keep-alive connection the identity is looked up again whenever the identity store changed,
+so a revoked certificate or a disabled user is refused at its next request.
+
+The plain port is uvicorn's own listening socket; every request on it is anonymous, in the
+``__ANON__`` group, like plain streaming clients.
+"""
+
+import asyncio
+import contextlib
+import logging
+import socket
+import ssl
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import uvicorn
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from rallypoint.api.app import build_api_app
+from rallypoint.api.deps import CALLER_SCOPE_KEY, Caller, anonymous, client_address, with_caller
+from rallypoint.errors import ConfigError, PkiError
+from rallypoint.net.api_wiring import api_deps
+from rallypoint.net.context import ServerContext
+from rallypoint.net.https import KEEP_ALIVE_S, SHUTDOWN_TIMEOUT_S, STARTUP_TIMEOUT_S, _EmbeddedServer
+from rallypoint.net.stream import Identity
+from rallypoint.net.tls import (
+    ACCEPT_RETRY_S,
+    CRL_RESIGN_S,
+    HANDSHAKE_TIMEOUT_S,
+    LISTEN_BACKLOG,
+    MAX_PENDING_HANDSHAKES,
+    Refused,
+    _Handover,
+    identify,
+    refusal_reason,
+    server_ssl_context,
+)
+from rallypoint.pki.identities import IdentityStore
+from rallypoint.pki.paths import identity_path
+
+log = logging.getLogger(__name__)
+
+MAX_HTTP_CONNECTIONS = 1024
+"""Connections and requests served at once on both ports; beyond it uvicorn answers 503."""
+
+
+class _Connection:
+    """The ASGI app of one verified TLS connection: each request carries its identity."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        listener: "ApiTlsListener",
+        tls: asyncio.Transport,
+        identity: Identity,
+        revision: int,
+    ) -> None:
+        self.app = app
+        self.listener = listener
+        self.ssl_object: ssl.SSLObject = tls.get_extra_info("ssl_object")
+        self.address = _address(tls)
+        self.identity = identity
+        self.revision = revision
+        """The identity store's revision ``identity`` was read at."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            identity = self.listener.current_identity(self)
+        except Refused as refused:
+            self.listener.refuse(
+                self.address,
+                refused.reason,
+                str(refused),
+                refused.user,
+                refused.serial,
+                kind="request_refused",
+            )
+            await JSONResponse({"error": str(refused), "status": 403}, status_code=403)(scope, receive, send)
+            return
+        except PkiError as exc:
+            log.warning("cannot read the identity store: %s", exc)
+            body = {"error": "identity store unavailable", "status": 503}
+            await JSONResponse(body, status_code=503)(scope, receive, send)
+            return
+        caller = Caller(identity.name, identity.groups, "https", self.address)
+        await self.app({**scope, CALLER_SCOPE_KEY: caller}, receive, send)
+
+
+class ApiTlsListener:
+    """Port 8443: accepts, verifies as :mod:`rallypoint.net.tls` does, hands over to uvicorn."""
+
+    def __init__(self, context: ServerContext, app: ASGIApp, server: _EmbeddedServer) -> None:
+        assert context.authority is not None
+        self.context = context
+        self.authority = context.authority
+        self.app = app
+        self.server = server
+        self.store = IdentityStore(identity_path(context.settings.data_dir))
+        """Its own connection, like the streaming listener's."""
+        self._socket: socket.socket | None = None
+        self._acceptor: asyncio.Task[None] | None = None
+        self._handshakes: set[asyncio.Task[None]] = set()
+        self._crl_mtime = 0
+        self.ssl_context = server_ssl_context(self.authority)
+        self._check_crl()
+
+    async def start(self, host: str, port: int) -> int:
+        """Listen on ``host:port``; return the bound port."""
+        self._socket = _listening_socket(host, port, "the Marti API (HTTPS)")
+        self._acceptor = asyncio.create_task(self._accept_forever(self._socket), name="rallypoint-api-accept")
+        return int(self._socket.getsockname()[1])
+
+    async def stop(self) -> None:
+        """Stop accepting and abandon handshakes in progress (uvicorn closes the connections)."""
+        tasks = [task for task in (self._acceptor, *self._handshakes) if task is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._socket is not None:
+            self._socket.close()
+        self.store.close()
+
+    def current_identity(self, connection: _Connection) -> Identity:
+        """The connection's identity, looked up again if the identity store changed (or Refused)."""
+        revision = self.store.revision()
+        if revision != connection.revision:
+            connection.identity = identify(self.store, connection.ssl_object)
+            connection.revision = revision
+        return connection.identity
+
+    def _check_crl(self) -> None:
+        """Use the CRL the streaming listener rewrote; re-sign it if nobody did for a day."""
+        path = self.authority.paths.crl
+        try:
+            mtime = path.stat().st_mtime_ns
+            if datetime.now(UTC).timestamp() - mtime / 1e9 > CRL_RESIGN_S:
+                self.authority.write_crl(self.store.revoked(), datetime.now(UTC))
+                mtime = path.stat().st_mtime_ns
+        except OSError as exc:
+            raise PkiError(f"cannot read the CRL {path}: {exc}") from exc
+        if mtime != self._crl_mtime:
+            self.ssl_context = server_ssl_context(self.authority)
+            self._crl_mtime = mtime
+
+    async def _accept_forever(self, listener: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                sock, address = await loop.sock_accept(listener)
+            except OSError as exc:  # out of file descriptors, most likely: keep the port, retry soon
+                self.context.counters.inc("accept_failed")
+                log.warning("API port cannot accept: %s", exc)
+                await asyncio.sleep(ACCEPT_RETRY_S)
+                continue
+            peer = f"{address[0]}:{address[1]}"
+            if len(self._handshakes) >= MAX_PENDING_HANDSHAKES:
+                sock.close()
+                self.refuse(peer, "busy", "too many handshakes in progress")
+                continue
+            try:
+                self._check_crl()
+            except PkiError as exc:
+                self.context.counters.inc("identity_refresh_failed")
+                log.warning("API port keeps its current CRL: %s", exc)
+            task = asyncio.create_task(self._handshake(sock, peer), name=f"api-handshake {peer}")
+            self._handshakes.add(task)
+            task.add_done_callback(self._handshakes.discard)
+
+    async def _handshake(self, sock: socket.socket, peer: str) -> None:
+        loop = asyncio.get_running_loop()
+        handover = _Handover()
+        started = loop.time()
+        try:
+            async with asyncio.timeout(HANDSHAKE_TIMEOUT_S + 1):
+                tls, _ = await loop.connect_accepted_socket(
+                    lambda: handover, sock, ssl=self.ssl_context, ssl_handshake_timeout=HANDSHAKE_TIMEOUT_S
+                )
+        except (OSError, TimeoutError) as exc:  # ssl.SSLError is an OSError
+            late = loop.time() - started >= HANDSHAKE_TIMEOUT_S
+            self.refuse(peer, "timeout" if late else refusal_reason(exc), str(exc) or type(exc).__name__)
+            return
+        try:
+            revision = self.store.revision()
+            identity = identify(self.store, tls.get_extra_info("ssl_object"))
+        except Refused as refused:
+            tls.abort()
+            self.refuse(peer, refused.reason, str(refused), refused.user, refused.serial)
+            return
+        except PkiError as exc:
+            tls.abort()
+            self.refuse(peer, "store_error", str(exc))
+            return
+        self._take_over(tls, handover, identity, revision)
+
+    def _take_over(
+        self, tls: asyncio.Transport, handover: _Handover, identity: Identity, revision: int
+    ) -> None:
+        """Give the verified connection to a uvicorn HTTP protocol bound to ``identity``."""
+        protocol = H11Protocol(
+            config=self.server.config,
+            server_state=self.server.server_state,
+            app_state=self.server.lifespan.state,
+        )
+        protocol.app = _Connection(self.app, self, tls, identity, revision)
+        tls.set_protocol(protocol)
+        protocol.connection_made(tls)
+        for data in handover.received:
+            protocol.data_received(data)
+        if handover.lost:
+            protocol.connection_lost(handover.error)
+
+    def refuse(
+        self,
+        peer: str,
+        reason: str,
+        detail: str,
+        user: str | None = None,
+        serial: int | None = None,
+        *,
+        kind: str = "handshake_refused",
+    ) -> None:
+        """Count, log and audit a client turned away (at the handshake, or at a request)."""
+        self.context.counters.inc(f"api_refused{{reason={reason}}}")
+        who = f" ({user})" if user else ""
+        log.warning("API client %s%s refused: %s: %s", peer, who, reason, detail)
+        self.context.audit(
+            kind,
+            address=peer,
+            reason=reason,
+            detail=detail,
+            identity=user,
+            serial=None if serial is None else f"{serial:x}",
+        )
+
+
+class ApiService:
+    """The running API listeners; :meth:`close` stops them."""
+
+    def __init__(
+        self,
+        server: _EmbeddedServer,
+        task: "asyncio.Task[None]",
+        tls: ApiTlsListener | None,
+        tls_port: int | None,
+        plain_port: int | None,
+    ) -> None:
+        self._server = server
+        self._task = task
+        self._tls = tls
+        self.tls_port = tls_port
+        self.plain_port = plain_port
+
+    async def close(self) -> None:
+        """Stop accepting, let running requests finish (bounded), end uvicorn's task."""
+        if self._tls is not None:
+            await self._tls.stop()
+        await _stop(self._server, self._task)
+        log.info("Marti API stopped")
+
+
+async def start_marti_api(
+    context: ServerContext,
+    *,
+    tls_port: int | None,
+    plain_port: int | None,
+    extra_routes: Sequence[BaseRoute] = (),
+) -> ApiService:
+    """Serve the API on the ports given (None: that port is off); return once both accept.
+
+    Raises ConfigError if a port cannot be bound, PkiError if the TLS material is unusable.
+    """
+    settings = context.settings
+    app = build_api_app(api_deps(context), extra_routes)
+    plain_app = with_caller(app, lambda scope: anonymous("http", client_address(scope)))
+    config = uvicorn.Config(
+        plain_app,
+        http="h11",  # the protocol class :meth:`ApiTlsListener._take_over` builds
+        log_level=settings.log_level.lower(),
+        log_config=None,
+        access_log=False,
+        lifespan="off",
+        proxy_headers=False,  # the peer address is the one the audit log records
+        server_header=False,
+        limit_concurrency=MAX_HTTP_CONNECTIONS,
+        timeout_keep_alive=KEEP_ALIVE_S,
+        timeout_graceful_shutdown=int(SHUTDOWN_TIMEOUT_S),
+    )
+    config.load()
+    sockets = [] if plain_port is None else [_listening_socket(settings.host, plain_port, "the Marti API")]
+    server = _EmbeddedServer(config)
+    task = asyncio.create_task(server.serve(sockets=sockets), name="rallypoint-api")
+    await _started(server, task, sockets, settings.host)
+    tls: ApiTlsListener | None = None
+    bound_tls: int | None = None
+    try:
+        if tls_port is not None:
+            tls = ApiTlsListener(context, app, server)
+            bound_tls = await tls.start(settings.host, tls_port)
+    except BaseException:
+        if tls is not None:
+            await tls.stop()
+        await _stop(server, task)
+        raise
+    bound_plain = sockets[0].getsockname()[1] if sockets else None
+    log.info(
+        "Marti API on%s%s",
+        f" https/{bound_tls} (client certificates)" if bound_tls else "",
+        f" http/{bound_plain} (anonymous)" if bound_plain else "",
+    )
+    return ApiService(server, task, tls, bound_tls, bound_plain)
+
+
+async def _started(
+    server: _EmbeddedServer, task: "asyncio.Task[None]", sockets: list[socket.socket], host: str
+) -> None:
+    """Wait until uvicorn is ready; if it fails first, clean up and raise."""
+    ready = asyncio.create_task(server.ready.wait())
+    try:
+        await asyncio.wait({task, ready}, timeout=STARTUP_TIMEOUT_S, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        ready.cancel()
+    if server.ready.is_set():
+        return
+    server.should_exit = True
+    if not task.done():
+        task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task  # re-raises what made the start fail
+    for sock in sockets:
+        sock.close()
+    raise ConfigError(f"the Marti API on {host} did not start")
+
+
+async def _stop(server: _EmbeddedServer, task: "asyncio.Task[None]") -> None:
+    server.should_exit = True
+    try:
+        await asyncio.wait_for(asyncio.shield(task), SHUTDOWN_TIMEOUT_S + 1.0)
+    except TimeoutError:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def _listening_socket(host: str, port: int, what: str) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        sock = socket.create_server((host, port), family=family, backlog=LISTEN_BACKLOG)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen for {what} on {host}:{port}: {exc.strerror or exc}") from exc
+    sock.setblocking(False)
+    return sock
+
+
+def _address(transport: asyncio.BaseTransport) -> str:
+    peer = transport.get_extra_info("peername")
+    return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)

@@ -1,0 +1,222 @@
+# ruff: noqa: S608 -- SQL is assembled from constant column names and placeholders; values are bound
+"""The store at scale: PostgreSQL through asyncpg, a small pool, batches written with COPY.
+
+Same schema and migrations as SQLite (``schema.py``); lists are ``TEXT[]`` searched with
+``&&`` (overlap) and ``@>`` (contains). Migrations take an advisory lock so two servers
+starting on one database do not both apply them.
+"""
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+import asyncpg  # type: ignore[import-untyped]  # no stubs shipped
+
+from rallypoint.errors import StoreError
+from rallypoint.store import schema
+from rallypoint.store.base import PackageRecord, StoredEvent
+from rallypoint.store.query import Params, event_conditions, where
+from rallypoint.store.writer import BatchWriter
+
+T = TypeVar("T")
+
+POOL_MIN = 1
+POOL_MAX = 4
+"""One connection for the writer, a few for concurrent HTTP queries; PostgreSQL connections are costly."""
+
+CONNECT_TIMEOUT_S = 10.0
+MIGRATION_LOCK = 0x52414C4C59
+"""Advisory lock key held while migrating ("RALLY")."""
+
+_EVENT_SELECT = f"SELECT {', '.join(schema.EVENT_COLUMNS)} FROM events"
+_PACKAGE_SELECT = f"SELECT {', '.join(schema.PACKAGE_COLUMNS)} FROM packages"
+_DATABASE_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
+
+
+def _event_row(event: StoredEvent) -> tuple[Any, ...]:
+    return (*event[:7], sorted(event.groups), event.sender, event.xml)
+
+
+def _event(row: asyncpg.Record) -> StoredEvent:
+    uid, type_, time_, stale, lat, lon, hae, groups, sender, xml = row
+    return StoredEvent(uid, type_, time_, stale, lat, lon, hae, frozenset(groups), sender, bytes(xml))
+
+
+def _package(row: asyncpg.Record) -> PackageRecord:
+    hash_, name, filename, mime_type, size, submitter, creator_uid, groups, keywords, tool, submitted, uid = (
+        row
+    )
+    return PackageRecord(
+        hash_,
+        name,
+        filename,
+        mime_type,
+        size,
+        submitter,
+        creator_uid,
+        frozenset(groups),
+        tuple(keywords),
+        tool,
+        submitted,
+        uid,
+    )
+
+
+def _redacted(url: str) -> str:
+    """The URL without its password, for error messages."""
+    scheme, _, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    return f"{scheme}://{credentials.split(':')[0]}{at}{host}" if at else url
+
+
+class PostgresStore:
+    """:class:`rallypoint.store.base.Store` on a PostgreSQL database."""
+
+    def __init__(self, url: str, *, queue_max: int = 100_000) -> None:
+        self.url = url
+        self._pool: asyncpg.Pool | None = None
+        self.writer = BatchWriter(self._insert, queue_max)
+
+    async def _use(self, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+        """Run ``work`` on a pooled connection; database errors become :class:`StoreError`."""
+        if self._pool is None:
+            raise StoreError(f"store {_redacted(self.url)} is not open")
+        try:
+            async with self._pool.acquire() as connection:
+                return await work(connection)
+        except _DATABASE_ERRORS as exc:
+            raise StoreError(f"{_redacted(self.url)}: {exc}") from exc
+
+    async def open(self) -> None:
+        """Connect, migrate, start the writer."""
+        try:
+            self._pool = await asyncpg.create_pool(
+                self.url, min_size=POOL_MIN, max_size=POOL_MAX, timeout=CONNECT_TIMEOUT_S
+            )
+        except (*_DATABASE_ERRORS, ValueError, TimeoutError) as exc:
+            raise StoreError(f"cannot connect to {_redacted(self.url)}: {exc}") from exc
+        await self._use(self._migrate)
+        self.writer.start()
+
+    @staticmethod
+    async def _migrate(connection: asyncpg.Connection) -> None:
+        async with connection.transaction():
+            await connection.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
+            await connection.execute(schema.CREATE_VERSION_TABLE)
+            current = await connection.fetchval("SELECT COALESCE(MAX(version), 0) FROM schema_version")
+            for number, statements in schema.pending(schema.POSTGRES, current):
+                for statement in statements:
+                    await connection.execute(statement)
+                await connection.execute(
+                    "INSERT INTO schema_version VALUES ($1, (EXTRACT(EPOCH FROM now()) * 1000)::BIGINT)",
+                    number,
+                )
+
+    async def close(self) -> None:
+        """Commit what is queued, close the pool."""
+        await self.writer.stop()
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.close()
+
+    def record(self, event: StoredEvent) -> bool:
+        """Queue ``event`` for the writer (never blocks)."""
+        return self.writer.record(event)
+
+    async def flush(self) -> None:
+        """Wait for everything recorded so far to be committed."""
+        await self.writer.flush()
+
+    def lag(self) -> int:
+        """Events queued, not yet committed."""
+        return self.writer.lag()
+
+    async def _insert(self, batch: list[StoredEvent]) -> None:
+        rows = [_event_row(event) for event in batch]
+
+        async def copy(connection: asyncpg.Connection) -> None:
+            await connection.copy_records_to_table("events", records=rows, columns=schema.EVENT_COLUMNS)
+
+        await self._use(copy)
+
+    async def query_events(
+        self,
+        *,
+        start: int | None = None,
+        end: int | None = None,
+        uid: str | None = None,
+        type_prefix: str | None = None,
+        bbox: tuple[float, float, float, float] | None = None,
+        groups: frozenset[str] | None = None,
+        limit: int = 1000,
+    ) -> list[StoredEvent]:
+        """Matching events in time order (see the protocol)."""
+        params = Params(numbered=True)
+        terms = event_conditions(params, start=start, end=end, uid=uid, type_prefix=type_prefix, bbox=bbox)
+        if groups is not None:
+            terms.append(f"groups && {params(sorted(groups))}::TEXT[]")
+        sql = f"{_EVENT_SELECT}{where(terms)} ORDER BY time, id LIMIT {params(limit)}"
+        rows = await self._use(lambda connection: connection.fetch(sql, *params.values))
+        return [_event(row) for row in rows]
+
+    async def latest_events(self, now_ms: int) -> list[StoredEvent]:
+        """The latest event per uid, if not stale at ``now_ms``."""
+        sql = (
+            f"SELECT * FROM (SELECT DISTINCT ON (uid) {', '.join(schema.EVENT_COLUMNS)} FROM events "
+            "ORDER BY uid, time DESC, id DESC) AS newest WHERE stale > $1 ORDER BY time"
+        )
+        rows = await self._use(lambda connection: connection.fetch(sql, now_ms))
+        return [_event(row) for row in rows]
+
+    async def purge_before(self, time_ms: int) -> int:
+        """Delete events older than ``time_ms``."""
+        status = await self._use(
+            lambda connection: connection.execute("DELETE FROM events WHERE time < $1", time_ms)
+        )
+        return int(status.split()[-1])
+
+    async def put_package(self, record: PackageRecord) -> None:
+        """Insert or replace by hash."""
+        columns = schema.PACKAGE_COLUMNS
+        marks = ", ".join(f"${n}" for n in range(1, len(columns) + 1))
+        updates = ", ".join(f"{column} = excluded.{column}" for column in columns[1:])
+        sql = (
+            f"INSERT INTO packages ({', '.join(columns)}) VALUES ({marks}) "
+            f"ON CONFLICT (hash) DO UPDATE SET {updates}"
+        )
+        row = (*record[:7], sorted(record.groups), list(record.keywords), *record[9:])
+        await self._use(lambda connection: connection.execute(sql, *row))
+
+    async def package(self, hash: str) -> PackageRecord | None:
+        """The record with this hash, if any."""
+        row = await self._use(
+            lambda connection: connection.fetchrow(f"{_PACKAGE_SELECT} WHERE hash = $1", hash)
+        )
+        return None if row is None else _package(row)
+
+    async def search_packages(
+        self,
+        *,
+        keywords: Sequence[str] = (),
+        tool: str | None = None,
+        name: str | None = None,
+        groups: frozenset[str] | None = None,
+    ) -> list[PackageRecord]:
+        """Records matching every criterion given, newest first."""
+        params = Params(numbered=True)
+        terms = [f"keywords @> {params(list(keywords))}::TEXT[]"] if keywords else []
+        if tool is not None:
+            terms.append(f"tool = {params(tool)}")
+        if name is not None:
+            terms.append(f"name = {params(name)}")
+        if groups is not None:
+            terms.append(f"groups && {params(sorted(groups))}::TEXT[]")
+        sql = f"{_PACKAGE_SELECT}{where(terms)} ORDER BY submitted DESC, hash"
+        rows = await self._use(lambda connection: connection.fetch(sql, *params.values))
+        return [_package(row) for row in rows]
+
+    async def set_package_tool(self, hash: str, tool: str) -> bool:
+        """Set the tool of one record."""
+        status = await self._use(
+            lambda connection: connection.execute("UPDATE packages SET tool = $1 WHERE hash = $2", tool, hash)
+        )
+        return bool(status != "UPDATE 0")

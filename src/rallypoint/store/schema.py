@@ -1,0 +1,96 @@
+"""The one schema of both stores, as numbered migrations applied in order at open.
+
+Each migration is written once with a few type placeholders that the dialects fill in
+(SQLite has no arrays or BYTEA), so the two databases cannot drift apart. The version
+reached is kept in ``schema_version``; a migration and its version row commit together.
+"""
+
+from typing import NamedTuple
+
+
+class Dialect(NamedTuple):
+    """Column types that differ between SQLite and PostgreSQL."""
+
+    name: str
+    serial: str
+    """An auto-numbered primary key."""
+    text_list: str
+    """A list of strings: ``TEXT[]``, or JSON text in SQLite."""
+    binary_text: str
+    """Text compared byte by byte, so a prefix is a range on its index."""
+    blob: str
+
+
+SQLITE = Dialect("sqlite", "INTEGER PRIMARY KEY", "TEXT", "TEXT", "BLOB")
+POSTGRES = Dialect(
+    "postgres", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", "TEXT[]", 'TEXT COLLATE "C"', "BYTEA"
+)
+
+CREATE_VERSION_TABLE = (
+    "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied BIGINT)"
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE events (
+            id {serial},
+            uid {binary_text} NOT NULL,
+            type {binary_text} NOT NULL,
+            time BIGINT NOT NULL,
+            stale BIGINT NOT NULL,
+            lat DOUBLE PRECISION NOT NULL,
+            lon DOUBLE PRECISION NOT NULL,
+            hae DOUBLE PRECISION NOT NULL,
+            groups {text_list} NOT NULL,
+            sender TEXT,
+            xml {blob} NOT NULL
+        )""",
+        "CREATE INDEX events_time ON events (time)",
+        "CREATE INDEX events_uid_time ON events (uid, time)",
+        "CREATE INDEX events_type ON events (type)",
+        """CREATE TABLE packages (
+            hash TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            filename TEXT NOT NULL,
+            mime_type TEXT NOT NULL,
+            size BIGINT NOT NULL,
+            submitter TEXT,
+            creator_uid TEXT,
+            groups {text_list} NOT NULL,
+            keywords {text_list} NOT NULL,
+            tool TEXT NOT NULL,
+            submitted BIGINT NOT NULL,
+            uid TEXT NOT NULL
+        )""",
+        "CREATE INDEX packages_submitted ON packages (submitted)",
+    ),
+)
+"""Migration ``n`` (1-based) brings the schema from version ``n - 1`` to ``n``. Append only."""
+
+LATEST_VERSION = len(MIGRATIONS)
+
+EVENT_COLUMNS = ("uid", "type", "time", "stale", "lat", "lon", "hae", "groups", "sender", "xml")
+PACKAGE_COLUMNS = (
+    "hash",
+    "name",
+    "filename",
+    "mime_type",
+    "size",
+    "submitter",
+    "creator_uid",
+    "groups",
+    "keywords",
+    "tool",
+    "submitted",
+    "uid",
+)
+
+
+def pending(dialect: Dialect, current: int) -> list[tuple[int, list[str]]]:
+    """The migrations after version ``current``, with their statements for ``dialect``."""
+    types = dialect._asdict()
+    return [
+        (number, [statement.format(**types) for statement in statements])
+        for number, statements in enumerate(MIGRATIONS, start=1)
+        if number > current
+    ]

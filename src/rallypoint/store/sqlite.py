@@ -1,0 +1,256 @@
+# ruff: noqa: S608 -- SQL is assembled from constant column names and placeholders; values are bound
+"""The embedded store: one SQLite file in WAL mode, used from one dedicated thread.
+
+``sqlite3`` blocks, so every statement runs on a single worker thread that owns the one
+connection: reads and the writer's batches are serialised there and never block the event
+loop. WAL with ``synchronous=NORMAL`` makes each commit survive the process being killed
+(the OS has the pages); a power cut may lose the last commits, never corrupt the file.
+Lists (groups, keywords) are JSON text, searched with ``json_each`` in SQL.
+"""
+
+import asyncio
+import functools
+import json
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from rallypoint.errors import StoreError
+from rallypoint.store import schema
+from rallypoint.store.base import PackageRecord, StoredEvent
+from rallypoint.store.query import Params, event_conditions, where
+from rallypoint.store.writer import BatchWriter
+
+T = TypeVar("T")
+
+BUSY_TIMEOUT_MS = 5000
+"""How long a statement waits for a lock held by another process (a CLI reading the file)."""
+
+_EVENT_SELECT = f"SELECT {', '.join(schema.EVENT_COLUMNS)} FROM events"
+_PACKAGE_SELECT = f"SELECT {', '.join(schema.PACKAGE_COLUMNS)} FROM packages"
+_GROUPS_MATCH = (
+    "EXISTS (SELECT 1 FROM json_each({column}) AS g WHERE g.value IN (SELECT value FROM json_each({param})))"
+)
+
+
+def _json_list(values: Sequence[str] | frozenset[str]) -> str:
+    return json.dumps(sorted(values))
+
+
+@functools.lru_cache(maxsize=1024)
+def _groups_json(groups: frozenset[str]) -> str:
+    """Senders are few and keep their groups: encode each set once."""
+    return _json_list(groups)
+
+
+def _event_row(event: StoredEvent) -> tuple[Any, ...]:
+    return (*event[:7], _groups_json(event.groups), event.sender, event.xml)
+
+
+def _event(row: tuple[Any, ...]) -> StoredEvent:
+    uid, type_, time_, stale, lat, lon, hae, groups, sender, xml = row
+    return StoredEvent(
+        uid, type_, time_, stale, lat, lon, hae, frozenset(json.loads(groups)), sender, bytes(xml)
+    )
+
+
+def _package_row(record: PackageRecord) -> tuple[Any, ...]:
+    return (*record[:7], _json_list(record.groups), json.dumps(list(record.keywords)), *record[9:])
+
+
+def _package(row: tuple[Any, ...]) -> PackageRecord:
+    hash_, name, filename, mime_type, size, submitter, creator_uid, groups, keywords, tool, submitted, uid = (
+        row
+    )
+    return PackageRecord(
+        hash_,
+        name,
+        filename,
+        mime_type,
+        size,
+        submitter,
+        creator_uid,
+        frozenset(json.loads(groups)),
+        tuple(json.loads(keywords)),
+        tool,
+        submitted,
+        uid,
+    )
+
+
+class SqliteStore:
+    """:class:`rallypoint.store.base.Store` on a SQLite file."""
+
+    def __init__(self, path: Path, *, queue_max: int = 100_000) -> None:
+        self.path = path
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rallypoint-sqlite")
+        self._db: sqlite3.Connection | None = None
+        self.writer = BatchWriter(self._insert, queue_max)
+
+    async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``work`` on the store's thread; sqlite errors become :class:`StoreError`."""
+
+        def call() -> T:
+            if self._db is None:
+                raise StoreError(f"store {self.path} is not open")
+            try:
+                return work(self._db)
+            except sqlite3.Error as exc:
+                raise StoreError(f"{self.path}: {exc}") from exc
+
+        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+
+    async def open(self) -> None:
+        """Create the file if needed, migrate it, start the writer."""
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._connect)
+        await self._run(self._migrate)
+        self.writer.start()
+
+    def _connect(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open {self.path}: {exc}") from exc
+        try:
+            db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = NORMAL")
+        except sqlite3.Error as exc:
+            db.close()
+            raise StoreError(f"cannot open {self.path}: {exc}") from exc
+        self._db = db
+
+    @staticmethod
+    def _migrate(db: sqlite3.Connection) -> None:
+        db.execute(schema.CREATE_VERSION_TABLE)
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            current = db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0]
+            for number, statements in schema.pending(schema.SQLITE, current):
+                for statement in statements:
+                    db.execute(statement)
+                db.execute("INSERT INTO schema_version VALUES (?, ?)", (number, time.time_ns() // 1_000_000))
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    async def close(self) -> None:
+        """Commit what is queued, then close the file and the thread."""
+        await self.writer.stop()
+        if self._db is not None:
+            db, self._db = self._db, None
+            await asyncio.get_running_loop().run_in_executor(self._executor, db.close)
+        self._executor.shutdown(wait=True)
+
+    def record(self, event: StoredEvent) -> bool:
+        """Queue ``event`` for the writer (never blocks)."""
+        return self.writer.record(event)
+
+    async def flush(self) -> None:
+        """Wait for everything recorded so far to be committed."""
+        await self.writer.flush()
+
+    def lag(self) -> int:
+        """Events queued, not yet committed."""
+        return self.writer.lag()
+
+    async def _insert(self, batch: list[StoredEvent]) -> None:
+        columns = ", ".join(schema.EVENT_COLUMNS)
+        statement = f"INSERT INTO events ({columns}) VALUES ({', '.join('?' * len(schema.EVENT_COLUMNS))})"
+
+        def insert(db: sqlite3.Connection) -> None:
+            rows = [_event_row(event) for event in batch]  # here, off the event loop
+            with db:  # one transaction per batch
+                db.execute("BEGIN")
+                db.executemany(statement, rows)
+
+        await self._run(insert)
+
+    async def query_events(
+        self,
+        *,
+        start: int | None = None,
+        end: int | None = None,
+        uid: str | None = None,
+        type_prefix: str | None = None,
+        bbox: tuple[float, float, float, float] | None = None,
+        groups: frozenset[str] | None = None,
+        limit: int = 1000,
+    ) -> list[StoredEvent]:
+        """Matching events in time order (see the protocol)."""
+        params = Params(numbered=False)
+        terms = event_conditions(params, start=start, end=end, uid=uid, type_prefix=type_prefix, bbox=bbox)
+        if groups is not None:
+            terms.append(_GROUPS_MATCH.format(column="events.groups", param=params(_json_list(groups))))
+        sql = f"{_EVENT_SELECT}{where(terms)} ORDER BY time, id LIMIT {params(limit)}"
+        rows = await self._run(lambda db: db.execute(sql, params.values).fetchall())
+        return [_event(row) for row in rows]
+
+    async def latest_events(self, now_ms: int) -> list[StoredEvent]:
+        """The latest event per uid, if not stale at ``now_ms``."""
+        columns = ", ".join(schema.EVENT_COLUMNS)
+        sql = (
+            f"SELECT {columns} FROM (SELECT {columns}, ROW_NUMBER() OVER "
+            "(PARTITION BY uid ORDER BY time DESC, id DESC) AS newest FROM events) "
+            "WHERE newest = 1 AND stale > ? ORDER BY time"
+        )
+        rows = await self._run(lambda db: db.execute(sql, (now_ms,)).fetchall())
+        return [_event(row) for row in rows]
+
+    async def purge_before(self, time_ms: int) -> int:
+        """Delete events older than ``time_ms``."""
+
+        def purge(db: sqlite3.Connection) -> int:
+            return db.execute("DELETE FROM events WHERE time < ?", (time_ms,)).rowcount
+
+        return await self._run(purge)
+
+    async def put_package(self, record: PackageRecord) -> None:
+        """Insert or replace by hash."""
+        columns = ", ".join(schema.PACKAGE_COLUMNS)
+        marks = ", ".join("?" * len(schema.PACKAGE_COLUMNS))
+        sql = f"INSERT OR REPLACE INTO packages ({columns}) VALUES ({marks})"
+        row = _package_row(record)
+        await self._run(lambda db: db.execute(sql, row))
+
+    async def package(self, hash: str) -> PackageRecord | None:
+        """The record with this hash, if any."""
+        row = await self._run(lambda db: db.execute(f"{_PACKAGE_SELECT} WHERE hash = ?", (hash,)).fetchone())
+        return None if row is None else _package(row)
+
+    async def search_packages(
+        self,
+        *,
+        keywords: Sequence[str] = (),
+        tool: str | None = None,
+        name: str | None = None,
+        groups: frozenset[str] | None = None,
+    ) -> list[PackageRecord]:
+        """Records matching every criterion given, newest first."""
+        params = Params(numbered=False)
+        terms = [
+            f"EXISTS (SELECT 1 FROM json_each(packages.keywords) AS k WHERE k.value = {params(keyword)})"
+            for keyword in keywords
+        ]
+        if tool is not None:
+            terms.append(f"tool = {params(tool)}")
+        if name is not None:
+            terms.append(f"name = {params(name)}")
+        if groups is not None:
+            terms.append(_GROUPS_MATCH.format(column="packages.groups", param=params(_json_list(groups))))
+        sql = f"{_PACKAGE_SELECT}{where(terms)} ORDER BY submitted DESC, hash"
+        rows = await self._run(lambda db: db.execute(sql, params.values).fetchall())
+        return [_package(row) for row in rows]
+
+    async def set_package_tool(self, hash: str, tool: str) -> bool:
+        """Set the tool of one record."""
+
+        def update(db: sqlite3.Connection) -> bool:
+            return db.execute("UPDATE packages SET tool = ? WHERE hash = ?", (tool, hash)).rowcount > 0
+
+        return await self._run(update)

@@ -1,0 +1,295 @@
+"""One store suite, run against SQLite and against a real PostgreSQL server.
+
+PostgreSQL: ``RALLYPOINT_TEST_POSTGRES_URL`` (CI sets it, see ``.ci/run``), else a throwaway
+cluster started here from the installed binaries; skipped, with the reason shown, only when
+neither is possible. Each test gets a fresh database, so migrations run from scratch.
+"""
+
+import asyncio
+import contextlib
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import asyncpg
+import pytest
+
+from rallypoint.store import PackageRecord, Store, StoredEvent, open_store
+
+POSTGRES_URL_ENV = "RALLYPOINT_TEST_POSTGRES_URL"
+T0 = 1_700_000_000_000
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _postgres_bin() -> Path | None:
+    found = shutil.which("initdb")
+    if found:
+        return Path(found).parent
+    versions = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4]))
+    return Path(versions[-1]).parent if versions else None
+
+
+@contextlib.contextmanager
+def _local_cluster() -> Iterator[str]:
+    """A throwaway PostgreSQL cluster on 127.0.0.1 (as user ``postgres`` when we are root).
+
+    Its directory is directly under the system temp dir: pytest's own is private to us,
+    and the ``postgres`` user could not reach a directory inside it."""
+    with tempfile.TemporaryDirectory(prefix="rallypoint-pg-") as name:
+        yield from _cluster_in(Path(name))
+
+
+def _cluster_in(directory: Path) -> Iterator[str]:
+    bindir = _postgres_bin()
+    if bindir is None:
+        pytest.skip(f"PostgreSQL is not installed and {POSTGRES_URL_ENV} is not set")
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("running as root without a 'postgres' user to run a PostgreSQL cluster")
+        prefix = ["runuser", "-u", "postgres", "--"]
+        shutil.chown(directory, "postgres")
+    data, port = directory / "data", _free_port()
+    options = f"-c listen_addresses=127.0.0.1 -p {port} -k {directory} -F"
+
+    def run(*command: str) -> None:
+        result = subprocess.run([*prefix, *command], capture_output=True, text=True, timeout=60, check=False)
+        if result.returncode != 0:
+            pytest.skip(f"cannot start a local PostgreSQL ({command[0]}): {result.stderr.strip()[-300:]}")
+
+    run(str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "rallypoint", "--no-sync", "-E", "UTF8")
+    run(str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(directory / "log"), "-w", "start")
+    try:
+        yield f"postgresql://rallypoint@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(
+            [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL server to create test databases on."""
+    url = os.environ.get(POSTGRES_URL_ENV)
+    if url:
+        yield url
+        return
+    with _local_cluster() as local:
+        yield local
+
+
+@contextlib.asynccontextmanager
+async def _fresh_database(server_url: str) -> AsyncIterator[str]:
+    name = f"rallypoint_test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(server_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield urlsplit(server_url)._replace(path=f"/{name}").geturl()
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """The URL of an empty store of each kind."""
+    if request.param == "sqlite":
+        yield f"sqlite://{tmp_path / 'store.sqlite3'}"
+        return
+    async with _fresh_database(request.getfixturevalue("postgres_url")) as url:
+        yield url
+
+
+@pytest.fixture
+async def store(store_url: str) -> AsyncIterator[Store]:
+    """An open store, closed after the test."""
+    opened = open_store(store_url)
+    await opened.open()
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+def event(
+    uid: str,
+    time: int,
+    *,
+    type: str = "a-f-G-U-C",
+    stale: int | None = None,
+    lat: float = 50.0,
+    lon: float = 5.0,
+    groups: frozenset[str] = frozenset({"Cyan"}),
+    sender: str | None = "alice",
+) -> StoredEvent:
+    xml = f'<event version="2.0" uid="{uid}" type="{type}"/>'.encode()
+    return StoredEvent(uid, type, time, stale or time + 60_000, lat, lon, 10.0, groups, sender, xml)
+
+
+async def record_all(store: Store, *events: StoredEvent) -> None:
+    for stored in events:
+        assert store.record(stored)
+    await store.flush()
+    assert store.lag() == 0
+
+
+async def test_record_flush_query_round_trip(store: Store) -> None:
+    original = event("u1", T0, groups=frozenset({"Cyan", "Red"}), sender=None)
+    await record_all(store, original)
+    assert await store.query_events() == [original]
+
+
+async def test_query_filters(store: Store) -> None:
+    events = [
+        event("a", T0, type="a-f-G-U-C", lat=10, lon=10),
+        event("b", T0 + 1000, type="a-h-G", lat=20, lon=20, groups=frozenset({"Red"})),
+        event("a", T0 + 2000, type="a-f-G-U-C", lat=30, lon=179.5),
+        event("c", T0 + 3000, type="b-m-p-s-m", lat=-10, lon=-179.5, groups=frozenset({"Red", "Blue"})),
+        event("d", T0 + 4000, type="a-fX", lat=0, lon=0),
+    ]
+    await record_all(store, *reversed(events))
+    assert [e.time for e in await store.query_events()] == [e.time for e in events]  # time order
+    assert await store.query_events(start=T0 + 1000, end=T0 + 2000) == events[1:3]
+    assert await store.query_events(uid="a") == [events[0], events[2]]
+    assert await store.query_events(type_prefix="a-f-") == [events[0], events[2]]
+    assert await store.query_events(type_prefix="a-") == [events[0], events[1], events[2], events[4]]
+    assert await store.query_events(type_prefix="b-m-p") == [events[3]]
+    assert await store.query_events(bbox=(5, 5, 25, 25)) == events[0:2]
+    assert await store.query_events(bbox=(-20, 170, 40, -170)) == [events[2], events[3]]  # antimeridian
+    assert await store.query_events(groups=frozenset({"Red"})) == [events[1], events[3]]
+    assert await store.query_events(groups=frozenset({"Blue", "Green"})) == [events[3]]
+    assert await store.query_events(groups=frozenset()) == []
+    assert await store.query_events(limit=2) == events[:2]
+    assert await store.query_events(groups=frozenset({"Red"}), limit=1) == [events[1]]  # limit after filter
+    assert await store.query_events(uid="a", type_prefix="a-f", bbox=(25, 170, 35, 180)) == [events[2]]
+
+
+async def test_latest_events_keeps_the_newest_per_uid_unless_stale(store: Store) -> None:
+    now = T0 + 10_000
+    await record_all(
+        store,
+        event("pli", T0, stale=now + 60_000),
+        event("pli", T0 + 5000, stale=now + 60_000, lat=1.0),
+        event("gone", T0, stale=now + 60_000),
+        event("gone", T0 + 5000, stale=now - 1),  # newest is stale: the older one must not come back
+        event("marker", T0 + 1000, type="b-m-p-s-m", stale=now + 1),
+    )
+    latest = await store.latest_events(now)
+    assert sorted((e.uid, e.time, e.lat) for e in latest) == [
+        ("marker", T0 + 1000, 50.0),
+        ("pli", T0 + 5000, 1.0),
+    ]
+
+
+async def test_purge_before_removes_older_events(store: Store) -> None:
+    await record_all(store, *(event(f"u{i}", T0 + i) for i in range(10)))
+    assert await store.purge_before(T0 + 4) == 4
+    assert [e.uid for e in await store.query_events()] == [f"u{i}" for i in range(4, 10)]
+    assert await store.purge_before(T0) == 0
+
+
+def package(hash: str, **changes: object) -> PackageRecord:
+    record = PackageRecord(
+        hash=hash,
+        name=f"pkg-{hash}",
+        filename=f"{hash}.zip",
+        mime_type="application/x-zip-compressed",
+        size=1234,
+        submitter="alice",
+        creator_uid="ANDROID-1",
+        groups=frozenset({"Cyan"}),
+        keywords=("missionpackage",),
+        tool="public",
+        submitted=T0,
+        uid=f"uid-{hash}",
+    )
+    return record._replace(**changes)
+
+
+async def test_packages_put_get_search_and_tool(store: Store) -> None:
+    first = package("aa")
+    second = package("bb", keywords=("missionpackage", "maps"), groups=frozenset({"Red"}), submitted=T0 + 1)
+    third = package("cc", keywords=(), tool="private", submitter=None, creator_uid=None, submitted=T0 + 2)
+    for record in (first, second, third):
+        await store.put_package(record)
+    assert await store.package("aa") == first
+    assert await store.package("zz") is None
+    assert await store.search_packages() == [third, second, first]  # newest first
+    assert await store.search_packages(keywords=["missionpackage"]) == [second, first]
+    assert await store.search_packages(keywords=["missionpackage", "maps"]) == [second]
+    assert await store.search_packages(tool="public") == [second, first]
+    assert await store.search_packages(name="pkg-cc") == [third]
+    assert await store.search_packages(groups=frozenset({"Red", "Blue"})) == [second]
+    assert await store.set_package_tool("aa", "private")
+    assert not await store.set_package_tool("zz", "private")
+    assert await store.search_packages(tool="private") == [third, first._replace(tool="private")]
+    replaced = first._replace(name="renamed", size=99)
+    await store.put_package(replaced)
+    assert await store.package("aa") == replaced
+
+
+async def test_many_records_commit_in_few_transactions(store: Store) -> None:
+    writer = store.writer  # type: ignore[attr-defined]
+    before = writer.transactions
+    await record_all(store, *(event(f"u{i}", T0 + i) for i in range(5000)))
+    assert 5 <= writer.transactions - before <= 10  # batches of up to 1000 rows
+    assert len(await store.query_events(limit=10_000)) == 5000
+
+
+async def test_full_queue_refuses_and_counts(store_url: str) -> None:
+    store = open_store(store_url, queue_max=10)
+    await store.open()
+    try:
+        assert all(store.record(event(f"u{i}", T0 + i)) for i in range(10))  # no await: nothing drained
+        assert not store.record(event("late", T0 + 99))
+        assert store.writer.dropped == 1  # type: ignore[attr-defined]
+        assert store.lag() == 10
+        await store.flush()
+        assert store.lag() == 0
+        assert len(await store.query_events()) == 10
+    finally:
+        await store.close()
+
+
+async def test_close_commits_the_queue_and_reopen_keeps_history(store_url: str) -> None:
+    store = open_store(store_url)
+    await store.open()
+    assert store.record(event("kept", T0))
+    await store.close()
+    assert not store.record(event("after-close", T0))
+    reopened = open_store(store_url)
+    await reopened.open()  # migrations already applied: nothing to do
+    try:
+        assert [e.uid for e in await reopened.query_events()] == ["kept"]
+    finally:
+        await reopened.close()
+
+
+async def test_records_while_a_batch_commits_are_not_lost(store: Store) -> None:
+    async def producer(offset: int) -> None:
+        for i in range(500):
+            assert store.record(event(f"p{offset}", T0 + offset * 1000 + i))
+            if i % 50 == 0:
+                await asyncio.sleep(0)
+
+    await asyncio.gather(*(producer(n) for n in range(4)))
+    await store.flush()
+    assert len(await store.query_events(limit=5000)) == 2000

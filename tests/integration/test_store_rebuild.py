@@ -1,0 +1,50 @@
+"""The situation cache rebuilt from a store at start: what comes back, to whom, and what not."""
+
+from pathlib import Path
+
+from rallypoint.cot.xml import DEFAULT_LIMITS, parse_event
+from rallypoint.net.persistence import rebuild_cache
+from rallypoint.router.registry import Subscriber
+from rallypoint.router.router import Router
+from rallypoint.store import StoredEvent, open_store
+from tests.interop.clients import chat_xml, delete_xml, marker_xml, pli_xml
+
+
+def stored(data: bytes, groups: frozenset[str] = frozenset({"Cyan"})) -> StoredEvent:
+    event = parse_event(data)
+    point = event.point
+    return StoredEvent(
+        event.uid, event.type, event.time, event.stale, point.lat, point.lon, point.hae, groups, None, data
+    )
+
+
+async def test_rebuild_restores_the_latest_picture_with_its_groups(tmp_path: Path) -> None:
+    store = open_store(f"sqlite://{tmp_path / 'store.sqlite3'}")
+    await store.open()
+    kept, red_only = marker_xml("kept", "dev-1"), pli_xml("dev-2", "Bravo")
+    deleted = marker_xml("deleted", "dev-1")
+    events = [
+        stored(kept),
+        stored(red_only, frozenset({"Red"})),
+        stored(deleted),
+        stored(delete_xml("deleted")),
+        stored(chat_xml("dev-1", "Alpha", "hello")),  # chat is history, not picture
+        stored(marker_xml("expired", "dev-1", stale_s=-5)),
+    ]
+    for event in events:
+        store.record(event)
+    await store.flush()
+    router = Router()
+    now_ms = parse_event(kept).time + 1000
+    try:
+        assert await rebuild_cache(router, store, now_ms, DEFAULT_LIMITS) == 2
+    finally:
+        await store.close()
+    cyan = Subscriber(lambda: None, transport="tcp", in_groups=("Cyan",), out_groups=("Cyan",))
+    red = Subscriber(lambda: None, transport="tcp", in_groups=("Red",), out_groups=("Red",))
+    router.attach(cyan, now_ms)
+    router.attach(red, now_ms)
+    assert [m.event.uid for m in cyan.pending] == ["kept"]
+    assert cyan.pending[0].xml == kept
+    assert [m.event.uid for m in red.pending] == ["dev-2"]
+    assert red.pending[0].replace_key == "dev-2"  # a position report stays replaceable in outboxes
