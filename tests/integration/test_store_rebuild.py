@@ -30,6 +30,7 @@ async def test_rebuild_restores_the_latest_picture_with_its_groups(tmp_path: Pat
         stored(delete_xml("deleted")),
         stored(chat_xml("dev-1", "Alpha", "hello")),  # chat is history, not picture
         stored(marker_xml("expired", "dev-1", stale_s=-5)),
+        stored(marker_xml("directed", "dev-1"), frozenset()),  # stored by the recorder for marti/dest
     ]
     for event in events:
         store.record(event)

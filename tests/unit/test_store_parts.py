@@ -139,6 +139,17 @@ def test_recorder_stores_what_was_routed_and_counts_drops(caplog: pytest.LogCapt
     assert caplog.text.count("store queue full") == 1  # logged once a minute, counted every time
 
 
+def test_directed_messages_are_stored_with_no_groups() -> None:
+    """History and the start-up rebuild filter by groups: a directed message must match none."""
+    store = FakeStore(room=10)
+    recorder = EventRecorder(store, Counters())  # type: ignore[arg-type]
+    sender = Subscriber(lambda: None, transport="tls", in_groups=("Cyan",), identity="alice")
+    data = pli_xml("dev-1", "Alpha")
+    recorder(Outbound(parse_event(data), data, directed=True), sender)
+    recorder(Outbound(parse_event(data), data), sender)
+    assert [event.groups for event in store.events] == [frozenset(), frozenset({"Cyan"})]
+
+
 def test_router_records_routed_events_only() -> None:
     router = Router()
     recorded: list[tuple[str, int]] = []

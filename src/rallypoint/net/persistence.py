@@ -40,7 +40,12 @@ DAY_MS = 86_400_000
 
 
 class EventRecorder:
-    """The router's ``recorder``: one routed event becomes one queued :class:`StoredEvent`."""
+    """The router's ``recorder``: one routed event becomes one queued :class:`StoredEvent`.
+
+    A directed message (``marti/dest``) is stored with no groups: it went to named clients
+    only, and every reader of the store (history, the cache rebuilt at start-up) filters by
+    groups, so storing the sender's groups would show it to the whole group later.
+    """
 
     def __init__(self, store: Store, counters: Counters) -> None:
         self._store = store
@@ -58,7 +63,7 @@ class EventRecorder:
             point.lat,
             point.lon,
             point.hae,
-            sender.in_groups,
+            frozenset() if message.directed else sender.in_groups,
             sender.identity,
             message.xml,
         )
@@ -85,7 +90,7 @@ async def rebuild_cache(router: Router, store: Store, now_ms: int, limits: XmlLi
             deleted[link.uid] = max(deleted.get(link.uid, stored.time), stored.time)
     restored = 0
     for stored in await store.latest_events(now_ms):
-        if not types.is_cacheable(stored.type) or stored.time < horizon:
+        if not stored.groups or not types.is_cacheable(stored.type) or stored.time < horizon:
             continue
         if deleted.get(stored.uid, stored.time - 1) >= stored.time:
             continue
