@@ -39,14 +39,13 @@ from rallypoint.net.stream import Identity
 from rallypoint.net.tls import (
     ACCEPT_RETRY_S,
     CRL_RESIGN_S,
-    HANDSHAKE_TIMEOUT_S,
     LISTEN_BACKLOG,
     MAX_PENDING_HANDSHAKES,
+    Handover,
     Refused,
-    _Handover,
     identify,
-    refusal_reason,
     server_ssl_context,
+    tls_handshake,
 )
 from rallypoint.pki.identities import IdentityStore
 from rallypoint.pki.paths import identity_path
@@ -182,17 +181,10 @@ class ApiTlsListener:
             task.add_done_callback(self._handshakes.discard)
 
     async def _handshake(self, sock: socket.socket, peer: str) -> None:
-        loop = asyncio.get_running_loop()
-        handover = _Handover()
-        started = loop.time()
         try:
-            async with asyncio.timeout(HANDSHAKE_TIMEOUT_S + 1):
-                tls, _ = await loop.connect_accepted_socket(
-                    lambda: handover, sock, ssl=self.ssl_context, ssl_handshake_timeout=HANDSHAKE_TIMEOUT_S
-                )
-        except (OSError, TimeoutError) as exc:  # ssl.SSLError is an OSError
-            late = loop.time() - started >= HANDSHAKE_TIMEOUT_S
-            self.refuse(peer, "timeout" if late else refusal_reason(exc), str(exc) or type(exc).__name__)
+            tls, handover = await tls_handshake(sock, self.ssl_context)
+        except Refused as refused:
+            self.refuse(peer, refused.reason, str(refused))
             return
         try:
             revision = self.store.revision()
@@ -208,7 +200,7 @@ class ApiTlsListener:
         self._take_over(tls, handover, identity, revision)
 
     def _take_over(
-        self, tls: asyncio.Transport, handover: _Handover, identity: Identity, revision: int
+        self, tls: asyncio.Transport, handover: Handover, identity: Identity, revision: int
     ) -> None:
         """Give the verified connection to a uvicorn HTTP protocol bound to ``identity``."""
         protocol = H11Protocol(

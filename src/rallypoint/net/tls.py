@@ -139,7 +139,7 @@ def identify(store: IdentityStore, ssl_object: ssl.SSLObject) -> Identity:
     return Identity(user.name, user.groups, serial)
 
 
-class _Handover(asyncio.Protocol):
+class Handover(asyncio.Protocol):
     """Holds what arrives between the end of the handshake and the connection taking over."""
 
     def __init__(self) -> None:
@@ -153,6 +153,26 @@ class _Handover(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
         self.error = exc
+
+
+async def tls_handshake(sock: socket.socket, context: ssl.SSLContext) -> tuple[asyncio.Transport, Handover]:
+    """Run the server side of a TLS handshake on an accepted socket.
+
+    Shared by the streaming port and the API port. A failed or late handshake raises
+    :class:`Refused` with a short reason (``timeout``, ``no_certificate``, ``unknown_ca`` …).
+    """
+    loop = asyncio.get_running_loop()
+    handover = Handover()
+    started = loop.time()
+    try:
+        async with asyncio.timeout(HANDSHAKE_TIMEOUT_S + 1):  # the TLS layer's own timeout fires first
+            transport, _ = await loop.connect_accepted_socket(
+                lambda: handover, sock, ssl=context, ssl_handshake_timeout=HANDSHAKE_TIMEOUT_S
+            )
+    except (OSError, TimeoutError) as exc:  # ssl.SSLError is an OSError
+        late = loop.time() - started >= HANDSHAKE_TIMEOUT_S
+        raise Refused("timeout" if late else refusal_reason(exc), str(exc) or type(exc).__name__) from exc
+    return transport, handover
 
 
 class TlsListener:
@@ -224,17 +244,10 @@ class TlsListener:
 
     async def _handshake(self, sock: socket.socket, peer: str) -> None:
         """TLS handshake, then the identity store's verdict; the socket belongs to asyncio from here."""
-        loop = asyncio.get_running_loop()
-        handover = _Handover()
-        started = loop.time()
         try:
-            async with asyncio.timeout(HANDSHAKE_TIMEOUT_S + 1):  # the TLS layer's own timeout fires first
-                tls, _ = await loop.connect_accepted_socket(
-                    lambda: handover, sock, ssl=self.ssl_context, ssl_handshake_timeout=HANDSHAKE_TIMEOUT_S
-                )
-        except (OSError, TimeoutError) as exc:  # ssl.SSLError is an OSError
-            late = loop.time() - started >= HANDSHAKE_TIMEOUT_S
-            self._refuse(peer, "timeout" if late else refusal_reason(exc), str(exc) or type(exc).__name__)
+            tls, handover = await tls_handshake(sock, self.ssl_context)
+        except Refused as refused:
+            self._refuse(peer, refused.reason, str(refused))
             return
         try:
             identity = identify(self.store, tls.get_extra_info("ssl_object"))
@@ -248,7 +261,7 @@ class TlsListener:
             return
         self._take_over(tls, handover, identity)
 
-    def _take_over(self, tls: asyncio.Transport, handover: _Handover, identity: Identity) -> None:
+    def _take_over(self, tls: asyncio.Transport, handover: Handover, identity: Identity) -> None:
         connection = StreamConnection(self.context, "tls", identity=identity, on_lost=self._lost)
         tls.set_protocol(connection)
         connection.connection_made(tls)
