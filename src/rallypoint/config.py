@@ -77,11 +77,22 @@ class Settings:
     log_level: str = "INFO"
     store_url: str = ""
     """Where routed events and the package index are kept: ``sqlite:///abs/path.db`` or
-    ``postgresql://user@host:port/db``; empty = ``rallypoint.sqlite3`` in :attr:`data_dir`."""
+    ``postgresql://user@host:port/db``; empty = ``rallypoint.sqlite3`` in :attr:`data_dir`;
+    ``off`` = keep nothing (no history, no picture after a restart, no store-and-forward)."""
     retention_days: int = 30
     """Stored events older than this are purged (hourly)."""
     store_queue_max: int = 100_000
     """Events waiting for the store's writer; past it new ones are not stored (counted as store_dropped)."""
+
+    # Missions, objectives and checklists (issue 5)
+    missions_enabled: bool = True
+    """Serve the Data Sync mission API, objectives and checklists (needs the store)."""
+    mission_max_body_bytes: int = 256 * 1024
+    """Largest JSON body a mission, objective or checklist request may have."""
+    objective_resend_s: float = 60.0
+    """An assignment not yet acknowledged is sent again to its connected assignees this often."""
+    objective_ack_deadline_s: float = 600.0
+    """An assignment still unacknowledged this long after it was made is escalated to the owners."""
 
     @property
     def effective_store_url(self) -> str:

@@ -102,3 +102,30 @@ class InvalidPackage(UploadRefused):
     """A zip that is unsafe or not a data package (no manifest, traversal, bomb, encryption)."""
 
     reason = "invalid_package"
+
+
+# Missions, objectives and checklists (issue 5)
+
+
+class MissionError(RallypointError):
+    """A mission, objective or checklist request cannot be done; the API maps each kind to a 4xx."""
+
+
+class MissionNotFound(MissionError):
+    """No such mission, objective or checklist, or one the caller's groups may not see."""
+
+
+class MissionForbidden(MissionError):
+    """The caller may see the mission but lacks the role, password, token or invitation needed."""
+
+
+class MissionConflict(MissionError):
+    """The request contradicts the mission's current state (duplicate name, illegal transition)."""
+
+
+class InvalidMissionRequest(MissionError):
+    """A field of the request is missing, of the wrong type or out of range."""
+
+
+class FusionError(RallypointError):
+    """The track-fusion engine was asked for something inconsistent (an alias cycle, a bad config)."""

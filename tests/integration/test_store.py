@@ -293,3 +293,51 @@ async def test_records_while_a_batch_commits_are_not_lost(store: Store) -> None:
     await asyncio.gather(*(producer(n) for n in range(4)))
     await store.flush()
     assert len(await store.query_events(limit=5000)) == 2000
+
+
+async def test_directed_events_are_visible_to_their_sender_and_recipients_only(store: Store) -> None:
+    directed = event("chat", T0, groups=frozenset(), sender="alice")._replace(
+        recipients=frozenset({"bob", "carol"})
+    )
+    broadcast = event("pli", T0 + 1, groups=frozenset({"Cyan"}), sender="dave")
+    await record_all(store, directed, broadcast)
+    cyan = frozenset({"Cyan"})
+    assert await store.query_events() == [directed, broadcast]
+    assert await store.query_events(groups=cyan) == [broadcast]  # the group does not see it
+    for reader in ("alice", "bob", "carol"):
+        assert await store.query_events(groups=cyan, reader=reader) == [directed, broadcast]
+    assert await store.query_events(groups=cyan, reader="mallory") == [broadcast]
+    assert await store.query_events(groups=frozenset(), reader="bob") == [directed]
+
+
+async def test_journal_appends_in_order_and_reads_back_by_prefix(store: Store) -> None:
+    ids = [
+        await store.append_journal("mission:a", T0, "alice", '{"n": 1}'),
+        await store.append_journal("mission:b", T0 + 1, None, '{"n": 2}'),
+        await store.append_journal("objective:x", T0 + 2, "bob", '{"n": 3}'),
+        await store.append_journal("mission:a", T0 + 3, "carol", '{"n": 4}'),
+    ]
+    assert ids == sorted(ids) and len(set(ids)) == 4
+    missions = await store.read_journal("mission:")
+    assert [(e.stream, e.author, e.body) for e in missions] == [
+        ("mission:a", "alice", '{"n": 1}'),
+        ("mission:b", None, '{"n": 2}'),
+        ("mission:a", "carol", '{"n": 4}'),
+    ]
+    assert [e.id for e in await store.read_journal("mission:a")] == [ids[0], ids[3]]
+    assert [e.id for e in await store.read_journal("", after_id=ids[1])] == ids[2:]
+    assert [e.id for e in await store.read_journal("", limit=2)] == ids[:2]
+    assert (await store.read_journal("objective:"))[0].time == T0 + 2
+
+
+async def test_mail_is_kept_per_recipient_until_delivered(store: Store) -> None:
+    first = await store.put_mail("ANDROID-1", T0, b"<event uid='1'/>")
+    await store.put_mail("ANDROID-2", T0, b"<event uid='x'/>")
+    second = await store.put_mail("ANDROID-1", T0 + 1, b"<event uid='2'/>")
+    waiting = await store.mail_for("ANDROID-1")
+    assert [(m.id, m.xml) for m in waiting] == [(first, b"<event uid='1'/>"), (second, b"<event uid='2'/>")]
+    await store.mark_delivered([first], T0 + 5)
+    assert [m.id for m in await store.mail_for("ANDROID-1")] == [second]
+    await store.mark_delivered([second], T0 + 6)
+    assert await store.mail_for("ANDROID-1") == []
+    assert len(await store.mail_for("ANDROID-2")) == 1

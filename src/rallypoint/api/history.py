@@ -94,6 +94,7 @@ def history_routes(deps: ApiDeps) -> list[BaseRoute]:
             type_prefix=request.query_params.get("type") or None,
             bbox=bbox_param(request),
             groups=caller.groups,
+            reader=caller.name,
             limit=int_param(request, "limit", DEFAULT_LIMIT, low=1, high=MAX_LIMIT),
         )
         if form == "xml":
@@ -108,6 +109,7 @@ def history_routes(deps: ApiDeps) -> list[BaseRoute]:
             end=time_param(request, "end"),
             uid=uid,
             groups=caller.groups,
+            reader=caller.name,
             limit=MAX_TRACK_POINTS,
         )
         if not found:

@@ -126,6 +126,7 @@ class Marti:
             end=time_param(request, "end"),
             uid=request.path_params["uid"],
             groups=caller.groups,
+            reader=caller.name,
             limit=MAX_UID_HISTORY,
         )
         return Response(events_xml(event.xml for event in events), media_type=XML_MEDIA_TYPE)

@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from rallypoint.bench import proc
-from rallypoint.bench.compare import Comparison, compare_tls
+from rallypoint.bench.compare import compare_tls
+from rallypoint.bench.compare_store import compare_store
 from rallypoint.bench.errors import BenchError
-from rallypoint.bench.report import passed, to_document, to_text
-from rallypoint.bench.results import BenchResult
+from rallypoint.bench.report import Outcome, passed, to_document, to_text
 from rallypoint.bench.route import Route
 from rallypoint.bench.runner import run_scenario
 from rallypoint.bench.scenarios import PRESETS, Scenario
@@ -52,6 +52,8 @@ class Mode(enum.Enum):
     TLS = "tls"
     COMPARE = "compare"
     """Plain TCP, TLS, plain TCP against one server."""
+    COMPARE_STORE = "compare-store"
+    """Store off, on, off, on: a fresh server each run."""
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,11 @@ def add_bench_parser(commands: Any) -> None:
         action="store_true",
         help="plain TCP, TLS, plain TCP on one server the bench starts: TLS/plain delivered msg/s",
     )
+    bench.add_argument(
+        "--compare-store",
+        action="store_true",
+        help="store off, on, off, on (a fresh server each run): persisted/unpersisted delivered msg/s",
+    )
     tls.add_argument(
         "--ca", type=Path, help="with --tls --target: CA certificate (PEM) the server's chains to"
     )
@@ -156,6 +163,10 @@ def plan_from_args(args: argparse.Namespace) -> Plan:
     if args.server_pid is not None and target is None:
         raise BenchError("--server-pid only applies with --target")
     mode = Mode.COMPARE if args.compare_tls else Mode.TLS if args.tls else Mode.TCP
+    if args.compare_store:
+        if mode is not Mode.TCP or target is not None or scenario.idle:
+            raise BenchError("--compare-store starts its own plain-TCP servers: drop --tls/--target/idle")
+        mode = Mode.COMPARE_STORE
     files = (args.ca, args.cert, args.key)
     if mode is Mode.COMPARE and target is not None:
         raise BenchError("--compare-tls needs both ports of one server: it starts its own (drop --target)")
@@ -173,7 +184,7 @@ def plan_from_args(args: argparse.Namespace) -> Plan:
     return Plan(scenario, mode, target, args.server_pid, target_tls, args.server_log_level)
 
 
-async def bench(plan: Plan) -> tuple[BenchResult | Comparison, str]:
+async def bench(plan: Plan) -> tuple[Outcome, str]:
     """Run against ``plan.target``, or against a server started for the run; say which."""
     scenario, target = plan.scenario, plan.target
     if target is not None:
@@ -181,6 +192,8 @@ async def bench(plan: Plan) -> tuple[BenchResult | Comparison, str]:
         tls = plan.target_tls
         route = tls.route(target.host, target.port) if tls else Route.plain(target.host, target.port)
         return await run_scenario(scenario, route, plan.server_pid), origin
+    if plan.mode is Mode.COMPARE_STORE:
+        return await compare_store(scenario, plan.log_level), "servers started by the bench"
     tls_senders = None if plan.mode is Mode.TCP else scenario.senders
     async with spawned_server(plan.log_level, tls_senders=tls_senders) as server:
         origin = f"started by the bench, pid {server.pid}"

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from rallypoint.bench.compare import Comparison
+from rallypoint.bench.compare_store import StoreComparison, render_store_text, store_comparison_json
 from rallypoint.bench.results import BenchResult
 from rallypoint.bench.runner import CONNECT_CONCURRENCY
 from rallypoint.bench.scenarios import TLS_RATIO_TARGET, Scenario, Target
@@ -242,22 +243,32 @@ def comparison_to_json(comparison: Comparison, origin: str) -> dict[str, Any]:
     }
 
 
-def to_text(outcome: BenchResult | Comparison, origin: str) -> str:
+Outcome = BenchResult | Comparison | StoreComparison
+"""What one ``rallypoint bench`` invocation produces."""
+
+
+def to_text(outcome: Outcome, origin: str) -> str:
     """The human-readable report of a run or a comparison."""
     if isinstance(outcome, Comparison):
         return render_comparison_text(outcome, origin)
+    if isinstance(outcome, StoreComparison):
+        return render_store_text(outcome, [render_text(run, origin) for run in outcome.runs])
     return render_text(outcome, origin)
 
 
-def to_document(outcome: BenchResult | Comparison, origin: str) -> dict[str, Any]:
+def to_document(outcome: Outcome, origin: str) -> dict[str, Any]:
     """The machine-readable report of a run or a comparison."""
     if isinstance(outcome, Comparison):
         return comparison_to_json(outcome, origin)
+    if isinstance(outcome, StoreComparison):
+        return store_comparison_json(outcome, [to_json(run, origin) for run in outcome.runs])
     return to_json(outcome, origin)
 
 
-def passed(outcome: BenchResult | Comparison) -> bool:
+def passed(outcome: Outcome) -> bool:
     """Whether every target was met (the exit code)."""
     if isinstance(outcome, Comparison):
         return comparison_passed(outcome)
+    if isinstance(outcome, StoreComparison):
+        return outcome.passed
     return all(verdict.passed for verdict in verdicts(outcome))

@@ -104,11 +104,12 @@ def tls_environment(tls_port: int) -> dict[str, str]:
 
 @asynccontextmanager
 async def spawned_server(
-    log_level: str = "WARNING", *, tls_senders: int | None = None
+    log_level: str = "WARNING", *, tls_senders: int | None = None, store: bool = True
 ) -> AsyncIterator[SpawnedServer]:
     """Run a server process for the duration of the block; stop it afterwards.
 
     ``tls_senders`` not None turns TLS on, with one identity per sender and one for all receivers.
+    ``store`` False runs it with ``store_url = off`` (nothing persisted).
     """
     with tempfile.TemporaryDirectory(prefix="rallypoint-bench-") as temp:
         workdir = Path(temp)
@@ -116,6 +117,8 @@ async def spawned_server(
         port, spare_port = free_ports(2)
         log_path = workdir / "server.log"
         env = {**os.environ, **PORTS_OFF}
+        if not store:
+            env["RALLYPOINT_STORE_URL"] = "off"
         tls: TlsIdentities | None = None
         tls_port: int | None = None
         if tls_senders is not None:

@@ -13,6 +13,7 @@ from rallypoint.errors import PkiError
 from rallypoint.pki.audit import AuditLog
 from rallypoint.pki.authority import CertificateAuthority
 from rallypoint.pki.identities import IdentityStore
+from rallypoint.router.mailbox import Mailbox
 from rallypoint.router.router import Denial, Router, describe
 from rallypoint.router.stats import Counters
 from rallypoint.store import Store
@@ -42,6 +43,12 @@ class ServerContext:
     audit_log: AuditLog | None = None
     store: Store | None = None
     """Routed events and the package index; opened by the server at start."""
+    mailbox: Mailbox = field(init=False)
+    """Store-and-forward for directed messages to offline clients."""
+
+    def __post_init__(self) -> None:
+        self.mailbox = Mailbox(self.router, lambda: self.store, wall_clock_ms, self.xml_limits)
+        self.router.on_absent = self.mailbox.keep
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "ServerContext":

@@ -42,9 +42,10 @@ DAY_MS = 86_400_000
 class EventRecorder:
     """The router's ``recorder``: one routed event becomes one queued :class:`StoredEvent`.
 
-    A directed message (``marti/dest``) is stored with no groups: it went to named clients
-    only, and every reader of the store (history, the cache rebuilt at start-up) filters by
-    groups, so storing the sender's groups would show it to the whole group later.
+    A directed message (``marti/dest``) is stored with no groups but with the identities it
+    was handed to: it went to named clients only, and every reader of the store filters by
+    groups (plus, for history, the reader's own identity as sender or recipient), so storing
+    the sender's groups would show it to the whole group later.
     """
 
     def __init__(self, store: Store, counters: Counters) -> None:
@@ -66,6 +67,7 @@ class EventRecorder:
             frozenset() if message.directed else sender.in_groups,
             sender.identity,
             message.xml,
+            message.recipients,
         )
         if not self._store.record(stored):
             self._counters.inc("store_dropped")
@@ -97,6 +99,8 @@ async def rebuild_cache(router: Router, store: Store, now_ms: int, limits: XmlLi
         event = _parse(stored, limits)
         if event is None:
             continue
+        if event.is_situational_awareness:
+            router.remember_device(event.uid, event.callsign, stored.groups)
         replace_key = event.uid if event.is_situational_awareness else None
         message = Outbound(event, stored.xml, replace_key=replace_key)
         restored += cache.put(message, stored.groups, RESTORED_SENDER_ID, now_ms)

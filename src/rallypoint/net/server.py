@@ -19,6 +19,7 @@ from rallypoint.config import Settings
 from rallypoint.errors import ConfigError, PkiError, StoreError
 from rallypoint.net.api_server import ApiService, start_marti_api
 from rallypoint.net.api_wiring import package_deps
+from rallypoint.net.components import build_components, build_host, component_routes, stop_components
 from rallypoint.net.context import ServerContext, wall_clock_ms
 from rallypoint.net.datagram import DatagramInput, multicast_socket
 from rallypoint.net.https import EnrollmentService, start_enrollment
@@ -29,9 +30,13 @@ from rallypoint.pki.audit import AuditLog
 from rallypoint.pki.authority import CertificateAuthority
 from rallypoint.pki.identities import IdentityStore
 from rallypoint.pki.paths import audit_path, identity_path
+from rallypoint.router.host import Component
 from rallypoint.store import open_store
 
 log = logging.getLogger(__name__)
+
+STORE_OFF = "off"
+"""``store_url`` value that runs the server with no store at all (benchmarks, throwaway relays)."""
 
 TICK_INTERVAL_S = 1.0
 """Timeouts and expiry are checked this often (stale times are in seconds anyway)."""
@@ -61,6 +66,7 @@ class Server:
         self._enrollment: EnrollmentService | None = None
         self._api: ApiService | None = None
         self._retention: Retention | None = None
+        self.components: list[Component] = []
         self._stopped = asyncio.Event()
 
     async def start(self) -> BoundPorts:
@@ -71,6 +77,11 @@ class Server:
         if any(port is not None for port in certificate_ports):
             self._open_identities()
         await self._open_store()
+        self.context.mailbox.start()
+        host = build_host(self.context)
+        self.components = build_components(self.context, host)
+        for component in self.components:
+            await component.start()
         self._tcp = await loop.create_server(
             lambda: StreamConnection(self.context, "tcp"), settings.host, settings.tcp_port, backlog=4096
         )
@@ -97,7 +108,10 @@ class Server:
                 self.context,
                 tls_port=settings.api_tls_port,
                 plain_port=settings.api_plain_port,
-                extra_routes=package_routes(package_deps(self.context)),
+                extra_routes=[
+                    *package_routes(package_deps(self.context)),
+                    *component_routes(self.components),
+                ],
             )
         self._tick_task = asyncio.create_task(self._tick_forever(), name="rallypoint-tick")
         log.info(
@@ -154,6 +168,9 @@ class Server:
     async def _open_store(self) -> None:
         """Open the store, refill the situation cache from it, and start recording routed events."""
         context = self.context
+        if self.settings.store_url == STORE_OFF:
+            log.warning("store off: routed events are not kept (no history, no restart picture)")
+            return
         try:
             store = open_store(self.settings.effective_store_url, queue_max=self.settings.store_queue_max)
             await store.open()
@@ -185,7 +202,10 @@ class Server:
         loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(TICK_INTERVAL_S)
-            self.context.router.tick(wall_clock_ms())
+            now_ms = wall_clock_ms()
+            self.context.router.tick(now_ms)
+            for component in self.components:
+                component.tick(now_ms)
             now = loop.time()
             if self._retention is not None:
                 self._retention.tick(now, wall_clock_ms())
@@ -230,6 +250,8 @@ class Server:
                 await self._tick_task
         if self.context.identities is not None:
             self.context.identities.close()
+        await stop_components(self.components)
+        await self.context.mailbox.stop()
         await self._close_store()
         self._stopped.set()
         log.info("Rallypoint stopped")

@@ -15,7 +15,7 @@ class Outbound:
     and keeps the sender's exact encoding.
     """
 
-    __slots__ = ("_payload", "_protobuf", "_xml", "directed", "event", "replace_key")
+    __slots__ = ("_payload", "_protobuf", "_xml", "directed", "event", "recipients", "replace_key")
 
     def __init__(
         self,
@@ -31,6 +31,8 @@ class Outbound:
         """Addressed to named recipients: never dropped to make room in a queue."""
         self.replace_key = replace_key
         """Set for position reports: a newer one with the same key may replace this one."""
+        self.recipients: frozenset[str] = frozenset()
+        """For a directed message: the identities (TLS users) it was handed to, for the store."""
         self._xml = original_xml
         self._payload = original_protobuf
         """A ``TakMessage`` payload as the sender wrote it, when it can be forwarded as is."""

@@ -8,6 +8,7 @@ the active alerts, the registry of connected clients and the owners of uids and 
 (anti-spoofing). It does no I/O: refusals worth an audit entry go to ``on_denial``.
 """
 
+import itertools
 import logging
 import uuid
 from collections.abc import Callable
@@ -36,6 +37,12 @@ A misconfigured device repeating a refused event every few seconds must not fill
 
 MAX_REPORTED = 10_000
 """Refusals remembered for :data:`REPORT_INTERVAL_MS`; past it the memory starts afresh."""
+
+
+MAX_DEPARTED = 100_000
+"""Departed devices remembered for store-and-forward; the older half is forgotten past it."""
+
+CALLSIGN_KEY = "callsign:"
 
 
 class Denial(NamedTuple):
@@ -89,6 +96,16 @@ class Router:
         self._reported: dict[tuple[str, int, str], int] = {}
         self.recorder: Callable[[Outbound, Subscriber], None] | None = None
         """Told about every routed event after delivery (persistence); must not block or raise."""
+        self.on_absent: Callable[[str, Outbound], None] | None = None
+        """Store-and-forward: told (recipient uid, message) for each recipient of a directed
+        message that is offline but allowed to receive it."""
+        self._last_seen_as: dict[str, tuple[str, frozenset[str]]] = {}
+        """Callsign and uid of departed devices → (uid, groups): who an offline name was."""
+        self.on_bind: list[Callable[[Subscriber], None]] = []
+        """Told when a connection first binds a device uid (store-and-forward delivers its mail)."""
+        self.observers: list[Callable[[Outbound, Subscriber], None]] = []
+        """Also told about every routed event after the recorder (missions, web live feed, fusion);
+        each must be quick and must not raise: it runs on the routing path."""
 
     def attach(self, subscriber: Subscriber, now_ms: int) -> None:
         """Register a new connection and replay the current picture to it."""
@@ -123,6 +140,7 @@ class Router:
             return
         if self.registry.by_uid(subscriber.uid) is not None:
             return  # the same device is still connected another way
+        self._remember_departed(subscriber)
         entry = self.cache.get(subscriber.uid)
         if entry is not None and entry.sender_id == subscriber.id:
             self.cache.remove(subscriber.uid)
@@ -177,13 +195,18 @@ class Router:
             replace_key=event.uid if event.is_situational_awareness else None,
         )
         delivered = 0
-        for receiver in self._recipients(sender, event, now_ms):
+        receivers = self._recipients(sender, event, now_ms)
+        for receiver in receivers:
             if receiver is not sender:
                 pending = receiver.pending
                 if not pending:
                     receiver.wake()
                 pending.append(message)
                 delivered += 1
+        if directed:
+            message.recipients = frozenset(r.identity for r in receivers if r.identity is not None)
+            if self.on_absent is not None:
+                self._keep_for_absent(sender, message, receivers)
         if (
             not delivered
             and directed
@@ -195,6 +218,8 @@ class Router:
         self.counters.inc("delivered", delivered)
         if self.recorder is not None:
             self.recorder(message, sender)
+        for observer in self.observers:
+            observer(message, sender)
         return delivered
 
     def _learn_sender(self, sender: Subscriber, event: Event) -> None:
@@ -202,7 +227,11 @@ class Router:
         if not (sender.binds and event.is_situational_awareness):
             return
         if sender.uid is None or sender.uid == event.uid:
+            first = sender.uid is None
             self.registry.bind(sender, event.uid, event.callsign)
+            if first:
+                for listener in self.on_bind:
+                    listener(sender)
             sender.last_type = event.type
             group = event.detail.group if event.detail else None
             if group is not None:
@@ -259,6 +288,49 @@ class Router:
             self._deny_recipient(sender, event, denied, now_ms)
             targets.discard(denied)
         return targets
+
+    def _remember_departed(self, subscriber: Subscriber) -> None:
+        """Keep who a departed device was, so directed messages to it can wait in its mailbox."""
+        if subscriber.uid is not None and subscriber.receives:
+            self.remember_device(subscriber.uid, subscriber.callsign, subscriber.out_groups)
+
+    def remember_device(self, uid: str, callsign: str | None, groups: frozenset[str]) -> None:
+        """Record an offline device that directed messages may be kept for (also at start-up,
+        from the stored picture)."""
+        known = self._last_seen_as
+        if len(known) >= MAX_DEPARTED:
+            for stale_key in list(itertools.islice(known, len(known) // 2)):
+                del known[stale_key]
+        known[uid] = (uid, groups)
+        if callsign:
+            known[CALLSIGN_KEY + callsign] = (uid, groups)
+
+    def _keep_for_absent(
+        self, sender: Subscriber, message: Outbound, receivers: AbstractSet[Subscriber]
+    ) -> None:
+        """Hand the offline recipients of a directed message to store-and-forward."""
+        assert self.on_absent is not None
+        detail = message.event.detail
+        assert detail is not None
+        reached = {r.uid for r in receivers}
+        for dest in detail.dests:
+            if dest.uid:
+                key = dest.uid
+            elif dest.callsign and dest.callsign != types.ALL_STREAMING:
+                key = CALLSIGN_KEY + dest.callsign
+            else:
+                continue
+            known = self._last_seen_as.get(key)
+            if known is None:
+                continue
+            uid, groups = known
+            if uid in reached or self.registry.by_uid(uid) is not None or uid == sender.uid:
+                continue
+            if groups.isdisjoint(sender.in_groups):
+                self.counters.inc("group_denied")
+                continue
+            reached.add(uid)
+            self.on_absent(uid, message)
 
     def _deny_recipient(self, sender: Subscriber, event: Event, recipient: Subscriber, now_ms: int) -> None:
         """A directed message named a connected client outside the sender's groups: not delivered."""

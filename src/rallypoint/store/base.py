@@ -30,6 +30,8 @@ class StoredEvent(NamedTuple):
     """The sender's identity (TLS user), or None for anonymous."""
     xml: bytes
     """The event as CoT XML, ``<marti>`` stripped."""
+    recipients: frozenset[str] = frozenset()
+    """For a directed message: the identities it was handed to (they may read it back)."""
 
 
 class PackageRecord(NamedTuple):
@@ -51,6 +53,35 @@ class PackageRecord(NamedTuple):
     """Milliseconds since the epoch."""
     uid: str
     """The package's own uid (manifest Configuration uid, else a uuid4)."""
+
+
+class JournalEntry(NamedTuple):
+    """One durable, append-only record of a component's state change (missions, objectives…).
+
+    Components keep their state in memory and rebuild it at start by replaying their journal
+    stream in ``id`` order: one table serves every such component, in both databases.
+    """
+
+    id: int
+    """Increasing across all streams: the order changes were accepted in."""
+    stream: str
+    """Which component and object, e.g. ``mission:<guid>``; read back by prefix."""
+    time: int
+    """Milliseconds since the epoch."""
+    author: str | None
+    body: str
+    """JSON text; its shape belongs to the component that wrote it."""
+
+
+class MailItem(NamedTuple):
+    """A message kept for a recipient that was offline (store-and-forward)."""
+
+    id: int
+    """Increasing: delivery order."""
+    recipient: str
+    """The recipient device's uid."""
+    time: int
+    xml: bytes
 
 
 class Store(Protocol):
@@ -80,11 +111,13 @@ class Store(Protocol):
         type_prefix: str | None = None,
         bbox: tuple[float, float, float, float] | None = None,
         groups: frozenset[str] | None = None,
+        reader: str | None = None,
         limit: int = 1000,
     ) -> list[StoredEvent]:
         """Events in time order. ``start``/``end`` bound ``time`` (inclusive); ``bbox`` is
         ``(min_lat, min_lon, max_lat, max_lon)`` (``min_lon > max_lon`` crosses the antimeridian);
-        ``groups`` keeps only events whose groups intersect it."""
+        ``groups`` keeps only events whose groups intersect it, or (with ``reader``, an identity)
+        that ``reader`` sent or received as a directed message."""
 
     async def latest_events(self, now_ms: int) -> list[StoredEvent]:
         """The latest event of every uid, when that event's stale time is after ``now_ms``."""
@@ -111,6 +144,23 @@ class Store(Protocol):
 
     async def set_package_tool(self, hash: str, tool: str) -> bool:
         """Change a record's tool; False if there is no such record."""
+
+    async def append_journal(self, stream: str, time: int, author: str | None, body: str) -> int:
+        """Commit one entry in its own transaction (durable on return); return its id."""
+
+    async def read_journal(
+        self, stream_prefix: str, *, after_id: int = 0, limit: int = 100_000
+    ) -> list[JournalEntry]:
+        """Entries whose stream starts with ``stream_prefix`` and whose id is above ``after_id``, by id."""
+
+    async def put_mail(self, recipient: str, time: int, xml: bytes) -> int:
+        """Keep ``xml`` for ``recipient`` until delivered (durable on return); return its id."""
+
+    async def mail_for(self, recipient: str, *, limit: int = 10_000) -> list[MailItem]:
+        """Undelivered items for ``recipient``, oldest first."""
+
+    async def mark_delivered(self, ids: Sequence[int], time: int) -> None:
+        """Record that these items were handed to their recipient's connection."""
 
 
 def type_upper_bound(prefix: str) -> str:

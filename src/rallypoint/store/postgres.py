@@ -13,7 +13,7 @@ import asyncpg  # type: ignore[import-untyped]  # no stubs shipped
 
 from rallypoint.errors import StoreError
 from rallypoint.store import schema
-from rallypoint.store.base import PackageRecord, StoredEvent
+from rallypoint.store.base import JournalEntry, MailItem, PackageRecord, StoredEvent, type_upper_bound
 from rallypoint.store.query import Params, event_conditions, where
 from rallypoint.store.writer import BatchWriter
 
@@ -33,12 +33,14 @@ _DATABASE_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
 
 
 def _event_row(event: StoredEvent) -> tuple[Any, ...]:
-    return (*event[:7], sorted(event.groups), event.sender, event.xml)
+    return (*event[:7], sorted(event.groups), event.sender, event.xml, sorted(event.recipients))
 
 
 def _event(row: asyncpg.Record) -> StoredEvent:
-    uid, type_, time_, stale, lat, lon, hae, groups, sender, xml = row
-    return StoredEvent(uid, type_, time_, stale, lat, lon, hae, frozenset(groups), sender, bytes(xml))
+    uid, type_, time_, stale, lat, lon, hae, groups, sender, xml, recipients = row
+    return StoredEvent(
+        uid, type_, time_, stale, lat, lon, hae, frozenset(groups), sender, bytes(xml), frozenset(recipients)
+    )
 
 
 def _package(row: asyncpg.Record) -> PackageRecord:
@@ -147,13 +149,18 @@ class PostgresStore:
         type_prefix: str | None = None,
         bbox: tuple[float, float, float, float] | None = None,
         groups: frozenset[str] | None = None,
+        reader: str | None = None,
         limit: int = 1000,
     ) -> list[StoredEvent]:
         """Matching events in time order (see the protocol)."""
         params = Params(numbered=True)
         terms = event_conditions(params, start=start, end=end, uid=uid, type_prefix=type_prefix, bbox=bbox)
         if groups is not None:
-            terms.append(f"groups && {params(sorted(groups))}::TEXT[]")
+            visible = f"groups && {params(sorted(groups))}::TEXT[]"
+            if reader is not None:
+                name = params(reader)
+                visible = f"({visible} OR sender = {name} OR {name} = ANY(recipients))"
+            terms.append(visible)
         sql = f"{_EVENT_SELECT}{where(terms)} ORDER BY time, id LIMIT {params(limit)}"
         rows = await self._use(lambda connection: connection.fetch(sql, *params.values))
         return [_event(row) for row in rows]
@@ -220,3 +227,39 @@ class PostgresStore:
             lambda connection: connection.execute("UPDATE packages SET tool = $1 WHERE hash = $2", tool, hash)
         )
         return bool(status != "UPDATE 0")
+
+    async def append_journal(self, stream: str, time: int, author: str | None, body: str) -> int:
+        """Commit one journal entry; return its id."""
+        sql = "INSERT INTO journal (stream, time, author, body) VALUES ($1, $2, $3, $4) RETURNING id"
+        return int(await self._use(lambda connection: connection.fetchval(sql, stream, time, author, body)))
+
+    async def read_journal(
+        self, stream_prefix: str, *, after_id: int = 0, limit: int = 100_000
+    ) -> list[JournalEntry]:
+        """Entries of the streams starting with ``stream_prefix``, after ``after_id``, by id."""
+        sql = (
+            f"SELECT {', '.join(schema.JOURNAL_COLUMNS)} FROM journal "
+            "WHERE stream >= $1 AND stream < $2 AND id > $3 ORDER BY id LIMIT $4"
+        )
+        values = (stream_prefix, type_upper_bound(stream_prefix), after_id, limit)
+        rows = await self._use(lambda connection: connection.fetch(sql, *values))
+        return [JournalEntry(*row) for row in rows]
+
+    async def put_mail(self, recipient: str, time: int, xml: bytes) -> int:
+        """Keep ``xml`` for ``recipient``; return its id."""
+        sql = "INSERT INTO mail (recipient, time, xml) VALUES ($1, $2, $3) RETURNING id"
+        return int(await self._use(lambda connection: connection.fetchval(sql, recipient, time, xml)))
+
+    async def mail_for(self, recipient: str, *, limit: int = 10_000) -> list[MailItem]:
+        """Undelivered mail of ``recipient``, oldest first."""
+        sql = (
+            "SELECT id, recipient, time, xml FROM mail WHERE recipient = $1 AND delivered IS NULL "
+            "ORDER BY id LIMIT $2"
+        )
+        rows = await self._use(lambda connection: connection.fetch(sql, recipient, limit))
+        return [MailItem(row[0], row[1], row[2], bytes(row[3])) for row in rows]
+
+    async def mark_delivered(self, ids: Sequence[int], time: int) -> None:
+        """Mark mail items delivered at ``time``."""
+        sql = "UPDATE mail SET delivered = $1 WHERE id = ANY($2::BIGINT[])"
+        await self._use(lambda connection: connection.execute(sql, time, list(ids)))

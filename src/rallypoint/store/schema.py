@@ -19,11 +19,18 @@ class Dialect(NamedTuple):
     binary_text: str
     """Text compared byte by byte, so a prefix is a range on its index."""
     blob: str
+    empty_list: str
+    """The literal of an empty ``text_list``."""
 
 
-SQLITE = Dialect("sqlite", "INTEGER PRIMARY KEY", "TEXT", "TEXT", "BLOB")
+SQLITE = Dialect("sqlite", "INTEGER PRIMARY KEY", "TEXT", "TEXT", "BLOB", "'[]'")
 POSTGRES = Dialect(
-    "postgres", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", "TEXT[]", 'TEXT COLLATE "C"', "BYTEA"
+    "postgres",
+    "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+    "TEXT[]",
+    'TEXT COLLATE "C"',
+    "BYTEA",
+    "'{}'",
 )
 
 CREATE_VERSION_TABLE = (
@@ -64,12 +71,47 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX packages_submitted ON packages (submitted)",
     ),
+    (
+        # Directed messages: the identities they were handed to may read them back.
+        "ALTER TABLE events ADD COLUMN recipients {text_list} NOT NULL DEFAULT {empty_list}",
+        # Components' append-only state (missions, objectives …), replayed at start.
+        """CREATE TABLE journal (
+            id {serial},
+            stream {binary_text} NOT NULL,
+            time BIGINT NOT NULL,
+            author TEXT,
+            body TEXT NOT NULL
+        )""",
+        "CREATE INDEX journal_stream ON journal (stream, id)",
+        # Store-and-forward: messages kept for offline recipients until delivered.
+        """CREATE TABLE mail (
+            id {serial},
+            recipient TEXT NOT NULL,
+            time BIGINT NOT NULL,
+            xml {blob} NOT NULL,
+            delivered BIGINT
+        )""",
+        "CREATE INDEX mail_recipient ON mail (recipient, id)",
+    ),
 )
 """Migration ``n`` (1-based) brings the schema from version ``n - 1`` to ``n``. Append only."""
 
 LATEST_VERSION = len(MIGRATIONS)
 
-EVENT_COLUMNS = ("uid", "type", "time", "stale", "lat", "lon", "hae", "groups", "sender", "xml")
+EVENT_COLUMNS = (
+    "uid",
+    "type",
+    "time",
+    "stale",
+    "lat",
+    "lon",
+    "hae",
+    "groups",
+    "sender",
+    "xml",
+    "recipients",
+)
+JOURNAL_COLUMNS = ("id", "stream", "time", "author", "body")
 PACKAGE_COLUMNS = (
     "hash",
     "name",

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from rallypoint.errors import StoreError
 from rallypoint.store import schema
-from rallypoint.store.base import PackageRecord, StoredEvent
+from rallypoint.store.base import JournalEntry, MailItem, PackageRecord, StoredEvent, type_upper_bound
 from rallypoint.store.query import Params, event_conditions, where
 from rallypoint.store.writer import BatchWriter
 
@@ -46,14 +46,28 @@ def _groups_json(groups: frozenset[str]) -> str:
     return _json_list(groups)
 
 
+_NO_RECIPIENTS = "[]"
+
+
 def _event_row(event: StoredEvent) -> tuple[Any, ...]:
-    return (*event[:7], _groups_json(event.groups), event.sender, event.xml)
+    recipients = _groups_json(event.recipients) if event.recipients else _NO_RECIPIENTS
+    return (*event[:7], _groups_json(event.groups), event.sender, event.xml, recipients)
 
 
 def _event(row: tuple[Any, ...]) -> StoredEvent:
-    uid, type_, time_, stale, lat, lon, hae, groups, sender, xml = row
+    uid, type_, time_, stale, lat, lon, hae, groups, sender, xml, recipients = row
     return StoredEvent(
-        uid, type_, time_, stale, lat, lon, hae, frozenset(json.loads(groups)), sender, bytes(xml)
+        uid,
+        type_,
+        time_,
+        stale,
+        lat,
+        lon,
+        hae,
+        frozenset(json.loads(groups)),
+        sender,
+        bytes(xml),
+        frozenset(json.loads(recipients)),
     )
 
 
@@ -180,13 +194,20 @@ class SqliteStore:
         type_prefix: str | None = None,
         bbox: tuple[float, float, float, float] | None = None,
         groups: frozenset[str] | None = None,
+        reader: str | None = None,
         limit: int = 1000,
     ) -> list[StoredEvent]:
         """Matching events in time order (see the protocol)."""
         params = Params(numbered=False)
         terms = event_conditions(params, start=start, end=end, uid=uid, type_prefix=type_prefix, bbox=bbox)
         if groups is not None:
-            terms.append(_GROUPS_MATCH.format(column="events.groups", param=params(_json_list(groups))))
+            visible = _GROUPS_MATCH.format(column="events.groups", param=params(_json_list(groups)))
+            if reader is not None:
+                visible = (
+                    f"({visible} OR sender = {params(reader)} OR EXISTS (SELECT 1 FROM "
+                    f"json_each(events.recipients) AS r WHERE r.value = {params(reader)}))"
+                )
+            terms.append(visible)
         sql = f"{_EVENT_SELECT}{where(terms)} ORDER BY time, id LIMIT {params(limit)}"
         rows = await self._run(lambda db: db.execute(sql, params.values).fetchall())
         return [_event(row) for row in rows]
@@ -254,3 +275,59 @@ class SqliteStore:
             return db.execute("UPDATE packages SET tool = ? WHERE hash = ?", (tool, hash)).rowcount > 0
 
         return await self._run(update)
+
+    async def append_journal(self, stream: str, time: int, author: str | None, body: str) -> int:
+        """Commit one journal entry; return its id."""
+
+        def append(db: sqlite3.Connection) -> int:
+            with db:
+                cursor = db.execute(
+                    "INSERT INTO journal (stream, time, author, body) VALUES (?, ?, ?, ?)",
+                    (stream, time, author, body),
+                )
+            return int(cursor.lastrowid or 0)
+
+        return await self._run(append)
+
+    async def read_journal(
+        self, stream_prefix: str, *, after_id: int = 0, limit: int = 100_000
+    ) -> list[JournalEntry]:
+        """Entries of the streams starting with ``stream_prefix``, after ``after_id``, by id."""
+        sql = (
+            f"SELECT {', '.join(schema.JOURNAL_COLUMNS)} FROM journal "
+            "WHERE stream >= ? AND stream < ? AND id > ? ORDER BY id LIMIT ?"
+        )
+        values = (stream_prefix, type_upper_bound(stream_prefix), after_id, limit)
+        rows = await self._run(lambda db: db.execute(sql, values).fetchall())
+        return [JournalEntry(*row) for row in rows]
+
+    async def put_mail(self, recipient: str, time: int, xml: bytes) -> int:
+        """Keep ``xml`` for ``recipient``; return its id."""
+
+        def put(db: sqlite3.Connection) -> int:
+            with db:
+                cursor = db.execute(
+                    "INSERT INTO mail (recipient, time, xml) VALUES (?, ?, ?)", (recipient, time, xml)
+                )
+            return int(cursor.lastrowid or 0)
+
+        return await self._run(put)
+
+    async def mail_for(self, recipient: str, *, limit: int = 10_000) -> list[MailItem]:
+        """Undelivered mail of ``recipient``, oldest first."""
+        sql = (
+            "SELECT id, recipient, time, xml FROM mail WHERE recipient = ? AND delivered IS NULL "
+            "ORDER BY id LIMIT ?"
+        )
+        rows = await self._run(lambda db: db.execute(sql, (recipient, limit)).fetchall())
+        return [MailItem(id_, who, time_, bytes(xml)) for id_, who, time_, xml in rows]
+
+    async def mark_delivered(self, ids: Sequence[int], time: int) -> None:
+        """Mark mail items delivered at ``time``."""
+        rows = [(time, id_) for id_ in ids]
+
+        def mark(db: sqlite3.Connection) -> None:
+            with db:
+                db.executemany("UPDATE mail SET delivered = ? WHERE id = ?", rows)
+
+        await self._run(mark)

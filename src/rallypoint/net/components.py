@@ -1,0 +1,61 @@
+"""The server's components (missions, fusion feeds, the web live feed) and the host they share.
+
+:func:`build_components` decides from the settings which components run; the server starts
+them after its listeners, ticks them with its own tick and stops them before the store
+closes. Their HTTP routes join the Marti API's (:func:`component_routes`).
+"""
+
+import logging
+from collections.abc import Sequence
+
+from starlette.routing import BaseRoute
+
+from rallypoint.api.deps import Caller
+from rallypoint.cot.event import Event
+from rallypoint.net.api_wiring import route_as
+from rallypoint.net.context import ServerContext, wall_clock_ms
+from rallypoint.router.host import Component, Host
+
+log = logging.getLogger(__name__)
+
+
+def build_host(context: ServerContext) -> Host:
+    """The host every component of this server gets."""
+
+    def inject(event: Event, groups: frozenset[str], identity: str | None) -> int:
+        transport = "https" if identity else "server"
+        return route_as(context, Caller(identity, groups, transport), event, None, wall_clock_ms())
+
+    return Host(
+        router=context.router,
+        counters=context.counters,
+        settings=context.settings,
+        now_ms=wall_clock_ms,
+        store=lambda: context.store,
+        inject=inject,
+        send_to=context.mailbox.send_to,
+    )
+
+
+def build_components(context: ServerContext, host: Host) -> list[Component]:
+    """The components the settings ask for, in start order."""
+    components: list[Component] = []
+    return components
+
+
+def component_routes(components: Sequence[Component]) -> list[BaseRoute]:
+    """HTTP routes the components add to the API (none yet)."""
+    routes: list[BaseRoute] = []
+    return routes
+
+
+async def stop_components(components: Sequence[Component]) -> None:
+    """Stop in reverse start order; one failing to stop does not keep the others running."""
+    for component in reversed(components):
+        try:
+            await component.stop()
+        except Exception:  # the outermost boundary of a component's life
+            log.exception("component %s failed to stop", type(component).__name__)
+
+
+__all__ = ["build_components", "build_host", "component_routes", "stop_components"]

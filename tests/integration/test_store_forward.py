@@ -1,0 +1,93 @@
+"""Store-and-forward: directed messages for an offline client wait in its durable mailbox.
+
+The team client leaves; directed CoT (by uid) and direct GeoChats (by callsign) are sent to
+it; the server is killed with SIGKILL and restarted; when the team client comes back and
+reports its position, it receives every kept message, in the order sent, exactly once.
+"""
+
+import re
+import signal
+import socket
+import sqlite3
+import time
+from pathlib import Path
+
+from tests.integration.test_restart import TIMEOUT_S, _free_port, _server, _wait
+from tests.interop.clients import chat_xml, event_xml, pli_xml
+
+TEAM_UID, TEAM_CALLSIGN = "ANDROID-team", "Rescue-3"
+POST_UID, POST_CALLSIGN = "ANDROID-post", "Command"
+
+
+def _undelivered(database: Path) -> int:
+    if not database.exists():
+        return 0
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
+        try:
+            return int(db.execute("SELECT COUNT(*) FROM mail WHERE delivered IS NULL").fetchone()[0])
+        except sqlite3.OperationalError:
+            return 0
+
+
+def _assignment(number: int) -> bytes:
+    detail = f'<remarks>assignment {number}</remarks><marti><dest uid="{TEAM_UID}"/></marti>'
+    return event_xml(f"assignment-{number}", "b-m-p-s-p-i", detail, stale_s=3600)
+
+
+def _uids_in_order(received: bytes, wanted: list[str]) -> list[str]:
+    found = re.findall(rb'<event [^>]*uid="([^"]+)"', received)
+    return [uid.decode() for uid in found if uid.decode() in wanted]
+
+
+def _collect(
+    client: socket.socket, until: int, wanted: list[str], quiet_s: float = 1.0, timeout_s: float = TIMEOUT_S
+) -> bytes:
+    """Read until ``until`` wanted events arrived, then ``quiet_s`` more (to catch duplicates)."""
+    received = b""
+    client.settimeout(0.2)
+    deadline = time.monotonic() + timeout_s
+    settled: float | None = None
+    while time.monotonic() < deadline:
+        if settled is None and len(_uids_in_order(received, wanted)) >= until:
+            settled = time.monotonic() + quiet_s
+        if settled is not None and time.monotonic() >= settled:
+            break
+        try:
+            chunk = client.recv(65536)
+        except TimeoutError:
+            continue
+        if not chunk:
+            break
+        received += chunk
+    return received
+
+
+def test_kept_messages_survive_sigkill_and_arrive_in_order_once(tmp_path: Path) -> None:
+    port = _free_port()
+    database = tmp_path / "rallypoint-data" / "rallypoint.sqlite3"
+    chats = [chat_xml(POST_UID, POST_CALLSIGN, f"chat {n}", to_callsign=TEAM_CALLSIGN) for n in (1, 2)]
+    sent = [_assignment(1), chats[0], _assignment(2), chats[1], _assignment(3)]
+    chat_uids = [re.search(rb'uid="([^"]+)"', chat).group(1).decode() for chat in chats]  # type: ignore[union-attr]
+    order = ["assignment-1", chat_uids[0], "assignment-2", chat_uids[1], "assignment-3"]
+
+    with _server(tmp_path, port) as first:
+        with socket.create_connection(("127.0.0.1", port)) as team:
+            team.sendall(pli_xml(TEAM_UID, TEAM_CALLSIGN))
+            time.sleep(0.3)
+        with socket.create_connection(("127.0.0.1", port)) as post:
+            post.sendall(pli_xml(POST_UID, POST_CALLSIGN))
+            time.sleep(0.3)  # the team's departure is routed before the post writes
+            post.sendall(b"".join(sent))
+            _wait(lambda: _undelivered(database) == len(sent), "five kept messages", first)
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=TIMEOUT_S)
+
+    with _server(tmp_path, port) as second:
+        with socket.create_connection(("127.0.0.1", port)) as team:
+            team.sendall(pli_xml(TEAM_UID, TEAM_CALLSIGN))
+            received = _collect(team, len(order), order)
+        assert _uids_in_order(received, order) == order
+        _wait(lambda: _undelivered(database) == 0, "the mail to be marked delivered", second)
+        with socket.create_connection(("127.0.0.1", port)) as team_again:
+            team_again.sendall(pli_xml(TEAM_UID, TEAM_CALLSIGN))
+            assert _uids_in_order(_collect(team_again, 1, order, timeout_s=1.5), order) == []
