@@ -20,6 +20,7 @@ import enum
 import ipaddress
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -33,9 +34,13 @@ from rallypoint.bench.route import Route
 from rallypoint.bench.runner import run_scenario
 from rallypoint.bench.scenarios import PRESETS, Scenario
 from rallypoint.bench.server import spawned_server
+from rallypoint.bench.store_rate import add_store_options, run_store_bench
 from rallypoint.bench.tls import ClientFiles, TlsIdentities
 from rallypoint.cot.negotiation import WireFormat
 from rallypoint.net.loop import run_event_loop
+
+SPECIAL_BENCHES: dict[str, Callable[[argparse.Namespace], int]] = {"store": run_store_bench}
+"""Benchmarks that are not a load-generator scenario; each reads its own options from ``args``."""
 
 
 class Address(NamedTuple):
@@ -77,7 +82,9 @@ def add_bench_parser(commands: Any) -> None:
         description="Presets: fanout (10 clients, 1 sender flat out), steady (100 clients, 10 senders,"
         " 100 msg/s in total), idle (10000 idle connections). Flags override preset values.",
     )
-    bench.add_argument("scenario", choices=sorted(PRESETS), help="preset to run")
+    bench.add_argument(
+        "scenario", choices=sorted([*PRESETS, *SPECIAL_BENCHES]), help="preset (or special bench) to run"
+    )
     bench.add_argument("--clients", type=int, help="receiving connections")
     bench.add_argument("--senders", type=int, help="sending connections")
     bench.add_argument("--rate", type=float, help="messages/s from all senders together (0 = flat out)")
@@ -100,6 +107,7 @@ def add_bench_parser(commands: Any) -> None:
         "--server-log-level", default="WARNING", help="log level of the server the bench starts"
     )
     bench.add_argument("--json", action="store_true", help="print the results as JSON")
+    add_store_options(bench)
     tls = bench.add_argument_group("TLS")
     tls.add_argument(
         "--tls", action="store_true", help="every connection over mutual TLS (reports the handshake rate)"
@@ -205,6 +213,9 @@ async def bench(plan: Plan) -> tuple[Outcome, str]:
 
 def run_bench(args: argparse.Namespace) -> int:
     """Run the benchmark the arguments describe, print the report, return the exit code."""
+    special = SPECIAL_BENCHES.get(args.scenario)
+    if special is not None:
+        return special(args)
     try:
         plan = plan_from_args(args)
         proc.ensure_open_files(plan.scenario.connections)
