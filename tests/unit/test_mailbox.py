@@ -1,0 +1,130 @@
+"""Store-and-forward decisions and ordering with in-memory subscribers and a scripted store."""
+
+import asyncio
+from collections.abc import Sequence
+from typing import cast
+
+from rallypoint.cot.xml import DEFAULT_LIMITS, parse_event
+from rallypoint.router.mailbox import Mailbox
+from rallypoint.router.router import Router
+from rallypoint.store.base import MailItem, Store
+from tests.unit.test_router import NOW, Client, _pli, _router, _submit
+
+
+class MailStore:
+    """Just the mail part of a store; ``gate`` holds ``mail_for`` until the test opens it."""
+
+    def __init__(self) -> None:
+        self.items: list[MailItem] = []
+        self.delivered: set[int] = set()
+        self.gate = asyncio.Event()
+        self.gate.set()
+
+    async def put_mail(self, recipient: str, time: int, xml: bytes) -> int:
+        self.items.append(MailItem(len(self.items) + 1, recipient, time, xml))
+        return len(self.items)
+
+    async def mail_for(self, recipient: str, *, limit: int = 10_000) -> list[MailItem]:
+        await self.gate.wait()
+        return [m for m in self.items if m.recipient == recipient and m.id not in self.delivered][:limit]
+
+    async def mark_delivered(self, ids: Sequence[int], time: int) -> None:
+        self.delivered.update(ids)
+
+    def waiting_for(self, recipient: str) -> list[str]:
+        return [
+            parse_event(m.xml).uid
+            for m in self.items
+            if m.recipient == recipient and m.id not in self.delivered
+        ]
+
+
+def _directed(uid: str, *, to_uid: str = "", to_callsign: str = "") -> bytes:
+    dest = f'<dest uid="{to_uid}"/>' if to_uid else f'<dest callsign="{to_callsign}"/>'
+    return (
+        f'<event version="2.0" uid="{uid}" type="b-m-p-s-p-i" how="h-g-i-g-o" time="2023-11-14T22:13:20.000Z"'
+        f' start="2023-11-14T22:13:20.000Z" stale="2099-01-01T00:00:00.000Z"><point lat="1" lon="2"/>'
+        f"<detail><marti>{dest}</marti></detail></event>"
+    ).encode()
+
+
+def _setup() -> tuple[Router, MailStore, Mailbox]:
+    router = _router()
+    store = MailStore()
+    mailbox = Mailbox(router, lambda: cast(Store, store), lambda: NOW, DEFAULT_LIMITS)
+    router.on_absent = mailbox.keep
+    mailbox.start()
+    return router, store, mailbox
+
+
+def _leave(router: Router, client: Client) -> None:
+    router.detach(client.sub, NOW)
+
+
+def _return(router: Router, groups: tuple[str, ...] = ("__ANON__",)) -> Client:
+    return Client(router, groups)
+
+
+async def test_directed_messages_to_a_departed_client_wait_and_arrive_in_order() -> None:
+    router, store, mailbox = _setup()
+    post, team = Client(router), Client(router)
+    _submit(router, team, _pli("TEAM", "Rescue-3"))
+    _leave(router, team)
+    _submit(router, post, _directed("m1", to_uid="TEAM"))
+    _submit(router, post, _directed("m2", to_callsign="Rescue-3"))
+    _submit(router, post, _directed("m3", to_uid="TEAM"))
+    await mailbox.drain()
+    assert store.waiting_for("TEAM") == ["m1", "m2", "m3"]
+
+    back = _return(router)
+    _submit(router, back, _pli("TEAM", "Rescue-3"))
+    await mailbox.drain()
+    assert [u for u in back.uids if u.startswith("m")] == ["m1", "m2", "m3"]
+    assert store.waiting_for("TEAM") == []
+    await mailbox.stop()
+
+
+async def test_a_live_message_during_collection_waits_behind_the_kept_ones() -> None:
+    router, store, mailbox = _setup()
+    post, team = Client(router), Client(router)
+    _submit(router, team, _pli("TEAM", "Rescue-3"))
+    _leave(router, team)
+    _submit(router, post, _directed("old", to_uid="TEAM"))
+    await mailbox.drain()
+    store.gate.clear()
+    back = _return(router)
+    _submit(router, back, _pli("TEAM", "Rescue-3"))  # collection starts, held at mail_for
+    await asyncio.sleep(0)
+    assert mailbox.send_to("TEAM", parse_event(_directed("live", to_uid="TEAM")))
+    assert back.uids == []
+    store.gate.set()
+    await mailbox.drain()
+    assert back.uids == ["old", "live"]
+    await mailbox.stop()
+
+
+async def test_unknown_and_other_group_recipients_are_not_kept() -> None:
+    router, store, mailbox = _setup()
+    red_post = Client(router, ("Red",))
+    cyan_team = Client(router, ("Cyan",))
+    _submit(router, cyan_team, _pli("TEAM", "Rescue-3"))
+    _leave(router, cyan_team)
+    _submit(router, red_post, _directed("cross", to_uid="TEAM"))
+    _submit(router, red_post, _directed("nobody", to_uid="NEVER-SEEN"))
+    await mailbox.drain()
+    assert store.items == []
+    assert router.counters.get("group_denied") == 1
+    await mailbox.stop()
+
+
+async def test_send_to_an_online_client_is_immediate_and_offline_is_kept() -> None:
+    router, store, mailbox = _setup()
+    team = Client(router)
+    _submit(router, team, _pli("TEAM", "Rescue-3"))
+    await mailbox.drain()  # its (empty) mail was looked up when it bound its uid
+    assert mailbox.send_to("TEAM", parse_event(_directed("now", to_uid="TEAM")))
+    assert team.uids == ["now"]
+    assert not mailbox.send_to("GONE", parse_event(_directed("later", to_uid="GONE")))
+    await mailbox.drain()
+    assert store.waiting_for("GONE") == ["later"]
+    await mailbox.stop()
