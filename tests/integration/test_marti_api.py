@@ -352,3 +352,48 @@ async def test_a_data_package_round_trip_on_the_api_port(
     offer = await team.alice.receive(lambda message: message.type == "b-f-t-r")
     assert f'sha256="{sha}"' in offer.detail
     assert f"https://127.0.0.1:{tls_server.ports.api_tls}/Marti/sync/content?hash={sha}" in offer.detail
+
+
+async def test_contacts_all_and_device_profile(
+    tls_server: RunningServer, pki: PkiFixture, team: Team
+) -> None:
+    async with https(tls_server, pki, pki.add_user("carol", "ops")) as client:
+        contacts = await client.get("/Marti/api/contacts/all")
+        profile = await client.get("/Marti/api/device/profile/connection", params={"clientUid": "X"})
+    assert [(row["uid"], row["callsign"], row["filterGroups"]) for row in contacts.json()] == [
+        ("ALICE", "Alice", ["ops"]),
+        ("BOB", "Bob", ["ops"]),
+    ]
+    assert profile.status_code == 204
+
+
+async def test_a_device_narrows_its_active_groups(tls_server: RunningServer, pki: PkiFixture) -> None:
+    router = tls_server.server.context.router
+    dora = pki.add_user("dora", "ops", "logistics")
+    async with TlsClients(tls_server, pki) as clients:
+        device = await clients.connect(dora)
+        ops_sender = await clients.connect(pki.add_user("olga", "ops"))
+        logistics_sender = await clients.connect(pki.add_user("liam", "logistics"))
+        await device.send(pli_xml("DORA", "Dora"))
+        await ops_sender.send(pli_xml("OLGA", "Olga"))
+        await eventually(lambda: router.registry.by_uid("DORA") and router.registry.by_uid("OLGA"))
+        active = [
+            {"name": "ops", "direction": "IN", "active": True},
+            {"name": "ops", "direction": "OUT", "active": True},
+            {"name": "logistics", "direction": "OUT", "active": False},
+            {"name": "admins", "direction": "OUT", "active": True},  # not hers: ignored
+        ]
+        async with https(tls_server, pki, dora) as client:
+            refused = await client.put("/Marti/api/groups/active", params={"clientUid": "OLGA"}, json=active)
+            changed = await client.put("/Marti/api/groups/active", params={"clientUid": "DORA"}, json=active)
+            malformed = await client.put(
+                "/Marti/api/groups/active", params={"clientUid": "DORA"}, content=b"{not json"
+            )
+        assert (refused.status_code, changed.status_code, malformed.status_code) == (404, 200, 400)
+        subscriber = router.registry.by_uid("DORA")
+        assert subscriber is not None
+        assert subscriber.out_groups == frozenset({"ops"})
+        await logistics_sender.send(event_xml("from-logistics", "a-f-G", stale_s=60))
+        await ops_sender.send(event_xml("from-ops", "a-f-G", stale_s=60))
+        await device.receive(has_uid("from-ops"))
+        assert not device.seen(has_uid("from-logistics"))

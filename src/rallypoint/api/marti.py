@@ -32,6 +32,8 @@ CONNECTED = "Connected"
 GROUP_TYPE = "SYSTEM"
 INJECT_JSON_OVERHEAD = 4096
 """Room for pytak's JSON wrapping (``uid``, quoting, escapes) around an event of the maximum size."""
+MAX_GROUPS_BODY_BYTES = 64 * 1024
+"""A ``groups/active`` body: a few hundred groups at most."""
 MAX_UID_HISTORY = 10_000
 """Events ``/cot/xml/{uid}/all`` returns at most (a day of 10 s position reports)."""
 
@@ -103,6 +105,57 @@ class Marti:
             for direction in ("IN", "OUT")
         ]
         return JSONResponse(envelope("com.bbn.marti.remote.groups.Group", rows, self.deps.settings.server_id))
+
+    async def contacts(self, request: Request) -> Response:
+        """``/contacts/all``: connected clients sharing a group with the caller, TAK's
+        RemoteSubscription shape (a plain JSON list, no envelope)."""
+        caller = caller_of(request)
+        rows = [
+            {
+                "uid": client.uid,
+                "callsign": client.callsign or "",
+                "team": client.team or "",
+                "role": client.role or "",
+                "takv": "",
+                "notes": client.address,
+                "filterGroups": sorted(client.groups & caller.groups),
+            }
+            for client in self.deps.router.registry.clients()
+            if client.uid is not None and not client.groups.isdisjoint(caller.groups)
+        ]
+        rows.sort(key=lambda row: (str(row["callsign"]), str(row["uid"])))
+        return JSONResponse(rows)
+
+    async def set_active_groups(self, request: Request) -> Response:
+        """``PUT /groups/active?clientUid=``: one of the caller's devices chooses which of the
+        caller's groups it sends into (``IN``) and receives from (``OUT``). Groups the caller is
+        not in are ignored: a device can narrow its groups, never widen them."""
+        caller = caller_of(request)
+        uid = request.query_params.get("clientUid", "")
+        subscriber = self.deps.router.registry.by_uid(uid) if uid else None
+        if subscriber is None or subscriber.identity != caller.name or not subscriber.receives:
+            raise HTTPException(404, f"no connected device {uid!r} of this user")
+        body = await read_body(request, MAX_GROUPS_BODY_BYTES)
+        try:
+            rows = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise HTTPException(400, f"body is not JSON: {exc}") from exc
+        if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+            raise HTTPException(400, "body must be a JSON list of groups")
+        chosen: dict[str, set[str]] = {"IN": set(), "OUT": set()}
+        for row in rows:
+            name, direction = row.get("name"), row.get("direction")
+            if row.get("active") is True and name in caller.groups and direction in chosen:
+                chosen[direction].add(name)
+        self.deps.router.regroup(
+            subscriber, frozenset(chosen["IN"]), frozenset(chosen["OUT"]), self.deps.now_ms()
+        )
+        return JSONResponse(envelope("com.bbn.marti.remote.groups.Group", rows, self.deps.settings.server_id))
+
+    async def device_profile(self, request: Request) -> Response:
+        """``/device/profile/connection``: no profile to push to devices (TAK clients expect 204)."""
+        caller_of(request)
+        return Response(status_code=204)
 
     def _visible(self, caller: Caller, entry: CacheEntry | None, now: int) -> bool:
         return entry is not None and entry.expires > now and not entry.groups.isdisjoint(caller.groups)
@@ -186,6 +239,9 @@ def marti_routes(deps: ApiDeps) -> list[BaseRoute]:
         Route("/Marti/api/version/config", marti.version_config, methods=["GET"]),
         Route("/Marti/api/clientEndPoints", marti.client_endpoints, methods=["GET"]),
         Route("/Marti/api/groups/all", marti.groups, methods=["GET"]),
+        Route("/Marti/api/groups/active", marti.set_active_groups, methods=["PUT"]),
+        Route("/Marti/api/contacts/all", marti.contacts, methods=["GET"]),
+        Route("/Marti/api/device/profile/connection", marti.device_profile, methods=["GET"]),
         Route("/Marti/api/cot/sa", marti.situation, methods=["GET"]),
         Route("/Marti/api/cot/xml/{uid}", marti.latest, methods=["GET"]),
         Route("/Marti/api/cot/xml/{uid}/all", marti.uid_history, methods=["GET"]),
