@@ -78,6 +78,16 @@ class FakeStore:
         self.records[hash] = record._replace(tool=tool)
         return True
 
+    async def set_package_keywords(self, hash: str, keywords: Sequence[str]) -> bool:
+        record = self.records.get(hash)
+        if record is None:
+            return False
+        self.records[hash] = record._replace(keywords=tuple(keywords))
+        return True
+
+    async def delete_package(self, hash: str) -> bool:
+        return self.records.pop(hash, None) is not None
+
 
 @dataclass
 class Harness:
@@ -459,3 +469,41 @@ async def serve(harness: Harness) -> AsyncIterator[int]:
         server.should_exit = True
         await asyncio.wait_for(task, 10)
         sock.close()
+
+
+async def test_partial_download_with_offset_and_length(harness: Harness) -> None:
+    data = package_bytes()
+    sha = hashlib.sha256(data).hexdigest()
+    async with harness.client("alice", "red") as client:
+        assert (await upload(client, data)).status_code == 200
+        part = await client.get("/Marti/sync/content", params={"hash": sha, "offset": "10", "length": "25"})
+        rest = await client.get("/Marti/sync/content", params={"hash": sha, "offset": "100"})
+        beyond = await client.get("/Marti/sync/content", params={"hash": sha, "offset": str(len(data) + 1)})
+        bad = await client.get("/Marti/sync/content", params={"hash": sha, "offset": "-1"})
+    assert (part.status_code, part.content) == (206, data[10:35])
+    assert part.headers["content-range"] == f"bytes 10-34/{len(data)}"
+    assert (rest.status_code, rest.content) == (206, data[100:])
+    assert (beyond.status_code, bad.status_code) == (416, 400)
+
+
+async def test_keywords_edit_and_delete_by_the_submitter_only(harness: Harness) -> None:
+    data = package_bytes()
+    sha = hashlib.sha256(data).hexdigest()
+    path = f"/Marti/api/sync/metadata/{sha}/keywords"
+    async with (
+        harness.client("alice", "red") as alice,
+        harness.client("bob", "red") as bob,
+        harness.client("eve", "blue") as eve,
+    ):
+        assert (await upload(alice, data)).status_code == 200
+        assert (await bob.put(path, json=["missionpackage", "flood"])).json() == ["missionpackage", "flood"]
+        assert (await eve.put(path, json=["x"])).status_code == 404  # not in her groups: hidden
+        assert (await bob.put(path, content=b'{"a": 1}')).status_code == 400
+        assert (await bob.put(path, json=["x" * 500])).status_code == 400
+        found = await bob.get("/Marti/sync/search", params={"keywords": "flood"})
+        assert found.json()["resultCount"] == 1
+        assert (await bob.delete("/Marti/sync/delete", params={"hash": sha})).status_code == 403
+        assert (await eve.delete("/Marti/sync/delete", params={"hash": sha})).status_code == 404
+        assert (await alice.delete("/Marti/sync/delete", params={"hash": sha})).status_code == 200
+        assert (await alice.get("/Marti/sync/content", params={"hash": sha})).status_code == 404
+    assert harness.written() == []

@@ -341,3 +341,28 @@ async def test_mail_is_kept_per_recipient_until_delivered(store: Store) -> None:
     await store.mark_delivered([second], T0 + 6)
     assert await store.mail_for("ANDROID-1") == []
     assert len(await store.mail_for("ANDROID-2")) == 1
+
+
+async def test_package_keywords_and_delete(store: Store) -> None:
+    record = PackageRecord(
+        "a" * 64,
+        "map",
+        "map.zip",
+        "application/zip",
+        10,
+        "alice",
+        None,
+        frozenset({"Cyan"}),
+        ("x",),
+        "public",
+        T0,
+        "u",
+    )
+    await store.put_package(record)
+    assert await store.set_package_keywords(record.hash, ["missionpackage", "flood"])
+    assert (await store.package(record.hash)) == record._replace(keywords=("missionpackage", "flood"))
+    assert [r.hash for r in await store.search_packages(keywords=["flood"])] == [record.hash]
+    assert not await store.set_package_keywords("b" * 64, ["x"])
+    assert await store.delete_package(record.hash)
+    assert await store.package(record.hash) is None
+    assert not await store.delete_package(record.hash)

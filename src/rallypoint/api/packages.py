@@ -16,22 +16,24 @@ The announcement is a ``b-f-t-r`` event to the package's groups (see :func:`file
 
 import logging
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from rallypoint.api.deps import Caller, caller_of
+from rallypoint.api.deps import Caller
+from rallypoint.api.package_access import (
+    PackageDeps,
+    open_store_of,
+    visible,
+    visible_record,
+)
+from rallypoint.api.package_edits import file_response, package_edit_routes
 from rallypoint.api.uploads import (
     Received,
     discard,
-    is_sha256,
     keep,
     receive_part,
     receive_raw,
@@ -39,12 +41,23 @@ from rallypoint.api.uploads import (
     stored_path,
 )
 from rallypoint.api.zipcheck import PackageLimits, check_package
-from rallypoint.config import Settings
 from rallypoint.cot.event import Detail, Event, Point
 from rallypoint.cot.timefmt import format_time
 from rallypoint.cot.xml import escape_attribute
 from rallypoint.errors import NotAZip, UploadRefused, UploadTooLarge
 from rallypoint.store.base import TOOL_PRIVATE, TOOL_PUBLIC, PackageRecord, Store
+
+__all__ = [
+    "DEFAULT_MEDIA_TYPE",
+    "PACKAGE_KEYWORD",
+    "ZIP_MAGIC",
+    "ZIP_MEDIA_TYPE",
+    "PackageDeps",
+    "fileshare_event",
+    "metadata_json",
+    "package_routes",
+    "visible",
+]
 
 log = logging.getLogger(__name__)
 
@@ -64,40 +77,6 @@ ANONYMOUS_USER = "anonymous"
 """``SubmissionUser`` of files uploaded without a certificate (TAK Server's word)."""
 TEXT_JSON = "text/json"
 
-Announce = Callable[[Event, frozenset[str], str | None], None]
-"""Route ``event`` to clients in ``groups``, as sent by ``identity`` (provided by the server)."""
-
-
-@dataclass(frozen=True)
-class PackageDeps:
-    """What the package routes need from the running server."""
-
-    data_dir: Path
-    settings: Settings
-    store: Callable[[], Store | None]
-    """The open store, or None while it is closed (the routes then answer 503)."""
-    announce: Announce
-    now_ms: Callable[[], int]
-    caller: Callable[[Request], Caller] = caller_of
-    """Who is calling; the default reads what the listener bound to the request (401 if nothing)."""
-    download_url: Callable[[Request, str], str] | None = None
-    """The download link of a hash; None builds it from the request (see :meth:`link`)."""
-
-    def link(self, request: Request, sha256: str) -> str:
-        """``<scheme>://<host>:<port>/Marti/sync/content?hash=<sha256>``.
-
-        The link is sent to other clients, so the Host header is trusted only when it names
-        one of the configured ``hostnames``; otherwise the first configured name is used.
-        """
-        if self.download_url is not None:
-            return self.download_url(request, sha256)
-        url = request.url
-        names = self.settings.hostname_list
-        host = url.hostname if url.hostname in names or not names else names[0]
-        host = f"[{host}]" if host and ":" in host else host
-        port = f":{url.port}" if url.port else ""
-        return f"{url.scheme}://{host}{port}/Marti/sync/content?hash={sha256}"
-
 
 def package_routes(deps: PackageDeps) -> list[BaseRoute]:
     """The data-package routes, to mount in the Marti app."""
@@ -109,12 +88,8 @@ def package_routes(deps: PackageDeps) -> list[BaseRoute]:
         Route("/Marti/sync/content", handlers.content, methods=["GET", "HEAD"]),
         Route("/Marti/sync/search", handlers.search, methods=["GET"]),
         Route("/Marti/api/sync/metadata/{hash}/tool", handlers.set_tool, methods=["PUT"]),
+        *package_edit_routes(deps),
     ]
-
-
-def visible(record: PackageRecord, caller: Caller) -> bool:
-    """A record is visible to callers sharing one of its groups."""
-    return not record.groups.isdisjoint(caller.groups)
 
 
 def metadata_json(record: PackageRecord) -> dict[str, Any]:
@@ -274,9 +249,7 @@ class _Handlers:
         if not path.is_file():
             log.warning("package %s is indexed but its file is missing", record.hash)
             return PlainTextResponse("File not found", status_code=404)
-        return FileResponse(
-            path, media_type=record.mime_type, filename=record.filename, content_disposition_type="inline"
-        )
+        return file_response(request, path, record)
 
     async def search(self, request: Request) -> Response:
         """``{"resultCount":N,"results":[Metadata…]}`` of the records visible to the caller."""
@@ -313,18 +286,10 @@ class _Handlers:
         return PlainTextResponse(tool)
 
     def _store(self) -> Store:
-        store = self.deps.store()
-        if store is None:
-            raise HTTPException(503, "the store is not open")
-        return store
+        return open_store_of(self.deps)
 
     async def _visible_record(self, request: Request, sha256: str) -> PackageRecord | None:
-        caller = self.deps.caller(request)
-        sha256 = sha256.lower()
-        if not is_sha256(sha256):
-            return None
-        record = await self._store().package(sha256)
-        return record if record is not None and visible(record, caller) else None
+        return await visible_record(self.deps, request, sha256)
 
     async def _save(self, store: Store, received: Received, record: PackageRecord) -> PackageRecord:
         """Keep the file under its hash and index it; earlier uploaders of the same bytes keep access."""

@@ -145,6 +145,12 @@ class Store(Protocol):
     async def set_package_tool(self, hash: str, tool: str) -> bool:
         """Change a record's tool; False if there is no such record."""
 
+    async def set_package_keywords(self, hash: str, keywords: Sequence[str]) -> bool:
+        """Replace a record's keywords; False if there is no such record."""
+
+    async def delete_package(self, hash: str) -> bool:
+        """Remove a record from the index; False if there was none."""
+
     async def append_journal(self, stream: str, time: int, author: str | None, body: str) -> int:
         """Commit one entry in its own transaction (durable on return); return its id."""
 

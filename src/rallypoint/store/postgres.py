@@ -228,6 +228,18 @@ class PostgresStore:
         )
         return bool(status != "UPDATE 0")
 
+    async def set_package_keywords(self, hash: str, keywords: Sequence[str]) -> bool:
+        """Replace the keywords of one record."""
+        sql = "UPDATE packages SET keywords = $1 WHERE hash = $2"
+        status = await self._use(lambda connection: connection.execute(sql, list(keywords), hash))
+        return bool(status != "UPDATE 0")
+
+    async def delete_package(self, hash: str) -> bool:
+        """Remove one record."""
+        sql = "DELETE FROM packages WHERE hash = $1"
+        status = await self._use(lambda connection: connection.execute(sql, hash))
+        return bool(status != "DELETE 0")
+
     async def append_journal(self, stream: str, time: int, author: str | None, body: str) -> int:
         """Commit one journal entry; return its id."""
         sql = "INSERT INTO journal (stream, time, author, body) VALUES ($1, $2, $3, $4) RETURNING id"

@@ -276,6 +276,23 @@ class SqliteStore:
 
         return await self._run(update)
 
+    async def set_package_keywords(self, hash: str, keywords: Sequence[str]) -> bool:
+        """Replace the keywords of one record."""
+        text = json.dumps(list(keywords))
+
+        def update(db: sqlite3.Connection) -> bool:
+            return db.execute("UPDATE packages SET keywords = ? WHERE hash = ?", (text, hash)).rowcount > 0
+
+        return await self._run(update)
+
+    async def delete_package(self, hash: str) -> bool:
+        """Remove one record."""
+
+        def delete(db: sqlite3.Connection) -> bool:
+            return db.execute("DELETE FROM packages WHERE hash = ?", (hash,)).rowcount > 0
+
+        return await self._run(delete)
+
     async def append_journal(self, stream: str, time: int, author: str | None, body: str) -> int:
         """Commit one journal entry; return its id."""
 
