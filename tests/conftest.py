@@ -67,6 +67,7 @@ def server_settings(tmp_path: Path) -> Settings:
         enrollment_port=None,
         api_tls_port=None,
         api_plain_port=None,
+        web_port=None,
     )
 
 
@@ -177,6 +178,7 @@ def tls_settings(tmp_path: Path) -> Settings:
         enrollment_port=None,
         api_tls_port=None,
         api_plain_port=None,
+        web_port=None,
     )
 
 

@@ -16,6 +16,8 @@ from typing import Any
 from rallypoint import __version__
 from rallypoint.config import Settings, load_settings
 from rallypoint.errors import ConfigError, PkiError
+from rallypoint.fusion.commands import add_feed_parser, run_feed_command
+from rallypoint.missions.commands import MISSION_COMMANDS, add_mission_parsers, run_mission_command
 from rallypoint.net.loop import run_event_loop
 from rallypoint.pki.commands import PKI_COMMANDS, add_pki_parsers, run_pki_command
 
@@ -47,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_bench_parser(commands)
     add_pki_parsers(commands)
+    add_mission_parsers(commands)
+    add_feed_parser(commands)
     return parser
 
 
@@ -99,6 +103,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from rallypoint.bench.command import run_bench
 
             return run_bench(args)
+        if args.command == "feed":
+            return run_feed_command(args)
+        if args.command in MISSION_COMMANDS:
+            return run_mission_command(args)
         if args.command in PKI_COMMANDS:
             return run_pki_command(args, load_settings(args.config))
     except (ConfigError, PkiError) as exc:

@@ -94,6 +94,29 @@ class Settings:
     objective_ack_deadline_s: float = 600.0
     """An assignment still unacknowledged this long after it was made is escalated to the owners."""
 
+    # Web command post (issue 6)
+    web_port: int | None = 8000
+    """The web command post (page, JSON API, live WebSocket); 0 picks a free port; None disables it."""
+    web_tls: bool = False
+    """Serve the web port over HTTPS with the server certificate; a browser certificate from our CA
+    logs its user in without a password."""
+    web_tile_url: str = ""
+    """Online basemap tile URL template (``https://…/{z}/{x}/{y}.png``); empty: none."""
+    web_tile_attribution: str = ""
+    web_mbtiles: str = ""
+    """An MBTiles file served as ``/api/tiles/{z}/{x}/{y}`` for an offline basemap; empty: none."""
+    web_assets_dir: str = ""
+    """Directory of a built web UI to serve instead of the one in the package (development)."""
+    web_session_idle_s: float = 3600.0
+    """A web session unused this long ends (an open page keeps its session alive)."""
+    web_live_queue_max: int = 2000
+    """Messages waiting for one browser socket; a page that falls further behind is disconnected."""
+
+    # Feeds and track fusion (issue 7)
+    feeds_file: str = ""
+    """TOML file with the ``[[feeds]]`` to run and the ``[fusion]`` options (aliases); empty: no
+    fusion service. It may be the settings file itself (settings then sit under ``[rallypoint]``)."""
+
     @property
     def effective_store_url(self) -> str:
         """:attr:`store_url`, or the SQLite file in the data directory."""

@@ -129,3 +129,27 @@ class InvalidMissionRequest(MissionError):
 
 class FusionError(RallypointError):
     """The track-fusion engine was asked for something inconsistent (an alias cycle, a bad config)."""
+
+
+class MissionsUnavailable(MissionError):
+    """The store is closed (or the server keeps none): missions can be neither read nor changed."""
+
+
+# Feed adapters (issue 7)
+
+
+class FeedError(RallypointError):
+    """A feed adapter cannot go on; ``reason`` is a short label for counters (``refused``, ``http_503``)."""
+
+    reason = "feed_error"
+
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
+        super().__init__(message)
+        if reason is not None:
+            self.reason = reason
+
+
+class FeedDown(FeedError):
+    """The feed's connection failed or ended; the supervisor restarts it after a back-off delay."""
+
+    reason = "down"

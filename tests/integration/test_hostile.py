@@ -50,6 +50,7 @@ def server_settings(tmp_path: Path) -> Settings:
     return Settings(
         data_dir=tmp_path / "data",
         tcp_port=0,
+        web_port=None,
         udp_port=None,
         tls_port=None,
         enrollment_port=None,
@@ -507,6 +508,7 @@ async def test_connections_over_the_limit_are_refused(
     settings = Settings(
         data_dir=tmp_path / "data",
         tcp_port=0,
+        web_port=None,
         udp_port=None,
         tls_port=None,
         enrollment_port=None,

@@ -33,6 +33,7 @@ def tls_settings(tmp_path: Path) -> Settings:
     return Settings(
         data_dir=tmp_path / "data",
         tcp_port=0,
+        web_port=None,
         udp_port=None,
         tls_port=0,
         enrollment_port=None,

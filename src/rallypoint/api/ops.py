@@ -105,6 +105,9 @@ def gauge_samples(deps: ApiDeps) -> list[Sample]:
     store = deps.store() if deps.store is not None else None
     if store is not None:
         samples.append(Sample(f"{PREFIX}store_lag_events", (), store.lag()))
+    for raw, value in sorted(deps.counters.gauges().items()):
+        name, labels = parse_counter(raw)
+        samples.append(Sample(f"{PREFIX}{name}", labels, value))
     return samples
 
 

@@ -29,6 +29,8 @@ from rallypoint.bench import proc
 from rallypoint.bench.compare import compare_tls
 from rallypoint.bench.compare_store import compare_store
 from rallypoint.bench.errors import BenchError
+from rallypoint.bench.fusion import add_fusion_arguments, run_fusion_bench
+from rallypoint.bench.missions import add_missions_arguments, run_missions_bench
 from rallypoint.bench.report import Outcome, passed, to_document, to_text
 from rallypoint.bench.route import Route
 from rallypoint.bench.runner import run_scenario
@@ -36,10 +38,16 @@ from rallypoint.bench.scenarios import PRESETS, Scenario
 from rallypoint.bench.server import spawned_server
 from rallypoint.bench.store_rate import add_store_options, run_store_bench
 from rallypoint.bench.tls import ClientFiles, TlsIdentities
+from rallypoint.bench.web import add_web_arguments, run_web_bench
 from rallypoint.cot.negotiation import WireFormat
 from rallypoint.net.loop import run_event_loop
 
-SPECIAL_BENCHES: dict[str, Callable[[argparse.Namespace], int]] = {"store": run_store_bench}
+SPECIAL_BENCHES: dict[str, Callable[[argparse.Namespace], int]] = {
+    "store": run_store_bench,
+    "fusion": run_fusion_bench,
+    "missions": run_missions_bench,
+    "web": run_web_bench,
+}
 """Benchmarks that are not a load-generator scenario; each reads its own options from ``args``."""
 
 
@@ -108,6 +116,9 @@ def add_bench_parser(commands: Any) -> None:
     )
     bench.add_argument("--json", action="store_true", help="print the results as JSON")
     add_store_options(bench)
+    add_fusion_arguments(bench)
+    add_missions_arguments(bench)
+    add_web_arguments(bench)
     tls = bench.add_argument_group("TLS")
     tls.add_argument(
         "--tls", action="store_true", help="every connection over mutual TLS (reports the handshake rate)"

@@ -31,10 +31,18 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from rallypoint.api.app import build_api_app
 from rallypoint.api.deps import CALLER_SCOPE_KEY, Caller, anonymous, client_address, with_caller
-from rallypoint.errors import ConfigError, PkiError
+from rallypoint.errors import PkiError
 from rallypoint.net.api_wiring import api_deps
 from rallypoint.net.context import ServerContext
-from rallypoint.net.https import KEEP_ALIVE_S, SHUTDOWN_TIMEOUT_S, STARTUP_TIMEOUT_S, _EmbeddedServer
+from rallypoint.net.embedded import (
+    KEEP_ALIVE_S,
+    SHUTDOWN_TIMEOUT_S,
+    EmbeddedServer,
+    listening_socket,
+    serve,
+    stop_serving,
+    wait_started,
+)
 from rallypoint.net.stream import Identity
 from rallypoint.net.tls import (
     ACCEPT_RETRY_S,
@@ -101,7 +109,7 @@ class _Connection:
 class ApiTlsListener:
     """Port 8443: accepts, verifies as :mod:`rallypoint.net.tls` does, hands over to uvicorn."""
 
-    def __init__(self, context: ServerContext, app: ASGIApp, server: _EmbeddedServer) -> None:
+    def __init__(self, context: ServerContext, app: ASGIApp, server: EmbeddedServer) -> None:
         assert context.authority is not None
         self.context = context
         self.authority = context.authority
@@ -118,7 +126,7 @@ class ApiTlsListener:
 
     async def start(self, host: str, port: int) -> int:
         """Listen on ``host:port``; return the bound port."""
-        self._socket = _listening_socket(host, port, "the Marti API (HTTPS)")
+        self._socket = listening_socket(host, port, "the Marti API (HTTPS)", LISTEN_BACKLOG)
         self._acceptor = asyncio.create_task(self._accept_forever(self._socket), name="rallypoint-api-accept")
         return int(self._socket.getsockname()[1])
 
@@ -245,7 +253,7 @@ class ApiService:
 
     def __init__(
         self,
-        server: _EmbeddedServer,
+        server: EmbeddedServer,
         task: "asyncio.Task[None]",
         tls: ApiTlsListener | None,
         tls_port: int | None,
@@ -261,7 +269,7 @@ class ApiService:
         """Stop accepting, let running requests finish (bounded), end uvicorn's task."""
         if self._tls is not None:
             await self._tls.stop()
-        await _stop(self._server, self._task)
+        await stop_serving(self._server, self._task)
         log.info("Marti API stopped")
 
 
@@ -293,10 +301,10 @@ async def start_marti_api(
         timeout_graceful_shutdown=int(SHUTDOWN_TIMEOUT_S),
     )
     config.load()
-    sockets = [] if plain_port is None else [_listening_socket(settings.host, plain_port, "the Marti API")]
-    server = _EmbeddedServer(config)
-    task = asyncio.create_task(server.serve(sockets=sockets), name="rallypoint-api")
-    await _started(server, task, sockets, settings.host)
+    sockets = [] if plain_port is None else [listening_socket(settings.host, plain_port, "the Marti API")]
+    server = EmbeddedServer(config)
+    task = serve(server, sockets, "rallypoint-api")
+    await wait_started(server, task, sockets, f"the Marti API on {settings.host}")
     tls: ApiTlsListener | None = None
     bound_tls: int | None = None
     try:
@@ -306,7 +314,7 @@ async def start_marti_api(
     except BaseException:
         if tls is not None:
             await tls.stop()
-        await _stop(server, task)
+        await stop_serving(server, task)
         raise
     bound_plain = sockets[0].getsockname()[1] if sockets else None
     log.info(
@@ -315,47 +323,6 @@ async def start_marti_api(
         f" http/{bound_plain} (anonymous)" if bound_plain else "",
     )
     return ApiService(server, task, tls, bound_tls, bound_plain)
-
-
-async def _started(
-    server: _EmbeddedServer, task: "asyncio.Task[None]", sockets: list[socket.socket], host: str
-) -> None:
-    """Wait until uvicorn is ready; if it fails first, clean up and raise."""
-    ready = asyncio.create_task(server.ready.wait())
-    try:
-        await asyncio.wait({task, ready}, timeout=STARTUP_TIMEOUT_S, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        ready.cancel()
-    if server.ready.is_set():
-        return
-    server.should_exit = True
-    if not task.done():
-        task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task  # re-raises what made the start fail
-    for sock in sockets:
-        sock.close()
-    raise ConfigError(f"the Marti API on {host} did not start")
-
-
-async def _stop(server: _EmbeddedServer, task: "asyncio.Task[None]") -> None:
-    server.should_exit = True
-    try:
-        await asyncio.wait_for(asyncio.shield(task), SHUTDOWN_TIMEOUT_S + 1.0)
-    except TimeoutError:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
-def _listening_socket(host: str, port: int, what: str) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    try:
-        sock = socket.create_server((host, port), family=family, backlog=LISTEN_BACKLOG)
-    except OSError as exc:
-        raise ConfigError(f"cannot listen for {what} on {host}:{port}: {exc.strerror or exc}") from exc
-    sock.setblocking(False)
-    return sock
 
 
 def _address(transport: asyncio.BaseTransport) -> str:

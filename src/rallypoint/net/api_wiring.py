@@ -12,7 +12,10 @@ from rallypoint.api.packages import PackageDeps
 from rallypoint.cot.event import Event
 from rallypoint.net.context import ServerContext, wall_clock_ms
 from rallypoint.net.stream import StreamConnection
-from rallypoint.router.registry import Subscriber
+from rallypoint.router.registry import ANONYMOUS_GROUP, Subscriber
+
+SERVER_TRANSPORT = "server"
+"""The transport label of events the server itself routes (components: missions, fusion)."""
 
 
 def _no_wake() -> None:
@@ -21,11 +24,12 @@ def _no_wake() -> None:
 
 def route_as(context: ServerContext, caller: Caller, event: Event, xml: bytes | None, now: int) -> int:
     """Route ``event`` as sent by ``caller``; return how many clients it was handed to."""
-    if caller.name is None:
+    if caller.name is None:  # an anonymous REST caller sends into __ANON__; the server into its groups
         sender = Subscriber(
             _no_wake,
             transport=caller.transport,
             address=caller.address,
+            in_groups=caller.groups if caller.transport == SERVER_TRANSPORT else (ANONYMOUS_GROUP,),
             receives=False,
             binds=False,
             now_ms=now,

@@ -7,12 +7,19 @@ closes. Their HTTP routes join the Marti API's (:func:`component_routes`).
 
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 
 from starlette.routing import BaseRoute
 
 from rallypoint.api.deps import Caller
+from rallypoint.api.fusion import fusion_routes
+from rallypoint.api.missions import mission_routes
+from rallypoint.api.missions_rest import rest_routes
 from rallypoint.cot.event import Event
-from rallypoint.net.api_wiring import route_as
+from rallypoint.fusion.feeds.config import load_fusion_file
+from rallypoint.fusion.service import FusionService
+from rallypoint.missions.service import MissionService
+from rallypoint.net.api_wiring import SERVER_TRANSPORT, route_as
 from rallypoint.net.context import ServerContext, wall_clock_ms
 from rallypoint.router.host import Component, Host
 
@@ -23,7 +30,7 @@ def build_host(context: ServerContext) -> Host:
     """The host every component of this server gets."""
 
     def inject(event: Event, groups: frozenset[str], identity: str | None) -> int:
-        transport = "https" if identity else "server"
+        transport = "https" if identity else SERVER_TRANSPORT
         return route_as(context, Caller(identity, groups, transport), event, None, wall_clock_ms())
 
     return Host(
@@ -40,12 +47,21 @@ def build_host(context: ServerContext) -> Host:
 def build_components(context: ServerContext, host: Host) -> list[Component]:
     """The components the settings ask for, in start order."""
     components: list[Component] = []
+    if context.settings.missions_enabled:
+        components.append(MissionService(host))
+    if context.settings.feeds_file:
+        components.append(FusionService(host, load_fusion_file(Path(context.settings.feeds_file))))
     return components
 
 
 def component_routes(components: Sequence[Component]) -> list[BaseRoute]:
     """HTTP routes the components add to the API (none yet)."""
     routes: list[BaseRoute] = []
+    for component in components:
+        if isinstance(component, MissionService):
+            routes += [*mission_routes(component), *rest_routes(component)]
+        if isinstance(component, FusionService):
+            routes += fusion_routes(component)
     return routes
 
 

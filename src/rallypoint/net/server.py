@@ -26,6 +26,7 @@ from rallypoint.net.https import EnrollmentService, start_enrollment
 from rallypoint.net.persistence import EventRecorder, Retention, rebuild_cache
 from rallypoint.net.stream import StreamConnection
 from rallypoint.net.tls import TlsListener
+from rallypoint.net.web_server import start_web
 from rallypoint.pki.audit import AuditLog
 from rallypoint.pki.authority import CertificateAuthority
 from rallypoint.pki.identities import IdentityStore
@@ -51,6 +52,7 @@ class BoundPorts(NamedTuple):
     enrollment: int | None = None
     api_tls: int | None = None
     api_plain: int | None = None
+    web: int | None = None
 
 
 class Server:
@@ -113,6 +115,11 @@ class Server:
                     *component_routes(self.components),
                 ],
             )
+        web_port = None
+        if settings.web_port is not None:  # a component, so that it is ticked and stopped with them
+            web = await start_web(self.context, self.components, settings.web_port, self._api)
+            self.components.append(web)
+            web_port = web.port
         self._tick_task = asyncio.create_task(self._tick_forever(), name="rallypoint-tick")
         log.info(
             "Rallypoint serving CoT on %s tcp/%d%s%s%s",
@@ -130,6 +137,7 @@ class Server:
             enrollment_port,
             api.tls_port if api else None,
             api.plain_port if api else None,
+            web_port,
         )
 
     async def _start_enrollment(self, port: int) -> EnrollmentService:

@@ -282,7 +282,7 @@ class Router:
                         log.warning("%r addressed group %r it does not belong to", sender, dest.group)
                         self._report(Denial("group_denied", sender, event, dest.group, None))
             if dest.mission or dest.mission_guid:
-                self.counters.inc("dest_mission_unrouted")
+                self.counters.inc("dest_mission")  # the missions service adds and forwards it (observer)
         targets.discard(sender)
         for denied in [target for target in targets if target not in reachable]:
             self._deny_recipient(sender, event, denied, now_ms)

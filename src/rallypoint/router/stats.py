@@ -11,6 +11,7 @@ class Counters:
 
     def __init__(self) -> None:
         self._values: Counter[str] = Counter()
+        self._gauges: dict[str, float] = {}
 
     def inc(self, name: str, amount: int = 1) -> None:
         """Add ``amount`` to the counter ``name``."""
@@ -23,3 +24,11 @@ class Counters:
     def snapshot(self) -> dict[str, int]:
         """A copy of every counter, for reporting."""
         return dict(self._values)
+
+    def set_gauge(self, name: str, value: float) -> None:
+        """Set the gauge ``name`` (a value that goes up and down: a state, a time) to ``value``."""
+        self._gauges[name] = value
+
+    def gauges(self) -> dict[str, float]:
+        """A copy of every gauge set so far, for reporting."""
+        return dict(self._gauges)

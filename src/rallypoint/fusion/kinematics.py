@@ -1,0 +1,229 @@
+"""Constant-velocity Kalman filtering in a track's local ENU frame: the predictor and updater.
+
+The state is position and velocity east and north plus a height. With a white-noise
+acceleration model the same in both horizontal axes and isotropic measurement noise (a
+report gives one ``sigma_m`` for its horizontal position, one for its velocity), the 4x4
+covariance is block diagonal with two identical 2x2 blocks, and stays so after every
+predict and update. So the filter keeps one block (three numbers) and does the algebra in
+closed form on floats: the same result as the 4x4 matrix filter (a test checks it against
+numpy), at a few microseconds per report instead of tens.
+
+:meth:`ConstantVelocity.predict_update` fuses the default predictor and updater into one
+call on plain floats, with the same arithmetic in the same order (so the same bits): the
+engine's hot path builds no intermediate ``State`` and no ``Measurement``.
+"""
+
+from typing import NamedTuple, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+
+class State(NamedTuple):
+    """A track's estimate at ``time_ms`` in its local frame (metres, metres per second)."""
+
+    time_ms: int
+    east: float
+    north: float
+    v_east: float
+    v_north: float
+    p_pos: float
+    """Variance of the east (and, identically, the north) position, m²."""
+    p_cross: float
+    """Covariance of position and velocity along one axis, m²/s."""
+    p_vel: float
+    """Variance of the east (and north) velocity, m²/s²."""
+    up: float | None = None
+    """Height above the ellipsoid, metres; ``None`` until a report gives one."""
+    p_up: float = 0.0
+
+    def covariance(self) -> npt.NDArray[np.float64]:
+        """The full 4x4 covariance of ``(east, north, v_east, v_north)``."""
+        p, c, v = self.p_pos, self.p_cross, self.p_vel
+        return np.array([[p, 0, c, 0], [0, p, 0, c], [c, 0, v, 0], [0, c, 0, v]], dtype=np.float64)
+
+
+class Measurement(NamedTuple):
+    """One report in the track's frame, with its noise variances."""
+
+    time_ms: int
+    east: float
+    north: float
+    r_pos: float
+    """Horizontal position variance per axis, m² (``sigma_m`` squared)."""
+    velocity: tuple[float, float] | None = None
+    """East and north velocity when the source reports course and speed."""
+    r_vel: float = 4.0
+    up: float | None = None
+    r_up: float = 100.0
+
+
+class Predictor(Protocol):
+    """Moves a state forward (or, for gating a late report, backward) in time."""
+
+    def predict(self, state: State, time_ms: int) -> State: ...
+
+
+class Updater(Protocol):
+    """Combines a predicted state with a measurement taken at the same time."""
+
+    def update(self, predicted: State, measurement: Measurement) -> State: ...
+
+
+class ConstantVelocity:
+    """Nearly-constant-velocity motion: white-noise acceleration of spectral density ``q``.
+
+    Height follows a random walk of density ``q_up``: sources report it too rarely and
+    too coarsely (ADS-B in 25 ft steps) for a vertical rate to help.
+    """
+
+    __slots__ = ("q", "q_up")
+
+    def __init__(self, q: float, q_up: float) -> None:
+        self.q = q
+        self.q_up = q_up
+
+    def predict(self, state: State, time_ms: int) -> State:
+        """The state at ``time_ms``; process noise grows with ``|dt|`` in both directions."""
+        dt = (time_ms - state.time_ms) / 1000.0
+        if dt == 0.0:
+            return state
+        adt = abs(dt)
+        q = self.q
+        p, c, v = state.p_pos, state.p_cross, state.p_vel
+        return State(
+            time_ms,
+            state.east + dt * state.v_east,
+            state.north + dt * state.v_north,
+            state.v_east,
+            state.v_north,
+            p + 2.0 * dt * c + dt * dt * v + q * adt**3 / 3.0,
+            c + dt * v + q * dt * adt / 2.0,
+            v + q * adt,
+            state.up,
+            state.p_up + self.q_up * adt,
+        )
+
+    def predict_update(  # noqa: PLR0917 -- positional: it runs once per report
+        self,
+        state: State,
+        time_ms: int,
+        east: float,
+        north: float,
+        r_pos: float,
+        velocity: tuple[float, float] | None,
+        r_vel: float,
+        up: float | None,
+        r_up: float,
+    ) -> State:
+        """``KalmanUpdater().update(self.predict(state, time_ms), Measurement(time_ms, east, …))``."""
+        t0, e, n, ve, vn, p, c, v, s_up, p_up = state
+        dt = (time_ms - t0) / 1000.0
+        if dt != 0.0:
+            adt = abs(dt)
+            q = self.q
+            e, n = e + dt * ve, n + dt * vn
+            p, c, v = (
+                p + 2.0 * dt * c + dt * dt * v + q * adt**3 / 3.0,
+                c + dt * v + q * dt * adt / 2.0,
+                v + q * adt,
+            )
+            p_up = p_up + self.q_up * adt
+        if up is not None:
+            if s_up is None:
+                s_up, p_up = up, r_up
+            else:
+                gain = p_up / (p_up + r_up)
+                s_up, p_up = s_up + gain * (up - s_up), p_up * (1.0 - gain)
+        de, dn = east - e, north - n
+        if velocity is None:
+            inv = 1.0 / (p + r_pos)
+            k0, k1 = p * inv, c * inv
+            return _new_state(
+                State,
+                (time_ms, e + k0 * de, n + k0 * dn, ve + k1 * de, vn + k1 * dn,
+                 p - p * k0, c - c * k0, v - c * k1, s_up, p_up),
+            )  # fmt: skip
+        a, d = p + r_pos, v + r_vel
+        inv_det = 1.0 / (a * d - c * c)
+        k00, k01 = (p * d - c * c) * inv_det, (a * c - p * c) * inv_det
+        k10, k11 = (c * d - v * c) * inv_det, (a * v - c * c) * inv_det
+        dve, dvn = velocity[0] - ve, velocity[1] - vn
+        return _new_state(
+            State,
+            (time_ms, e + k00 * de + k01 * dve, n + k00 * dn + k01 * dvn,
+             ve + k10 * de + k11 * dve, vn + k10 * dn + k11 * dvn,
+             p - (k00 * p + k01 * c), c - (k00 * c + k01 * v), v - (k10 * c + k11 * v), s_up, p_up),
+        )  # fmt: skip
+
+
+_new_state = tuple.__new__
+"""Builds a ``State`` from a ready tuple without the NamedTuple's Python-level ``__new__``."""
+
+
+class KalmanUpdater:
+    """The Kalman update for position (and, when reported, velocity and height)."""
+
+    __slots__ = ()
+
+    def update(self, predicted: State, measurement: Measurement) -> State:
+        """The posterior state; the covariance shrinks and stays symmetric positive-definite."""
+        s = predicted
+        p, c, v = s.p_pos, s.p_cross, s.p_vel
+        de, dn = measurement.east - s.east, measurement.north - s.north
+        up, p_up = _update_height(s.up, s.p_up, measurement)
+        if measurement.velocity is None:
+            inv = 1.0 / (p + measurement.r_pos)
+            k0, k1 = p * inv, c * inv
+            return State(
+                s.time_ms,
+                s.east + k0 * de,
+                s.north + k0 * dn,
+                s.v_east + k1 * de,
+                s.v_north + k1 * dn,
+                p - p * k0,
+                c - c * k0,
+                v - c * k1,
+                up,
+                p_up,
+            )
+        a, d = p + measurement.r_pos, v + measurement.r_vel
+        inv_det = 1.0 / (a * d - c * c)
+        # Gain K = P S⁻¹ with S⁻¹ = [[d, -c], [-c, a]] / det.
+        k00, k01 = (p * d - c * c) * inv_det, (a * c - p * c) * inv_det
+        k10, k11 = (c * d - v * c) * inv_det, (a * v - c * c) * inv_det
+        dve, dvn = measurement.velocity[0] - s.v_east, measurement.velocity[1] - s.v_north
+        return State(
+            s.time_ms,
+            s.east + k00 * de + k01 * dve,
+            s.north + k00 * dn + k01 * dvn,
+            s.v_east + k10 * de + k11 * dve,
+            s.v_north + k10 * dn + k11 * dvn,
+            p - (k00 * p + k01 * c),
+            c - (k00 * c + k01 * v),
+            v - (k10 * c + k11 * v),
+            up,
+            p_up,
+        )
+
+
+def _update_height(up: float | None, p_up: float, measurement: Measurement) -> tuple[float | None, float]:
+    if measurement.up is None:
+        return up, p_up
+    if up is None:
+        return measurement.up, measurement.r_up
+    gain = p_up / (p_up + measurement.r_up)
+    return up + gain * (measurement.up - up), p_up * (1.0 - gain)
+
+
+def initial_state(measurement: Measurement, v_var: float) -> State:
+    """A new track's state from its first measurement (velocity unknown: zero, variance ``v_var``)."""
+    m = measurement
+    velocity, p_vel = (m.velocity, m.r_vel) if m.velocity is not None else ((0.0, 0.0), v_var)
+    return State(m.time_ms, m.east, m.north, velocity[0], velocity[1], m.r_pos, 0.0, p_vel, m.up, m.r_up)
+
+
+def mahalanobis2(predicted: State, measurement: Measurement) -> float:
+    """Squared Mahalanobis distance of the measured position from the predicted one (2 dof)."""
+    de, dn = measurement.east - predicted.east, measurement.north - predicted.north
+    return (de * de + dn * dn) / (predicted.p_pos + measurement.r_pos)

@@ -1,0 +1,203 @@
+"""The fusion service inside ``rallypoint serve``: feeds in, fused tracks out as CoT.
+
+It runs every configured feed under its own supervisor task, feeds their reports and the
+position reports of connected clients (identity ``uid:<uid>``, source ``pli``) to one
+:class:`~rallypoint.fusion.engine.FusionEngine`, and routes the fused tracks to the groups
+of the feeds that saw them. Its own output is never read back: fused events carry
+``<__fusion>`` and their uids are known, and both are skipped.
+
+Aliases set through the API are appended to the ``fusion.aliases`` journal stream and
+replayed at start, on top of the ``[fusion.aliases]`` of the feeds file.
+"""
+
+import asyncio
+import json
+import logging
+import random
+from collections.abc import Sequence
+from dataclasses import fields
+from typing import Any
+
+from rallypoint.cot.xml import XmlLimits
+from rallypoint.errors import FeedError, FusionError, StoreError
+from rallypoint.fusion.engine import FusionConfig, FusionEngine
+from rallypoint.fusion.feeds.adapters import PushFeed, session_for
+from rallypoint.fusion.feeds.config import FeedConfig, FusionFileConfig
+from rallypoint.fusion.feeds.cot import event_report
+from rallypoint.fusion.feeds.decoded import Decoded
+from rallypoint.fusion.feeds.health import FeedHealth
+from rallypoint.fusion.feeds.runner import FeedRunner
+from rallypoint.fusion.feeds.transports import FeedLink
+from rallypoint.fusion.output import track_summary
+from rallypoint.fusion.report import Report
+from rallypoint.fusion.service_emit import TrackEmitter
+from rallypoint.fusion.track import TrackUpdate
+from rallypoint.router.host import Host
+from rallypoint.router.message import Outbound
+from rallypoint.router.registry import Subscriber
+
+log = logging.getLogger(__name__)
+
+PLI_SOURCE = "pli"
+"""Source name of connected clients' own position reports in the provenance."""
+PLI_SIGMA_M = 10.0
+"""Error assumed for a client position report without a usable ``ce`` (phone GNSS)."""
+ALIAS_STREAM = "fusion.aliases"
+MAX_IDENTITY_CHARS = 200
+IDENTITY_NAMESPACES = ("uid:", "icao:", "mmsi:", "aprs:", "adsb:", "geojson:")
+
+
+class FusionService:
+    """A server component (``Component`` protocol): start, tick once a second, stop."""
+
+    def __init__(self, host: Host, config: FusionFileConfig, *, rng: random.Random | None = None) -> None:
+        self.host = host
+        self.config = config
+        self.engine = FusionEngine(FusionConfig(aliases=dict(config.aliases)))
+        self.feeds = {feed.name: feed for feed in config.feeds}
+        self.health = {feed.name: FeedHealth(feed.name, feed.kind, host.counters) for feed in config.feeds}
+        self.push_feeds = {f.name: PushFeed(f) for f in config.feeds if f.kind == "geojson"}
+        self.emitter = TrackEmitter(
+            self.feeds,
+            host.inject,
+            host.counters,
+            stale_s=config.stale_s,
+            min_interval_ms=int(config.min_emit_interval_s * 1000),
+        )
+        self.rng = rng if rng is not None else random.Random()
+        self._limits = XmlLimits(host.settings.max_event_bytes, host.settings.max_xml_depth)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._exported: dict[str, int] = {}
+
+    # -- Component -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Replay stored aliases, watch client positions, start every feed's supervisor."""
+        await self._replay_aliases()
+        self.host.router.observers.append(self._observe)
+        for feed in self.config.feeds:
+            session = session_for(feed, self._limits)
+            health = self.health[feed.name]
+            if session is None:
+                health.connected()  # a push feed is up as long as the API is
+                continue
+            link = FeedLink(feed, health, self.host.now_ms, self._on_reports)
+            runner = FeedRunner(link, session, rng=random.Random(self.rng.random()))
+            self._tasks.append(asyncio.create_task(runner.run(), name=f"rallypoint-feed-{feed.name}"))
+
+    def tick(self, now_ms: int) -> None:
+        """Delete silent tracks, send held updates, export the engine's counters."""
+        for update in self.engine.tick(now_ms):
+            self.emitter.offer(update, now_ms)
+        self.emitter.flush(now_ms)
+        self._export_counters()
+
+    async def stop(self) -> None:
+        """Stop every feed; tracks live in memory only and are rebuilt from the feeds."""
+        if self._observe in self.host.router.observers:
+            self.host.router.observers.remove(self._observe)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        for health in self.health.values():
+            health.stopped()
+
+    # -- input -----------------------------------------------------------------------------
+
+    def _on_reports(self, feed: FeedConfig | None, reports: Sequence[Report]) -> None:
+        now = self.host.now_ms()
+        self._offer(self.engine.ingest_many(reports, now), now)
+
+    def _offer(self, updates: Sequence[TrackUpdate], now_ms: int) -> None:
+        for update in updates:
+            self.emitter.offer(update, now_ms)
+
+    def _observe(self, message: Outbound, sender: Subscriber) -> None:
+        """Router observer: connected clients' own position reports join the picture."""
+        event = message.event
+        if not event.is_situational_awareness or self.emitter.emitted(event.uid):
+            return
+        now = self.host.now_ms()
+        decoded = event_report(event, PLI_SOURCE, "cot", PLI_SIGMA_M, now)
+        if not decoded.reports:
+            return
+        try:
+            self._on_reports(None, decoded.reports)
+        except Exception:  # the boundary between the router and fusion: routing must go on
+            log.exception("fusion failed on the position report of %s", event.uid)
+
+    def push(self, name: str, body: bytes) -> Decoded:
+        """A document pushed to a GeoJSON feed; FeedError if ``name`` is no such feed."""
+        feed = self.push_feeds.get(name)
+        if feed is None:
+            raise FeedError(f"no geojson feed named {name!r}", reason="unknown_feed")
+        now = self.host.now_ms()
+        decoded = feed.decode(body, now)
+        self.health[name].record(decoded, now)
+        if decoded.reports:
+            self._on_reports(feed.feed, decoded.reports)
+        return decoded
+
+    # -- aliases ---------------------------------------------------------------------------
+
+    async def set_alias(self, identity: str, target: str | None, author: str | None) -> None:
+        """Declare ``identity`` to be ``target`` (None: forget it), durably when a store is open."""
+        for value in (identity, target):
+            if value is not None and (
+                len(value) > MAX_IDENTITY_CHARS or not value.startswith(IDENTITY_NAMESPACES)
+            ):
+                allowed = ", ".join(IDENTITY_NAMESPACES)
+                raise FusionError(f"identity {value!r} must start with one of {allowed}")
+        now = self.host.now_ms()
+        self._offer(self.engine.set_alias(identity, target), now)
+        store = self.host.store()
+        if store is not None:
+            body = json.dumps({"identity": identity, "target": target})
+            await store.append_journal(ALIAS_STREAM, now, author, body)
+
+    def aliases(self) -> dict[str, str]:
+        """The alias table in force."""
+        return self.engine.aliases()
+
+    async def _replay_aliases(self) -> None:
+        store = self.host.store()
+        if store is None:
+            return
+        try:
+            entries = await store.read_journal(ALIAS_STREAM)
+        except StoreError as exc:
+            log.warning("fusion aliases not replayed: %s", exc)
+            return
+        for entry in entries:
+            try:
+                record = json.loads(entry.body)
+                self.engine.set_alias(str(record["identity"]), record.get("target"))
+            except (ValueError, KeyError, TypeError, FusionError) as exc:
+                log.warning("skipping fusion alias journal entry %s: %s", entry.id, exc)
+
+    # -- output for the API ----------------------------------------------------------------
+
+    def tracks_for(self, groups: frozenset[str]) -> list[dict[str, Any]]:
+        """Fused tracks (with provenance) routed to at least one of ``groups``."""
+        visible = []
+        for track in self.engine.tracks():
+            track_groups, affiliation = self.emitter.routing(track)
+            if track_groups & groups:
+                summary = track_summary(track)
+                summary["affiliation"] = affiliation
+                visible.append(summary)
+        return visible
+
+    def feeds_for(self, groups: frozenset[str]) -> list[dict[str, Any]]:
+        """State of the feeds whose tracks go to at least one of ``groups``."""
+        return [self.health[feed.name].as_json() for feed in self.config.feeds if feed.groups & groups]
+
+    def _export_counters(self) -> None:
+        counters = self.engine.counters
+        for item in fields(counters):
+            value = int(getattr(counters, item.name))
+            delta = value - self._exported.get(item.name, 0)
+            if delta > 0:
+                self.host.counters.inc(f"fusion_{item.name}", delta)
+                self._exported[item.name] = value

@@ -1,0 +1,124 @@
+"""Telling devices and the web UI about an applied change.
+
+Subscribers get Data Sync notifications by device uid through the host's ``send_to``, which
+keeps them for a subscriber that is offline; mission creation goes to every connected client
+of the mission's groups, as TAK Server announces it. An objective's marker goes to its
+assignees and to the subscribers. Listeners (the web live feed) get every change.
+"""
+
+from typing import TYPE_CHECKING, Any
+
+from rallypoint.cot.event import Event
+from rallypoint.missions import notify
+from rallypoint.missions.book import Applied
+from rallypoint.missions.checklists import checklist_json
+from rallypoint.missions.model import Mission
+from rallypoint.missions.objectives import objective_json
+from rallypoint.missions.roles import role_xml
+from rallypoint.router.message import Outbound
+
+if TYPE_CHECKING:
+    from rallypoint.missions.service import MissionService
+
+
+def announce(service: "MissionService", applied: Applied, now: int) -> None:
+    """Send what ``applied`` calls for (see the module docstring)."""
+    mission, op = applied.mission, applied.op
+    author = applied.changes[0].author if applied.changes else None
+    if op == "create":
+        _broadcast(service, mission, notify.mission_event(notify.CREATED, mission, now, author=author))
+    elif op == "delete":
+        to_subscribers(service, mission, notify.mission_event(notify.DELETED, mission, now, author=author))
+    elif op in ("add_content", "remove_content"):
+        if applied.changes:
+            inner = notify.changes_xml(mission, applied.changes)
+            event = notify.mission_event(notify.CHANGED, mission, now, author=author, inner=inner)
+            to_subscribers(service, mission, event)
+    elif op == "keywords":
+        to_subscribers(
+            service, mission, notify.mission_event(notify.KEYWORDS_CHANGED, mission, now, author=author)
+        )
+    elif op in ("log", "checklist"):
+        to_subscribers(
+            service, mission, notify.mission_event(notify.LOG_CHANGED, mission, now, author=author)
+        )
+    elif op == "role":
+        body = applied.body
+        inner = role_xml(body["role"])
+        service.host.send_to(
+            body["uid"], notify.mission_event(notify.ROLE_CHANGED, mission, now, inner=inner)
+        )
+    elif op == "invite":
+        _invite(service, applied, now)
+    elif op == "objective":
+        service.desk.announce(applied, now)
+    _tell(service, applied)
+
+
+def to_subscribers(
+    service: "MissionService", mission: Mission, event: Event, *, skip: str | None = None
+) -> None:
+    """``event`` to every subscribed device (kept for the offline ones)."""
+    for uid in list(mission.subscriptions):
+        if uid != skip:
+            service.host.send_to(uid, event)
+
+
+def _broadcast(service: "MissionService", mission: Mission, event: Event) -> None:
+    """``event`` to every connected client receiving from one of the mission's groups."""
+    message = Outbound(event)
+    for subscriber in service.host.router.registry.reachable_from(mission.groups):
+        subscriber.deliver(message)
+
+
+def _invite(service: "MissionService", applied: Applied, now: int) -> None:
+    body = applied.body
+    uids = [body["invitee"]] if body["type"] == "clientUid" else []
+    if body["type"] == "callsign":
+        uids = service.field.directory.resolve(body["invitee"], applied.mission.groups)
+    inner = role_xml(body["role"])
+    for uid in uids:
+        event = notify.mission_event(
+            notify.INVITED, applied.mission, now, author=applied.changes[0].author, inner=inner
+        )
+        service.host.send_to(uid, event)
+
+
+def _tell(service: "MissionService", applied: Applied) -> None:
+    mission = applied.mission
+    message: dict[str, Any]
+    if applied.objective is not None:
+        message = {"type": "objective", "objective": objective_json(applied.objective, mission.name)}
+    else:
+        message = {"type": "mission", "mission": summary_json(mission, deleted=applied.op == "delete")}
+        if applied.checklist is not None:
+            message["checklist"] = checklist_json(applied.checklist)
+    if applied.changes:
+        change = applied.changes[-1]
+        message["change"] = {
+            "type": change.type,
+            "time": change.time,
+            "author": change.author,
+            "summary": change.summary,
+        }
+    service.tell(mission.groups, message)
+
+
+def summary_json(mission: Mission, *, deleted: bool = False) -> dict[str, Any]:
+    """A mission as the web UI lists it."""
+    return {
+        "name": mission.name,
+        "guid": mission.guid,
+        "description": mission.description,
+        "groups": sorted(mission.groups),
+        "keywords": list(mission.keywords),
+        "creatorUid": mission.creator_uid,
+        "createTime": mission.create_time,
+        "lastEdited": mission.last_edited,
+        "passwordProtected": mission.password_hash is not None,
+        "subscribers": sorted(mission.subscriptions),
+        "contents": len(mission.contents) + len(mission.uids),
+        "objectives": len(mission.objectives),
+        "checklists": len(mission.checklists),
+        "deleted": deleted,
+    }

@@ -1,0 +1,183 @@
+"""Feed sessions on real local sockets: restart with back-off, HTTP polling, UDP, APRS-IS login,
+counters in the server's Counters."""
+
+import asyncio
+import random
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pytest
+
+from rallypoint.cot.xml import XmlLimits
+from rallypoint.fusion.feeds.adapters import session_for
+from rallypoint.fusion.feeds.backoff import Backoff
+from rallypoint.fusion.feeds.config import FeedConfig
+from rallypoint.fusion.feeds.health import FeedHealth, FeedState
+from rallypoint.fusion.feeds.runner import FeedRunner
+from rallypoint.fusion.feeds.transports import FeedLink
+from rallypoint.fusion.report import Report
+from rallypoint.router.stats import Counters
+from tests.fixtures.feeds.fakes import HttpServer, LineServer, closed_tcp_port, free_udp_port, send_udp
+
+FEEDS = Path(__file__).parents[1] / "fixtures" / "feeds"
+TIMEOUT = 5.0
+
+
+class Harness:
+    """One feed under a real supervisor, with what it delivered collected."""
+
+    def __init__(self, feed: FeedConfig) -> None:
+        self.feed = feed
+        self.counters = Counters()
+        self.health = FeedHealth(feed.name, feed.kind, self.counters)
+        self.reports: list[Report] = []
+        self.delays: list[float] = []
+        session = session_for(feed, XmlLimits())
+        assert session is not None
+        self.link = FeedLink(feed, self.health, lambda: 1_712_345_679_000, self._collect)
+        self.runner = FeedRunner(self.link, session, rng=random.Random(7), sleep=self._sleep)
+        self.task: asyncio.Task[None] | None = None
+
+    def _collect(self, feed: FeedConfig | None, reports: Sequence[Report]) -> None:
+        self.reports.extend(reports)
+
+    async def _sleep(self, delay: float) -> None:
+        self.delays.append(delay)
+        await asyncio.sleep(0.01)
+
+    async def __aenter__(self) -> "Harness":
+        self.task = asyncio.create_task(self.runner.run())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.task is not None
+        self.task.cancel()
+        await asyncio.gather(self.task, return_exceptions=True)
+
+    async def until(self, condition: Callable[[], bool]) -> None:
+        async with asyncio.timeout(TIMEOUT):
+            while not condition():
+                await asyncio.sleep(0.01)
+
+
+def feed(kind: str, port: int = 0, **options: object) -> FeedConfig:
+    return FeedConfig(
+        name=f"t-{kind}",
+        kind=kind,
+        port=port,
+        backoff_initial_s=1.0,
+        backoff_max_s=8.0,
+        **options,  # type: ignore[arg-type]
+    )
+
+
+def test_backoff_grows_caps_jitters_and_resets() -> None:
+    backoff = Backoff(1.0, 8.0, jitter=0.5, rng=random.Random(1))
+    delays = [backoff.next_delay() for _ in range(6)]
+    bases = [1, 2, 4, 8, 8, 8]
+    assert all(base * 0.5 <= delay <= base for delay, base in zip(delays, bases, strict=True))
+    same_seed = Backoff(1.0, 8.0, jitter=0.5, rng=random.Random(1))
+    assert [same_seed.next_delay() for _ in range(6)] == delays
+    backoff.reset()
+    assert backoff.next_delay() <= 1.0
+
+
+async def test_a_dying_feed_is_restarted_with_growing_delays() -> None:
+    server = await LineServer([(FEEDS / "sbs1.txt").read_bytes()]).start()
+    try:
+        async with Harness(feed("sbs", server.port)) as harness:
+            await harness.until(lambda: server.connections >= 3)
+            await harness.until(lambda: harness.health.failures >= 3)
+    finally:
+        await server.stop()
+    assert len(harness.reports) >= 6  # two positions per session
+    assert harness.health.last_failure == "closed"
+    assert harness.counters.get("feed_failures{feed=t-sbs,reason=closed}") >= 3
+    assert harness.counters.get("feed_reports{feed=t-sbs}") == len(harness.reports)
+    # each session delivered reports, so the delay starts again from the bottom every time
+    assert all(delay <= 1.0 for delay in harness.delays)
+
+
+async def test_refused_connections_back_off_exponentially() -> None:
+    async with Harness(feed("sbs", closed_tcp_port())) as harness:
+        await harness.until(lambda: len(harness.delays) >= 4)
+    assert harness.health.last_failure == "refused"
+    assert harness.health.state is FeedState.STOPPED
+    bases = [1, 2, 4, 8]
+    assert all(b * 0.5 <= d <= b for d, b in zip(harness.delays[:4], bases, strict=True))
+    assert harness.counters.gauges().get("feed_up{feed=t-sbs}", 0) == 0
+
+
+async def test_malformed_lines_are_counted_and_the_feed_keeps_reading() -> None:
+    lines = (FEEDS / "sbs1_malformed.txt").read_bytes() + (FEEDS / "sbs1.txt").read_bytes()
+    server = await LineServer([lines, b"x" * 10_000 + b"\n"], hold_open=True).start()
+    try:
+        async with Harness(feed("sbs", server.port)) as harness:
+            await harness.until(
+                lambda: len(harness.reports) == 2 and harness.health.errors.get("line_too_long")
+            )
+            assert harness.health.state is FeedState.UP
+            assert harness.counters.gauges().get("feed_up{feed=t-sbs}", 0) == 1
+    finally:
+        await server.stop()
+    assert harness.health.errors["bad_position"] == 2
+    assert harness.counters.get("feed_errors{feed=t-sbs,reason=bad_sbs_line}") == 2
+
+
+async def test_aprs_is_login_and_lines() -> None:
+    server = await LineServer([(FEEDS / "aprs.txt").read_bytes()], hold_open=True, read_login=True).start()
+    try:
+        options = {"login": "N0CALL", "aprs_filter": "r/49/-72/100"}
+        async with Harness(feed("aprs_is", server.port, **options)) as harness:
+            await harness.until(lambda: len(harness.reports) == 5)
+    finally:
+        await server.stop()
+    assert server.received == [b"user N0CALL pass -1 vers rallypoint 0.1 filter r/49/-72/100\r\n"]
+
+
+async def test_readsb_polled_over_http_and_http_errors_restart() -> None:
+    document = (FEEDS / "aircraft.json").read_bytes()
+    server = await HttpServer(lambda path: document).start()
+    try:
+        options = {"url": server.url("/data/aircraft.json"), "interval_s": 0.01}
+        async with Harness(feed("adsb_json", **options)) as harness:
+            await harness.until(lambda: server.requests >= 3)
+            assert len(harness.reports) == 3  # the same snapshot again is no news
+            server.status = 503
+            await harness.until(lambda: harness.health.last_failure == "http_503")
+    finally:
+        await server.stop()
+
+
+async def test_ais_over_udp_reassembles_across_datagrams() -> None:
+    port = free_udp_port()
+    sentences = (FEEDS / "ais.nmea").read_bytes().splitlines()
+    async with Harness(feed("ais_udp", port)) as harness:
+        await harness.until(lambda: harness.health.state is FeedState.UP)
+        send_udp(port, b"\n".join(sentences[:4]), *sentences[4:], b"!AIVDM,garbage")
+        await harness.until(lambda: len(harness.reports) == 8)
+        await harness.until(lambda: sum(harness.health.errors.values()) == 1)
+    assert harness.health.ignored == 1  # the reassembled static message
+
+
+@pytest.mark.parametrize("kind", ["cot_udp", "cot_tcp"])
+async def test_cot_gateway(kind: str) -> None:
+    event = (
+        b'<event version="2.0" uid="GW-1" type="a-f-G" how="m-g" time="2024-04-05T19:34:38Z"'
+        b' start="2024-04-05T19:34:38Z" stale="2024-04-05T19:44:38Z"><point lat="1.0" lon="2.0"'
+        b' hae="0" ce="5" le="5"/><detail><contact callsign="G1"/></detail></event>'
+    )
+    if kind == "cot_udp":
+        port = free_udp_port()
+        async with Harness(feed(kind, port)) as harness:
+            await harness.until(lambda: harness.health.state is FeedState.UP)
+            send_udp(port, event, b"<event>broken")
+            await harness.until(lambda: len(harness.reports) == 1 and harness.health.errors)
+        return
+    server = await LineServer([event + b"\n" + event], hold_open=True).start()
+    try:
+        async with Harness(feed(kind, server.port)) as harness:
+            await harness.until(lambda: len(harness.reports) == 2)
+    finally:
+        await server.stop()
+    assert {r.identity for r in harness.reports} == {"uid:GW-1"}

@@ -1,0 +1,100 @@
+"""The fusion service's output: rate limit per track, significant changes at once, deletions,
+no output for tracks seen only through clients' own position reports."""
+
+from types import MappingProxyType
+
+from rallypoint.cot.event import Event
+from rallypoint.fusion.engine import FusionEngine
+from rallypoint.fusion.feeds.config import FeedConfig
+from rallypoint.fusion.report import Domain, Report
+from rallypoint.fusion.service_emit import TrackEmitter
+from rallypoint.fusion.track import TrackUpdate
+from rallypoint.router.stats import Counters
+
+T0 = 1_712_345_679_000
+FEEDS = {
+    "ais": FeedConfig(name="ais", kind="ais_udp", port=1, groups=frozenset({"Cyan"}), affiliation="f"),
+    "aprs": FeedConfig(name="aprs", kind="aprs_is", port=2, groups=frozenset({"Red"})),
+}
+
+
+def report(source: str, identity: str, time_ms: int, lat: float = 49.0) -> Report:
+    kind = "cot" if source == "pli" else source
+    return Report(
+        source,
+        kind,
+        identity,
+        time_ms,
+        time_ms,
+        lat,
+        0.1,
+        None,
+        None,
+        None,
+        10.0,
+        Domain.SEA,
+        None,
+        MappingProxyType({}),
+    )
+
+
+class Sent:
+    def __init__(self) -> None:
+        self.events: list[tuple[Event, frozenset[str]]] = []
+
+    def __call__(self, event: Event, groups: frozenset[str], identity: str | None) -> int:
+        assert identity is None
+        self.events.append((event, groups))
+        return 1
+
+
+def setup() -> tuple[FusionEngine, TrackEmitter, Sent]:
+    sent = Sent()
+    engine = FusionEngine()
+    return engine, TrackEmitter(FEEDS, sent, Counters(), stale_s=60.0, min_interval_ms=1000), sent
+
+
+def feed(engine: FusionEngine, emitter: TrackEmitter, item: Report, now_ms: int) -> list[TrackUpdate]:
+    updates = engine.ingest(item, now_ms)
+    for update in updates:
+        emitter.offer(update, now_ms)
+    return updates
+
+
+def test_rate_limited_per_track_and_flushed_later() -> None:
+    engine, emitter, sent = setup()
+    feed(engine, emitter, report("ais", "mmsi:1", T0), T0)
+    feed(engine, emitter, report("ais", "mmsi:1", T0 + 200, 49.0001), T0 + 200)
+    feed(engine, emitter, report("ais", "mmsi:1", T0 + 400, 49.0002), T0 + 400)
+    assert len(sent.events) == 1
+    event, groups = sent.events[0]
+    assert (event.type, groups) == ("a-f-S", frozenset({"Cyan"}))
+    assert emitter.emitted(event.uid)
+    emitter.flush(T0 + 900)
+    assert len(sent.events) == 1
+    emitter.flush(T0 + 1000)
+    assert len(sent.events) == 2
+    assert sent.events[1][0].point.lat > 49.0001  # the newest held state went out
+
+
+def test_a_new_source_goes_out_at_once_to_both_feeds_groups() -> None:
+    engine, emitter, sent = setup()
+    engine.set_alias("aprs:BOAT", "mmsi:1")
+    feed(engine, emitter, report("ais", "mmsi:1", T0), T0)
+    feed(engine, emitter, report("aprs", "aprs:BOAT", T0 + 100), T0 + 100)
+    assert len(sent.events) == 2
+    assert sent.events[1][1] == frozenset({"Cyan", "Red"})
+
+
+def test_tracks_seen_only_by_clients_are_not_sent_and_deletions_retract() -> None:
+    engine, emitter, sent = setup()
+    feed(engine, emitter, report("pli", "uid:ANDROID-1", T0), T0)
+    assert sent.events == []
+    feed(engine, emitter, report("ais", "mmsi:1", T0), T0)
+    (update,) = feed(engine, emitter, report("ais", "mmsi:1", T0 + 5000), T0 + 5000)
+    emitter.offer(TrackUpdate(update.track, True), T0 + 6000)
+    deletion, groups = sent.events[-1]
+    assert (deletion.type, groups) == ("t-x-d-d", frozenset({"Cyan"}))
+    assert not emitter.emitted(update.track.uid)
+    emitter.offer(TrackUpdate(update.track, True), T0 + 7000)  # twice: nothing more to retract
+    assert sent.events[-1][0] is deletion
