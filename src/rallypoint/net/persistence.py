@@ -100,7 +100,7 @@ async def rebuild_cache(router: Router, store: Store, now_ms: int, limits: XmlLi
         if event is None:
             continue
         if event.is_situational_awareness:
-            router.remember_device(event.uid, event.callsign, stored.groups)
+            router.departed.remember(event.uid, event.callsign, stored.groups)
         replace_key = event.uid if event.is_situational_awareness else None
         message = Outbound(event, stored.xml, replace_key=replace_key)
         restored += cache.put(message, stored.groups, RESTORED_SENDER_ID, now_ms)

@@ -8,7 +8,6 @@ the active alerts, the registry of connected clients and the owners of uids and 
 (anti-spoofing). It does no I/O: refusals worth an audit entry go to ``on_denial``.
 """
 
-import itertools
 import logging
 import uuid
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from rallypoint.cot import control, types
 from rallypoint.cot.event import Event
 from rallypoint.router.alerts import AlertBoard
 from rallypoint.router.cache import SituationCache
+from rallypoint.router.departed import DepartedDevices
 from rallypoint.router.message import Outbound
 from rallypoint.router.ownership import OwnershipTable
 from rallypoint.router.registry import Registry, Subscriber
@@ -37,12 +37,6 @@ A misconfigured device repeating a refused event every few seconds must not fill
 
 MAX_REPORTED = 10_000
 """Refusals remembered for :data:`REPORT_INTERVAL_MS`; past it the memory starts afresh."""
-
-
-MAX_DEPARTED = 100_000
-"""Departed devices remembered for store-and-forward; the older half is forgotten past it."""
-
-CALLSIGN_KEY = "callsign:"
 
 
 class Denial(NamedTuple):
@@ -99,8 +93,8 @@ class Router:
         self.on_absent: Callable[[str, Outbound], None] | None = None
         """Store-and-forward: told (recipient uid, message) for each recipient of a directed
         message that is offline but allowed to receive it."""
-        self._last_seen_as: dict[str, tuple[str, frozenset[str]]] = {}
-        """Callsign and uid of departed devices → (uid, groups): who an offline name was."""
+        self.departed = DepartedDevices()
+        """Who offline devices were, for store-and-forward."""
         self.on_bind: list[Callable[[Subscriber], None]] = []
         """Told when a connection first binds a device uid (store-and-forward delivers its mail)."""
         self.observers: list[Callable[[Outbound, Subscriber], None]] = []
@@ -292,18 +286,7 @@ class Router:
     def _remember_departed(self, subscriber: Subscriber) -> None:
         """Keep who a departed device was, so directed messages to it can wait in its mailbox."""
         if subscriber.uid is not None and subscriber.receives:
-            self.remember_device(subscriber.uid, subscriber.callsign, subscriber.out_groups)
-
-    def remember_device(self, uid: str, callsign: str | None, groups: frozenset[str]) -> None:
-        """Record an offline device that directed messages may be kept for (also at start-up,
-        from the stored picture)."""
-        known = self._last_seen_as
-        if len(known) >= MAX_DEPARTED:
-            for stale_key in list(itertools.islice(known, len(known) // 2)):
-                del known[stale_key]
-        known[uid] = (uid, groups)
-        if callsign:
-            known[CALLSIGN_KEY + callsign] = (uid, groups)
+            self.departed.remember(subscriber.uid, subscriber.callsign, subscriber.out_groups)
 
     def _keep_for_absent(
         self, sender: Subscriber, message: Outbound, receivers: AbstractSet[Subscriber]
@@ -314,13 +297,7 @@ class Router:
         assert detail is not None
         reached = {r.uid for r in receivers}
         for dest in detail.dests:
-            if dest.uid:
-                key = dest.uid
-            elif dest.callsign and dest.callsign != types.ALL_STREAMING:
-                key = CALLSIGN_KEY + dest.callsign
-            else:
-                continue
-            known = self._last_seen_as.get(key)
+            known = self.departed.named_by(dest)
             if known is None:
                 continue
             uid, groups = known
