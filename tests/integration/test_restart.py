@@ -46,8 +46,10 @@ def _accepts(port: int) -> bool:
 
 
 @contextmanager
-def _server(workdir: Path, port: int) -> Iterator[subprocess.Popen[bytes]]:
-    env = {**os.environ, **PORTS_OFF, "RALLYPOINT_TCP_PORT": str(port)}
+def _server(
+    workdir: Path, port: int, settings: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    env = {**os.environ, **PORTS_OFF, "RALLYPOINT_TCP_PORT": str(port), **(settings or {})}
     process = subprocess.Popen(
         [sys.executable, "-m", "rallypoint", "serve"],
         cwd=workdir,

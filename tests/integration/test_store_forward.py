@@ -1,8 +1,9 @@
 """Store-and-forward: directed messages for an offline client wait in its durable mailbox.
 
-The team client leaves; directed CoT (by uid) and direct GeoChats (by callsign) are sent to
-it; the server is killed with SIGKILL and restarted; when the team client comes back and
-reports its position, it receives every kept message, in the order sent, exactly once.
+The team client leaves; the command post assigns it three objectives (REST) and sends it two
+direct GeoChats (by callsign), interleaved; the server is killed with SIGKILL and restarted;
+when the team client comes back and reports its position, it receives all five, in the order
+sent, exactly once.
 """
 
 import re
@@ -12,8 +13,10 @@ import sqlite3
 import time
 from pathlib import Path
 
+import httpx
+
 from tests.integration.test_restart import TIMEOUT_S, _free_port, _server, _wait
-from tests.interop.clients import chat_xml, event_xml, pli_xml
+from tests.interop.clients import chat_xml, pli_xml
 
 TEAM_UID, TEAM_CALLSIGN = "ANDROID-team", "Rescue-3"
 POST_UID, POST_CALLSIGN = "ANDROID-post", "Command"
@@ -29,9 +32,17 @@ def _undelivered(database: Path) -> int:
             return 0
 
 
-def _assignment(number: int) -> bytes:
-    detail = f'<remarks>assignment {number}</remarks><marti><dest uid="{TEAM_UID}"/></marti>'
-    return event_xml(f"assignment-{number}", "b-m-p-s-p-i", detail, stale_s=3600)
+def _assign(api: httpx.Client, number: int) -> str:
+    """Designate an objective assigned to the team; return the uid of its marker."""
+    body = {
+        "title": f"Objective {number}",
+        "priority": "high",
+        "geometry": {"type": "Point", "coordinates": [11.5 + number / 100, 48.1]},
+        "assignee": TEAM_UID,
+    }
+    response = api.post("/api/missions/crossing/objectives", json=body)
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
 
 
 def _uids_in_order(received: bytes, wanted: list[str]) -> list[str]:
@@ -63,26 +74,35 @@ def _collect(
 
 
 def test_kept_messages_survive_sigkill_and_arrive_in_order_once(tmp_path: Path) -> None:
-    port = _free_port()
+    port, api_port = _free_port(), _free_port()
+    api_on = {"RALLYPOINT_API_PLAIN_PORT": str(api_port)}
     database = tmp_path / "rallypoint-data" / "rallypoint.sqlite3"
     chats = [chat_xml(POST_UID, POST_CALLSIGN, f"chat {n}", to_callsign=TEAM_CALLSIGN) for n in (1, 2)]
-    sent = [_assignment(1), chats[0], _assignment(2), chats[1], _assignment(3)]
     chat_uids = [re.search(rb'uid="([^"]+)"', chat).group(1).decode() for chat in chats]  # type: ignore[union-attr]
-    order = ["assignment-1", chat_uids[0], "assignment-2", chat_uids[1], "assignment-3"]
 
-    with _server(tmp_path, port) as first:
+    with _server(tmp_path, port, api_on) as first:
         with socket.create_connection(("127.0.0.1", port)) as team:
             team.sendall(pli_xml(TEAM_UID, TEAM_CALLSIGN))
             time.sleep(0.3)
-        with socket.create_connection(("127.0.0.1", port)) as post:
+        order: list[str] = []
+        with (
+            httpx.Client(base_url=f"http://127.0.0.1:{api_port}", timeout=TIMEOUT_S) as api,
+            socket.create_connection(("127.0.0.1", port)) as post,
+        ):
+            assert api.post("/api/missions", json={"name": "crossing"}).status_code == 201
             post.sendall(pli_xml(POST_UID, POST_CALLSIGN))
             time.sleep(0.3)  # the team's departure is routed before the post writes
-            post.sendall(b"".join(sent))
-            _wait(lambda: _undelivered(database) == len(sent), "five kept messages", first)
+            for number in (1, 2, 3):
+                order.append(_assign(api, number))
+                _wait(lambda: _undelivered(database) == len(order), "the assignment to be kept", first)
+                if number < 3:
+                    post.sendall(chats[number - 1])
+                    order.append(chat_uids[number - 1])
+                    _wait(lambda: _undelivered(database) == len(order), "the chat to be kept", first)
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=TIMEOUT_S)
 
-    with _server(tmp_path, port) as second:
+    with _server(tmp_path, port, api_on) as second:
         with socket.create_connection(("127.0.0.1", port)) as team:
             team.sendall(pli_xml(TEAM_UID, TEAM_CALLSIGN))
             received = _collect(team, len(order), order)
