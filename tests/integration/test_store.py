@@ -317,7 +317,8 @@ async def test_journal_appends_in_order_and_reads_back_by_prefix(store: Store) -
         await store.append_journal("objective:x", T0 + 2, "bob", '{"n": 3}'),
         await store.append_journal("mission:a", T0 + 3, "carol", '{"n": 4}'),
     ]
-    assert ids == sorted(ids) and len(set(ids)) == 4
+    assert ids == sorted(ids)
+    assert len(set(ids)) == 4
     missions = await store.read_journal("mission:")
     assert [(e.stream, e.author, e.body) for e in missions] == [
         ("mission:a", "alice", '{"n": 1}'),

@@ -4,7 +4,7 @@ uvicorn serves the application inside our event loop, but it does not tell an AS
 the TLS peer is (its scope has no certificate). So on 8443 we do what ``net.tls`` does for
 8089: accept TCP connections ourselves, run each handshake in a task we own against the same
 SSL context (our CA, the current CRL, client certificate required), ask the identity store
-for its verdict with the same :func:`~rallypoint.net.tls.identify`, and only then give the
+for its verdict with the same :func:`~rallypoint.net.handshake.identify`, and only then give the
 verified TLS transport to a uvicorn HTTP protocol object whose ASGI app is bound to that
 identity (``protocol.app``). uvicorn's server owns those connections from there (keep-alive,
 concurrency limit, graceful shutdown) as if it had accepted them. Between requests of one
@@ -16,7 +16,6 @@ The plain port is uvicorn's own listening socket; every request on it is anonymo
 """
 
 import asyncio
-import contextlib
 import logging
 import socket
 import ssl
@@ -43,18 +42,16 @@ from rallypoint.net.embedded import (
     stop_serving,
     wait_started,
 )
-from rallypoint.net.stream import Identity
-from rallypoint.net.tls import (
-    ACCEPT_RETRY_S,
-    CRL_RESIGN_S,
-    LISTEN_BACKLOG,
-    MAX_PENDING_HANDSHAKES,
-    Handover,
+from rallypoint.net.handshake import (
     Refused,
+    TlsAcceptor,
+    Verified,
     identify,
     server_ssl_context,
-    tls_handshake,
+    verified_handshake,
 )
+from rallypoint.net.stream import Identity
+from rallypoint.net.tls import CRL_RESIGN_S, LISTEN_BACKLOG
 from rallypoint.pki.identities import IdentityStore
 from rallypoint.pki.paths import identity_path
 
@@ -117,29 +114,20 @@ class ApiTlsListener:
         self.server = server
         self.store = IdentityStore(identity_path(context.settings.data_dir))
         """Its own connection, like the streaming listener's."""
-        self._socket: socket.socket | None = None
-        self._acceptor: asyncio.Task[None] | None = None
-        self._handshakes: set[asyncio.Task[None]] = set()
+        self._acceptor = TlsAcceptor(
+            "api", self._admit, self._handshake, self.refuse, lambda: context.counters.inc("accept_failed")
+        )
         self._crl_mtime = 0
         self.ssl_context = server_ssl_context(self.authority)
         self._check_crl()
 
     async def start(self, host: str, port: int) -> int:
         """Listen on ``host:port``; return the bound port."""
-        self._socket = listening_socket(host, port, "the Marti API (HTTPS)", LISTEN_BACKLOG)
-        self._acceptor = asyncio.create_task(self._accept_forever(self._socket), name="rallypoint-api-accept")
-        return int(self._socket.getsockname()[1])
+        return self._acceptor.start(listening_socket(host, port, "the Marti API (HTTPS)", LISTEN_BACKLOG))
 
     async def stop(self) -> None:
         """Stop accepting and abandon handshakes in progress (uvicorn closes the connections)."""
-        tasks = [task for task in (self._acceptor, *self._handshakes) if task is not None]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        if self._socket is not None:
-            self._socket.close()
+        await self._acceptor.stop()
         self.store.close()
 
     def current_identity(self, connection: _Connection) -> Identity:
@@ -164,59 +152,32 @@ class ApiTlsListener:
             self.ssl_context = server_ssl_context(self.authority)
             self._crl_mtime = mtime
 
-    async def _accept_forever(self, listener: socket.socket) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            try:
-                sock, address = await loop.sock_accept(listener)
-            except OSError as exc:  # out of file descriptors, most likely: keep the port, retry soon
-                self.context.counters.inc("accept_failed")
-                log.warning("API port cannot accept: %s", exc)
-                await asyncio.sleep(ACCEPT_RETRY_S)
-                continue
-            peer = f"{address[0]}:{address[1]}"
-            if len(self._handshakes) >= MAX_PENDING_HANDSHAKES:
-                sock.close()
-                self.refuse(peer, "busy", "too many handshakes in progress")
-                continue
-            try:
-                self._check_crl()
-            except PkiError as exc:
-                self.context.counters.inc("identity_refresh_failed")
-                log.warning("API port keeps its current CRL: %s", exc)
-            task = asyncio.create_task(self._handshake(sock, peer), name=f"api-handshake {peer}")
-            self._handshakes.add(task)
-            task.add_done_callback(self._handshakes.discard)
+    def _admit(self, peer: str) -> tuple[str, str] | None:
+        """Before each handshake: pick up a CRL the streaming listener rewrote."""
+        try:
+            self._check_crl()
+        except PkiError as exc:
+            self.context.counters.inc("identity_refresh_failed")
+            log.warning("API port keeps its current CRL: %s", exc)
+        return None
 
     async def _handshake(self, sock: socket.socket, peer: str) -> None:
         try:
-            tls, handover = await tls_handshake(sock, self.ssl_context)
+            verified = await verified_handshake(sock, self.ssl_context, self.store)
         except Refused as refused:
-            self.refuse(peer, refused.reason, str(refused))
-            return
-        try:
-            revision = self.store.revision()
-            identity = identify(self.store, tls.get_extra_info("ssl_object"))
-        except Refused as refused:
-            tls.abort()
             self.refuse(peer, refused.reason, str(refused), refused.user, refused.serial)
             return
-        except PkiError as exc:
-            tls.abort()
-            self.refuse(peer, "store_error", str(exc))
-            return
-        self._take_over(tls, handover, identity, revision)
+        self._take_over(verified)
 
-    def _take_over(
-        self, tls: asyncio.Transport, handover: Handover, identity: Identity, revision: int
-    ) -> None:
-        """Give the verified connection to a uvicorn HTTP protocol bound to ``identity``."""
+    def _take_over(self, verified: Verified) -> None:
+        """Give the verified connection to a uvicorn HTTP protocol bound to its identity."""
+        tls, handover = verified.transport, verified.handover
         protocol = H11Protocol(
             config=self.server.config,
             server_state=self.server.server_state,
             app_state=self.server.lifespan.state,
         )
-        protocol.app = _Connection(self.app, self, tls, identity, revision)
+        protocol.app = _Connection(self.app, self, tls, verified.identity, verified.revision)
         tls.set_protocol(protocol)
         protocol.connection_made(tls)
         for data in handover.received:

@@ -26,7 +26,7 @@ from rallypoint.net.embedded import (
     stop_serving,
     wait_started,
 )
-from rallypoint.net.tls import TLS12_CIPHERS
+from rallypoint.net.handshake import TLS12_CIPHERS
 from rallypoint.pki.audit import AuditLog
 from rallypoint.pki.authority import CertificateAuthority
 from rallypoint.pki.identities import IdentityStore
