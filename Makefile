@@ -5,8 +5,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 SERVE_ARGS ?=
+HAVE_NPM := $(shell command -v npm 2>/dev/null)
 
-.PHONY: run test lint typecheck unit bench clean
+.PHONY: run test lint typecheck unit bench clean web webtest
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +21,7 @@ $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@ $(VENV)/.run-installed
 
-run: $(VENV)/.run-installed
+run: $(VENV)/.run-installed $(if $(HAVE_NPM),web)
 	$(BIN)/rallypoint serve $(SERVE_ARGS)
 
 lint: $(VENV)/.test-installed
@@ -33,10 +34,31 @@ typecheck: $(VENV)/.test-installed
 unit: $(VENV)/.test-installed
 	$(BIN)/pytest
 
-test: lint typecheck unit
+test: lint typecheck webtest unit
 
 bench: $(VENV)/.run-installed
 	$(BIN)/rallypoint bench
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+
+# The command post's browser UI (webui/): built by Vite into src/rallypoint/web/, which is
+# committed so that `pip install` alone serves it; rebuilt here when its sources are newer.
+# Without npm, `make run` serves the committed build and `make test` skips the Vitest suite.
+WEBUI_SOURCES := $(shell find webui/src webui/index.html webui/package.json webui/vite.config.ts -type f 2>/dev/null)
+WEB_INDEX = src/rallypoint/web/index.html
+
+webui/node_modules/.package-lock.json: webui/package-lock.json
+	cd webui && npm ci --no-audit --no-fund
+
+$(WEB_INDEX): $(WEBUI_SOURCES) | webui/node_modules/.package-lock.json
+	cd webui && npm run build
+
+web: $(WEB_INDEX)
+
+webtest: $(if $(HAVE_NPM),web webui/node_modules/.package-lock.json,)
+ifdef HAVE_NPM
+	cd webui && npx vitest run
+else
+	@echo "npm not found: the web UI's unit tests (webui/, Vitest) were skipped"
+endif

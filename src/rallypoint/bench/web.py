@@ -165,7 +165,6 @@ async def _drive(
         page.evaluate("n => window.rallypoint.waitForRendered(n)", options.contacts), RENDER_TIMEOUT_S
     )
     held = await page.evaluate("window.rallypoint.contactCount()")
-    await page.click("nav.tabs [data-tab=packages]")  # EXPERIMENT
     frames = asyncio.ensure_future(page.evaluate(COUNT_FRAMES, options.duration_s * 1000))
     ticks = math.ceil(options.duration_s)
     for tick in range(1, ticks + 1):

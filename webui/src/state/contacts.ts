@@ -1,0 +1,161 @@
+// The picture the page draws: the latest report of every contact, with its staleness decided
+// here from an injected clock (so tests can move time), and change tracking that lets the map
+// redraw at most once per interval however fast reports arrive.
+
+import type { Contact } from "../types";
+import { symbolCode } from "./sidc";
+
+/** How long a stale contact stays on the map, greyed, before it is removed. */
+export const GREY_MS = 120_000;
+/**
+ * At most one redraw of the map per interval (reports are coalesced): this many milliseconds,
+ * plus FLUSH_MS_PER_CONTACT for each contact held, up to MAX_FLUSH_INTERVAL_MS. A redraw
+ * re-lays out every symbol, so a big picture redraws less often (1 000 contacts: once a second,
+ * as often as they report).
+ */
+export const FLUSH_INTERVAL_MS = 100;
+export const FLUSH_MS_PER_CONTACT = 0.9;
+export const MAX_FLUSH_INTERVAL_MS = 1000;
+/** Upper bound on contacts kept: a runaway feed must not exhaust the page's memory. */
+export const MAX_CONTACTS = 20_000;
+
+export type ContactStatus = "live" | "stale";
+
+export interface ContactEntry {
+  contact: Contact;
+  sidc: string;
+  status: ContactStatus;
+}
+
+export interface ContactStoreOptions {
+  greyMs?: number;
+  flushIntervalMs?: number;
+  maxContacts?: number;
+}
+
+export class ContactStore {
+  private readonly entries = new Map<string, ContactEntry>();
+  private readonly greyMs: number;
+  private readonly flushIntervalMs: number;
+  private readonly maxContacts: number;
+  private dirty = false;
+  private lastFlush = Number.NEGATIVE_INFINITY;
+  /** Bumped on every change; views compare it to know whether to re-render. */
+  version = 0;
+
+  constructor(options: ContactStoreOptions = {}) {
+    this.greyMs = options.greyMs ?? GREY_MS;
+    this.flushIntervalMs = options.flushIntervalMs ?? FLUSH_INTERVAL_MS;
+    this.maxContacts = options.maxContacts ?? MAX_CONTACTS;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  get(uid: string): ContactEntry | undefined {
+    return this.entries.get(uid);
+  }
+
+  list(): ContactEntry[] {
+    return [...this.entries.values()];
+  }
+
+  /** The snapshot sent when the live feed (re)connects replaces everything held. */
+  replaceAll(contacts: Contact[], now: number): void {
+    this.entries.clear();
+    for (const contact of contacts) this.upsert(contact, now);
+    this.touch();
+  }
+
+  /** Keep ``contact`` unless an entry with a newer report time is already held; true if kept. */
+  upsert(contact: Contact, now: number): boolean {
+    const held = this.entries.get(contact.uid);
+    if (held !== undefined && held.contact.time > contact.time) return false;
+    if (held === undefined && this.entries.size >= this.maxContacts) return false;
+    if (now >= contact.stale + this.greyMs) return false;
+    this.entries.set(contact.uid, {
+      contact,
+      sidc: symbolCode(contact.type, contact.sidc),
+      status: now >= contact.stale ? "stale" : "live",
+    });
+    this.touch();
+    return true;
+  }
+
+  /**
+   * The server says the contact is gone. A delete before its stale time removes it now; one
+   * at or after it (stale expiry) leaves it greyed until the grey period ends.
+   */
+  remove(uid: string, now: number): void {
+    const held = this.entries.get(uid);
+    if (held === undefined) return;
+    if (now < held.contact.stale) {
+      this.entries.delete(uid);
+    } else {
+      held.status = "stale";
+    }
+    this.touch();
+  }
+
+  /** Grey what has gone stale and drop what has been grey long enough; true if anything changed. */
+  sweep(now: number): boolean {
+    let changed = false;
+    for (const [uid, entry] of this.entries) {
+      if (now >= entry.contact.stale + this.greyMs) {
+        this.entries.delete(uid);
+        changed = true;
+      } else if (now >= entry.contact.stale && entry.status === "live") {
+        entry.status = "stale";
+        changed = true;
+      }
+    }
+    if (changed) this.touch();
+    return changed;
+  }
+
+  /** True (once) when there are changes to draw and the last redraw is at least an interval old. */
+  takeFlush(now: number): boolean {
+    const interval = Math.min(MAX_FLUSH_INTERVAL_MS, this.flushIntervalMs + this.entries.size * FLUSH_MS_PER_CONTACT);
+    if (!this.dirty || now - this.lastFlush < interval) return false;
+    this.dirty = false;
+    this.lastFlush = now;
+    return true;
+  }
+
+  /** Entries whose callsign, team, type or uid contains ``filter`` (case-insensitive), by team. */
+  byTeam(filter: string): Map<string, ContactEntry[]> {
+    const needle = filter.trim().toLowerCase();
+    const teams = new Map<string, ContactEntry[]>();
+    const sorted = this.list().sort((a, b) => compare(a.contact.callsign, b.contact.callsign));
+    for (const entry of sorted) {
+      const c = entry.contact;
+      const haystack = `${c.callsign} ${c.team ?? ""} ${c.type} ${c.uid} ${c.role ?? ""}`.toLowerCase();
+      if (needle !== "" && !haystack.includes(needle)) continue;
+      const team = c.team ?? "No team";
+      const members = teams.get(team);
+      if (members === undefined) teams.set(team, [entry]);
+      else members.push(entry);
+    }
+    return new Map([...teams.entries()].sort(([a], [b]) => compare(a, b)));
+  }
+
+  private touch(): void {
+    this.dirty = true;
+    this.version += 1;
+  }
+}
+
+/** Code-point order: a thousand localeCompare calls per redraw cost more than the list is worth. */
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** "12 s ago", "5 min ago", "3 h ago": how long ago ``time`` was at ``now``. */
+export function ago(time: number, now: number): string {
+  const seconds = Math.max(0, Math.round((now - time) / 1000));
+  if (seconds < 60) return `${seconds} s ago`;
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 60) return `${minutes} min ago`;
+  return `${Math.round(minutes / 60)} h ago`;
+}

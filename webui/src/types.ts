@@ -1,0 +1,124 @@
+// The JSON the server sends (see the web contract): one definition per message shape, so the
+// rest of the page never guesses at field names. Times are milliseconds since the epoch.
+
+export interface FusionSource {
+  name: string;
+  kind: string | null;
+  last_report: number | null;
+}
+
+export interface Contact {
+  uid: string;
+  type: string;
+  how: string;
+  callsign: string;
+  lat: number;
+  lon: number;
+  hae: number | null;
+  ce: number | null;
+  course: number | null;
+  speed: number | null;
+  time: number;
+  stale: number;
+  team: string | null;
+  role: string | null;
+  battery: number | null;
+  remarks: string | null;
+  affiliation: string | null;
+  sidc: string | null;
+  provenance: { sources: FusionSource[] } | null;
+}
+
+export interface ChatMessage {
+  id: string;
+  from_uid: string;
+  from_callsign: string;
+  to: string;
+  room: string;
+  text: string;
+  time: number;
+}
+
+export interface Alert {
+  uid: string;
+  callsign: string;
+  kind: string;
+  lat: number;
+  lon: number;
+  time: number;
+  active: boolean;
+}
+
+export interface ObjectiveHistoryEntry {
+  state: string;
+  author: string | null;
+  time: number;
+}
+
+export interface Objective {
+  id: string;
+  /** The short form a TAK user types in a GeoChat answer (``OBJ-1A2B3C4D``). */
+  shortId?: string;
+  /** The mission's name. */
+  mission: string;
+  title: string;
+  description: string;
+  priority: string | number | null;
+  due: number | null;
+  state: string;
+  assignee: string | null;
+  geometry: GeoJSON.Point | GeoJSON.Polygon | null;
+  history: ObjectiveHistoryEntry[];
+  escalated?: boolean;
+}
+
+/** One entry of a mission's change log, as the web API shows it. */
+export interface MissionChange {
+  id?: number;
+  type: string;
+  author: string | null;
+  time: number;
+  summary: string;
+}
+
+export interface Mission {
+  name: string;
+  description?: string;
+  groups?: string[];
+  guid?: string;
+  subscribed?: boolean;
+  objectives?: Objective[];
+  changes?: MissionChange[];
+  [key: string]: unknown;
+}
+
+export interface Session {
+  user: string;
+  groups: string[];
+  csrf: string;
+}
+
+export interface WebConfig {
+  tiles: { url: string | null; pmtiles: string | null; attribution: string | null };
+  server: string;
+  callsign: string;
+  uid: string;
+}
+
+export interface PackageInfo {
+  hash: string;
+  name: string;
+  size?: number;
+  time?: number | string;
+  [key: string]: unknown;
+}
+
+export type LiveMessage =
+  | { type: "snapshot"; contacts: Contact[]; alerts: Alert[] }
+  | { type: "contact"; contact: Contact }
+  | { type: "remove"; uid: string }
+  | { type: "chat"; message: ChatMessage }
+  | { type: "alert"; alert: Alert }
+  | { type: "mission"; mission: Mission }
+  | { type: "objective"; objective: Objective }
+  | { type: "pong" };
