@@ -33,6 +33,9 @@ def test_bench_without_baseline_prints_json(capsys: pytest.CaptureFixture[str]) 
     assert document["stonesoup"] is None
     assert document["rallypoint"]["duplicate_tracks"] == 0
     assert document["targets"] == {"zero duplicate tracks": True, "≥ 1000 reports/s": True}
+    rates = document["rallypoint"]
+    assert rates["identified_reports_per_s"] >= 1000
+    assert rates["identified_reports_per_cpu_s"] >= 1000
 
 
 def test_bench_compares_with_stone_soup(capsys: pytest.CaptureFixture[str]) -> None:

@@ -9,8 +9,10 @@ import pytest
 from rallypoint.errors import FusionError
 from rallypoint.fusion.engine import FusionConfig, FusionEngine
 from rallypoint.fusion.geo import LocalFrame
+from rallypoint.fusion.kinematics import ConstantVelocity
 from rallypoint.fusion.report import Domain, Report
 from rallypoint.fusion.simulate import ScenarioSpec, build_scenario
+from rallypoint.fusion.track import SourceInfo, Track
 
 ORIGIN = LocalFrame(50.78, -1.10)
 T0 = 1_767_225_600_000
@@ -287,3 +289,63 @@ def test_seeded_scenario_one_track_per_object_no_duplicates() -> None:
     identified = {frozenset(t.identities) for t in engine.tracks() if t.identities}
     expected = {frozenset(o.identities) for o in scenario.objects}
     assert identified == expected
+
+
+def comparable(track: Track) -> tuple[object, ...]:
+    """A track's fields with its frame (no equality of its own) replaced by the frame's origin."""
+    return (*track._replace(frame=ORIGIN), track.frame.lat, track.frame.lon)
+
+
+class _UnrecognisedModel(ConstantVelocity):
+    """The default motion model under another type: the engine must take its generic path."""
+
+    __slots__ = ()
+
+
+def test_fused_fast_path_gives_the_same_tracks_as_the_swappable_parts() -> None:
+    scenario = build_scenario(ScenarioSpec(seed=5, duration_s=40.0, aircraft=4, vessels=1, teams=1))
+    config = FusionConfig(aliases=scenario.aliases)
+    fast = FusionEngine(config)
+    generic = FusionEngine(
+        config, predictors={d: _UnrecognisedModel(m.q, m.q_up) for d, m in config.models.items()}
+    )
+    for r in scenario.reports:
+        ours = fast.ingest(r, r.received_ms)
+        theirs = generic.ingest(r, r.received_ms)
+        assert [(u.deleted, *comparable(u.track)) for u in ours] == [
+            (u.deleted, *comparable(u.track)) for u in theirs
+        ]
+    assert [comparable(t) for t in fast.tracks()] == [comparable(t) for t in generic.tracks()]
+    assert fast.counters == generic.counters
+
+
+def test_late_report_after_reanchoring_matches_in_order_processing() -> None:
+    """History states keep the frame they were computed in; reprocessing converts the one it starts from."""
+    reports = flight("icao:0000cc", 60, speed=250.0, seed=6)
+    late = reports[38]
+    in_order, reordered = FusionEngine(), FusionEngine()
+    for r in reports:
+        in_order.ingest(r, r.received_ms)
+    for r in reports[:38] + reports[39:45] + [late] + reports[45:]:
+        reordered.ingest(r, r.received_ms)
+    a, b = in_order.tracks()[0], reordered.tracks()[0]
+    assert a.frame.lat != ORIGIN.lat  # 15 km north: the frame has moved since report 38
+    assert reordered.counters.late_reprocessed == 1
+    assert enu(a.position()) == pytest.approx(enu(b.position()), abs=0.05)
+    assert (a.state.v_east, a.state.v_north) == pytest.approx((b.state.v_east, b.state.v_north), abs=1e-3)
+    assert a.state.p_pos == pytest.approx(b.state.p_pos)
+
+
+def test_snapshots_keep_their_provenance_while_the_track_moves_on() -> None:
+    engine = FusionEngine()
+    reports = flight("icao:0000dd", 3, seed=7)
+    (first,) = engine.ingest(reports[0], reports[0].received_ms)
+    for r in reports[1:]:
+        engine.ingest(r, r.received_ms)
+    (now,) = engine.tracks()
+    assert first.track.sources["adsb-north"].count == 1
+    assert now.sources["adsb-north"].count == 3
+    assert now.sources == {"adsb-north": SourceInfo("adsb", "icao:0000dd", reports[2].time_ms, 10.0, 3)}
+    assert "adsb-north" in now.sources
+    assert "adsb-south" not in now.sources
+    assert "SourceInfo" in repr(now.sources)

@@ -13,7 +13,7 @@ import argparse
 import json
 import sys
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 from rallypoint.bench.fusion_baseline import BaselineUnavailable, StoneSoupTracker
 from rallypoint.fusion.engine import FusionConfig, FusionEngine
@@ -23,8 +23,8 @@ from rallypoint.fusion.simulate import Scenario, ScenarioSpec, build_scenario
 DEFAULT_DURATION_S = 120.0
 """Long enough for outages and AIS gaps; short enough for Stone Soup (~100 reports/s) to finish."""
 _DEFAULT_SPEC = ScenarioSpec()
-DEFAULT_MIN_RATE = 20_000.0
-"""Reports/s our engine must sustain on one core of a slow shared machine."""
+DEFAULT_MIN_RATE = 100_000.0
+"""Identified reports/s our engine must sustain on one core (the issue's target)."""
 
 
 def add_fusion_arguments(bench: argparse.ArgumentParser) -> None:
@@ -41,21 +41,35 @@ def add_fusion_arguments(bench: argparse.ArgumentParser) -> None:
     )
 
 
-def ingest_rate(scenario: Scenario, repeats: int = 3) -> float:
+class IngestRate(NamedTuple):
+    """Reports per second of wall-clock time, and per second of this process's CPU time."""
+
+    wall: float
+    cpu: float
+
+
+def ingest_rate(scenario: Scenario, repeats: int = 5) -> IngestRate:
     """Reports/s of the bare engine on the identified reports: no ticks, no scoring, best of ``repeats``.
 
-    Identified reports are the bulk of real traffic (ADS-B, AIS, APRS, PLI all carry one);
-    the best of a few runs filters out the other processes of a shared machine.
+    Identified reports are the bulk of real traffic (ADS-B, AIS, APRS, PLI all carry one).
+    Each is passed to ``ingest`` on its own, the slowest way in (``ingest_many`` snapshots a
+    track once per batch), and its updates are built as the service would receive them.
+    The best of a few runs filters out the other processes of a shared machine; CPU time
+    (the engine runs on this one thread) also leaves out the time they held the core, so it
+    is the steadier figure there, and wall clock the one the target is checked against.
     """
     reports = [r for r in scenario.reports if r.identity is not None]
-    best = 0.0
+    best_wall = best_cpu = 0.0
     for _ in range(repeats):
         engine = FusionEngine(FusionConfig(aliases=scenario.aliases))
-        started = time.perf_counter()
+        wall, cpu = time.perf_counter(), time.process_time()
         for report in reports:
             engine.ingest(report, report.received_ms)
-        best = max(best, len(reports) / (time.perf_counter() - started))
-    return best
+        cpu = time.process_time() - cpu
+        wall = time.perf_counter() - wall
+        best_wall = max(best_wall, len(reports) / wall)
+        best_cpu = max(best_cpu, len(reports) / cpu) if cpu > 0 else best_cpu
+    return IngestRate(best_wall, best_cpu)
 
 
 def _row(evaluation: Evaluation) -> dict[str, Any]:
@@ -77,6 +91,7 @@ def fusion_document(args: argparse.Namespace) -> dict[str, Any]:
     )
     scenario = build_scenario(spec)
     ours = evaluate(scenario, EngineTracker(scenario), args.cutoff)
+    rate = ingest_rate(scenario)
     document: dict[str, Any] = {
         "scenario": {
             "seed": spec.seed,
@@ -85,7 +100,11 @@ def fusion_document(args: argparse.Namespace) -> dict[str, Any]:
             "reports": len(scenario.reports),
             "cutoff_m": args.cutoff,
         },
-        "rallypoint": {**_row(ours), "identified_reports_per_s": round(ingest_rate(scenario))},
+        "rallypoint": {
+            **_row(ours),
+            "identified_reports_per_s": round(rate.wall),
+            "identified_reports_per_cpu_s": round(rate.cpu),
+        },
         "stonesoup": None,
     }
     if not args.no_baseline:
@@ -126,6 +145,7 @@ def _text(document: dict[str, Any], met: dict[str, bool]) -> str:
     ):
         lines.append(f"{key:24}{ours[key]!s:>14}{baseline.get(key, '-')!s:>14}")
     lines.append(f"{'identified reports/s':24}{ours['identified_reports_per_s']!s:>14}")
+    lines.append(f"{'  per s of CPU time':24}{ours['identified_reports_per_cpu_s']!s:>14}")
     if "stonesoup_missing" in document:
         lines.append(f"baseline skipped: {document['stonesoup_missing']}")
     lines.extend(f"target {name}: {'met' if ok else 'MISSED'}" for name, ok in met.items())

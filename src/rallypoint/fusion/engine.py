@@ -14,26 +14,24 @@ error and fusing both would overstate the accuracy.
 
 Identified reports are the bulk of the traffic, so their path is kept short: a route
 table from raw identity straight to its track (cleared whenever aliases or tracks
-change), the measurement noise per feed kind looked up once, and, with the default motion
-model and updater, one fused predict-and-update call on floats
-(:meth:`~rallypoint.fusion.kinematics.ConstantVelocity.predict_update`).
+change), and :class:`~rallypoint.fusion.kinematics.ReportFilter`, which filters a report in
+with one fused predict-and-update call on floats when the parts are the defaults.
 """
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
 import numpy as np
 
 from rallypoint.fusion.association import Associator, Candidates, GlobalNearestNeighbour, IdentityResolver
-from rallypoint.fusion.geo import LocalFrame, velocity_from_course
+from rallypoint.fusion.geo import LocalFrame
 from rallypoint.fusion.kinematics import (
     ConstantVelocity,
     KalmanUpdater,
-    Measurement,
     Predictor,
-    State,
+    ReportFilter,
     Updater,
     initial_state,
 )
@@ -45,13 +43,6 @@ from rallypoint.fusion.tuning import FusionConfig
 __all__ = ["FusionConfig", "FusionCounters", "FusionEngine"]
 
 _METRES_PER_DEGREE = 111_320.0
-_MAX_NOISE_KINDS = 256
-"""Feed kinds whose noise is cached (kinds come from code, so this is never reached)."""
-
-Step = Callable[
-    [State, int, float, float, float, tuple[float, float] | None, float, float | None, float], State
-]
-"""A fused predict-and-update: state, time, east, north, r_pos, velocity, r_vel, height, r_up."""
 
 
 @dataclass(slots=True)
@@ -89,8 +80,11 @@ class FusionEngine:
     ) -> None:
         self.config = config = config or FusionConfig()
         self.counters = FusionCounters()
-        self._predictors = predictors or {d: ConstantVelocity(m.q, m.q_up) for d, m in config.models.items()}
-        self._updater = updater or KalmanUpdater()
+        self._filtering = ReportFilter(
+            config,
+            predictors or {d: ConstantVelocity(m.q, m.q_up) for d, m in config.models.items()},
+            updater or KalmanUpdater(),
+        )
         self._associator = associator or GlobalNearestNeighbour()
         self._initiator = initiator or HitsInitiator(config.confirm_hits)
         self._deleter = deleter or SilenceDeleter(config)
@@ -99,14 +93,6 @@ class FusionEngine:
         self._by_identity: dict[str, TrackFile] = {}
         self._route: dict[str, TrackFile] = {}
         """Raw identity → its track, for identities already in the track's ``identities``."""
-        self._noise: dict[str, tuple[float, float]] = {}
-        """Feed kind → (velocity variance, height variance)."""
-        self._steps: dict[Domain, Step | None] = {
-            domain: predictor.predict_update
-            if type(predictor) is ConstantVelocity and type(self._updater) is KalmanUpdater
-            else None
-            for domain, predictor in self._predictors.items()
-        }
         self._serial = 0
 
     # -- public interface ------------------------------------------------------------------
@@ -201,7 +187,11 @@ class FusionEngine:
                 return None
             self._route[identity] = track
             return track
-        self._apply(track, report)
+        track.note_source(report)
+        if track.is_duplicate(report):
+            self.counters.duplicates += 1
+        else:
+            self._filter(track, report)
         return track
 
     def _first_of(self, report: Report, identity: str) -> TrackFile | None:
@@ -304,9 +294,9 @@ class FusionEngine:
         config = self.config
         length = config.history_length
         if report.time_ms >= state.time_ms:
-            track.absorb(report, self._advance(state, report, track.frame, track.domain), length)
+            track.absorb(report, self._filtering.advance(state, report, track.frame, track.domain), length)
         elif state.time_ms - report.time_ms <= config.max_lag_ms and track.reprocess(
-            report, lambda s, r: self._advance(s, r, track.frame, track.domain), length
+            report, lambda s, r: self._filtering.advance(s, r, track.frame, track.domain), length
         ):
             self.counters.late_reprocessed += 1
         else:
@@ -315,43 +305,10 @@ class FusionEngine:
         track.hits += 1
         state = track.state
         limit = config.reanchor_m
-        if not (-limit <= state.east <= limit and -limit <= state.north <= limit):
+        if abs(state.east) > limit or abs(state.north) > limit:
             track.reanchor()
         if not track.confirmed:
             track.confirmed = self._initiator.is_confirmed(track)
-
-    def _advance(self, state: State, report: Report, frame: LocalFrame, domain: Domain) -> State:
-        """``state`` with ``report`` filtered in (predicted to the report's time first)."""
-        step = self._steps[domain]
-        if step is None:
-            predicted = self._predictors[domain].predict(state, report.time_ms)
-            return self._updater.update(predicted, self._measure(report, frame))
-        east, north, _ = frame.to_enu(report.lat, report.lon)
-        r_vel, r_up = self._noise.get(report.kind) or self._noise_of(report.kind)
-        course, speed = report.course, report.speed
-        velocity = None if course is None or speed is None else velocity_from_course(course, speed)
-        sigma = report.sigma_m
-        return step(state, report.time_ms, east, north, sigma * sigma, velocity, r_vel, report.hae, r_up)
-
-    def _noise_of(self, kind: str) -> tuple[float, float]:
-        """Velocity and height variances of a feed kind's reports."""
-        config = self.config
-        v_sigma = config.velocity_sigma.get(kind, config.default_velocity_sigma)
-        h_sigma = config.height_sigma.get(kind, config.default_height_sigma)
-        noise = (v_sigma * v_sigma, h_sigma * h_sigma)
-        if len(self._noise) < _MAX_NOISE_KINDS:
-            self._noise[kind] = noise
-        return noise
-
-    def _measure(self, report: Report, frame: LocalFrame) -> Measurement:
-        east, north, _ = frame.to_enu(report.lat, report.lon)
-        velocity = None
-        if report.course is not None and report.speed is not None:
-            velocity = velocity_from_course(report.course, report.speed)
-        r_vel, r_up = self._noise.get(report.kind) or self._noise_of(report.kind)
-        return Measurement(
-            report.time_ms, east, north, report.sigma_m * report.sigma_m, velocity, r_vel, report.hae, r_up
-        )
 
     # -- track lifecycle -------------------------------------------------------------------
 
@@ -361,7 +318,7 @@ class FusionEngine:
             return None
         frame = LocalFrame(report.lat, report.lon)
         speed_sigma = self.config.models[report.domain].initial_speed_sigma
-        state = initial_state(self._measure(report, frame), speed_sigma * speed_sigma)
+        state = initial_state(self._filtering.measure(report, frame), speed_sigma * speed_sigma)
         prefix = self.config.uid_prefix
         if identity is None:
             self._serial += 1

@@ -208,9 +208,10 @@ class TrackFile:
         if known is None:
             sources[report.source] = (report.kind, report.identity, time_ms, report.sigma_m, 1)
         else:
-            newest = max(known[2], time_ms)
+            newest = known[2] if known[2] > time_ms else time_ms  # not max(): this runs once per report
             sources[report.source] = (report.kind, report.identity, newest, report.sigma_m, known[4] + 1)
-        self.last_received_ms = max(self.last_received_ms, report.received_ms)
+        if report.received_ms > self.last_received_ms:  # noqa: PLR1730 -- as above
+            self.last_received_ms = report.received_ms
         if report.callsign:
             self.callsign = report.callsign
         if report.attributes:
