@@ -36,8 +36,9 @@ MAX_SESSIONS = 10_000
 """Sessions kept at once; the least recently used is ended first. A command post has tens."""
 WEB_TRANSPORT = "web"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-PUBLIC_PATHS = frozenset({"/api/login"})
-"""``/api/*`` paths served without a session (the login itself; it checks the Origin)."""
+PUBLIC_PATHS = frozenset({"/api/login", "/api/session"})
+"""``/api/*`` paths served without a session: the login itself (it checks the Origin) and the
+session query, which answers 401 itself unless a client certificate logs the page in."""
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 Clock = Callable[[], float]

@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import Scope
 
 from rallypoint.api.ratelimit import LoginThrottle
 from rallypoint.api.web_auth import (
@@ -41,6 +42,8 @@ Authenticate = Callable[[str, str], User | None]
 """The identity store's check: the enabled user with that password, or None (blocking)."""
 Audit = Callable[..., None]
 """Append one audit entry: ``audit(kind, **fields)``."""
+CertificateUser = Callable[[Scope], tuple[str, frozenset[str]] | None]
+"""The user and groups of the verified client certificate a request came with (HTTPS), or None."""
 
 
 @dataclass
@@ -53,6 +56,8 @@ class LoginService:
     throttle: LoginThrottle
     audit: Audit
     clock: Callable[[], float] = time.monotonic
+    certificate_user: CertificateUser | None = None
+    """Set on an HTTPS port that asks browsers for a client certificate."""
 
     def __post_init__(self) -> None:
         self._hashing = asyncio.Semaphore(MAX_CONCURRENT_LOGINS)
@@ -89,7 +94,21 @@ class LoginService:
         return response
 
     async def session(self, request: Request) -> Response:
-        """The logged-in user, groups and CSRF token (the page calls it when it loads)."""
+        """The logged-in user, groups and CSRF token (the page calls it when it loads). A page with
+        no session whose browser presented a valid client certificate is logged in by it."""
+        session = request.scope.get(SESSION_SCOPE_KEY)
+        if not isinstance(session, Session) and self.certificate_user is not None:
+            found = self.certificate_user(request.scope)
+            if found is not None:
+                user, groups = found
+                address = request.client.host if request.client else "unknown"
+                log.info("web: %s logged in from %s with a client certificate", user, address)
+                self.audit("web_login", user=user, address=address, method="certificate")
+                created = self.sessions.create(user, groups)
+                response = JSONResponse(created.json())
+                response.headers["set-cookie"] = session_cookie(created.id, secure=True)
+                response.headers["cache-control"] = "no-store"
+                return response
         response = JSONResponse(_session_of(request).json())
         response.headers["cache-control"] = "no-store"
         return response

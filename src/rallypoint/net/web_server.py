@@ -5,7 +5,8 @@ store, the identity store for logins (opened here when no TLS port opened it), t
 the live hub fed by the router, the missions service's change listeners, and the same
 ``submit`` the Marti API routes events with. uvicorn runs with its sans-I/O WebSocket protocol
 for ``/api/live``, frames capped at :data:`MAX_WS_FRAME_BYTES` (a page only sends pings).
-With ``web_tls`` the port speaks HTTPS with the server certificate of our CA.
+With ``web_tls`` the port speaks HTTPS with the server certificate of our CA, and a browser
+presenting a client certificate of ours is logged in by it (:mod:`rallypoint.net.web_certificates`).
 
 The service is one of the server's components: ticked once a second (idle sessions end),
 stopped with the others.
@@ -49,6 +50,7 @@ from rallypoint.net.embedded import (
     wait_started,
 )
 from rallypoint.net.handshake import TLS12_CIPHERS
+from rallypoint.net.web_certificates import CertificateH11Protocol, certificate_user
 from rallypoint.pki.audit import AuditLog
 from rallypoint.pki.authority import CertificateAuthority
 from rallypoint.pki.identities import IdentityStore
@@ -124,6 +126,9 @@ async def start_web(
         identities.authenticate if identities is not None else None,
         LoginThrottle(settings.enrollment_max_failures),
         context.audit,
+        certificate_user=certificate_user(lambda: context.identities, context.audit)
+        if settings.web_tls
+        else None,
     )
     api = api_deps(context)
     packages = package_deps(context)
@@ -149,7 +154,7 @@ async def start_web(
     app = build_web_app(WebAppParts(sessions, routes, assets, tile_origin(settings.web_tile_url)))
     config = uvicorn.Config(
         app,
-        http="h11",
+        http=CertificateH11Protocol if settings.web_tls else "h11",
         ws="websockets-sansio",
         ws_max_size=MAX_WS_FRAME_BYTES,
         ws_per_message_deflate=False,
@@ -212,7 +217,13 @@ def _tls_options(context: ServerContext) -> dict[str, Any]:
         return {}
     assert context.authority is not None
     certfile, keyfile = context.authority.server_ssl_files()
-    return {"ssl_certfile": str(certfile), "ssl_keyfile": str(keyfile), "ssl_ciphers": TLS12_CIPHERS}
+    return {
+        "ssl_certfile": str(certfile),
+        "ssl_keyfile": str(keyfile),
+        "ssl_ciphers": TLS12_CIPHERS,
+        "ssl_cert_reqs": ssl.CERT_OPTIONAL,  # a browser certificate logs its user in; else a password
+        "ssl_ca_certs": str(context.authority.paths.ca_cert),
+    }
 
 
 def _marti_url(context: ServerContext, marti: ApiService | None) -> str | None:
