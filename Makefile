@@ -49,7 +49,7 @@ WEBUI_SOURCES := $(shell find webui/src webui/index.html webui/package.json webu
 WEB_INDEX = src/rallypoint/web/index.html
 
 webui/node_modules/.package-lock.json: webui/package-lock.json
-	cd webui && npm ci --no-audit --no-fund
+	cd webui && npm install --no-audit --no-fund
 
 $(WEB_INDEX): $(WEBUI_SOURCES) | webui/node_modules/.package-lock.json
 	cd webui && npm run build
