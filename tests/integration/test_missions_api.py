@@ -7,11 +7,9 @@ with a :func:`~tests.interop.clients.sync` marker the outsider does receive.
 """
 
 import asyncio
-import contextlib
 import warnings
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Callable
-from configparser import ConfigParser
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,10 +21,10 @@ from rallypoint.config import Settings
 from rallypoint.net.server import Server
 from tests.conftest import Credentials, PkiFixture, RunningServer, TlsClients
 from tests.interop.clients import eventually, pli_xml, sync
+from tests.interop.pytak_tools import pytak_tls_client, pytak_until
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message=r"The '\w+' package is required", category=UserWarning)
-    import pytak
 
 pytestmark = pytest.mark.filterwarnings(
     r"ignore:ssl.OP_NO_SSL\*/ssl.OP_NO_TLS\* options are deprecated:DeprecationWarning"
@@ -58,46 +56,6 @@ def https(server: RunningServer, pki: PkiFixture, credentials: Credentials) -> h
         verify=pki.client_context(credentials),
         timeout=TIMEOUT,
     )
-
-
-@contextlib.asynccontextmanager
-async def pytak_tls_client(
-    port: int, pki: PkiFixture, credentials: Credentials
-) -> AsyncIterator[pytak.CLITool]:
-    """pytak's CLITool on the mutual-TLS streaming port, as its documentation configures it."""
-    parser = ConfigParser(interpolation=None)
-    parser["team"] = {
-        "COT_URL": f"tls://127.0.0.1:{port}",
-        "PYTAK_TLS_CLIENT_CERT": str(credentials.certificate),
-        "PYTAK_TLS_CLIENT_KEY": str(credentials.key),
-        "PYTAK_TLS_CLIENT_CAFILE": str(pki.ca_file),
-        "PYTAK_NO_HELLO": "1",
-    }
-    tool = pytak.CLITool(parser["team"])
-    await tool.setup()
-    writers = [worker.writer for worker in tool.tasks if isinstance(worker, pytak.TXWorker)]
-    runner = asyncio.create_task(tool.run())
-    try:
-        await eventually(lambda: tool.running_tasks)
-        yield tool
-    finally:
-        for task in list(tool.running_tasks):
-            task.cancel()
-        await asyncio.wait_for(runner, TIMEOUT)
-        for writer in writers:
-            writer.close()
-            with contextlib.suppress(ConnectionError):
-                await writer.wait_closed()
-
-
-async def pytak_until(tool: pytak.CLITool, predicate: Callable[[ET.Element], bool]) -> list[ET.Element]:
-    """Events from pytak's RX queue up to and including the first ``predicate`` accepts."""
-    seen: list[ET.Element] = []
-    async with asyncio.timeout(TIMEOUT):
-        while not seen or not predicate(seen[-1]):
-            data = await tool.rx_queue.get()
-            seen.append(ET.fromstring(data.strip()))
-    return seen
 
 
 def of_type(cot_type: str) -> Callable[[ET.Element], bool]:
@@ -146,7 +104,9 @@ async def test_pytak_subscriber_gets_changes_and_an_outsider_sees_nothing(field:
     async with TlsClients(field.server, field.pki) as clients:
         eve = await clients.connect(field.eve)
         await eve.send(pli_xml("EVE-1", "Eve"))
-        async with pytak_tls_client(field.server.ports.tls, field.pki, field.alpha) as alpha:
+        async with pytak_tls_client(
+            field.server.ports.tls, field.pki.ca_file, field.alpha.certificate, field.alpha.key
+        ) as alpha:
             await alpha.tx_queue.put(pli_xml("ALPHA-1", "Alpha"))
             router = field.server.server.context.router
             await eventually(lambda: router.registry.by_uid("ALPHA-1") is not None)

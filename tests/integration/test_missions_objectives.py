@@ -18,11 +18,10 @@ from tests.integration.test_missions_api import (
     details,
     field,
     of_type,
-    pytak_tls_client,
-    pytak_until,
     tls_settings,
 )
 from tests.interop.clients import chat_xml, event_xml, eventually, pli_xml
+from tests.interop.pytak_tools import pytak_tls_client, pytak_until
 
 __all__ = ["field", "tls_settings"]
 """Fixtures shared with the Data Sync tests (pytest finds them by name in this module)."""
@@ -45,7 +44,9 @@ def objective_reply(objective_id: str, state: str) -> bytes:
 async def test_designate_assign_acknowledge_start_done(field: Field) -> None:
     assert field.server.ports.tls is not None
     windows: list[tuple[int, int]] = []
-    async with pytak_tls_client(field.server.ports.tls, field.pki, field.alpha) as team:
+    async with pytak_tls_client(
+        field.server.ports.tls, field.pki.ca_file, field.alpha.certificate, field.alpha.key
+    ) as team:
         await team.tx_queue.put(pli_xml("ALPHA-1", "Alpha"))
         router = field.server.server.context.router
         await eventually(lambda: router.registry.by_uid("ALPHA-1") is not None)

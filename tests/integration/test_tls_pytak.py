@@ -6,53 +6,20 @@ the server's host name (``check_hostname`` stays on): connecting to 127.0.0.1 wo
 server certificate carries that address as a SAN.
 """
 
-import asyncio
-import contextlib
 import warnings
-from collections.abc import AsyncIterator
-from configparser import ConfigParser
 
 import pytest
 
 from rallypoint.net.stream import StreamConnection
-from tests.conftest import Credentials, PkiFixture, RunningServer, TlsClients
-from tests.interop.clients import eventually, has_uid
+from tests.conftest import PkiFixture, RunningServer, TlsClients
+from tests.interop.clients import has_uid
+from tests.interop.pytak_tools import pytak_tls_client
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message=r"The '\w+' package is required", category=UserWarning)
     import pytak
 
 TIMEOUT = 5.0
-
-
-@contextlib.asynccontextmanager
-async def pytak_tls_client(
-    port: int, pki: PkiFixture, credentials: Credentials
-) -> AsyncIterator[pytak.CLITool]:
-    """A running pytak ``CLITool`` on ``tls://127.0.0.1:<port>`` with an issued certificate."""
-    parser = ConfigParser(interpolation=None)
-    parser["pytak"] = {
-        "COT_URL": f"tls://127.0.0.1:{port}",
-        "PYTAK_TLS_CLIENT_CERT": str(credentials.certificate),
-        "PYTAK_TLS_CLIENT_KEY": str(credentials.key),
-        "PYTAK_TLS_CLIENT_CAFILE": str(pki.ca_file),
-        "PYTAK_NO_HELLO": "1",
-    }
-    tool = pytak.CLITool(parser["pytak"])
-    await tool.setup()
-    writers = [worker.writer for worker in tool.tasks if isinstance(worker, pytak.TXWorker)]
-    runner = asyncio.create_task(tool.run())
-    try:
-        await eventually(lambda: tool.running_tasks)
-        yield tool
-    finally:
-        for task in list(tool.running_tasks):
-            task.cancel()
-        await asyncio.wait_for(runner, TIMEOUT)
-        for writer in writers:
-            writer.close()
-            with contextlib.suppress(ConnectionError):
-                await writer.wait_closed()
 
 
 # pytak disables TLS 1.0/1.1 through the deprecated OP_NO_TLSv1* options (its code, not ours).
@@ -65,7 +32,9 @@ async def test_pytak_streams_a_pli_over_mutual_tls(tls_server: RunningServer, pk
     counters = tls_server.server.context.counters
     async with TlsClients(tls_server, pki) as clients:
         viewer = await clients.connect(receiver)
-        async with pytak_tls_client(tls_server.ports.tls, pki, sender) as tool:
+        async with pytak_tls_client(
+            tls_server.ports.tls, pki.ca_file, sender.certificate, sender.key
+        ) as tool:
             pli = pytak.gen_cot(
                 lat=52.52, lon=13.405, uid="PYTAK-TLS", cot_type="a-f-G-U-C", callsign="GW", stale=120
             )

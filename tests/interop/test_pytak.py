@@ -6,13 +6,6 @@ whose TX worker writes what is put on ``tx_queue`` and whose RX worker puts ever
 it sends to stream frames without negotiating first; the server must accept them.
 """
 
-import asyncio
-import contextlib
-import warnings
-import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator, Callable
-from configparser import ConfigParser
-
 from tests.conftest import RunningServer
 from tests.interop.clients import (
     ClientPool,
@@ -23,72 +16,17 @@ from tests.interop.clients import (
     pli_xml,
     sync,
 )
-
-with warnings.catch_warnings():
-    # pytak warns at import about optional extras (cryptography, aiohttp) that plain TCP does not use.
-    warnings.filterwarnings("ignore", message=r"The '\w+' package is required", category=UserWarning)
-    import pytak
-
-TIMEOUT = 5.0
-
-
-@contextlib.asynccontextmanager
-async def pytak_client(
-    port: int, name: str, *, tak_proto: int = 0, hello: bool = False
-) -> AsyncIterator[pytak.CLITool]:
-    """A running pytak ``CLITool`` connected to ``tcp://127.0.0.1:<port>``; stopped on exit."""
-    parser = ConfigParser(interpolation=None)
-    parser[name] = {"COT_URL": f"tcp://127.0.0.1:{port}", "TAK_PROTO": str(tak_proto), "COT_HOST_ID": name}
-    if not hello:
-        parser[name]["PYTAK_NO_HELLO"] = "1"
-    tool = pytak.CLITool(parser[name])
-    await tool.setup()
-    writers = [worker.writer for worker in tool.tasks if isinstance(worker, pytak.TXWorker)]
-    runner = asyncio.create_task(tool.run())
-    try:
-        await eventually(lambda: tool.running_tasks)
-        yield tool
-    finally:
-        for task in list(tool.running_tasks):
-            task.cancel()
-        await asyncio.wait_for(runner, TIMEOUT)  # run() returns once its workers are cancelled
-        for writer in writers:
-            writer.close()
-            with contextlib.suppress(ConnectionError):
-                await writer.wait_closed()
-
-
-async def pytak_receive(tool: pytak.CLITool, predicate: Callable[[ET.Element], bool]) -> list[ET.Element]:
-    """Events from pytak's RX queue up to and including the first one ``predicate`` accepts."""
-    seen: list[ET.Element] = []
-    async with asyncio.timeout(TIMEOUT):
-        while not seen or not predicate(seen[-1]):
-            data = await tool.rx_queue.get()
-            seen.append(ET.fromstring(data.strip()))
-    return seen
-
-
-def uid_is(uid: str) -> Callable[[ET.Element], bool]:
-    return lambda element: element.get("uid") == uid
-
-
-def pytak_pli(uid: str, callsign: str) -> bytes:
-    """A position report the way pytak applications make them (``gen_cot``)."""
-    data = pytak.gen_cot(
-        lat=40.7128, lon=-74.006, uid=uid, cot_type="a-f-G-U-C", callsign=callsign, stale=120
-    )
-    assert isinstance(data, bytes)
-    return data
+from tests.interop.pytak_tools import pytak_client, pytak_pli, pytak_until, uid_is
 
 
 async def test_xml_pytak_clients_exchange_a_pli(running_server: RunningServer) -> None:
     port = running_server.ports.tcp
     counters = running_server.server.context.counters
     async with pytak_client(port, "pytak-rx") as receiver:
-        await pytak_receive(receiver, lambda e: e.get("type") == "t-x-takp-v")
+        await pytak_until(receiver, lambda e: e.get("type") == "t-x-takp-v")
         async with pytak_client(port, "pytak-tx", hello=True) as sender:
             await sender.tx_queue.put(pytak_pli("PYTAK-TX", "PYTAK SENDER"))
-            seen = await pytak_receive(receiver, uid_is("PYTAK-TX"))
+            seen = await pytak_until(receiver, uid_is("PYTAK-TX"))
 
     pli = seen[-1]
     assert pli.get("type") == "a-f-G-U-C"
@@ -108,11 +46,11 @@ async def test_protobuf_pytak_sends_frames_without_negotiating(running_server: R
     async with ClientPool(port) as pool, pytak_client(port, "pytak-xml-rx") as pytak_receiver:
         raw_receiver = await pool.connect("raw-xml-rx")
         await raw_receiver.receive(has_type("t-x-takp-v"))
-        await pytak_receive(pytak_receiver, lambda e: e.get("type") == "t-x-takp-v")
+        await pytak_until(pytak_receiver, lambda e: e.get("type") == "t-x-takp-v")
         async with pytak_client(port, "pytak-proto-tx", tak_proto=1, hello=True) as sender:
             await sender.tx_queue.put(pli_xml("PYTAK-PROTO", "PROTO SENDER", lat=-33.8688, lon=151.2093))
             raw = await raw_receiver.receive(has_uid("PYTAK-PROTO"))
-            via_pytak = await pytak_receive(pytak_receiver, uid_is("PYTAK-PROTO"))
+            via_pytak = await pytak_until(pytak_receiver, uid_is("PYTAK-PROTO"))
             # The connection survives: a second frame is routed too.
             await sender.tx_queue.put(pli_xml("PYTAK-PROTO", "PROTO SENDER", lat=-33.0, lon=151.0))
             second = await raw_receiver.receive(has_uid("PYTAK-PROTO"))
@@ -130,7 +68,7 @@ async def test_protobuf_pytak_sends_frames_without_negotiating(running_server: R
 async def test_negotiated_client_gets_frames_while_xml_clients_get_xml(running_server: RunningServer) -> None:
     port = running_server.ports.tcp
     async with ClientPool(port) as pool, pytak_client(port, "pytak-xml") as pytak_xml:
-        await pytak_receive(pytak_xml, lambda e: e.get("type") == "t-x-takp-v")
+        await pytak_until(pytak_xml, lambda e: e.get("type") == "t-x-takp-v")
         negotiated = await pool.connect("negotiated", negotiate=True)
         observer = await pool.connect("xml-observer")
 
@@ -139,7 +77,7 @@ async def test_negotiated_client_gets_frames_while_xml_clients_get_xml(running_s
         plain = await observer.receive(has_uid("PYTAK-XML"))
 
         await negotiated.send(pli_xml("NEGOTIATED", "NEGOTIATED", lat=51.5, lon=-0.12))
-        from_negotiated = await pytak_receive(pytak_xml, uid_is("NEGOTIATED"))
+        from_negotiated = await pytak_until(pytak_xml, uid_is("NEGOTIATED"))
         plain_from_negotiated = await observer.receive(has_uid("NEGOTIATED"))
 
         await negotiated.send(ping_xml("NEGOTIATED"))

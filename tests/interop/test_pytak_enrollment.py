@@ -9,9 +9,7 @@ the test server's own CA, identity store and audit log, as ``Server.start`` wire
 import asyncio
 import contextlib
 import json
-import warnings
 from collections.abc import AsyncIterator
-from configparser import ConfigParser
 from pathlib import Path
 
 import pytest
@@ -24,10 +22,7 @@ from rallypoint.net.https import EnrollmentService, start_enrollment
 from rallypoint.pki.paths import audit_path
 from tests.conftest import PkiFixture, RunningServer, read_until
 from tests.interop.clients import eventually, pli_xml
-
-with warnings.catch_warnings():
-    warnings.filterwarnings("ignore", message=r"The '\w+' package is required", category=UserWarning)
-    import pytak
+from tests.interop.pytak_tools import pytak, running_pytak
 
 pytestmark = [
     # pytak 7.6 still passes aiohttp.BasicAuth as ``auth=``, which aiohttp deprecates; not ours to fix.
@@ -76,34 +71,18 @@ async def pytak_enroll(user: str, password: str) -> AsyncIterator[tuple[Path, st
         _remove(Path(path))
 
 
-@contextlib.asynccontextmanager
-async def pytak_tls_client(
+def pytak_tls_client(
     port: int, p12: Path, passphrase: str, ca_file: Path
-) -> AsyncIterator[pytak.CLITool]:
+) -> contextlib.AbstractAsyncContextManager[pytak.CLITool]:
     """A running pytak ``CLITool`` on ``tls://127.0.0.1:<port>`` with the enrolled PKCS#12."""
-    parser = ConfigParser(interpolation=None)
-    parser["pytak-tls"] = {
+    config = {
         "COT_URL": f"tls://127.0.0.1:{port}",
         "PYTAK_TLS_CLIENT_CERT": str(p12),
         "PYTAK_TLS_CLIENT_PASSWORD": passphrase,
         "PYTAK_TLS_CLIENT_CAFILE": str(ca_file),
         "PYTAK_NO_HELLO": "1",
     }
-    tool = pytak.CLITool(parser["pytak-tls"])
-    await tool.setup()
-    writers = [worker.writer for worker in tool.tasks if isinstance(worker, pytak.TXWorker)]
-    runner = asyncio.create_task(tool.run())
-    try:
-        await eventually(lambda: tool.running_tasks)
-        yield tool
-    finally:
-        for task in list(tool.running_tasks):
-            task.cancel()
-        await asyncio.wait_for(runner, TIMEOUT)
-        for writer in writers:
-            writer.close()
-            with contextlib.suppress(OSError):  # TLS close races with data still arriving
-                await writer.wait_closed()
+    return running_pytak("pytak-tls", config)
 
 
 async def test_pytak_enrolls_then_streams_over_mutual_tls(tls_server: RunningServer, pki: PkiFixture) -> None:

@@ -1,21 +1,17 @@
 """The live socket of the web command post against real TAK clients (pytak) on loopback."""
 
-import asyncio
-import contextlib
 import time
 import warnings
-import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator, Callable
-from configparser import ConfigParser
+from collections.abc import Callable
 from typing import Any
 
 from tests.conftest import RunningServer
 from tests.interop.clients import TakClient, chat_xml, eventually, has_type, has_uid, pli_xml
-from tests.web.conftest import TIMEOUT, Browser
+from tests.interop.pytak_tools import pytak_client, pytak_pli, pytak_until
+from tests.web.conftest import Browser
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message=r"The '\w+' package is required", category=UserWarning)
-    import pytak
 
 EMERGENCY = (
     '<event version="2.0" uid="PYTAK-1-9-1-1" type="b-a-o-tbl" how="m-g" time="{t}" start="{t}" stale="{s}">'
@@ -23,42 +19,6 @@ EMERGENCY = (
     '<link uid="PYTAK-1" type="a-f-G-U-C" relation="p-p"/><contact callsign="HAWK-Alert"/>'
     '<emergency type="911 Alert">HAWK</emergency></detail></event>'
 )
-
-
-@contextlib.asynccontextmanager
-async def pytak_client(port: int, name: str) -> AsyncIterator[pytak.CLITool]:
-    """A running pytak ``CLITool`` on plain TCP (anonymous group); stopped on exit."""
-    parser = ConfigParser(interpolation=None)
-    parser[name] = {"COT_URL": f"tcp://127.0.0.1:{port}", "COT_HOST_ID": name, "PYTAK_NO_HELLO": "1"}
-    tool = pytak.CLITool(parser[name])
-    await tool.setup()
-    writers = [worker.writer for worker in tool.tasks if isinstance(worker, pytak.TXWorker)]
-    runner = asyncio.create_task(tool.run())
-    try:
-        await eventually(lambda: tool.running_tasks)
-        yield tool
-    finally:
-        for task in list(tool.running_tasks):
-            task.cancel()
-        await asyncio.wait_for(runner, TIMEOUT)
-        for writer in writers:
-            writer.close()
-            with contextlib.suppress(ConnectionError):
-                await writer.wait_closed()
-
-
-async def pytak_receive(tool: pytak.CLITool, predicate: Callable[[ET.Element], bool]) -> ET.Element:
-    async with asyncio.timeout(TIMEOUT):
-        while True:
-            element = ET.fromstring((await tool.rx_queue.get()).strip())
-            if predicate(element):
-                return element
-
-
-def pytak_pli(uid: str, callsign: str, lat: float = 40.7128, lon: float = -74.006) -> bytes:
-    data = pytak.gen_cot(lat=lat, lon=lon, uid=uid, cot_type="a-f-G-U-C", callsign=callsign, stale=120)
-    assert isinstance(data, bytes)
-    return data
 
 
 def is_type(kind: str, **fields: Any) -> Callable[[dict[str, Any]], bool]:
@@ -145,7 +105,7 @@ async def test_chat_both_ways_with_a_pytak_client(
         # page → TAK client: a direct GeoChat addressed the way ATAK addresses one
         response = await browser.post("/api/chat", {"to": "PYTAK-1", "text": "move to <grid> & hold"})
         assert response.status_code == 200
-        chat = await pytak_receive(tool, lambda e: e.get("type") == "b-t-f")
+        chat = (await pytak_until(tool, lambda e: e.get("type") == "b-t-f"))[-1]
         echoed = await live.receive(is_type("chat", id=response.json()["id"]))
         detail = chat.find("detail")
         assert detail is not None

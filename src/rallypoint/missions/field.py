@@ -8,11 +8,8 @@ Queued jobs run one at a time on one task, in arrival order, so journal writes n
 run on the routing path.
 """
 
-import asyncio
-import collections
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from rallypoint.cot.event import Event
@@ -25,6 +22,7 @@ from rallypoint.missions.directory import Directory
 from rallypoint.missions.model import Mission
 from rallypoint.missions.notify import NOTIFICATION_PREFIX
 from rallypoint.missions.roles import WRITE, allows
+from rallypoint.router.jobs import Job, JobQueue
 from rallypoint.router.message import Outbound
 from rallypoint.router.registry import Subscriber
 
@@ -35,8 +33,6 @@ log = logging.getLogger(__name__)
 
 MAX_QUEUED_JOBS = 10_000
 """Jobs waiting for the worker at most; past it new ones are dropped and counted."""
-
-Job = Callable[[], Awaitable[None]]
 
 
 class Sender(NamedTuple):
@@ -68,53 +64,30 @@ class FieldWatch:
         self.directory = Directory(service.host.router.registry)
         settings = service.host.settings
         self._limits = XmlLimits(settings.max_event_bytes, settings.max_xml_depth)
-        self._jobs: collections.deque[Job] = collections.deque()
-        self._wakeup = asyncio.Event()
-        self._idle = asyncio.Event()
-        self._idle.set()
-        self._task: asyncio.Task[None] | None = None
+        self._jobs = JobQueue("rallypoint-missions", MAX_QUEUED_JOBS, (MissionError,), self._refused)
 
     def start(self) -> None:
         self.service.host.router.observers.append(self.observe)
-        self._task = asyncio.create_task(self._run(), name="rallypoint-missions")
+        self._jobs.start()
 
     async def stop(self) -> None:
         with contextlib.suppress(ValueError):
             self.service.host.router.observers.remove(self.observe)
-        await self.drain()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._jobs.stop()
 
     async def drain(self) -> None:
         """Return once every queued job has run (tests, shutdown)."""
-        while self._jobs or not self._idle.is_set():
-            await self._idle.wait()
-            await asyncio.sleep(0)
+        await self._jobs.drain()
 
     def enqueue(self, job: Job) -> bool:
-        if len(self._jobs) >= MAX_QUEUED_JOBS:
+        if not self._jobs.put(job):
             self.service.host.counters.inc("mission_jobs_dropped")
             return False
-        self._jobs.append(job)
-        self._idle.clear()
-        self._wakeup.set()
         return True
 
-    async def _run(self) -> None:
-        while True:
-            await self._wakeup.wait()
-            self._wakeup.clear()
-            while self._jobs:
-                job = self._jobs.popleft()
-                try:
-                    await job()
-                except MissionError as exc:
-                    self.service.host.counters.inc("mission_field_refused")
-                    log.info("missions: %s", exc)
-            self._idle.set()
+    def _refused(self, exc: Exception) -> None:
+        self.service.host.counters.inc("mission_field_refused")
+        log.info("missions: %s", exc)
 
     # the observer
 

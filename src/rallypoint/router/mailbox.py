@@ -7,19 +7,18 @@ mail table, keyed by the recipient's device uid. When a connection binds that ui
 marked delivered, so it arrives in order and once. Messages sent to that uid while its mail
 is being read wait behind the mail, so a fresh message never overtakes an old one.
 
-All writes go through one task in submission order: the store's ids are the delivery order.
+All writes go through one :class:`~rallypoint.router.jobs.JobQueue` in submission order: the
+store's ids are the delivery order.
 """
 
-import asyncio
-import collections
 import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from rallypoint.cot.event import Event
 from rallypoint.cot.xml import XmlLimits, parse_event, serialize_event, without_marti
 from rallypoint.errors import ProtocolError, StoreError
+from rallypoint.router.jobs import JobQueue
 from rallypoint.router.message import Outbound
 from rallypoint.router.registry import Subscriber
 from rallypoint.router.router import Router
@@ -30,19 +29,6 @@ log = logging.getLogger(__name__)
 
 MAX_QUEUED_WRITES = 100_000
 """Mail not yet written to the store at most; past it new mail is refused and counted."""
-
-
-@dataclass
-class _Deposit:
-    recipient: str
-    time: int
-    xml: bytes
-
-
-@dataclass
-class _Collect:
-    subscriber: Subscriber
-    uid: str
 
 
 class Mailbox:
@@ -60,35 +46,24 @@ class Mailbox:
         self._now_ms = now_ms
         self._limits = limits
         self._counters: Counters = router.counters
-        self._work: collections.deque[_Deposit | _Collect] = collections.deque()
-        self._wakeup = asyncio.Event()
-        self._idle = asyncio.Event()
-        self._idle.set()
-        self._task: asyncio.Task[None] | None = None
+        self._jobs = JobQueue("rallypoint-mailbox", MAX_QUEUED_WRITES, (StoreError,), self._store_failed)
         self._collecting: dict[str, list[Outbound]] = {}
         """Uids whose mail is being read: live messages for them wait here, behind the mail."""
 
     def start(self) -> None:
         """Start the writer task and watch for returning clients."""
-        self._task = asyncio.create_task(self._run(), name="rallypoint-mailbox")
+        self._jobs.start()
         self._router.on_bind.append(self._client_bound)
 
     async def stop(self) -> None:
         """Finish the queued writes, then end the task."""
         with contextlib.suppress(ValueError):
             self._router.on_bind.remove(self._client_bound)
-        await self.drain()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._jobs.stop()
 
     async def drain(self) -> None:
         """Return when every queued deposit and collection is done (tests, shutdown)."""
-        while self._work or not self._idle.is_set():
-            await self._idle.wait()
-            await asyncio.sleep(0)
+        await self._jobs.drain()
 
     def is_connected(self, uid: str) -> bool:
         """True when a receiving connection has bound ``uid``."""
@@ -116,10 +91,10 @@ class Mailbox:
 
     def deposit(self, uid: str, xml: bytes) -> bool:
         """Queue ``xml`` (one CoT event) for the offline client ``uid``; False if refused."""
-        if len(self._work) >= MAX_QUEUED_WRITES:
+        now = self._now_ms()
+        if not self._jobs.put(lambda: self._write(uid, now, xml)):
             self._counters.inc("mail_refused")
             return False
-        self._enqueue(_Deposit(uid, self._now_ms(), xml))
         self._counters.inc("mail_kept")
         return True
 
@@ -128,49 +103,35 @@ class Mailbox:
         if uid is None or not subscriber.receives or self._store() is None or uid in self._collecting:
             return
         self._collecting[uid] = []
-        self._enqueue(_Collect(subscriber, uid))
+        if not self._jobs.put(lambda: self._collect(subscriber, uid)):
+            self._counters.inc("mail_refused")
+            self._release(uid, subscriber)
 
-    def _enqueue(self, item: _Deposit | _Collect) -> None:
-        self._work.append(item)
-        self._idle.clear()
-        self._wakeup.set()
+    def _store_failed(self, exc: Exception) -> None:
+        self._counters.inc("mail_store_errors")
+        log.error("mailbox: %s", exc)
 
-    async def _run(self) -> None:
-        while True:
-            await self._wakeup.wait()
-            self._wakeup.clear()
-            while self._work:
-                item = self._work.popleft()
-                try:
-                    if isinstance(item, _Deposit):
-                        await self._write(item)
-                    else:
-                        await self._collect(item)
-                except StoreError as exc:
-                    self._counters.inc("mail_store_errors")
-                    log.error("mailbox: %s", exc)
-                    if isinstance(item, _Collect):
-                        self._release(item.uid, item.subscriber)
-            self._idle.set()
-
-    async def _write(self, deposit: _Deposit) -> None:
+    async def _write(self, recipient: str, time: int, xml: bytes) -> None:
         store = self._store()
         if store is None:
             self._counters.inc("mail_lost")
-            log.warning("mailbox: no store; a message for %s is lost", deposit.recipient)
+            log.warning("mailbox: no store; a message for %s is lost", recipient)
             return
-        await store.put_mail(deposit.recipient, deposit.time, deposit.xml)
+        await store.put_mail(recipient, time, xml)
 
-    async def _collect(self, collect: _Collect) -> None:
+    async def _collect(self, subscriber: Subscriber, uid: str) -> None:
+        try:
+            await self._deliver_kept(subscriber, uid)
+        finally:
+            self._release(uid, subscriber)
+
+    async def _deliver_kept(self, subscriber: Subscriber, uid: str) -> None:
         store = self._store()
         if store is None:
-            self._release(collect.uid, collect.subscriber)
             return
-        items = await store.mail_for(collect.uid)
-        subscriber = collect.subscriber
-        if self._router.registry.by_uid(collect.uid) is not subscriber:
-            self._release(collect.uid, None)  # gone again before its mail was read: keep it
-            return
+        items = await store.mail_for(uid)
+        if self._router.registry.by_uid(uid) is not subscriber:
+            return  # gone again before its mail was read: keep it
         delivered: list[int] = []
         for item in items:
             try:
@@ -184,8 +145,7 @@ class Mailbox:
         if delivered:
             await store.mark_delivered(delivered, self._now_ms())
             self._counters.inc("mail_delivered", len(delivered))
-            log.info("mailbox: %d kept messages delivered to %s", len(delivered), collect.uid)
-        self._release(collect.uid, subscriber)
+            log.info("mailbox: %d kept messages delivered to %s", len(delivered), uid)
 
     def _release(self, uid: str, subscriber: Subscriber | None) -> None:
         """End a collection: messages that arrived meanwhile go out now (or into the mailbox)."""
