@@ -16,20 +16,16 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import re
 import sys
-import tempfile
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import httpx
 
 from rallypoint.bench.errors import BenchError
 from rallypoint.bench.results import Latency
-from rallypoint.bench.server import LOOPBACK, PORTS_OFF, free_ports, serve_command
+from rallypoint.bench.server import LOOPBACK, spawned_server
 from rallypoint.net.loop import run_event_loop
 
 DEFAULT_CLIENTS = 100
@@ -90,51 +86,24 @@ def _pli(uid: str) -> bytes:
     ).encode()
 
 
-@contextlib.asynccontextmanager
-async def _server(log_level: str) -> AsyncIterator[tuple[int, int]]:
-    """A server process with plain TCP and the plain API on free ports: (tcp, api)."""
-    with tempfile.TemporaryDirectory(prefix="rallypoint-bench-missions-") as temp:
-        workdir = Path(temp)
-        tcp_port, api_port = free_ports(2)
-        env = {**os.environ, **PORTS_OFF, "RALLYPOINT_API_PLAIN_PORT": str(api_port)}
-        with (workdir / "server.log").open("wb") as log_file:
-            process = await asyncio.create_subprocess_exec(
-                *serve_command(tcp_port, workdir / "data", log_level),
-                cwd=workdir,
-                env=env,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=log_file,
-            )
-        try:
-            await _wait_for_api(process, api_port)
-            yield tcp_port, api_port
-        finally:
-            if process.returncode is None:
-                process.terminate()
-                try:
-                    await asyncio.wait_for(process.wait(), START_TIMEOUT_S)
-                except TimeoutError:
-                    process.kill()
-                    await process.wait()
-
-
-async def _wait_for_api(process: asyncio.subprocess.Process, port: int) -> None:
+async def _wait_for_api(pid: int, port: int) -> None:
+    """The port accepts connections; wait until the missions service answers on it too."""
     async with httpx.AsyncClient(base_url=f"http://{LOOPBACK}:{port}", timeout=1.0) as client:
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
-            if process.returncode is not None:
-                raise BenchError(f"server exited with code {process.returncode}")
             with contextlib.suppress(httpx.HTTPError):
                 if (await client.get("/api/missions")).status_code == 200:
                     return
             await asyncio.sleep(0.05)
-    raise BenchError(f"server API did not answer within {START_TIMEOUT_S:g} s")
+    raise BenchError(f"the API of server {pid} did not answer within {START_TIMEOUT_S:g} s")
 
 
 async def measure(options: Options) -> dict[str, Any]:
     """Run the benchmark; the results as a JSON-able document."""
-    async with _server(options.log_level) as (tcp_port, api_port):
+    async with spawned_server(options.log_level, api=True) as server:
+        tcp_port, api_port = server.port, server.api_port
+        assert api_port is not None
+        await _wait_for_api(server.pid, api_port)
         subscribers = [
             Subscriber(*await asyncio.open_connection(LOOPBACK, tcp_port)) for _ in range(options.clients)
         ]

@@ -45,6 +45,8 @@ class SpawnedServer(NamedTuple):
     tls_port: int | None = None
     tls: TlsIdentities | None = None
     """The bench's identities on this server (TLS on)."""
+    api_port: int | None = None
+    """The plain Marti/REST API port, when asked for."""
 
     @property
     def plain_route(self) -> Route:
@@ -105,21 +107,24 @@ def tls_environment(tls_port: int) -> dict[str, str]:
 
 @asynccontextmanager
 async def spawned_server(
-    log_level: str = "WARNING", *, tls_senders: int | None = None, store: bool = True
+    log_level: str = "WARNING", *, tls_senders: int | None = None, store: bool = True, api: bool = False
 ) -> AsyncIterator[SpawnedServer]:
     """Run a server process for the duration of the block; stop it afterwards.
 
     ``tls_senders`` not None turns TLS on, with one identity per sender and one for all receivers.
-    ``store`` False runs it with ``store_url = off`` (nothing persisted).
+    ``store`` False runs it with ``store_url = off`` (nothing persisted); ``api`` opens the
+    plain API port too (:attr:`SpawnedServer.api_port`).
     """
     with tempfile.TemporaryDirectory(prefix="rallypoint-bench-") as temp:
         workdir = Path(temp)
         data_dir = workdir / "data"
-        port, spare_port = free_ports(2)
+        port, spare_port, api_port = free_ports(3)
         log_path = workdir / "server.log"
         env = {**os.environ, **PORTS_OFF}
         if not store:
             env["RALLYPOINT_STORE_URL"] = "off"
+        if api:
+            env["RALLYPOINT_API_PLAIN_PORT"] = str(api_port)
         tls: TlsIdentities | None = None
         tls_port: int | None = None
         if tls_senders is not None:
@@ -138,8 +143,11 @@ async def spawned_server(
                 stderr=log_file,
             )
         try:
-            await _wait_accepting(process, [port] if tls_port is None else [port, tls_port], log_path)
-            yield SpawnedServer(process.pid, LOOPBACK, port, log_path, tls_port, tls)
+            waited = [port, *([tls_port] if tls_port else []), *([api_port] if api else [])]
+            await _wait_accepting(process, waited, log_path)
+            yield SpawnedServer(
+                process.pid, LOOPBACK, port, log_path, tls_port, tls, api_port if api else None
+            )
         finally:
             await _stop(process)
 
