@@ -21,10 +21,14 @@ import { PackagesPanel } from "./ui/packages";
 
 /**
  * The side list and details redraw at most this often (the map has its own interval), and
- * only while shown; a big picture's list redraws once a second.
+ * only while shown; a big picture's list redraws once a second. When due they redraw in the
+ * frame the map draws its update in, so the page composites one changed frame, not two: with
+ * software WebGL every changed frame costs a full-window composite. A quiet map does not hold
+ * them back longer than PANEL_WAIT_MS past due.
  */
 const PANEL_INTERVAL_MS = 250;
 const BIG_PANEL_INTERVAL_MS = 1000;
+const PANEL_WAIT_MS = 500;
 const BIG_PICTURE = 200;
 const SWEEP_INTERVAL_MS = 1000;
 
@@ -75,7 +79,7 @@ export class App {
     this.packages = new PackagesPanel(api);
     this.missions = new MissionsPanel(api, this.objectives, this.map, me, () => this.assignees());
     this.wire();
-    this.addTab(side, "contacts", "Contacts", h("div", { className: "stack" }, this.details.element, this.list.element));
+    this.addTab(side, "contacts", "Contacts", h("div", { className: "stack contacts-tab" }, this.details.element, this.list.element));
     this.addTab(side, "missions", "Missions", this.missions.element);
     this.addTab(side, "chat", "Chat", this.chatPanel.element);
     this.addTab(side, "packages", "Packages", this.packages.element);
@@ -141,16 +145,21 @@ export class App {
     }
     this.banner.render();
     this.chatPanel.render();
+    this.renderPanels(now, PANEL_WAIT_MS);
+  }
+
+  /** Redraw the contacts tab if it is shown and its interval (plus ``grace``) has passed. */
+  private renderPanels(now: number, grace: number): void {
     const interval = this.contacts.size > BIG_PICTURE ? BIG_PANEL_INTERVAL_MS : PANEL_INTERVAL_MS;
-    if (this.activeTab === "contacts" && now - this.lastPanelRender >= interval) {
-      this.lastPanelRender = now;
-      this.list.render(now);
-      this.details.render(now);
-    }
+    if (this.activeTab !== "contacts" || now - this.lastPanelRender < interval + grace) return;
+    this.lastPanelRender = now;
+    this.list.render(now);
+    this.details.render(now);
   }
 
   private wire(): void {
     this.map.onContactClick = (uid) => this.select(uid);
+    this.map.onRender = () => this.renderPanels(Date.now(), 0);
     this.list.onSelect = (uid) => {
       this.select(uid);
       const entry = this.contacts.get(uid);

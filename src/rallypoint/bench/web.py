@@ -11,7 +11,8 @@ Playwright) logs in and two figures are taken inside the page:
   the longest gap between frames is kept.
 
 The figures depend on the machine: software rendering on a shared CPU is the worst case a
-command-post laptop with a GPU does better than.
+command-post laptop with a GPU does better than, and a busy machine moves them a lot: compare
+two builds of the page (``--ui DIR``, a ``vite build --outDir DIR``) run after run, alternately.
 """
 
 import argparse
@@ -66,6 +67,7 @@ class Options:
     duration_s: float
     min_fps: float
     max_first_render_ms: float
+    ui: Path | None = None
 
 
 def add_web_arguments(bench: argparse.ArgumentParser) -> None:
@@ -80,6 +82,13 @@ def add_web_arguments(bench: argparse.ArgumentParser) -> None:
         type=float,
         default=DEFAULT_MAX_FIRST_RENDER_MS,
         help="time-to-first-render target (ms)",
+    )
+    group.add_argument(
+        "--ui",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="serve this build of the page instead of the packaged one (to compare builds)",
     )
 
 
@@ -127,6 +136,7 @@ async def measure(options: Options) -> dict[str, Any]:
             api_tls_port=None,
             api_plain_port=None,
             web_port=0,
+            web_assets_dir=str(options.ui) if options.ui is not None else "",
         )
         settings.data_dir.mkdir(parents=True)
         with IdentityStore(identity_path(settings.data_dir)) as identities:
@@ -206,6 +216,7 @@ def run_web_bench(args: argparse.Namespace) -> int:
         duration_s=args.duration or DEFAULT_DURATION_S,
         min_fps=args.min_fps,
         max_first_render_ms=args.max_first_render_ms,
+        ui=args.ui,
     )
     problem = _unavailable(options)
     if problem:
@@ -233,8 +244,9 @@ def _unavailable(options: Options) -> str | None:
         return "--contacts and --duration must be positive"
     if not CHROMIUM.exists():
         return f"{CHROMIUM} is absent (apt-get install chromium)"
-    if not (PACKAGED_UI / "index.html").is_file():
-        return "the web UI is not built into this installation (make web)"
+    ui = options.ui if options.ui is not None else PACKAGED_UI
+    if not (ui / "index.html").is_file():
+        return f"no built web UI in {ui} (make web)"
     try:
         import playwright  # noqa: F401
     except ImportError:

@@ -19,37 +19,72 @@ export function symbolImageId(sidc: string, stale: boolean): string {
   return `sym:${sidc}:${stale ? "s" : "l"}`;
 }
 
+/**
+ * What milsymbol's asCanvas does after creating its canvas (its drawing step and the geometry
+ * it uses). Calling it on our own canvas keeps the drawing on a CPU-backed 2D context: copying
+ * milsymbol's GPU-backed canvas into one stalled on a GPU read-back per symbol (tens of
+ * milliseconds each with software WebGL, on the page's first render).
+ */
+interface SymbolDrawing {
+  width: number;
+  height: number;
+  bbox: { x1: number; y1: number };
+  style: { size: number; strokeWidth: number; outlineWidth: number };
+  drawInstructions: unknown;
+  canvasDraw?: (context: CanvasRenderingContext2D, instructions: unknown) => void;
+}
+
 function drawSymbol(sidc: string, stale: boolean, ratio: number): ImageData | null {
   const options = stale ? { size: SYMBOL_SIZE, monoColor: STALE_COLOUR } : { size: SYMBOL_SIZE };
   const symbol = new ms.Symbol(sidc, options);
-  const source = symbol.asCanvas(ratio);
+  const drawing = symbol as unknown as SymbolDrawing;
   const anchor = symbol.getAnchor();
   const ax = anchor.x * ratio;
   const ay = anchor.y * ratio;
-  const halfWidth = Math.ceil(Math.max(ax, source.width - ax));
-  const halfHeight = Math.ceil(Math.max(ay, source.height - ay));
+  const halfWidth = Math.ceil(Math.max(ax, drawing.width * ratio - ax));
+  const halfHeight = Math.ceil(Math.max(ay, drawing.height * ratio - ay));
   const canvas = document.createElement("canvas");
   canvas.width = Math.max(1, halfWidth * 2);
   canvas.height = Math.max(1, halfHeight * 2);
-  const context = canvas.getContext("2d");
+  const context = canvas.getContext("2d", { willReadFrequently: true });
   if (context === null) return null;
-  context.drawImage(source, halfWidth - ax, halfHeight - ay);
+  context.translate(halfWidth - ax, halfHeight - ay);
+  if (typeof drawing.canvasDraw === "function") {
+    const scale = (ratio * drawing.style.size) / 100;
+    const margin = drawing.style.strokeWidth + drawing.style.outlineWidth;
+    context.scale(scale, scale);
+    context.translate(margin - drawing.bbox.x1, margin - drawing.bbox.y1);
+    drawing.canvasDraw.call(symbol, context, drawing.drawInstructions);
+  } else {
+    context.drawImage(symbol.asCanvas(ratio), 0, 0); // a milsymbol without that step: slower
+  }
   return context.getImageData(0, 0, canvas.width, canvas.height);
 }
 
+/**
+ * The heading arrow: a thin image whose bottom edge is the contact's position (the layer
+ * anchors it there and rotates it about that point), the arrow in its upper part. Only the
+ * arrow's own pixels are drawn: a square image centred on the contact made a thousand arrows
+ * shade a thousand mostly transparent 64-pixel squares every frame.
+ */
+const HEADING_WIDTH = 10;
+const HEADING_LENGTH = 32;
+const HEADING_GAP = 12;
+
 function drawHeading(ratio: number): ImageData | null {
-  const size = Math.round(64 * ratio);
+  const width = Math.round(HEADING_WIDTH * ratio);
+  const height = Math.round(HEADING_LENGTH * ratio);
   const canvas = document.createElement("canvas");
-  canvas.width = size;
-  canvas.height = size;
-  const context = canvas.getContext("2d");
+  canvas.width = width;
+  canvas.height = height;
+  const context = canvas.getContext("2d", { willReadFrequently: true });
   if (context === null) return null;
-  const c = size / 2;
+  const c = width / 2;
   context.strokeStyle = "#101010";
   context.fillStyle = "#101010";
   context.lineWidth = 2 * ratio;
   context.beginPath();
-  context.moveTo(c, c - 12 * ratio);
+  context.moveTo(c, height - HEADING_GAP * ratio);
   context.lineTo(c, 2 * ratio);
   context.stroke();
   context.beginPath();
@@ -58,7 +93,7 @@ function drawHeading(ratio: number): ImageData | null {
   context.lineTo(c + 4 * ratio, 6 * ratio);
   context.closePath();
   context.fill();
-  return context.getImageData(0, 0, size, size);
+  return context.getImageData(0, 0, width, height);
 }
 
 /** Registers symbol images on demand; remembers which ids the map already has. */

@@ -20,6 +20,12 @@ const FIT_MAX_ZOOM = 13;
  */
 const LABEL_MIN_ZOOM = 11;
 const HEADING_MIN_ZOOM = 9;
+/**
+ * The basemap is converted and handed to MapLibre's worker only once the first contacts are
+ * drawn (or this long after the map loaded, if none come): the world's outlines take the
+ * worker a second or more, and the picture matters more than the coastline.
+ */
+const BASEMAP_WAIT_MS = 3000;
 const empty = (): GeoJSON.FeatureCollection => ({ type: "FeatureCollection", features: [] });
 
 export type LngLat = [number, number];
@@ -31,10 +37,14 @@ export class MapView {
   readonly basemapReady: Promise<void>;
   private readonly symbols: SymbolImages;
   private fitted = false;
+  private contactsSet = false;
+  private contactsDrawn: () => void = () => undefined;
   /** True once the style and our layers exist; before that, data waits in ``pending``. */
   isReady = false;
   private readonly pending = new Map<string, GeoJSON.GeoJSON>();
   onContactClick: (uid: string) => void = () => undefined;
+  /** Called in every frame the map draws (inside MapLibre's animation-frame callback). */
+  onRender: () => void = () => undefined;
   /** While set, map clicks go here (designating an objective) instead of selecting contacts. */
   onPick: ((at: LngLat) => void) | null = null;
 
@@ -59,8 +69,10 @@ export class MapView {
         resolve();
       });
     });
-    this.basemapReady = loadBasemap().then(async (basemap) => {
-      await this.ready;
+    const contactsDrawn = new Promise<void>((resolve) => (this.contactsDrawn = resolve));
+    const waited = this.ready.then(() => new Promise<void>((resolve) => window.setTimeout(resolve, BASEMAP_WAIT_MS)));
+    this.basemapReady = Promise.race([contactsDrawn, waited]).then(async () => {
+      const basemap = await loadBasemap();
       this.source("land").setData(basemap.land);
       this.source("borders").setData(basemap.borders);
       this.source("coast").setData(basemap.coast);
@@ -83,6 +95,10 @@ export class MapView {
       return { type: "Feature", id: c.uid, properties, geometry: { type: "Point", coordinates: [c.lon, c.lat] } };
     });
     this.setData("contacts", { type: "FeatureCollection", features });
+    if (!this.contactsSet) {
+      this.contactsSet = true;
+      this.map.once("idle", () => this.contactsDrawn());
+    }
   }
 
   /**
@@ -226,6 +242,7 @@ export class MapView {
         "icon-image": HEADING_IMAGE,
         "icon-rotate": ["get", "course"],
         "icon-rotation-alignment": "map",
+        "icon-anchor": "bottom",
         "icon-allow-overlap": true,
         "icon-ignore-placement": true,
       },
@@ -252,6 +269,7 @@ export class MapView {
       },
     });
     m.on("click", (event: MapMouseEvent) => this.clicked(event));
+    m.on("render", () => this.onRender());
     for (const layer of CONTACT_LAYERS) {
       m.on("mouseenter", layer, () => (m.getCanvas().style.cursor = "pointer"));
       m.on("mouseleave", layer, () => (m.getCanvas().style.cursor = ""));

@@ -1,72 +1,164 @@
 // The side list of teams and their members (status, battery, last seen) with a text filter,
 // and the details of the selected contact with its recent track drawn on the map.
+//
+// The list is virtual: only the rows in (and just around) the viewport exist, each keyed by its
+// contact or team and kept from one update to the next; an update rewrites only the cells whose
+// text changed. The viewport's size and scroll offset are cached from the scroll event and a
+// ResizeObserver, so drawing never reads layout after writing it.
 
 import type { Api } from "../api";
 import { type ContactEntry, type ContactStore, ago } from "../state/contacts";
+import { type ListItem, RowLayout, flatten } from "../state/rows";
 import { affiliationColour, affiliationName } from "../state/sidc";
 import { errorText, formatTime, h, replace, toast } from "./dom";
 
-/** Rows drawn at most: past this the list asks for a narrower filter (the map shows them all). */
-export const MAX_ROWS = 300;
 const TRACK_MINUTES = 30;
+/** Viewport height assumed until the ResizeObserver has measured it. */
+const INITIAL_VIEWPORT_PX = 800;
+
+/** A drawn row and the values it shows, so an update touches only what changed. */
+interface Row {
+  element: HTMLElement;
+  top: number;
+  /** Cells whose text is the first values shown. */
+  texts: HTMLElement[];
+  shown: string[];
+  /** A contact's affiliation dot (none on team headings). */
+  dot: HTMLElement | null;
+}
 
 export class ContactList {
   readonly element: HTMLElement;
   private readonly body: HTMLElement;
+  private readonly sizer: HTMLElement;
+  private readonly empty: HTMLElement;
   private readonly filter: HTMLInputElement;
-  private renderedVersion = -1;
+  private readonly rows = new Map<string, Row>();
+  private layout = new RowLayout([]);
+  private layoutVersion = -1;
+  private layoutFilter = "";
+  private scrollTop = 0;
+  private viewportHeight = INITIAL_VIEWPORT_PX;
+  private lastNow = 0;
   onSelect: (uid: string) => void = () => undefined;
 
   constructor(private readonly store: ContactStore) {
     this.filter = h("input", { type: "search", placeholder: "Filter callsign, team, type", id: "contact-filter" });
     this.filter.addEventListener("input", () => this.render(Date.now(), true));
-    this.body = h("div", { className: "contact-rows", id: "contact-list" });
+    this.sizer = h("div", { className: "rows", role: "list" });
+    this.empty = h("p", { className: "muted", hidden: true }, "No contacts");
+    this.body = h("div", { className: "contact-rows", id: "contact-list" }, this.empty, this.sizer);
+    this.body.addEventListener("scroll", () => {
+      this.scrollTop = this.body.scrollTop;
+      this.draw(this.lastNow);
+    });
+    this.body.addEventListener("click", (event) => {
+      const row = event.target instanceof Element ? event.target.closest<HTMLElement>("[data-uid]") : null;
+      const uid = row?.dataset.uid;
+      if (uid !== undefined) this.onSelect(uid);
+    });
+    new ResizeObserver((entries) => {
+      const box = entries[entries.length - 1]?.contentRect;
+      if (box === undefined || box.height === this.viewportHeight) return;
+      this.viewportHeight = box.height;
+      this.draw(this.lastNow);
+    }).observe(this.body);
     this.element = h("section", { className: "panel contacts-panel" }, this.filter, this.body);
   }
 
-  /** Re-render when the store changed since the last render (or when forced). */
+  /** Regroup when the store or the filter changed (or when forced); redraw the visible rows. */
   render(now: number, force = false): void {
-    if (!force && this.renderedVersion === this.store.version) return;
-    this.renderedVersion = this.store.version;
-    const teams = this.store.byTeam(this.filter.value);
-    const blocks: HTMLElement[] = [];
-    let rows = 0;
-    let hidden = 0;
-    for (const [team, members] of teams) {
-      const live = members.filter((m) => m.status === "live").length;
-      const list = h("ul", {});
-      for (const entry of members) {
-        if (rows >= MAX_ROWS) {
-          hidden += 1;
-          continue;
-        }
-        rows += 1;
-        list.appendChild(this.row(entry, now));
-      }
-      blocks.push(h("div", { className: "team" }, h("h3", {}, `${team} `, h("small", {}, `${live}/${members.length} live`)), list));
+    const filter = this.filter.value;
+    if (force || this.layoutVersion !== this.store.version || this.layoutFilter !== filter) {
+      this.layoutVersion = this.store.version;
+      this.layoutFilter = filter;
+      this.layout = new RowLayout(flatten(this.store.byTeam(filter)));
+      this.sizer.style.height = `${this.layout.height}px`;
+      this.empty.hidden = this.layout.items.length > 0;
     }
-    if (hidden > 0) blocks.push(h("p", { className: "muted" }, `${hidden} more: narrow the filter`));
-    if (blocks.length === 0) blocks.push(h("p", { className: "muted" }, "No contacts"));
-    replace(this.body, ...blocks);
+    this.draw(now);
   }
 
-  private row(entry: ContactEntry, now: number): HTMLElement {
+  private draw(now: number): void {
+    this.lastNow = now;
+    const [first, end] = this.layout.visible(this.scrollTop, this.viewportHeight);
+    const wanted = new Set<string>();
+    for (let index = first; index < end; index += 1) {
+      const item = this.layout.items[index];
+      if (item === undefined) continue;
+      wanted.add(item.key);
+      this.place(item, this.layout.top(index), now);
+    }
+    for (const [key, row] of this.rows) {
+      if (wanted.has(key)) continue;
+      row.element.remove();
+      this.rows.delete(key);
+    }
+  }
+
+  private place(item: ListItem, top: number, now: number): void {
+    let row = this.rows.get(item.key);
+    if (row === undefined) {
+      row = item.kind === "team" ? teamRow() : contactRow(item.entry.contact.uid);
+      this.rows.set(item.key, row);
+      this.sizer.appendChild(row.element);
+    }
+    if (row.top !== top) {
+      row.top = top;
+      row.element.style.transform = `translateY(${top}px)`;
+    }
+    if (item.kind === "team") {
+      update(row, [item.team, `${item.live}/${item.total} live`]);
+      return;
+    }
+    const entry: ContactEntry = item.entry;
     const c = entry.contact;
     const stale = entry.status === "stale";
-    const dot = h("span", { className: "dot" });
-    dot.style.background = affiliationColour(c.affiliation, stale);
-    const battery = c.battery === null ? "" : `${Math.round(c.battery)}%`;
-    return h(
-      "li",
-      { className: stale ? "contact stale" : "contact", "data-uid": c.uid, onclick: () => this.onSelect(c.uid) },
-      dot,
-      h("span", { className: "callsign" }, c.callsign),
-      h("span", { className: "battery", title: "battery" }, battery),
-      h("span", { className: "seen", title: formatTime(c.time) }, stale ? "stale" : ago(c.time, now)),
-    );
+    const changed = update(row, [
+      c.callsign,
+      c.battery === null ? "" : `${Math.round(c.battery)}%`,
+      stale ? "stale" : ago(c.time, now),
+      affiliationColour(c.affiliation, stale),
+      stale ? "stale" : "live",
+      String(c.time),
+    ]);
+    if (changed.has(3) && row.dot !== null) row.dot.style.background = row.shown[3] ?? "";
+    if (changed.has(4)) row.element.classList.toggle("stale", stale);
+    if (changed.has(5)) row.texts[2]?.setAttribute("title", formatTime(c.time));
   }
 }
 
+function teamRow(): Row {
+  const name = h("span", {});
+  const count = h("small", {});
+  const element = h("div", { className: "row team-head", role: "heading", "aria-level": 3 }, name, " ", count);
+  return { element, top: -1, texts: [name, count], shown: [], dot: null };
+}
+
+function contactRow(uid: string): Row {
+  const callsign = h("span", { className: "callsign" });
+  const battery = h("span", { className: "battery", title: "battery" });
+  const seen = h("span", { className: "seen" });
+  const dot = h("span", { className: "dot" });
+  const element = h("div", { className: "row contact", role: "listitem", "data-uid": uid }, dot, callsign, battery, seen);
+  return { element, top: -1, texts: [callsign, battery, seen], shown: [], dot };
+}
+
+/**
+ * Bring the row's shown values up to ``values``: the first ones are the texts of its text cells
+ * (each written only when different), the rest are compared only. The indexes that changed.
+ */
+function update(row: Row, values: string[]): Set<number> {
+  const changed = new Set<number>();
+  values.forEach((value, index) => {
+    if (row.shown[index] === value) return;
+    row.shown[index] = value;
+    changed.add(index);
+    const cell = row.texts[index];
+    if (cell !== undefined) cell.textContent = value;
+  });
+  return changed;
+}
 export class ContactDetails {
   readonly element: HTMLElement;
   selected: string | null = null;

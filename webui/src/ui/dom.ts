@@ -39,9 +39,11 @@ export function replace(parent: Element, ...children: Child[]): void {
   append(parent, children);
 }
 
+/** One formatter for the page: toLocaleTimeString builds a new one on every call. */
+const timeFormat = new Intl.DateTimeFormat([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+
 export function formatTime(ms: number): string {
-  const date = new Date(ms);
-  return date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  return timeFormat.format(ms);
 }
 
 /** Show an error message for a few seconds in the page's status line. */
