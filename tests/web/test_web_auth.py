@@ -1,9 +1,14 @@
 """Login, session cookie, CSRF and Origin checks of the web command post, over real HTTP."""
 
+import asyncio
 import json
 from collections.abc import Callable
 
-from rallypoint.pki.paths import audit_path
+import pytest
+from websockets.exceptions import ConnectionClosed
+
+from rallypoint.pki.identities import IdentityStore
+from rallypoint.pki.paths import audit_path, identity_path
 from tests.conftest import RunningServer
 from tests.web.conftest import INDEX_HTML, Browser
 
@@ -113,3 +118,29 @@ async def test_page_and_assets_are_served_with_csp_and_cache_headers(browsers: C
     assert "immutable" in asset.headers["cache-control"]
     assert page.headers["x-content-type-options"] == "nosniff"
     assert missing.status_code == 404
+
+
+async def test_a_user_disabled_or_moved_loses_the_open_page(
+    browsers: Callable[[], Browser], web_server: RunningServer
+) -> None:
+    alice, bob = browsers(), browsers()
+    await alice.login("alice")
+    await bob.login("bob")
+    admin = IdentityStore(identity_path(web_server.server.settings.data_dir))
+    try:
+        async with alice.live() as page:
+            await page.receive(lambda message: message["type"] == "snapshot")
+            admin.set_disabled("alice", True)
+            with pytest.raises(ConnectionClosed):
+                await page.receive(lambda message: False, timeout=5.0)
+        assert (await alice.get("/api/contacts")).status_code == 401
+        admin.set_groups("bob", ["red"])
+        for _ in range(50):
+            if (await bob.get("/api/contacts")).status_code == 401:
+                break
+            await asyncio.sleep(0.1)
+        assert (await bob.get("/api/contacts")).status_code == 401  # logs in again with the new groups
+        login = await bob.login("bob")
+        assert login.json()["groups"] == ["red"]
+    finally:
+        admin.close()

@@ -132,6 +132,17 @@ class SessionStore:
             self.end(session)
         return len(idle)
 
+    def revalidate(self, current_groups: Callable[[str], frozenset[str] | None]) -> int:
+        """End the sessions whose user is gone or disabled (``current_groups`` answers None) or
+        whose groups changed, so a page never shows what its user may no longer see; the page
+        then logs in again with the new groups. Return how many ended."""
+        stale = [
+            session for session in self._sessions.values() if current_groups(session.user) != session.groups
+        ]
+        for session in stale:
+            self.end(session)
+        return len(stale)
+
     def of_user(self, user: str) -> list[Session]:
         """The live sessions of ``user``."""
         return [session for session in self._sessions.values() if session.user == user]

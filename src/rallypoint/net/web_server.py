@@ -79,8 +79,11 @@ class WebService:
         sessions: SessionStore,
         port: int,
         tiles: MbTiles | None,
+        identities: IdentityStore,
     ) -> None:
         self._server = server
+        self._identities = identities
+        self._revision = identities.revision()
         self._task = task
         self.hub = hub
         self.sessions = sessions
@@ -91,8 +94,24 @@ class WebService:
         """Already started by :func:`start_web` (the component protocol's first call)."""
 
     def tick(self, now_ms: int) -> None:
-        """End idle sessions (their sockets close)."""
+        """End idle sessions, and those whose user changed in the identity store (their sockets
+        close): a disabled user or a group removed takes effect within a second."""
         self.sessions.expire()
+        try:
+            revision = self._identities.revision()
+            if revision == self._revision:
+                return
+            self._revision = revision
+            ended = self.sessions.revalidate(self._current_groups)
+        except PkiError as exc:
+            log.warning("web: cannot read the identity store: %s", exc)
+            return
+        if ended:
+            log.info("web: %d sessions ended after a change of their users", ended)
+
+    def _current_groups(self, name: str) -> frozenset[str] | None:
+        user = self._identities.user(name)
+        return None if user is None or user.disabled else user.groups
 
     async def stop(self) -> None:
         """Close the pages' sockets, stop accepting, let requests finish (bounded)."""
@@ -100,6 +119,7 @@ class WebService:
         await stop_serving(self._server, self._task)
         if self._tiles is not None:
             self._tiles.close()
+        self._identities.close()
         log.info("web command post stopped")
 
 
@@ -185,7 +205,8 @@ async def start_web(
     bound = int(sock.getsockname()[1])
     scheme = "https" if settings.web_tls else "http"
     log.info("web command post on %s://%s:%d/", scheme, _url_host(settings.host), bound)
-    return WebService(server, task, hub=hub, sessions=sessions, port=bound, tiles=tiles)
+    watcher = IdentityStore(identity_path(settings.data_dir))  # its own connection, as net.tls's
+    return WebService(server, task, hub=hub, sessions=sessions, port=bound, tiles=tiles, identities=watcher)
 
 
 def _open_users(context: ServerContext) -> None:
