@@ -4,6 +4,7 @@ A certificate of ours that the identity store knows opens a session with the use
 no certificate still allows a password login; a revoked certificate opens nothing.
 """
 
+import asyncio
 import ssl
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -92,3 +93,27 @@ async def test_a_revoked_certificate_opens_nothing(https_web: tuple[RunningServe
         except httpx.TransportError:
             return  # refused at the handshake once the CRL lists it: fine too
         assert response.status_code == 401
+
+
+async def test_revoking_the_certificate_ends_the_session_it_opened(
+    https_web: tuple[RunningServer, PkiFixture],
+) -> None:
+    server, pki = https_web
+    credentials = _issue(pki, "alice")
+    async with _client(server, pki.client_context(credentials)) as browser:
+        assert (await browser.get("/api/session")).status_code == 200
+        cookie = browser.cookies["rp_session"]
+    async with _client(server, pki.client_context(None)) as other:
+        assert (
+            await other.get("/api/contacts", headers={"Cookie": f"rp_session={cookie}"})
+        ).status_code == 200
+        pki.store.revoke("alice", datetime.now(UTC))
+        for _ in range(50):  # the server checks the identity store once a second
+            if (
+                await other.get("/api/contacts", headers={"Cookie": f"rp_session={cookie}"})
+            ).status_code == 401:
+                break
+            await asyncio.sleep(0.1)
+        assert (
+            await other.get("/api/contacts", headers={"Cookie": f"rp_session={cookie}"})
+        ).status_code == 401

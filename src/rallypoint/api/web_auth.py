@@ -55,6 +55,8 @@ class Session:
     last_used: float
     closers: list[Callable[[], None]] = field(default_factory=list)
     """Told when the session ends (its live sockets close)."""
+    certificate: int | None = None
+    """The serial of the client certificate that opened it, if one did (revoking it ends it)."""
 
     @property
     def uid(self) -> str:
@@ -89,7 +91,7 @@ class SessionStore:
     def __len__(self) -> int:
         return len(self._sessions)
 
-    def create(self, user: str, groups: frozenset[str]) -> Session:
+    def create(self, user: str, groups: frozenset[str], certificate: int | None = None) -> Session:
         """A new session for ``user``; the oldest is ended if the store is full."""
         while len(self._sessions) >= self.max_sessions:
             _, oldest = self._sessions.popitem(last=False)
@@ -100,6 +102,7 @@ class SessionStore:
             groups=groups,
             csrf=secrets.token_urlsafe(SESSION_ID_BYTES),
             last_used=self.clock(),
+            certificate=certificate,
         )
         self._sessions[session.id] = session
         return session
@@ -132,13 +135,11 @@ class SessionStore:
             self.end(session)
         return len(idle)
 
-    def revalidate(self, current_groups: Callable[[str], frozenset[str] | None]) -> int:
-        """End the sessions whose user is gone or disabled (``current_groups`` answers None) or
-        whose groups changed, so a page never shows what its user may no longer see; the page
-        then logs in again with the new groups. Return how many ended."""
-        stale = [
-            session for session in self._sessions.values() if current_groups(session.user) != session.groups
-        ]
+    def revalidate(self, still_valid: Callable[[Session], bool]) -> int:
+        """End the sessions ``still_valid`` rejects (user gone, disabled or regrouped, certificate
+        revoked), so a page never shows what its user may no longer see; the page then logs in
+        again. Return how many ended."""
+        stale = [session for session in self._sessions.values() if not still_valid(session)]
         for session in stale:
             self.end(session)
         return len(stale)

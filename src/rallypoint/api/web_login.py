@@ -42,8 +42,9 @@ Authenticate = Callable[[str, str], User | None]
 """The identity store's check: the enabled user with that password, or None (blocking)."""
 Audit = Callable[..., None]
 """Append one audit entry: ``audit(kind, **fields)``."""
-CertificateUser = Callable[[Scope], tuple[str, frozenset[str]] | None]
-"""The user and groups of the verified client certificate a request came with (HTTPS), or None."""
+CertificateUser = Callable[[Scope], tuple[str, frozenset[str], int] | None]
+"""The user, groups and certificate serial of the verified client certificate a request came with
+(HTTPS), or None."""
 
 
 @dataclass
@@ -100,11 +101,11 @@ class LoginService:
         if not isinstance(session, Session) and self.certificate_user is not None:
             found = self.certificate_user(request.scope)
             if found is not None:
-                user, groups = found
+                user, groups, serial = found
                 address = request.client.host if request.client else "unknown"
                 log.info("web: %s logged in from %s with a client certificate", user, address)
                 self.audit("web_login", user=user, address=address, method="certificate")
-                created = self.sessions.create(user, groups)
+                created = self.sessions.create(user, groups, serial)
                 response = JSONResponse(created.json())
                 response.headers["set-cookie"] = session_cookie(created.id, secure=True)
                 response.headers["cache-control"] = "no-store"

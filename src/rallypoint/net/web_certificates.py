@@ -48,9 +48,9 @@ def _with_peer(app: ASGIApp, ssl_object: ssl.SSLObject) -> ASGIApp:
 def certificate_user(
     store: Callable[[], IdentityStore | None], audit: Callable[..., None]
 ) -> CertificateUser:
-    """The web login's certificate check: ``(user, groups)`` of a verified, recorded certificate."""
+    """The web login's certificate check: ``(user, groups, serial)`` of a verified, recorded one."""
 
-    def check(scope: Scope) -> tuple[str, frozenset[str]] | None:
+    def check(scope: Scope) -> tuple[str, frozenset[str], int] | None:
         ssl_object = scope.get(PEER_SCOPE_KEY)
         identities = store()
         if not isinstance(ssl_object, ssl.SSLObject) or identities is None:
@@ -66,6 +66,6 @@ def certificate_user(
         except PkiError as exc:
             log.warning("web: cannot read the identity store: %s", exc)
             return None
-        return identity.name, identity.groups
+        return identity.name, identity.groups, identity.serial
 
     return check

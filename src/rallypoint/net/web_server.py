@@ -26,7 +26,7 @@ from starlette.routing import BaseRoute
 
 from rallypoint.api.ratelimit import LoginThrottle
 from rallypoint.api.web_app import PACKAGED_UI, WebAppParts, build_web_app, tile_origin
-from rallypoint.api.web_auth import SessionStore
+from rallypoint.api.web_auth import Session, SessionStore
 from rallypoint.api.web_data import TileConfig, data_routes
 from rallypoint.api.web_live import LiveHub
 from rallypoint.api.web_login import LoginService
@@ -94,24 +94,30 @@ class WebService:
         """Already started by :func:`start_web` (the component protocol's first call)."""
 
     def tick(self, now_ms: int) -> None:
-        """End idle sessions, and those whose user changed in the identity store (their sockets
-        close): a disabled user or a group removed takes effect within a second."""
+        """End idle sessions, and those whose user or certificate changed in the identity store
+        (their sockets close): a disabled user, a group removed or a revoked certificate takes
+        effect within a second."""
         self.sessions.expire()
         try:
             revision = self._identities.revision()
             if revision == self._revision:
                 return
             self._revision = revision
-            ended = self.sessions.revalidate(self._current_groups)
+            ended = self.sessions.revalidate(self._still_valid)
         except PkiError as exc:
             log.warning("web: cannot read the identity store: %s", exc)
             return
         if ended:
             log.info("web: %d sessions ended after a change of their users", ended)
 
-    def _current_groups(self, name: str) -> frozenset[str] | None:
-        user = self._identities.user(name)
-        return None if user is None or user.disabled else user.groups
+    def _still_valid(self, session: Session) -> bool:
+        user = self._identities.user(session.user)
+        if user is None or user.disabled or user.groups != session.groups:
+            return False
+        if session.certificate is None:
+            return True
+        record = self._identities.certificate(session.certificate)
+        return record is not None and record.revoked_at is None
 
     async def stop(self) -> None:
         """Close the pages' sockets, stop accepting, let requests finish (bounded)."""
