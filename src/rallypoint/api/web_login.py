@@ -89,10 +89,7 @@ class LoginService:
         session = self.sessions.create(user.name, user.groups)
         log.info("web: %s logged in from %s", user.name, address)
         self.audit("web_login", user=user.name, address=address)
-        response = JSONResponse(session.json())
-        response.headers["set-cookie"] = session_cookie(session.id, secure=cookie_secure(request.scope))
-        response.headers["cache-control"] = "no-store"
-        return response
+        return _opened(session, secure=cookie_secure(request.scope))
 
     async def session(self, request: Request) -> Response:
         """The logged-in user, groups and CSRF token (the page calls it when it loads). A page with
@@ -105,11 +102,7 @@ class LoginService:
                 address = request.client.host if request.client else "unknown"
                 log.info("web: %s logged in from %s with a client certificate", user, address)
                 self.audit("web_login", user=user, address=address, method="certificate")
-                created = self.sessions.create(user, groups, serial)
-                response = JSONResponse(created.json())
-                response.headers["set-cookie"] = session_cookie(created.id, secure=True)
-                response.headers["cache-control"] = "no-store"
-                return response
+                return _opened(self.sessions.create(user, groups, serial), secure=True)
         response = JSONResponse(_session_of(request).json())
         response.headers["cache-control"] = "no-store"
         return response
@@ -135,6 +128,14 @@ class LoginService:
             Route("/api/session", self.session, methods=["GET"]),
             Route("/api/logout", self.logout, methods=["POST"]),
         ]
+
+
+def _opened(session: Session, *, secure: bool) -> Response:
+    """The answer that starts ``session`` in the browser: its JSON and its cookie."""
+    response = JSONResponse(session.json())
+    response.headers["set-cookie"] = session_cookie(session.id, secure=secure)
+    response.headers["cache-control"] = "no-store"
+    return response
 
 
 def _session_of(request: Request) -> Session:

@@ -15,6 +15,7 @@ from typing import Any
 
 from rallypoint.errors import StoreError
 from rallypoint.net.loop import run_event_loop
+from rallypoint.store.base import redacted_url
 from rallypoint.store.bench import measure_store_rate
 
 DEFAULT_EVENTS = 100_000
@@ -32,12 +33,6 @@ def add_store_options(bench: argparse.ArgumentParser) -> None:
     group.add_argument("--events", type=int, default=DEFAULT_EVENTS, help="with `store`: events to record")
 
 
-def _redacted(url: str) -> str:
-    scheme, _, rest = url.partition("://")
-    credentials, at, host = rest.rpartition("@")
-    return f"{scheme}://{credentials.split(':')[0]}{at}{host}" if at else url
-
-
 def run_store_bench(args: argparse.Namespace) -> int:
     """Measure the embedded SQLite store, then every ``--store-url``; print events/s."""
     if args.events <= 0:
@@ -52,7 +47,7 @@ def run_store_bench(args: argparse.Namespace) -> int:
             except StoreError as exc:
                 print(f"rallypoint bench: {exc}", file=sys.stderr)
                 return 2
-            name = "sqlite (scratch file, WAL)" if url == urls[0] else _redacted(url)
+            name = "sqlite (scratch file, WAL)" if url == urls[0] else redacted_url(url)
             results.append({"store": name, "events": args.events, "events_per_s": rate})
     if args.json:
         print(json.dumps({"store": results}, indent=2))

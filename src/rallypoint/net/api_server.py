@@ -50,7 +50,7 @@ from rallypoint.net.handshake import (
     server_ssl_context,
     verified_handshake,
 )
-from rallypoint.net.stream import Identity
+from rallypoint.net.stream import Identity, peer_address
 from rallypoint.net.tls import CRL_RESIGN_S, LISTEN_BACKLOG
 from rallypoint.pki.identities import IdentityStore
 from rallypoint.pki.paths import identity_path
@@ -75,7 +75,7 @@ class _Connection:
         self.app = app
         self.listener = listener
         self.ssl_object: ssl.SSLObject = tls.get_extra_info("ssl_object")
-        self.address = _address(tls)
+        self.address = peer_address(tls)
         self.identity = identity
         self.revision = revision
         """The identity store's revision ``identity`` was read at."""
@@ -284,8 +284,3 @@ async def start_marti_api(
         f" http/{bound_plain} (anonymous)" if bound_plain else "",
     )
     return ApiService(server, task, tls, bound_tls, bound_plain)
-
-
-def _address(transport: asyncio.BaseTransport) -> str:
-    peer = transport.get_extra_info("peername")
-    return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)

@@ -41,6 +41,12 @@ _FATAL_ERRORS = (ForbiddenXml, FrameTooLarge, MalformedFrame)
 """Errors after which the stream cannot be trusted (or the client is hostile): disconnect."""
 
 
+def peer_address(transport: asyncio.BaseTransport) -> str:
+    """``host:port`` of the other end of ``transport``, for logs and the audit log."""
+    peer = transport.get_extra_info("peername")
+    return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+
+
 class Identity(NamedTuple):
     """Who is on an authenticated connection: the user its certificate names, and that certificate."""
 
@@ -97,8 +103,7 @@ class StreamConnection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass asyncio's
         self._transport = transport
-        peer = transport.get_extra_info("peername")
-        self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        self.peer = peer_address(transport)
         counters = self.context.counters
         if len(self.context.connections) >= self.context.settings.max_connections:
             counters.inc("connections_refused{reason=limit}")

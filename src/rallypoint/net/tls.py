@@ -196,8 +196,3 @@ class TlsListener:
             detail=why,
         )
         connection.close(abort=True)
-
-
-def _address(transport: asyncio.BaseTransport) -> str:
-    peer = transport.get_extra_info("peername")
-    return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)

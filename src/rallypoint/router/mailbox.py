@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable
 
 from rallypoint.cot.event import Event
-from rallypoint.cot.xml import XmlLimits, parse_event, serialize_event, without_marti
+from rallypoint.cot.xml import XmlLimits, parse_event
 from rallypoint.errors import ProtocolError, StoreError
 from rallypoint.router.jobs import JobQueue
 from rallypoint.router.message import Outbound
@@ -65,11 +65,6 @@ class Mailbox:
         """Return when every queued deposit and collection is done (tests, shutdown)."""
         await self._jobs.drain()
 
-    def is_connected(self, uid: str) -> bool:
-        """True when a receiving connection has bound ``uid``."""
-        subscriber = self._router.registry.by_uid(uid)
-        return subscriber is not None and subscriber.receives
-
     def send_to(self, uid: str, event: Event) -> bool:
         """Deliver ``event`` to the client with device uid ``uid`` now, or keep it (see :data:`SendTo`)."""
         message = Outbound(event, directed=True)
@@ -82,7 +77,7 @@ class Mailbox:
             subscriber.deliver(message)
             self._counters.inc("mail_direct")
             return True
-        self.deposit(uid, serialize_event(without_marti(event)))
+        self.keep(uid, message)
         return False
 
     def keep(self, uid: str, message: Outbound) -> None:
@@ -154,4 +149,4 @@ class Mailbox:
             if subscriber is not None and self._router.registry.by_uid(uid) is subscriber:
                 subscriber.deliver(message)
             else:
-                self.deposit(uid, serialize_event(without_marti(message.event)))
+                self.keep(uid, message)

@@ -173,3 +173,10 @@ def type_upper_bound(prefix: str) -> str:
     """The smallest string above every string starting with ``prefix`` (binary collation):
     ``prefix <= type < bound`` is a prefix match that can use the index on ``type``."""
     return prefix + "\U0010ffff"
+
+
+def redacted_url(url: str) -> str:
+    """A store URL without its password, for messages and reports."""
+    scheme, _, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    return f"{scheme}://{credentials.split(':')[0]}{at}{host}" if at else url

@@ -13,7 +13,14 @@ import asyncpg  # type: ignore[import-untyped]  # no stubs shipped
 
 from rallypoint.errors import StoreError
 from rallypoint.store import schema
-from rallypoint.store.base import JournalEntry, MailItem, PackageRecord, StoredEvent, type_upper_bound
+from rallypoint.store.base import (
+    JournalEntry,
+    MailItem,
+    PackageRecord,
+    StoredEvent,
+    redacted_url,
+    type_upper_bound,
+)
 from rallypoint.store.query import Params, event_conditions, where
 from rallypoint.store.writer import BatchWriter
 
@@ -63,13 +70,6 @@ def _package(row: asyncpg.Record) -> PackageRecord:
     )
 
 
-def _redacted(url: str) -> str:
-    """The URL without its password, for error messages."""
-    scheme, _, rest = url.partition("://")
-    credentials, at, host = rest.rpartition("@")
-    return f"{scheme}://{credentials.split(':')[0]}{at}{host}" if at else url
-
-
 class PostgresStore:
     """:class:`rallypoint.store.base.Store` on a PostgreSQL database."""
 
@@ -81,12 +81,12 @@ class PostgresStore:
     async def _use(self, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
         """Run ``work`` on a pooled connection; database errors become :class:`StoreError`."""
         if self._pool is None:
-            raise StoreError(f"store {_redacted(self.url)} is not open")
+            raise StoreError(f"store {redacted_url(self.url)} is not open")
         try:
             async with self._pool.acquire() as connection:
                 return await work(connection)
         except _DATABASE_ERRORS as exc:
-            raise StoreError(f"{_redacted(self.url)}: {exc}") from exc
+            raise StoreError(f"{redacted_url(self.url)}: {exc}") from exc
 
     async def open(self) -> None:
         """Connect, migrate, start the writer."""
@@ -95,7 +95,7 @@ class PostgresStore:
                 self.url, min_size=POOL_MIN, max_size=POOL_MAX, timeout=CONNECT_TIMEOUT_S
             )
         except (*_DATABASE_ERRORS, ValueError, TimeoutError) as exc:
-            raise StoreError(f"cannot connect to {_redacted(self.url)}: {exc}") from exc
+            raise StoreError(f"cannot connect to {redacted_url(self.url)}: {exc}") from exc
         await self._use(self._migrate)
         self.writer.start()
 

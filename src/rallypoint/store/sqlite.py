@@ -42,16 +42,12 @@ def _json_list(values: Sequence[str] | frozenset[str]) -> str:
 
 @functools.lru_cache(maxsize=1024)
 def _groups_json(groups: frozenset[str]) -> str:
-    """Senders are few and keep their groups: encode each set once."""
+    """Senders are few and keep their groups (recipient sets repeat too): encode each set once."""
     return _json_list(groups)
 
 
-_NO_RECIPIENTS = "[]"
-
-
 def _event_row(event: StoredEvent) -> tuple[Any, ...]:
-    recipients = _groups_json(event.recipients) if event.recipients else _NO_RECIPIENTS
-    return (*event[:7], _groups_json(event.groups), event.sender, event.xml, recipients)
+    return (*event[:7], _groups_json(event.groups), event.sender, event.xml, _groups_json(event.recipients))
 
 
 def _event(row: tuple[Any, ...]) -> StoredEvent:
