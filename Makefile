@@ -25,8 +25,8 @@ run: $(VENV)/.run-installed $(if $(HAVE_NPM),web)
 	$(BIN)/rallypoint serve $(SERVE_ARGS)
 
 lint: $(VENV)/.test-installed
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests scripts
+	$(BIN)/ruff format --check src tests scripts
 
 typecheck: $(VENV)/.test-installed
 	$(BIN)/mypy

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from rallypoint.errors import ConfigError
+from rallypoint.hostnames import local_names
 
 ENV_PREFIX = "RALLYPOINT_"
 
@@ -35,10 +36,12 @@ class Settings:
     """HTTPS certificate enrollment (server-auth TLS + HTTP basic auth); None disables it."""
     api_tls_port: int | None = 8443
     """Marti REST API over HTTPS with client certificates (as on ``tls_port``); None disables it."""
-    api_plain_port: int | None = None
-    """Marti REST API over plain HTTP for LAN setups, every caller anonymous; None (default) disables it."""
-    hostnames: str = "localhost,127.0.0.1"
-    """Comma-separated names and addresses clients use to reach the server (server certificate SANs)."""
+    api_plain_port: int | None = 8080
+    """Marti REST API over plain HTTP beside the plain streaming port, every caller anonymous
+    (``__ANON__``): ATAK fetches data packages from here on a plain connection; None disables it."""
+    hostnames: str = ""
+    """Comma-separated names and addresses clients use to reach the server (server certificate SANs);
+    empty: this machine's own addresses and host name, then ``localhost`` and ``127.0.0.1``."""
     certificate_validity_days: int = 365
     anti_spoofing_plain: bool = False
     """Refuse uid/callsign reuse across connections on the anonymous plain port too."""
@@ -124,8 +127,9 @@ class Settings:
 
     @property
     def hostname_list(self) -> list[str]:
-        """:attr:`hostnames` split into names, blanks dropped."""
-        return [name.strip() for name in self.hostnames.split(",") if name.strip()]
+        """:attr:`hostnames` split into names, blanks dropped; the machine's own names if it is empty."""
+        configured = [name.strip() for name in self.hostnames.split(",") if name.strip()]
+        return configured or list(local_names())
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> "Settings":
         """A copy with the given fields replaced (values already typed)."""

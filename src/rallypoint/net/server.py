@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import logging
 from datetime import UTC, datetime
-from typing import NamedTuple
 
 from rallypoint.api.packages import package_routes
 from rallypoint.config import Settings
@@ -22,6 +21,7 @@ from rallypoint.net.api_wiring import package_deps
 from rallypoint.net.components import build_components, build_host, component_routes, stop_components
 from rallypoint.net.context import ServerContext, wall_clock_ms
 from rallypoint.net.datagram import DatagramInput, multicast_socket
+from rallypoint.net.guide import BoundPorts, connection_guide
 from rallypoint.net.https import EnrollmentService, start_enrollment
 from rallypoint.net.persistence import EventRecorder, Retention, rebuild_cache
 from rallypoint.net.stream import StreamConnection
@@ -41,18 +41,6 @@ STORE_OFF = "off"
 
 TICK_INTERVAL_S = 1.0
 """Timeouts and expiry are checked this often (stale times are in seconds anyway)."""
-
-
-class BoundPorts(NamedTuple):
-    """Where the listeners ended up (useful when the settings asked for port 0)."""
-
-    tcp: int
-    udp: int | None
-    tls: int | None = None
-    enrollment: int | None = None
-    api_tls: int | None = None
-    api_plain: int | None = None
-    web: int | None = None
 
 
 class Server:
@@ -121,16 +109,8 @@ class Server:
             self.components.append(web)
             web_port = web.port
         self._tick_task = asyncio.create_task(self._tick_forever(), name="rallypoint-tick")
-        log.info(
-            "Rallypoint serving CoT on %s tcp/%d%s%s%s",
-            settings.host,
-            tcp_port,
-            f" udp/{udp_port}" if udp_port else "",
-            f" tls/{tls_port}" if tls_port else "",
-            f", enrollment https/{enrollment_port}" if enrollment_port else "",
-        )
         api = self._api
-        return BoundPorts(
+        ports = BoundPorts(
             tcp_port,
             udp_port,
             tls_port,
@@ -139,6 +119,9 @@ class Server:
             api.plain_port if api else None,
             web_port,
         )
+        for line in connection_guide(settings, ports):
+            log.info("%s", line)
+        return ports
 
     async def _start_enrollment(self, port: int) -> EnrollmentService:
         context = self.context
@@ -168,9 +151,9 @@ class Server:
         context.authority = authority
         context.audit_log = AuditLog(audit_path(data_dir))
         log.info(
-            "certificate authority %s; to make a client package: "
-            "`rallypoint user add NAME --group G`, then `rallypoint package NAME`",
+            "certificate authority %s; server certificate for %s",
             authority.paths.ca_cert,
+            ", ".join(self.settings.hostname_list),
         )
 
     async def _open_store(self) -> None:
