@@ -115,7 +115,7 @@ def check_server(command: list[str], cwd: Path, env: dict[str, str], label: str)
     )
     log = ServerLog(process)
     try:
-        log.wait_for(lambda line: "web command post" in line, START_TIMEOUT_S, "start-up guide")
+        log.wait_for(lambda line: bool(GUIDE_PORTS["web"].search(line)), START_TIMEOUT_S, "start-up guide")
         text = log.text()
         ports = {
             name: int(match.group(1))
