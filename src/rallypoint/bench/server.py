@@ -95,6 +95,7 @@ PORTS_OFF = {
     "RALLYPOINT_TLS_PORT": "off",
     "RALLYPOINT_ENROLLMENT_PORT": "off",
     "RALLYPOINT_API_TLS_PORT": "off",
+    "RALLYPOINT_API_PLAIN_PORT": "off",
     "RALLYPOINT_WEB_PORT": "off",
 }
 """Listeners the plain-TCP scenarios do not use: off, so runs never collide on fixed ports."""
