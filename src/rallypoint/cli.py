@@ -60,11 +60,17 @@ def serve_settings(args: argparse.Namespace) -> Settings:
         "host": args.host,
         "tcp_port": args.tcp_port,
         "udp_port": args.udp_port,
-        "data_dir": args.data_dir,
         "multicast_enabled": args.multicast,
         "log_level": args.log_level,
     }
-    return load_settings(args.config).with_overrides({k: v for k, v in overrides.items() if v is not None})
+    return command_settings(args).with_overrides({k: v for k, v in overrides.items() if v is not None})
+
+
+def command_settings(args: argparse.Namespace) -> Settings:
+    """``--config`` (or ./rallypoint.toml), the environment, then ``--data-dir``: what every
+    command that works on the data directory reads, so that they all find the same one."""
+    settings = load_settings(args.config)
+    return settings if args.data_dir is None else settings.with_overrides({"data_dir": args.data_dir})
 
 
 async def serve(settings: Settings) -> None:
@@ -108,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in MISSION_COMMANDS:
             return run_mission_command(args)
         if args.command in PKI_COMMANDS:
-            return run_pki_command(args, load_settings(args.config))
+            return run_pki_command(args, command_settings(args))
     except (ConfigError, PkiError) as exc:
         print(f"rallypoint: {exc}", file=sys.stderr)
         return 2
