@@ -38,14 +38,14 @@ class TlsListener:
         self.context = context
         self.authority = context.authority
         self.store = context.identities
-        self.watch = context.identity_watch
         self.connections: set[StreamConnection] = set()
         self._acceptor = TlsAcceptor(
             "tls", self._admit, self._handshake, self._refuse, lambda: context.counters.inc("accept_failed")
         )
         self.ssl_context = server_ssl_context(self.authority)
         """What new handshakes use; rebuilt whenever the watch rewrote the CRL."""
-        self._unsubscribe = [self.watch.subscribe(self.apply), self.watch.on_crl(self._reload_crl)]
+        watch = context.identity_watch
+        self._unsubscribe = [watch.subscribe(self.apply), watch.on_crl(self._reload_crl)]
 
     async def start(self, host: str, port: int) -> int:
         """Listen on ``host:port``; return the bound port."""

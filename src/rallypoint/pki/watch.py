@@ -4,14 +4,15 @@ The admin commands change the store from another process while the server runs. 
 reads the store's revision (one integer) each time it is asked to :meth:`IdentityWatch.refresh`;
 only when that changed does it read users and revocations again, as one
 :class:`~rallypoint.pki.identities.IdentitySnapshot`, and hand it to every subscriber (the TLS
-streaming port cuts off revoked, disabled and removed identities and applies group changes,
-the API port looks identities up again, the web port ends sessions). Subscribers get the
-snapshot and need not read the store themselves, so one reader serves every listener.
+streaming port cuts off revoked, disabled and removed identities and applies group changes;
+the web port ends the sessions of those). Subscribers get the snapshot and need not read the
+store themselves, so one reader serves every listener.
 
-The watch also keeps the CRL that the TLS ports check handshakes against: re-signed when the
-set of revoked serials changed, and every :data:`CRL_RESIGN_S` anyway (it expires after a
-week; OpenSSL then refuses every client). Subscribers are told first: if writing the CRL
-fails, the store still refuses revoked certificates at their next handshake.
+The watch also keeps the CRL that the TLS ports (streaming and API) check handshakes against:
+re-signed when the set of revoked serials changed, and every :data:`CRL_RESIGN_S` anyway (it
+expires after a week; OpenSSL then refuses every client), and its listeners told. Subscribers
+are told first: if writing the CRL fails, the store still refuses revoked certificates at
+their next handshake.
 
 Time is passed in (``now``), so tests drive it without sleeping; the server's task calls
 :meth:`~IdentityWatch.refresh` every :data:`REVISION_POLL_S`.
