@@ -16,7 +16,6 @@ from typing import Any
 from rallypoint import __version__
 from rallypoint.config import Settings, load_settings
 from rallypoint.errors import ConfigError, PkiError
-from rallypoint.fusion.commands import add_feed_parser, run_feed_command
 from rallypoint.missions.commands import MISSION_COMMANDS, add_mission_parsers, run_mission_command
 from rallypoint.net.loop import run_event_loop
 from rallypoint.pki.commands import PKI_COMMANDS, add_pki_parsers, run_pki_command
@@ -24,8 +23,15 @@ from rallypoint.pki.commands import PKI_COMMANDS, add_pki_parsers, run_pki_comma
 log = logging.getLogger("rallypoint")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """All sub-commands and their options."""
+SLOW_TO_LOAD = ("bench", "feed")
+"""Sub-commands whose modules import the load generator and the tracker (numpy, scipy: over a
+second). Their options are registered only when they run or when all commands are listed, so
+that an admin command (``rallypoint user add``) starts in a fraction of that."""
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """All sub-commands and their options (only the names of the slow ones unless ``command``
+    is one of them or None)."""
     parser = argparse.ArgumentParser(prog="rallypoint", description="TAK-compatible field-operations server")
     parser.add_argument("--version", action="version", version=f"rallypoint {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -45,13 +51,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--log-level", help="DEBUG, INFO, WARNING ...")
 
-    from rallypoint.bench.command import add_bench_parser
+    if command in (None, "bench"):
+        from rallypoint.bench.command import add_bench_parser
 
-    add_bench_parser(commands)
+        add_bench_parser(commands)
+    else:
+        commands.add_parser("bench")
     add_pki_parsers(commands)
     add_mission_parsers(commands)
-    add_feed_parser(commands)
+    if command in (None, "feed"):
+        from rallypoint.fusion.commands import add_feed_parser
+
+        add_feed_parser(commands)
+    else:
+        commands.add_parser("feed")
     return parser
+
+
+def _command_word(argv: Sequence[str]) -> str | None:
+    """The sub-command ``argv`` names (the top level has no option taking a value), or None."""
+    return next((word for word in argv if not word.startswith("-")), None)
 
 
 def serve_settings(args: argparse.Namespace) -> Settings:
@@ -60,11 +79,17 @@ def serve_settings(args: argparse.Namespace) -> Settings:
         "host": args.host,
         "tcp_port": args.tcp_port,
         "udp_port": args.udp_port,
-        "data_dir": args.data_dir,
         "multicast_enabled": args.multicast,
         "log_level": args.log_level,
     }
-    return load_settings(args.config).with_overrides({k: v for k, v in overrides.items() if v is not None})
+    return command_settings(args).with_overrides({k: v for k, v in overrides.items() if v is not None})
+
+
+def command_settings(args: argparse.Namespace) -> Settings:
+    """``--config`` (or ./rallypoint.toml), the environment, then ``--data-dir``: what every
+    command that works on the data directory reads, so that they all find the same one."""
+    settings = load_settings(args.config)
+    return settings if args.data_dir is None else settings.with_overrides({"data_dir": args.data_dir})
 
 
 async def serve(settings: Settings) -> None:
@@ -90,7 +115,8 @@ async def serve(settings: Settings) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``rallypoint`` console script."""
-    args = build_parser().parse_args(argv)
+    words = sys.argv[1:] if argv is None else argv
+    args = build_parser(_command_word(words)).parse_args(words)
     try:
         if args.command == "serve":
             settings = serve_settings(args)
@@ -104,11 +130,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_bench(args)
         if args.command == "feed":
+            from rallypoint.fusion.commands import run_feed_command
+
             return run_feed_command(args)
         if args.command in MISSION_COMMANDS:
             return run_mission_command(args)
         if args.command in PKI_COMMANDS:
-            return run_pki_command(args, load_settings(args.config))
+            return run_pki_command(args, command_settings(args))
     except (ConfigError, PkiError) as exc:
         print(f"rallypoint: {exc}", file=sys.stderr)
         return 2

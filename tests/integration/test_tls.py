@@ -3,13 +3,12 @@
 Identities are made through the ``pki`` package in a temporary data directory; clients are
 the standard library's TLS client with the CA as trust store and the issued certificate.
 Revocation and disabling go through a second ``IdentityStore`` on the same file, as the CLI
-in another process would.
+in another process would (tests/integration/test_admin_live.py runs the real CLI).
 """
 
 import asyncio
 import logging
 import ssl
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,7 +16,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-import rallypoint.net.tls
+import rallypoint.net.identity_watch
 from rallypoint.config import Settings
 from rallypoint.net.server import Server
 from rallypoint.net.stream import StreamConnection
@@ -183,7 +182,7 @@ async def test_a_certificate_revoked_before_connecting_is_refused_by_the_crl(
 async def test_the_store_refuses_a_revoked_certificate_the_crl_does_not_list_yet(
     tls_settings: Settings, pki: PkiFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(rallypoint.net.tls, "REVISION_POLL_S", 3600.0)  # the server never catches up
+    monkeypatch.setattr(rallypoint.net.identity_watch, "REVISION_POLL_S", 3600.0)  # never catches up
     mallory = pki.add_user("mallory", "ops")
     server = Server(tls_settings)
     running = RunningServer(server, await server.start())
@@ -198,7 +197,7 @@ async def test_the_store_refuses_a_revoked_certificate_the_crl_does_not_list_yet
 
 
 @pytest.mark.parametrize("action", ["revoke", "disable"])
-async def test_cutting_off_a_connected_identity_closes_it_within_a_second(
+async def test_cutting_off_a_connected_identity_closes_it(
     tls_server: RunningServer, pki: PkiFixture, action: str
 ) -> None:
     alice, bob = pki.add_user("alice", "ops"), pki.add_user("bob", "ops")
@@ -208,23 +207,53 @@ async def test_cutting_off_a_connected_identity_closes_it_within_a_second(
         b = await clients.connect(bob)
         await a.send(pli_xml("ALICE-1", "ALPHA"))
         await b.receive(has_uid("ALICE-1"))
-        started = time.monotonic()
         if action == "revoke":
             pki.store.revoke("alice", datetime.now(UTC))
         else:
             pki.store.set_disabled("alice", True)
-        assert await a.closed_by_server(timeout=2.0)
-        elapsed = time.monotonic() - started
+        assert await a.closed_by_server()
         departed = await b.receive(has_type("t-x-d-d"))  # the others see alice leave
         await b.send(pli_xml("BOB-1", "BRAVO"))  # and bob is still served
         await eventually(lambda: counters.get("events_in{transport=tls,format=xml}") == 2)
 
-    assert elapsed < 1.0, f"closed after {elapsed:.3f} s"
     assert 'uid="ALICE-1"' in departed.detail
     assert counters.get("revocation_closed") == 1
     assert "revocation" in _audit_kinds(pki)
     if action == "revoke":
         assert alice.serial in _crl_serials(pki)
+
+
+async def test_the_first_refresh_of_the_watch_after_a_change_cuts_the_connection(
+    tls_settings: Settings, pki: PkiFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What bounds the time a revoked identity stays connected is the watch's poll interval:
+    the first refresh after the change cuts it off (the server's own poll is off here)."""
+    monkeypatch.setattr(rallypoint.net.identity_watch, "REVISION_POLL_S", 3600.0)
+    alice, bob = pki.add_user("alice", "ops"), pki.add_user("bob", "ops")
+    server = Server(tls_settings)
+    running = RunningServer(server, await server.start())
+    watch = server.context.identity_watch
+    counters = server.context.counters
+    assert watch is not None
+    try:
+        async with TlsClients(running, pki) as clients:
+            a, b = await clients.connect(alice), await clients.connect(bob)
+            assert not watch.refresh(datetime.now(UTC))  # nothing changed: nothing happens
+            assert counters.get("revocation_closed") == 0
+            pki.store.revoke("alice", datetime.now(UTC))
+            pki.store.set_groups("bob", ["ops", "medics"])
+            assert watch.refresh(datetime.now(UTC))
+            assert counters.get("revocation_closed") == 1
+            assert await a.closed_by_server()
+            assert alice.serial in _crl_serials(pki)
+            assert await clients.refused(pki.client_context(alice))
+            (connection,) = _tls_connections(running)
+            assert connection.identity is not None
+            assert connection.identity.groups == {"ops", "medics"}
+            await b.send(pli_xml("BOB-1", "BRAVO"))
+            await eventually(lambda: counters.get("events_in{transport=tls,format=xml}") == 1)
+    finally:
+        await server.stop()
 
 
 async def test_the_audit_log_records_sessions_and_refusals(

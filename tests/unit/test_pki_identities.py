@@ -1,6 +1,9 @@
 """The identity store: users, groups, certificates, revocation, revision, and two processes' view."""
 
+import sqlite3
 import stat
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -12,7 +15,7 @@ from cryptography import x509
 from rallypoint.errors import PkiError
 from rallypoint.pki import identities
 from rallypoint.pki.authority import CertificateAuthority
-from rallypoint.pki.identities import IdentityStore, User
+from rallypoint.pki.identities import IdentitySnapshot, IdentityStore, User
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -170,6 +173,67 @@ def test_two_stores_on_one_file_see_each_others_changes(
         assert server.revoked() == [(certificates[0].serial_number, NOW)]
 
 
+def test_a_snapshot_is_one_revision_of_users_and_revocations(
+    store: IdentityStore, certificates: list[x509.Certificate]
+) -> None:
+    store.add_user("Alice", "pw", ["blue"])
+    store.add_user("bob", "pw", ["red"])
+    store.record_certificate(certificates[0], "Alice")
+    store.record_certificate(certificates[1], "Alice")
+    store.revoke("alice", NOW)
+    store.record_certificate(certificates[2], "Alice")
+    store.set_disabled("bob", True)
+    snapshot = store.snapshot()
+    assert snapshot == IdentitySnapshot(
+        store.revision(),
+        {"alice": store.user("alice"), "bob": store.user("bob")},
+        {certificates[0].serial_number: NOW, certificates[1].serial_number: NOW},
+    )
+    assert snapshot.user("ALICE") == User("Alice", frozenset({"blue"}), None, disabled=False)
+    assert snapshot.user("carol") is None
+
+
+_OTHER_PROCESS = """
+import sys
+from pathlib import Path
+from rallypoint.pki.identities import IdentityStore
+
+with IdentityStore(Path(sys.argv[1])) as store:
+    for i in range(int(sys.argv[3])):
+        store.add_user(f"{sys.argv[2]}{i}", "pw", ["blue"])
+"""
+
+
+def _other_process_adds(path: Path, prefix: str, count: int) -> None:
+    """What ``rallypoint user add`` does: its own store, written, then closed (its last close
+    would checkpoint and delete the WAL if it believed no other process had the file open)."""
+    subprocess.run(
+        [sys.executable, "-c", _OTHER_PROCESS, str(path), prefix, str(count)], check=True, timeout=60
+    )
+
+
+def test_opening_a_second_store_in_a_process_keeps_its_locks(tmp_path: Path) -> None:
+    """Regression: opening a store used to open and close a descriptor of the database file,
+    which drops every POSIX lock of the process on it; an admin command in another process then
+    deleted the WAL the server still read, and the file ended up malformed."""
+    path = tmp_path / "identity.sqlite3"
+    wal = tmp_path / "identity.sqlite3-wal"
+    with IdentityStore(path) as server:
+        server.add_user("alice", "pw", ["blue"])
+        with IdentityStore(path) as second:
+            assert second.user("alice") is not None
+            _other_process_adds(path, "cli", 20)
+            assert wal.exists(), "another process deleted the WAL this one reads"
+            assert len(server.users()) == 21
+            server.add_user("bob", "pw", ["red"])
+            _other_process_adds(path, "again", 5)
+            assert {user.name for user in second.users()} >= {"alice", "bob", "cli0", "again4"}
+        assert len(server.users()) == 27
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        assert db.execute("SELECT count(*) FROM users").fetchone() == (27,)
+
+
 def test_concurrent_writers_do_not_lose_changes(tmp_path: Path) -> None:
     path = tmp_path / "identity.sqlite3"
     stores = [IdentityStore(path) for _ in range(4)]
@@ -197,6 +261,10 @@ def test_concurrent_writers_do_not_lose_changes(tmp_path: Path) -> None:
 
 def test_store_file_is_private_and_errors_are_typed(tmp_path: Path) -> None:
     path = tmp_path / "identity.sqlite3"
+    with IdentityStore(path) as first:
+        first.add_user("carol", "pw", ["blue"])
+        for name in ("identity.sqlite3", "identity.sqlite3-wal", "identity.sqlite3-shm"):
+            assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600, name
     IdentityStore(path).close()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     with pytest.raises(PkiError, match="cannot open"):

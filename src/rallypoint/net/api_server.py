@@ -9,7 +9,8 @@ verified TLS transport to a uvicorn HTTP protocol object whose ASGI app is bound
 identity (``protocol.app``). uvicorn's server owns those connections from there (keep-alive,
 concurrency limit, graceful shutdown) as if it had accepted them. Between requests of one
 keep-alive connection the identity is looked up again whenever the identity store changed,
-so a revoked certificate or a disabled user is refused at its next request.
+so a revoked certificate or a disabled user is refused at its next request. New handshakes
+use the CRL the process's identity watch re-signed.
 
 The plain port is uvicorn's own listening socket; every request on it is anonymous, in the
 ``__ANON__`` group, like plain streaming clients.
@@ -20,7 +21,6 @@ import logging
 import socket
 import ssl
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
 import uvicorn
 from starlette.responses import JSONResponse
@@ -46,14 +46,13 @@ from rallypoint.net.handshake import (
     Refused,
     TlsAcceptor,
     Verified,
+    fresh_ssl_context,
     identify,
     server_ssl_context,
     verified_handshake,
 )
 from rallypoint.net.stream import Identity, peer_address
-from rallypoint.net.tls import CRL_RESIGN_S, LISTEN_BACKLOG
-from rallypoint.pki.identities import IdentityStore
-from rallypoint.pki.paths import identity_path
+from rallypoint.net.tls import LISTEN_BACKLOG
 
 log = logging.getLogger(__name__)
 
@@ -108,18 +107,18 @@ class ApiTlsListener:
 
     def __init__(self, context: ServerContext, app: ASGIApp, server: EmbeddedServer) -> None:
         assert context.authority is not None
+        assert context.identities is not None
+        assert context.identity_watch is not None
         self.context = context
         self.authority = context.authority
         self.app = app
         self.server = server
-        self.store = IdentityStore(identity_path(context.settings.data_dir))
-        """Its own connection, like the streaming listener's."""
+        self.store = context.identities
         self._acceptor = TlsAcceptor(
             "api", self._admit, self._handshake, self.refuse, lambda: context.counters.inc("accept_failed")
         )
-        self._crl_mtime = 0
         self.ssl_context = server_ssl_context(self.authority)
-        self._check_crl()
+        self._unsubscribe = context.identity_watch.on_crl(self._reload_crl)
 
     async def start(self, host: str, port: int) -> int:
         """Listen on ``host:port``; return the bound port."""
@@ -128,37 +127,25 @@ class ApiTlsListener:
     async def stop(self) -> None:
         """Stop accepting and abandon handshakes in progress (uvicorn closes the connections)."""
         await self._acceptor.stop()
-        self.store.close()
+        self._unsubscribe()
 
     def current_identity(self, connection: _Connection) -> Identity:
-        """The connection's identity, looked up again if the identity store changed (or Refused)."""
+        """The connection's identity, looked up again if the identity store changed (or Refused).
+
+        The store's revision is read at every request, not taken from the watch: a request is
+        a moment of its own, and the very next one after a revocation is refused."""
         revision = self.store.revision()
         if revision != connection.revision:
             connection.identity = identify(self.store, connection.ssl_object)
             connection.revision = revision
         return connection.identity
 
-    def _check_crl(self) -> None:
-        """Use the CRL the streaming listener rewrote; re-sign it if nobody did for a day."""
-        path = self.authority.paths.crl
-        try:
-            mtime = path.stat().st_mtime_ns
-            if datetime.now(UTC).timestamp() - mtime / 1e9 > CRL_RESIGN_S:
-                self.authority.write_crl(self.store.revoked(), datetime.now(UTC))
-                mtime = path.stat().st_mtime_ns
-        except OSError as exc:
-            raise PkiError(f"cannot read the CRL {path}: {exc}") from exc
-        if mtime != self._crl_mtime:
-            self.ssl_context = server_ssl_context(self.authority)
-            self._crl_mtime = mtime
+    def _reload_crl(self) -> None:
+        """The watch rewrote the CRL: new handshakes check against it."""
+        self.ssl_context = fresh_ssl_context(self.authority, self.ssl_context, "API")
 
     def _admit(self, peer: str) -> tuple[str, str] | None:
-        """Before each handshake: pick up a CRL the streaming listener rewrote."""
-        try:
-            self._check_crl()
-        except PkiError as exc:
-            self.context.counters.inc("identity_refresh_failed")
-            log.warning("API port keeps its current CRL: %s", exc)
+        """Nothing to check before a handshake here: uvicorn limits the connections it serves."""
         return None
 
     async def _handshake(self, sock: socket.socket, peer: str) -> None:

@@ -1,5 +1,6 @@
 """What every listener and connection shares: settings, router, counters, clocks, limits, and
-(when TLS or enrollment is on) the certificate authority, the identity store and the audit log."""
+(when a TLS, enrollment or web port is on) the certificate authority, the identity store, its
+watch and the audit log: one of each per process, opened by the server before any listener."""
 
 import logging
 import time
@@ -13,6 +14,7 @@ from rallypoint.errors import PkiError
 from rallypoint.pki.audit import AuditLog
 from rallypoint.pki.authority import CertificateAuthority
 from rallypoint.pki.identities import IdentityStore
+from rallypoint.pki.watch import IdentityWatch
 from rallypoint.router.mailbox import Mailbox
 from rallypoint.router.router import Denial, Router, describe
 from rallypoint.router.stats import Counters
@@ -40,6 +42,8 @@ class ServerContext:
     """Connections with a running timer (stalled writes, unfinished message): the tick checks these."""
     authority: CertificateAuthority | None = None
     identities: IdentityStore | None = None
+    identity_watch: IdentityWatch | None = None
+    """Tells the listeners what changed in :attr:`identities` (revocations, users, groups)."""
     audit_log: AuditLog | None = None
     store: Store | None = None
     """Routed events and the package index; opened by the server at start."""

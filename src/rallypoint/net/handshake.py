@@ -76,6 +76,15 @@ def server_ssl_context(authority: CertificateAuthority) -> ssl.SSLContext:
     return context
 
 
+def fresh_ssl_context(authority: CertificateAuthority, current: ssl.SSLContext, port: str) -> ssl.SSLContext:
+    """A context with the CRL just rewritten, or ``current`` (logged) if it cannot be loaded."""
+    try:
+        return server_ssl_context(authority)
+    except OSError as exc:  # ssl.SSLError included
+        log.error("%s port keeps its previous CRL: %s", port, exc)
+        return current
+
+
 def refusal_reason(exc: BaseException) -> str:
     """A short, stable label for why a handshake failed (for counters and the audit log)."""
     if isinstance(exc, ssl.SSLCertVerificationError):

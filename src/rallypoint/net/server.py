@@ -1,11 +1,13 @@
 """The running server: listeners, the periodic tick, and graceful shutdown.
 
 One task owns the tick (cache expiry, alert repetition, connection timeouts); listeners
-are asyncio servers whose protocols are created per connection. When TLS streaming or
-enrollment is on, start-up loads (or creates) the certificate authority and opens the
-identity store and the audit log. Before any listener opens, the store is opened and the
-situation cache rebuilt from it. ``stop`` closes the listeners, flushes and closes every
-connection, ends the tick, then closes the store (committing what is queued).
+are asyncio servers whose protocols are created per connection. When TLS streaming,
+enrollment or the web port is on, start-up loads (or creates) the certificate authority
+(when a TLS port needs it) and opens the identity store, its watch and the audit log: one of
+each for the whole process, shared by every listener, with one task refreshing the watch.
+Before any listener opens, the store is opened and the situation cache rebuilt from it.
+``stop`` closes the listeners, flushes and closes every connection, ends the tick, then
+closes the store (committing what is queued).
 """
 
 import asyncio
@@ -23,14 +25,17 @@ from rallypoint.net.context import ServerContext, wall_clock_ms
 from rallypoint.net.datagram import DatagramInput, multicast_socket
 from rallypoint.net.guide import BoundPorts, connection_guide
 from rallypoint.net.https import EnrollmentService, start_enrollment
+from rallypoint.net.identity_watch import follow_identities
 from rallypoint.net.persistence import EventRecorder, Retention, rebuild_cache
 from rallypoint.net.stream import StreamConnection
 from rallypoint.net.tls import TlsListener
 from rallypoint.net.web_server import start_web
 from rallypoint.pki.audit import AuditLog
 from rallypoint.pki.authority import CertificateAuthority
+from rallypoint.pki.files import make_private_directory
 from rallypoint.pki.identities import IdentityStore
 from rallypoint.pki.paths import audit_path, identity_path
+from rallypoint.pki.watch import IdentityWatch
 from rallypoint.router.host import Component
 from rallypoint.store import open_store
 
@@ -52,6 +57,7 @@ class Server:
         self._tcp: asyncio.Server | None = None
         self._datagrams: list[asyncio.DatagramTransport] = []
         self._tick_task: asyncio.Task[None] | None = None
+        self._identity_task: asyncio.Task[None] | None = None
         self._tls: TlsListener | None = None
         self._enrollment: EnrollmentService | None = None
         self._api: ApiService | None = None
@@ -64,8 +70,11 @@ class Server:
         loop = asyncio.get_running_loop()
         settings = self.settings
         certificate_ports = (settings.tls_port, settings.enrollment_port, settings.api_tls_port)
-        if any(port is not None for port in certificate_ports):
-            self._open_identities()
+        needs_authority = any(port is not None for port in certificate_ports) or (
+            settings.web_port is not None and settings.web_tls
+        )
+        if needs_authority or settings.web_port is not None:
+            self._open_identities(with_authority=needs_authority)
         await self._open_store()
         self.context.mailbox.start()
         host = build_host(self.context)
@@ -137,19 +146,30 @@ class Server:
             port=port,
         )
 
-    def _open_identities(self) -> None:
-        """Load or create the CA, open the identity store and the audit log (blocking, at start-up)."""
+    def _open_identities(self, *, with_authority: bool) -> None:
+        """Load or create the CA (if asked), open the process's one identity store, its watch and
+        the audit log, and start the task that refreshes the watch (blocking, at start-up)."""
         data_dir = self.settings.data_dir
         context = self.context
+        now = datetime.now(UTC)
         try:
-            authority = CertificateAuthority.load_or_create(
-                data_dir, self.settings.hostname_list, datetime.now(UTC)
+            make_private_directory(data_dir)
+            authority = (
+                CertificateAuthority.load_or_create(data_dir, self.settings.hostname_list, now)
+                if with_authority
+                else None
             )
             context.identities = IdentityStore(identity_path(data_dir))
+            context.identity_watch = IdentityWatch(context.identities, authority, now)
         except PkiError as exc:
-            raise ConfigError(f"cannot set up TLS in {data_dir}: {exc}") from exc
+            raise ConfigError(f"cannot set up the identities in {data_dir}: {exc}") from exc
         context.authority = authority
         context.audit_log = AuditLog(audit_path(data_dir))
+        self._identity_task = asyncio.create_task(
+            follow_identities(context.identity_watch, context.counters), name="rallypoint-identities"
+        )
+        if authority is None:
+            return
         log.info(
             "certificate authority %s; server certificate for %s",
             authority.paths.ca_cert,
@@ -239,9 +259,13 @@ class Server:
             self._tick_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._tick_task
+        await stop_components(self.components)
+        if self._identity_task is not None:
+            self._identity_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._identity_task
         if self.context.identities is not None:
             self.context.identities.close()
-        await stop_components(self.components)
         await self.context.mailbox.stop()
         await self._close_store()
         self._stopped.set()

@@ -1,7 +1,8 @@
 """The web command post's listener (``web_port``), run by uvicorn inside the server's loop.
 
 It wires the web application (:mod:`rallypoint.api.web_app`) to this server: the router and
-store, the identity store for logins (opened here when no TLS port opened it), the audit log,
+store, the server's identity store for logins and its watch (a session ends when its user is
+disabled or regrouped or its certificate revoked), the audit log,
 the live hub fed by the router, the missions service's change listeners, and the same
 ``submit`` the Marti API routes events with. uvicorn runs with its sans-I/O WebSocket protocol
 for ``/api/live``, frames capped at :data:`MAX_WS_FRAME_BYTES` (a page only sends pings).
@@ -17,7 +18,6 @@ import dataclasses
 import logging
 import ssl
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,7 @@ from rallypoint.api.web_packages import web_package_routes
 from rallypoint.api.web_socket import live_routes
 from rallypoint.api.web_tiles import TILE_URL, MbTiles, tile_routes
 from rallypoint.cot.event import Event
-from rallypoint.errors import ConfigError, PkiError
+from rallypoint.errors import ConfigError
 from rallypoint.missions.service import MissionService
 from rallypoint.net.api_server import ApiService
 from rallypoint.net.api_wiring import api_deps, package_deps
@@ -51,10 +51,8 @@ from rallypoint.net.embedded import (
 )
 from rallypoint.net.handshake import TLS12_CIPHERS
 from rallypoint.net.web_certificates import CertificateH11Protocol, certificate_user
-from rallypoint.pki.audit import AuditLog
-from rallypoint.pki.authority import CertificateAuthority
-from rallypoint.pki.identities import IdentityStore
-from rallypoint.pki.paths import audit_path, identity_path
+from rallypoint.pki.identities import IdentitySnapshot
+from rallypoint.pki.watch import IdentityWatch
 from rallypoint.router.host import Component
 
 log = logging.getLogger(__name__)
@@ -79,45 +77,29 @@ class WebService:
         sessions: SessionStore,
         port: int,
         tiles: MbTiles | None,
-        identities: IdentityStore,
+        watch: IdentityWatch,
     ) -> None:
         self._server = server
-        self._identities = identities
-        self._revision = identities.revision()
         self._task = task
         self.hub = hub
         self.sessions = sessions
         self.port = port
         self._tiles = tiles
+        self._unsubscribe = watch.subscribe(self._revalidate)
 
     async def start(self) -> None:
         """Already started by :func:`start_web` (the component protocol's first call)."""
 
     def tick(self, now_ms: int) -> None:
-        """End idle sessions, and those whose user or certificate changed in the identity store
-        (their sockets close): a disabled user, a group removed or a revoked certificate takes
-        effect within a second."""
+        """End idle sessions."""
         self.sessions.expire()
-        try:
-            revision = self._identities.revision()
-            if revision == self._revision:
-                return
-            self._revision = revision
-            ended = self.sessions.revalidate(self._still_valid)
-        except PkiError as exc:
-            log.warning("web: cannot read the identity store: %s", exc)
-            return
+
+    def _revalidate(self, snapshot: IdentitySnapshot) -> None:
+        """The identity store changed: end the sessions whose user was disabled, removed or
+        regrouped, or whose certificate was revoked (their sockets close)."""
+        ended = self.sessions.revalidate(lambda session: _still_valid(session, snapshot))
         if ended:
             log.info("web: %d sessions ended after a change of their users", ended)
-
-    def _still_valid(self, session: Session) -> bool:
-        user = self._identities.user(session.user)
-        if user is None or user.disabled or user.groups != session.groups:
-            return False
-        if session.certificate is None:
-            return True
-        record = self._identities.certificate(session.certificate)
-        return record is not None and record.revoked_at is None
 
     async def stop(self) -> None:
         """Close the pages' sockets, stop accepting, let requests finish (bounded)."""
@@ -125,7 +107,7 @@ class WebService:
         await stop_serving(self._server, self._task)
         if self._tiles is not None:
             self._tiles.close()
-        self._identities.close()
+        self._unsubscribe()
         log.info("web command post stopped")
 
 
@@ -140,7 +122,7 @@ async def start_web(
     """
     settings = context.settings
     marti_url = _marti_url(context, marti)
-    _open_users(context)
+    assert context.identity_watch is not None, "the server opens the identity store for the web port"
     sessions = SessionStore(settings.web_session_idle_s)
     hub = LiveHub(context.router, context.counters, wall_clock_ms, settings.web_live_queue_max)
     _follow_missions(components, hub)
@@ -211,25 +193,15 @@ async def start_web(
     bound = int(sock.getsockname()[1])
     scheme = "https" if settings.web_tls else "http"
     log.info("web command post on %s://%s:%d/", scheme, _url_host(settings.host), bound)
-    watcher = IdentityStore(identity_path(settings.data_dir))  # its own connection, as net.tls's
-    return WebService(server, task, hub=hub, sessions=sessions, port=bound, tiles=tiles, identities=watcher)
+    watch = context.identity_watch
+    return WebService(server, task, hub=hub, sessions=sessions, port=bound, tiles=tiles, watch=watch)
 
 
-def _open_users(context: ServerContext) -> None:
-    """The identity store and audit log for logins (and the CA for HTTPS) if not open yet."""
-    data_dir = context.settings.data_dir
-    try:
-        data_dir.mkdir(parents=True, exist_ok=True)
-        if context.settings.web_tls and context.authority is None:
-            context.authority = CertificateAuthority.load_or_create(
-                data_dir, context.settings.hostname_list, datetime.now(UTC)
-            )
-        if context.identities is None:
-            context.identities = IdentityStore(identity_path(data_dir))
-    except (PkiError, OSError) as exc:
-        raise ConfigError(f"cannot open the users of {data_dir} for the web port: {exc}") from exc
-    if context.audit_log is None:
-        context.audit_log = AuditLog(audit_path(data_dir))
+def _still_valid(session: Session, snapshot: IdentitySnapshot) -> bool:
+    user = snapshot.user(session.user)
+    if user is None or user.disabled or user.groups != session.groups:
+        return False
+    return session.certificate is None or session.certificate not in snapshot.revoked
 
 
 def _follow_missions(components: Sequence[Component], hub: LiveHub) -> None:

@@ -1,9 +1,11 @@
 """``rallypoint ca|cert|user|package|audit``: the administrator's command line for identities.
 
-Every command works on ``settings.data_dir`` and creates the CA there on first use, exactly as
-``rallypoint serve`` would, so the order in which an operator runs things does not matter. The
-commands may run while the server does: the identity store and the audit log are safe to share
-between processes, and the server picks up changes (revocations, groups) by itself.
+Every command works on ``settings.data_dir`` (``--config``, ``--data-dir`` and the environment,
+as for ``rallypoint serve``) and creates the CA there on first use, exactly as the server would,
+so the order in which an operator runs things does not matter. The commands may run while the
+server does: the identity store and the audit log are safe to share between processes, and the
+server picks up every change by itself (a new certificate at its first handshake; revocations,
+disabled users and new groups within a poll of its identity watch).
 Every change to identities is written to the audit log (with ``fsync``: these are rare).
 Secrets (keystore passwords) are printed once and stored nowhere.
 """
@@ -38,6 +40,7 @@ def add_pki_parsers(commands: Any) -> None:
     common.add_argument(
         "--config", type=Path, help="TOML settings file (default ./rallypoint.toml if present)"
     )
+    common.add_argument("--data-dir", type=Path, help="the server's data directory (setting data_dir)")
 
     def leaf(group: Any, name: str, handler: Handler, text: str) -> argparse.ArgumentParser:
         parser: argparse.ArgumentParser = group.add_parser(

@@ -17,7 +17,7 @@ import os
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -71,6 +71,8 @@ SELECT c.serial, u.name, c.not_before, c.not_after, c.revoked_at, c.client_uid, 
 FROM certificates c JOIN users u ON u.id = c.user_id
 """
 
+_REVOKED = "SELECT serial, revoked_at FROM certificates WHERE revoked_at IS NOT NULL"
+
 
 class User(NamedTuple):
     """An identity as the router sees it: name, groups, role and whether it may log in."""
@@ -94,16 +96,27 @@ class CertificateRecord(NamedTuple):
     """SHA-256 of the DER certificate, lowercase hex."""
 
 
+class IdentitySnapshot(NamedTuple):
+    """Users and revoked serials at one revision: what open connections are checked against."""
+
+    revision: int
+    users: Mapping[str, User]
+    """By ``casefold``-ed name."""
+    revoked: Mapping[int, datetime]
+    """Revocation time by serial: what the CRL lists."""
+
+    def user(self, name: str) -> User | None:
+        """The user called ``name`` in any letter case, or None."""
+        return self.users.get(name.casefold())
+
+
 class IdentityStore:
     """The identity database; one per process (thread-safe: one connection behind a lock)."""
 
     def __init__(self, path: Path) -> None:
         self._path = path
         self._lock = threading.Lock()
-        try:
-            os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))  # password hashes: owner only
-        except OSError as exc:
-            raise PkiError(f"cannot open the identity store {path}: {exc.strerror or exc}") from exc
+        _create_private(path)
         try:
             self._db = sqlite3.connect(
                 path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
@@ -235,8 +248,23 @@ class IdentityStore:
 
     def revoked(self) -> list[tuple[int, datetime]]:
         """``(serial, revocation time)`` of every revoked certificate: the CRL's content."""
-        rows = self._read("SELECT serial, revoked_at FROM certificates WHERE revoked_at IS NOT NULL", ())
-        return [(int(serial, 16), datetime.fromisoformat(when)) for serial, when in rows]
+        return _revocations(self._read(_REVOKED, ()))
+
+    def snapshot(self) -> IdentitySnapshot:
+        """Revision, users and revoked serials, read in one transaction so that they agree."""
+        with self._lock:
+            try:
+                self._db.execute("BEGIN")
+                try:
+                    revision = self._db.execute("SELECT value FROM revision WHERE id = 1").fetchone()[0]
+                    users = _collect_users(self._db.execute(_USERS).fetchall())
+                    revoked = self._db.execute(_REVOKED).fetchall()
+                finally:
+                    self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise PkiError(f"identity store {self._path}: {exc}") from exc
+        by_name = {user.name.casefold(): user for user in users}
+        return IdentitySnapshot(int(revision), by_name, dict(_revocations(revoked)))
 
     def revision(self) -> int:
         """A number that grows with every change; equal numbers mean nothing changed."""
@@ -284,6 +312,23 @@ class IdentityStore:
             self._db.execute("ROLLBACK")
 
 
+def _create_private(path: Path) -> None:
+    """Create the database file with mode 0600 (it holds password hashes) if it does not exist.
+
+    Only a file that did not exist is opened here, never one SQLite may have open: closing any
+    descriptor of a file drops every POSIX lock the process holds on it, and another process
+    would then believe itself alone, checkpoint and delete the WAL this one still reads. SQLite
+    gives the -wal and -shm files the database file's permissions.
+    """
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    except OSError as exc:
+        raise PkiError(f"cannot open the identity store {path}: {exc.strerror or exc}") from exc
+    os.close(descriptor)
+
+
 def _user_id(db: sqlite3.Connection, name: str) -> int:
     row = db.execute("SELECT id FROM users WHERE name_key = ?", (name.casefold(),)).fetchone()
     if row is None:
@@ -301,6 +346,10 @@ def _collect_users(rows: list[tuple[Any, ...]]) -> list[User]:
         if group is not None:
             members.add(str(group))
     return [user._replace(groups=frozenset(groups[key])) for key, user in users.items()]
+
+
+def _revocations(rows: list[tuple[Any, ...]]) -> list[tuple[int, datetime]]:
+    return [(int(serial, 16), datetime.fromisoformat(when)) for serial, when in rows]
 
 
 def _record(row: tuple[Any, ...]) -> CertificateRecord:
