@@ -18,9 +18,10 @@ from rallypoint.fusion.feeds.transports import FeedLink
 from rallypoint.fusion.report import Report
 from rallypoint.router.stats import Counters
 from tests.fixtures.feeds.fakes import HttpServer, LineServer, closed_tcp_port, free_udp_port, send_udp
+from tests.waiting import EVENT_TIMEOUT_S
 
 FEEDS = Path(__file__).parents[1] / "fixtures" / "feeds"
-TIMEOUT = 5.0
+TIMEOUT = EVENT_TIMEOUT_S
 
 
 class Harness:

@@ -18,8 +18,9 @@ from rallypoint.net.server import Server
 from rallypoint.pki.identities import IdentityStore
 from rallypoint.pki.paths import identity_path
 from tests.conftest import RunningServer
+from tests.waiting import EVENT_TIMEOUT_S
 
-TIMEOUT = 5.0
+TIMEOUT = EVENT_TIMEOUT_S
 ANON = "__ANON__"
 USERS = {"alice": (ANON, "blue"), "bob": (ANON,), "eve": ("red",)}
 """alice and bob see the anonymous plain-TCP clients (pytak); eve is in another group."""

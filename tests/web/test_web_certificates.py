@@ -19,9 +19,10 @@ from rallypoint.pki.authority import CertificateAuthority
 from rallypoint.pki.identities import IdentityStore
 from rallypoint.pki.paths import identity_path
 from tests.conftest import Credentials, PkiFixture, RunningServer, write_credentials
+from tests.waiting import EVENT_TIMEOUT_S
 from tests.web.conftest import password
 
-TIMEOUT = 5.0
+TIMEOUT = EVENT_TIMEOUT_S
 
 
 @pytest.fixture
