@@ -553,7 +553,7 @@ async def test_two_thousand_connections_opened_and_dropped(running_server: Runni
         async with asyncio.timeout(60):
             for batch in range(20):
                 await asyncio.gather(*(_open_and_drop(port, abort=(batch + i) % 2 == 0) for i in range(100)))
-            await eventually(lambda: len(context.connections) == 1, timeout=10)
+            await eventually(lambda: len(context.connections) == 1)
         opened = context.counters.get("connections_opened{transport=tcp}")
         closed = context.counters.get("connections_closed{transport=tcp}")
         assert opened - closed == 1, "every dropped connection was cleaned up"
