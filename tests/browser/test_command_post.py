@@ -1,8 +1,8 @@
 """The command post end to end in headless Chromium: log in, a pytak client's position on the
 map (really drawn: the symbol's pixels are on the screenshot) and in the list, an objective
 designated on the map, assigned, acknowledged from the pytak client, chat both ways, the
-emergency banner, and a user of another group who sees none of it. How fast a position is
-drawn is measured by ``rallypoint bench web``, not judged here."""
+emergency banner, and a user of another group who sees none of it. How fast the page draws
+is for ``rallypoint bench web`` to measure, not for these tests to judge."""
 
 import asyncio
 import io

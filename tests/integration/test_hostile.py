@@ -387,7 +387,7 @@ async def test_slow_but_steady_sender_is_kept(running_server: RunningServer, clo
         started = clock()
         for index in range(4):
             message = pli_xml("UID-SLOW", "SLOW", lat=float(index))
-            for offset in range(0, len(message), 64):  # 8 pieces, 0.4 s per message
+            for offset in range(0, len(message), 64):  # 7 pieces: each message within 0.35 s
                 piece = message[offset : offset + 64]
                 await send_and_wait(connection, sender, piece, (offset + len(piece)) % len(message))
                 clock.advance(step)
