@@ -83,7 +83,7 @@ async def running_server(server_settings: Settings) -> AsyncIterator[RunningServ
 
 
 async def read_until(
-    reader: asyncio.StreamReader, predicate: Callable[[bytes], bool], timeout: float = 5.0
+    reader: asyncio.StreamReader, predicate: Callable[[bytes], bool], timeout: float = DEFAULT_TIMEOUT
 ) -> bytes:
     """Read from ``reader`` until ``predicate(all bytes so far)`` holds; fail after ``timeout``."""
     received = b""

@@ -3,15 +3,17 @@ download), WebGL through SwiftShader, against a real server on loopback serving 
 shipped in the package, with users in two groups and pytak clients on the plain TCP port.
 
 Every wait is a bounded poll of ``page.evaluate`` (the page's CSP forbids the eval that
-Playwright's own ``wait_for_function`` needs)."""
+Playwright's own ``wait_for_function`` needs) or a promise the page resolves; none is a fixed
+pause."""
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from rallypoint.api.web_app import PACKAGED_UI
@@ -19,17 +21,31 @@ from rallypoint.config import Settings
 from rallypoint.net.server import BoundPorts, Server
 from rallypoint.pki.identities import IdentityStore
 from rallypoint.pki.paths import identity_path
+from tests.waiting import EVENT_TIMEOUT_S
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).parent / "artifacts"
 CHROMIUM_ARGS = ["--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--ignore-gpu-blocklist"]
 """Software WebGL: MapLibre draws without a GPU."""
 VIEWPORT = {"width": 1280, "height": 800}
-TIMEOUT = 10.0
+TIMEOUT = EVENT_TIMEOUT_S
 POLL_S = 0.02
 ANON = "__ANON__"
-USERS = {"alice": (ANON, "blue"), "eve": ("red",)}
-"""alice sees the anonymous plain-TCP clients (pytak); eve is in another group and sees none."""
+USERS = {"alice": (ANON, "blue"), "eve": ("red",), "rita": ("red",)}
+"""alice sees the anonymous plain-TCP clients (pytak); eve is in another group and sees none;
+rita shares eve's group (her chat tells when eve's page has caught up)."""
+CAMERA_AT_REST = """([lon, lat, frames]) => new Promise((resolve) => {
+    let last = null, still = 0;
+    const check = () => {
+        const at = window.rallypoint.project(lon, lat);
+        still = last !== null && at.x === last.x && at.y === last.y ? still + 1 : 0;
+        last = at;
+        if (still >= frames) resolve(at); else requestAnimationFrame(check);
+    };
+    requestAnimationFrame(check);
+})"""
+"""Where (lon, lat) is on the map once it stayed put for ``frames`` frames in a row: a camera
+move (easing, fitting) changes it in every frame it runs."""
 
 if not CHROMIUM.exists():
     pytest.skip(f"{CHROMIUM} is absent (apt-get install chromium)", allow_module_level=True)
@@ -98,11 +114,24 @@ async def until(page: Page, expression: str, timeout: float = TIMEOUT) -> Any:
         await asyncio.sleep(POLL_S)
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = TIMEOUT) -> None:
-    """Await ``check()`` until it is true; fail after ``timeout``."""
-    async with asyncio.timeout(timeout):
-        while not await check():
-            await asyncio.sleep(POLL_S)
+async def camera_at_rest(page: Page, lon: float, lat: float) -> dict[str, float]:
+    """The screen position of (lon, lat) once the map's camera has stopped moving."""
+    async with asyncio.timeout(TIMEOUT):
+        at: dict[str, float] = await page.evaluate(CAMERA_AT_REST, [lon, lat, 3])
+    return at
+
+
+async def post_chat(command_post: CommandPost, user: str, text: str) -> None:
+    """``user`` sends ``text`` to All Chat Rooms through the web API, without a browser."""
+    async with httpx.AsyncClient(base_url=command_post.url, timeout=TIMEOUT) as http:
+        login = await http.post("/api/login", json={"username": user, "password": password(user)})
+        assert login.status_code == 200, login.text
+        headers = {
+            "Cookie": f"rp_session={login.cookies['rp_session']}",
+            "X-CSRF-Token": login.json()["csrf"],
+        }
+        sent = await http.post("/api/chat", json={"to": "All Chat Rooms", "text": text}, headers=headers)
+        assert sent.status_code == 200, sent.text
 
 
 @pytest.fixture

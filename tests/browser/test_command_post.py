@@ -1,12 +1,12 @@
 """The command post end to end in headless Chromium: log in, a pytak client's position on the
-map (really drawn: the symbol's pixels are on the screenshot) and in the list within a second,
-an objective designated on the map, assigned, acknowledged from the pytak client, chat both
-ways, the emergency banner, and a user of another group who sees none of it."""
+map (really drawn: the symbol's pixels are on the screenshot) and in the list, an objective
+designated on the map, assigned, acknowledged from the pytak client, chat both ways, the
+emergency banner, and a user of another group who sees none of it. How fast the page draws
+is for ``rallypoint bench web`` to measure, not for these tests to judge."""
 
 import asyncio
 import io
 import re
-import time
 import warnings
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
@@ -14,9 +14,10 @@ from collections.abc import Callable
 from PIL import Image
 from playwright.async_api import Page
 
-from tests.browser.conftest import CommandPost, login, until
+from tests.browser.conftest import CommandPost, camera_at_rest, login, post_chat, until
 from tests.interop.clients import chat_xml, cot_time, event_xml
 from tests.interop.test_pytak import pytak_client
+from tests.waiting import EVENT_TIMEOUT_S, eventually
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message=r"The '\w+' package is required", category=UserWarning)
@@ -52,7 +53,7 @@ def emergency(uid: str, callsign: str) -> bytes:
 
 
 async def received(
-    tool: pytak.CLITool, predicate: Callable[[ET.Element], bool], timeout: float = 10.0
+    tool: pytak.CLITool, predicate: Callable[[ET.Element], bool], timeout: float = EVENT_TIMEOUT_S
 ) -> ET.Element:
     """The first event from pytak's RX queue that ``predicate`` accepts."""
     async with asyncio.timeout(timeout):
@@ -83,9 +84,7 @@ async def friend_pixels(page: Page, x: float, y: float) -> int:
     )
 
 
-async def test_login_then_a_pytak_position_is_drawn_and_listed_within_a_second(
-    command_post: CommandPost,
-) -> None:
+async def test_login_then_a_pytak_position_is_drawn_and_listed(command_post: CommandPost) -> None:
     page = await command_post.page(user=None)
     await page.fill("input[name=username]", "alice")
     await page.fill("input[name=password]", "wrong password")
@@ -97,23 +96,18 @@ async def test_login_then_a_pytak_position_is_drawn_and_listed_within_a_second(
     await until(page, "document.getElementById('live-state').dataset.state === 'open'")
 
     async with pytak_client(command_post.ports.tcp, "browser-pli") as tool:
-        sent = time.monotonic()
         await tool.tx_queue.put(pli("PYTAK-ALPHA", "ALPHA"))
-        drawn_after = listed_after = None
-        async with asyncio.timeout(5.0):
-            while drawn_after is None or listed_after is None:
-                drawn, listed = await page.evaluate(SEEN_ON_MAP_AND_LIST, "PYTAK-ALPHA")
-                if drawn and drawn_after is None:
-                    drawn_after = time.monotonic() - sent
-                if listed and listed_after is None:
-                    listed_after = time.monotonic() - sent
-                await asyncio.sleep(0.01)
-        assert drawn_after < 1.0, f"drawn {drawn_after:.3f} s after sending"
-        assert listed_after < 1.0, f"listed {listed_after:.3f} s after sending"
 
-        await page.wait_for_timeout(300)  # the fit-to-contacts camera move has settled
-        at = await page.evaluate(f"window.rallypoint.project({LON}, {LAT})")
-        assert await friend_pixels(page, at["x"], at["y"]) > 40, "no friend symbol drawn where the contact is"
+        async def drawn_and_listed() -> bool:
+            return all(await page.evaluate(SEEN_ON_MAP_AND_LIST, "PYTAK-ALPHA"))
+
+        await eventually(drawn_and_listed, what="PYTAK-ALPHA on the map and in the list")
+        at = await camera_at_rest(page, LON, LAT)
+
+        async def symbol_on_screen() -> bool:
+            return await friend_pixels(page, at["x"], at["y"]) > 40
+
+        await eventually(symbol_on_screen, what="a friend symbol drawn where the contact is")
         assert await friend_pixels(page, at["x"] + 150, at["y"] + 120) == 0, (
             "symbol colour away from the contact"
         )
@@ -132,7 +126,7 @@ async def test_designate_assign_and_acknowledge_an_objective(command_post: Comma
         await tool.tx_queue.put(pli("PYTAK-BRAVO", "BRAVO"))
         await until(page, "window.rallypoint.renderedUids().includes('PYTAK-BRAVO')")
         await page.click("#contact-list [data-uid='PYTAK-BRAVO']")  # zooms the map to the team
-        await page.wait_for_timeout(800)
+        await camera_at_rest(page, LON, LAT)
 
         await page.click("nav.tabs [data-tab=missions]")
         await page.fill("#mission-name", "op-north")
@@ -200,8 +194,11 @@ async def test_emergency_banner_stays_until_acknowledged(command_post: CommandPo
         await until(page, "!document.getElementById('alert-banner').hidden")
         assert "DELTA" in await page.text_content("#alert-banner")
         await command_post.screenshot(page)
-        await page.wait_for_timeout(3500)  # the server repeats the alert: it stays up
-        assert await page.is_visible("#alert-banner")
+        counters = command_post.server.context.counters
+        await eventually(lambda: counters.get("alerts_repeated") >= 1, what="the alert repeated")
+        await tool.tx_queue.put(chat_xml("PYTAK-DELTA", "DELTA", "after the repeats"))
+        await until(page, "document.getElementById('chat-log').textContent.includes('after the repeats')")
+        assert await page.is_visible("#alert-banner"), "the repeats reached the page and it stays up"
         await page.click("#alert-banner button.ack")
         await until(page, "document.getElementById('alert-banner').hidden")
     assert page.errors == []  # type: ignore[attr-defined]
@@ -220,7 +217,11 @@ async def test_a_user_of_another_group_sees_none_of_it(command_post: CommandPost
         await until(
             alice, "document.getElementById('chat-log').textContent.includes('only for the anonymous group')"
         )
-        await eve.wait_for_timeout(1000)  # what alice saw has had time to reach eve too
+        # rita shares eve's group: once eve's page shows her chat, it has been sent everything
+        # routed before it, and alice's page showing ECHO drawn means the flush of ECHO's
+        # position (for every page at once) is among that.
+        await post_chat(command_post, "rita", "red team check")
+        await until(eve, "document.getElementById('chat-log').textContent.includes('red team check')")
 
         assert await eve.evaluate("window.rallypoint.contactCount()") == 0
         assert await eve.evaluate("window.rallypoint.renderedUids()") == []

@@ -5,12 +5,12 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from rallypoint.bench.server import PORTS_OFF
+from tests.waiting import EVENT_TIMEOUT_S, wait_until
 
 
 def _free_port() -> int:
@@ -19,16 +19,16 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+def _wait_for_port(port: int, process: subprocess.Popen[bytes]) -> None:
+    def listening() -> bool:
         assert process.poll() is None, process.communicate()
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
+            with socket.create_connection(("127.0.0.1", port), timeout=EVENT_TIMEOUT_S):
+                return True
         except OSError:
-            time.sleep(0.05)
-    raise AssertionError(f"port {port} never opened")
+            return False
+
+    wait_until(listening, what=f"port {port} open")
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
@@ -44,11 +44,11 @@ def test_serve_in_an_empty_directory_then_stop(tmp_path: Path, signum: int) -> N
     )
     try:
         _wait_for_port(port, process)
-        with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+        with socket.create_connection(("127.0.0.1", port), timeout=EVENT_TIMEOUT_S) as client:
             assert b"t-x-takp-v" in client.recv(4096)
         assert (tmp_path / "rallypoint-data").is_dir()
         process.send_signal(signum)
-        output, _ = process.communicate(timeout=15)
+        output, _ = process.communicate(timeout=EVENT_TIMEOUT_S)
     finally:
         if process.poll() is None:
             process.kill()
@@ -67,7 +67,7 @@ def test_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
             cwd=tmp_path,
             env={**os.environ, **PORTS_OFF},
             capture_output=True,
-            timeout=30,
+            timeout=EVENT_TIMEOUT_S * 2,
             check=False,
         )
     assert result.returncode == 2
@@ -81,7 +81,7 @@ def test_bad_setting_is_a_clear_error(tmp_path: Path) -> None:
         cwd=tmp_path,
         env={**os.environ, "RALLYPOINT_TCP_PORT": "eighty"},
         capture_output=True,
-        timeout=30,
+        timeout=EVENT_TIMEOUT_S * 2,
         check=False,
     )
     assert result.returncode == 2

@@ -3,7 +3,6 @@
 import asyncio
 import socket
 import struct
-from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
@@ -14,6 +13,7 @@ from rallypoint.cot.protobuf import event_to_proto
 from rallypoint.cot.xml import parse_event
 from rallypoint.net.server import Server
 from tests.conftest import RunningServer, fixture_bytes, fresh, read_until
+from tests.waiting import EVENT_TIMEOUT_S, eventually
 
 GROUP = "239.2.3.1"
 
@@ -22,14 +22,6 @@ async def _subscribed_client(running: RunningServer) -> tuple[asyncio.StreamRead
     reader, writer = await running.connect()
     await read_until(reader, lambda data: b"t-x-takp-v" in data)
     return reader, writer
-
-
-async def _wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    async def poll() -> None:
-        while not condition():
-            await asyncio.sleep(0.01)
-
-    await asyncio.wait_for(poll(), timeout)
 
 
 async def test_udp_xml_and_mesh_reach_stream_clients(running_server: RunningServer) -> None:
@@ -45,7 +37,7 @@ async def test_udp_xml_and_mesh_reach_stream_clients(running_server: RunningServ
     assert parse_event(pli).uid.encode() in received
     assert parse_event(marker).uid.encode() in received
     counters = running_server.server.context.counters
-    await _wait_for(lambda: counters.get("rejected{reason=malformed_xml}") == 1)
+    await eventually(lambda: counters.get("rejected{reason=malformed_xml}") == 1)
     writer.close()
 
 
@@ -55,7 +47,7 @@ async def test_udp_input_never_takes_a_device_uid(running_server: RunningServer)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.sendto(pli, ("127.0.0.1", running_server.ports.udp))
     router = running_server.server.context.router
-    await _wait_for(lambda: parse_event(pli).uid in router.cache)
+    await eventually(lambda: parse_event(pli).uid in router.cache)
     assert router.registry.by_uid(parse_event(pli).uid) is None
 
 
@@ -97,7 +89,7 @@ async def test_multicast_in_and_out(server_settings: Settings) -> None:
         listener.bind(("", port))
         membership = struct.pack("4s4s", socket.inet_aton(GROUP), socket.inet_aton("127.0.0.1"))
         listener.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, membership)
-        listener.settimeout(5)
+        listener.settimeout(EVENT_TIMEOUT_S)
         running = RunningServer(server, ports)
         reader, writer = await _subscribed_client(running)
 

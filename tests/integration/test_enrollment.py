@@ -29,6 +29,7 @@ from rallypoint.pki.audit import AuditLog, verify_audit_log
 from rallypoint.pki.authority import CertificateAuthority
 from rallypoint.pki.identities import IdentityStore
 from rallypoint.pki.paths import audit_path, identity_path
+from tests.waiting import EVENT_TIMEOUT_S
 
 PASSWORD = "correct horse battery"
 MAX_FAILURES = 3
@@ -69,7 +70,9 @@ async def enrollment(tmp_path: Path) -> AsyncIterator[EnrollmentFixture]:
         authority, identities, AuditLog(audit_path(data_dir)), settings, host="127.0.0.1", port=0
     )
     trust = ssl.create_default_context(cafile=str(authority.paths.ca_cert))
-    client = httpx.AsyncClient(base_url=f"https://127.0.0.1:{service.port}", verify=trust, timeout=10.0)
+    client = httpx.AsyncClient(
+        base_url=f"https://127.0.0.1:{service.port}", verify=trust, timeout=EVENT_TIMEOUT_S
+    )
     try:
         yield EnrollmentFixture(service, client, authority, identities, data_dir)
     finally:

@@ -11,6 +11,7 @@ from rallypoint.fusion.commands import StandaloneFeed, server_address
 from rallypoint.fusion.feeds.config import load_fusion_file
 from tests.conftest import RunningServer, read_until
 from tests.fixtures.feeds.fakes import LineServer, closed_tcp_port
+from tests.waiting import EVENT_TIMEOUT_S, eventually
 
 FEEDS = Path(__file__).parents[1] / "fixtures" / "feeds"
 
@@ -45,14 +46,12 @@ async def test_fused_tracks_reach_the_server_after_it_comes_up(
     stop = asyncio.Event()
     task = asyncio.create_task(feed.run(stop))
     try:
-        async with asyncio.timeout(5):
-            while not feed.queue:
-                await asyncio.sleep(0.01)
+        await eventually(lambda: feed.queue, what="fused tracks queued while the server is down")
         feed.address = ("127.0.0.1", running_server.ports.tcp)  # the server "comes up"
         data = await read_until(watcher_reader, lambda b: b"__fusion" in b and b"</event>" in b)
     finally:
         stop.set()
-        await asyncio.wait_for(task, 5)
+        await asyncio.wait_for(task, EVENT_TIMEOUT_S)
         watcher_writer.close()
         await source.stop()
     marker = data.index(b"__fusion")

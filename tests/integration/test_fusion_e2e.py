@@ -15,13 +15,14 @@ import httpx
 import pytest
 
 from rallypoint.config import Settings
+from rallypoint.net.context import ServerContext
 from rallypoint.net.server import BoundPorts, Server
 from tests.fixtures.feeds.fakes import HttpServer, LineServer, free_udp_port, send_udp
 from tests.interop.clients import pli_xml
 from tests.interop.test_pytak import pytak_client
+from tests.waiting import EVENT_TIMEOUT_S, eventually
 
 FEEDS = Path(__file__).parents[1] / "fixtures" / "feeds"
-TIMEOUT = 15.0
 AIRCRAFT = {"3c6444": (51.47, 7.22, "DLH9LF"), "3c6445": (51.47, 7.2228, "DLH9LG")}
 """Two aircraft 200 m apart (formation), each seen by both receivers."""
 
@@ -161,13 +162,18 @@ async def test_one_fused_track_per_object_with_provenance(
     server = Server(settings)
     ports = await server.start()
     try:
-        await _scenario(ports, north, south, aprs, ais_port)
+        await _scenario(server.context, ports, north, south, aprs, ais_port)
     finally:
         await server.stop()
 
 
 async def _scenario(
-    ports: BoundPorts, north: Receiver, south: Receiver, aprs: LineServer, ais_port: int
+    context: ServerContext,
+    ports: BoundPorts,
+    north: Receiver,
+    south: Receiver,
+    aprs: LineServer,
+    ais_port: int,
 ) -> None:
     picture = Picture()
     async with pytak_client(ports.tcp, "fusion-watcher") as watcher:
@@ -184,11 +190,15 @@ async def _scenario(
             north.enabled = south.enabled = True
             assert aprs.gate is not None
             aprs.gate.set()
-            await asyncio.sleep(0.2)
+            # AIS last: once the team's PLI is routed (fusion sees it as it is routed; the alias
+            # joins the vessel to it) and the feed's socket is bound (a datagram sent before is lost).
+            await eventually(lambda: "Rescue-3" in context.router.cache, what="the PLI routed")
+            counters = context.counters
+            await eventually(
+                lambda: counters.gauges().get("feed_up{feed=ais-harbour}") == 1, what="AIS bound"
+            )
             send_udp(ais_port, *(FEEDS / "ais.nmea").read_bytes().splitlines())
-            async with asyncio.timeout(TIMEOUT):
-                while not _complete(picture):
-                    await asyncio.sleep(0.05)
+            await eventually(lambda: _complete(picture), what="the fused picture complete")
         finally:
             writer.close()
             collector.cancel()
@@ -223,7 +233,7 @@ def _complete(picture: Picture) -> bool:
 
 async def _check_api(ports: BoundPorts) -> None:
     base = f"http://127.0.0.1:{ports.api_plain}"
-    async with httpx.AsyncClient(base_url=base, timeout=5.0) as client:
+    async with httpx.AsyncClient(base_url=base, timeout=EVENT_TIMEOUT_S) as client:
         tracks = (await client.get("/api/tracks")).json()["data"]
         by_identity = defaultdict(list)
         for track in tracks:

@@ -18,9 +18,9 @@ from rallypoint.fusion.feeds.transports import FeedLink
 from rallypoint.fusion.report import Report
 from rallypoint.router.stats import Counters
 from tests.fixtures.feeds.fakes import HttpServer, LineServer, closed_tcp_port, free_udp_port, send_udp
+from tests.waiting import eventually
 
 FEEDS = Path(__file__).parents[1] / "fixtures" / "feeds"
-TIMEOUT = 5.0
 
 
 class Harness:
@@ -55,9 +55,7 @@ class Harness:
         await asyncio.gather(self.task, return_exceptions=True)
 
     async def until(self, condition: Callable[[], bool]) -> None:
-        async with asyncio.timeout(TIMEOUT):
-            while not condition():
-                await asyncio.sleep(0.01)
+        await eventually(condition)
 
 
 def feed(kind: str, port: int = 0, **options: object) -> FeedConfig:

@@ -3,12 +3,15 @@
 Every test attacks with one client and then proves that the server still serves the others:
 a bystander connected before the attack and a newcomer connected after it exchange position
 reports both ways (:func:`assert_still_served`). Counters and log lines show what the
-server decided. Attack pacing uses sleeps where the attack *is* slowness; every wait for
-the server is bounded and polls a condition or a received message.
+server decided. The server's connection clock is a :class:`ManualClock`: time passes only
+when a test moves it on, so a timeout fires exactly when the test says and never because
+the machine was slow. Every wait for the server is bounded and polls a condition or a
+received message.
 """
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import socket
 import time
@@ -23,6 +26,7 @@ from takproto.proto import TakMessage
 from rallypoint.config import Settings
 from rallypoint.net import server as server_module
 from rallypoint.net.server import Server
+from rallypoint.net.stream import StreamConnection
 from tests.conftest import RunningServer
 from tests.interop.clients import (
     HOST,
@@ -65,8 +69,47 @@ def server_settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture(autouse=True)
 def fast_tick(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Check timeouts every 20 ms instead of every second."""
+    """Check timeouts every 20 ms instead of every second (once the test has moved the clock on)."""
     monkeypatch.setattr(server_module, "TICK_INTERVAL_S", 0.02)
+
+
+class ManualClock:
+    """The server's connection clock (``ServerContext.clock``), moved on only by the test."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def running_server(running_server: RunningServer, clock: ManualClock) -> RunningServer:
+    """The shared test server, its timers on ``clock`` (set before any client connects)."""
+    running_server.server.context.clock = clock
+    return running_server
+
+
+def server_side(running_server: RunningServer, client: TakClient) -> StreamConnection:
+    """The server's connection object for ``client`` (connected: its offer has arrived)."""
+    host, port = client.writer.get_extra_info("sockname")[:2]
+    connections = running_server.server.context.connections
+    return next(c for c in connections if isinstance(c, StreamConnection) and c.peer == f"{host}:{port}")
+
+
+async def send_and_wait(connection: StreamConnection, client: TakClient, data: bytes, pending: int) -> None:
+    """Send ``data`` and wait until the server has read it: its decoder holds ``pending`` bytes
+    of an unfinished message (0: the message is complete)."""
+    await client.send_raw(data)
+    await eventually(lambda: connection.decoder.pending_bytes == pending)
 
 
 @pytest.fixture(autouse=True)
@@ -301,92 +344,102 @@ async def test_broken_varint_disconnects_the_sender(
     assert logged(server_logs, "disconnected: malformed_frame")
 
 
-# Slow senders (partial_message_timeout_s = 0.5 s)
+# Slow senders (partial_message_timeout_s = 0.5 s, on the manual clock)
 
 
 @pytest.mark.parametrize("kind", ["xml", "protobuf"])
 async def test_slowloris_is_disconnected(
-    running_server: RunningServer, server_logs: pytest.LogCaptureFixture, kind: str
+    running_server: RunningServer, clock: ManualClock, server_logs: pytest.LogCaptureFixture, kind: str
 ) -> None:
+    """A byte every 0.1 s never finishes the message: the timer runs from its first byte."""
     counters = running_server.server.context.counters
     message = pli_xml("ATTACK-SLOW", "SLOW") if kind == "xml" else proto_frame("ATTACK-SLOW")
+    step = PARTIAL_MESSAGE_TIMEOUT_S / 5
     async with ClientPool(running_server.ports.tcp) as pool:
         bystander = await connect_bystander(pool)
         attacker = await pool.connect("attacker")
-        closed = asyncio.create_task(attacker.closed_by_server(timeout=5.0))
-        started = time.monotonic()
-        sent = 0
-        with contextlib.suppress(ConnectionError):
-            for byte in message[:-1]:  # never the last byte: the message stays unfinished
-                if closed.done():
-                    break
-                await attacker.send_raw(bytes([byte]))
-                sent += 1
-                await asyncio.sleep(0.05)  # the attack itself: one byte every 50 ms
-        assert await closed
-        elapsed = time.monotonic() - started
+        await attacker.receive(has_type("t-x-takp-v"))
+        connection = server_side(running_server, attacker)
+        await send_and_wait(connection, attacker, message[:1], 1)
+        for sent in range(1, 5):  # 0.4 s of trickle: the server must still wait
+            clock.advance(step)
+            await send_and_wait(connection, attacker, message[sent : sent + 1], sent + 1)
+            connection.check_timeouts(clock())
+        assert counters.get("disconnected{reason=slow_sender}") == 0, "disconnected before the timeout"
+
+        clock.advance(2 * step)  # 0.6 s since the first byte, 0.2 s since the last one
+        assert await attacker.closed_by_server()
         await assert_still_served(pool, bystander)
 
     assert counters.get("disconnected{reason=slow_sender}") == 1
-    assert PARTIAL_MESSAGE_TIMEOUT_S <= elapsed < 3.0
-    assert sent < len(message) - 1, "disconnected before the trickle ran out"
     assert logged(server_logs, "left a message unfinished")
 
 
-async def test_slow_but_steady_sender_is_kept(running_server: RunningServer) -> None:
+async def test_slow_but_steady_sender_is_kept(running_server: RunningServer, clock: ManualClock) -> None:
     """Each message arrives in pieces within the timeout; together they take longer than it."""
     counters = running_server.server.context.counters
+    step = PARTIAL_MESSAGE_TIMEOUT_S / 10
     async with ClientPool(running_server.ports.tcp) as pool:
         bystander = await connect_bystander(pool)
         sender = await pool.connect("slow-sender")
-        started = time.monotonic()
+        await sender.receive(has_type("t-x-takp-v"))
+        connection = server_side(running_server, sender)
+        started = clock()
         for index in range(4):
             message = pli_xml("UID-SLOW", "SLOW", lat=float(index))
-            for offset in range(0, len(message), 64):
-                await sender.send_raw(message[offset : offset + 64])
-                await asyncio.sleep(0.02)  # pacing, not synchronisation
+            for offset in range(0, len(message), 64):  # 7 pieces: each message within 0.35 s
+                piece = message[offset : offset + 64]
+                await send_and_wait(connection, sender, piece, (offset + len(piece)) % len(message))
+                clock.advance(step)
+                connection.check_timeouts(clock())
             received = await bystander.receive(has_uid("UID-SLOW"))
             assert received.lat == float(index)
-        assert time.monotonic() - started > PARTIAL_MESSAGE_TIMEOUT_S
+        assert clock() - started > 2 * PARTIAL_MESSAGE_TIMEOUT_S
         await assert_still_served(pool, sender)
 
     assert counters.get("disconnected{reason=slow_sender}") == 0
 
 
-async def test_steady_stream_cut_mid_message_is_kept(running_server: RunningServer) -> None:
+async def test_steady_stream_cut_mid_message_is_kept(
+    running_server: RunningServer, clock: ManualClock
+) -> None:
     """A busy client whose reads never end on a message boundary is making progress, not trickling.
 
-    SERVER BUG (this test fails): ``StreamConnection.data_received`` starts the partial-message
-    timer when bytes are left over and only clears it when a read leaves *nothing* pending.
-    A client streaming steadily in chunks that straddle messages (a busy gateway, a buffered
-    writer, or any client while the server lags behind) completes a message every ~80 ms
-    here, yet is disconnected as ``slow_sender`` once ``partial_message_timeout_s`` has passed
-    since its *first* partial read. See the report for the fix.
+    The partial-message timer belongs to the message being received: a read that completes a
+    message and leaves the start of the next one pending starts the timer afresh. (It once ran
+    from the *first* partial read, so a gateway streaming steadily in chunks that straddle
+    messages was disconnected as ``slow_sender``.)
     """
     counters = running_server.server.context.counters
     messages = [pli_xml("UID-STEADY", "STEADY", lat=float(index) + 0.5) for index in range(16)]
     stream = b"".join(messages)
+    ends = list(itertools.accumulate(len(message) for message in messages))
     chunk = 97  # a prime: chunk ends never fall on a message end within this stream
+    step = PARTIAL_MESSAGE_TIMEOUT_S / 10  # a whole message every ~0.25 s
     async with ClientPool(running_server.ports.tcp) as pool:
         bystander = await connect_bystander(pool)
         sender = await pool.connect("steady-sender")
-        started = time.monotonic()
-        with contextlib.suppress(ConnectionError):
-            for offset in range(0, len(stream), chunk):
-                await sender.send_raw(stream[offset : offset + chunk])
-                await asyncio.sleep(0.02)  # pacing: ~5 KB/s, one whole message every ~80 ms
-        duration = time.monotonic() - started
+        await sender.receive(has_type("t-x-takp-v"))
+        connection = server_side(running_server, sender)
+        started = clock()
+        for offset in range(0, len(stream), chunk):
+            sent = min(offset + chunk, len(stream))
+            complete = max([end for end in ends if end <= sent], default=0)
+            await send_and_wait(connection, sender, stream[offset:sent], sent - complete)
+            clock.advance(step)
+            connection.check_timeouts(clock())
         assert counters.get("disconnected{reason=slow_sender}") == 0, (
-            "a client completing a message every ~80 ms was disconnected as a slow sender"
+            "a client completing a message every ~0.25 s was disconnected as a slow sender"
         )
         received = [await bystander.receive(has_uid("UID-STEADY")) for _ in messages]
         await assert_still_served(pool, sender)
 
-    assert duration > 2 * PARTIAL_MESSAGE_TIMEOUT_S
+    assert clock() - started > 2 * PARTIAL_MESSAGE_TIMEOUT_S
     assert [m.lat for m in received] == [float(index) + 0.5 for index in range(16)]
 
 
-# A client that never reads while another floods (stall_timeout_s = 0.5 s, outbox of 50 messages)
+# A client that never reads while another floods (stall_timeout_s = 0.5 s on the manual clock,
+# outbox of 50 messages)
 
 
 async def open_stalled_socket(port: int) -> socket.socket:
@@ -426,6 +479,7 @@ FLOOD_LIMIT_BYTES = 128 * 1024 * 1024
 )
 async def test_stalled_reader_is_disconnected_and_others_unaffected(
     running_server: RunningServer,
+    clock: ManualClock,
     server_logs: pytest.LogCaptureFixture,
     flood: str,
     trigger: str,
@@ -433,7 +487,10 @@ async def test_stalled_reader_is_disconnected_and_others_unaffected(
     log_text: str,
 ) -> None:
     """Position reports replace each other in the stuck queue until the stall timeout;
-    map items are never dropped, so the queue overflows and the client goes at once."""
+    map items are never dropped, so the queue overflows and the client goes at once.
+
+    Only the stalled client has writes paused when the clock moves on: the reader has read
+    everything sent to it, and nothing is sent to the flooder."""
     context = running_server.server.context
     counters = context.counters
     padding = "x" * 4000
@@ -459,6 +516,9 @@ async def test_stalled_reader_is_disconnected_and_others_unaffected(
                 sent += len(data)
             # The well-behaved reader keeps up: it has the batch's last message before the next batch.
             await reader.skip_until(f"batch {batch} message {FLOOD_BATCH - 1};".encode())
+        if flood == "position_reports":
+            assert counters.get(verdict) == 0, "disconnected before the stall timeout"
+            clock.advance(2 * STALL_TIMEOUT_S)
         await eventually(lambda: counters.get(verdict) >= 1)
         await eventually(lambda: len(context.connections) == 2)
 
@@ -493,11 +553,15 @@ async def test_two_thousand_connections_opened_and_dropped(running_server: Runni
         async with asyncio.timeout(60):
             for batch in range(20):
                 await asyncio.gather(*(_open_and_drop(port, abort=(batch + i) % 2 == 0) for i in range(100)))
-            await eventually(lambda: len(context.connections) == 1, timeout=10)
+            # Accepted in the order they connected: once this one is in, none of the storm waits.
+            probe = await pool.connect("probe")
+            await probe.receive(has_type("t-x-takp-v"))
+            await probe.close()
+            await eventually(lambda: len(context.connections) == 1)
         opened = context.counters.get("connections_opened{transport=tcp}")
         closed = context.counters.get("connections_closed{transport=tcp}")
         assert opened - closed == 1, "every dropped connection was cleaned up"
-        assert opened >= 1 + 1900, "the listener accepted (nearly) all of them"
+        assert opened >= 1 + 1900 + 1, "the listener accepted (nearly) all of them"
         assert len(context.router.registry) == baseline
         await assert_still_served(pool, bystander)
 

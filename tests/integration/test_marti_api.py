@@ -17,8 +17,9 @@ from rallypoint.net.server import Server
 from tests.conftest import Credentials, PkiFixture, RunningServer, TlsClients
 from tests.interop.clients import TakClient, event_xml, eventually, has_uid, pli_xml
 from tests.unit.test_zipcheck import build_zip, data_package
+from tests.waiting import EVENT_TIMEOUT_S
 
-TIMEOUT = 5.0
+TIMEOUT = EVENT_TIMEOUT_S
 PROMETHEUS_LINE = re.compile(
     r"^(# TYPE [a-zA-Z_:][a-zA-Z0-9_:]* (counter|gauge)"
     r'|[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*"'

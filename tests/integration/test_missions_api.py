@@ -22,6 +22,7 @@ from rallypoint.net.server import Server
 from tests.conftest import Credentials, PkiFixture, RunningServer, TlsClients
 from tests.interop.clients import eventually, pli_xml, sync
 from tests.interop.pytak_tools import pytak_tls_client, pytak_until
+from tests.waiting import EVENT_TIMEOUT_S
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message=r"The '\w+' package is required", category=UserWarning)
@@ -31,7 +32,7 @@ pytestmark = pytest.mark.filterwarnings(
 )
 """pytak disables TLS 1.0/1.1 through the deprecated OP_NO_TLSv1* options (its code, not ours)."""
 
-TIMEOUT = 5.0
+TIMEOUT = EVENT_TIMEOUT_S
 POINT = {"type": "Point", "coordinates": [11.5, 48.1]}
 
 

@@ -12,8 +12,9 @@ import pytest
 from rallypoint.config import Settings
 from rallypoint.net.server import BoundPorts, Server
 from tests.interop.clients import TakClient, eventually, has_type, marker_xml, pli_xml
+from tests.waiting import EVENT_TIMEOUT_S
 
-TIMEOUT = 5.0
+TIMEOUT = EVENT_TIMEOUT_S
 POINT = {"type": "Point", "coordinates": [2.0, 1.0]}
 
 

@@ -34,6 +34,7 @@ from rallypoint.cot.xml import parse_event, serialize_event
 from rallypoint.router.registry import ANONYMOUS_GROUP
 from rallypoint.store.base import PackageRecord, Store
 from tests.unit.test_zipcheck import PKG_UID, build_zip, data_package, manifest
+from tests.waiting import EVENT_TIMEOUT_S, eventually
 
 BASE = "https://localhost:8443"
 NOW_MS = 1_700_000_000_000
@@ -461,13 +462,11 @@ async def serve(harness: Harness) -> AsyncIterator[int]:
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
-        async with asyncio.timeout(10):
-            while not server.started:
-                await asyncio.sleep(0.01)
+        await eventually(lambda: server.started, what="uvicorn started")
         yield sock.getsockname()[1]
     finally:
         server.should_exit = True
-        await asyncio.wait_for(task, 10)
+        await asyncio.wait_for(task, EVENT_TIMEOUT_S)
         sock.close()
 
 

@@ -17,8 +17,9 @@ from pathlib import Path
 
 from rallypoint.bench.server import PORTS_OFF
 from tests.interop.clients import delete_xml, marker_xml, pli_xml
+from tests.waiting import EVENT_TIMEOUT_S, wait_until
 
-TIMEOUT_S = 15.0
+TIMEOUT_S = EVENT_TIMEOUT_S
 
 
 def _free_port() -> int:
@@ -28,18 +29,18 @@ def _free_port() -> int:
 
 
 def _wait(condition: Callable[[], bool], what: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + TIMEOUT_S
-    while time.monotonic() < deadline:
+    """Wait until ``condition`` holds, failing at once if the server process has died."""
+
+    def holds() -> bool:
         assert process.poll() is None, process.communicate()[0]
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+        return condition()
+
+    wait_until(holds, TIMEOUT_S, what)
 
 
 def _accepts(port: int) -> bool:
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+        with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT_S):
             return True
     except OSError:
         return False

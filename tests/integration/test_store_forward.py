@@ -3,14 +3,14 @@
 The team client leaves; the command post assigns it three objectives (REST) and sends it two
 direct GeoChats (by callsign), interleaved; the server is killed with SIGKILL and restarted;
 when the team client comes back and reports its position, it receives all five, in the order
-sent, exactly once.
+sent, exactly once. Each step waits for what the server shows (``clientEndPoints``, the mail
+table); "nothing more" is read up to a marker chat, which arrives after any kept mail.
 """
 
 import re
 import signal
 import socket
 import sqlite3
-import time
 from pathlib import Path
 
 import httpx
@@ -50,27 +50,28 @@ def _uids_in_order(received: bytes, wanted: list[str]) -> list[str]:
     return [uid.decode() for uid in found if uid.decode() in wanted]
 
 
-def _collect(
-    client: socket.socket, until: int, wanted: list[str], quiet_s: float = 1.0, timeout_s: float = TIMEOUT_S
-) -> bytes:
-    """Read until ``until`` wanted events arrived, then ``quiet_s`` more (to catch duplicates)."""
+def _connected(api: httpx.Client, uid: str) -> bool:
+    """Whether a client with device uid ``uid`` is bound on the server (``clientEndPoints``)."""
+    rows = api.get("/Marti/api/clientEndPoints").json()["data"]
+    return any(row["uid"] == uid for row in rows)
+
+
+def _read_until(client: socket.socket, marker: bytes) -> bytes:
+    """Everything ``client`` receives up to and including ``marker``."""
+    client.settimeout(TIMEOUT_S)
     received = b""
-    client.settimeout(0.2)
-    deadline = time.monotonic() + timeout_s
-    settled: float | None = None
-    while time.monotonic() < deadline:
-        if settled is None and len(_uids_in_order(received, wanted)) >= until:
-            settled = time.monotonic() + quiet_s
-        if settled is not None and time.monotonic() >= settled:
-            break
-        try:
-            chunk = client.recv(65536)
-        except TimeoutError:
-            continue
-        if not chunk:
-            break
+    while marker not in received:
+        chunk = client.recv(65536)
+        assert chunk, "the server closed the connection"
         received += chunk
     return received
+
+
+def _marker(post: socket.socket, text: str) -> bytes:
+    """A direct chat to the team, sent now: it reaches the team after any mail kept for it
+    (mail is read back before live messages for the same uid, in submission order)."""
+    post.sendall(chat_xml(POST_UID, POST_CALLSIGN, text, to_callsign=TEAM_CALLSIGN))
+    return text.encode()
 
 
 def test_kept_messages_survive_sigkill_and_arrive_in_order_once(tmp_path: Path) -> None:
@@ -81,33 +82,41 @@ def test_kept_messages_survive_sigkill_and_arrive_in_order_once(tmp_path: Path) 
     chat_uids = [re.search(rb'uid="([^"]+)"', chat).group(1).decode() for chat in chats]  # type: ignore[union-attr]
 
     with _server(tmp_path, port, api_on) as first:
-        with socket.create_connection(("127.0.0.1", port)) as team:
-            team.sendall(pli_xml(TEAM_UID, TEAM_CALLSIGN))
-            time.sleep(0.3)
         order: list[str] = []
-        with (
-            httpx.Client(base_url=f"http://127.0.0.1:{api_port}", timeout=TIMEOUT_S) as api,
-            socket.create_connection(("127.0.0.1", port)) as post,
-        ):
-            assert api.post("/api/missions", json={"name": "crossing"}).status_code == 201
-            post.sendall(pli_xml(POST_UID, POST_CALLSIGN))
-            time.sleep(0.3)  # the team's departure is routed before the post writes
-            for number in (1, 2, 3):
-                order.append(_assign(api, number))
-                _wait(lambda: _undelivered(database) == len(order), "the assignment to be kept", first)
-                if number < 3:
-                    post.sendall(chats[number - 1])
-                    order.append(chat_uids[number - 1])
-                    _wait(lambda: _undelivered(database) == len(order), "the chat to be kept", first)
+        with httpx.Client(base_url=f"http://127.0.0.1:{api_port}", timeout=TIMEOUT_S) as api:
+            with socket.create_connection(("127.0.0.1", port)) as team:
+                team.sendall(pli_xml(TEAM_UID, TEAM_CALLSIGN))
+                _wait(lambda: _connected(api, TEAM_UID), "the team to be bound", first)
+            _wait(lambda: not _connected(api, TEAM_UID), "the team's departure", first)
+            with socket.create_connection(("127.0.0.1", port)) as post:
+                assert api.post("/api/missions", json={"name": "crossing"}).status_code == 201
+                post.sendall(pli_xml(POST_UID, POST_CALLSIGN))
+                _wait(lambda: _connected(api, POST_UID), "the post to be bound", first)
+                for number in (1, 2, 3):
+                    order.append(_assign(api, number))
+                    _wait(lambda: _undelivered(database) == len(order), "the assignment to be kept", first)
+                    if number < 3:
+                        post.sendall(chats[number - 1])
+                        order.append(chat_uids[number - 1])
+                        _wait(lambda: _undelivered(database) == len(order), "the chat to be kept", first)
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=TIMEOUT_S)
 
-    with _server(tmp_path, port, api_on) as second:
+    with (
+        _server(tmp_path, port, api_on) as second,
+        httpx.Client(base_url=f"http://127.0.0.1:{api_port}", timeout=TIMEOUT_S) as api,
+        socket.create_connection(("127.0.0.1", port)) as post,
+    ):
+        post.sendall(pli_xml(POST_UID, POST_CALLSIGN))
         with socket.create_connection(("127.0.0.1", port)) as team:
             team.sendall(pli_xml(TEAM_UID, TEAM_CALLSIGN))
-            received = _collect(team, len(order), order)
+            received = _read_until(team, f'uid="{order[0]}"'.encode())  # bound: its mail is coming
+            received += _read_until(team, _marker(post, "after the mail"))
         assert _uids_in_order(received, order) == order
         _wait(lambda: _undelivered(database) == 0, "the mail to be marked delivered", second)
+        _wait(lambda: not _connected(api, TEAM_UID), "the team's departure", second)
         with socket.create_connection(("127.0.0.1", port)) as team_again:
             team_again.sendall(pli_xml(TEAM_UID, TEAM_CALLSIGN))
-            assert _uids_in_order(_collect(team_again, 1, order, timeout_s=1.5), order) == []
+            _wait(lambda: _connected(api, TEAM_UID), "the team to be bound again", second)
+            again = _read_until(team_again, _marker(post, "nothing kept now"))
+            assert _uids_in_order(again, order) == []

@@ -19,10 +19,10 @@ async def test_a_server_without_store_routes_and_writes_no_database(server_setti
     try:
         assert server.context.store is None
         reader, writer = await asyncio.open_connection("127.0.0.1", ports.tcp)
+        await read_until(reader, lambda data: b"t-x-takp-v" in data)  # attached: it will be sent to
         _, sender = await asyncio.open_connection("127.0.0.1", ports.tcp)
         writer.write(pli_xml("ANDROID-listener", "Listener"))
         await writer.drain()
-        await asyncio.sleep(0.1)
         sender.write(pli_xml("ANDROID-sender", "Sender"))
         await sender.drain()
         await read_until(reader, lambda data: b'uid="ANDROID-sender"' in data)

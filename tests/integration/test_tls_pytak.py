@@ -19,8 +19,6 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message=r"The '\w+' package is required", category=UserWarning)
     import pytak
 
-TIMEOUT = 5.0
-
 
 # pytak disables TLS 1.0/1.1 through the deprecated OP_NO_TLSv1* options (its code, not ours).
 @pytest.mark.filterwarnings(

@@ -13,7 +13,6 @@ that has the marker would already have X.
 import asyncio
 import contextlib
 import itertools
-import time
 import xml.etree.ElementTree as ET
 from collections import deque
 from collections.abc import Callable
@@ -23,11 +22,13 @@ from types import TracebackType
 
 import takproto
 
+from tests import waiting
+
 HOST = "127.0.0.1"
 FRAME_MAGIC = 0xBF
 EVENT_END = b"</event>"
 READ_SIZE = 1 << 20
-DEFAULT_TIMEOUT = 5.0
+DEFAULT_TIMEOUT = waiting.EVENT_TIMEOUT_S
 """Every wait in these tests is bounded by this (seconds) unless a test says otherwise."""
 
 SYNC_TYPE = "b-x-sync"
@@ -409,10 +410,5 @@ async def sync(sender: TakClient, *receivers: TakClient) -> str:
     return uid
 
 
-async def eventually(condition: Callable[[], object], timeout: float = DEFAULT_TIMEOUT) -> None:
-    """Poll ``condition`` until it is true; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition still false after {timeout} s")
-        await asyncio.sleep(0.01)
+eventually = waiting.eventually
+"""Poll a condition until it holds (see :mod:`tests.waiting`); many tests import it from here."""

@@ -13,14 +13,14 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from configparser import ConfigParser
 from pathlib import Path
 
-from tests.interop.clients import eventually
+from tests.interop.clients import DEFAULT_TIMEOUT, eventually
 
 with warnings.catch_warnings():
     # pytak warns at import about optional extras (cryptography, aiohttp) that plain TCP does not use.
     warnings.filterwarnings("ignore", message=r"The '\w+' package is required", category=UserWarning)
     import pytak
 
-TIMEOUT = 5.0
+TIMEOUT = DEFAULT_TIMEOUT
 
 Predicate = Callable[[ET.Element], bool]
 

@@ -9,22 +9,26 @@ from rallypoint.router.mailbox import Mailbox
 from rallypoint.router.router import Router
 from rallypoint.store.base import MailItem, Store
 from tests.unit.test_router import NOW, Client, _pli, _router, _submit
+from tests.waiting import EVENT_TIMEOUT_S
 
 
 class MailStore:
-    """Just the mail part of a store; ``gate`` holds ``mail_for`` until the test opens it."""
+    """Just the mail part of a store; ``gate`` holds ``mail_for`` until the test opens it, and
+    ``reading`` tells that a ``mail_for`` has started."""
 
     def __init__(self) -> None:
         self.items: list[MailItem] = []
         self.delivered: set[int] = set()
         self.gate = asyncio.Event()
         self.gate.set()
+        self.reading = asyncio.Event()
 
     async def put_mail(self, recipient: str, time: int, xml: bytes) -> int:
         self.items.append(MailItem(len(self.items) + 1, recipient, time, xml))
         return len(self.items)
 
     async def mail_for(self, recipient: str, *, limit: int = 10_000) -> list[MailItem]:
+        self.reading.set()
         await self.gate.wait()
         return [m for m in self.items if m.recipient == recipient and m.id not in self.delivered][:limit]
 
@@ -92,9 +96,10 @@ async def test_a_live_message_during_collection_waits_behind_the_kept_ones() -> 
     _submit(router, post, _directed("old", to_uid="TEAM"))
     await mailbox.drain()
     store.gate.clear()
+    store.reading.clear()
     back = _return(router)
     _submit(router, back, _pli("TEAM", "Rescue-3"))  # collection starts, held at mail_for
-    await asyncio.sleep(0)
+    await asyncio.wait_for(store.reading.wait(), EVENT_TIMEOUT_S)
     assert mailbox.send_to("TEAM", parse_event(_directed("live", to_uid="TEAM")))
     assert back.uids == []
     store.gate.set()

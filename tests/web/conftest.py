@@ -18,8 +18,9 @@ from rallypoint.net.server import Server
 from rallypoint.pki.identities import IdentityStore
 from rallypoint.pki.paths import identity_path
 from tests.conftest import RunningServer
+from tests.waiting import EVENT_TIMEOUT_S
 
-TIMEOUT = 5.0
+TIMEOUT = EVENT_TIMEOUT_S
 ANON = "__ANON__"
 USERS = {"alice": (ANON, "blue"), "bob": (ANON,), "eve": ("red",)}
 """alice and bob see the anonymous plain-TCP clients (pytak); eve is in another group."""
@@ -127,12 +128,27 @@ class LiveClient:
                 if predicate(message):
                     return message
 
-    async def quiet(self, predicate: Callable[[dict[str, Any]], bool], wait: float = 0.6) -> bool:
-        """True when nothing ``predicate`` accepts arrives within ``wait`` seconds."""
-        with contextlib.suppress(TimeoutError):
-            await self.receive(predicate, wait)
-            return False
-        return True
+    async def wait_for(self, predicate: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+        """The first message ``predicate`` accepts, whether already read or still to come."""
+        for message in self.seen:
+            if predicate(message):
+                return message
+        return await self.receive(predicate)
+
+    async def settle(self, browser: "Browser") -> list[dict[str, Any]]:
+        """What reached this page before now: the messages read until a chat that ``browser``
+        (logged in as the page's user) posts now comes back; the page gets its own chats at once,
+        behind whatever was queued for it.
+
+        Position reports are queued at the next coalescing flush, for every page at once: before
+        settling on a contact that must *not* arrive, wait until some other page received one
+        that was routed with it."""
+        text = f"settle {id(self)} {len(self.seen)}"
+        start = len(self.seen)
+        response = await browser.post("/api/chat", {"to": "All Chat Rooms", "text": text})
+        assert response.status_code == 200, response.text
+        await self.receive(lambda message: message["type"] == "chat" and message["message"]["text"] == text)
+        return self.seen[start:-1]
 
 
 @pytest.fixture

@@ -59,14 +59,21 @@ async def test_bad_messages_close_the_socket_with_a_clear_code(
 
 
 async def test_pings_keep_the_socket_open(browsers: Callable[[], Browser]) -> None:
+    """Pings are read and answered with nothing: the socket is still open for the next message,
+    and a bad message after them is what closes it (messages are read in order)."""
     browser = browsers()
     await browser.login("alice")
     async with browser.live() as live:
         await live.receive(lambda m: m["type"] == "snapshot")
         for _ in range(3):
             await live.socket.send(json.dumps({"type": "ping"}))
-        assert await live.quiet(lambda m: True, 0.3)
+        assert await live.settle(browser) == []
         assert live.socket.close_code is None
+        await live.socket.send("{not json")
+        with pytest.raises(ConnectionClosed):
+            await live.receive(lambda m: False)
+        assert live.socket.close_code == 1007
+    assert [m["type"] for m in live.seen] == ["snapshot", "chat"]  # no answer to any ping
 
 
 async def test_logout_closes_the_pages_sockets(browsers: Callable[[], Browser]) -> None:
@@ -108,7 +115,7 @@ async def test_a_slow_page_is_dropped_while_tak_clients_keep_being_served(
                 await sender.send(
                     pli_xml(uid, uid).replace(b"<uid ", f"<remarks>{filler}</remarks><uid ".encode())
                 )
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.05)  # pacing, so flushes fall between batches; nothing waits on it
             if hub.socket_count == 0:
                 break
         await eventually(lambda: hub.socket_count == 0)

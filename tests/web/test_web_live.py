@@ -34,7 +34,7 @@ def is_type(kind: str, **fields: Any) -> Callable[[dict[str, Any]], bool]:
     return check
 
 
-async def test_snapshot_then_a_pytak_position_within_a_second(
+async def test_snapshot_then_a_pytak_position(
     web_server: RunningServer, browsers: Callable[[], Browser]
 ) -> None:
     browser = browsers()
@@ -47,21 +47,20 @@ async def test_snapshot_then_a_pytak_position_within_a_second(
         assert [c["uid"] for c in snapshot["contacts"]] == ["OLD-1"]
         assert snapshot["contacts"][0]["sidc"] == "SFGPUC---------"
         assert snapshot["contacts"][0]["team"] == "Cyan"
-        sent = time.monotonic()
         await tool.tx_queue.put(pytak_pli("PYTAK-1", "HAWK"))
         message = await live.receive(is_type("contact", uid="PYTAK-1"))
-        elapsed = time.monotonic() - sent
     contact = message["contact"]
-    assert elapsed < 1.0
     assert (contact["callsign"], contact["lat"], contact["lon"]) == ("HAWK", 40.7128, -74.006)
     assert contact["affiliation"] == "f"
     assert contact["stale"] > contact["time"]
     await old.close()
 
 
-async def test_positions_are_coalesced_per_uid(
+async def test_a_burst_of_positions_ends_on_the_latest(
     web_server: RunningServer, browsers: Callable[[], Browser]
 ) -> None:
+    """However the burst falls into coalescing periods (tests/unit/test_web_live_hub.py counts
+    them), the page sees the positions in order and ends on the last one."""
     browser = browsers()
     await browser.login("alice")
     client = await TakClient.connect(web_server.ports.tcp, "mover")
@@ -69,11 +68,10 @@ async def test_positions_are_coalesced_per_uid(
         await live.receive(lambda m: m["type"] == "snapshot")
         for step in range(20):
             await client.send(pli_xml("MOVER", "MOVER", lat=1.0 + step / 100))
-        last = await live.receive(is_type("contact", uid="MOVER", lat=1.19))
-        await live.quiet(lambda m: m["type"] == "contact", 0.3)
-    contacts = [m for m in live.seen if m["type"] == "contact"]
-    assert last in contacts
-    assert len(contacts) < 5  # 20 reports in a burst, at most one per uid per 200 ms
+        await live.receive(is_type("contact", uid="MOVER", lat=1.19))
+    latitudes = [m["contact"]["lat"] for m in live.seen if m["type"] == "contact"]
+    assert latitudes == sorted(set(latitudes))
+    assert latitudes[-1] == 1.19
     await client.close()
 
 
@@ -181,8 +179,9 @@ async def test_a_user_of_another_group_sees_none_of_it(
         await control.receive(lambda m: m["type"] == "snapshot")
         await client.send(pli_xml("ANON-1", "ANON"))
         await client.send(chat_xml("ANON-1", "ANON", "secret"))
-        await control.receive(is_type("chat", text="secret"))
-        assert await watcher.quiet(lambda m: True, 0.5)
+        await control.wait_for(is_type("chat", text="secret"))
+        await control.wait_for(is_type("contact", uid="ANON-1"))  # the flush that would have reached eve
+        assert await watcher.settle(eve) == []
     assert (await eve.get("/api/contacts")).json() == []
     assert [c["uid"] for c in (await alice.get("/api/contacts")).json()] == ["ANON-1"]
     track = await eve.get("/api/contacts/ANON-1/track")
@@ -202,8 +201,8 @@ async def test_a_tak_client_cannot_reach_a_page_outside_its_groups(
     async with eve.live() as watcher:
         await watcher.receive(lambda m: m["type"] == "snapshot")
         await client.send(chat_xml("ANON-1", "ANON", "psst", to_callsign="eve", to_uid="web-eve"))
-        assert await watcher.quiet(lambda m: m["type"] == "chat", 0.5)
-    bounced = await client.receive(has_type("b-t-f-s"))
+        bounced = await client.receive(has_type("b-t-f-s"))  # routed: delivered to nobody
+        assert await watcher.settle(eve) == []
     assert bounced.uid.startswith("GeoChat.ANON-1")
     assert not client.seen(has_uid("web-eve"))
     await client.close()

@@ -4,6 +4,7 @@ watch and the audit log: one of each per process, opened by the server before an
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -49,6 +50,9 @@ class ServerContext:
     """Routed events and the package index; opened by the server at start."""
     mailbox: Mailbox = field(init=False)
     """Store-and-forward for directed messages to offline clients."""
+    clock: Callable[[], float] = time.monotonic
+    """Monotonic seconds for the connection timers (stall, unfinished message, idle) and the tick
+    that checks them; tests replace it to move time on instead of waiting for it."""
 
     def __post_init__(self) -> None:
         self.mailbox = Mailbox(self.router, lambda: self.store, wall_clock_ms, self.xml_limits)

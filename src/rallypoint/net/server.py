@@ -210,14 +210,13 @@ class Server:
         log.info("multicast SA on %s:%d", settings.multicast_group, settings.multicast_port)
 
     async def _tick_forever(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(TICK_INTERVAL_S)
             now_ms = wall_clock_ms()
             self.context.router.tick(now_ms)
             for component in self.components:
                 component.tick(now_ms)
-            now = loop.time()
+            now = self.context.clock()
             if self._retention is not None:
                 self._retention.tick(now, wall_clock_ms())
             checked = self.context.connections if self.settings.idle_timeout_s else self.context.watched

@@ -88,7 +88,7 @@ class StreamConnection(asyncio.Protocol):
         self._flush_scheduled = False
         self._paused_since: float | None = None
         self._partial_since: float | None = None
-        self._last_received = self._loop.time()
+        self._last_received = self.context.clock()
         self._bad_in_a_row = 0
         self._closing = False
         self._read_this_turn = 0
@@ -143,7 +143,7 @@ class StreamConnection(asyncio.Protocol):
         return subscriber
 
     def data_received(self, data: bytes) -> None:
-        self._last_received = self._loop.time()
+        self._last_received = self.context.clock()
         if not self._turn_end_scheduled:
             self._turn_end_scheduled = True
             self._loop.call_soon(self._end_of_turn)
@@ -196,7 +196,7 @@ class StreamConnection(asyncio.Protocol):
             self._on_lost(self)
 
     def pause_writing(self) -> None:
-        self._paused_since = self._loop.time()
+        self._paused_since = self.context.clock()
         self._update_watch()
 
     def resume_writing(self) -> None:
