@@ -18,9 +18,9 @@ from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
 from rallypoint.config import Settings
-from rallypoint.net.server import BoundPorts, Server
 from rallypoint.pki.authority import CertificateAuthority
 from rallypoint.pki.identities import IdentityStore
+from rallypoint.server.server import BoundPorts, Server
 from tests.interop.clients import DEFAULT_TIMEOUT, HOST, READ_SIZE, TakClient, has_type
 
 hypothesis_settings.register_profile(

@@ -17,8 +17,8 @@ from rallypoint import __version__
 from rallypoint.config import Settings, load_settings
 from rallypoint.errors import ConfigError, PkiError
 from rallypoint.missions.commands import MISSION_COMMANDS, add_mission_parsers, run_mission_command
-from rallypoint.net.loop import run_event_loop
 from rallypoint.pki.commands import PKI_COMMANDS, add_pki_parsers, run_pki_command
+from rallypoint.transport.loop import run_event_loop
 
 log = logging.getLogger("rallypoint")
 
@@ -94,7 +94,7 @@ def command_settings(args: argparse.Namespace) -> Settings:
 
 async def serve(settings: Settings) -> None:
     """Run the server until SIGINT or SIGTERM, then shut down cleanly."""
-    from rallypoint.net.server import Server
+    from rallypoint.server.server import Server
 
     try:
         settings.data_dir.mkdir(parents=True, exist_ok=True)

@@ -16,11 +16,11 @@ from typing import Any
 import httpx
 import pytest
 
-from rallypoint.api.web_app import PACKAGED_UI
 from rallypoint.config import Settings
-from rallypoint.net.server import BoundPorts, Server
+from rallypoint.http.command_post.app import PACKAGED_UI
 from rallypoint.pki.identities import IdentityStore
 from rallypoint.pki.paths import identity_path
+from rallypoint.server.server import BoundPorts, Server
 from tests.waiting import EVENT_TIMEOUT_S
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -11,7 +11,7 @@ from rallypoint.config import Settings
 from rallypoint.cot.framing import encode_mesh
 from rallypoint.cot.protobuf import event_to_proto
 from rallypoint.cot.xml import parse_event
-from rallypoint.net.server import Server
+from rallypoint.server.server import Server
 from tests.conftest import RunningServer, fixture_bytes, fresh, read_until
 from tests.waiting import EVENT_TIMEOUT_S, eventually
 

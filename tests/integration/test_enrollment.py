@@ -24,11 +24,11 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from rallypoint.config import Settings
-from rallypoint.net.https import EnrollmentService, start_enrollment
 from rallypoint.pki.audit import AuditLog, verify_audit_log
 from rallypoint.pki.authority import CertificateAuthority
 from rallypoint.pki.identities import IdentityStore
 from rallypoint.pki.paths import audit_path, identity_path
+from rallypoint.server.enrollment import EnrollmentService, start_enrollment
 from tests.waiting import EVENT_TIMEOUT_S
 
 PASSWORD = "correct horse battery"

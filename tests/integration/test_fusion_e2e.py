@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from rallypoint.config import Settings
-from rallypoint.net.context import ServerContext
-from rallypoint.net.server import BoundPorts, Server
+from rallypoint.server.server import BoundPorts, Server
+from rallypoint.transport.context import ServerContext
 from tests.fixtures.feeds.fakes import HttpServer, LineServer, free_udp_port, send_udp
 from tests.interop.clients import pli_xml
 from tests.interop.test_pytak import pytak_client

@@ -24,9 +24,9 @@ from takproto.functions import msg2proto
 from takproto.proto import TakMessage
 
 from rallypoint.config import Settings
-from rallypoint.net import server as server_module
-from rallypoint.net.server import Server
-from rallypoint.net.stream import StreamConnection
+from rallypoint.server import server as server_module
+from rallypoint.server.server import Server
+from rallypoint.transport.stream import StreamConnection
 from tests.conftest import RunningServer
 from tests.interop.clients import (
     HOST,

@@ -13,7 +13,7 @@ import pytest
 
 from rallypoint.config import Settings
 from rallypoint.errors import ConfigError
-from rallypoint.net.server import Server
+from rallypoint.server.server import Server
 from tests.conftest import Credentials, PkiFixture, RunningServer, TlsClients
 from tests.interop.clients import TakClient, event_xml, eventually, has_uid, pli_xml
 from tests.unit.test_zipcheck import build_zip, data_package

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from rallypoint.config import Settings
-from rallypoint.net.server import Server
+from rallypoint.server.server import Server
 from tests.conftest import Credentials, PkiFixture, RunningServer, TlsClients
 from tests.interop.clients import eventually, pli_xml, sync
 from tests.interop.pytak_tools import pytak_tls_client, pytak_until

@@ -11,7 +11,7 @@ import pytest
 from rallypoint.cli import main
 from rallypoint.config import Settings
 from rallypoint.missions.commands import due_millis, geometry
-from rallypoint.net.server import Server
+from rallypoint.server.server import Server
 
 
 @pytest.fixture

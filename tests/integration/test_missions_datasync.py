@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from rallypoint.config import Settings
-from rallypoint.net.server import BoundPorts, Server
+from rallypoint.server.server import BoundPorts, Server
 from tests.interop.clients import TakClient, eventually, has_type, marker_xml, pli_xml
 from tests.waiting import EVENT_TIMEOUT_S
 

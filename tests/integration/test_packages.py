@@ -24,13 +24,13 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.types import Scope
 
-from rallypoint.api.deps import Caller, with_caller
-from rallypoint.api.packages import PackageDeps, package_routes
-from rallypoint.api.uploads import INCOMING_DIR, PACKAGES_DIR, sanitize_name
-from rallypoint.api.zipcheck import MANIFEST_ENTRY
 from rallypoint.config import Settings
 from rallypoint.cot.event import Event
 from rallypoint.cot.xml import parse_event, serialize_event
+from rallypoint.http.common.deps import Caller, with_caller
+from rallypoint.http.common.uploads import INCOMING_DIR, PACKAGES_DIR, sanitize_name
+from rallypoint.http.common.zipcheck import MANIFEST_ENTRY
+from rallypoint.http.marti.packages import PackageDeps, package_routes
 from rallypoint.router.registry import ANONYMOUS_GROUP
 from rallypoint.store.base import PackageRecord, Store
 from tests.unit.test_zipcheck import PKG_UID, build_zip, data_package, manifest

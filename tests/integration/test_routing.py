@@ -9,8 +9,8 @@ import re
 
 import pytest
 
-from rallypoint.net import server as server_module
-from rallypoint.net.context import wall_clock_ms
+from rallypoint.server import server as server_module
+from rallypoint.transport.context import wall_clock_ms
 from tests.conftest import RunningServer, fixture_bytes
 from tests.interop.clients import (
     ClientPool,

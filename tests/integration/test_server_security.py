@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 from rallypoint.config import Settings
-from rallypoint.net.server import Server
+from rallypoint.server.server import Server
 from tests.conftest import PkiFixture, fixture_bytes, fresh, read_until
 
 

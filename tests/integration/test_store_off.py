@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx
 
 from rallypoint.config import Settings
-from rallypoint.net.server import Server
+from rallypoint.server.server import Server
 from tests.conftest import read_until
 from tests.interop.clients import pli_xml
 

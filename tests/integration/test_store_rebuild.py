@@ -3,9 +3,9 @@
 from pathlib import Path
 
 from rallypoint.cot.xml import DEFAULT_LIMITS, parse_event
-from rallypoint.net.persistence import rebuild_cache
 from rallypoint.router.registry import Subscriber
 from rallypoint.router.router import Router
+from rallypoint.server.persistence import rebuild_cache
 from rallypoint.store import StoredEvent, open_store
 from tests.interop.clients import chat_xml, delete_xml, marker_xml, pli_xml
 

@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-import rallypoint.net.identity_watch
+import rallypoint.server.identity_watch
 from rallypoint.config import Settings
-from rallypoint.net.server import Server
-from rallypoint.net.stream import StreamConnection
 from rallypoint.pki.audit import verify_audit_log
 from rallypoint.pki.authority import CertificateAuthority
+from rallypoint.server.server import Server
+from rallypoint.transport.stream import StreamConnection
 from tests.conftest import PkiFixture, RunningServer, TlsClients, write_credentials
 from tests.interop.clients import eventually, has_type, has_uid, pli_xml
 
@@ -147,7 +147,7 @@ async def test_clients_without_a_valid_identity_are_refused(
     context = make_context(pki, tmp_path)
     good = pki.add_user("alice", "ops")
     async with TlsClients(tls_server, pki) as clients:
-        with caplog.at_level(logging.WARNING, logger="rallypoint.net.tls"):
+        with caplog.at_level(logging.WARNING, logger="rallypoint.transport.tls"):
             assert await clients.refused(context)
             await eventually(lambda: counters.get(f"handshake_refused{{reason={reason}}}") == 1)
         a = await clients.connect(good)  # the server goes on serving
@@ -182,7 +182,7 @@ async def test_a_certificate_revoked_before_connecting_is_refused_by_the_crl(
 async def test_the_store_refuses_a_revoked_certificate_the_crl_does_not_list_yet(
     tls_settings: Settings, pki: PkiFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(rallypoint.net.identity_watch, "REVISION_POLL_S", 3600.0)  # never catches up
+    monkeypatch.setattr(rallypoint.server.identity_watch, "REVISION_POLL_S", 3600.0)  # never catches up
     mallory = pki.add_user("mallory", "ops")
     server = Server(tls_settings)
     running = RunningServer(server, await server.start())
@@ -228,7 +228,7 @@ async def test_the_first_refresh_of_the_watch_after_a_change_cuts_the_connection
 ) -> None:
     """What bounds the time a revoked identity stays connected is the watch's poll interval:
     the first refresh after the change cuts it off (the server's own poll is off here)."""
-    monkeypatch.setattr(rallypoint.net.identity_watch, "REVISION_POLL_S", 3600.0)
+    monkeypatch.setattr(rallypoint.server.identity_watch, "REVISION_POLL_S", 3600.0)
     alice, bob = pki.add_user("alice", "ops"), pki.add_user("bob", "ops")
     server = Server(tls_settings)
     running = RunningServer(server, await server.start())
@@ -279,7 +279,7 @@ async def test_the_first_start_creates_the_authority_and_says_how_to_add_clients
     tls_settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     server = Server(tls_settings)
-    with caplog.at_level(logging.INFO, logger="rallypoint.net.server"):
+    with caplog.at_level(logging.INFO, logger="rallypoint.server.server"):
         ports = await server.start()
     try:
         assert ports.tls is not None

@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 import pytest
 
 from rallypoint.config import Settings
-from rallypoint.net.server import Server
 from rallypoint.pki.audit import verify_audit_log
+from rallypoint.server.server import Server
 from tests.conftest import PkiFixture, RunningServer, TlsClients
 from tests.interop.clients import (
     ClientPool,

@@ -10,7 +10,7 @@ import warnings
 
 import pytest
 
-from rallypoint.net.stream import StreamConnection
+from rallypoint.transport.stream import StreamConnection
 from tests.conftest import PkiFixture, RunningServer, TlsClients
 from tests.interop.clients import has_uid
 from tests.interop.pytak_tools import pytak_tls_client

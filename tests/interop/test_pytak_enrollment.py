@@ -17,9 +17,9 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
 from rallypoint.errors import ConfigError
-from rallypoint.net.context import ServerContext
-from rallypoint.net.https import EnrollmentService, start_enrollment
 from rallypoint.pki.paths import audit_path
+from rallypoint.server.enrollment import EnrollmentService, start_enrollment
+from rallypoint.transport.context import ServerContext
 from tests.conftest import PkiFixture, RunningServer, read_until
 from tests.interop.clients import eventually, pli_xml
 from tests.interop.pytak_tools import pytak, running_pytak

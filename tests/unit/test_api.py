@@ -6,13 +6,13 @@ from typing import Any
 import httpx
 import pytest
 
-from rallypoint.api.app import ApiDeps, build_api_app
-from rallypoint.api.deps import Caller, anonymous, with_caller
-from rallypoint.api.history import bare_event, events_xml, track_feature
-from rallypoint.api.marti import java_millis_time
-from rallypoint.api.ops import parse_counter, prometheus_text
 from rallypoint.config import Settings
 from rallypoint.cot.event import Event
+from rallypoint.http.common.deps import Caller, anonymous, with_caller
+from rallypoint.http.common.ops import parse_counter, prometheus_text
+from rallypoint.http.marti.app import ApiDeps, build_api_app
+from rallypoint.http.marti.history import bare_event, events_xml, track_feature
+from rallypoint.http.marti.marti import java_millis_time
 from rallypoint.router.router import Router
 from rallypoint.router.stats import Counters
 from rallypoint.store.base import StoredEvent

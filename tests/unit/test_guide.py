@@ -5,7 +5,7 @@ from pathlib import Path
 
 from rallypoint.config import Settings
 from rallypoint.hostnames import LOOPBACK_NAMES, is_loopback_host, lan_addresses, local_names
-from rallypoint.net.guide import BoundPorts, connection_guide, device_address
+from rallypoint.server.guide import BoundPorts, connection_guide, device_address
 
 ALL_PORTS = BoundPorts(8087, 8087, 8089, 8446, 8443, 8080, 8000)
 

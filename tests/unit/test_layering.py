@@ -1,12 +1,27 @@
-"""Imports point one way (STYLE.md): cli -> net/api/pki -> router -> store -> cot; cot imports only errors."""
+"""Imports point one way (docs/architecture.md): cli -> server -> http / transport / features -> router ->
+store -> cot; http and transport never import each other; cot imports only errors."""
 
 import ast
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "rallypoint"
-LAYERS = ["cot", "store", "router", "missions", "fusion", "pki", "api", "net", "bench", "cli"]
+LAYERS = [
+    "cot",
+    "store",
+    "router",
+    "missions",
+    "fusion",
+    "pki",
+    "http",
+    "transport",
+    "server",
+    "bench",
+    "cli",
+]
 """Lowest first: a package may import only packages at or below its own layer."""
-SHARED = {"errors", "config", "__init__"}
+PEERS = {frozenset({"http", "transport"})}
+"""Packages on one level that must not know each other: the server passes apps to the transport."""
+SHARED = {"errors", "config", "hostnames", "__init__"}
 
 
 def _imports(path: Path) -> set[str]:
@@ -35,6 +50,8 @@ def test_imports_point_down() -> None:
                 violations.append(f"{path.name} (cot) imports {imported}")
             elif imported in LAYERS and LAYERS.index(imported) > LAYERS.index(layer):
                 violations.append(f"{path.relative_to(SRC)} ({layer}) imports {imported}")
+            elif frozenset({layer, imported}) in PEERS:
+                violations.append(f"{path.relative_to(SRC)} ({layer}) imports its peer {imported}")
     assert violations == []
 
 

@@ -1,6 +1,6 @@
 """The per-client write queue and its overflow policy."""
 
-from rallypoint.net.outbox import Outbox, PutResult
+from rallypoint.transport.outbox import Outbox, PutResult
 
 
 def test_queues_in_order_until_full() -> None:

@@ -2,8 +2,8 @@
 
 import pytest
 
-from rallypoint.api.ratelimit import LoginThrottle, Verdict
 from rallypoint.errors import ConfigError
+from rallypoint.http.common.ratelimit import LoginThrottle, Verdict
 
 
 def fail(throttle: LoginThrottle, user: str, address: str, now: float) -> Verdict:

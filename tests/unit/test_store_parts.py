@@ -9,11 +9,11 @@ import pytest
 from rallypoint.config import Settings
 from rallypoint.cot.xml import parse_event
 from rallypoint.errors import StoreError
-from rallypoint.net.persistence import EventRecorder
 from rallypoint.router.message import Outbound
 from rallypoint.router.registry import Subscriber
 from rallypoint.router.router import Router
 from rallypoint.router.stats import Counters
+from rallypoint.server.persistence import EventRecorder
 from rallypoint.store import StoredEvent, open_store, schema
 from rallypoint.store.postgres import PostgresStore
 from rallypoint.store.sqlite import SqliteStore

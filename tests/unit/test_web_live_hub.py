@@ -5,8 +5,8 @@ import asyncio
 import json
 from typing import Any
 
-from rallypoint.api.web_auth import Session
-from rallypoint.api.web_live import LiveHub, LiveSocket
+from rallypoint.http.command_post.auth import Session
+from rallypoint.http.command_post.live import LiveHub, LiveSocket
 from rallypoint.router.router import Router
 from tests.interop.clients import chat_xml, pli_xml
 from tests.unit.test_router import NOW, Client, _router, _submit

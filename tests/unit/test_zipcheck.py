@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from rallypoint.api.zipcheck import (
+from rallypoint.errors import InvalidPackage
+from rallypoint.http.common.zipcheck import (
     DEFAULT_LIMITS,
     MANIFEST_ENTRY,
     ManifestContent,
@@ -21,7 +22,6 @@ from rallypoint.api.zipcheck import (
     check_package,
     parse_manifest,
 )
-from rallypoint.errors import InvalidPackage
 from tests.conftest import FIXTURES, fixture_bytes
 
 PKG_UID = "6b903004-eee5-4f77-9dae-a83f9ace9807"

@@ -14,9 +14,9 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from rallypoint.config import Settings
-from rallypoint.net.server import Server
 from rallypoint.pki.identities import IdentityStore
 from rallypoint.pki.paths import identity_path
+from rallypoint.server.server import Server
 from tests.conftest import RunningServer
 from tests.waiting import EVENT_TIMEOUT_S
 

@@ -13,10 +13,10 @@ import httpx
 import pytest
 
 from rallypoint.config import Settings
-from rallypoint.net.server import Server
 from rallypoint.pki.authority import CertificateAuthority
 from rallypoint.pki.identities import IdentityStore
 from rallypoint.pki.paths import identity_path
+from rallypoint.server.server import Server
 from tests.conftest import Credentials, PkiFixture, RunningServer, write_credentials
 from tests.waiting import EVENT_TIMEOUT_S, eventually
 from tests.web.conftest import password

@@ -8,8 +8,8 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from rallypoint.api.web_live import LiveHub
-from rallypoint.net.web_server import WebService
+from rallypoint.http.command_post.live import LiveHub
+from rallypoint.server.web import WebService
 from tests.conftest import RunningServer
 from tests.interop.clients import TakClient, eventually, has_uid, pli_xml
 from tests.web.conftest import TIMEOUT, Browser

@@ -40,7 +40,7 @@ from rallypoint.bench.store_rate import add_store_options, run_store_bench
 from rallypoint.bench.tls import ClientFiles, TlsIdentities
 from rallypoint.bench.web import add_web_arguments, run_web_bench
 from rallypoint.cot.negotiation import WireFormat
-from rallypoint.net.loop import run_event_loop
+from rallypoint.transport.loop import run_event_loop
 
 SPECIAL_BENCHES: dict[str, Callable[[argparse.Namespace], int]] = {
     "store": run_store_bench,

@@ -26,7 +26,7 @@ import httpx
 from rallypoint.bench.errors import BenchError
 from rallypoint.bench.results import Latency
 from rallypoint.bench.server import LOOPBACK, spawned_server
-from rallypoint.net.loop import run_event_loop
+from rallypoint.transport.loop import run_event_loop
 
 DEFAULT_CLIENTS = 100
 DEFAULT_CHANGES = 200

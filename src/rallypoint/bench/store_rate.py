@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from rallypoint.errors import StoreError
-from rallypoint.net.loop import run_event_loop
 from rallypoint.store.base import redacted_url
 from rallypoint.store.bench import measure_store_rate
+from rallypoint.transport.loop import run_event_loop
 
 DEFAULT_EVENTS = 100_000
 

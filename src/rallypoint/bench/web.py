@@ -27,13 +27,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rallypoint.api.web_app import PACKAGED_UI
 from rallypoint.bench.errors import BenchError
 from rallypoint.config import Settings
-from rallypoint.net.loop import run_event_loop
-from rallypoint.net.server import Server
+from rallypoint.http.command_post.app import PACKAGED_UI
 from rallypoint.pki.identities import IdentityStore
 from rallypoint.pki.paths import identity_path
+from rallypoint.server.server import Server
+from rallypoint.transport.loop import run_event_loop
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--ignore-gpu-blocklist"]

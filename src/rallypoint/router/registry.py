@@ -22,7 +22,7 @@ class Subscriber:
     ``wake`` when the list was empty, so the connection drains it once per loop turn and
     writes everything in one go: fan-out costs a list append per recipient, not a call.
     ``pending`` only ever holds what arrived during one loop turn; the connection's own
-    bounded outbox (``rallypoint.net.outbox``) holds what the socket cannot take yet.
+    bounded outbox (``rallypoint.transport.outbox``) holds what the socket cannot take yet.
     ``in_groups`` are the groups it may send into, ``out_groups`` those it receives from.
     ``owner`` is who owns the uids and callsigns it introduces (``rallypoint.router.ownership``):
     its identity, or for an anonymous connection that is checked too, a key of that

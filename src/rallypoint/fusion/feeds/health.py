@@ -1,6 +1,6 @@
 """A feed's state as the operator sees it: in ``/metrics`` (server counters) and ``GET /api/feeds``.
 
-Counter names (labels in braces, as :mod:`rallypoint.api.ops` renders them):
+Counter names (labels in braces, as :mod:`rallypoint.http.common.ops` renders them):
 ``feed_reports{feed}``, ``feed_errors{feed,reason}``, ``feed_ignored{feed,reason}``,
 ``feed_connects{feed}``, ``feed_failures{feed,reason}``, ``feed_last_report_ms{feed}`` (the
 newest report's arrival time, which only grows); and the gauges ``feed_up{feed}`` /

@@ -1,1 +1,0 @@
-"""HTTP for TAK clients: certificate enrollment (port 8446), later the Marti API."""

@@ -1,0 +1,1 @@
+"""The web command post: its page, JSON API, login and live WebSocket."""

@@ -1,0 +1,1 @@
+"""Certificate enrollment for TAK clients (port 8446)."""

@@ -1,0 +1,48 @@
+"""The Starlette application of ports 8443 and 8080: Marti, history, operations, and extra routes.
+
+Errors are JSON everywhere (``{"error": …, "status": …}``), so a client calling an optional
+Marti endpoint we do not implement gets a clean 404 rather than an HTML page or a 500.
+Who the caller is comes from the listener (:mod:`rallypoint.http.common.deps`), not from the request.
+"""
+
+import logging
+from collections.abc import Sequence
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute
+
+from rallypoint.http.common.deps import ApiDeps
+from rallypoint.http.common.ops import ops_routes
+from rallypoint.http.marti.history import history_routes
+from rallypoint.http.marti.marti import marti_routes
+
+__all__ = ["ApiDeps", "build_api_app"]
+
+log = logging.getLogger(__name__)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code >= 500:
+        log.warning("%s %s: %d %s", request.method, request.url.path, exc.status_code, exc.detail)
+    return JSONResponse(
+        {"error": exc.detail, "status": exc.status_code}, status_code=exc.status_code, headers=exc.headers
+    )
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    """The outermost boundary of one request: log it, answer 500, keep serving."""
+    log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+    return JSONResponse({"error": "internal error", "status": 500}, status_code=500)
+
+
+def build_api_app(deps: ApiDeps, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
+    """The API application; ``extra_routes`` (data packages) are served beside ours."""
+    routes = [*marti_routes(deps), *history_routes(deps), *ops_routes(deps), *extra_routes]
+    return Starlette(
+        routes=routes,
+        exception_handlers={HTTPException: _http_error, Exception: _unexpected},
+    )

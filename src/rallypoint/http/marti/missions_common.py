@@ -1,0 +1,117 @@
+"""What the mission endpoints share: who the actor is, JSON bodies, and error translation.
+
+Mission errors are typed (:mod:`rallypoint.errors`); :func:`guarded` turns each kind into its
+status code with the message as the JSON error, so a client always learns what was wrong.
+"""
+
+import functools
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from rallypoint.errors import (
+    InvalidMissionRequest,
+    MissionConflict,
+    MissionError,
+    MissionForbidden,
+    MissionNotFound,
+    MissionsUnavailable,
+)
+from rallypoint.http.common.deps import caller_of
+from rallypoint.http.common.query import read_body
+from rallypoint.missions.access import Actor
+
+ANONYMOUS_ACTOR = "anonymous"
+"""Who a plain-port caller that names no client uid acts as."""
+MAX_UID_CHARS = 256
+
+_STATUS: tuple[tuple[type[MissionError], int], ...] = (
+    (MissionNotFound, 404),
+    (MissionForbidden, 403),
+    (MissionConflict, 409),
+    (InvalidMissionRequest, 400),
+    (MissionsUnavailable, 503),
+)
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def guarded(handler: Handler) -> Handler:
+    """``handler`` with mission errors answered as their 4xx/503."""
+
+    @functools.wraps(handler)
+    async def run(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except MissionError as exc:
+            status = next((code for kind, code in _STATUS if isinstance(exc, kind)), 400)
+            raise HTTPException(status, str(exc)) from exc
+
+    return run
+
+
+def bearer_token(request: Request) -> str | None:
+    """The token of ``MissionAuthorization: Bearer …`` (or ``Authorization: Bearer …``)."""
+    for header in ("missionauthorization", "authorization"):
+        value = request.headers.get(header, "")
+        scheme, _, token = value.partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            return token.strip()
+    return None
+
+
+def actor_of(request: Request, *uid_params: str, uid: str | None = None) -> Actor:
+    """The caller as a mission actor: the first client-uid parameter given, else its user name."""
+    caller = caller_of(request)
+    chosen = uid
+    for name in uid_params:
+        chosen = chosen or request.query_params.get(name) or None
+    chosen = chosen or caller.name or ANONYMOUS_ACTOR
+    if len(chosen) > MAX_UID_CHARS:
+        raise HTTPException(400, f"client uid longer than {MAX_UID_CHARS} characters")
+    return Actor(
+        uid=chosen,
+        groups=caller.groups,
+        username=caller.name,
+        token=bearer_token(request),
+        password=request.query_params.get("password") or None,
+    )
+
+
+async def read_json(request: Request, limit: int, *, required: bool = True) -> Any:
+    """The body as JSON (413 over ``limit`` bytes, 400 if not JSON; None when empty and optional)."""
+    body = await read_body(request, limit)
+    if not body.strip():
+        if required:
+            raise HTTPException(400, "a JSON body is required")
+        return None
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise HTTPException(400, f"body is not JSON: {exc}") from exc
+
+
+def json_object(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise HTTPException(400, "the JSON body must be an object")
+    return value
+
+
+def mission_ref(request: Request) -> dict[str, str]:
+    """``name=`` or ``guid=`` from the path, for :meth:`MissionService.find`."""
+    params = request.path_params
+    return {"guid": params["guid"]} if "guid" in params else {"name": params["name"]}
+
+
+def flag(request: Request, name: str, default: bool = False) -> bool:
+    """A boolean query parameter (``true``/``false``)."""
+    text = request.query_params.get(name)
+    if text is None or text == "":
+        return default
+    if text.lower() not in ("true", "false"):
+        raise HTTPException(400, f"{name} must be true or false")
+    return text.lower() == "true"

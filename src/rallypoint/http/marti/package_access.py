@@ -1,0 +1,75 @@
+"""Who may read a data package, and what the package routes need from the server.
+
+Shared by :mod:`rallypoint.http.marti.packages` (upload, search, download) and
+:mod:`rallypoint.http.marti.package_edits` (keywords, deletion).
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+
+from rallypoint.config import Settings
+from rallypoint.cot.event import Event
+from rallypoint.http.common.deps import Caller, caller_of
+from rallypoint.http.common.uploads import is_sha256
+from rallypoint.store.base import PackageRecord, Store
+
+Announce = Callable[[Event, frozenset[str], str | None], None]
+"""Route ``event`` to clients in ``groups``, as sent by ``identity`` (provided by the server)."""
+
+
+@dataclass(frozen=True)
+class PackageDeps:
+    """What the package routes need from the running server."""
+
+    data_dir: Path
+    settings: Settings
+    store: Callable[[], Store | None]
+    """The open store, or None while it is closed (the routes then answer 503)."""
+    announce: Announce
+    now_ms: Callable[[], int]
+    caller: Callable[[Request], Caller] = caller_of
+    """Who is calling; the default reads what the listener bound to the request (401 if nothing)."""
+    download_url: Callable[[Request, str], str] | None = None
+    """The download link of a hash; None builds it from the request (see :meth:`link`)."""
+
+    def link(self, request: Request, sha256: str) -> str:
+        """``<scheme>://<host>:<port>/Marti/sync/content?hash=<sha256>``.
+
+        The link is sent to other clients, so the Host header is trusted only when it names
+        one of the configured ``hostnames``; otherwise the first configured name is used.
+        """
+        if self.download_url is not None:
+            return self.download_url(request, sha256)
+        url = request.url
+        names = self.settings.hostname_list
+        host = url.hostname if url.hostname in names or not names else names[0]
+        host = f"[{host}]" if host and ":" in host else host
+        port = f":{url.port}" if url.port else ""
+        return f"{url.scheme}://{host}{port}/Marti/sync/content?hash={sha256}"
+
+
+def visible(record: PackageRecord, caller: Caller) -> bool:
+    """A record is visible to callers sharing one of its groups."""
+    return not record.groups.isdisjoint(caller.groups)
+
+
+def open_store_of(deps: PackageDeps) -> Store:
+    """The open store, or 503."""
+    store = deps.store()
+    if store is None:
+        raise HTTPException(503, "the store is not open")
+    return store
+
+
+async def visible_record(deps: PackageDeps, request: Request, sha256: str) -> PackageRecord | None:
+    """The record of ``sha256`` if the caller may see it (None for a bad hash too: never say why)."""
+    caller = deps.caller(request)
+    sha256 = sha256.lower()
+    if not is_sha256(sha256):
+        return None
+    record = await open_store_of(deps).package(sha256)
+    return record if record is not None and visible(record, caller) else None

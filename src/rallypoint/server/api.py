@@ -1,0 +1,273 @@
+"""The Marti API listeners: HTTPS with client certificates (8443) and optional plain HTTP (8080).
+
+uvicorn serves the application inside our event loop, but it does not tell an ASGI app who
+the TLS peer is (its scope has no certificate). So on 8443 we do what ``net.tls`` does for
+8089: accept TCP connections ourselves, run each handshake in a task we own against the same
+SSL context (our CA, the current CRL, client certificate required), ask the identity store
+for its verdict with the same :func:`~rallypoint.transport.handshake.identify`, and only then give the
+verified TLS transport to a uvicorn HTTP protocol object whose ASGI app is bound to that
+identity (``protocol.app``). uvicorn's server owns those connections from there (keep-alive,
+concurrency limit, graceful shutdown) as if it had accepted them. Between requests of one
+keep-alive connection the identity is looked up again whenever the identity store changed,
+so a revoked certificate or a disabled user is refused at its next request. New handshakes
+use the CRL the process's identity watch re-signed.
+
+The plain port is uvicorn's own listening socket; every request on it is anonymous, in the
+``__ANON__`` group, like plain streaming clients.
+"""
+
+import asyncio
+import logging
+import socket
+import ssl
+from collections.abc import Sequence
+
+import uvicorn
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from rallypoint.errors import PkiError
+from rallypoint.http.common.deps import CALLER_SCOPE_KEY, Caller, anonymous, client_address, with_caller
+from rallypoint.http.marti.app import build_api_app
+from rallypoint.server.api_wiring import api_deps
+from rallypoint.transport.context import ServerContext
+from rallypoint.transport.embedded import (
+    KEEP_ALIVE_S,
+    SHUTDOWN_TIMEOUT_S,
+    EmbeddedServer,
+    listening_socket,
+    serve,
+    stop_serving,
+    wait_started,
+)
+from rallypoint.transport.handshake import (
+    Refused,
+    TlsAcceptor,
+    Verified,
+    fresh_ssl_context,
+    identify,
+    server_ssl_context,
+    verified_handshake,
+)
+from rallypoint.transport.stream import Identity, peer_address
+from rallypoint.transport.tls import LISTEN_BACKLOG
+
+log = logging.getLogger(__name__)
+
+MAX_HTTP_CONNECTIONS = 1024
+"""Connections and requests served at once on both ports; beyond it uvicorn answers 503."""
+
+
+class _Connection:
+    """The ASGI app of one verified TLS connection: each request carries its identity."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        listener: "ApiTlsListener",
+        tls: asyncio.Transport,
+        identity: Identity,
+        revision: int,
+    ) -> None:
+        self.app = app
+        self.listener = listener
+        self.ssl_object: ssl.SSLObject = tls.get_extra_info("ssl_object")
+        self.address = peer_address(tls)
+        self.identity = identity
+        self.revision = revision
+        """The identity store's revision ``identity`` was read at."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            identity = self.listener.current_identity(self)
+        except Refused as refused:
+            self.listener.refuse(
+                self.address,
+                refused.reason,
+                str(refused),
+                refused.user,
+                refused.serial,
+                kind="request_refused",
+            )
+            await JSONResponse({"error": str(refused), "status": 403}, status_code=403)(scope, receive, send)
+            return
+        except PkiError as exc:
+            log.warning("cannot read the identity store: %s", exc)
+            body = {"error": "identity store unavailable", "status": 503}
+            await JSONResponse(body, status_code=503)(scope, receive, send)
+            return
+        caller = Caller(identity.name, identity.groups, "https", self.address)
+        await self.app({**scope, CALLER_SCOPE_KEY: caller}, receive, send)
+
+
+class ApiTlsListener:
+    """Port 8443: accepts, verifies as :mod:`rallypoint.transport.tls` does, hands over to uvicorn."""
+
+    def __init__(self, context: ServerContext, app: ASGIApp, server: EmbeddedServer) -> None:
+        assert context.authority is not None
+        assert context.identities is not None
+        assert context.identity_watch is not None
+        self.context = context
+        self.authority = context.authority
+        self.app = app
+        self.server = server
+        self.store = context.identities
+        self._acceptor = TlsAcceptor(
+            "api", self._admit, self._handshake, self.refuse, lambda: context.counters.inc("accept_failed")
+        )
+        self.ssl_context = server_ssl_context(self.authority)
+        self._unsubscribe = context.identity_watch.on_crl(self._reload_crl)
+
+    async def start(self, host: str, port: int) -> int:
+        """Listen on ``host:port``; return the bound port."""
+        return self._acceptor.start(listening_socket(host, port, "the Marti API (HTTPS)", LISTEN_BACKLOG))
+
+    async def stop(self) -> None:
+        """Stop accepting and abandon handshakes in progress (uvicorn closes the connections)."""
+        await self._acceptor.stop()
+        self._unsubscribe()
+
+    def current_identity(self, connection: _Connection) -> Identity:
+        """The connection's identity, looked up again if the identity store changed (or Refused).
+
+        The store's revision is read at every request, not taken from the watch: a request is
+        a moment of its own, and the very next one after a revocation is refused."""
+        revision = self.store.revision()
+        if revision != connection.revision:
+            connection.identity = identify(self.store, connection.ssl_object)
+            connection.revision = revision
+        return connection.identity
+
+    def _reload_crl(self) -> None:
+        """The watch rewrote the CRL: new handshakes check against it."""
+        self.ssl_context = fresh_ssl_context(self.authority, self.ssl_context, "API")
+
+    def _admit(self, peer: str) -> tuple[str, str] | None:
+        """Nothing to check before a handshake here: uvicorn limits the connections it serves."""
+        return None
+
+    async def _handshake(self, sock: socket.socket, peer: str) -> None:
+        try:
+            verified = await verified_handshake(sock, self.ssl_context, self.store)
+        except Refused as refused:
+            self.refuse(peer, refused.reason, str(refused), refused.user, refused.serial)
+            return
+        self._take_over(verified)
+
+    def _take_over(self, verified: Verified) -> None:
+        """Give the verified connection to a uvicorn HTTP protocol bound to its identity."""
+        tls, handover = verified.transport, verified.handover
+        protocol = H11Protocol(
+            config=self.server.config,
+            server_state=self.server.server_state,
+            app_state=self.server.lifespan.state,
+        )
+        protocol.app = _Connection(self.app, self, tls, verified.identity, verified.revision)
+        tls.set_protocol(protocol)
+        protocol.connection_made(tls)
+        for data in handover.received:
+            protocol.data_received(data)
+        if handover.lost:
+            protocol.connection_lost(handover.error)
+
+    def refuse(
+        self,
+        peer: str,
+        reason: str,
+        detail: str,
+        user: str | None = None,
+        serial: int | None = None,
+        *,
+        kind: str = "handshake_refused",
+    ) -> None:
+        """Count, log and audit a client turned away (at the handshake, or at a request)."""
+        self.context.counters.inc(f"api_refused{{reason={reason}}}")
+        who = f" ({user})" if user else ""
+        log.warning("API client %s%s refused: %s: %s", peer, who, reason, detail)
+        self.context.audit(
+            kind,
+            address=peer,
+            reason=reason,
+            detail=detail,
+            identity=user,
+            serial=None if serial is None else f"{serial:x}",
+        )
+
+
+class ApiService:
+    """The running API listeners; :meth:`close` stops them."""
+
+    def __init__(
+        self,
+        server: EmbeddedServer,
+        task: "asyncio.Task[None]",
+        tls: ApiTlsListener | None,
+        tls_port: int | None,
+        plain_port: int | None,
+    ) -> None:
+        self._server = server
+        self._task = task
+        self._tls = tls
+        self.tls_port = tls_port
+        self.plain_port = plain_port
+
+    async def close(self) -> None:
+        """Stop accepting, let running requests finish (bounded), end uvicorn's task."""
+        if self._tls is not None:
+            await self._tls.stop()
+        await stop_serving(self._server, self._task)
+        log.info("Marti API stopped")
+
+
+async def start_marti_api(
+    context: ServerContext,
+    *,
+    tls_port: int | None,
+    plain_port: int | None,
+    extra_routes: Sequence[BaseRoute] = (),
+) -> ApiService:
+    """Serve the API on the ports given (None: that port is off); return once both accept.
+
+    Raises ConfigError if a port cannot be bound, PkiError if the TLS material is unusable.
+    """
+    settings = context.settings
+    app = build_api_app(api_deps(context), extra_routes)
+    plain_app = with_caller(app, lambda scope: anonymous("http", client_address(scope)))
+    config = uvicorn.Config(
+        plain_app,
+        http="h11",  # the protocol class :meth:`ApiTlsListener._take_over` builds
+        log_level=settings.log_level.lower(),
+        log_config=None,
+        access_log=False,
+        lifespan="off",
+        proxy_headers=False,  # the peer address is the one the audit log records
+        server_header=False,
+        limit_concurrency=MAX_HTTP_CONNECTIONS,
+        timeout_keep_alive=KEEP_ALIVE_S,
+        timeout_graceful_shutdown=int(SHUTDOWN_TIMEOUT_S),
+    )
+    config.load()
+    sockets = [] if plain_port is None else [listening_socket(settings.host, plain_port, "the Marti API")]
+    server = EmbeddedServer(config)
+    task = serve(server, sockets, "rallypoint-api")
+    await wait_started(server, task, sockets, f"the Marti API on {settings.host}")
+    tls: ApiTlsListener | None = None
+    bound_tls: int | None = None
+    try:
+        if tls_port is not None:
+            tls = ApiTlsListener(context, app, server)
+            bound_tls = await tls.start(settings.host, tls_port)
+    except BaseException:
+        if tls is not None:
+            await tls.stop()
+        await stop_serving(server, task)
+        raise
+    bound_plain = sockets[0].getsockname()[1] if sockets else None
+    log.info(
+        "Marti API on%s%s",
+        f" https/{bound_tls} (client certificates)" if bound_tls else "",
+        f" http/{bound_plain} (anonymous)" if bound_plain else "",
+    )
+    return ApiService(server, task, tls, bound_tls, bound_plain)

@@ -1,0 +1,94 @@
+"""What the HTTP API gets from the running server: its router, counters, store, and a way to
+route an event as if a given identity had sent it on a stream.
+
+An event posted over HTTP (or a data-package announcement) comes from a one-shot sender
+that receives nothing and binds no uid: it has the caller's groups and, for anti-spoofing,
+the caller's identity as owner, so a REST client can neither reach groups it is not in nor
+overwrite what another identity owns.
+"""
+
+from rallypoint.cot.event import Event
+from rallypoint.http.common.deps import ApiDeps, Caller, Submit
+from rallypoint.http.marti.packages import PackageDeps
+from rallypoint.router.registry import ANONYMOUS_GROUP, Subscriber
+from rallypoint.transport.context import ServerContext, wall_clock_ms
+from rallypoint.transport.stream import StreamConnection
+
+SERVER_TRANSPORT = "server"
+"""The transport label of events the server itself routes (components: missions, fusion)."""
+
+
+def _no_wake() -> None:
+    """A REST sender receives nothing, so there is nothing to wake."""
+
+
+def route_as(context: ServerContext, caller: Caller, event: Event, xml: bytes | None, now: int) -> int:
+    """Route ``event`` as sent by ``caller``; return how many clients it was handed to."""
+    if caller.name is None:  # an anonymous REST caller sends into __ANON__; the server into its groups
+        sender = Subscriber(
+            _no_wake,
+            transport=caller.transport,
+            address=caller.address,
+            in_groups=caller.groups if caller.transport == SERVER_TRANSPORT else (ANONYMOUS_GROUP,),
+            receives=False,
+            binds=False,
+            now_ms=now,
+        )
+    else:
+        sender = Subscriber(
+            _no_wake,
+            transport=caller.transport,
+            address=caller.address,
+            in_groups=caller.groups,
+            identity=caller.name,
+            owner=caller.name if context.settings.anti_spoofing_tls else None,
+            receives=False,
+            binds=False,
+            now_ms=now,
+        )
+    return context.router.submit(sender, event, xml, now)
+
+
+def submitter(context: ServerContext) -> Submit:
+    """The API's ``submit``: count the event as input of the caller's transport, then route it."""
+
+    def submit(caller: Caller, event: Event, xml: bytes) -> int:
+        context.counters.inc(f"events_in{{transport={caller.transport},format=xml}}")
+        return route_as(context, caller, event, xml, wall_clock_ms())
+
+    return submit
+
+
+def api_deps(context: ServerContext) -> ApiDeps:
+    """The Marti, history and operations routes' view of this server."""
+
+    def queue_depth() -> int:
+        return sum(c.outbox.queued_messages for c in context.connections if isinstance(c, StreamConnection))
+
+    return ApiDeps(
+        router=context.router,
+        counters=context.counters,
+        settings=context.settings,
+        server_version=context.server_version,
+        submit=submitter(context),
+        now_ms=wall_clock_ms,
+        store=lambda: context.store,
+        queue_depth=queue_depth,
+    )
+
+
+def package_deps(context: ServerContext) -> PackageDeps:
+    """The data-package routes' view of this server: announcements go out as from the uploader."""
+
+    def announce(event: Event, groups: frozenset[str], identity: str | None) -> None:
+        route_as(
+            context, Caller(identity, groups, "https" if identity else "http"), event, None, wall_clock_ms()
+        )
+
+    return PackageDeps(
+        data_dir=context.settings.data_dir,
+        settings=context.settings,
+        store=lambda: context.store,
+        announce=announce,
+        now_ms=wall_clock_ms,
+    )

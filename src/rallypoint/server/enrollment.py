@@ -1,0 +1,97 @@
+"""The HTTPS listener of certificate enrollment (port 8446), run by uvicorn inside our event loop.
+
+Server-auth TLS only: a device enrolls precisely because it has no client certificate yet, so
+the password (HTTP Basic) is the credential here. uvicorn is driven as a library: we bind the
+socket ourselves (port 0 works, and a busy port fails in ``start_enrollment``, not later in a
+task), the serve task is owned by :class:`EnrollmentService`, readiness is awaited rather than
+slept for, and uvicorn neither installs signal handlers nor reconfigures logging, because the
+``rallypoint serve`` process owns both.
+"""
+
+import asyncio
+import logging
+import ssl
+
+import uvicorn
+
+from rallypoint.config import Settings
+from rallypoint.errors import PkiError
+from rallypoint.http.enrollment.app import build_enrollment_app
+from rallypoint.pki.audit import AuditLog
+from rallypoint.pki.authority import CertificateAuthority
+from rallypoint.pki.identities import IdentityStore
+from rallypoint.transport.embedded import (
+    KEEP_ALIVE_S,
+    SHUTDOWN_TIMEOUT_S,
+    EmbeddedServer,
+    listening_socket,
+    serve,
+    stop_serving,
+    wait_started,
+)
+from rallypoint.transport.handshake import TLS12_CIPHERS
+
+log = logging.getLogger(__name__)
+
+MAX_CONNECTIONS = 64
+"""Concurrent connections and requests; beyond it uvicorn answers 503. Enrollment is rare."""
+BACKLOG = 128
+
+
+class EnrollmentService:
+    """A running enrollment listener; :meth:`close` stops it."""
+
+    def __init__(self, server: EmbeddedServer, task: "asyncio.Task[None]", port: int) -> None:
+        self._server = server
+        self._task = task
+        self.port = port
+        """The bound TCP port (the real one when 0 was asked for)."""
+
+    async def close(self) -> None:
+        """Stop accepting, let running requests finish (bounded), end the serve task."""
+        await stop_serving(self._server, self._task)
+        log.info("enrollment listener on port %d stopped", self.port)
+
+
+async def start_enrollment(
+    authority: CertificateAuthority,
+    identities: IdentityStore,
+    audit: AuditLog,
+    settings: Settings,
+    *,
+    host: str,
+    port: int,
+) -> EnrollmentService:
+    """Serve certificate enrollment over HTTPS on ``host:port``; return once it accepts requests.
+
+    Raises ConfigError if the address cannot be bound (for example, the port is in use).
+    """
+    certfile, keyfile = authority.server_ssl_files()
+    config = uvicorn.Config(
+        build_enrollment_app(authority, identities, audit, settings),
+        ssl_certfile=str(certfile),
+        ssl_keyfile=str(keyfile),
+        ssl_ciphers=TLS12_CIPHERS,
+        log_level=settings.log_level.lower(),
+        log_config=None,
+        access_log=False,  # each outcome is logged once by the app; throttled floods stay quiet
+        lifespan="off",
+        proxy_headers=False,  # the peer address is what the failed-login limit counts
+        server_header=False,
+        limit_concurrency=MAX_CONNECTIONS,
+        timeout_keep_alive=KEEP_ALIVE_S,
+        timeout_graceful_shutdown=int(SHUTDOWN_TIMEOUT_S),
+    )
+    try:
+        config.load()
+    except OSError as exc:  # ssl.SSLError included: unreadable or mismatched certificate and key
+        raise PkiError(f"cannot load the server certificate {certfile} for enrollment: {exc}") from exc
+    assert config.ssl is not None
+    config.ssl.minimum_version = ssl.TLSVersion.TLSv1_2
+    sock = listening_socket(host, port, "enrollment", BACKLOG)
+    server = EmbeddedServer(config)
+    task = serve(server, [sock], "rallypoint-enrollment")
+    await wait_started(server, task, [sock], f"the enrollment listener on {host}:{port}")
+    bound = sock.getsockname()[1]
+    log.info("certificate enrollment on https://%s:%d (HTTP basic auth)", host, bound)
+    return EnrollmentService(server, task, bound)

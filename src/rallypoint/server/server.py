@@ -1,0 +1,271 @@
+"""The running server: listeners, the periodic tick, and graceful shutdown.
+
+One task owns the tick (cache expiry, alert repetition, connection timeouts); listeners
+are asyncio servers whose protocols are created per connection. When TLS streaming,
+enrollment or the web port is on, start-up loads (or creates) the certificate authority
+(when a TLS port needs it) and opens the identity store, its watch and the audit log: one of
+each for the whole process, shared by every listener, with one task refreshing the watch.
+Before any listener opens, the store is opened and the situation cache rebuilt from it.
+``stop`` closes the listeners, flushes and closes every connection, ends the tick, then
+closes the store (committing what is queued).
+"""
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime
+
+from rallypoint.config import Settings
+from rallypoint.errors import ConfigError, PkiError, StoreError
+from rallypoint.http.marti.packages import package_routes
+from rallypoint.pki.audit import AuditLog
+from rallypoint.pki.authority import CertificateAuthority
+from rallypoint.pki.files import make_private_directory
+from rallypoint.pki.identities import IdentityStore
+from rallypoint.pki.paths import audit_path, identity_path
+from rallypoint.pki.watch import IdentityWatch
+from rallypoint.router.host import Component
+from rallypoint.server.api import ApiService, start_marti_api
+from rallypoint.server.api_wiring import package_deps
+from rallypoint.server.components import build_components, build_host, component_routes, stop_components
+from rallypoint.server.enrollment import EnrollmentService, start_enrollment
+from rallypoint.server.guide import BoundPorts, connection_guide
+from rallypoint.server.identity_watch import follow_identities
+from rallypoint.server.persistence import EventRecorder, Retention, rebuild_cache
+from rallypoint.server.web import start_web
+from rallypoint.store import open_store
+from rallypoint.transport.context import ServerContext, wall_clock_ms
+from rallypoint.transport.datagram import DatagramInput, multicast_socket
+from rallypoint.transport.stream import StreamConnection
+from rallypoint.transport.tls import TlsListener
+
+log = logging.getLogger(__name__)
+
+STORE_OFF = "off"
+"""``store_url`` value that runs the server with no store at all (benchmarks, throwaway relays)."""
+
+TICK_INTERVAL_S = 1.0
+"""Timeouts and expiry are checked this often (stale times are in seconds anyway)."""
+
+
+class Server:
+    """Owns the listeners and the tick task of one Rallypoint process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.context = ServerContext.from_settings(settings)
+        self._tcp: asyncio.Server | None = None
+        self._datagrams: list[asyncio.DatagramTransport] = []
+        self._tick_task: asyncio.Task[None] | None = None
+        self._identity_task: asyncio.Task[None] | None = None
+        self._tls: TlsListener | None = None
+        self._enrollment: EnrollmentService | None = None
+        self._api: ApiService | None = None
+        self._retention: Retention | None = None
+        self.components: list[Component] = []
+        self._stopped = asyncio.Event()
+
+    async def start(self) -> BoundPorts:
+        """Open every configured listener; return the bound ports."""
+        loop = asyncio.get_running_loop()
+        settings = self.settings
+        certificate_ports = (settings.tls_port, settings.enrollment_port, settings.api_tls_port)
+        needs_authority = any(port is not None for port in certificate_ports) or (
+            settings.web_port is not None and settings.web_tls
+        )
+        if needs_authority or settings.web_port is not None:
+            self._open_identities(with_authority=needs_authority)
+        await self._open_store()
+        self.context.mailbox.start()
+        host = build_host(self.context)
+        self.components = build_components(self.context, host)
+        for component in self.components:
+            await component.start()
+        self._tcp = await loop.create_server(
+            lambda: StreamConnection(self.context, "tcp"), settings.host, settings.tcp_port, backlog=4096
+        )
+        tcp_port = self._tcp.sockets[0].getsockname()[1]
+        udp_port = None
+        if settings.udp_port is not None:
+            transport, _ = await loop.create_datagram_endpoint(
+                lambda: DatagramInput(self.context, "udp"), local_addr=(settings.host, settings.udp_port)
+            )
+            self._datagrams.append(transport)
+            udp_port = transport.get_extra_info("sockname")[1]
+        if settings.multicast_enabled:
+            await self._start_multicast()
+        tls_port = None
+        if settings.tls_port is not None:
+            self._tls = TlsListener(self.context)
+            tls_port = await self._tls.start(settings.host, settings.tls_port)
+        enrollment_port = None
+        if settings.enrollment_port is not None:
+            self._enrollment = await self._start_enrollment(settings.enrollment_port)
+            enrollment_port = self._enrollment.port
+        if settings.api_tls_port is not None or settings.api_plain_port is not None:
+            self._api = await start_marti_api(
+                self.context,
+                tls_port=settings.api_tls_port,
+                plain_port=settings.api_plain_port,
+                extra_routes=[
+                    *package_routes(package_deps(self.context)),
+                    *component_routes(self.components),
+                ],
+            )
+        web_port = None
+        if settings.web_port is not None:  # a component, so that it is ticked and stopped with them
+            web = await start_web(self.context, self.components, settings.web_port, self._api)
+            self.components.append(web)
+            web_port = web.port
+        self._tick_task = asyncio.create_task(self._tick_forever(), name="rallypoint-tick")
+        api = self._api
+        ports = BoundPorts(
+            tcp_port,
+            udp_port,
+            tls_port,
+            enrollment_port,
+            api.tls_port if api else None,
+            api.plain_port if api else None,
+            web_port,
+        )
+        for line in connection_guide(settings, ports):
+            log.info("%s", line)
+        return ports
+
+    async def _start_enrollment(self, port: int) -> EnrollmentService:
+        context = self.context
+        assert context.authority is not None
+        assert context.identities is not None
+        assert context.audit_log is not None
+        return await start_enrollment(
+            context.authority,
+            context.identities,
+            context.audit_log,
+            self.settings,
+            host=self.settings.host,
+            port=port,
+        )
+
+    def _open_identities(self, *, with_authority: bool) -> None:
+        """Load or create the CA (if asked), open the process's one identity store, its watch and
+        the audit log, and start the task that refreshes the watch (blocking, at start-up)."""
+        data_dir = self.settings.data_dir
+        context = self.context
+        now = datetime.now(UTC)
+        try:
+            make_private_directory(data_dir)
+            authority = (
+                CertificateAuthority.load_or_create(data_dir, self.settings.hostname_list, now)
+                if with_authority
+                else None
+            )
+            context.identities = IdentityStore(identity_path(data_dir))
+            context.identity_watch = IdentityWatch(context.identities, authority, now)
+        except PkiError as exc:
+            raise ConfigError(f"cannot set up the identities in {data_dir}: {exc}") from exc
+        context.authority = authority
+        context.audit_log = AuditLog(audit_path(data_dir))
+        self._identity_task = asyncio.create_task(
+            follow_identities(context.identity_watch, context.counters), name="rallypoint-identities"
+        )
+        if authority is None:
+            return
+        log.info(
+            "certificate authority %s; server certificate for %s",
+            authority.paths.ca_cert,
+            ", ".join(self.settings.hostname_list),
+        )
+
+    async def _open_store(self) -> None:
+        """Open the store, refill the situation cache from it, and start recording routed events."""
+        context = self.context
+        if self.settings.store_url == STORE_OFF:
+            log.warning("store off: routed events are not kept (no history, no restart picture)")
+            return
+        try:
+            store = open_store(self.settings.effective_store_url, queue_max=self.settings.store_queue_max)
+            await store.open()
+            try:
+                restored = await rebuild_cache(context.router, store, wall_clock_ms(), context.xml_limits)
+            except StoreError:
+                await store.close()
+                raise
+        except StoreError as exc:
+            raise ConfigError(f"cannot open the store: {str(exc).splitlines()[0]}") from exc
+        context.store = store
+        context.router.recorder = EventRecorder(store, context.counters)
+        self._retention = Retention(store, self.settings.retention_days)
+        log.info("store open; %d cached events restored", restored)
+
+    async def _start_multicast(self) -> None:
+        settings = self.settings
+        sock = multicast_socket(
+            settings.multicast_group, settings.multicast_port, settings.multicast_interface
+        )
+        protocol = DatagramInput(self.context, "multicast", receives=True)
+        protocol.destination = (settings.multicast_group, settings.multicast_port)
+        protocol.own_address = (settings.multicast_interface, settings.multicast_port)
+        transport, _ = await asyncio.get_running_loop().create_datagram_endpoint(lambda: protocol, sock=sock)
+        self._datagrams.append(transport)
+        log.info("multicast SA on %s:%d", settings.multicast_group, settings.multicast_port)
+
+    async def _tick_forever(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_INTERVAL_S)
+            now_ms = wall_clock_ms()
+            self.context.router.tick(now_ms)
+            for component in self.components:
+                component.tick(now_ms)
+            now = self.context.clock()
+            if self._retention is not None:
+                self._retention.tick(now, wall_clock_ms())
+            checked = self.context.connections if self.settings.idle_timeout_s else self.context.watched
+            for connection in list(checked):
+                assert isinstance(connection, StreamConnection)
+                connection.check_timeouts(now)
+
+    async def _close_store(self) -> None:
+        store, self.context.store = self.context.store, None
+        if store is None:
+            return
+        self.context.router.recorder = None
+        if self._retention is not None:
+            await self._retention.stop()
+        await store.close()
+
+    async def serve_until_stopped(self) -> None:
+        """Wait until :meth:`stop` has run."""
+        await self._stopped.wait()
+
+    async def stop(self) -> None:
+        """Close listeners, flush and close connections, end the tick."""
+        if self._api is not None:
+            await self._api.close()
+        if self._tcp is not None:
+            self._tcp.close()
+        if self._tls is not None:
+            await self._tls.stop()
+        if self._enrollment is not None:
+            await self._enrollment.close()
+        for transport in self._datagrams:
+            transport.close()
+        for connection in list(self.context.connections):
+            assert isinstance(connection, StreamConnection)
+            connection.close()
+        if self._tcp is not None:
+            await self._tcp.wait_closed()
+        if self._tick_task is not None:
+            self._tick_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._tick_task
+        await stop_components(self.components)
+        if self._identity_task is not None:
+            self._identity_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._identity_task
+        if self.context.identities is not None:
+            self.context.identities.close()
+        await self.context.mailbox.stop()
+        await self._close_store()
+        self._stopped.set()
+        log.info("Rallypoint stopped")

@@ -1,0 +1,95 @@
+"""What every listener and connection shares: settings, router, counters, clocks, limits, and
+(when a TLS, enrollment or web port is on) the certificate authority, the identity store, its
+watch and the audit log: one of each per process, opened by the server before any listener."""
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from rallypoint import __version__
+from rallypoint.config import Settings
+from rallypoint.cot.xml import XmlLimits
+from rallypoint.errors import PkiError
+from rallypoint.pki.audit import AuditLog
+from rallypoint.pki.authority import CertificateAuthority
+from rallypoint.pki.identities import IdentityStore
+from rallypoint.pki.watch import IdentityWatch
+from rallypoint.router.mailbox import Mailbox
+from rallypoint.router.router import Denial, Router, describe
+from rallypoint.router.stats import Counters
+from rallypoint.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def wall_clock_ms() -> int:
+    """Milliseconds since the Unix epoch: the time written into CoT events."""
+    return time.time_ns() // 1_000_000
+
+
+@dataclass
+class ServerContext:
+    """Shared state of one running server; created once by :class:`rallypoint.server.server.Server`."""
+
+    settings: Settings
+    router: Router
+    counters: Counters
+    xml_limits: XmlLimits
+    server_version: str = f"Rallypoint {__version__}"
+    connections: set[object] = field(default_factory=set)
+    watched: set[object] = field(default_factory=set)
+    """Connections with a running timer (stalled writes, unfinished message): the tick checks these."""
+    authority: CertificateAuthority | None = None
+    identities: IdentityStore | None = None
+    identity_watch: IdentityWatch | None = None
+    """Tells the listeners what changed in :attr:`identities` (revocations, users, groups)."""
+    audit_log: AuditLog | None = None
+    store: Store | None = None
+    """Routed events and the package index; opened by the server at start."""
+    mailbox: Mailbox = field(init=False)
+    """Store-and-forward for directed messages to offline clients."""
+    clock: Callable[[], float] = time.monotonic
+    """Monotonic seconds for the connection timers (stall, unfinished message, idle) and the tick
+    that checks them; tests replace it to move time on instead of waiting for it."""
+
+    def __post_init__(self) -> None:
+        self.mailbox = Mailbox(self.router, lambda: self.store, wall_clock_ms, self.xml_limits)
+        self.router.on_absent = self.mailbox.keep
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "ServerContext":
+        """Build the router and limits the settings describe."""
+        counters = Counters()
+        context = cls(
+            settings=settings,
+            router=Router(counters=counters, isolate_teams=settings.isolate_teams),
+            counters=counters,
+            xml_limits=XmlLimits(max_event_bytes=settings.max_event_bytes, max_depth=settings.max_xml_depth),
+        )
+        context.router.on_denial = context.audit_denial
+        return context
+
+    def audit(self, kind: str, **fields: str | int | None) -> None:
+        """Append one entry to the audit log, if this server keeps one (TLS or enrollment on)."""
+        if self.audit_log is None:
+            return
+        try:
+            self.audit_log.append(kind, datetime.now(UTC), **fields)
+        except PkiError as exc:  # a full disk must not take the connection that caused the entry down
+            self.counters.inc("audit_failed")
+            log.error("audit entry %s lost: %s", kind, exc)
+
+    def audit_denial(self, denial: Denial) -> None:
+        """The router refused a spoofed event or a delivery across groups: record who and what."""
+        self.audit(
+            denial.kind,
+            identity=describe(denial.sender),
+            address=denial.sender.address,
+            transport=denial.sender.transport,
+            type=denial.event.type,
+            uid=denial.event.uid,
+            subject=denial.subject,
+            other=denial.other,
+        )
