@@ -178,6 +178,7 @@ def _settings_file(path: Path, ports: dict[str, int]) -> None:
         f"api_tls_port = {ports['api']}\n"
         f"enrollment_port = {ports['enrollment']}\n"
         f"web_port = {ports['web']}\n"
+        'api_plain_port = "off"\n'
         'hostnames = "localhost,127.0.0.1"\n'
     )
 

@@ -59,6 +59,7 @@ def server_settings(tmp_path: Path) -> Settings:
         tls_port=None,
         enrollment_port=None,
         api_tls_port=None,
+        api_plain_port=None,
         max_event_bytes=MAX_EVENT_BYTES,
         partial_message_timeout_s=PARTIAL_MESSAGE_TIMEOUT_S,
         stall_timeout_s=STALL_TIMEOUT_S,
@@ -577,6 +578,7 @@ async def test_connections_over_the_limit_are_refused(
         tls_port=None,
         enrollment_port=None,
         api_tls_port=None,
+        api_plain_port=None,
         max_connections=3,
     )
     server = Server(settings)
