@@ -21,7 +21,7 @@ from rallypoint.http.marti.missions import mission_routes
 from rallypoint.missions.service import MissionService
 from rallypoint.router.host import Component, Host
 from rallypoint.server.api_wiring import SERVER_TRANSPORT, route_as
-from rallypoint.transport.context import ServerContext, wall_clock_ms
+from rallypoint.transport.context import ServerContext
 
 log = logging.getLogger(__name__)
 
@@ -31,13 +31,13 @@ def build_host(context: ServerContext) -> Host:
 
     def inject(event: Event, groups: frozenset[str], identity: str | None) -> int:
         transport = "https" if identity else SERVER_TRANSPORT
-        return route_as(context, Caller(identity, groups, transport), event, None, wall_clock_ms())
+        return route_as(context, Caller(identity, groups, transport), event, None, context.clock.wall_ms())
 
     return Host(
         router=context.router,
         counters=context.counters,
         settings=context.settings,
-        now_ms=wall_clock_ms,
+        now_ms=context.clock.wall_ms,
         store=lambda: context.store,
         inject=inject,
         send_to=context.mailbox.send_to,

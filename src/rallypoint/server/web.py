@@ -9,8 +9,8 @@ for ``/api/live``, frames capped at :data:`MAX_WS_FRAME_BYTES` (a page only send
 With ``web_tls`` the port speaks HTTPS with the server certificate of our CA, and a browser
 presenting a client certificate of ours is logged in by it (:mod:`rallypoint.server.web_certificates`).
 
-The service is one of the server's components: ticked once a second (idle sessions end),
-stopped with the others.
+The service is one of the server's components: ticked by the server's timer at the live feed's
+coalescing period (coalesced reports go out, idle sessions end), stopped with the others.
 """
 
 import asyncio
@@ -43,7 +43,7 @@ from rallypoint.server.api import ApiService
 from rallypoint.server.api_wiring import api_deps, package_deps
 from rallypoint.server.components import component_routes
 from rallypoint.server.web_certificates import CertificateH11Protocol, certificate_user
-from rallypoint.transport.context import ServerContext, wall_clock_ms
+from rallypoint.transport.context import ServerContext
 from rallypoint.transport.embedded import (
     KEEP_ALIVE_S,
     SHUTDOWN_TIMEOUT_S,
@@ -90,9 +90,10 @@ class WebService:
     async def start(self) -> None:
         """Already started by :func:`start_web` (the component protocol's first call)."""
 
-    def tick(self, now_ms: int) -> None:
-        """End idle sessions."""
+    def tick(self, now_ms: int) -> int:
+        """End idle sessions; send the live feed's coalesced reports (due again at its period)."""
         self.sessions.expire()
+        return self.hub.tick(now_ms)
 
     def _revalidate(self, snapshot: IdentitySnapshot) -> None:
         """The identity store changed: end the sessions whose user was disabled, removed or
@@ -123,8 +124,8 @@ async def start_web(
     settings = context.settings
     marti_url = _marti_url(context, marti)
     assert context.identity_watch is not None, "the server opens the identity store for the web port"
-    sessions = SessionStore(settings.web_session_idle_s)
-    hub = LiveHub(context.router, context.counters, wall_clock_ms, settings.web_live_queue_max)
+    sessions = SessionStore(settings.web_session_idle_s, clock=context.clock)
+    hub = LiveHub(context.router, context.counters, context.clock.wall_ms, settings.web_live_queue_max)
     _follow_missions(components, hub)
     tiles = MbTiles(Path(settings.web_mbtiles)) if settings.web_mbtiles else None
     assets = Path(settings.web_assets_dir) if settings.web_assets_dir else PACKAGED_UI
@@ -189,7 +190,6 @@ async def start_web(
     server = EmbeddedServer(config)
     task = serve(server, [sock], "rallypoint-web")
     await wait_started(server, task, [sock], f"the web command post on {settings.host}")
-    await hub.start()
     bound = int(sock.getsockname()[1])
     scheme = "https" if settings.web_tls else "http"
     log.info("web command post on %s://%s:%d/", scheme, _url_host(settings.host), bound)

@@ -4,11 +4,11 @@ watch and the audit log: one of each per process, opened by the server before an
 
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from rallypoint import __version__
+from rallypoint.clock import Clock, SystemClock
 from rallypoint.config import Settings
 from rallypoint.cot.xml import XmlLimits
 from rallypoint.errors import PkiError
@@ -50,19 +50,20 @@ class ServerContext:
     """Routed events and the package index; opened by the server at start."""
     mailbox: Mailbox = field(init=False)
     """Store-and-forward for directed messages to offline clients."""
-    clock: Callable[[], float] = time.monotonic
-    """Monotonic seconds for the connection timers (stall, unfinished message, idle) and the tick
-    that checks them; tests replace it to move time on instead of waiting for it."""
+    clock: Clock = field(default_factory=SystemClock)
+    """The process's one clock: the server's timer sleeps on it, the connection timers (stall,
+    unfinished message, idle) read it; tests pass a :class:`~rallypoint.clock.ManualClock`."""
 
     def __post_init__(self) -> None:
-        self.mailbox = Mailbox(self.router, lambda: self.store, wall_clock_ms, self.xml_limits)
+        self.mailbox = Mailbox(self.router, lambda: self.store, self.clock.wall_ms, self.xml_limits)
         self.router.on_absent = self.mailbox.keep
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "ServerContext":
+    def from_settings(cls, settings: Settings, clock: Clock | None = None) -> "ServerContext":
         """Build the router and limits the settings describe."""
         counters = Counters()
         context = cls(
+            clock=clock or SystemClock(),
             settings=settings,
             router=Router(counters=counters, isolate_teams=settings.isolate_teams),
             counters=counters,
