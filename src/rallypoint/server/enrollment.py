@@ -11,6 +11,8 @@ slept for, and uvicorn neither installs signal handlers nor reconfigures logging
 import asyncio
 import logging
 import ssl
+import time
+from collections.abc import Callable
 
 import uvicorn
 
@@ -61,6 +63,7 @@ async def start_enrollment(
     *,
     host: str,
     port: int,
+    clock: Callable[[], float] = time.monotonic,
 ) -> EnrollmentService:
     """Serve certificate enrollment over HTTPS on ``host:port``; return once it accepts requests.
 
@@ -68,7 +71,7 @@ async def start_enrollment(
     """
     certfile, keyfile = authority.server_ssl_files()
     config = uvicorn.Config(
-        build_enrollment_app(authority, identities, audit, settings),
+        build_enrollment_app(authority, identities, audit, settings, clock),
         ssl_certfile=str(certfile),
         ssl_keyfile=str(keyfile),
         ssl_ciphers=TLS12_CIPHERS,

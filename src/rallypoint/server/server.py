@@ -163,6 +163,7 @@ class Server:
             self.settings,
             host=self.settings.host,
             port=port,
+            clock=context.clock,
         )
 
     def _open_identities(self, *, with_authority: bool) -> None:

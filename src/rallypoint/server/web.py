@@ -135,6 +135,7 @@ async def start_web(
         identities.authenticate if identities is not None else None,
         LoginThrottle(settings.enrollment_max_failures),
         context.audit,
+        clock=context.clock,
         certificate_user=certificate_user(lambda: context.identities, context.audit)
         if settings.web_tls
         else None,
