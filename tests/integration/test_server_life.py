@@ -10,8 +10,9 @@ import pytest
 from rallypoint.clock import ManualClock
 from rallypoint.config import Settings
 from rallypoint.errors import ConfigError
-from rallypoint.router.host import Component, Host
+from rallypoint.router.host import Host
 from rallypoint.server import server as server_module
+from rallypoint.server.components import Part
 from rallypoint.server.server import Server
 from rallypoint.transport.context import ServerContext
 from tests.waiting import eventually
@@ -77,10 +78,10 @@ async def test_advancing_the_clock_drives_a_components_deadline(
 ) -> None:
     fast, slow = _Beacon(1_000), _Beacon(5_000)
 
-    def build(_context: ServerContext, _host: Host) -> list[Component]:
-        return [fast, slow]
+    def build(_context: ServerContext, _host: Host) -> list[Part]:
+        return [Part(fast), Part(slow)]
 
-    monkeypatch.setattr(server_module, "build_components", build)
+    monkeypatch.setattr(server_module, "build_parts", build)
     clock = ManualClock(start=50.0, wall_ms=1_000_000)
     server = Server(server_settings, clock=clock)
     await server.start()

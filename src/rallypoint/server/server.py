@@ -33,7 +33,7 @@ from rallypoint.pki.watch import IdentityWatch
 from rallypoint.router.host import Component
 from rallypoint.server.api import ApiService, start_marti_api
 from rallypoint.server.api_wiring import package_deps
-from rallypoint.server.components import build_components, build_host, component_routes, stop_components
+from rallypoint.server.components import build_host, build_parts, part_routes, stop_components
 from rallypoint.server.enrollment import EnrollmentService, start_enrollment
 from rallypoint.server.guide import BoundPorts, connection_guide
 from rallypoint.server.identity_watch import identity_poll_s, refresh_identities
@@ -96,9 +96,10 @@ class Server:
         await self._open_store()
         self.context.mailbox.start()
         host = build_host(self.context)
-        for component in build_components(self.context, host):
-            await component.start()
-            self.components.append(component)  # stopped by stop() from now on
+        parts = build_parts(self.context, host)
+        for part in parts:
+            await part.component.start()
+            self.components.append(part.component)  # stopped by stop() from now on
         self._tcp = await loop.create_server(
             lambda: StreamConnection(self.context, "tcp"), settings.host, settings.tcp_port, backlog=4096
         )
@@ -127,12 +128,12 @@ class Server:
                 plain_port=settings.api_plain_port,
                 extra_routes=[
                     *package_routes(package_deps(self.context)),
-                    *component_routes(self.components),
+                    *part_routes(parts),
                 ],
             )
         web_port = None
         if settings.web_port is not None:  # a component, so that it is ticked and stopped with them
-            web = await start_web(self.context, self.components, settings.web_port, self._api)
+            web = await start_web(self.context, parts, settings.web_port, self._api)
             self.components.append(web)
             web_port = web.port
         self._schedule()

@@ -35,13 +35,11 @@ from rallypoint.http.command_post.packages import web_package_routes
 from rallypoint.http.command_post.socket import live_routes
 from rallypoint.http.command_post.tiles import TILE_URL, MbTiles, tile_routes
 from rallypoint.http.common.ratelimit import LoginThrottle
-from rallypoint.missions.service import MissionService
 from rallypoint.pki.identities import IdentitySnapshot
 from rallypoint.pki.watch import IdentityWatch
-from rallypoint.router.host import Component
 from rallypoint.server.api import ApiService
 from rallypoint.server.api_wiring import api_deps, package_deps
-from rallypoint.server.components import component_routes
+from rallypoint.server.components import Part, part_routes
 from rallypoint.server.web_certificates import CertificateH11Protocol, certificate_user
 from rallypoint.transport.context import ServerContext
 from rallypoint.transport.embedded import (
@@ -113,7 +111,7 @@ class WebService:
 
 
 async def start_web(
-    context: ServerContext, components: Sequence[Component], port: int, marti: ApiService | None
+    context: ServerContext, parts: Sequence[Part], port: int, marti: ApiService | None
 ) -> WebService:
     """Serve the web command post on ``port``; return once it accepts connections.
 
@@ -126,7 +124,9 @@ async def start_web(
     assert context.identity_watch is not None, "the server opens the identity store for the web port"
     sessions = SessionStore(settings.web_session_idle_s, clock=context.clock)
     hub = LiveHub(context.router, context.counters, context.clock.wall_ms, settings.web_live_queue_max)
-    _follow_missions(components, hub)
+    for part in parts:  # the missions service's changes reach the pages
+        if part.change_listeners is not None:
+            part.change_listeners.append(hub.relay)
     tiles = MbTiles(Path(settings.web_mbtiles)) if settings.web_mbtiles else None
     assets = Path(settings.web_assets_dir) if settings.web_assets_dir else PACKAGED_UI
     identities = context.identities
@@ -159,7 +159,7 @@ async def start_web(
         *web_package_routes(packages),
         *(tile_routes(tiles) if tiles else []),
         *live_routes(hub, sessions),
-        *component_routes(components),
+        *part_routes(parts),
     ]
     app = build_web_app(WebAppParts(sessions, routes, assets, tile_origin(settings.web_tile_url)))
     config = uvicorn.Config(
@@ -203,13 +203,6 @@ def _still_valid(session: Session, snapshot: IdentitySnapshot) -> bool:
     if user is None or user.disabled or user.groups != session.groups:
         return False
     return session.certificate is None or session.certificate not in snapshot.revoked
-
-
-def _follow_missions(components: Sequence[Component], hub: LiveHub) -> None:
-    """Relay the missions service's changes to the pages, if the service runs."""
-    for component in components:
-        if isinstance(component, MissionService):
-            component.listeners.append(hub.relay)
 
 
 def _tls_options(context: ServerContext) -> dict[str, Any]:
