@@ -14,8 +14,6 @@ import ssl
 import time
 from collections.abc import Callable
 
-import uvicorn
-
 from rallypoint.config import Settings
 from rallypoint.errors import PkiError
 from rallypoint.http.enrollment.app import build_enrollment_app
@@ -23,9 +21,8 @@ from rallypoint.pki.audit import AuditLog
 from rallypoint.pki.authority import CertificateAuthority
 from rallypoint.pki.identities import IdentityStore
 from rallypoint.transport.embedded import (
-    KEEP_ALIVE_S,
-    SHUTDOWN_TIMEOUT_S,
     EmbeddedServer,
+    embedded_config,
     listening_socket,
     serve,
     stop_serving,
@@ -70,20 +67,13 @@ async def start_enrollment(
     Raises ConfigError if the address cannot be bound (for example, the port is in use).
     """
     certfile, keyfile = authority.server_ssl_files()
-    config = uvicorn.Config(
+    config = embedded_config(
         build_enrollment_app(authority, identities, audit, settings, clock),
+        log_level=settings.log_level,
+        limit_concurrency=MAX_CONNECTIONS,
         ssl_certfile=str(certfile),
         ssl_keyfile=str(keyfile),
         ssl_ciphers=TLS12_CIPHERS,
-        log_level=settings.log_level.lower(),
-        log_config=None,
-        access_log=False,  # each outcome is logged once by the app; throttled floods stay quiet
-        lifespan="off",
-        proxy_headers=False,  # the peer address is what the failed-login limit counts
-        server_header=False,
-        limit_concurrency=MAX_CONNECTIONS,
-        timeout_keep_alive=KEEP_ALIVE_S,
-        timeout_graceful_shutdown=int(SHUTDOWN_TIMEOUT_S),
     )
     try:
         config.load()

@@ -21,7 +21,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import uvicorn
 from starlette.routing import BaseRoute
 
 from rallypoint.cot.event import Event
@@ -43,9 +42,8 @@ from rallypoint.server.components import Part, part_routes
 from rallypoint.server.web_certificates import CertificateH11Protocol, certificate_user
 from rallypoint.transport.context import ServerContext
 from rallypoint.transport.embedded import (
-    KEEP_ALIVE_S,
-    SHUTDOWN_TIMEOUT_S,
     EmbeddedServer,
+    embedded_config,
     listening_socket,
     serve,
     stop_serving,
@@ -162,23 +160,16 @@ async def start_web(
         *part_routes(parts),
     ]
     app = build_web_app(WebAppParts(sessions, routes, assets, tile_origin(settings.web_tile_url)))
-    config = uvicorn.Config(
+    config = embedded_config(
         app,
+        log_level=settings.log_level,
+        limit_concurrency=MAX_WEB_CONNECTIONS,
         http=CertificateH11Protocol if settings.web_tls else "h11",
         ws="websockets-sansio",
         ws_max_size=MAX_WS_FRAME_BYTES,
         ws_per_message_deflate=False,
         ws_ping_interval=WS_PING_INTERVAL_S,
         ws_ping_timeout=WS_PING_INTERVAL_S,
-        log_level=settings.log_level.lower(),
-        log_config=None,
-        access_log=False,
-        lifespan="off",
-        proxy_headers=False,
-        server_header=False,
-        limit_concurrency=MAX_WEB_CONNECTIONS,
-        timeout_keep_alive=KEEP_ALIVE_S,
-        timeout_graceful_shutdown=int(SHUTDOWN_TIMEOUT_S),
         **_tls_options(context),
     )
     try:
