@@ -4,6 +4,7 @@ watch and the audit log: one of each per process, opened by the server before an
 
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -17,6 +18,7 @@ from rallypoint.pki.authority import CertificateAuthority
 from rallypoint.pki.identities import IdentityStore
 from rallypoint.pki.watch import IdentityWatch
 from rallypoint.router.mailbox import Mailbox
+from rallypoint.router.registry import Subscriber, Wake
 from rallypoint.router.router import Denial, Router, describe
 from rallypoint.router.stats import Counters
 from rallypoint.store import Store
@@ -71,6 +73,33 @@ class ServerContext:
         )
         context.router.on_denial = context.audit_denial
         return context
+
+    def identified_subscriber(
+        self,
+        wake: Wake,
+        name: str,
+        groups: Iterable[str],
+        *,
+        transport: str,
+        address: str,
+        now_ms: int,
+        receives: bool = True,
+    ) -> Subscriber:
+        """The router's view of the authenticated sender ``name`` (a TLS client, an API caller):
+        in ``groups`` both ways, and the owner of its uids when TLS anti-spoofing is on. One
+        place, so that a stream and a REST request of the same identity are treated alike."""
+        return Subscriber(
+            wake,
+            transport=transport,
+            address=address,
+            in_groups=groups,
+            out_groups=groups,
+            identity=name,
+            owner=name if self.settings.anti_spoofing_tls else None,
+            receives=receives,
+            binds=receives,
+            now_ms=now_ms,
+        )
 
     def audit(self, kind: str, **fields: str | int | None) -> None:
         """Append one entry to the audit log, if this server keeps one (TLS or enrollment on)."""
