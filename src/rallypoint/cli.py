@@ -102,9 +102,8 @@ async def serve(settings: Settings) -> None:
         raise ConfigError(f"cannot create data directory {settings.data_dir}: {exc}") from exc
     server = Server(settings)
     try:
-        await server.start()
+        await server.start()  # on any failure it has stopped what it started before raising
     except OSError as exc:
-        await server.stop()
         raise ConfigError(f"cannot listen on {settings.host}: {exc.strerror or exc}") from exc
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

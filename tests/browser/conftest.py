@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from rallypoint.bench.web import TEST_HOOK_SCRIPT
 from rallypoint.config import Settings
 from rallypoint.http.command_post.app import PACKAGED_UI
 from rallypoint.pki.identities import IdentityStore
@@ -75,6 +76,7 @@ class CommandPost:
     async def page(self, user: str | None = "alice") -> Page:
         """A fresh browser context on the command post, logged in as ``user`` (None: not)."""
         context = await self.browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
+        await context.add_init_script(TEST_HOOK_SCRIPT)
         page = await context.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error)))

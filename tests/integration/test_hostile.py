@@ -23,6 +23,7 @@ from takproto.constants import TAKProtoVer
 from takproto.functions import msg2proto
 from takproto.proto import TakMessage
 
+from rallypoint.clock import ManualClock
 from rallypoint.config import Settings
 from rallypoint.server import server as server_module
 from rallypoint.server.server import Server
@@ -72,19 +73,6 @@ def server_settings(tmp_path: Path) -> Settings:
 def fast_tick(monkeypatch: pytest.MonkeyPatch) -> None:
     """Check timeouts every 20 ms instead of every second (once the test has moved the clock on)."""
     monkeypatch.setattr(server_module, "TICK_INTERVAL_S", 0.02)
-
-
-class ManualClock:
-    """The server's connection clock (``ServerContext.clock``), moved on only by the test."""
-
-    def __init__(self) -> None:
-        self.now = 1_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import hashlib
 import io
 import socket
 import zipfile
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -32,7 +32,8 @@ from rallypoint.http.common.uploads import INCOMING_DIR, PACKAGES_DIR, sanitize_
 from rallypoint.http.common.zipcheck import MANIFEST_ENTRY
 from rallypoint.http.marti.packages import PackageDeps, package_routes
 from rallypoint.router.registry import ANONYMOUS_GROUP
-from rallypoint.store.base import PackageRecord, Store
+from rallypoint.store.base import Store
+from tests.memory_store import MemoryStore
 from tests.unit.test_zipcheck import PKG_UID, build_zip, data_package, manifest
 from tests.waiting import EVENT_TIMEOUT_S, eventually
 
@@ -43,59 +44,12 @@ GROUPS_HEADER = "x-test-groups"
 CREATOR = "ANDROID-0123456789abcdef"
 
 
-class FakeStore:
-    """The package half of :class:`~rallypoint.store.base.Store`, in memory."""
-
-    def __init__(self) -> None:
-        self.records: dict[str, PackageRecord] = {}
-
-    async def put_package(self, record: PackageRecord) -> None:
-        self.records[record.hash] = record
-
-    async def package(self, hash: str) -> PackageRecord | None:
-        return self.records.get(hash)
-
-    async def search_packages(
-        self,
-        *,
-        keywords: Sequence[str] = (),
-        tool: str | None = None,
-        name: str | None = None,
-        groups: frozenset[str] | None = None,
-    ) -> list[PackageRecord]:
-        return [
-            record
-            for record in sorted(self.records.values(), key=lambda r: -r.submitted)
-            if set(keywords) <= set(record.keywords)
-            and tool in (None, record.tool)
-            and name in (None, record.name)
-            and (groups is None or not groups.isdisjoint(record.groups))
-        ]
-
-    async def set_package_tool(self, hash: str, tool: str) -> bool:
-        record = self.records.get(hash)
-        if record is None:
-            return False
-        self.records[hash] = record._replace(tool=tool)
-        return True
-
-    async def set_package_keywords(self, hash: str, keywords: Sequence[str]) -> bool:
-        record = self.records.get(hash)
-        if record is None:
-            return False
-        self.records[hash] = record._replace(keywords=tuple(keywords))
-        return True
-
-    async def delete_package(self, hash: str) -> bool:
-        return self.records.pop(hash, None) is not None
-
-
 @dataclass
 class Harness:
     """The app under test, what it announced, and where it keeps files."""
 
     data_dir: Path
-    store: FakeStore
+    store: MemoryStore
     app: Any
     announced: list[tuple[Event, frozenset[str], str | None]] = field(default_factory=list)
     store_open: bool = True
@@ -120,7 +74,7 @@ def caller_from_headers(scope: Scope) -> Caller:
 
 def make_harness(tmp_path: Path, **overrides: Any) -> Harness:
     settings = Settings(data_dir=tmp_path, **overrides)
-    store = FakeStore()
+    store = MemoryStore()
     harness = Harness(tmp_path, store, None)
     deps = PackageDeps(
         data_dir=tmp_path,

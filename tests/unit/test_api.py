@@ -16,6 +16,7 @@ from rallypoint.http.marti.marti import java_millis_time
 from rallypoint.router.router import Router
 from rallypoint.router.stats import Counters
 from rallypoint.store.base import StoredEvent
+from tests.memory_store import MemoryStore
 
 NOW = 1_700_000_000_000
 
@@ -23,26 +24,6 @@ NOW = 1_700_000_000_000
 def stored(uid: str, time: int, groups: set[str], lat: float = 1.0) -> StoredEvent:
     xml = f'<?xml version="1.0"?>\n<event uid="{uid}"/>'.encode()
     return StoredEvent(uid, "a-f-G", time, time + 60_000, lat, lat + 1, 5.0, frozenset(groups), None, xml)
-
-
-class MemoryStore:
-    """The part of the store the history API uses, filtering like the real ones."""
-
-    def __init__(self, events: list[StoredEvent]) -> None:
-        self.events = events
-        self.queries: list[dict[str, Any]] = []
-
-    def lag(self) -> int:
-        return 7
-
-    async def query_events(self, **query: Any) -> list[StoredEvent]:
-        self.queries.append(query)
-        groups, uid = query.get("groups"), query.get("uid")
-        return [
-            event
-            for event in sorted(self.events, key=lambda e: e.time)
-            if (groups is None or not event.groups.isdisjoint(groups)) and (uid is None or event.uid == uid)
-        ][: query.get("limit", 1000)]
 
 
 def make_deps(store: Callable[[], Any] | None = None, counters: Counters | None = None) -> ApiDeps:
@@ -101,7 +82,7 @@ async def test_history_without_a_store_is_503_and_health_says_off() -> None:
 
 
 async def test_health_reports_store_lag_and_503_when_closed() -> None:
-    store = MemoryStore([])
+    store = MemoryStore(lag=7)
     async with client(make_deps(lambda: store), anonymous()) as http:
         open_health = await http.get("/health")
     async with client(make_deps(lambda: None), anonymous()) as http:
@@ -132,7 +113,7 @@ def test_prometheus_text_groups_samples_under_one_type_line() -> None:
     counters.inc("events_in{transport=tcp,format=xml}", 3)
     counters.inc("events_in{transport=udp,format=xml}")
     counters.inc('rejected{reason=a"b}')
-    text = prometheus_text(make_deps(lambda: MemoryStore([]), counters))
+    text = prometheus_text(make_deps(lambda: MemoryStore(lag=7), counters))
     lines = text.splitlines()
     assert lines[:3] == [
         "# TYPE rallypoint_events_in_total counter",

@@ -11,7 +11,6 @@ from rallypoint.fusion.kinematics import (
     Measurement,
     State,
     initial_state,
-    mahalanobis2,
 )
 
 positive = st.floats(0.5, 1e4)
@@ -103,11 +102,6 @@ def test_height_is_filtered_once_reported() -> None:
     assert second.p_up == pytest.approx(50.0)
     third = KalmanUpdater().update(second, Measurement(0, 0.0, 0.0, 100.0))
     assert (third.up, third.p_up) == (second.up, second.p_up)
-
-
-def test_mahalanobis_distance_scales_with_both_uncertainties() -> None:
-    state = State(0, 0.0, 0.0, 0.0, 0.0, 50.0, 0.0, 1.0)
-    assert mahalanobis2(state, Measurement(0, 30.0, 40.0, 50.0)) == pytest.approx(25.0)
 
 
 @given(

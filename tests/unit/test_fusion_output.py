@@ -8,9 +8,9 @@ from rallypoint.cot.event import UNKNOWN_DISTANCE
 from rallypoint.cot.xml import detail_elements, parse_event, serialize_event
 from rallypoint.errors import FusionError
 from rallypoint.fusion.engine import FusionConfig, FusionEngine
-from rallypoint.fusion.output import cot_type, deletion_event, track_summary, track_to_event, update_to_event
+from rallypoint.fusion.output import cot_type, deletion_event, track_summary, track_to_event
 from rallypoint.fusion.report import Domain, Report
-from rallypoint.fusion.track import Track, TrackUpdate
+from rallypoint.fusion.track import Track
 
 T0 = 1_767_225_600_000
 
@@ -71,8 +71,7 @@ def test_unknown_height_is_written_as_unknown() -> None:
 
 def test_deleted_track_becomes_a_forced_delete() -> None:
     track = _boat()
-    event = update_to_event(TrackUpdate(track, True), T0 + 5000, stale_s=30)
-    assert event == deletion_event(track, T0 + 5000)
+    event = deletion_event(track, T0 + 5000)
     assert parse_event(serialize_event(event)) == event
     assert event.type == "t-x-d-d"
     assert event.detail is not None

@@ -21,7 +21,7 @@ LAYERS = [
 """Lowest first: a package may import only packages at or below its own layer."""
 PEERS = {frozenset({"http", "transport"})}
 """Packages on one level that must not know each other: the server passes apps to the transport."""
-SHARED = {"errors", "config", "hostnames", "__init__"}
+SHARED = {"errors", "config", "hostnames", "clock", "tasks", "__init__"}
 
 
 def _imports(path: Path) -> set[str]:

@@ -23,29 +23,10 @@ from rallypoint.missions.service import MissionService
 from rallypoint.router.host import Host
 from rallypoint.router.registry import Subscriber
 from rallypoint.router.router import Router
-from rallypoint.store.base import JournalEntry
+from tests.memory_store import MemoryStore
 
 BLUE = frozenset({"blue"})
 RED = frozenset({"red"})
-
-
-class MemoryJournal:
-    """The journal part of the Store protocol, in memory (what the service uses of a store)."""
-
-    def __init__(self) -> None:
-        self.entries: list[JournalEntry] = []
-
-    async def append_journal(self, stream: str, time: int, author: str | None, body: str) -> int:
-        await asyncio.sleep(0)  # a real store yields here: lets concurrent requests interleave
-        entry = JournalEntry(len(self.entries) + 1, stream, time, author, body)
-        self.entries.append(entry)
-        return entry.id
-
-    async def read_journal(
-        self, stream_prefix: str, *, after_id: int = 0, limit: int = 100_000
-    ) -> list[JournalEntry]:
-        found = [e for e in self.entries if e.stream.startswith(stream_prefix) and e.id > after_id]
-        return found[:limit]
 
 
 @dataclass
@@ -54,7 +35,7 @@ class Harness:
 
     service: MissionService
     router: Router
-    journal: MemoryJournal
+    journal: MemoryStore
     clock: list[int]
     sent: list[tuple[str, Event]] = field(default_factory=list)
 
@@ -62,9 +43,9 @@ class Harness:
         return [e for u, e in self.sent if u == uid and (cot_type is None or e.type == cot_type)]
 
 
-def make_harness(tmp_path: Path, journal: MemoryJournal | None = None, **settings: object) -> Harness:
+def make_harness(tmp_path: Path, journal: MemoryStore | None = None, **settings: object) -> Harness:
     router = Router()
-    journal = journal or MemoryJournal()
+    journal = journal or MemoryStore()
     clock = [1_700_000_000_000]
     harness_sent: list[tuple[str, Event]] = []
 
@@ -226,7 +207,7 @@ async def test_marti_dest_from_outside_groups_is_ignored(harness: Harness) -> No
 
 
 async def test_unknown_journal_entries_are_skipped(tmp_path: Path) -> None:
-    journal = MemoryJournal()
+    journal = MemoryStore()
     await journal.append_journal("mission:x", 1, "a", json.dumps({"op": "keywords", "keywords": []}))
     await journal.append_journal("mission:y", 2, "a", "not json")
     h = make_harness(tmp_path, journal)

@@ -15,7 +15,7 @@ from lxml import etree
 from rallypoint.cot.event import UNKNOWN_DISTANCE, UNKNOWN_THRESHOLD, Detail, DetailElement, Event, Point
 from rallypoint.cot.framing import StreamFramer, decode_mesh, encode_mesh, encode_stream_frame
 from rallypoint.cot.proto import takmessage_pb2 as pb
-from rallypoint.cot.protobuf import PROTO_UNKNOWN, event_to_proto, proto_to_event, takcontrol_payload
+from rallypoint.cot.protobuf import PROTO_UNKNOWN, event_to_proto, proto_to_event
 from rallypoint.cot.timefmt import MAX_MILLIS
 from rallypoint.cot.xml import (
     XmlLimits,
@@ -321,7 +321,8 @@ def test_server_only_fields_round_trip() -> None:
 
 
 def test_control_only_message_is_not_an_event() -> None:
-    payload = takcontrol_payload()
+    control_only = pb.TakMessage(takControl=pb.TakControl(minProtoVersion=1, maxProtoVersion=1))
+    payload = control_only.SerializeToString()  # what a mesh peer announces it can decode
     control = message_of(payload).takControl
     assert (control.minProtoVersion, control.maxProtoVersion) == (1, 1)
     assert proto_to_event(payload) is None

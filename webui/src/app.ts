@@ -10,7 +10,7 @@ import { AlertStore } from "./state/alerts";
 import { ChatStore } from "./state/chat";
 import { ContactStore } from "./state/contacts";
 import { ObjectiveStore } from "./state/objectives";
-import { exposeTestHook } from "./testhook";
+import { installTestHookIfAsked } from "./testhook";
 import type { LiveMessage, Session, WebConfig } from "./types";
 import { AlertBanner } from "./ui/alerts";
 import { ChatPanel } from "./ui/chat";
@@ -89,7 +89,20 @@ export class App {
       (state, detail) => this.showLiveState(state, detail),
       () => location.reload(),
     );
-    exposeTestHook(this);
+    const map = this.map;
+    installTestHookIfAsked({
+      renderedContactUids: () => map.renderedContactUids(),
+      contactCount: () => this.contacts.size,
+      project: (lon, lat) => map.project(lon, lat),
+      mapReady: () => map.ready,
+      basemapReady: () => map.basemapReady,
+      objectiveState: (id) => this.objectives.get(id)?.state ?? null,
+      onRender: (listener) => {
+        map.map.on("render", listener);
+        return () => void map.map.off("render", listener);
+      },
+      repaint: () => map.map.triggerRepaint(),
+    });
   }
 
   start(): void {

@@ -1,8 +1,25 @@
 // What the end-to-end tests and the browser benchmark read from the running page: which
 // contacts MapLibre really drew, where a coordinate is on screen, and when N contacts were
 // first rendered. Read-only views; nothing here changes the page's behaviour.
+//
+// The hook is installed only when the page was asked for it before it loaded (the tests and
+// the benchmark set `window.rallypointTestHook = true` in an init script); a production page
+// has no `window.rallypoint`. It sees the page through the narrow `HookSource` below, so it
+// knows nothing of the app that feeds it.
 
-import type { App } from "./app";
+/** What the hook reads from the page. */
+export interface HookSource {
+  renderedContactUids(): string[];
+  contactCount(): number;
+  project(lon: number, lat: number): { x: number; y: number };
+  mapReady(): Promise<void>;
+  basemapReady(): Promise<void>;
+  objectiveState(id: string): string | null;
+  /** Calls `listener` after every frame the map renders until the returned function is called. */
+  onRender(listener: () => void): () => void;
+  /** Asks the map for one more frame. */
+  repaint(): void;
+}
 
 export interface TestHook {
   /** Uids of the contacts in the current frame (MapLibre's queryRenderedFeatures). */
@@ -24,28 +41,35 @@ export interface TestHook {
 declare global {
   interface Window {
     rallypoint?: TestHook;
+    /** Set by a test before the page loads to ask for the hook. */
+    rallypointTestHook?: boolean;
   }
 }
 
-export function exposeTestHook(app: App): void {
-  const map = app.map.map;
-  window.rallypoint = {
-    renderedUids: () => app.map.renderedContactUids(),
-    contactCount: () => app.contacts.size,
-    project: (lon, lat) => app.map.project(lon, lat),
-    mapReady: () => app.map.ready,
-    basemapReady: () => app.map.basemapReady,
-    objectiveState: (id) => app.objectives.get(id)?.state ?? null,
+export function testHook(source: HookSource): TestHook {
+  return {
+    renderedUids: () => source.renderedContactUids(),
+    contactCount: () => source.contactCount(),
+    project: (lon, lat) => source.project(lon, lat),
+    mapReady: () => source.mapReady(),
+    basemapReady: () => source.basemapReady(),
+    objectiveState: (id) => source.objectiveState(id),
     waitForRendered: (count) =>
       new Promise((resolve) => {
-        const check = (): void => {
-          if (app.map.renderedContactUids().length >= count) {
-            map.off("render", check);
+        const stop = source.onRender(() => {
+          if (source.renderedContactUids().length >= count) {
+            stop();
             resolve(performance.now());
           }
-        };
-        map.on("render", check);
-        map.triggerRepaint();
+        });
+        source.repaint();
       }),
   };
+}
+
+/** Install `window.rallypoint` if the page was asked for it; otherwise do nothing. */
+export function installTestHookIfAsked(source: HookSource): void {
+  if (window.rallypointTestHook === true) {
+    window.rallypoint = testHook(source);
+  }
 }

@@ -38,6 +38,9 @@ from rallypoint.transport.loop import run_event_loop
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--ignore-gpu-blocklist"]
 VIEWPORT = {"width": 1280, "height": 800}
+TEST_HOOK_SCRIPT = "window.rallypointTestHook = true;"
+"""Run before the page's own scripts: asks the command post to install ``window.rallypoint``
+(webui/src/testhook.ts), which a production page does not have."""
 DEFAULT_CONTACTS = 1000
 DEFAULT_DURATION_S = 10.0
 DEFAULT_MIN_FPS = 20.0
@@ -152,6 +155,7 @@ async def measure(options: Options) -> dict[str, Any]:
                 )
                 try:
                     page = await browser.new_page(viewport=VIEWPORT)  # type: ignore[arg-type]
+                    await page.add_init_script(TEST_HOOK_SCRIPT)
                     return await _drive(page, ports.web, writer, options)
                 finally:
                     await browser.close()

@@ -95,12 +95,6 @@ def event_to_proto(event: Event) -> bytes:
     return pb.TakMessage(cotEvent=cot).SerializeToString()
 
 
-def takcontrol_payload(min_version: int = 1, max_version: int = 1) -> bytes:
-    """A control-only ``TakMessage``: the versions a mesh peer announces it can decode."""
-    control = pb.TakControl(minProtoVersion=min_version, maxProtoVersion=max_version)
-    return pb.TakMessage(takControl=control).SerializeToString()
-
-
 def proto_to_event(payload: bytes, limits: XmlLimits = DEFAULT_LIMITS) -> Event | None:
     """Parse a ``TakMessage`` payload; ``None`` means a control-only message (no ``cotEvent``).
 

@@ -40,18 +40,27 @@ DEFAULT_LIMITS = XmlLimits()
 XML_WHITESPACE = " \t\n\r"
 """The only insignificant characters; ``str.strip()`` would also drop a no-break space."""
 
-_MARKUP_DECLARATION = re.compile(rb"<!(?!--|\[CDATA\[)")
-_PARSER = etree.XMLParser(
-    resolve_entities=False,
-    no_network=True,
-    load_dtd=False,
-    dtd_validation=False,
-    huge_tree=False,
-    remove_comments=True,
-    remove_pis=True,
-    remove_blank_text=True,
-    collect_ids=False,
-)
+MARKUP_DECLARATION = re.compile(rb"<!(?!--|\[CDATA\[)")
+"""A DOCTYPE, ENTITY or other declaration: refused before any parser sees the bytes."""
+
+
+def hardened_parser(*, remove_blank_text: bool) -> etree.XMLParser:
+    """The one set of parser settings for untrusted XML (CoT, package manifests): no entities,
+    no network, no DTD, no huge trees, comments and processing instructions dropped."""
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+        remove_blank_text=remove_blank_text,
+        collect_ids=False,
+    )
+
+
+_PARSER = hardened_parser(remove_blank_text=True)
 
 
 def parse_event(data: bytes, limits: XmlLimits = DEFAULT_LIMITS) -> Event:
@@ -105,7 +114,7 @@ def _check(data: bytes, limits: XmlLimits) -> None:
     """The checks made before any parser sees the bytes."""
     if len(data) > limits.max_event_bytes:
         raise FrameTooLarge(f"event of {len(data)} bytes exceeds the cap of {limits.max_event_bytes}")
-    if _MARKUP_DECLARATION.search(data):
+    if MARKUP_DECLARATION.search(data):
         raise ForbiddenXml("DOCTYPE and entity declarations are not accepted")
 
 

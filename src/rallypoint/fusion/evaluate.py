@@ -71,7 +71,6 @@ class Evaluation(NamedTuple):
     false_tracks: int
     reports: int
     tracker_seconds: float
-    ospa_over_time: tuple[float, ...]
 
     @property
     def reports_per_second(self) -> float:
@@ -107,5 +106,4 @@ def evaluate(scenario: Scenario, tracker: Tracker, cutoff: float = 100.0) -> Eva
         len(scorer.false_ids),
         position,
         spent,
-        tuple(scorer.ospa_values),
     )

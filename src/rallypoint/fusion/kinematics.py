@@ -231,12 +231,6 @@ def initial_state(measurement: Measurement, v_var: float) -> State:
     return State(m.time_ms, m.east, m.north, velocity[0], velocity[1], m.r_pos, 0.0, p_vel, m.up, m.r_up)
 
 
-def mahalanobis2(predicted: State, measurement: Measurement) -> float:
-    """Squared Mahalanobis distance of the measured position from the predicted one (2 dof)."""
-    de, dn = measurement.east - predicted.east, measurement.north - predicted.north
-    return (de * de + dn * dn) / (predicted.p_pos + measurement.r_pos)
-
-
 Step = Callable[
     [State, int, float, float, float, tuple[float, float] | None, float, float | None, float], State
 ]

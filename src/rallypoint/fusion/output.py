@@ -17,7 +17,7 @@ from rallypoint.cot.types import DELETE
 from rallypoint.cot.xml import escape_attribute, format_number, parse_detail
 from rallypoint.errors import FusionError
 from rallypoint.fusion.report import Domain
-from rallypoint.fusion.track import Track, TrackUpdate
+from rallypoint.fusion.track import Track
 
 FUSION_DETAIL_VERSION = "1"
 """Version of the ``<__fusion>`` extension; bumped on any incompatible change."""
@@ -63,13 +63,6 @@ def deletion_event(track: Track, now_ms: int, *, affiliation: str = "u") -> Even
     link = f'<link uid="{escape_attribute(track.uid)}" relation="none" type="{kind}"/>'
     detail = parse_detail(link + "<__forcedelete/>")
     return Event(f"{track.uid}.delete", DELETE, FUSED_HOW, now_ms, now_ms, now_ms + 20_000, Point(), detail)
-
-
-def update_to_event(update: TrackUpdate, now_ms: int, *, affiliation: str = "u", stale_s: float) -> Event:
-    """The event for one engine update: the track, or its deletion."""
-    if update.deleted:
-        return deletion_event(update.track, now_ms, affiliation=affiliation)
-    return track_to_event(update.track, now_ms, affiliation=affiliation, stale_s=stale_s)
 
 
 def _detail_xml(track: Track, kind: str) -> str:

@@ -4,9 +4,15 @@ Subscribers get Data Sync notifications by device uid through the host's ``send_
 keeps them for a subscriber that is offline; mission creation goes to every connected client
 of the mission's groups, as TAK Server announces it. An objective's marker goes to its
 assignees and to the subscribers. Listeners (the web live feed) get every change.
+
+An :class:`Announcer` is given what it needs (send, reach, resolve a callsign, the desk's
+objective announcement, the listeners) rather than the service, so nothing here walks back
+through the service object.
 """
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
 
 from rallypoint.cot.event import Event
 from rallypoint.missions import notify
@@ -15,76 +21,85 @@ from rallypoint.missions.checklists import checklist_json
 from rallypoint.missions.model import Mission
 from rallypoint.missions.objectives import objective_json
 from rallypoint.missions.roles import role_xml
+from rallypoint.router.host import SendTo
 from rallypoint.router.message import Outbound
+from rallypoint.router.registry import Subscriber
 
-if TYPE_CHECKING:
-    from rallypoint.missions.service import MissionService
+Tell = Callable[[frozenset[str], dict[str, Any]], None]
+"""Hand (mission groups, message) to the listeners."""
 
 
-def announce(service: "MissionService", applied: Applied, now: int) -> None:
-    """Send what ``applied`` calls for (see the module docstring)."""
-    mission, op = applied.mission, applied.op
-    author = applied.changes[0].author if applied.changes else None
-    if op == "create":
-        _broadcast(service, mission, notify.mission_event(notify.CREATED, mission, now, author=author))
-    elif op == "delete":
-        to_subscribers(service, mission, notify.mission_event(notify.DELETED, mission, now, author=author))
-    elif op in ("add_content", "remove_content"):
-        if applied.changes:
-            inner = notify.changes_xml(mission, applied.changes)
-            event = notify.mission_event(notify.CHANGED, mission, now, author=author, inner=inner)
-            to_subscribers(service, mission, event)
-    elif op == "keywords":
-        to_subscribers(
-            service, mission, notify.mission_event(notify.KEYWORDS_CHANGED, mission, now, author=author)
-        )
-    elif op in ("log", "checklist"):
-        to_subscribers(
-            service, mission, notify.mission_event(notify.LOG_CHANGED, mission, now, author=author)
-        )
-    elif op == "role":
+@dataclass(frozen=True)
+class Announcer:
+    """Sends what an applied change calls for (see the module docstring)."""
+
+    send_to: SendTo
+    reachable_from: Callable[[frozenset[str]], Iterable[Subscriber]]
+    """Connected clients receiving from one of the groups."""
+    resolve: Callable[[str, frozenset[str]], list[str]]
+    """The device uids a callsign names among the groups."""
+    announce_objective: Callable[[Applied, int], None]
+    tell: Tell
+
+    def announce(self, applied: Applied, now: int) -> None:
+        """Send what ``applied`` calls for, then tell the listeners."""
+        mission, op = applied.mission, applied.op
+        author = applied.changes[0].author if applied.changes else None
+        if op == "create":
+            self._broadcast(mission, notify.mission_event(notify.CREATED, mission, now, author=author))
+        elif op == "delete":
+            self._subscribers(mission, notify.mission_event(notify.DELETED, mission, now, author=author))
+        elif op in ("add_content", "remove_content"):
+            if applied.changes:
+                inner = notify.changes_xml(mission, applied.changes)
+                event = notify.mission_event(notify.CHANGED, mission, now, author=author, inner=inner)
+                self._subscribers(mission, event)
+        elif op == "keywords":
+            self._subscribers(
+                mission, notify.mission_event(notify.KEYWORDS_CHANGED, mission, now, author=author)
+            )
+        elif op in ("log", "checklist"):
+            self._subscribers(mission, notify.mission_event(notify.LOG_CHANGED, mission, now, author=author))
+        elif op == "role":
+            body = applied.body
+            inner = role_xml(body["role"])
+            self.send_to(body["uid"], notify.mission_event(notify.ROLE_CHANGED, mission, now, inner=inner))
+        elif op == "invite":
+            self._invite(applied, now)
+        elif op == "objective":
+            self.announce_objective(applied, now)
+        _tell(self.tell, applied)
+
+    def _subscribers(self, mission: Mission, event: Event) -> None:
+        to_subscribers(self.send_to, mission, event)
+
+    def _broadcast(self, mission: Mission, event: Event) -> None:
+        """``event`` to every connected client receiving from one of the mission's groups."""
+        message = Outbound(event)
+        for subscriber in self.reachable_from(mission.groups):
+            subscriber.deliver(message)
+
+    def _invite(self, applied: Applied, now: int) -> None:
         body = applied.body
+        uids = [body["invitee"]] if body["type"] == "clientUid" else []
+        if body["type"] == "callsign":
+            uids = self.resolve(body["invitee"], applied.mission.groups)
         inner = role_xml(body["role"])
-        service.host.send_to(
-            body["uid"], notify.mission_event(notify.ROLE_CHANGED, mission, now, inner=inner)
-        )
-    elif op == "invite":
-        _invite(service, applied, now)
-    elif op == "objective":
-        service.desk.announce(applied, now)
-    _tell(service, applied)
+        for uid in uids:
+            event = notify.mission_event(
+                notify.INVITED, applied.mission, now, author=applied.changes[0].author, inner=inner
+            )
+            self.send_to(uid, event)
 
 
-def to_subscribers(
-    service: "MissionService", mission: Mission, event: Event, *, skip: str | None = None
-) -> None:
+def to_subscribers(send_to: SendTo, mission: Mission, event: Event, *, skip: str | None = None) -> None:
     """``event`` to every subscribed device (kept for the offline ones)."""
     for uid in list(mission.subscriptions):
         if uid != skip:
-            service.host.send_to(uid, event)
+            send_to(uid, event)
 
 
-def _broadcast(service: "MissionService", mission: Mission, event: Event) -> None:
-    """``event`` to every connected client receiving from one of the mission's groups."""
-    message = Outbound(event)
-    for subscriber in service.host.router.registry.reachable_from(mission.groups):
-        subscriber.deliver(message)
-
-
-def _invite(service: "MissionService", applied: Applied, now: int) -> None:
-    body = applied.body
-    uids = [body["invitee"]] if body["type"] == "clientUid" else []
-    if body["type"] == "callsign":
-        uids = service.field.directory.resolve(body["invitee"], applied.mission.groups)
-    inner = role_xml(body["role"])
-    for uid in uids:
-        event = notify.mission_event(
-            notify.INVITED, applied.mission, now, author=applied.changes[0].author, inner=inner
-        )
-        service.host.send_to(uid, event)
-
-
-def _tell(service: "MissionService", applied: Applied) -> None:
+def _tell(tell: Tell, applied: Applied) -> None:
     mission = applied.mission
     message: dict[str, Any]
     if applied.objective is not None:
@@ -101,7 +116,7 @@ def _tell(service: "MissionService", applied: Applied) -> None:
             "author": change.author,
             "summary": change.summary,
         }
-    service.tell(mission.groups, message)
+    tell(mission.groups, message)
 
 
 def summary_json(mission: Mission, *, deleted: bool = False) -> dict[str, Any]:

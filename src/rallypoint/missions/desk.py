@@ -226,7 +226,7 @@ class ObjectiveDesk:
         change = notify.changes_xml(mission, applied.changes)
         author = applied.changes[0].author
         to_subscribers(
-            self.service,
+            self.service.host.send_to,
             mission,
             notify.mission_event(notify.CHANGED, mission, now, author=author, inner=change),
         )

@@ -121,7 +121,7 @@ class FieldWatch:
         if not allows(mission.role_of(uid), WRITE):
             self.service.host.counters.inc("mission_dest_refused")
             return
-        to_subscribers(self.service, mission, event, skip=subscriber.uid)
+        to_subscribers(self.service.host.send_to, mission, event, skip=subscriber.uid)
         details = item_details(event)
         xml = message.xml.decode("utf-8", "replace")
         self.enqueue(lambda: self._add_uid(mission, uid, event.uid, details, xml))

@@ -16,8 +16,8 @@ from collections.abc import Callable
 from typing import Any
 
 from rallypoint.errors import MissionConflict, MissionError, MissionsUnavailable, StoreError
-from rallypoint.missions import announce
 from rallypoint.missions.access import Actor, authorize, find, invitation_role
+from rallypoint.missions.announce import Announcer
 from rallypoint.missions.book import STREAM_PREFIX, Applied, MissionBook, stream_of
 from rallypoint.missions.credentials import new_token, token_digest
 from rallypoint.missions.desk import ObjectiveDesk
@@ -49,6 +49,13 @@ class MissionService:
         """Held from the check to the announcement of every change."""
         self.desk = ObjectiveDesk(self)
         self.field = FieldWatch(self)
+        self.announcer = Announcer(
+            send_to=host.send_to,
+            reachable_from=host.router.registry.reachable_from,
+            resolve=self.field.directory.resolve,
+            announce_objective=self.desk.announce,
+            tell=self.tell,
+        )
         self.ready = False
 
     # lifecycle (Component)
@@ -111,7 +118,7 @@ class MissionService:
             raise MissionsUnavailable(f"the change could not be stored: {exc}") from exc
         applied = self.book.apply(JournalEntry(entry_id, stream, now, author, text), body)
         assert applied is not None
-        announce.announce(self, applied, now)
+        self.announcer.announce(applied, now)
         return applied
 
     def tell(self, groups: frozenset[str], message: dict[str, Any]) -> None:

@@ -1,6 +1,6 @@
 """What a server component (missions, fusion feeds, the web live feed) gets from the server.
 
-Components live in layers below ``net``, so they never see a socket or a connection: the
+Components live in layers below ``server``, so they never see a socket or a connection: the
 server hands each one a :class:`Host` and drives it through the :class:`Component` calls.
 Everything on the host runs on the server's event loop and must not block.
 """
@@ -43,13 +43,15 @@ class Host:
 
 class Component(Protocol):
     """A part of the server with a life of its own: started after the store is open and the
-    listeners are up, ticked once a second, stopped before the store closes."""
+    listeners are up, ticked by the server's timer when it says it is next due, stopped before
+    the store closes."""
 
     async def start(self) -> None:
         """Load state (e.g. replay a journal), register router observers, start owned tasks."""
 
-    def tick(self, now_ms: int) -> None:
-        """Periodic work (re-sends, deadlines); quick, never blocks."""
+    def tick(self, now_ms: int) -> int | None:
+        """Periodic work (re-sends, deadlines); quick, never blocks. Returns the wall-clock time
+        (ms) at which the component next wants ticking, or None for the server's usual interval."""
 
     async def stop(self) -> None:
         """End owned tasks; state is already durable."""

@@ -1,4 +1,4 @@
-"""Counters every layer bumps and the operator reads (logs now, /metrics later)."""
+"""Counters and gauges every layer bumps, which the operator reads on ``/metrics`` and in the logs."""
 
 from collections import Counter
 

@@ -22,7 +22,6 @@ import socket
 import ssl
 from collections.abc import Sequence
 
-import uvicorn
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -34,9 +33,8 @@ from rallypoint.http.marti.app import build_api_app
 from rallypoint.server.api_wiring import api_deps
 from rallypoint.transport.context import ServerContext
 from rallypoint.transport.embedded import (
-    KEEP_ALIVE_S,
-    SHUTDOWN_TIMEOUT_S,
     EmbeddedServer,
+    embedded_config,
     listening_socket,
     serve,
     stop_serving,
@@ -235,18 +233,11 @@ async def start_marti_api(
     settings = context.settings
     app = build_api_app(api_deps(context), extra_routes)
     plain_app = with_caller(app, lambda scope: anonymous("http", client_address(scope)))
-    config = uvicorn.Config(
+    config = embedded_config(
         plain_app,
-        http="h11",  # the protocol class :meth:`ApiTlsListener._take_over` builds
-        log_level=settings.log_level.lower(),
-        log_config=None,
-        access_log=False,
-        lifespan="off",
-        proxy_headers=False,  # the peer address is the one the audit log records
-        server_header=False,
+        log_level=settings.log_level,
         limit_concurrency=MAX_HTTP_CONNECTIONS,
-        timeout_keep_alive=KEEP_ALIVE_S,
-        timeout_graceful_shutdown=int(SHUTDOWN_TIMEOUT_S),
+        http="h11",  # the protocol class :meth:`ApiTlsListener._take_over` builds
     )
     config.load()
     sockets = [] if plain_port is None else [listening_socket(settings.host, plain_port, "the Marti API")]

@@ -35,16 +35,14 @@ def route_as(context: ServerContext, caller: Caller, event: Event, xml: bytes | 
             now_ms=now,
         )
     else:
-        sender = Subscriber(
+        sender = context.identified_subscriber(
             _no_wake,
+            caller.name,
+            caller.groups,
             transport=caller.transport,
             address=caller.address,
-            in_groups=caller.groups,
-            identity=caller.name,
-            owner=caller.name if context.settings.anti_spoofing_tls else None,
-            receives=False,
-            binds=False,
             now_ms=now,
+            receives=False,
         )
     return context.router.submit(sender, event, xml, now)
 

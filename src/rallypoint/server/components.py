@@ -1,12 +1,17 @@
 """The server's components (missions, fusion feeds, the web live feed) and the host they share.
 
-:func:`build_components` decides from the settings which components run; the server starts
-them after its listeners, ticks them with its own tick and stops them before the store
-closes. Their HTTP routes join the Marti API's (:func:`component_routes`).
+:func:`build_parts` decides from the settings which components run, and gives each one as a
+:class:`Part`: the component with the HTTP routes it brings and the hook where others follow
+its changes. The features live below ``http`` and cannot build their own routes, so the part is
+made here, where both are known, and nothing downstream has to ask what type a component is.
+The server starts the components before its listeners open, its timer ticks each when it says
+it is next due, and it stops them before the store closes. Their routes join the Marti API's
+and the command post's (:func:`part_routes`).
 """
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from starlette.routing import BaseRoute
@@ -18,10 +23,10 @@ from rallypoint.http.command_post.missions import rest_routes
 from rallypoint.http.common.deps import Caller
 from rallypoint.http.marti.fusion import fusion_routes
 from rallypoint.http.marti.missions import mission_routes
-from rallypoint.missions.service import MissionService
+from rallypoint.missions.service import Listener, MissionService
 from rallypoint.router.host import Component, Host
 from rallypoint.server.api_wiring import SERVER_TRANSPORT, route_as
-from rallypoint.transport.context import ServerContext, wall_clock_ms
+from rallypoint.transport.context import ServerContext
 
 log = logging.getLogger(__name__)
 
@@ -31,38 +36,46 @@ def build_host(context: ServerContext) -> Host:
 
     def inject(event: Event, groups: frozenset[str], identity: str | None) -> int:
         transport = "https" if identity else SERVER_TRANSPORT
-        return route_as(context, Caller(identity, groups, transport), event, None, wall_clock_ms())
+        return route_as(context, Caller(identity, groups, transport), event, None, context.clock.wall_ms())
 
     return Host(
         router=context.router,
         counters=context.counters,
         settings=context.settings,
-        now_ms=wall_clock_ms,
+        now_ms=context.clock.wall_ms,
         store=lambda: context.store,
         inject=inject,
         send_to=context.mailbox.send_to,
     )
 
 
-def build_components(context: ServerContext, host: Host) -> list[Component]:
-    """The components the settings ask for, in start order."""
-    components: list[Component] = []
+@dataclass(frozen=True)
+class Part:
+    """A component as the server mounts it."""
+
+    component: Component
+    routes: Sequence[BaseRoute] = ()
+    """HTTP routes it adds to the Marti API and the command post."""
+    change_listeners: list[Listener] | None = None
+    """Where a follower of its changes registers (the web live feed), if it has changes to tell."""
+
+
+def build_parts(context: ServerContext, host: Host) -> list[Part]:
+    """The components the settings ask for, with their routes, in start order."""
+    parts: list[Part] = []
     if context.settings.missions_enabled:
-        components.append(MissionService(host))
+        missions = MissionService(host)
+        routes = [*mission_routes(missions), *rest_routes(missions)]
+        parts.append(Part(missions, routes, missions.listeners))
     if context.settings.feeds_file:
-        components.append(FusionService(host, load_fusion_file(Path(context.settings.feeds_file))))
-    return components
+        fusion = FusionService(host, load_fusion_file(Path(context.settings.feeds_file)))
+        parts.append(Part(fusion, fusion_routes(fusion)))
+    return parts
 
 
-def component_routes(components: Sequence[Component]) -> list[BaseRoute]:
-    """HTTP routes the components add to the API (none yet)."""
-    routes: list[BaseRoute] = []
-    for component in components:
-        if isinstance(component, MissionService):
-            routes += [*mission_routes(component), *rest_routes(component)]
-        if isinstance(component, FusionService):
-            routes += fusion_routes(component)
-    return routes
+def part_routes(parts: Sequence[Part]) -> list[BaseRoute]:
+    """The HTTP routes of every part, in start order."""
+    return [route for part in parts for route in part.routes]
 
 
 async def stop_components(components: Sequence[Component]) -> None:
@@ -74,4 +87,4 @@ async def stop_components(components: Sequence[Component]) -> None:
             log.exception("component %s failed to stop", type(component).__name__)
 
 
-__all__ = ["build_components", "build_host", "component_routes", "stop_components"]
+__all__ = ["Part", "build_host", "build_parts", "part_routes", "stop_components"]

@@ -11,8 +11,8 @@ slept for, and uvicorn neither installs signal handlers nor reconfigures logging
 import asyncio
 import logging
 import ssl
-
-import uvicorn
+import time
+from collections.abc import Callable
 
 from rallypoint.config import Settings
 from rallypoint.errors import PkiError
@@ -21,9 +21,8 @@ from rallypoint.pki.audit import AuditLog
 from rallypoint.pki.authority import CertificateAuthority
 from rallypoint.pki.identities import IdentityStore
 from rallypoint.transport.embedded import (
-    KEEP_ALIVE_S,
-    SHUTDOWN_TIMEOUT_S,
     EmbeddedServer,
+    embedded_config,
     listening_socket,
     serve,
     stop_serving,
@@ -61,26 +60,20 @@ async def start_enrollment(
     *,
     host: str,
     port: int,
+    clock: Callable[[], float] = time.monotonic,
 ) -> EnrollmentService:
     """Serve certificate enrollment over HTTPS on ``host:port``; return once it accepts requests.
 
     Raises ConfigError if the address cannot be bound (for example, the port is in use).
     """
     certfile, keyfile = authority.server_ssl_files()
-    config = uvicorn.Config(
-        build_enrollment_app(authority, identities, audit, settings),
+    config = embedded_config(
+        build_enrollment_app(authority, identities, audit, settings, clock),
+        log_level=settings.log_level,
+        limit_concurrency=MAX_CONNECTIONS,
         ssl_certfile=str(certfile),
         ssl_keyfile=str(keyfile),
         ssl_ciphers=TLS12_CIPHERS,
-        log_level=settings.log_level.lower(),
-        log_config=None,
-        access_log=False,  # each outcome is logged once by the app; throttled floods stay quiet
-        lifespan="off",
-        proxy_headers=False,  # the peer address is what the failed-login limit counts
-        server_header=False,
-        limit_concurrency=MAX_CONNECTIONS,
-        timeout_keep_alive=KEEP_ALIVE_S,
-        timeout_graceful_shutdown=int(SHUTDOWN_TIMEOUT_S),
     )
     try:
         config.load()

@@ -20,7 +20,7 @@ from rallypoint.router.message import Outbound
 from rallypoint.router.registry import Subscriber
 from rallypoint.router.router import Router
 from rallypoint.router.stats import Counters
-from rallypoint.store import Store, StoredEvent
+from rallypoint.store.base import EventStore, StoredEvent
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ class EventRecorder:
     the sender's groups would show it to the whole group later.
     """
 
-    def __init__(self, store: Store, counters: Counters) -> None:
+    def __init__(self, store: EventStore, counters: Counters) -> None:
         self._store = store
         self._counters = counters
         self._last_log = -DROP_LOG_INTERVAL_S
@@ -79,7 +79,7 @@ class EventRecorder:
                 )
 
 
-async def rebuild_cache(router: Router, store: Store, now_ms: int, limits: XmlLimits) -> int:
+async def rebuild_cache(router: Router, store: EventStore, now_ms: int, limits: XmlLimits) -> int:
     """Fill the situation cache from the store; return how many entries were restored."""
     cache = router.cache
     horizon = now_ms - cache.max_ttl_ms
@@ -118,7 +118,7 @@ def _parse(stored: StoredEvent, limits: XmlLimits) -> Event | None:
 class Retention:
     """Purges events older than ``retention_days``, at most once per :data:`PURGE_INTERVAL_S`."""
 
-    def __init__(self, store: Store, retention_days: int) -> None:
+    def __init__(self, store: EventStore, retention_days: int) -> None:
         self._store = store
         self._retention_ms = retention_days * DAY_MS
         self._last = -PURGE_INTERVAL_S

@@ -1,20 +1,26 @@
-"""The running server: listeners, the periodic tick, and graceful shutdown.
+"""The running server: listeners, the one timer, and graceful shutdown.
 
-One task owns the tick (cache expiry, alert repetition, connection timeouts); listeners
-are asyncio servers whose protocols are created per connection. When TLS streaming,
-enrollment or the web port is on, start-up loads (or creates) the certificate authority
-(when a TLS port needs it) and opens the identity store, its watch and the audit log: one of
-each for the whole process, shared by every listener, with one task refreshing the watch.
+The server owns one :class:`~rallypoint.server.timer.Timer` on one injectable
+:class:`~rallypoint.clock.Clock` (tests pass a :class:`~rallypoint.clock.ManualClock` and move
+time on): the tick (cache expiry, alert repetition, connection timeouts, retention), the identity
+watch's refresh and every component (each says when it is next due) are jobs of it, run by the
+one task the server owns. When TLS streaming, enrollment or the web port is on, start-up loads
+(or creates) the certificate authority (when a TLS port needs it) and opens the identity store,
+its watch and the audit log: one of each for the whole process, shared by every listener.
 Before any listener opens, the store is opened and the situation cache rebuilt from it.
-``stop`` closes the listeners, flushes and closes every connection, ends the tick, then
-closes the store (committing what is queued).
+
+Start-up is all-or-nothing: if any step fails, :meth:`Server.start` stops what had started
+(listeners closed, components stopped, store closed) before it raises. :meth:`Server.stop` is
+the one place that orders shutdown: listeners, connections, the timer, components, identities,
+mailbox, store.
 """
 
 import asyncio
-import contextlib
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 
+from rallypoint.clock import Clock, SystemClock
 from rallypoint.config import Settings
 from rallypoint.errors import ConfigError, PkiError, StoreError
 from rallypoint.http.marti.packages import package_routes
@@ -27,14 +33,16 @@ from rallypoint.pki.watch import IdentityWatch
 from rallypoint.router.host import Component
 from rallypoint.server.api import ApiService, start_marti_api
 from rallypoint.server.api_wiring import package_deps
-from rallypoint.server.components import build_components, build_host, component_routes, stop_components
+from rallypoint.server.components import build_host, build_parts, part_routes, stop_components
 from rallypoint.server.enrollment import EnrollmentService, start_enrollment
 from rallypoint.server.guide import BoundPorts, connection_guide
-from rallypoint.server.identity_watch import follow_identities
+from rallypoint.server.identity_watch import identity_poll_s, refresh_identities
 from rallypoint.server.persistence import EventRecorder, Retention, rebuild_cache
+from rallypoint.server.timer import Timer
 from rallypoint.server.web import start_web
 from rallypoint.store import open_store
-from rallypoint.transport.context import ServerContext, wall_clock_ms
+from rallypoint.tasks import TaskSet
+from rallypoint.transport.context import ServerContext
 from rallypoint.transport.datagram import DatagramInput, multicast_socket
 from rallypoint.transport.stream import StreamConnection
 from rallypoint.transport.tls import TlsListener
@@ -49,15 +57,15 @@ TICK_INTERVAL_S = 1.0
 
 
 class Server:
-    """Owns the listeners and the tick task of one Rallypoint process."""
+    """Owns the listeners, the timer and the tasks of one Rallypoint process."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
         self.settings = settings
-        self.context = ServerContext.from_settings(settings)
+        self.context = ServerContext.from_settings(settings, clock or SystemClock())
+        self.timer = Timer(self.context.clock)
+        self._tasks = TaskSet("server")
         self._tcp: asyncio.Server | None = None
         self._datagrams: list[asyncio.DatagramTransport] = []
-        self._tick_task: asyncio.Task[None] | None = None
-        self._identity_task: asyncio.Task[None] | None = None
         self._tls: TlsListener | None = None
         self._enrollment: EnrollmentService | None = None
         self._api: ApiService | None = None
@@ -66,7 +74,17 @@ class Server:
         self._stopped = asyncio.Event()
 
     async def start(self) -> BoundPorts:
-        """Open every configured listener; return the bound ports."""
+        """Open every configured listener; return the bound ports.
+
+        All or nothing: on any failure what had started is stopped again, then the error raised.
+        """
+        try:
+            return await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start(self) -> BoundPorts:
         loop = asyncio.get_running_loop()
         settings = self.settings
         certificate_ports = (settings.tls_port, settings.enrollment_port, settings.api_tls_port)
@@ -78,9 +96,10 @@ class Server:
         await self._open_store()
         self.context.mailbox.start()
         host = build_host(self.context)
-        self.components = build_components(self.context, host)
-        for component in self.components:
-            await component.start()
+        parts = build_parts(self.context, host)
+        for part in parts:
+            await part.component.start()
+            self.components.append(part.component)  # stopped by stop() from now on
         self._tcp = await loop.create_server(
             lambda: StreamConnection(self.context, "tcp"), settings.host, settings.tcp_port, backlog=4096
         )
@@ -109,15 +128,16 @@ class Server:
                 plain_port=settings.api_plain_port,
                 extra_routes=[
                     *package_routes(package_deps(self.context)),
-                    *component_routes(self.components),
+                    *part_routes(parts),
                 ],
             )
         web_port = None
         if settings.web_port is not None:  # a component, so that it is ticked and stopped with them
-            web = await start_web(self.context, self.components, settings.web_port, self._api)
+            web = await start_web(self.context, parts, settings.web_port, self._api)
             self.components.append(web)
             web_port = web.port
-        self._tick_task = asyncio.create_task(self._tick_forever(), name="rallypoint-tick")
+        self._schedule()
+        self._tasks.spawn(self.timer.run_forever(), name="rallypoint-timer")
         api = self._api
         ports = BoundPorts(
             tcp_port,
@@ -144,6 +164,7 @@ class Server:
             self.settings,
             host=self.settings.host,
             port=port,
+            clock=context.clock,
         )
 
     def _open_identities(self, *, with_authority: bool) -> None:
@@ -165,9 +186,6 @@ class Server:
             raise ConfigError(f"cannot set up the identities in {data_dir}: {exc}") from exc
         context.authority = authority
         context.audit_log = AuditLog(audit_path(data_dir))
-        self._identity_task = asyncio.create_task(
-            follow_identities(context.identity_watch, context.counters), name="rallypoint-identities"
-        )
         if authority is None:
             return
         log.info(
@@ -186,7 +204,9 @@ class Server:
             store = open_store(self.settings.effective_store_url, queue_max=self.settings.store_queue_max)
             await store.open()
             try:
-                restored = await rebuild_cache(context.router, store, wall_clock_ms(), context.xml_limits)
+                restored = await rebuild_cache(
+                    context.router, store, context.clock.wall_ms(), context.xml_limits
+                )
             except StoreError:
                 await store.close()
                 raise
@@ -209,20 +229,38 @@ class Server:
         self._datagrams.append(transport)
         log.info("multicast SA on %s:%d", settings.multicast_group, settings.multicast_port)
 
-    async def _tick_forever(self) -> None:
-        while True:
-            await asyncio.sleep(TICK_INTERVAL_S)
-            now_ms = wall_clock_ms()
-            self.context.router.tick(now_ms)
-            for component in self.components:
-                component.tick(now_ms)
-            now = self.context.clock()
-            if self._retention is not None:
-                self._retention.tick(now, wall_clock_ms())
-            checked = self.context.connections if self.settings.idle_timeout_s else self.context.watched
-            for connection in list(checked):
-                assert isinstance(connection, StreamConnection)
-                connection.check_timeouts(now)
+    def _schedule(self) -> None:
+        """Make the timer's jobs: the tick, the identity watch, and each component."""
+        self.timer.every("tick", lambda: TICK_INTERVAL_S, self._tick)
+        watch = self.context.identity_watch
+        if watch is not None:
+            counters, clock = self.context.counters, self.context.clock
+            self.timer.every(
+                "identities", identity_poll_s, lambda _now: refresh_identities(watch, counters, clock)
+            )
+        for component in self.components:
+            self.timer.add(type(component).__name__, self._component_job(component), self.context.clock())
+
+    def _component_job(self, component: Component) -> Callable[[float], float]:
+        """Tick ``component``; it is next due when it says (or after the usual interval)."""
+
+        def run(now: float) -> float:
+            now_ms = self.context.clock.wall_ms()
+            due_ms = component.tick(now_ms)
+            return now + (TICK_INTERVAL_S if due_ms is None else max(0, due_ms - now_ms) / 1000)
+
+        return run
+
+    def _tick(self, now: float) -> None:
+        now_ms = self.context.clock.wall_ms()
+        self.context.router.tick(now_ms)
+        if self._retention is not None:
+            self._retention.tick(now, now_ms)
+        connection_now = self.context.clock()  # tests may swap the connections' clock alone
+        checked = self.context.connections if self.settings.idle_timeout_s else self.context.watched
+        for connection in list(checked):
+            assert isinstance(connection, StreamConnection)
+            connection.check_timeouts(connection_now)
 
     async def _close_store(self) -> None:
         store, self.context.store = self.context.store, None
@@ -238,7 +276,8 @@ class Server:
         await self._stopped.wait()
 
     async def stop(self) -> None:
-        """Close listeners, flush and close connections, end the tick."""
+        """Close listeners, flush and close connections, end the timer, stop the components, close
+        the identities, the mailbox and the store; safe after a start that failed half-way."""
         if self._api is not None:
             await self._api.close()
         if self._tcp is not None:
@@ -254,15 +293,9 @@ class Server:
             connection.close()
         if self._tcp is not None:
             await self._tcp.wait_closed()
-        if self._tick_task is not None:
-            self._tick_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._tick_task
+        await self._tasks.stop()
         await stop_components(self.components)
-        if self._identity_task is not None:
-            self._identity_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._identity_task
+        self.components = []
         if self.context.identities is not None:
             self.context.identities.close()
         await self.context.mailbox.stop()

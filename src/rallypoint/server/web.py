@@ -9,8 +9,8 @@ for ``/api/live``, frames capped at :data:`MAX_WS_FRAME_BYTES` (a page only send
 With ``web_tls`` the port speaks HTTPS with the server certificate of our CA, and a browser
 presenting a client certificate of ours is logged in by it (:mod:`rallypoint.server.web_certificates`).
 
-The service is one of the server's components: ticked once a second (idle sessions end),
-stopped with the others.
+The service is one of the server's components: ticked by the server's timer at the live feed's
+coalescing period (coalesced reports go out, idle sessions end), stopped with the others.
 """
 
 import asyncio
@@ -21,7 +21,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import uvicorn
 from starlette.routing import BaseRoute
 
 from rallypoint.cot.event import Event
@@ -35,19 +34,16 @@ from rallypoint.http.command_post.packages import web_package_routes
 from rallypoint.http.command_post.socket import live_routes
 from rallypoint.http.command_post.tiles import TILE_URL, MbTiles, tile_routes
 from rallypoint.http.common.ratelimit import LoginThrottle
-from rallypoint.missions.service import MissionService
 from rallypoint.pki.identities import IdentitySnapshot
 from rallypoint.pki.watch import IdentityWatch
-from rallypoint.router.host import Component
 from rallypoint.server.api import ApiService
 from rallypoint.server.api_wiring import api_deps, package_deps
-from rallypoint.server.components import component_routes
+from rallypoint.server.components import Part, part_routes
 from rallypoint.server.web_certificates import CertificateH11Protocol, certificate_user
-from rallypoint.transport.context import ServerContext, wall_clock_ms
+from rallypoint.transport.context import ServerContext
 from rallypoint.transport.embedded import (
-    KEEP_ALIVE_S,
-    SHUTDOWN_TIMEOUT_S,
     EmbeddedServer,
+    embedded_config,
     listening_socket,
     serve,
     stop_serving,
@@ -90,9 +86,10 @@ class WebService:
     async def start(self) -> None:
         """Already started by :func:`start_web` (the component protocol's first call)."""
 
-    def tick(self, now_ms: int) -> None:
-        """End idle sessions."""
+    def tick(self, now_ms: int) -> int:
+        """End idle sessions; send the live feed's coalesced reports (due again at its period)."""
         self.sessions.expire()
+        return self.hub.tick(now_ms)
 
     def _revalidate(self, snapshot: IdentitySnapshot) -> None:
         """The identity store changed: end the sessions whose user was disabled, removed or
@@ -112,7 +109,7 @@ class WebService:
 
 
 async def start_web(
-    context: ServerContext, components: Sequence[Component], port: int, marti: ApiService | None
+    context: ServerContext, parts: Sequence[Part], port: int, marti: ApiService | None
 ) -> WebService:
     """Serve the web command post on ``port``; return once it accepts connections.
 
@@ -123,9 +120,11 @@ async def start_web(
     settings = context.settings
     marti_url = _marti_url(context, marti)
     assert context.identity_watch is not None, "the server opens the identity store for the web port"
-    sessions = SessionStore(settings.web_session_idle_s)
-    hub = LiveHub(context.router, context.counters, wall_clock_ms, settings.web_live_queue_max)
-    _follow_missions(components, hub)
+    sessions = SessionStore(settings.web_session_idle_s, clock=context.clock)
+    hub = LiveHub(context.router, context.counters, context.clock.wall_ms, settings.web_live_queue_max)
+    for part in parts:  # the missions service's changes reach the pages
+        if part.change_listeners is not None:
+            part.change_listeners.append(hub.relay)
     tiles = MbTiles(Path(settings.web_mbtiles)) if settings.web_mbtiles else None
     assets = Path(settings.web_assets_dir) if settings.web_assets_dir else PACKAGED_UI
     identities = context.identities
@@ -134,6 +133,7 @@ async def start_web(
         identities.authenticate if identities is not None else None,
         LoginThrottle(settings.enrollment_max_failures),
         context.audit,
+        clock=context.clock,
         certificate_user=certificate_user(lambda: context.identities, context.audit)
         if settings.web_tls
         else None,
@@ -157,26 +157,19 @@ async def start_web(
         *web_package_routes(packages),
         *(tile_routes(tiles) if tiles else []),
         *live_routes(hub, sessions),
-        *component_routes(components),
+        *part_routes(parts),
     ]
     app = build_web_app(WebAppParts(sessions, routes, assets, tile_origin(settings.web_tile_url)))
-    config = uvicorn.Config(
+    config = embedded_config(
         app,
+        log_level=settings.log_level,
+        limit_concurrency=MAX_WEB_CONNECTIONS,
         http=CertificateH11Protocol if settings.web_tls else "h11",
         ws="websockets-sansio",
         ws_max_size=MAX_WS_FRAME_BYTES,
         ws_per_message_deflate=False,
         ws_ping_interval=WS_PING_INTERVAL_S,
         ws_ping_timeout=WS_PING_INTERVAL_S,
-        log_level=settings.log_level.lower(),
-        log_config=None,
-        access_log=False,
-        lifespan="off",
-        proxy_headers=False,
-        server_header=False,
-        limit_concurrency=MAX_WEB_CONNECTIONS,
-        timeout_keep_alive=KEEP_ALIVE_S,
-        timeout_graceful_shutdown=int(SHUTDOWN_TIMEOUT_S),
         **_tls_options(context),
     )
     try:
@@ -189,7 +182,6 @@ async def start_web(
     server = EmbeddedServer(config)
     task = serve(server, [sock], "rallypoint-web")
     await wait_started(server, task, [sock], f"the web command post on {settings.host}")
-    await hub.start()
     bound = int(sock.getsockname()[1])
     scheme = "https" if settings.web_tls else "http"
     log.info("web command post on %s://%s:%d/", scheme, _url_host(settings.host), bound)
@@ -202,13 +194,6 @@ def _still_valid(session: Session, snapshot: IdentitySnapshot) -> bool:
     if user is None or user.disabled or user.groups != session.groups:
         return False
     return session.certificate is None or session.certificate not in snapshot.revoked
-
-
-def _follow_missions(components: Sequence[Component], hub: LiveHub) -> None:
-    """Relay the missions service's changes to the pages, if the service runs."""
-    for component in components:
-        if isinstance(component, MissionService):
-            component.listeners.append(hub.relay)
 
 
 def _tls_options(context: ServerContext) -> dict[str, Any]:

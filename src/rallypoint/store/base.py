@@ -1,9 +1,13 @@
-"""The storage interface: routed events (history, cache rebuild) and the data-package index.
+"""The storage interface, as four small protocols and the :class:`Store` that is all of them.
 
-Two implementations share it (``sqlite.py`` embedded by default, ``postgres.py`` at scale),
-with the same schema (``schema.py``) and the same batched single writer (``writer.py``).
-Callers on the event loop only ever *enqueue* events (:meth:`Store.record` never blocks);
-everything else is a coroutine.
+:class:`EventStore` (routed events: history, cache rebuild, retention), :class:`PackageStore`
+(the data-package index), :class:`JournalStore` (the components' append-only journal) and
+:class:`MailStore` (store-and-forward for offline clients). A caller names the slice it uses,
+so a test fakes only that slice (one in-memory fake serves them all). Two implementations
+provide the whole :class:`Store` (``sqlite.py`` embedded by default, ``postgres.py`` at
+scale), with the same schema (``schema.py``) and the same batched single writer
+(``writer.py``). Callers on the event loop only ever *enqueue* events
+(:meth:`EventStore.record` never blocks); everything else is a coroutine.
 """
 
 from collections.abc import Sequence
@@ -84,14 +88,8 @@ class MailItem(NamedTuple):
     xml: bytes
 
 
-class Store(Protocol):
-    """Persistent events and package index (see the module docstring)."""
-
-    async def open(self) -> None:
-        """Connect, run migrations, start the single writer task."""
-
-    async def close(self) -> None:
-        """Flush what is queued, stop the writer, disconnect."""
+class EventStore(Protocol):
+    """Routed events: recorded by the batched writer, read back for history and the cache."""
 
     def record(self, event: StoredEvent) -> bool:
         """Enqueue ``event`` for the batched writer; never blocks. False (counted) if the queue is full."""
@@ -125,6 +123,10 @@ class Store(Protocol):
     async def purge_before(self, time_ms: int) -> int:
         """Delete events with ``time`` before ``time_ms`` (retention); return how many."""
 
+
+class PackageStore(Protocol):
+    """The index of uploaded files (data packages and plain files)."""
+
     async def put_package(self, record: PackageRecord) -> None:
         """Insert ``record``, or replace the one with the same hash."""
 
@@ -151,6 +153,10 @@ class Store(Protocol):
     async def delete_package(self, hash: str) -> bool:
         """Remove a record from the index; False if there was none."""
 
+
+class JournalStore(Protocol):
+    """Append-only journal streams from which components rebuild their state."""
+
     async def append_journal(self, stream: str, time: int, author: str | None, body: str) -> int:
         """Commit one entry in its own transaction (durable on return); return its id."""
 
@@ -158,6 +164,10 @@ class Store(Protocol):
         self, stream_prefix: str, *, after_id: int = 0, limit: int = 100_000
     ) -> list[JournalEntry]:
         """Entries whose stream starts with ``stream_prefix`` and whose id is above ``after_id``, by id."""
+
+
+class MailStore(Protocol):
+    """Messages kept for offline recipients until they are delivered."""
 
     async def put_mail(self, recipient: str, time: int, xml: bytes) -> int:
         """Keep ``xml`` for ``recipient`` until delivered (durable on return); return its id."""
@@ -167,6 +177,16 @@ class Store(Protocol):
 
     async def mark_delivered(self, ids: Sequence[int], time: int) -> None:
         """Record that these items were handed to their recipient's connection."""
+
+
+class Store(EventStore, PackageStore, JournalStore, MailStore, Protocol):
+    """The whole store, as the server opens and closes it."""
+
+    async def open(self) -> None:
+        """Connect, run migrations, start the single writer task."""
+
+    async def close(self) -> None:
+        """Flush what is queued, stop the writer, disconnect."""
 
 
 def type_upper_bound(prefix: str) -> str:

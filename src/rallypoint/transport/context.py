@@ -4,11 +4,12 @@ watch and the audit log: one of each per process, opened by the server before an
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from rallypoint import __version__
+from rallypoint.clock import Clock, SystemClock
 from rallypoint.config import Settings
 from rallypoint.cot.xml import XmlLimits
 from rallypoint.errors import PkiError
@@ -17,6 +18,7 @@ from rallypoint.pki.authority import CertificateAuthority
 from rallypoint.pki.identities import IdentityStore
 from rallypoint.pki.watch import IdentityWatch
 from rallypoint.router.mailbox import Mailbox
+from rallypoint.router.registry import Subscriber, Wake
 from rallypoint.router.router import Denial, Router, describe
 from rallypoint.router.stats import Counters
 from rallypoint.store import Store
@@ -50,19 +52,20 @@ class ServerContext:
     """Routed events and the package index; opened by the server at start."""
     mailbox: Mailbox = field(init=False)
     """Store-and-forward for directed messages to offline clients."""
-    clock: Callable[[], float] = time.monotonic
-    """Monotonic seconds for the connection timers (stall, unfinished message, idle) and the tick
-    that checks them; tests replace it to move time on instead of waiting for it."""
+    clock: Clock = field(default_factory=SystemClock)
+    """The process's one clock: the server's timer sleeps on it, the connection timers (stall,
+    unfinished message, idle) read it; tests pass a :class:`~rallypoint.clock.ManualClock`."""
 
     def __post_init__(self) -> None:
-        self.mailbox = Mailbox(self.router, lambda: self.store, wall_clock_ms, self.xml_limits)
+        self.mailbox = Mailbox(self.router, lambda: self.store, self.clock.wall_ms, self.xml_limits)
         self.router.on_absent = self.mailbox.keep
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "ServerContext":
+    def from_settings(cls, settings: Settings, clock: Clock | None = None) -> "ServerContext":
         """Build the router and limits the settings describe."""
         counters = Counters()
         context = cls(
+            clock=clock or SystemClock(),
             settings=settings,
             router=Router(counters=counters, isolate_teams=settings.isolate_teams),
             counters=counters,
@@ -70,6 +73,33 @@ class ServerContext:
         )
         context.router.on_denial = context.audit_denial
         return context
+
+    def identified_subscriber(
+        self,
+        wake: Wake,
+        name: str,
+        groups: Iterable[str],
+        *,
+        transport: str,
+        address: str,
+        now_ms: int,
+        receives: bool = True,
+    ) -> Subscriber:
+        """The router's view of the authenticated sender ``name`` (a TLS client, an API caller):
+        in ``groups`` both ways, and the owner of its uids when TLS anti-spoofing is on. One
+        place, so that a stream and a REST request of the same identity are treated alike."""
+        return Subscriber(
+            wake,
+            transport=transport,
+            address=address,
+            in_groups=groups,
+            out_groups=groups,
+            identity=name,
+            owner=name if self.settings.anti_spoofing_tls else None,
+            receives=receives,
+            binds=receives,
+            now_ms=now_ms,
+        )
 
     def audit(self, kind: str, **fields: str | int | None) -> None:
         """Append one entry to the audit log, if this server keeps one (TLS or enrollment on)."""

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import socket
 from collections.abc import Iterator
+from typing import Any
 
 import uvicorn
 
@@ -21,6 +22,28 @@ STARTUP_TIMEOUT_S = 10.0
 SHUTDOWN_TIMEOUT_S = 5.0
 """Requests still running after this long at shutdown are cancelled."""
 LISTEN_BACKLOG = 4096
+
+
+def embedded_config(app: Any, *, log_level: str, limit_concurrency: int, **options: Any) -> uvicorn.Config:
+    """uvicorn's configuration as every listener of ours wants it, plus ``options`` (protocol,
+    TLS files, WebSocket limits): no logging set-up or access log of its own (the process owns
+    logging; each app logs its outcomes once, so floods stay quiet), no lifespan, the peer
+    address taken from the socket and never from proxy headers (it is what the audit log
+    records and the login throttles count), no ``Server`` header, a bounded number of
+    connections, and the shared keep-alive and shutdown times."""
+    return uvicorn.Config(
+        app,
+        log_level=log_level.lower(),
+        log_config=None,
+        access_log=False,
+        lifespan="off",
+        proxy_headers=False,
+        server_header=False,
+        limit_concurrency=limit_concurrency,
+        timeout_keep_alive=KEEP_ALIVE_S,
+        timeout_graceful_shutdown=int(SHUTDOWN_TIMEOUT_S),
+        **options,
+    )
 
 
 class EmbeddedServer(uvicorn.Server):

@@ -127,14 +127,12 @@ class StreamConnection(asyncio.Protocol):
         settings = self.context.settings
         identity = self.identity
         if identity is not None:
-            return Subscriber(
+            return self.context.identified_subscriber(
                 self._wake,
+                identity.name,
+                identity.groups,
                 transport=self.transport_name,
                 address=self.peer,
-                in_groups=identity.groups,
-                out_groups=identity.groups,
-                identity=identity.name,
-                owner=identity.name if settings.anti_spoofing_tls else None,
                 now_ms=now,
             )
         subscriber = Subscriber(self._wake, transport=self.transport_name, address=self.peer, now_ms=now)

@@ -144,10 +144,6 @@ class SessionStore:
             self.end(session)
         return len(stale)
 
-    def of_user(self, user: str) -> list[Session]:
-        """The live sessions of ``user``."""
-        return [session for session in self._sessions.values() if session.user == user]
-
 
 def _ended(session: Session) -> None:
     closers, session.closers = session.closers, []

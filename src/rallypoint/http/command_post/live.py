@@ -15,7 +15,6 @@ removals go out at once. Every socket has a bounded queue of encoded messages
 """
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections import deque
@@ -147,29 +146,27 @@ class LiveHub:
         self.queue_max = queue_max
         self._viewers: dict[str, _Viewer] = {}
         self._acknowledged: dict[str, set[str]] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._next_stale_check_ms = 0
 
     @property
     def socket_count(self) -> int:
         """Open sockets (for metrics and tests)."""
         return sum(len(viewer.sockets) for viewer in self._viewers.values())
 
-    async def start(self) -> None:
-        """Start the coalescing and stale-removal task."""
-        self._task = asyncio.create_task(self._flush_forever(), name="rallypoint-web-live")
-
-    def tick(self, now_ms: int) -> None:
-        """Nothing: the hub's own task runs at the coalescing period."""
+    def tick(self, now_ms: int) -> int:
+        """Send the coalesced reports, drop stale contacts every :data:`STALE_CHECK_S`; return
+        when the next flush is due (the server's timer calls this, see ``WebService.tick``)."""
+        self.flush()
+        if now_ms >= self._next_stale_check_ms:
+            self._next_stale_check_ms = now_ms + round(STALE_CHECK_S * 1000)
+            self.expire(now_ms)
+        return now_ms + round(COALESCE_S * 1000)
 
     async def stop(self) -> None:
-        """Close every socket and end the task."""
+        """Close every socket (the pages reconnect to the next server)."""
         for viewer in list(self._viewers.values()):
             for socket in list(viewer.sockets):
                 socket.close(CLOSE_SHUTDOWN)
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
 
     def attach(self, session: Session) -> LiveSocket:
         """A new page of ``session``'s user; its first message, the snapshot, is already queued."""
@@ -295,16 +292,6 @@ class LiveHub:
             if uid == event.uid or not linked.isdisjoint(origin):
                 del viewer.alerts[uid]
                 viewer.publish({"type": "alert", "alert": alert_json(alert, active=False)})
-
-    async def _flush_forever(self) -> None:
-        loop = asyncio.get_running_loop()
-        next_stale_check = loop.time()
-        while True:
-            await asyncio.sleep(COALESCE_S)
-            self.flush()
-            if loop.time() >= next_stale_check:
-                next_stale_check = loop.time() + STALE_CHECK_S
-                self.expire(self.now_ms())
 
     def flush(self) -> None:
         """Send every coalesced position report (one JSON encoding per event for all pages)."""

@@ -38,7 +38,7 @@ from rallypoint.http.marti.packages import (
     fileshare_event,
     visible,
 )
-from rallypoint.store.base import TOOL_PUBLIC, PackageRecord, Store
+from rallypoint.store.base import TOOL_PUBLIC, PackageRecord, PackageStore
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ def web_package_routes(deps: PackageDeps) -> list[BaseRoute]:
     """``GET/POST /api/packages`` and ``GET /api/packages/{hash}``."""
     limits = PackageLimits(deps.settings.package_max_entries, deps.settings.package_max_uncompressed_bytes)
 
-    def store() -> Store:
+    def store() -> PackageStore:
         opened = deps.store()
         if opened is None:
             raise HTTPException(503, "the store is not open")

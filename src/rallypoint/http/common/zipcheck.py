@@ -18,6 +18,7 @@ from typing import NamedTuple
 
 from lxml import etree
 
+from rallypoint.cot.xml import MARKUP_DECLARATION, hardened_parser
 from rallypoint.errors import InvalidPackage
 
 MANIFEST_ENTRY = "MANIFEST/manifest.xml"
@@ -31,18 +32,8 @@ READ_CHUNK_BYTES = 64 * 1024
 ENCRYPTED_FLAG = 0x1
 """General-purpose bit 0 of a zip entry: the entry is encrypted."""
 
-_MARKUP_DECLARATION = re.compile(rb"<!(?!--|\[CDATA\[)")
 _DRIVE_LETTER = re.compile(r"^[A-Za-z]:")
-_PARSER = etree.XMLParser(
-    resolve_entities=False,
-    no_network=True,
-    load_dtd=False,
-    dtd_validation=False,
-    huge_tree=False,
-    remove_comments=True,
-    remove_pis=True,
-    collect_ids=False,
-)
+_PARSER = hardened_parser(remove_blank_text=False)
 
 
 class PackageLimits(NamedTuple):
@@ -163,7 +154,7 @@ def _read_manifest(archive: zipfile.ZipFile) -> tuple[str | None, str | None, tu
 
 def parse_manifest(data: bytes) -> tuple[str | None, str | None, tuple[ManifestContent, ...]]:
     """The configuration uid and name and the contents of a ``MissionPackageManifest``."""
-    if _MARKUP_DECLARATION.search(data):
+    if MARKUP_DECLARATION.search(data):
         raise InvalidPackage("the manifest uses a DOCTYPE or entity declaration", reason="bad_manifest")
     try:
         root = etree.fromstring(data, _PARSER)

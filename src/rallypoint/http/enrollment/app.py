@@ -12,6 +12,7 @@ Server answers 400; 406 is the status HTTP defines for it).
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from cryptography import x509
@@ -58,9 +59,16 @@ class Enrollment:
     """The request handlers, and what they share: CA, identity store, audit log, throttle."""
 
     def __init__(
-        self, authority: CertificateAuthority, identities: IdentityStore, audit: AuditLog, settings: Settings
+        self,
+        authority: CertificateAuthority,
+        identities: IdentityStore,
+        audit: AuditLog,
+        settings: Settings,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.authority = authority
+        self.clock = clock
+        """Monotonic seconds for the login throttle (the server passes its one clock)."""
         self.identities = identities
         self.audit = audit
         self.settings = settings
@@ -108,7 +116,7 @@ class Enrollment:
             credentials = BasicCredentials("", "")
         if credentials is None:
             raise _challenge("credentials required")
-        started = time.monotonic()
+        started = self.clock()
         verdict = self.throttle.attempt(credentials.name, address, started)
         if not verdict.allowed:
             if verdict.report:
@@ -184,10 +192,14 @@ class Enrollment:
 
 
 def build_enrollment_app(
-    authority: CertificateAuthority, identities: IdentityStore, audit: AuditLog, settings: Settings
+    authority: CertificateAuthority,
+    identities: IdentityStore,
+    audit: AuditLog,
+    settings: Settings,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Starlette:
     """The ASGI application of the enrollment port."""
-    enrollment = Enrollment(authority, identities, audit, settings)
+    enrollment = Enrollment(authority, identities, audit, settings, clock)
     return Starlette(
         routes=[
             Route("/Marti/api/tls/config", enrollment.config, methods=["GET"]),

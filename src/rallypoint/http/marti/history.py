@@ -17,7 +17,7 @@ from starlette.routing import BaseRoute, Route
 
 from rallypoint.http.common.deps import ApiDeps, caller_of
 from rallypoint.http.common.query import bbox_param, int_param, time_param, time_text
-from rallypoint.store.base import Store, StoredEvent
+from rallypoint.store.base import EventStore, StoredEvent
 
 DEFAULT_LIMIT = 1000
 MAX_LIMIT = 10_000
@@ -27,7 +27,7 @@ MAX_TRACK_POINTS = 10_000
 XML_DECLARATION_START = b"<?xml"
 
 
-def require_store(deps: ApiDeps) -> Store:
+def require_store(deps: ApiDeps) -> EventStore:
     """The open store, or 503 (closed, or this server keeps no history)."""
     store = deps.store() if deps.store is not None else None
     if store is None:

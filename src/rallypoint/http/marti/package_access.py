@@ -15,7 +15,7 @@ from rallypoint.config import Settings
 from rallypoint.cot.event import Event
 from rallypoint.http.common.deps import Caller, caller_of
 from rallypoint.http.common.uploads import is_sha256
-from rallypoint.store.base import PackageRecord, Store
+from rallypoint.store.base import PackageRecord, PackageStore
 
 Announce = Callable[[Event, frozenset[str], str | None], None]
 """Route ``event`` to clients in ``groups``, as sent by ``identity`` (provided by the server)."""
@@ -27,7 +27,7 @@ class PackageDeps:
 
     data_dir: Path
     settings: Settings
-    store: Callable[[], Store | None]
+    store: Callable[[], PackageStore | None]
     """The open store, or None while it is closed (the routes then answer 503)."""
     announce: Announce
     now_ms: Callable[[], int]
@@ -57,7 +57,7 @@ def visible(record: PackageRecord, caller: Caller) -> bool:
     return not record.groups.isdisjoint(caller.groups)
 
 
-def open_store_of(deps: PackageDeps) -> Store:
+def open_store_of(deps: PackageDeps) -> PackageStore:
     """The open store, or 503."""
     store = deps.store()
     if store is None:

@@ -45,7 +45,7 @@ from rallypoint.http.marti.package_access import (
     visible_record,
 )
 from rallypoint.http.marti.package_edits import file_response, package_edit_routes
-from rallypoint.store.base import TOOL_PRIVATE, TOOL_PUBLIC, PackageRecord, Store
+from rallypoint.store.base import TOOL_PRIVATE, TOOL_PUBLIC, PackageRecord, PackageStore
 
 __all__ = [
     "DEFAULT_MEDIA_TYPE",
@@ -285,13 +285,13 @@ class _Handlers:
             self._announce(request, record._replace(tool=tool), caller)
         return PlainTextResponse(tool)
 
-    def _store(self) -> Store:
+    def _store(self) -> PackageStore:
         return open_store_of(self.deps)
 
     async def _visible_record(self, request: Request, sha256: str) -> PackageRecord | None:
         return await visible_record(self.deps, request, sha256)
 
-    async def _save(self, store: Store, received: Received, record: PackageRecord) -> PackageRecord:
+    async def _save(self, store: PackageStore, received: Received, record: PackageRecord) -> PackageRecord:
         """Keep the file under its hash and index it; earlier uploaders of the same bytes keep access."""
         existing = await store.package(record.hash)
         if existing is not None:

@@ -1,0 +1,143 @@
+"""One in-memory store for the tests: every slice of :class:`rallypoint.store.base.Store`
+(events, packages, journal, mail), filtering like the real ones, with what a test inspects
+(the records, the journal, the queries asked) kept in plain attributes."""
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from rallypoint.store.base import JournalEntry, MailItem, PackageRecord, StoredEvent
+
+
+class MemoryStore:
+    """A :class:`~rallypoint.store.base.Store` in memory (records are committed at once)."""
+
+    def __init__(self, events: Sequence[StoredEvent] = (), *, lag: int = 0) -> None:
+        self.events: list[StoredEvent] = list(events)
+        self.queries: list[dict[str, Any]] = []
+        """The arguments of every :meth:`query_events`, in order."""
+        self.records: dict[str, PackageRecord] = {}
+        self.entries: list[JournalEntry] = []
+        self.mail: list[MailItem] = []
+        self.delivered: set[int] = set()
+        self.reported_lag = lag
+
+    # lifecycle
+
+    async def open(self) -> None:
+        """Nothing to connect to."""
+
+    async def close(self) -> None:
+        """Nothing to flush."""
+
+    # events
+
+    def record(self, event: StoredEvent) -> bool:
+        self.events.append(event)
+        return True
+
+    async def flush(self) -> None:
+        """Recorded events are already there."""
+
+    def lag(self) -> int:
+        return self.reported_lag
+
+    async def query_events(self, **query: Any) -> list[StoredEvent]:
+        self.queries.append(query)
+        start, end, uid = query.get("start"), query.get("end"), query.get("uid")
+        prefix, groups, reader = query.get("type_prefix"), query.get("groups"), query.get("reader")
+
+        def readable(event: StoredEvent) -> bool:
+            if groups is None:
+                return True
+            mine = reader is not None and (event.sender == reader or reader in event.recipients)
+            return mine or not event.groups.isdisjoint(groups)
+
+        return [
+            event
+            for event in sorted(self.events, key=lambda e: e.time)
+            if (start is None or event.time >= start)
+            and (end is None or event.time <= end)
+            and (uid is None or event.uid == uid)
+            and (prefix is None or event.type.startswith(prefix))
+            and readable(event)
+        ][: query.get("limit", 1000)]
+
+    async def latest_events(self, now_ms: int) -> list[StoredEvent]:
+        latest: dict[str, StoredEvent] = {}
+        for event in sorted(self.events, key=lambda e: e.time):
+            latest[event.uid] = event
+        return [event for event in latest.values() if event.stale > now_ms]
+
+    async def purge_before(self, time_ms: int) -> int:
+        kept = [event for event in self.events if event.time >= time_ms]
+        removed, self.events = len(self.events) - len(kept), kept
+        return removed
+
+    # packages
+
+    async def put_package(self, record: PackageRecord) -> None:
+        self.records[record.hash] = record
+
+    async def package(self, hash: str) -> PackageRecord | None:
+        return self.records.get(hash)
+
+    async def search_packages(
+        self,
+        *,
+        keywords: Sequence[str] = (),
+        tool: str | None = None,
+        name: str | None = None,
+        groups: frozenset[str] | None = None,
+    ) -> list[PackageRecord]:
+        return [
+            record
+            for record in sorted(self.records.values(), key=lambda r: -r.submitted)
+            if set(keywords) <= set(record.keywords)
+            and tool in (None, record.tool)
+            and name in (None, record.name)
+            and (groups is None or not groups.isdisjoint(record.groups))
+        ]
+
+    async def set_package_tool(self, hash: str, tool: str) -> bool:
+        record = self.records.get(hash)
+        if record is None:
+            return False
+        self.records[hash] = record._replace(tool=tool)
+        return True
+
+    async def set_package_keywords(self, hash: str, keywords: Sequence[str]) -> bool:
+        record = self.records.get(hash)
+        if record is None:
+            return False
+        self.records[hash] = record._replace(keywords=tuple(keywords))
+        return True
+
+    async def delete_package(self, hash: str) -> bool:
+        return self.records.pop(hash, None) is not None
+
+    # journal
+
+    async def append_journal(self, stream: str, time: int, author: str | None, body: str) -> int:
+        await asyncio.sleep(0)  # a real store yields here: lets concurrent requests interleave
+        entry = JournalEntry(len(self.entries) + 1, stream, time, author, body)
+        self.entries.append(entry)
+        return entry.id
+
+    async def read_journal(
+        self, stream_prefix: str, *, after_id: int = 0, limit: int = 100_000
+    ) -> list[JournalEntry]:
+        found = [e for e in self.entries if e.stream.startswith(stream_prefix) and e.id > after_id]
+        return found[:limit]
+
+    # mail
+
+    async def put_mail(self, recipient: str, time: int, xml: bytes) -> int:
+        self.mail.append(MailItem(len(self.mail) + 1, recipient, time, xml))
+        return len(self.mail)
+
+    async def mail_for(self, recipient: str, *, limit: int = 10_000) -> list[MailItem]:
+        return [m for m in self.mail if m.recipient == recipient and m.id not in self.delivered][:limit]
+
+    async def mark_delivered(self, ids: Sequence[int], time: int) -> None:
+        self.delivered.update(ids)
