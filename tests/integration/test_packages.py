@@ -196,7 +196,9 @@ async def test_upload_search_download_round_trip(harness: Harness) -> None:
         download = await client.get(link)
         assert download.status_code == 200
         assert download.content == data
-        assert download.headers["content-disposition"] == "inline; filename*=utf-8''CoT%20Types.zip"
+        assert download.headers["content-disposition"] == (
+            "attachment; filename=\"CoT Types.zip\"; filename*=UTF-8''CoT%20Types.zip"
+        )
         head = await client.head(link)
         assert (head.status_code, head.content, head.headers["content-length"]) == (200, b"", str(len(data)))
     with zipfile.ZipFile(io.BytesIO(download.content)) as archive:

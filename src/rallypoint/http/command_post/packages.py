@@ -9,12 +9,13 @@ any other file is kept as a plain attachment.
 
 import logging
 import uuid
+from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from rallypoint.errors import UploadRefused, UploadTooLarge
@@ -28,7 +29,8 @@ from rallypoint.http.common.uploads import (
     sanitize_name,
     stored_path,
 )
-from rallypoint.http.common.zipcheck import PackageLimits, check_package
+from rallypoint.http.common.zipcheck import PackageInfo, PackageLimits, check_archive, check_package
+from rallypoint.http.marti.package_edits import file_response
 from rallypoint.http.marti.packages import (
     DEFAULT_MEDIA_TYPE,
     PACKAGE_KEYWORD,
@@ -85,10 +87,10 @@ def web_package_routes(deps: PackageDeps) -> list[BaseRoute]:
                 request, deps.data_dir, deps.settings.upload_max_bytes, UPLOAD_PARTS
             )
         except UploadRefused as exc:
-            raise _refused(exc) from exc
+            raise _refused(deps, exc, caller.name) from exc
         try:
             is_zip = received.head.startswith(ZIP_MAGIC)
-            info = await anyio.to_thread.run_sync(check_package, received.path, limits) if is_zip else None
+            info = await anyio.to_thread.run_sync(_inspect, received.path, is_zip, limits)
             filename = sanitize_name(received.filename)
             record = PackageRecord(
                 hash=received.sha256,
@@ -110,7 +112,7 @@ def web_package_routes(deps: PackageDeps) -> list[BaseRoute]:
             keep(received, deps.data_dir)
             await opened.put_package(record)
         except UploadRefused as exc:
-            raise _refused(exc) from exc
+            raise _refused(deps, exc, caller.name) from exc
         finally:
             discard(received)
         log.info("web: %s uploaded %s (%s, %d bytes)", caller.name, record.hash, record.filename, record.size)
@@ -129,7 +131,7 @@ def web_package_routes(deps: PackageDeps) -> list[BaseRoute]:
         path = stored_path(deps.data_dir, record.hash)
         if not path.is_file():
             raise HTTPException(404, "no such package")
-        return FileResponse(path, media_type=record.mime_type, filename=record.filename)
+        return file_response(request, path, record)
 
     return [
         Route("/api/packages", listing, methods=["GET"]),
@@ -138,6 +140,16 @@ def web_package_routes(deps: PackageDeps) -> list[BaseRoute]:
     ]
 
 
-def _refused(exc: UploadRefused) -> HTTPException:
+def _inspect(path: Path, is_zip: bool, limits: PackageLimits) -> PackageInfo | None:
+    """A zip is checked as a data package; any other file still if a zip reader would open it."""
+    if is_zip:
+        return check_package(path, limits)
+    check_archive(path, limits)
+    return None
+
+
+def _refused(deps: PackageDeps, exc: UploadRefused, who: str) -> HTTPException:
+    deps.count(f"upload_refused{{reason={exc.reason}}}")
+    log.warning("web: upload refused (%s) from %s: %s", exc.reason, who, exc)
     status = 413 if isinstance(exc, UploadTooLarge) else 415 if exc.reason == "not_a_zip" else 400
     return HTTPException(status, f"{exc.reason}: {exc}")

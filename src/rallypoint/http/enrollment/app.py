@@ -20,9 +20,11 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from rallypoint.config import Settings
 from rallypoint.errors import AuthenticationError, EnrollmentRefused, PkiError
+from rallypoint.http.common.headers import SecurityHeaders
 from rallypoint.http.common.ratelimit import LoginThrottle
 from rallypoint.pki.audit import AuditLog
 from rallypoint.pki.authority import CertificateAuthority
@@ -185,10 +187,10 @@ class Enrollment:
 
 def build_enrollment_app(
     authority: CertificateAuthority, identities: IdentityStore, audit: AuditLog, settings: Settings
-) -> Starlette:
+) -> ASGIApp:
     """The ASGI application of the enrollment port."""
     enrollment = Enrollment(authority, identities, audit, settings)
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/Marti/api/tls/config", enrollment.config, methods=["GET"]),
             Route("/Marti/api/tls/signClient/v2", enrollment.sign_v2, methods=["POST"]),
@@ -196,6 +198,7 @@ def build_enrollment_app(
             Route("/Marti/api/tls/profile/enrollment", enrollment.enrollment_profile, methods=["GET"]),
         ]
     )
+    return SecurityHeaders(app)
 
 
 def _challenge(detail: str) -> HTTPException:

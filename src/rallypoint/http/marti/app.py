@@ -13,8 +13,10 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
+from starlette.types import ASGIApp
 
 from rallypoint.http.common.deps import ApiDeps
+from rallypoint.http.common.headers import SecurityHeaders
 from rallypoint.http.common.ops import ops_routes
 from rallypoint.http.marti.history import history_routes
 from rallypoint.http.marti.marti import marti_routes
@@ -39,10 +41,11 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return JSONResponse({"error": "internal error", "status": 500}, status_code=500)
 
 
-def build_api_app(deps: ApiDeps, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
+def build_api_app(deps: ApiDeps, extra_routes: Sequence[BaseRoute] = ()) -> ASGIApp:
     """The API application; ``extra_routes`` (data packages) are served beside ours."""
     routes = [*marti_routes(deps), *history_routes(deps), *ops_routes(deps), *extra_routes]
-    return Starlette(
+    app = Starlette(
         routes=routes,
         exception_handlers={HTTPException: _http_error, Exception: _unexpected},
     )
+    return SecurityHeaders(app)

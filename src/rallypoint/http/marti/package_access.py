@@ -33,6 +33,8 @@ class PackageDeps:
     now_ms: Callable[[], int]
     caller: Callable[[Request], Caller] = caller_of
     """Who is calling; the default reads what the listener bound to the request (401 if nothing)."""
+    count: Callable[[str], None] = lambda name: None
+    """Bump the server counter ``name`` (refused uploads, per reason)."""
     download_url: Callable[[Request, str], str] | None = None
     """The download link of a hash; None builds it from the request (see :meth:`link`)."""
 

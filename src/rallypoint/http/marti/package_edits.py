@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
+from rallypoint.http.common.headers import attachment, served_media_type
 from rallypoint.http.common.query import read_body
 from rallypoint.http.common.uploads import stored_path
 from rallypoint.http.marti.package_access import PackageDeps, open_store_of, visible_record
@@ -43,11 +44,15 @@ def package_edit_routes(deps: PackageDeps) -> list[BaseRoute]:
 
 
 def file_response(request: Request, path: Path, record: PackageRecord) -> Response:
-    """The file, whole or the ``offset``/``length`` slice asked for (416 outside the file)."""
+    """The file, whole or the ``offset``/``length`` slice asked for (416 outside the file).
+
+    Always an attachment of a passive type (:mod:`rallypoint.http.common.headers`): an upload
+    of ``text/html`` or SVG is handed back as bytes to save, never rendered in our origin."""
     params = request.query_params
+    media_type = served_media_type(record.mime_type)
     if "offset" not in params and "length" not in params:
         return FileResponse(
-            path, media_type=record.mime_type, filename=record.filename, content_disposition_type="inline"
+            path, media_type=media_type, headers={"Content-Disposition": attachment(record.filename)}
         )
     size = path.stat().st_size
     offset = _count(params.get("offset", "0"), "offset")
@@ -57,11 +62,11 @@ def file_response(request: Request, path: Path, record: PackageRecord) -> Respon
     length = min(length, size - offset)
     headers = {
         "Content-Length": str(length),
-        "Content-Disposition": f'inline; filename="{record.filename}"',
+        "Content-Disposition": attachment(record.filename),
         "Content-Range": f"bytes {offset}-{offset + length - 1}/{size}" if length else f"bytes */{size}",
     }
     return StreamingResponse(
-        _read_slice(path, offset, length), status_code=206, media_type=record.mime_type, headers=headers
+        _read_slice(path, offset, length), status_code=206, media_type=media_type, headers=headers
     )
 
 

@@ -37,7 +37,7 @@ from rallypoint.http.common.uploads import (
     sanitize_name,
     stored_path,
 )
-from rallypoint.http.common.zipcheck import PackageLimits, check_package
+from rallypoint.http.common.zipcheck import PackageLimits, check_archive, check_package
 from rallypoint.http.marti.package_access import (
     PackageDeps,
     open_store_of,
@@ -171,7 +171,7 @@ class _Handlers:
                 request, self.deps.data_dir, self.deps.settings.upload_max_bytes, FILE_PARTS
             )
         except UploadRefused as exc:
-            return _refusal(exc, caller)
+            return self._refusal(exc, caller)
         try:
             if not received.head.startswith(ZIP_MAGIC):
                 raise NotAZip("a data package must be a zip archive")
@@ -193,7 +193,7 @@ class _Handlers:
             )
             record = await self._save(store, received, record)
         except UploadRefused as exc:
-            return _refusal(exc, caller)
+            return self._refusal(exc, caller)
         finally:
             discard(received)
         log.info(
@@ -219,8 +219,10 @@ class _Handlers:
             else:
                 received = await receive_raw(request, self.deps.data_dir, cap)
         except UploadRefused as exc:
-            return _refusal(exc, caller)
+            return self._refusal(exc, caller)
         try:
+            # Any stored file a client would unzip is checked like a package (zip slip, bombs).
+            await anyio.to_thread.run_sync(check_archive, received.path, self.limits)
             record = PackageRecord(
                 hash=received.sha256,
                 name=sanitize_name(name),
@@ -236,6 +238,8 @@ class _Handlers:
                 uid=str(uuid.uuid4()),
             )
             record = await self._save(store, received, record)
+        except UploadRefused as exc:
+            return self._refusal(exc, caller)
         finally:
             discard(received)
         return JSONResponse(metadata_json(record), media_type=TEXT_JSON)
@@ -300,6 +304,12 @@ class _Handlers:
         await store.put_package(record)
         return record
 
+    def _refusal(self, exc: UploadRefused, caller: Caller) -> Response:
+        status = 413 if isinstance(exc, UploadTooLarge) else 415 if isinstance(exc, NotAZip) else 400
+        self.deps.count(f"upload_refused{{reason={exc.reason}}}")
+        log.warning("upload refused (%s) from %s: %s", exc.reason, caller.name or caller.address, exc)
+        return PlainTextResponse(f"{exc.reason}: {exc}", status_code=status)
+
     def _announce(self, request: Request, record: PackageRecord, caller: Caller) -> None:
         sender_uid = record.creator_uid or self.deps.settings.server_id
         callsign = caller.name or sender_uid
@@ -307,12 +317,6 @@ class _Handlers:
             record, self.deps.link(request, record.hash), sender_uid, callsign, self.deps.now_ms()
         )
         self.deps.announce(event, record.groups, caller.name)
-
-
-def _refusal(exc: UploadRefused, caller: Caller) -> Response:
-    status = 413 if isinstance(exc, UploadTooLarge) else 415 if isinstance(exc, NotAZip) else 400
-    log.info("upload refused (%s) from %s: %s", exc.reason, caller.name or caller.address, exc)
-    return PlainTextResponse(f"{exc.reason}: {exc}", status_code=status)
 
 
 def _compare_hash(claimed: str | None, received: Received) -> None:
