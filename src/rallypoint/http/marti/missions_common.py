@@ -5,7 +5,6 @@ status code with the message as the JSON error, so a client always learns what w
 """
 
 import functools
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -22,7 +21,7 @@ from rallypoint.errors import (
     MissionsUnavailable,
 )
 from rallypoint.http.common.deps import caller_of
-from rallypoint.http.common.query import read_body
+from rallypoint.http.common.query import parse_json, read_body
 from rallypoint.missions.access import Actor
 
 ANONYMOUS_ACTOR = "anonymous"
@@ -89,10 +88,7 @@ async def read_json(request: Request, limit: int, *, required: bool = True) -> A
         if required:
             raise HTTPException(400, "a JSON body is required")
         return None
-    try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise HTTPException(400, f"body is not JSON: {exc}") from exc
+    return parse_json(body)
 
 
 def json_object(value: Any) -> dict[str, Any]:

@@ -8,7 +8,6 @@ have no admin role on the API yet). A download takes TAK's ``offset`` and ``leng
 parameters (resuming over a poor link) as well as the HTTP ``Range`` header.
 """
 
-import json
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -20,7 +19,7 @@ from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import BaseRoute, Route
 
 from rallypoint.http.common.headers import attachment, served_media_type
-from rallypoint.http.common.query import read_body
+from rallypoint.http.common.query import parse_json, read_body
 from rallypoint.http.common.uploads import stored_path
 from rallypoint.http.marti.package_access import PackageDeps, open_store_of, visible_record
 from rallypoint.store.base import PackageRecord
@@ -97,10 +96,7 @@ class _Edits:
         if record is None:
             return PlainTextResponse("File not found", status_code=404)
         body = await read_body(request, MAX_KEYWORDS_BODY_BYTES)
-        try:
-            keywords = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise HTTPException(400, f"body is not JSON: {exc}") from exc
+        keywords = parse_json(body)
         if (
             not isinstance(keywords, list)
             or len(keywords) > MAX_KEYWORDS
