@@ -144,6 +144,7 @@ class Server:
             self.settings,
             host=self.settings.host,
             port=port,
+            counters=context.counters,
         )
 
     def _open_identities(self, *, with_authority: bool) -> None:
