@@ -62,10 +62,12 @@ class ConnectionGuard:
         if self._per_address[address] >= self.max_per_address:
             self.refuse("per_address", f"{address} already holds {self.max_per_address} connections", now)
             return False
-        if open_connections >= self.max_total and self._waiting:
+        # Leave one place free below uvicorn's limit, or the newcomer's request would get 503.
+        while open_connections >= self.max_total and self._waiting:
             oldest, _ = self._waiting.popitem(last=False)
             self.refuse("evicted", "full: the oldest connection without a request makes room", now)
             oldest.close_idle()
+            open_connections -= 1
         self._per_address[address] += 1
         self._waiting[protocol] = None
         return True
