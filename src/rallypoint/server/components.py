@@ -54,12 +54,12 @@ def build_components(context: ServerContext, host: Host) -> list[Component]:
     return components
 
 
-def component_routes(components: Sequence[Component]) -> list[BaseRoute]:
-    """HTTP routes the components add to the API (none yet)."""
+def component_routes(context: ServerContext, components: Sequence[Component]) -> list[BaseRoute]:
+    """HTTP routes the components add to the API; refusals they audit go to the server's audit log."""
     routes: list[BaseRoute] = []
     for component in components:
         if isinstance(component, MissionService):
-            routes += [*mission_routes(component), *rest_routes(component)]
+            routes += [*mission_routes(component, context.audit), *rest_routes(component)]
         if isinstance(component, FusionService):
             routes += fusion_routes(component)
     return routes

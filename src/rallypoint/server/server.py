@@ -109,7 +109,7 @@ class Server:
                 plain_port=settings.api_plain_port,
                 extra_routes=[
                     *package_routes(package_deps(self.context)),
-                    *component_routes(self.components),
+                    *component_routes(self.context, self.components),
                 ],
             )
         web_port = None

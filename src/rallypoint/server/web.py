@@ -159,7 +159,7 @@ async def start_web(
         *web_package_routes(packages),
         *(tile_routes(tiles) if tiles else []),
         *live_routes(hub, sessions),
-        *component_routes(components),
+        *component_routes(context, components),
     ]
     app = build_web_app(WebAppParts(sessions, routes, assets, tile_origin(settings.web_tile_url)))
     guard = ConnectionGuard(

@@ -5,8 +5,10 @@ status code with the message as the JSON error, so a client always learns what w
 """
 
 import functools
+import logging
+import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, NoReturn
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -19,10 +21,15 @@ from rallypoint.errors import (
     MissionForbidden,
     MissionNotFound,
     MissionsUnavailable,
+    WrongMissionPassword,
 )
 from rallypoint.http.common.deps import caller_of
 from rallypoint.http.common.query import parse_json, read_body
+from rallypoint.http.common.ratelimit import LoginThrottle, Verdict
 from rallypoint.missions.access import Actor
+from rallypoint.router.stats import Counters
+
+log = logging.getLogger(__name__)
 
 ANONYMOUS_ACTOR = "anonymous"
 """Who a plain-port caller that names no client uid acts as."""
@@ -51,6 +58,78 @@ def guarded(handler: Handler) -> Handler:
             raise HTTPException(status, str(exc)) from exc
 
     return run
+
+
+Audit = Callable[..., None]
+"""Append one audit entry: ``audit(kind, **fields)`` (provided by the server)."""
+
+
+class PasswordGate:
+    """Mission password guesses throttled like logins (:class:`LoginThrottle`), counted and audited.
+
+    A request carrying ``password=`` is one attempt, keyed by mission and identity (a guesser
+    of one mission) and by client address (one host trying many). Once a key has its
+    failures in the window, the request is refused with 429 before the password is checked.
+    """
+
+    def __init__(
+        self,
+        max_failures: int,
+        counters: Counters,
+        audit: Audit,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.throttle = LoginThrottle(max_failures)
+        self.counters = counters
+        self.audit = audit
+        self.clock = clock
+
+    def __call__(self, handler: Handler) -> Handler:
+        """``handler`` under the gate (and :func:`guarded`)."""
+        inner = guarded(handler)
+
+        @functools.wraps(handler)
+        async def run(request: Request) -> Response:
+            if not request.query_params.get("password"):
+                return await inner(request)
+            caller = caller_of(request)
+            mission = request.path_params.get("guid") or request.path_params.get("name", "")
+            key = f"{mission}|{caller.name or ''}"
+            address = caller.address.rsplit(":", 1)[0]
+            started = self.clock()
+            verdict = self.throttle.attempt(key, address, started)
+            if not verdict.allowed:
+                self._throttled(mission, caller.name, address, verdict)
+            try:
+                response = await inner(request)
+            except HTTPException as exc:
+                if isinstance(exc.__cause__, WrongMissionPassword):
+                    self._failed(mission, caller.name, address)
+                raise
+            self.throttle.succeeded(key, address, started)
+            return response
+
+        return run
+
+    def _failed(self, mission: str, user: str | None, address: str) -> None:
+        self.counters.inc("mission_password_failed")
+        log.warning("wrong password for mission %r from %s (%s)", mission, user or "anonymous", address)
+        self.audit("mission_password_failed", mission=mission, user=user, address=address)
+
+    def _throttled(self, mission: str, user: str | None, address: str, verdict: Verdict) -> NoReturn:
+        self.counters.inc(f"mission_password_throttled{{by={verdict.limited_by}}}")
+        if verdict.report:
+            log.warning(
+                "mission %r: password guesses from %s (%s) throttled for %d s",
+                mission,
+                user or "anonymous",
+                address,
+                verdict.retry_after_s,
+            )
+            self.audit("mission_password_throttled", mission=mission, user=user, address=address)
+        raise HTTPException(
+            429, "too many wrong mission passwords", headers={"Retry-After": str(verdict.retry_after_s)}
+        )
 
 
 def bearer_token(request: Request) -> str | None:
