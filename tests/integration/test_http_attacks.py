@@ -30,8 +30,8 @@ PER_ADDRESS = 16
 """The per-address bound in these tests (the default is 64): small enough to exceed cheaply."""
 
 
-@pytest.fixture
-def tls_settings(tmp_path: Path) -> Settings:
+def attack_settings(tmp_path: Path) -> Settings:
+    """Both API ports on ephemeral ports, nothing else, and a low per-address bound."""
     return Settings(
         data_dir=tmp_path / "data",
         tcp_port=0,
@@ -43,6 +43,11 @@ def tls_settings(tmp_path: Path) -> Settings:
         web_port=None,
         http_max_connections_per_address=PER_ADDRESS,
     )
+
+
+@pytest.fixture
+def tls_settings(tmp_path: Path) -> Settings:
+    return attack_settings(tmp_path)
 
 
 def https(

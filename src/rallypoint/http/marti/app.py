@@ -26,17 +26,18 @@ __all__ = ["ApiDeps", "build_api_app"]
 
 log = logging.getLogger(__name__)
 
-REFUSED_BODY_STATUSES = frozenset({400, 413})
+REFUSED_STATUSES = frozenset({400, 403, 413, 429})
+"""Client errors counted per status: bad or oversized bodies, refused authority, throttling."""
 
 
 def _http_error(counters: Counters) -> Callable[[Request, Exception], Awaitable[Response]]:
-    """Answer an HTTPException as JSON; count refused bodies (400, 413) so floods show in /metrics."""
+    """Answer an HTTPException as JSON; count refusals (400, 403, 413, 429) so floods show in /metrics."""
 
     async def answer(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         if exc.status_code >= 500:
             log.warning("%s %s: %d %s", request.method, request.url.path, exc.status_code, exc.detail)
-        elif exc.status_code in REFUSED_BODY_STATUSES:
+        elif exc.status_code in REFUSED_STATUSES:
             counters.inc(f"http_refused{{port=api,reason=status_{exc.status_code}}}")
             log.info("%s %s refused: %d %s", request.method, request.url.path, exc.status_code, exc.detail)
         return JSONResponse(
