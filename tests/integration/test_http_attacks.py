@@ -318,3 +318,41 @@ async def test_a_full_port_makes_room_for_a_new_client(
     finally:
         close_all(idle)
         await server.stop()
+
+
+# Item 4: the same bytes from another group
+
+
+async def test_uploading_another_groups_bytes_reveals_and_takes_nothing(
+    tls_server: RunningServer, pki: PkiFixture, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    secret = b"grid 38SMB4484 at 0400" * 100
+    alice_credentials = pki.add_user("alice", "red")
+    async with (
+        https(tls_server, pki, alice_credentials, BYSTANDER_ADDRESS) as alice,
+        https(tls_server, pki, pki.add_user("mallory", "blue")) as mallory,
+    ):
+        stored = await alice.post("/Marti/sync/upload", params={"name": "plan.txt"}, content=secret)
+        sha = stored.json()["Hash"]
+        copied = await mallory.post("/Marti/sync/upload", params={"name": "copy.txt"}, content=secret)
+        mallory_sees = (await mallory.get("/Marti/sync/search")).json()["results"]
+        deleted = await mallory.delete("/Marti/sync/delete", params={"hash": sha})
+        after = await alice.get("/Marti/sync/content", params={"hash": sha})
+        alice_sees = (await alice.get("/Marti/sync/search")).json()["results"]
+        gone_for_mallory = await mallory.get("/Marti/sync/content", params={"hash": sha})
+    assert (copied.status_code, copied.json()["Groups"], copied.json()["SubmissionUser"]) == (
+        200,
+        ["blue"],
+        "mallory",
+    )
+    assert [(row["Groups"], row["SubmissionUser"], row["Name"]) for row in mallory_sees] == [
+        (["blue"], "mallory", "copy.txt")
+    ]
+    assert deleted.status_code == 200  # mallory deleted her own record, nothing else
+    assert f"package {sha} (copy.txt) deleted by mallory" in caplog.text
+    assert (after.status_code, after.content) == (200, secret)
+    assert [(row["Groups"], row["SubmissionUser"], row["Name"]) for row in alice_sees] == [
+        (["red"], "alice", "plan.txt")
+    ]
+    assert gone_for_mallory.status_code == 404

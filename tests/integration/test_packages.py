@@ -32,7 +32,7 @@ from rallypoint.http.common.uploads import INCOMING_DIR, PACKAGES_DIR, sanitize_
 from rallypoint.http.common.zipcheck import MANIFEST_ENTRY
 from rallypoint.http.marti.packages import PackageDeps, package_routes
 from rallypoint.router.registry import ANONYMOUS_GROUP
-from rallypoint.store.base import PackageRecord, Store
+from rallypoint.store.base import ANY_SUBMITTER, PackageRecord, Store, owner_key
 from tests.unit.test_zipcheck import PKG_UID, build_zip, data_package, manifest
 from tests.waiting import EVENT_TIMEOUT_S, eventually
 
@@ -44,16 +44,30 @@ CREATOR = "ANDROID-0123456789abcdef"
 
 
 class FakeStore:
-    """The package half of :class:`~rallypoint.store.base.Store`, in memory."""
+    """The package half of :class:`~rallypoint.store.base.Store`, in memory, keyed like the real
+    ones by hash and submitter."""
 
     def __init__(self) -> None:
-        self.records: dict[str, PackageRecord] = {}
+        self.by_key: dict[tuple[str, str], PackageRecord] = {}
+
+    @property
+    def records(self) -> dict[str, PackageRecord]:
+        """The newest record of each hash (what the single-uploader tests look at)."""
+        newest: dict[str, PackageRecord] = {}
+        for record in sorted(self.by_key.values(), key=lambda r: r.submitted):
+            newest[record.hash] = record
+        return newest
 
     async def put_package(self, record: PackageRecord) -> None:
-        self.records[record.hash] = record
+        self.by_key[(record.hash, record.submitter or "")] = record
 
     async def package(self, hash: str) -> PackageRecord | None:
-        return self.records.get(hash)
+        found = await self.packages_of(hash)
+        return found[0] if found else None
+
+    async def packages_of(self, hash: str) -> list[PackageRecord]:
+        found = [record for (digest, _), record in self.by_key.items() if digest == hash]
+        return sorted(found, key=lambda r: -r.submitted)
 
     async def search_packages(
         self,
@@ -65,29 +79,36 @@ class FakeStore:
     ) -> list[PackageRecord]:
         return [
             record
-            for record in sorted(self.records.values(), key=lambda r: -r.submitted)
+            for record in sorted(self.by_key.values(), key=lambda r: -r.submitted)
             if set(keywords) <= set(record.keywords)
             and tool in (None, record.tool)
             and name in (None, record.name)
             and (groups is None or not groups.isdisjoint(record.groups))
         ]
 
-    async def set_package_tool(self, hash: str, tool: str) -> bool:
-        record = self.records.get(hash)
-        if record is None:
-            return False
-        self.records[hash] = record._replace(tool=tool)
-        return True
+    def _keys(self, hash: str, submitter: object) -> list[tuple[str, str]]:
+        owner = owner_key(submitter)
+        return [key for key in self.by_key if key[0] == hash and owner in (None, key[1])]
 
-    async def set_package_keywords(self, hash: str, keywords: Sequence[str]) -> bool:
-        record = self.records.get(hash)
-        if record is None:
-            return False
-        self.records[hash] = record._replace(keywords=tuple(keywords))
-        return True
+    async def set_package_tool(self, hash: str, tool: str, submitter: object = ANY_SUBMITTER) -> bool:
+        keys = self._keys(hash, submitter)
+        for key in keys:
+            self.by_key[key] = self.by_key[key]._replace(tool=tool)
+        return bool(keys)
 
-    async def delete_package(self, hash: str) -> bool:
-        return self.records.pop(hash, None) is not None
+    async def set_package_keywords(
+        self, hash: str, keywords: Sequence[str], submitter: object = ANY_SUBMITTER
+    ) -> bool:
+        keys = self._keys(hash, submitter)
+        for key in keys:
+            self.by_key[key] = self.by_key[key]._replace(keywords=tuple(keywords))
+        return bool(keys)
+
+    async def delete_package(self, hash: str, submitter: object = ANY_SUBMITTER) -> bool:
+        keys = self._keys(hash, submitter)
+        for key in keys:
+            del self.by_key[key]
+        return bool(keys)
 
 
 @dataclass
@@ -213,7 +234,9 @@ async def test_browser_part_name_and_same_bytes_twice(harness: Harness) -> None:
         assert (await upload(alice, data, part="resource")).status_code == 200
         assert (await upload(bob, data, filename="copy.zip")).status_code == 200
         sha = hashlib.sha256(data).hexdigest()
-        assert harness.store.records[sha].groups == {"red", "blue"}  # alice keeps access
+        # one record per submitter: alice's is untouched, bob's is his own
+        assert harness.store.by_key[(sha, "alice")].groups == {"red"}
+        assert harness.store.by_key[(sha, "bob")].groups == {"blue"}
         assert (await alice.get("/Marti/sync/content", params={"hash": sha})).content == data
     assert len(harness.written()) == 1
 

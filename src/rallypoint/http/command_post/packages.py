@@ -24,12 +24,12 @@ from rallypoint.http.common.deps import caller_of
 from rallypoint.http.common.uploads import (
     discard,
     is_sha256,
-    keep,
     receive_part,
     sanitize_name,
     stored_path,
 )
 from rallypoint.http.common.zipcheck import PackageInfo, PackageLimits, check_archive, check_package
+from rallypoint.http.marti.package_access import choose_record, save_record
 from rallypoint.http.marti.package_edits import file_response
 from rallypoint.http.marti.packages import (
     DEFAULT_MEDIA_TYPE,
@@ -106,11 +106,7 @@ def web_package_routes(deps: PackageDeps) -> list[BaseRoute]:
                 submitted=deps.now_ms(),
                 uid=(info.uid if info else None) or str(uuid.uuid4()),
             )
-            existing = await opened.package(record.hash)
-            if existing is not None:
-                record = record._replace(groups=record.groups | existing.groups)
-            keep(received, deps.data_dir)
-            await opened.put_package(record)
+            record = await save_record(opened, received, record, deps.data_dir)
         except UploadRefused as exc:
             raise _refused(deps, exc, caller.name) from exc
         finally:
@@ -125,8 +121,8 @@ def web_package_routes(deps: PackageDeps) -> list[BaseRoute]:
     async def download(request: Request) -> Response:
         caller = caller_of(request)
         sha256 = request.path_params["hash"].lower()
-        record = await store().package(sha256) if is_sha256(sha256) else None
-        if record is None or not visible(record, caller):
+        record = choose_record(await store().packages_of(sha256), caller) if is_sha256(sha256) else None
+        if record is None:
             raise HTTPException(404, "no such package")
         path = stored_path(deps.data_dir, record.hash)
         if not path.is_file():

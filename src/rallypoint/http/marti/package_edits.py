@@ -103,7 +103,7 @@ class _Edits:
             or not all(isinstance(word, str) and 0 < len(word) <= MAX_KEYWORD_CHARS for word in keywords)
         ):
             raise HTTPException(400, f"body must be a JSON list of at most {MAX_KEYWORDS} short strings")
-        if not await open_store_of(self.deps).set_package_keywords(record.hash, keywords):
+        if not await open_store_of(self.deps).set_package_keywords(record.hash, keywords, record.submitter):
             return PlainTextResponse("File not found", status_code=404)
         return JSONResponse(keywords)
 
@@ -114,8 +114,10 @@ class _Edits:
             return PlainTextResponse("File not found", status_code=404)
         if caller.name is None or caller.name != record.submitter:
             raise HTTPException(403, "only the identity that submitted a package may delete it")
-        await open_store_of(self.deps).delete_package(record.hash)
-        await anyio.to_thread.run_sync(_unlink, stored_path(self.deps.data_dir, record.hash))
+        store = open_store_of(self.deps)
+        await store.delete_package(record.hash, record.submitter)
+        if not await store.packages_of(record.hash):  # the last record of these bytes: drop the file
+            await anyio.to_thread.run_sync(_unlink, stored_path(self.deps.data_dir, record.hash))
         log.info("package %s (%s) deleted by %s", record.hash, record.name, caller.name)
         return PlainTextResponse(f"deleted {record.hash}")
 
