@@ -91,9 +91,8 @@ class Enrollment:
         """Sign a CSR; answer the PKCS#12 of signed certificate and CA that ATAK-CIV reads."""
         user = await self.login(request)
         certificate = await self.sign(request, user)
-        return Response(
-            legacy_keystore(certificate, self.authority.certificate), media_type=PKCS12_MEDIA_TYPE
-        )
+        keystore = await asyncio.to_thread(legacy_keystore, certificate, self.authority.certificate)
+        return Response(keystore, media_type=PKCS12_MEDIA_TYPE)
 
     async def enrollment_profile(self, request: Request) -> Response:
         """ATAK asks for a profile right after enrolling; there is nothing to provision yet."""
@@ -149,10 +148,9 @@ class Enrollment:
         body = await _read_body(request, MAX_BODY_BYTES)
         now = datetime.now(UTC)
         try:
-            csr = parse_csr(body)
-            certificate = self.authority.sign_csr(
-                csr, user.name, now, self.settings.certificate_validity_days
-            )
+            # Parsing, checking and signing run in a worker thread: a large RSA key or a flood
+            # of CSRs from enrolled users must not stall the streaming clients on the loop.
+            certificate = await asyncio.to_thread(self._signed, body, user.name, now)
         except EnrollmentRefused as exc:
             log.warning(
                 "enrollment of %r (client %r) from %s refused: %s", user.name, client_uid, address, exc
@@ -170,6 +168,9 @@ class Enrollment:
             "enrollment", user=user.name, address=address, client_uid=client_uid, serial=f"{serial:x}"
         )
         return certificate
+
+    def _signed(self, body: bytes, user: str, now: datetime) -> x509.Certificate:
+        return self.authority.sign_csr(parse_csr(body), user, now, self.settings.certificate_validity_days)
 
     async def _authenticate(self, credentials: BasicCredentials) -> User | None:
         # The slow password hash runs in a worker thread so streaming clients are not held up.
