@@ -97,3 +97,27 @@ async def test_mission_password_guesses_are_throttled_and_audited(
     kinds = [json.loads(line)["kind"] for line in lines]
     assert kinds.count("mission_password_failed") == limit
     assert kinds.count("mission_password_throttled") == 1
+
+
+async def test_password_guesses_in_json_bodies_are_throttled_too(
+    tls_server: RunningServer, pki: PkiFixture
+) -> None:
+    limit = tls_server.server.context.settings.mission_password_max_failures
+    async with https(tls_server, pki, pki.add_user("alice", "ops"), BYSTANDER_ADDRESS) as alice:
+        created = await alice.put(
+            f"{PREFIX}/secret", params={"creatorUid": "ALICE-1", "group": "ops", "password": "s3cret-pw"}
+        )
+        assert created.status_code == 201, created.text
+        async with https(tls_server, pki, pki.add_user("mallory", "ops")) as mallory:
+            answers = [
+                (
+                    await mallory.post(
+                        "/api/missions/secret/subscribe", json={"uid": "M-1", "password": f"guess-{n}"}
+                    )
+                ).status_code
+                for n in range(limit + 2)
+            ]
+        own = await alice.get("/api/missions/secret", params={"password": "s3cret-pw"})
+    assert answers == [403] * limit + [429] * 2
+    assert own.status_code == 200
+    assert counter(tls_server, "mission_password_failed") == limit

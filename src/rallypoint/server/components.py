@@ -59,7 +59,7 @@ def component_routes(context: ServerContext, components: Sequence[Component]) ->
     routes: list[BaseRoute] = []
     for component in components:
         if isinstance(component, MissionService):
-            routes += [*mission_routes(component, context.audit), *rest_routes(component)]
+            routes += [*mission_routes(component, context.audit), *rest_routes(component, context.audit)]
         if isinstance(component, FusionService):
             routes += fusion_routes(component)
     return routes

@@ -84,20 +84,28 @@ class PasswordGate:
         self.audit = audit
         self.clock = clock
 
-    def __call__(self, handler: Handler) -> Handler:
-        """``handler`` under the gate (and :func:`guarded`)."""
+    def __call__(self, handler: Handler, *, body_password: bool = False) -> Handler:
+        """``handler`` under the gate (and :func:`guarded`).
+
+        Marti routes carry the password as a query parameter, so only requests that have one
+        are attempts. The command post's routes (``body_password``) carry it in the JSON
+        body, read later by the handler: every request is then an attempt, taken back
+        unless it ends with a wrong password. The address key is per mission too, so a
+        throttled guesser does not lock its neighbours out of other missions."""
         inner = guarded(handler)
 
         @functools.wraps(handler)
         async def run(request: Request) -> Response:
-            if not request.query_params.get("password"):
+            named = bool(request.query_params.get("password"))
+            if not (named or body_password):
                 return await inner(request)
             caller = caller_of(request)
             mission = request.path_params.get("guid") or request.path_params.get("name", "")
             key = f"{mission}|{caller.name or ''}"
             address = caller.address.rsplit(":", 1)[0]
+            where = f"{mission}|{address}"
             started = self.clock()
-            verdict = self.throttle.attempt(key, address, started)
+            verdict = self.throttle.attempt(key, where, started)
             if not verdict.allowed:
                 self._throttled(mission, caller.name, address, verdict)
             try:
@@ -105,8 +113,13 @@ class PasswordGate:
             except HTTPException as exc:
                 if isinstance(exc.__cause__, WrongMissionPassword):
                     self._failed(mission, caller.name, address)
+                else:
+                    self.throttle.withdraw(key, where, started)
                 raise
-            self.throttle.succeeded(key, address, started)
+            if named:
+                self.throttle.succeeded(key, where, started)
+            else:
+                self.throttle.withdraw(key, where, started)
             return response
 
         return run
