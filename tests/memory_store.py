@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-from rallypoint.store.base import JournalEntry, MailItem, PackageRecord, StoredEvent
+from rallypoint.store.base import ANY_SUBMITTER, JournalEntry, MailItem, PackageRecord, StoredEvent, owner_key
 
 
 class MemoryStore:
@@ -16,7 +16,8 @@ class MemoryStore:
         self.events: list[StoredEvent] = list(events)
         self.queries: list[dict[str, Any]] = []
         """The arguments of every :meth:`query_events`, in order."""
-        self.records: dict[str, PackageRecord] = {}
+        self.by_key: dict[tuple[str, str], PackageRecord] = {}
+        """Package records by (hash, submitter), as the real stores key them."""
         self.entries: list[JournalEntry] = []
         self.mail: list[MailItem] = []
         self.delivered: set[int] = set()
@@ -76,11 +77,24 @@ class MemoryStore:
 
     # packages
 
+    @property
+    def records(self) -> dict[str, PackageRecord]:
+        """The newest record of each hash (what the single-uploader tests look at)."""
+        newest: dict[str, PackageRecord] = {}
+        for record in sorted(self.by_key.values(), key=lambda r: r.submitted):
+            newest[record.hash] = record
+        return newest
+
     async def put_package(self, record: PackageRecord) -> None:
-        self.records[record.hash] = record
+        self.by_key[(record.hash, record.submitter or "")] = record
 
     async def package(self, hash: str) -> PackageRecord | None:
-        return self.records.get(hash)
+        found = await self.packages_of(hash)
+        return found[0] if found else None
+
+    async def packages_of(self, hash: str) -> list[PackageRecord]:
+        found = [record for (digest, _), record in self.by_key.items() if digest == hash]
+        return sorted(found, key=lambda r: -r.submitted)
 
     async def search_packages(
         self,
@@ -92,29 +106,36 @@ class MemoryStore:
     ) -> list[PackageRecord]:
         return [
             record
-            for record in sorted(self.records.values(), key=lambda r: -r.submitted)
+            for record in sorted(self.by_key.values(), key=lambda r: -r.submitted)
             if set(keywords) <= set(record.keywords)
             and tool in (None, record.tool)
             and name in (None, record.name)
             and (groups is None or not groups.isdisjoint(record.groups))
         ]
 
-    async def set_package_tool(self, hash: str, tool: str) -> bool:
-        record = self.records.get(hash)
-        if record is None:
-            return False
-        self.records[hash] = record._replace(tool=tool)
-        return True
+    def _keys(self, hash: str, submitter: object) -> list[tuple[str, str]]:
+        owner = owner_key(submitter)
+        return [key for key in self.by_key if key[0] == hash and owner in (None, key[1])]
 
-    async def set_package_keywords(self, hash: str, keywords: Sequence[str]) -> bool:
-        record = self.records.get(hash)
-        if record is None:
-            return False
-        self.records[hash] = record._replace(keywords=tuple(keywords))
-        return True
+    async def set_package_tool(self, hash: str, tool: str, submitter: object = ANY_SUBMITTER) -> bool:
+        keys = self._keys(hash, submitter)
+        for key in keys:
+            self.by_key[key] = self.by_key[key]._replace(tool=tool)
+        return bool(keys)
 
-    async def delete_package(self, hash: str) -> bool:
-        return self.records.pop(hash, None) is not None
+    async def set_package_keywords(
+        self, hash: str, keywords: Sequence[str], submitter: object = ANY_SUBMITTER
+    ) -> bool:
+        keys = self._keys(hash, submitter)
+        for key in keys:
+            self.by_key[key] = self.by_key[key]._replace(keywords=tuple(keywords))
+        return bool(keys)
+
+    async def delete_package(self, hash: str, submitter: object = ANY_SUBMITTER) -> bool:
+        keys = self._keys(hash, submitter)
+        for key in keys:
+            del self.by_key[key]
+        return bool(keys)
 
     # journal
 

@@ -77,6 +77,13 @@ class Settings:
     """Entries one data package may hold (ATAK packages hold tens)."""
     package_max_uncompressed_bytes: int = 1024 * 1024 * 1024
     """Total size a data package may expand to on the devices that extract it."""
+    http_max_connections_per_address: int = 64
+    """Connections one client address may hold open on each HTTP port; more are closed at once."""
+    http_request_timeout_s: float = 10.0
+    """An HTTP connection that has not sent a complete request head this long after connecting
+    (or after its last answer) is closed: idle and slowloris connections hold no capacity."""
+    mission_password_max_failures: int = 5
+    """Wrong mission passwords per minute, per mission and caller and per address, before refusal."""
     log_level: str = "INFO"
     store_url: str = ""
     """Where routed events and the package index are kept: ``sqlite:///abs/path.db`` or

@@ -119,6 +119,10 @@ class MissionForbidden(MissionError):
     """The caller may see the mission but lacks the role, password, token or invitation needed."""
 
 
+class WrongMissionPassword(MissionForbidden):
+    """The password given for a mission is wrong (throttled and audited like a failed login)."""
+
+
 class MissionConflict(MissionError):
     """The request contradicts the mission's current state (duplicate name, illegal transition)."""
 

@@ -150,7 +150,9 @@ async def test_upload_search_download_round_trip(harness: Harness) -> None:
         download = await client.get(link)
         assert download.status_code == 200
         assert download.content == data
-        assert download.headers["content-disposition"] == "inline; filename*=utf-8''CoT%20Types.zip"
+        assert download.headers["content-disposition"] == (
+            "attachment; filename=\"CoT Types.zip\"; filename*=UTF-8''CoT%20Types.zip"
+        )
         head = await client.head(link)
         assert (head.status_code, head.content, head.headers["content-length"]) == (200, b"", str(len(data)))
     with zipfile.ZipFile(io.BytesIO(download.content)) as archive:
@@ -165,7 +167,9 @@ async def test_browser_part_name_and_same_bytes_twice(harness: Harness) -> None:
         assert (await upload(alice, data, part="resource")).status_code == 200
         assert (await upload(bob, data, filename="copy.zip")).status_code == 200
         sha = hashlib.sha256(data).hexdigest()
-        assert harness.store.records[sha].groups == {"red", "blue"}  # alice keeps access
+        # one record per submitter: alice's is untouched, bob's is his own
+        assert harness.store.by_key[(sha, "alice")].groups == {"red"}
+        assert harness.store.by_key[(sha, "bob")].groups == {"blue"}
         assert (await alice.get("/Marti/sync/content", params={"hash": sha})).content == data
     assert len(harness.written()) == 1
 

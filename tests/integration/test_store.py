@@ -12,6 +12,7 @@ import os
 import pwd
 import shutil
 import socket
+import sqlite3
 import subprocess
 import tempfile
 import uuid
@@ -22,7 +23,7 @@ from urllib.parse import urlsplit
 import asyncpg
 import pytest
 
-from rallypoint.store import PackageRecord, Store, StoredEvent, open_store
+from rallypoint.store import PackageRecord, Store, StoredEvent, open_store, schema
 
 POSTGRES_URL_ENV = "RALLYPOINT_TEST_POSTGRES_URL"
 T0 = 1_700_000_000_000
@@ -246,6 +247,20 @@ async def test_packages_put_get_search_and_tool(store: Store) -> None:
     assert await store.package("aa") == replaced
 
 
+async def test_package_records_are_per_submitter(store: Store) -> None:
+    alice = package("dd", submitter="alice", groups=frozenset({"Red"}))
+    mallory = package("dd", submitter="mallory", groups=frozenset({"Blue"}), name="copy", submitted=T0 + 1)
+    anonymous = package("dd", submitter=None, groups=frozenset({"__ANON__"}), submitted=T0 + 2)
+    for record in (alice, mallory, anonymous):
+        await store.put_package(record)
+    assert await store.packages_of("dd") == [anonymous, mallory, alice]
+    assert await store.set_package_tool("dd", "private", "mallory")
+    assert await store.delete_package("dd", None)
+    assert not await store.delete_package("dd", "nobody")
+    assert await store.delete_package("dd", "mallory")
+    assert await store.packages_of("dd") == [alice]  # the other submitters' edits never touched it
+
+
 async def test_many_records_commit_in_few_transactions(store: Store) -> None:
     writer = store.writer  # type: ignore[attr-defined]
     before = writer.transactions
@@ -367,3 +382,29 @@ async def test_package_keywords_and_delete(store: Store) -> None:
     assert await store.delete_package(record.hash)
     assert await store.package(record.hash) is None
     assert not await store.delete_package(record.hash)
+
+
+async def test_a_version_2_package_index_migrates_to_one_record_per_submitter(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    db = sqlite3.connect(path)
+    db.execute(schema.CREATE_VERSION_TABLE)
+    for number, statements in schema.pending(schema.SQLITE, 0)[:2]:
+        for statement in statements:
+            db.execute(statement)
+        db.execute("INSERT INTO schema_version VALUES (?, 0)", (number,))
+    columns = ", ".join(schema.PACKAGE_COLUMNS)
+    db.execute(
+        f"INSERT INTO packages ({columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        ("ee", "pkg", "pkg.zip", "application/zip", 3, None, None, '["Red"]', "[]", "public", T0, "u"),
+    )
+    db.commit()
+    db.close()
+    store = open_store(f"sqlite://{path}")
+    await store.open()
+    try:
+        [record] = await store.packages_of("ee")
+        assert (record.name, record.submitter, record.groups) == ("pkg", None, frozenset({"Red"}))
+        await store.put_package(record._replace(submitter="bob", groups=frozenset({"Blue"})))
+        assert len(await store.packages_of("ee")) == 2
+    finally:
+        await store.close()

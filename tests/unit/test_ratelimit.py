@@ -115,3 +115,12 @@ def test_memory_is_bounded_oldest_forgotten_first() -> None:
 def test_refuses_a_limit_below_one() -> None:
     with pytest.raises(ConfigError):
         LoginThrottle(max_failures=0)
+
+
+def test_a_withdrawn_attempt_no_longer_counts_and_clears_nothing_else() -> None:
+    throttle = LoginThrottle(max_failures=2)
+    assert throttle.attempt("mission|mallory", "10.0.0.9", 1.0).allowed
+    assert throttle.attempt("mission|mallory", "10.0.0.9", 2.0).allowed
+    throttle.withdraw("mission|mallory", "10.0.0.9", 2.0)
+    assert throttle.attempt("mission|mallory", "10.0.0.9", 3.0).allowed
+    assert not throttle.attempt("mission|mallory", "10.0.0.9", 4.0).allowed  # 1.0 still counts

@@ -9,13 +9,16 @@ to invitees. A subscription token (``MissionAuthorization: Bearer …``) stands 
 """
 
 import asyncio
+import logging
 from typing import NamedTuple
 
-from rallypoint.errors import MissionForbidden, MissionNotFound
+from rallypoint.errors import MissionForbidden, MissionNotFound, WrongMissionPassword
 from rallypoint.missions.book import MissionBook
 from rallypoint.missions.credentials import token_digest, verify_password
 from rallypoint.missions.model import Mission
 from rallypoint.missions.roles import allows
+
+log = logging.getLogger(__name__)
 
 
 class Actor(NamedTuple):
@@ -67,12 +70,38 @@ def is_member(mission: Mission, uid: str) -> bool:
     return uid == mission.creator_uid or uid in mission.roles or uid in mission.subscriptions
 
 
+def claimed_by(mission: Mission, uid: str) -> str | None:
+    """The identity a client uid of this mission belongs to ("" anonymous), or None if unknown.
+
+    The creator's uid belongs to the identity that created the mission, a subscriber's uid to
+    the identity that subscribed it: a uid is a name anyone can write, an identity is not."""
+    if uid == mission.creator_uid and mission.creator_user is not None:
+        return mission.creator_user
+    subscription = mission.subscriptions.get(uid)
+    return None if subscription is None else subscription.username or ""
+
+
+def check_claim(mission: Mission, actor: Actor) -> None:
+    """Refuse an actor naming a client uid that belongs to another identity (403, logged)."""
+    owner = claimed_by(mission, actor.uid)
+    if owner is not None and owner != (actor.username or ""):
+        log.warning(
+            "mission %r: %s named client uid %s, which belongs to another identity",
+            mission.name,
+            actor.username or "an anonymous caller",
+            actor.uid,
+        )
+        raise MissionForbidden(f"client uid {actor.uid} belongs to another identity")
+
+
 async def authorize(book: MissionBook, mission: Mission, actor: Actor, permission: str) -> str:
     """The uid the actor acts as, if it may do ``permission`` on ``mission`` (else 403)."""
     uid = token_uid(book, mission, actor.token)
     if uid is None:
         uid = actor.uid
-        if not is_member(mission, uid):
+        if is_member(mission, uid):
+            check_claim(mission, actor)
+        else:
             await admit_newcomer(mission, actor)
     role = mission.role_of(uid)
     if not allows(role, permission):
@@ -88,4 +117,4 @@ async def admit_newcomer(mission: Mission, actor: Actor) -> None:
         if not actor.password:
             raise MissionForbidden(f"mission {mission.name!r} needs a password")
         if not await asyncio.to_thread(verify_password, actor.password, mission.password_hash):
-            raise MissionForbidden(f"wrong password for mission {mission.name!r}")
+            raise WrongMissionPassword(f"wrong password for mission {mission.name!r}")

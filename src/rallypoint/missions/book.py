@@ -103,6 +103,7 @@ class MissionBook:
             description=body.get("description", ""),
             groups=frozenset(body["groups"]),
             creator_uid=body.get("creatorUid") or author,
+            creator_user=body.get("creatorUser"),
             tool=body.get("tool", "public"),
             create_time=entry.time,
             default_role=body["defaultRole"],

@@ -83,6 +83,9 @@ class Mission:
     password_hash: str | None = None
     invite_only: bool = False
     chat_room: str = ""
+    creator_user: str | None = None
+    """The identity that created the mission ("" for anonymous; None in journals older than
+    the field): naming ``creator_uid`` gives its powers only to that identity."""
     last_edited: int = 0
     roles: dict[str, str] = field(default_factory=dict)
     subscriptions: dict[str, Subscription] = field(default_factory=dict)

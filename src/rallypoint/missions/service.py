@@ -161,7 +161,8 @@ class MissionService:
             guid = fields.pop("guid", None) or str(uuid.uuid4())
             if guid in self.book.missions:
                 raise MissionConflict(f"a mission with guid {guid} exists")
-            applied = await self.commit(guid, actor.uid, {"op": "create", **fields})
+            body = {"op": "create", **fields, "creatorUser": actor.username or ""}
+            applied = await self.commit(guid, actor.uid, body)
         return applied.mission
 
     async def change(self, mission: Mission, actor: Actor, permission: str, body: dict[str, Any]) -> Applied:

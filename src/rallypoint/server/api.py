@@ -20,12 +20,12 @@ import asyncio
 import logging
 import socket
 import ssl
+from collections import Counter
 from collections.abc import Sequence
 
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
-from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from rallypoint.errors import PkiError
 from rallypoint.http.common.deps import CALLER_SCOPE_KEY, Caller, anonymous, client_address, with_caller
@@ -49,11 +49,13 @@ from rallypoint.transport.handshake import (
     server_ssl_context,
     verified_handshake,
 )
+from rallypoint.transport.http_guard import ConnectionGuard, guarded
 from rallypoint.transport.stream import Identity, peer_address
 from rallypoint.transport.tls import LISTEN_BACKLOG
 
 log = logging.getLogger(__name__)
 
+PER_ADDRESS = "per_address"
 MAX_HTTP_CONNECTIONS = 1024
 """Connections and requests served at once on both ports; beyond it uvicorn answers 503."""
 
@@ -116,6 +118,11 @@ class ApiTlsListener:
             "api", self._admit, self._handshake, self.refuse, lambda: context.counters.inc("accept_failed")
         )
         self.ssl_context = server_ssl_context(self.authority)
+        self.guard = _guard(context, "api_tls")
+        self.protocol_class = guarded(self.guard)
+        self._handshaking: Counter[str] = Counter()
+        """Handshakes in progress per client address."""
+        """uvicorn's HTTP/1.1 protocol under the TLS port's own connection bounds."""
         self._unsubscribe = context.identity_watch.on_crl(self._reload_crl)
 
     async def start(self, host: str, port: int) -> int:
@@ -143,21 +150,31 @@ class ApiTlsListener:
         self.ssl_context = fresh_ssl_context(self.authority, self.ssl_context, "API")
 
     def _admit(self, peer: str) -> tuple[str, str] | None:
-        """Nothing to check before a handshake here: uvicorn limits the connections it serves."""
+        """One address may hold only so many handshakes at once (half-open ones included)."""
+        host = peer.rsplit(":", 1)[0]
+        limit = self.context.settings.http_max_connections_per_address
+        if self._handshaking[host] >= limit:
+            return (PER_ADDRESS, f"{host} already has {limit} handshakes in progress")
+        self._handshaking[host] += 1
         return None
 
     async def _handshake(self, sock: socket.socket, peer: str) -> None:
+        host = peer.rsplit(":", 1)[0]
         try:
             verified = await verified_handshake(sock, self.ssl_context, self.store)
         except Refused as refused:
             self.refuse(peer, refused.reason, str(refused), refused.user, refused.serial)
             return
+        finally:
+            self._handshaking[host] -= 1
+            if self._handshaking[host] <= 0:
+                del self._handshaking[host]
         self._take_over(verified)
 
     def _take_over(self, verified: Verified) -> None:
         """Give the verified connection to a uvicorn HTTP protocol bound to its identity."""
         tls, handover = verified.transport, verified.handover
-        protocol = H11Protocol(
+        protocol = self.protocol_class(
             config=self.server.config,
             server_state=self.server.server_state,
             app_state=self.server.lifespan.state,
@@ -180,7 +197,13 @@ class ApiTlsListener:
         *,
         kind: str = "handshake_refused",
     ) -> None:
-        """Count, log and audit a client turned away (at the handshake, or at a request)."""
+        """Count, log and audit a client turned away (at the handshake, or at a request).
+
+        A flood of connections from one address is counted and reported once a minute, not
+        audited one by one: the audit trail must not grow with the attacker's effort."""
+        if reason == PER_ADDRESS:
+            self.guard.refuse(reason, detail, asyncio.get_running_loop().time())
+            return
         self.context.counters.inc(f"api_refused{{reason={reason}}}")
         who = f" ({user})" if user else ""
         log.warning("API client %s%s refused: %s: %s", peer, who, reason, detail)
@@ -192,6 +215,17 @@ class ApiTlsListener:
             identity=user,
             serial=None if serial is None else f"{serial:x}",
         )
+
+
+def _guard(context: ServerContext, port: str) -> ConnectionGuard:
+    settings = context.settings
+    return ConnectionGuard(
+        port,
+        max_total=MAX_HTTP_CONNECTIONS,
+        max_per_address=settings.http_max_connections_per_address,
+        request_timeout_s=settings.http_request_timeout_s,
+        counters=context.counters,
+    )
 
 
 class ApiService:
@@ -236,8 +270,8 @@ async def start_marti_api(
     config = embedded_config(
         plain_app,
         log_level=settings.log_level,
+        http=guarded(_guard(context, "api_plain")),
         limit_concurrency=MAX_HTTP_CONNECTIONS,
-        http="h11",  # the protocol class :meth:`ApiTlsListener._take_over` builds
     )
     config.load()
     sockets = [] if plain_port is None else [listening_socket(settings.host, plain_port, "the Marti API")]

@@ -89,4 +89,5 @@ def package_deps(context: ServerContext) -> PackageDeps:
         store=lambda: context.store,
         announce=announce,
         now_ms=wall_clock_ms,
+        count=context.counters.inc,
     )

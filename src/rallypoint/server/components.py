@@ -65,7 +65,7 @@ def build_parts(context: ServerContext, host: Host) -> list[Part]:
     parts: list[Part] = []
     if context.settings.missions_enabled:
         missions = MissionService(host)
-        routes = [*mission_routes(missions), *rest_routes(missions)]
+        routes = [*mission_routes(missions, context.audit), *rest_routes(missions, context.audit)]
         parts.append(Part(missions, routes, missions.listeners))
     if context.settings.feeds_file:
         fusion = FusionService(host, load_fusion_file(Path(context.settings.feeds_file)))

@@ -20,6 +20,7 @@ from rallypoint.http.enrollment.app import build_enrollment_app
 from rallypoint.pki.audit import AuditLog
 from rallypoint.pki.authority import CertificateAuthority
 from rallypoint.pki.identities import IdentityStore
+from rallypoint.router.stats import Counters
 from rallypoint.transport.embedded import (
     EmbeddedServer,
     embedded_config,
@@ -29,6 +30,7 @@ from rallypoint.transport.embedded import (
     wait_started,
 )
 from rallypoint.transport.handshake import TLS12_CIPHERS
+from rallypoint.transport.http_guard import ConnectionGuard, guarded
 
 log = logging.getLogger(__name__)
 
@@ -61,16 +63,25 @@ async def start_enrollment(
     host: str,
     port: int,
     clock: Callable[[], float] = time.monotonic,
+    counters: Counters | None = None,
 ) -> EnrollmentService:
     """Serve certificate enrollment over HTTPS on ``host:port``; return once it accepts requests.
 
     Raises ConfigError if the address cannot be bound (for example, the port is in use).
     """
     certfile, keyfile = authority.server_ssl_files()
+    guard = ConnectionGuard(
+        "enrollment",
+        max_total=MAX_CONNECTIONS,
+        max_per_address=settings.http_max_connections_per_address,
+        request_timeout_s=settings.http_request_timeout_s,
+        counters=counters or Counters(),
+    )
     config = embedded_config(
         build_enrollment_app(authority, identities, audit, settings, clock),
         log_level=settings.log_level,
         limit_concurrency=MAX_CONNECTIONS,
+        http=guarded(guard),
         ssl_certfile=str(certfile),
         ssl_keyfile=str(keyfile),
         ssl_ciphers=TLS12_CIPHERS,

@@ -165,6 +165,7 @@ class Server:
             host=self.settings.host,
             port=port,
             clock=context.clock,
+            counters=context.counters,
         )
 
     def _open_identities(self, *, with_authority: bool) -> None:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from starlette.routing import BaseRoute
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from rallypoint.cot.event import Event
 from rallypoint.errors import ConfigError
@@ -50,6 +51,7 @@ from rallypoint.transport.embedded import (
     wait_started,
 )
 from rallypoint.transport.handshake import TLS12_CIPHERS
+from rallypoint.transport.http_guard import ConnectionGuard, guarded
 
 log = logging.getLogger(__name__)
 
@@ -160,11 +162,18 @@ async def start_web(
         *part_routes(parts),
     ]
     app = build_web_app(WebAppParts(sessions, routes, assets, tile_origin(settings.web_tile_url)))
+    guard = ConnectionGuard(
+        "web",
+        max_total=MAX_WEB_CONNECTIONS,
+        max_per_address=settings.http_max_connections_per_address,
+        request_timeout_s=settings.http_request_timeout_s,
+        counters=context.counters,
+    )
     config = embedded_config(
         app,
         log_level=settings.log_level,
         limit_concurrency=MAX_WEB_CONNECTIONS,
-        http=CertificateH11Protocol if settings.web_tls else "h11",
+        http=guarded(guard, CertificateH11Protocol if settings.web_tls else H11Protocol),
         ws="websockets-sansio",
         ws_max_size=MAX_WS_FRAME_BYTES,
         ws_per_message_deflate=False,

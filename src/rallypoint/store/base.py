@@ -15,6 +15,15 @@ from typing import NamedTuple, Protocol
 
 TOOL_PUBLIC = "public"
 TOOL_PRIVATE = "private"
+ANY_SUBMITTER: object = object()
+"""Default of the record edits: every record of the hash, whoever submitted it (admin use)."""
+
+
+def owner_key(submitter: object) -> str | None:
+    """The ``owner`` column a record edit is limited to (None: any), from its ``submitter``."""
+    if submitter is ANY_SUBMITTER:
+        return None
+    return submitter if isinstance(submitter, str) else ""
 
 
 class StoredEvent(NamedTuple):
@@ -128,10 +137,16 @@ class PackageStore(Protocol):
     """The index of uploaded files (data packages and plain files)."""
 
     async def put_package(self, record: PackageRecord) -> None:
-        """Insert ``record``, or replace the one with the same hash."""
+        """Insert ``record``, or replace the one with the same hash and submitter.
+
+        Records are per (hash, submitter): the same bytes from another identity are another
+        record, with its own groups and rights; anonymous uploads share the submitter None."""
 
     async def package(self, hash: str) -> PackageRecord | None:
-        """The record with this hash."""
+        """The newest record with this hash (any submitter)."""
+
+    async def packages_of(self, hash: str) -> list[PackageRecord]:
+        """Every record with this hash, newest first."""
 
     async def search_packages(
         self,
@@ -144,14 +159,17 @@ class PackageStore(Protocol):
         """Records having every keyword given, the tool and exact name if given, and (if ``groups``
         is given) a group in common with it; newest first."""
 
-    async def set_package_tool(self, hash: str, tool: str) -> bool:
-        """Change a record's tool; False if there is no such record."""
+    async def set_package_tool(self, hash: str, tool: str, submitter: object = ANY_SUBMITTER) -> bool:
+        """Change the tool of the record of ``hash`` by ``submitter`` (default: every record of
+        ``hash``); False if there is no such record."""
 
-    async def set_package_keywords(self, hash: str, keywords: Sequence[str]) -> bool:
-        """Replace a record's keywords; False if there is no such record."""
+    async def set_package_keywords(
+        self, hash: str, keywords: Sequence[str], submitter: object = ANY_SUBMITTER
+    ) -> bool:
+        """Replace a record's keywords (chosen as for :meth:`set_package_tool`); False if none."""
 
-    async def delete_package(self, hash: str) -> bool:
-        """Remove a record from the index; False if there was none."""
+    async def delete_package(self, hash: str, submitter: object = ANY_SUBMITTER) -> bool:
+        """Remove a record (chosen as for :meth:`set_package_tool`); False if there was none."""
 
 
 class JournalStore(Protocol):

@@ -14,10 +14,12 @@ import asyncpg  # type: ignore[import-untyped]  # no stubs shipped
 from rallypoint.errors import StoreError
 from rallypoint.store import schema
 from rallypoint.store.base import (
+    ANY_SUBMITTER,
     JournalEntry,
     MailItem,
     PackageRecord,
     StoredEvent,
+    owner_key,
     redacted_url,
     type_upper_bound,
 )
@@ -182,23 +184,33 @@ class PostgresStore:
         return int(status.split()[-1])
 
     async def put_package(self, record: PackageRecord) -> None:
-        """Insert or replace by hash."""
-        columns = schema.PACKAGE_COLUMNS
+        """Insert or replace by hash and submitter."""
+        columns = (*schema.PACKAGE_COLUMNS, "owner")
         marks = ", ".join(f"${n}" for n in range(1, len(columns) + 1))
-        updates = ", ".join(f"{column} = excluded.{column}" for column in columns[1:])
+        updates = ", ".join(f"{column} = excluded.{column}" for column in schema.PACKAGE_COLUMNS[1:])
         sql = (
             f"INSERT INTO packages ({', '.join(columns)}) VALUES ({marks}) "
-            f"ON CONFLICT (hash) DO UPDATE SET {updates}"
+            f"ON CONFLICT (hash, owner) DO UPDATE SET {updates}"
         )
-        row = (*record[:7], sorted(record.groups), list(record.keywords), *record[9:])
+        row = (
+            *record[:7],
+            sorted(record.groups),
+            list(record.keywords),
+            *record[9:],
+            schema.package_owner(record.submitter),
+        )
         await self._use(lambda connection: connection.execute(sql, *row))
 
     async def package(self, hash: str) -> PackageRecord | None:
-        """The record with this hash, if any."""
-        row = await self._use(
-            lambda connection: connection.fetchrow(f"{_PACKAGE_SELECT} WHERE hash = $1", hash)
-        )
-        return None if row is None else _package(row)
+        """The newest record with this hash, if any."""
+        records = await self.packages_of(hash)
+        return records[0] if records else None
+
+    async def packages_of(self, hash: str) -> list[PackageRecord]:
+        """Every record with this hash, newest first."""
+        sql = f"{_PACKAGE_SELECT} WHERE hash = $1 ORDER BY submitted DESC, owner"
+        rows = await self._use(lambda connection: connection.fetch(sql, hash))
+        return [_package(row) for row in rows]
 
     async def search_packages(
         self,
@@ -221,24 +233,29 @@ class PostgresStore:
         rows = await self._use(lambda connection: connection.fetch(sql, *params.values))
         return [_package(row) for row in rows]
 
-    async def set_package_tool(self, hash: str, tool: str) -> bool:
+    async def set_package_tool(self, hash: str, tool: str, submitter: object = ANY_SUBMITTER) -> bool:
         """Set the tool of one record."""
-        status = await self._use(
-            lambda connection: connection.execute("UPDATE packages SET tool = $1 WHERE hash = $2", tool, hash)
-        )
-        return bool(status != "UPDATE 0")
+        return await self._change("UPDATE packages SET tool = $1", [tool], hash, submitter)
 
-    async def set_package_keywords(self, hash: str, keywords: Sequence[str]) -> bool:
+    async def set_package_keywords(
+        self, hash: str, keywords: Sequence[str], submitter: object = ANY_SUBMITTER
+    ) -> bool:
         """Replace the keywords of one record."""
-        sql = "UPDATE packages SET keywords = $1 WHERE hash = $2"
-        status = await self._use(lambda connection: connection.execute(sql, list(keywords), hash))
-        return bool(status != "UPDATE 0")
+        return await self._change("UPDATE packages SET keywords = $1", [list(keywords)], hash, submitter)
 
-    async def delete_package(self, hash: str) -> bool:
+    async def delete_package(self, hash: str, submitter: object = ANY_SUBMITTER) -> bool:
         """Remove one record."""
-        sql = "DELETE FROM packages WHERE hash = $1"
-        status = await self._use(lambda connection: connection.execute(sql, hash))
-        return bool(status != "DELETE 0")
+        return await self._change("DELETE FROM packages", [], hash, submitter)
+
+    async def _change(self, statement: str, values: list[Any], hash: str, submitter: object) -> bool:
+        """Run ``statement`` on the records of ``hash`` (by ``submitter`` unless any); True if any."""
+        owner = owner_key(submitter)
+        params = [*values, hash] if owner is None else [*values, hash, owner]
+        sql = f"{statement} WHERE hash = ${len(values) + 1}"
+        if owner is not None:
+            sql += f" AND owner = ${len(values) + 2}"
+        status = await self._use(lambda connection: connection.execute(sql, *params))
+        return not str(status).endswith(" 0")
 
     async def append_journal(self, stream: str, time: int, author: str | None, body: str) -> int:
         """Commit one journal entry; return its id."""

@@ -93,6 +93,33 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX mail_recipient ON mail (recipient, id)",
     ),
+    (
+        # One record per (content, submitter): the same bytes uploaded by two identities are
+        # two records with their own groups, names and rights; the file is still kept once.
+        """CREATE TABLE packages_owned (
+            hash TEXT NOT NULL,
+            owner TEXT NOT NULL,
+            name TEXT NOT NULL,
+            filename TEXT NOT NULL,
+            mime_type TEXT NOT NULL,
+            size BIGINT NOT NULL,
+            submitter TEXT,
+            creator_uid TEXT,
+            groups {text_list} NOT NULL,
+            keywords {text_list} NOT NULL,
+            tool TEXT NOT NULL,
+            submitted BIGINT NOT NULL,
+            uid TEXT NOT NULL,
+            PRIMARY KEY (hash, owner)
+        )""",
+        """INSERT INTO packages_owned (hash, owner, name, filename, mime_type, size, submitter,
+            creator_uid, groups, keywords, tool, submitted, uid)
+        SELECT hash, COALESCE(submitter, ''), name, filename, mime_type, size, submitter,
+            creator_uid, groups, keywords, tool, submitted, uid FROM packages""",
+        "DROP TABLE packages",
+        "ALTER TABLE packages_owned RENAME TO packages",
+        "CREATE INDEX packages_submitted ON packages (submitted)",
+    ),
 )
 """Migration ``n`` (1-based) brings the schema from version ``n - 1`` to ``n``. Append only."""
 
@@ -126,6 +153,11 @@ PACKAGE_COLUMNS = (
     "submitted",
     "uid",
 )
+
+
+def package_owner(submitter: str | None) -> str:
+    """The ``owner`` key of a package record: its submitter, "" for anonymous uploads."""
+    return submitter or ""
 
 
 def pending(dialect: Dialect, current: int) -> list[tuple[int, list[str]]]:

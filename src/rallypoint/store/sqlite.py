@@ -20,7 +20,15 @@ from typing import Any, TypeVar
 
 from rallypoint.errors import StoreError
 from rallypoint.store import schema
-from rallypoint.store.base import JournalEntry, MailItem, PackageRecord, StoredEvent, type_upper_bound
+from rallypoint.store.base import (
+    ANY_SUBMITTER,
+    JournalEntry,
+    MailItem,
+    PackageRecord,
+    StoredEvent,
+    owner_key,
+    type_upper_bound,
+)
 from rallypoint.store.query import Params, event_conditions, where
 from rallypoint.store.writer import BatchWriter
 
@@ -228,17 +236,23 @@ class SqliteStore:
         return await self._run(purge)
 
     async def put_package(self, record: PackageRecord) -> None:
-        """Insert or replace by hash."""
-        columns = ", ".join(schema.PACKAGE_COLUMNS)
-        marks = ", ".join("?" * len(schema.PACKAGE_COLUMNS))
+        """Insert or replace by hash and submitter."""
+        columns = ", ".join((*schema.PACKAGE_COLUMNS, "owner"))
+        marks = ", ".join("?" * (len(schema.PACKAGE_COLUMNS) + 1))
         sql = f"INSERT OR REPLACE INTO packages ({columns}) VALUES ({marks})"
-        row = _package_row(record)
+        row = (*_package_row(record), schema.package_owner(record.submitter))
         await self._run(lambda db: db.execute(sql, row))
 
     async def package(self, hash: str) -> PackageRecord | None:
-        """The record with this hash, if any."""
-        row = await self._run(lambda db: db.execute(f"{_PACKAGE_SELECT} WHERE hash = ?", (hash,)).fetchone())
-        return None if row is None else _package(row)
+        """The newest record with this hash, if any."""
+        records = await self.packages_of(hash)
+        return records[0] if records else None
+
+    async def packages_of(self, hash: str) -> list[PackageRecord]:
+        """Every record with this hash, newest first."""
+        sql = f"{_PACKAGE_SELECT} WHERE hash = ? ORDER BY submitted DESC, owner"
+        rows = await self._run(lambda db: db.execute(sql, (hash,)).fetchall())
+        return [_package(row) for row in rows]
 
     async def search_packages(
         self,
@@ -264,30 +278,31 @@ class SqliteStore:
         rows = await self._run(lambda db: db.execute(sql, params.values).fetchall())
         return [_package(row) for row in rows]
 
-    async def set_package_tool(self, hash: str, tool: str) -> bool:
+    async def set_package_tool(self, hash: str, tool: str, submitter: object = ANY_SUBMITTER) -> bool:
         """Set the tool of one record."""
+        return await self._change("UPDATE packages SET tool = ?", (tool,), hash, submitter)
 
-        def update(db: sqlite3.Connection) -> bool:
-            return db.execute("UPDATE packages SET tool = ? WHERE hash = ?", (tool, hash)).rowcount > 0
-
-        return await self._run(update)
-
-    async def set_package_keywords(self, hash: str, keywords: Sequence[str]) -> bool:
+    async def set_package_keywords(
+        self, hash: str, keywords: Sequence[str], submitter: object = ANY_SUBMITTER
+    ) -> bool:
         """Replace the keywords of one record."""
         text = json.dumps(list(keywords))
+        return await self._change("UPDATE packages SET keywords = ?", (text,), hash, submitter)
 
-        def update(db: sqlite3.Connection) -> bool:
-            return db.execute("UPDATE packages SET keywords = ? WHERE hash = ?", (text, hash)).rowcount > 0
-
-        return await self._run(update)
-
-    async def delete_package(self, hash: str) -> bool:
+    async def delete_package(self, hash: str, submitter: object = ANY_SUBMITTER) -> bool:
         """Remove one record."""
+        return await self._change("DELETE FROM packages", (), hash, submitter)
 
-        def delete(db: sqlite3.Connection) -> bool:
-            return db.execute("DELETE FROM packages WHERE hash = ?", (hash,)).rowcount > 0
+    async def _change(self, statement: str, values: tuple[Any, ...], hash: str, submitter: object) -> bool:
+        """Run ``statement`` on the records of ``hash`` (by ``submitter`` unless any); True if any."""
+        owner = owner_key(submitter)
+        sql = f"{statement} WHERE hash = ?" + ("" if owner is None else " AND owner = ?")
+        params = (*values, hash) if owner is None else (*values, hash, owner)
 
-        return await self._run(delete)
+        def change(db: sqlite3.Connection) -> bool:
+            return db.execute(sql, params).rowcount > 0
+
+        return await self._run(change)
 
     async def append_journal(self, stream: str, time: int, author: str | None, body: str) -> int:
         """Commit one journal entry; return its id."""

@@ -22,9 +22,10 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp
 
 from rallypoint.http.command_post.auth import SessionGate, SessionStore
+from rallypoint.http.common.headers import SecurityHeaders
 
 log = logging.getLogger(__name__)
 
@@ -78,34 +79,15 @@ def content_security_policy(extra_origin: str | None) -> str:
     )
 
 
-class SecurityHeaders:
-    """Adds the CSP, cache policy and the usual hardening headers to every HTTP response."""
+class PageHeaders(SecurityHeaders):
+    """The shared hardening headers plus the page's cache policy: assets immutable, API no-store."""
 
-    def __init__(self, app: ASGIApp, csp: str) -> None:
-        self.app = app
-        self.csp = csp
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        path: str = scope["path"]
+    def cache_control(self, path: str, headers: MutableHeaders) -> None:
         cache = IMMUTABLE if path.startswith(f"/{ASSETS}/") else REVALIDATE
         if path.startswith("/api/"):
             cache = NO_STORE
-
-        async def with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                headers["content-security-policy"] = self.csp
-                headers["x-content-type-options"] = "nosniff"
-                headers["referrer-policy"] = "no-referrer"
-                headers["x-frame-options"] = "DENY"
-                if "cache-control" not in headers or cache == IMMUTABLE:
-                    headers["cache-control"] = cache
-            await send(message)
-
-        await self.app(scope, receive, with_headers)
+        if "cache-control" not in headers or cache == IMMUTABLE:
+            headers["cache-control"] = cache
 
 
 def build_web_app(parts: WebAppParts) -> ASGIApp:
@@ -125,7 +107,7 @@ def build_web_app(parts: WebAppParts) -> ASGIApp:
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error, Exception: _unexpected})
     gated = SessionGate(app, parts.sessions)
-    return SecurityHeaders(gated, content_security_policy(parts.tile_origin))
+    return PageHeaders(gated, content_security_policy(parts.tile_origin))
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

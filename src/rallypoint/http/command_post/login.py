@@ -7,7 +7,6 @@ enrollment logins, successes too (who opened the command post, from where).
 """
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -26,6 +25,7 @@ from rallypoint.http.command_post.auth import (
     cookie_secure,
     session_cookie,
 )
+from rallypoint.http.common.query import parse_json
 from rallypoint.http.common.ratelimit import LoginThrottle
 from rallypoint.pki.identities import User
 from rallypoint.pki.passwords import MAX_PASSWORD_CHARS
@@ -169,10 +169,7 @@ async def read_json(request: Request, limit: int) -> dict[str, object]:
         body += chunk
         if len(body) > limit:
             raise HTTPException(413, f"body larger than {limit} bytes")
-    try:
-        value = json.loads(body)
-    except (ValueError, RecursionError) as exc:
-        raise HTTPException(400, f"the body is not valid JSON: {exc}") from exc
+    value = parse_json(body)
     if not isinstance(value, dict):
         raise HTTPException(400, "the body must be a JSON object")
     return value

@@ -8,6 +8,7 @@ its user name. Shapes are plain JSON, not TAK envelopes; objectives as
 """
 
 import asyncio
+import functools
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -15,7 +16,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from rallypoint.http.marti.missions_common import actor_of, guarded, json_object, read_json
+from rallypoint.http.marti.missions_common import (
+    Audit,
+    PasswordGate,
+    actor_of,
+    guarded,
+    json_object,
+    read_json,
+)
 from rallypoint.missions import requests as checks
 from rallypoint.missions.access import Actor
 from rallypoint.missions.announce import summary_json
@@ -155,18 +163,23 @@ class RestMissions:
         return JSONResponse(checklist_json(checklist))
 
 
-def rest_routes(service: MissionService) -> list[BaseRoute]:
-    """The command post's mission, objective and checklist routes."""
+def rest_routes(service: MissionService, audit: Audit = lambda kind, **fields: None) -> list[BaseRoute]:
+    """The command post's mission, objective and checklist routes; those of one mission run
+    under a :class:`PasswordGate` (the password may be in the body)."""
     rest = RestMissions(service)
+    settings = service.host.settings
+    gate = functools.partial(
+        PasswordGate(settings.mission_password_max_failures, service.host.counters, audit), body_password=True
+    )
     return [
         Route("/api/missions", guarded(rest.index), methods=["GET"]),
         Route("/api/missions", guarded(rest.create), methods=["POST"]),
-        Route("/api/missions/{name}", guarded(rest.get), methods=["GET"]),
-        Route("/api/missions/{name}/subscribe", guarded(rest.subscribe), methods=["POST"]),
-        Route("/api/missions/{name}/objectives", guarded(rest.designate), methods=["POST"]),
-        Route("/api/missions/{name}/checklists", guarded(rest.add_checklist), methods=["POST"]),
-        Route("/api/missions/{name}/checklists/{id}/start", guarded(rest.start_checklist), methods=["POST"]),
-        Route("/api/missions/{name}/checklists/{id}/items/{item}", guarded(rest.set_item), methods=["POST"]),
+        Route("/api/missions/{name}", gate(rest.get), methods=["GET"]),
+        Route("/api/missions/{name}/subscribe", gate(rest.subscribe), methods=["POST"]),
+        Route("/api/missions/{name}/objectives", gate(rest.designate), methods=["POST"]),
+        Route("/api/missions/{name}/checklists", gate(rest.add_checklist), methods=["POST"]),
+        Route("/api/missions/{name}/checklists/{id}/start", gate(rest.start_checklist), methods=["POST"]),
+        Route("/api/missions/{name}/checklists/{id}/items/{item}", gate(rest.set_item), methods=["POST"]),
         Route("/api/objectives", guarded(rest.objectives), methods=["GET"]),
         Route("/api/objectives/{id}/assign", guarded(rest.assign), methods=["POST"]),
         Route("/api/objectives/{id}/status", guarded(rest.status), methods=["POST"]),

@@ -9,12 +9,13 @@ any other file is kept as a plain attachment.
 
 import logging
 import uuid
+from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from rallypoint.errors import UploadRefused, UploadTooLarge
@@ -23,12 +24,13 @@ from rallypoint.http.common.deps import caller_of
 from rallypoint.http.common.uploads import (
     discard,
     is_sha256,
-    keep,
     receive_part,
     sanitize_name,
     stored_path,
 )
-from rallypoint.http.common.zipcheck import PackageLimits, check_package
+from rallypoint.http.common.zipcheck import PackageInfo, PackageLimits, check_archive, check_package
+from rallypoint.http.marti.package_access import choose_record, save_record
+from rallypoint.http.marti.package_edits import file_response
 from rallypoint.http.marti.packages import (
     DEFAULT_MEDIA_TYPE,
     PACKAGE_KEYWORD,
@@ -85,10 +87,10 @@ def web_package_routes(deps: PackageDeps) -> list[BaseRoute]:
                 request, deps.data_dir, deps.settings.upload_max_bytes, UPLOAD_PARTS
             )
         except UploadRefused as exc:
-            raise _refused(exc) from exc
+            raise _refused(deps, exc, caller.name) from exc
         try:
             is_zip = received.head.startswith(ZIP_MAGIC)
-            info = await anyio.to_thread.run_sync(check_package, received.path, limits) if is_zip else None
+            info = await anyio.to_thread.run_sync(_inspect, received.path, is_zip, limits)
             filename = sanitize_name(received.filename)
             record = PackageRecord(
                 hash=received.sha256,
@@ -104,13 +106,9 @@ def web_package_routes(deps: PackageDeps) -> list[BaseRoute]:
                 submitted=deps.now_ms(),
                 uid=(info.uid if info else None) or str(uuid.uuid4()),
             )
-            existing = await opened.package(record.hash)
-            if existing is not None:
-                record = record._replace(groups=record.groups | existing.groups)
-            keep(received, deps.data_dir)
-            await opened.put_package(record)
+            record = await save_record(opened, received, record, deps.data_dir)
         except UploadRefused as exc:
-            raise _refused(exc) from exc
+            raise _refused(deps, exc, caller.name) from exc
         finally:
             discard(received)
         log.info("web: %s uploaded %s (%s, %d bytes)", caller.name, record.hash, record.filename, record.size)
@@ -123,13 +121,13 @@ def web_package_routes(deps: PackageDeps) -> list[BaseRoute]:
     async def download(request: Request) -> Response:
         caller = caller_of(request)
         sha256 = request.path_params["hash"].lower()
-        record = await store().package(sha256) if is_sha256(sha256) else None
-        if record is None or not visible(record, caller):
+        record = choose_record(await store().packages_of(sha256), caller) if is_sha256(sha256) else None
+        if record is None:
             raise HTTPException(404, "no such package")
         path = stored_path(deps.data_dir, record.hash)
         if not path.is_file():
             raise HTTPException(404, "no such package")
-        return FileResponse(path, media_type=record.mime_type, filename=record.filename)
+        return file_response(request, path, record)
 
     return [
         Route("/api/packages", listing, methods=["GET"]),
@@ -138,6 +136,16 @@ def web_package_routes(deps: PackageDeps) -> list[BaseRoute]:
     ]
 
 
-def _refused(exc: UploadRefused) -> HTTPException:
+def _inspect(path: Path, is_zip: bool, limits: PackageLimits) -> PackageInfo | None:
+    """A zip is checked as a data package; any other file still if a zip reader would open it."""
+    if is_zip:
+        return check_package(path, limits)
+    check_archive(path, limits)
+    return None
+
+
+def _refused(deps: PackageDeps, exc: UploadRefused, who: str) -> HTTPException:
+    deps.count(f"upload_refused{{reason={exc.reason}}}")
+    log.warning("web: upload refused (%s) from %s: %s", exc.reason, who, exc)
     status = 413 if isinstance(exc, UploadTooLarge) else 415 if exc.reason == "not_a_zip" else 400
     return HTTPException(status, f"{exc.reason}: {exc}")

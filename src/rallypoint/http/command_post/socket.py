@@ -11,9 +11,9 @@ Frames over the listener's size cap are closed by the WebSocket layer with 1009.
 
 import asyncio
 import contextlib
-import json
 import logging
 
+from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -26,6 +26,7 @@ from rallypoint.http.command_post.live import (
     LiveHub,
     LiveSocket,
 )
+from rallypoint.http.common.query import parse_json
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +94,8 @@ async def _read(websocket: WebSocket, socket: LiveSocket, sessions: SessionStore
             socket.close(CLOSE_UNSUPPORTED)
             return False
         try:
-            value = json.loads(text)
-        except (ValueError, RecursionError):
+            value = parse_json(text.encode())
+        except HTTPException:
             socket.close(CLOSE_BAD_DATA)
             return False
         if not isinstance(value, dict) or value.get("type") != "ping":

@@ -1,14 +1,51 @@
 """Reading request parameters and bodies with the checks every endpoint needs.
 
 Bad input is the client's mistake: it becomes a 400 (or 413 for a body over its limit)
-with a message saying what was wrong, never a 500.
+with a message saying what was wrong, never a 500. A JSON body is read to its byte limit
+first, then its nesting is measured by a scan that only looks at brackets and strings, and
+only a body within :data:`MAX_JSON_DEPTH` reaches the parser: a deeply nested document
+would otherwise exhaust the parser's recursion (a 500, or a dropped connection) and, once
+accepted, every later ``json.dumps`` of it.
 """
+
+import json
+import re
+from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from rallypoint.cot.timefmt import format_time, is_valid_millis, parse_time
 from rallypoint.errors import InvalidEvent
+
+MAX_JSON_DEPTH = 32
+"""Deepest nesting of arrays and objects accepted in a body; TAK's documents nest 3-5 levels."""
+
+_JSON_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+"""A string (skipped whole, so brackets inside it do not count) or one bracket."""
+
+
+def json_depth(body: bytes) -> int:
+    """How deeply the arrays and objects of ``body`` nest (0 for a scalar); no parsing."""
+    depth = deepest = 0
+    for token in _JSON_TOKENS.finditer(body):
+        char = token.group()[:1]
+        if char in b"[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in b"]}":
+            depth -= 1
+    return deepest
+
+
+def parse_json(body: bytes, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """``body`` as JSON, or 400 when it is not JSON or nests deeper than ``max_depth``."""
+    if json_depth(body) > max_depth:
+        raise HTTPException(400, f"the JSON body nests deeper than {max_depth} levels")
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, RecursionError, ValueError) as exc:
+        raise HTTPException(400, f"body is not JSON: {exc}") from exc
 
 
 def time_param(request: Request, name: str) -> int | None:

@@ -82,6 +82,14 @@ class LoginThrottle:
         if record is not None and started in record.failures:
             record.failures.remove(started)
 
+    def withdraw(self, user: str, address: str, started: float) -> None:
+        """Take back the attempt started at ``started`` without clearing anything else: it
+        turned out not to be a password check at all (the caller needed none)."""
+        for key in self._keys(user, address):
+            record = self._records.get(key)
+            if record is not None and started in record.failures:
+                record.failures.remove(started)
+
     def tracked(self) -> int:
         """How many user names and addresses are remembered (bounded by ``max_tracked``)."""
         return len(self._records)

@@ -27,7 +27,9 @@ MAX_MANIFEST_BYTES = 1024 * 1024
 MAX_COMPRESSION_RATIO = 100
 """Uncompressed/compressed size of one entry; CoT XML and text compress about 5-20x, a bomb 1000x."""
 RATIO_FLOOR_BYTES = 1024 * 1024
-"""Entries smaller than this are not ratio-checked: a tiny highly compressible file is harmless."""
+"""Entries (and archives) expanding to less than this are not ratio-checked: a tiny highly
+compressible file is harmless. The whole archive's expansion is checked as well as each
+entry's, so a bomb split into many entries just under the floor is still caught."""
 READ_CHUNK_BYTES = 64 * 1024
 ENCRYPTED_FLAG = 0x1
 """General-purpose bit 0 of a zip entry: the entry is encrypted."""
@@ -68,7 +70,7 @@ DEFAULT_LIMITS = PackageLimits()
 
 
 def check_package(path: Path, limits: PackageLimits = DEFAULT_LIMITS) -> PackageInfo:
-    """Validate the zip at ``path``; raise :class:`InvalidPackage` with the reason if it is unsafe."""
+    """Validate the data package at ``path``; raise :class:`InvalidPackage` saying why if it is unsafe."""
     try:
         with zipfile.ZipFile(path) as archive:
             infos = archive.infolist()
@@ -79,6 +81,25 @@ def check_package(path: Path, limits: PackageLimits = DEFAULT_LIMITS) -> Package
         raise InvalidPackage(f"not a readable zip: {exc}", reason="bad_zip") from exc
     uid, name, contents = manifest
     return PackageInfo(uid=uid, name=name, contents=contents, entries=len(infos), uncompressed_bytes=total)
+
+
+def check_archive(path: Path, limits: PackageLimits = DEFAULT_LIMITS) -> bool:
+    """Run the package checks but the manifest on any stored file that a zip reader would open.
+
+    Returns False for a file that is not a zip at all (nothing to check). The test is the end
+    of central directory record, where zip readers look, not the first bytes: a zip with a
+    prefix of junk is still extracted by clients, so it is still checked.
+    """
+    if not zipfile.is_zipfile(path):
+        return False
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+            _check_directory(infos, limits)
+            _check_payload(archive, infos)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError) as exc:
+        raise InvalidPackage(f"not a readable zip: {exc}", reason="bad_zip") from exc
+    return True
 
 
 def check_entry_name(name: str) -> None:
@@ -113,7 +134,16 @@ def _check_directory(infos: list[zipfile.ZipInfo], limits: PackageLimits) -> int
                 f"uncompressed size exceeds the cap of {limits.max_uncompressed_bytes} bytes",
                 reason="too_large",
             )
+    _check_total_ratio(total, sum(info.compress_size for info in infos))
     return total
+
+
+def _check_total_ratio(total: int, compressed: int) -> None:
+    if total >= RATIO_FLOOR_BYTES and total > MAX_COMPRESSION_RATIO * max(compressed, 1):
+        raise InvalidPackage(
+            f"the entries expand {total} bytes from {compressed} (more than {MAX_COMPRESSION_RATIO}x)",
+            reason="compression_ratio",
+        )
 
 
 def _check_ratio(info: zipfile.ZipInfo) -> None:

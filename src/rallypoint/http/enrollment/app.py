@@ -21,9 +21,11 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from rallypoint.config import Settings
 from rallypoint.errors import AuthenticationError, EnrollmentRefused, PkiError
+from rallypoint.http.common.headers import SecurityHeaders
 from rallypoint.http.common.ratelimit import LoginThrottle
 from rallypoint.pki.audit import AuditLog
 from rallypoint.pki.authority import CertificateAuthority
@@ -97,9 +99,8 @@ class Enrollment:
         """Sign a CSR; answer the PKCS#12 of signed certificate and CA that ATAK-CIV reads."""
         user = await self.login(request)
         certificate = await self.sign(request, user)
-        return Response(
-            legacy_keystore(certificate, self.authority.certificate), media_type=PKCS12_MEDIA_TYPE
-        )
+        keystore = await asyncio.to_thread(legacy_keystore, certificate, self.authority.certificate)
+        return Response(keystore, media_type=PKCS12_MEDIA_TYPE)
 
     async def enrollment_profile(self, request: Request) -> Response:
         """ATAK asks for a profile right after enrolling; there is nothing to provision yet."""
@@ -155,10 +156,9 @@ class Enrollment:
         body = await _read_body(request, MAX_BODY_BYTES)
         now = datetime.now(UTC)
         try:
-            csr = parse_csr(body)
-            certificate = self.authority.sign_csr(
-                csr, user.name, now, self.settings.certificate_validity_days
-            )
+            # Parsing, checking and signing run in a worker thread: a large RSA key or a flood
+            # of CSRs from enrolled users must not stall the streaming clients on the loop.
+            certificate = await asyncio.to_thread(self._signed, body, user.name, now)
         except EnrollmentRefused as exc:
             log.warning(
                 "enrollment of %r (client %r) from %s refused: %s", user.name, client_uid, address, exc
@@ -176,6 +176,9 @@ class Enrollment:
             "enrollment", user=user.name, address=address, client_uid=client_uid, serial=f"{serial:x}"
         )
         return certificate
+
+    def _signed(self, body: bytes, user: str, now: datetime) -> x509.Certificate:
+        return self.authority.sign_csr(parse_csr(body), user, now, self.settings.certificate_validity_days)
 
     async def _authenticate(self, credentials: BasicCredentials) -> User | None:
         # The slow password hash runs in a worker thread so streaming clients are not held up.
@@ -197,10 +200,10 @@ def build_enrollment_app(
     audit: AuditLog,
     settings: Settings,
     clock: Callable[[], float] = time.monotonic,
-) -> Starlette:
+) -> ASGIApp:
     """The ASGI application of the enrollment port."""
     enrollment = Enrollment(authority, identities, audit, settings, clock)
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/Marti/api/tls/config", enrollment.config, methods=["GET"]),
             Route("/Marti/api/tls/signClient/v2", enrollment.sign_v2, methods=["POST"]),
@@ -208,6 +211,7 @@ def build_enrollment_app(
             Route("/Marti/api/tls/profile/enrollment", enrollment.enrollment_profile, methods=["GET"]),
         ]
     )
+    return SecurityHeaders(app)
 
 
 def _challenge(detail: str) -> HTTPException:

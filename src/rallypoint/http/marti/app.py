@@ -6,31 +6,45 @@ Who the caller is comes from the listener (:mod:`rallypoint.http.common.deps`), 
 """
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
+from starlette.types import ASGIApp
 
 from rallypoint.http.common.deps import ApiDeps
+from rallypoint.http.common.headers import SecurityHeaders
 from rallypoint.http.common.ops import ops_routes
 from rallypoint.http.marti.history import history_routes
 from rallypoint.http.marti.marti import marti_routes
+from rallypoint.router.stats import Counters
 
 __all__ = ["ApiDeps", "build_api_app"]
 
 log = logging.getLogger(__name__)
 
+REFUSED_STATUSES = frozenset({400, 403, 413, 429})
+"""Client errors counted per status: bad or oversized bodies, refused authority, throttling."""
 
-async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    if exc.status_code >= 500:
-        log.warning("%s %s: %d %s", request.method, request.url.path, exc.status_code, exc.detail)
-    return JSONResponse(
-        {"error": exc.detail, "status": exc.status_code}, status_code=exc.status_code, headers=exc.headers
-    )
+
+def _http_error(counters: Counters) -> Callable[[Request, Exception], Awaitable[Response]]:
+    """Answer an HTTPException as JSON; count refusals (400, 403, 413, 429) so floods show in /metrics."""
+
+    async def answer(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        if exc.status_code >= 500:
+            log.warning("%s %s: %d %s", request.method, request.url.path, exc.status_code, exc.detail)
+        elif exc.status_code in REFUSED_STATUSES:
+            counters.inc(f"http_refused{{port=api,reason=status_{exc.status_code}}}")
+            log.info("%s %s refused: %d %s", request.method, request.url.path, exc.status_code, exc.detail)
+        return JSONResponse(
+            {"error": exc.detail, "status": exc.status_code}, status_code=exc.status_code, headers=exc.headers
+        )
+
+    return answer
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
@@ -39,10 +53,11 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return JSONResponse({"error": "internal error", "status": 500}, status_code=500)
 
 
-def build_api_app(deps: ApiDeps, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
+def build_api_app(deps: ApiDeps, extra_routes: Sequence[BaseRoute] = ()) -> ASGIApp:
     """The API application; ``extra_routes`` (data packages) are served beside ours."""
     routes = [*marti_routes(deps), *history_routes(deps), *ops_routes(deps), *extra_routes]
-    return Starlette(
+    app = Starlette(
         routes=routes,
-        exception_handlers={HTTPException: _http_error, Exception: _unexpected},
+        exception_handlers={HTTPException: _http_error(deps.counters), Exception: _unexpected},
     )
+    return SecurityHeaders(app)

@@ -11,8 +11,6 @@
 Each answer uses TAK's JSON envelope.
 """
 
-import json
-
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -22,7 +20,7 @@ from rallypoint.errors import FeedError, FusionError
 from rallypoint.fusion.feeds.geojson import MAX_BODY_BYTES
 from rallypoint.fusion.service import FusionService
 from rallypoint.http.common.deps import caller_of, envelope
-from rallypoint.http.common.query import read_body
+from rallypoint.http.common.query import parse_json, read_body
 
 MAX_ALIAS_BODY_BYTES = 4096
 """An alias request is two identities."""
@@ -42,10 +40,7 @@ def fusion_routes(service: FusionService) -> list[BaseRoute]:
 
     async def put_alias(request: Request) -> Response:
         caller = caller_of(request)
-        try:
-            body = json.loads(await read_body(request, MAX_ALIAS_BODY_BYTES))
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise HTTPException(400, "body must be JSON") from exc
+        body = parse_json(await read_body(request, MAX_ALIAS_BODY_BYTES))
         if not isinstance(body, dict):
             raise HTTPException(400, 'body must be {"identity": "...", "target": "..." or null}')
         identity, target = body.get("identity"), body.get("target")

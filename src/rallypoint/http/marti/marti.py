@@ -10,7 +10,6 @@ Posting CoT: ``POST /Marti/api/cot`` takes one CoT XML event as the body (Rallyp
 path); ``POST /Marti/api/injectors/cot/uid`` takes pytak's JSON ``{"uid", "toInject"}``.
 """
 
-import json
 import time
 from typing import Any
 
@@ -22,7 +21,7 @@ from starlette.routing import BaseRoute, Route
 from rallypoint.cot.xml import XmlLimits, parse_event
 from rallypoint.errors import FrameTooLarge, ProtocolError
 from rallypoint.http.common.deps import API_VERSION, ApiDeps, Caller, caller_of, envelope
-from rallypoint.http.common.query import read_body, time_param
+from rallypoint.http.common.query import parse_json, read_body, time_param
 from rallypoint.http.marti.history import events_xml, require_store
 from rallypoint.router.cache import CacheEntry
 
@@ -136,10 +135,7 @@ class Marti:
         if subscriber is None or subscriber.identity != caller.name or not subscriber.receives:
             raise HTTPException(404, f"no connected device {uid!r} of this user")
         body = await read_body(request, MAX_GROUPS_BODY_BYTES)
-        try:
-            rows = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise HTTPException(400, f"body is not JSON: {exc}") from exc
+        rows = parse_json(body)
         if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
             raise HTTPException(400, "body must be a JSON list of groups")
         chosen: dict[str, set[str]] = {"IN": set(), "OUT": set()}
@@ -207,10 +203,7 @@ class Marti:
         """pytak's ``MartiTXWorker``: ``{"uid": <its uid>, "toInject": "<event …/>"}``."""
         caller = caller_of(request)
         body = await read_body(request, self.deps.settings.max_event_bytes + INJECT_JSON_OVERHEAD)
-        try:
-            document = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise HTTPException(400, f"body is not JSON: {exc}") from exc
+        document = parse_json(body)
         xml = document.get("toInject") if isinstance(document, dict) else None
         if not isinstance(xml, str):
             raise HTTPException(400, 'JSON body must have a "toInject" string')

@@ -17,7 +17,9 @@ from starlette.routing import BaseRoute, Route
 
 from rallypoint.http.common.deps import envelope
 from rallypoint.http.marti.missions_common import (
+    Audit,
     Handler,
+    PasswordGate,
     actor_of,
     flag,
     guarded,
@@ -215,8 +217,12 @@ class MartiMissions:
         return self.reply(INVITATION_TYPE, rows)
 
 
-def mission_routes(service: MissionService) -> list[BaseRoute]:
-    """The Data Sync routes, specific paths before ``{name}`` ones, each also by ``guid/{guid}``."""
+def mission_routes(service: MissionService, audit: Audit = lambda kind, **fields: None) -> list[BaseRoute]:
+    """The Data Sync routes, specific paths before ``{name}`` ones, each also by ``guid/{guid}``.
+
+    Every route that may check a mission password runs under one :class:`PasswordGate`."""
+    settings = service.host.settings
+    gate = PasswordGate(settings.mission_password_max_failures, service.host.counters, audit)
     marti = MartiMissions(service)
     content = MissionContent(service)
     fixed = [
@@ -242,8 +248,7 @@ def mission_routes(service: MissionService) -> list[BaseRoute]:
     routes: list[BaseRoute] = list(fixed)
     for base in (f"{PREFIX}/guid/{{guid}}", f"{PREFIX}/{{name}}"):
         routes.extend(
-            Route(base + suffix, guarded(handler), methods=methods)
-            for suffix, handler, methods in per_mission
+            Route(base + suffix, gate(handler), methods=methods) for suffix, handler, methods in per_mission
         )
     routes.append(Route(f"{PREFIX}/{{name}}", guarded(marti.create), methods=["PUT", "POST"]))
     routes.append(Route(f"{PREFIX}/{{name}}", guarded(marti.delete), methods=["DELETE"]))

@@ -5,9 +5,10 @@ status code with the message as the JSON error, so a client always learns what w
 """
 
 import functools
-import json
+import logging
+import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, NoReturn
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -20,10 +21,15 @@ from rallypoint.errors import (
     MissionForbidden,
     MissionNotFound,
     MissionsUnavailable,
+    WrongMissionPassword,
 )
 from rallypoint.http.common.deps import caller_of
-from rallypoint.http.common.query import read_body
+from rallypoint.http.common.query import parse_json, read_body
+from rallypoint.http.common.ratelimit import LoginThrottle, Verdict
 from rallypoint.missions.access import Actor
+from rallypoint.router.stats import Counters
+
+log = logging.getLogger(__name__)
 
 ANONYMOUS_ACTOR = "anonymous"
 """Who a plain-port caller that names no client uid acts as."""
@@ -52,6 +58,91 @@ def guarded(handler: Handler) -> Handler:
             raise HTTPException(status, str(exc)) from exc
 
     return run
+
+
+Audit = Callable[..., None]
+"""Append one audit entry: ``audit(kind, **fields)`` (provided by the server)."""
+
+
+class PasswordGate:
+    """Mission password guesses throttled like logins (:class:`LoginThrottle`), counted and audited.
+
+    A request carrying ``password=`` is one attempt, keyed by mission and identity (a guesser
+    of one mission) and by client address (one host trying many). Once a key has its
+    failures in the window, the request is refused with 429 before the password is checked.
+    """
+
+    def __init__(
+        self,
+        max_failures: int,
+        counters: Counters,
+        audit: Audit,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.throttle = LoginThrottle(max_failures)
+        self.counters = counters
+        self.audit = audit
+        self.clock = clock
+
+    def __call__(self, handler: Handler, *, body_password: bool = False) -> Handler:
+        """``handler`` under the gate (and :func:`guarded`).
+
+        Marti routes carry the password as a query parameter, so only requests that have one
+        are attempts. The command post's routes (``body_password``) carry it in the JSON
+        body, read later by the handler: every request is then an attempt, taken back
+        unless it ends with a wrong password. The address key is per mission too, so a
+        throttled guesser does not lock its neighbours out of other missions."""
+        inner = guarded(handler)
+
+        @functools.wraps(handler)
+        async def run(request: Request) -> Response:
+            named = bool(request.query_params.get("password"))
+            if not (named or body_password):
+                return await inner(request)
+            caller = caller_of(request)
+            mission = request.path_params.get("guid") or request.path_params.get("name", "")
+            key = f"{mission}|{caller.name or ''}"
+            address = caller.address.rsplit(":", 1)[0]
+            where = f"{mission}|{address}"
+            started = self.clock()
+            verdict = self.throttle.attempt(key, where, started)
+            if not verdict.allowed:
+                self._throttled(mission, caller.name, address, verdict)
+            try:
+                response = await inner(request)
+            except HTTPException as exc:
+                if isinstance(exc.__cause__, WrongMissionPassword):
+                    self._failed(mission, caller.name, address)
+                else:
+                    self.throttle.withdraw(key, where, started)
+                raise
+            if named:
+                self.throttle.succeeded(key, where, started)
+            else:
+                self.throttle.withdraw(key, where, started)
+            return response
+
+        return run
+
+    def _failed(self, mission: str, user: str | None, address: str) -> None:
+        self.counters.inc("mission_password_failed")
+        log.warning("wrong password for mission %r from %s (%s)", mission, user or "anonymous", address)
+        self.audit("mission_password_failed", mission=mission, user=user, address=address)
+
+    def _throttled(self, mission: str, user: str | None, address: str, verdict: Verdict) -> NoReturn:
+        self.counters.inc(f"mission_password_throttled{{by={verdict.limited_by}}}")
+        if verdict.report:
+            log.warning(
+                "mission %r: password guesses from %s (%s) throttled for %d s",
+                mission,
+                user or "anonymous",
+                address,
+                verdict.retry_after_s,
+            )
+            self.audit("mission_password_throttled", mission=mission, user=user, address=address)
+        raise HTTPException(
+            429, "too many wrong mission passwords", headers={"Retry-After": str(verdict.retry_after_s)}
+        )
 
 
 def bearer_token(request: Request) -> str | None:
@@ -89,10 +180,7 @@ async def read_json(request: Request, limit: int, *, required: bool = True) -> A
         if required:
             raise HTTPException(400, "a JSON body is required")
         return None
-    try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise HTTPException(400, f"body is not JSON: {exc}") from exc
+    return parse_json(body)
 
 
 def json_object(value: Any) -> dict[str, Any]:

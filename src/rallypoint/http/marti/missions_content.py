@@ -88,10 +88,12 @@ class MissionContent:
         return self._reply("Mission", [mission_json(mission)])
 
     async def _package(self, digest: str, actor: Actor) -> PackageRecord:
-        record = await self.service.store().package(digest.lower())
-        if record is None or record.groups.isdisjoint(actor.groups):
+        records = await self.service.store().packages_of(digest.lower())
+        seen = [record for record in records if not record.groups.isdisjoint(actor.groups)]
+        own = [record for record in seen if record.submitter == actor.username]
+        if not seen:
             raise MissionNotFound(f"no data package with hash {digest}")
-        return record
+        return (own or seen)[0]
 
     def _uid_item(self, uid: str) -> dict[str, Any]:
         entry = self.service.host.router.cache.get(uid)

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from rallypoint.config import Settings
 from rallypoint.cot.event import Event
 from rallypoint.http.common.deps import Caller, caller_of
-from rallypoint.http.common.uploads import is_sha256
+from rallypoint.http.common.uploads import Received, is_sha256, keep
 from rallypoint.store.base import PackageRecord, PackageStore
 
 Announce = Callable[[Event, frozenset[str], str | None], None]
@@ -33,6 +33,8 @@ class PackageDeps:
     now_ms: Callable[[], int]
     caller: Callable[[Request], Caller] = caller_of
     """Who is calling; the default reads what the listener bound to the request (401 if nothing)."""
+    count: Callable[[str], None] = lambda name: None
+    """Bump the server counter ``name`` (refused uploads, per reason)."""
     download_url: Callable[[Request, str], str] | None = None
     """The download link of a hash; None builds it from the request (see :meth:`link`)."""
 
@@ -66,10 +68,41 @@ def open_store_of(deps: PackageDeps) -> PackageStore:
 
 
 async def visible_record(deps: PackageDeps, request: Request, sha256: str) -> PackageRecord | None:
-    """The record of ``sha256`` if the caller may see it (None for a bad hash too: never say why)."""
+    """The caller's view of ``sha256``: its own record, else the newest it may see (None for a
+    bad hash too: never say why). Records are per submitter, so another group's record of the
+    same bytes is never the one a caller reads, changes or deletes."""
     caller = deps.caller(request)
     sha256 = sha256.lower()
     if not is_sha256(sha256):
         return None
-    record = await open_store_of(deps).package(sha256)
-    return record if record is not None and visible(record, caller) else None
+    return choose_record(await open_store_of(deps).packages_of(sha256), caller)
+
+
+def choose_record(records: list[PackageRecord], caller: Caller) -> PackageRecord | None:
+    """Of the records of one hash (newest first), the caller's own, else the newest visible one."""
+    seen = [record for record in records if visible(record, caller)]
+    own = [record for record in seen if record.submitter == caller.name]
+    chosen = own or seen
+    return chosen[0] if chosen else None
+
+
+async def save_record(
+    store: PackageStore, received: Received, record: PackageRecord, data_dir: Path
+) -> PackageRecord:
+    """Keep the file once under its hash, and index ``record`` as its submitter's own record.
+
+    A submitter uploading the same bytes again keeps the groups of its earlier record too;
+    records of other submitters are left exactly as they are."""
+    existing = next(
+        (r for r in await store.packages_of(record.hash) if r.submitter == record.submitter), None
+    )
+    if existing is not None:
+        record = record._replace(groups=record.groups | existing.groups)
+    keep(received, data_dir)
+    await store.put_package(record)
+    return record
+
+
+def shown_groups(record: PackageRecord, caller: Caller) -> list[str]:
+    """The record's groups the caller is in: a record never names a group to an outsider."""
+    return sorted(record.groups & caller.groups)

@@ -8,7 +8,6 @@ have no admin role on the API yet). A download takes TAK's ``offset`` and ``leng
 parameters (resuming over a poor link) as well as the HTTP ``Range`` header.
 """
 
-import json
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -19,7 +18,8 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from rallypoint.http.common.query import read_body
+from rallypoint.http.common.headers import attachment, served_media_type
+from rallypoint.http.common.query import parse_json, read_body
 from rallypoint.http.common.uploads import stored_path
 from rallypoint.http.marti.package_access import PackageDeps, open_store_of, visible_record
 from rallypoint.store.base import PackageRecord
@@ -43,11 +43,15 @@ def package_edit_routes(deps: PackageDeps) -> list[BaseRoute]:
 
 
 def file_response(request: Request, path: Path, record: PackageRecord) -> Response:
-    """The file, whole or the ``offset``/``length`` slice asked for (416 outside the file)."""
+    """The file, whole or the ``offset``/``length`` slice asked for (416 outside the file).
+
+    Always an attachment of a passive type (:mod:`rallypoint.http.common.headers`): an upload
+    of ``text/html`` or SVG is handed back as bytes to save, never rendered in our origin."""
     params = request.query_params
+    media_type = served_media_type(record.mime_type)
     if "offset" not in params and "length" not in params:
         return FileResponse(
-            path, media_type=record.mime_type, filename=record.filename, content_disposition_type="inline"
+            path, media_type=media_type, headers={"Content-Disposition": attachment(record.filename)}
         )
     size = path.stat().st_size
     offset = _count(params.get("offset", "0"), "offset")
@@ -57,11 +61,11 @@ def file_response(request: Request, path: Path, record: PackageRecord) -> Respon
     length = min(length, size - offset)
     headers = {
         "Content-Length": str(length),
-        "Content-Disposition": f'inline; filename="{record.filename}"',
+        "Content-Disposition": attachment(record.filename),
         "Content-Range": f"bytes {offset}-{offset + length - 1}/{size}" if length else f"bytes */{size}",
     }
     return StreamingResponse(
-        _read_slice(path, offset, length), status_code=206, media_type=record.mime_type, headers=headers
+        _read_slice(path, offset, length), status_code=206, media_type=media_type, headers=headers
     )
 
 
@@ -92,17 +96,14 @@ class _Edits:
         if record is None:
             return PlainTextResponse("File not found", status_code=404)
         body = await read_body(request, MAX_KEYWORDS_BODY_BYTES)
-        try:
-            keywords = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise HTTPException(400, f"body is not JSON: {exc}") from exc
+        keywords = parse_json(body)
         if (
             not isinstance(keywords, list)
             or len(keywords) > MAX_KEYWORDS
             or not all(isinstance(word, str) and 0 < len(word) <= MAX_KEYWORD_CHARS for word in keywords)
         ):
             raise HTTPException(400, f"body must be a JSON list of at most {MAX_KEYWORDS} short strings")
-        if not await open_store_of(self.deps).set_package_keywords(record.hash, keywords):
+        if not await open_store_of(self.deps).set_package_keywords(record.hash, keywords, record.submitter):
             return PlainTextResponse("File not found", status_code=404)
         return JSONResponse(keywords)
 
@@ -113,8 +114,10 @@ class _Edits:
             return PlainTextResponse("File not found", status_code=404)
         if caller.name is None or caller.name != record.submitter:
             raise HTTPException(403, "only the identity that submitted a package may delete it")
-        await open_store_of(self.deps).delete_package(record.hash)
-        await anyio.to_thread.run_sync(_unlink, stored_path(self.deps.data_dir, record.hash))
+        store = open_store_of(self.deps)
+        await store.delete_package(record.hash, record.submitter)
+        if not await store.packages_of(record.hash):  # the last record of these bytes: drop the file
+            await anyio.to_thread.run_sync(_unlink, stored_path(self.deps.data_dir, record.hash))
         log.info("package %s (%s) deleted by %s", record.hash, record.name, caller.name)
         return PlainTextResponse(f"deleted {record.hash}")
 

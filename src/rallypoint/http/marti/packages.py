@@ -31,16 +31,17 @@ from rallypoint.http.common.deps import Caller
 from rallypoint.http.common.uploads import (
     Received,
     discard,
-    keep,
     receive_part,
     receive_raw,
     sanitize_name,
     stored_path,
 )
-from rallypoint.http.common.zipcheck import PackageLimits, check_package
+from rallypoint.http.common.zipcheck import PackageLimits, check_archive, check_package
 from rallypoint.http.marti.package_access import (
     PackageDeps,
     open_store_of,
+    save_record,
+    shown_groups,
     visible,
     visible_record,
 )
@@ -92,8 +93,9 @@ def package_routes(deps: PackageDeps) -> list[BaseRoute]:
     ]
 
 
-def metadata_json(record: PackageRecord) -> dict[str, Any]:
-    """A record under TAK Server's Metadata field names (reference §4.4, search results)."""
+def metadata_json(record: PackageRecord, caller: Caller) -> dict[str, Any]:
+    """A record under TAK Server's Metadata field names (reference §4.4, search results), as
+    ``caller`` may see it: only the groups it shares with the record are named."""
     return {
         "UID": record.uid,
         "Hash": record.hash,
@@ -105,7 +107,7 @@ def metadata_json(record: PackageRecord) -> dict[str, Any]:
         "CreatorUid": record.creator_uid or "",
         "Size": record.size,
         "Tool": record.tool,
-        "Groups": sorted(record.groups),
+        "Groups": shown_groups(record, caller),
         "DownloadPath": record.filename,
     }
 
@@ -171,7 +173,7 @@ class _Handlers:
                 request, self.deps.data_dir, self.deps.settings.upload_max_bytes, FILE_PARTS
             )
         except UploadRefused as exc:
-            return _refusal(exc, caller)
+            return self._refusal(exc, caller)
         try:
             if not received.head.startswith(ZIP_MAGIC):
                 raise NotAZip("a data package must be a zip archive")
@@ -193,7 +195,7 @@ class _Handlers:
             )
             record = await self._save(store, received, record)
         except UploadRefused as exc:
-            return _refusal(exc, caller)
+            return self._refusal(exc, caller)
         finally:
             discard(received)
         log.info(
@@ -219,8 +221,10 @@ class _Handlers:
             else:
                 received = await receive_raw(request, self.deps.data_dir, cap)
         except UploadRefused as exc:
-            return _refusal(exc, caller)
+            return self._refusal(exc, caller)
         try:
+            # Any stored file a client would unzip is checked like a package (zip slip, bombs).
+            await anyio.to_thread.run_sync(check_archive, received.path, self.limits)
             record = PackageRecord(
                 hash=received.sha256,
                 name=sanitize_name(name),
@@ -236,9 +240,11 @@ class _Handlers:
                 uid=str(uuid.uuid4()),
             )
             record = await self._save(store, received, record)
+        except UploadRefused as exc:
+            return self._refusal(exc, caller)
         finally:
             discard(received)
-        return JSONResponse(metadata_json(record), media_type=TEXT_JSON)
+        return JSONResponse(metadata_json(record, caller), media_type=TEXT_JSON)
 
     async def content(self, request: Request) -> Response:
         """The file's bytes, streamed from disk; 404 when absent or outside the caller's groups."""
@@ -262,7 +268,7 @@ class _Handlers:
             groups=caller.groups,
         )
         # The store filters by groups; checking again keeps the guarantee local to this module.
-        results = [metadata_json(record) for record in records if visible(record, caller)]
+        results = [metadata_json(record, caller) for record in records if visible(record, caller)]
         return JSONResponse({"resultCount": len(results), "results": results}, media_type=TEXT_JSON)
 
     async def set_tool(self, request: Request) -> Response:
@@ -279,7 +285,7 @@ class _Handlers:
         tool = body.decode("utf-8", "replace").strip()
         if tool not in TOOLS:
             return PlainTextResponse("tool must be public or private", status_code=400)
-        if not await self._store().set_package_tool(record.hash, tool):
+        if not await self._store().set_package_tool(record.hash, tool, record.submitter):
             return PlainTextResponse("File not found", status_code=404)
         if tool == TOOL_PUBLIC:
             self._announce(request, record._replace(tool=tool), caller)
@@ -292,13 +298,14 @@ class _Handlers:
         return await visible_record(self.deps, request, sha256)
 
     async def _save(self, store: PackageStore, received: Received, record: PackageRecord) -> PackageRecord:
-        """Keep the file under its hash and index it; earlier uploaders of the same bytes keep access."""
-        existing = await store.package(record.hash)
-        if existing is not None:
-            record = record._replace(groups=record.groups | existing.groups)
-        keep(received, self.deps.data_dir)
-        await store.put_package(record)
-        return record
+        """Keep the file under its hash and index the uploader's own record of it."""
+        return await save_record(store, received, record, self.deps.data_dir)
+
+    def _refusal(self, exc: UploadRefused, caller: Caller) -> Response:
+        status = 413 if isinstance(exc, UploadTooLarge) else 415 if isinstance(exc, NotAZip) else 400
+        self.deps.count(f"upload_refused{{reason={exc.reason}}}")
+        log.warning("upload refused (%s) from %s: %s", exc.reason, caller.name or caller.address, exc)
+        return PlainTextResponse(f"{exc.reason}: {exc}", status_code=status)
 
     def _announce(self, request: Request, record: PackageRecord, caller: Caller) -> None:
         sender_uid = record.creator_uid or self.deps.settings.server_id
@@ -307,12 +314,6 @@ class _Handlers:
             record, self.deps.link(request, record.hash), sender_uid, callsign, self.deps.now_ms()
         )
         self.deps.announce(event, record.groups, caller.name)
-
-
-def _refusal(exc: UploadRefused, caller: Caller) -> Response:
-    status = 413 if isinstance(exc, UploadTooLarge) else 415 if isinstance(exc, NotAZip) else 400
-    log.info("upload refused (%s) from %s: %s", exc.reason, caller.name or caller.address, exc)
-    return PlainTextResponse(f"{exc.reason}: {exc}", status_code=status)
 
 
 def _compare_hash(claimed: str | None, received: Received) -> None:
