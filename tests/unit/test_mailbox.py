@@ -5,9 +5,11 @@ from collections.abc import Sequence
 from typing import cast
 
 from rallypoint.cot.xml import DEFAULT_LIMITS, parse_event
+from rallypoint.errors import StoreError
 from rallypoint.router.mailbox import Mailbox
 from rallypoint.router.router import Router
-from rallypoint.store.base import MailItem, Store
+from rallypoint.store.base import MailDraft, MailItem, Store
+from tests.interop.clients import chat_xml
 from tests.unit.test_router import NOW, Client, _pli, _router, _submit
 from tests.waiting import EVENT_TIMEOUT_S
 
@@ -22,10 +24,19 @@ class MailStore:
         self.gate = asyncio.Event()
         self.gate.set()
         self.reading = asyncio.Event()
+        self.transactions = 0
+        self.failing: StoreError | None = None
 
     async def put_mail(self, recipient: str, time: int, xml: bytes) -> int:
         self.items.append(MailItem(len(self.items) + 1, recipient, time, xml))
         return len(self.items)
+
+    async def put_mail_many(self, items: Sequence[MailDraft]) -> None:
+        if self.failing is not None:
+            raise self.failing
+        self.transactions += 1
+        for item in items:
+            await self.put_mail(*item)
 
     async def mail_for(self, recipient: str, *, limit: int = 10_000) -> list[MailItem]:
         self.reading.set()
@@ -132,4 +143,87 @@ async def test_send_to_an_online_client_is_immediate_and_offline_is_kept() -> No
     assert not mailbox.send_to("GONE", parse_event(_directed("later", to_uid="GONE")))
     await mailbox.drain()
     assert store.waiting_for("GONE") == ["later"]
+    await mailbox.stop()
+
+
+def _departed_team(router: Router) -> None:
+    team = Client(router)
+    _submit(router, team, _pli("TEAM", "Rescue-3"))
+    _leave(router, team)
+
+
+async def test_a_burst_is_group_committed_and_each_chat_answered_pending_once_durable() -> None:
+    router, store, mailbox = _setup()
+    _departed_team(router)
+    post = Client(router)
+    _submit(router, post, _pli("POST", "Command"))
+    post.sub.pending.clear()
+    chats = [chat_xml("POST", "Command", f"chat {n}", to_callsign="Rescue-3") for n in range(3000)]
+    for chat in chats:
+        assert _submit(router, post, chat) == 0
+    assert post.types == []  # nothing is acknowledged before it is written
+    await mailbox.drain()
+    assert len(store.waiting_for("TEAM")) == 3000
+    assert store.transactions <= 4
+    sent = [parse_event(chat).uid for chat in chats]
+    assert post.types == ["b-t-f-p"] * 3000
+    assert post.uids == sent
+    assert router.counters.get("mail_kept") == 3000
+    await mailbox.stop()
+
+
+async def test_a_failing_store_answers_failure_counts_and_recovers() -> None:
+    router, store, mailbox = _setup()
+    _departed_team(router)
+    post = Client(router)
+    _submit(router, post, _pli("POST", "Command"))
+    post.sub.pending.clear()
+    store.failing = StoreError("disk full")
+    _submit(router, post, chat_xml("POST", "Command", "lost", to_callsign="Rescue-3"))
+    await mailbox.drain()
+    assert post.types == ["b-t-f-s"]
+    assert router.counters.get("mail_write_errors") == 1
+    assert router.counters.get("mail_lost{reason=store_error}") == 1
+    assert mailbox.last_error is not None
+    assert "disk full" in mailbox.last_error
+    store.failing = None
+    post.sub.pending.clear()
+    _submit(router, post, chat_xml("POST", "Command", "kept", to_callsign="Rescue-3"))
+    await mailbox.drain()
+    assert post.types == ["b-t-f-p"]
+    assert mailbox.last_error is None
+    await mailbox.stop()
+
+
+async def test_a_chat_to_a_name_nobody_had_fails_with_a_reason() -> None:
+    router, _store, mailbox = _setup()
+    post = Client(router)
+    _submit(router, post, _pli("POST", "Command"))
+    post.sub.pending.clear()
+    _submit(router, post, chat_xml("POST", "Command", "anyone?", to_callsign="NOBODY"))
+    await mailbox.drain()
+    assert post.types == ["b-t-f-s"]
+    assert router.counters.get("chat_undeliverable{reason=unknown_recipient}") == 1
+    await mailbox.stop()
+
+
+async def test_routed_messages_during_collection_wait_behind_every_page_of_kept_mail() -> None:
+    router, store, mailbox = _setup()
+    _departed_team(router)
+    post = Client(router)
+    kept = [f"k{n}" for n in range(2500)]  # more than two pages
+    for uid in kept:
+        _submit(router, post, _directed(uid, to_uid="TEAM"))
+    await mailbox.drain()
+    store.gate.clear()
+    store.reading.clear()
+    back = _return(router)
+    _submit(router, back, _pli("TEAM", "Rescue-3"))
+    await asyncio.wait_for(store.reading.wait(), EVENT_TIMEOUT_S)
+    _submit(router, post, _directed("live", to_uid="TEAM"))  # routed live while the mail is read
+    assert [u for u in back.uids if u.startswith(("k", "live"))] == []
+    store.gate.set()
+    await mailbox.drain()
+    assert [u for u in back.uids if u.startswith(("k", "live"))] == [*kept, "live"]
+    assert store.waiting_for("TEAM") == []
     await mailbox.stop()

@@ -75,7 +75,7 @@ def _invite(service: "MissionService", applied: Applied, now: int) -> None:
     body = applied.body
     uids = [body["invitee"]] if body["type"] == "clientUid" else []
     if body["type"] == "callsign":
-        uids = service.field.directory.resolve(body["invitee"], applied.mission.groups)
+        uids = service.host.router.devices.resolve(body["invitee"], applied.mission.groups)
     inner = role_xml(body["role"])
     for uid in uids:
         event = notify.mission_event(

@@ -73,6 +73,14 @@ class JournalEntry(NamedTuple):
     """JSON text; its shape belongs to the component that wrote it."""
 
 
+class MailDraft(NamedTuple):
+    """A message to keep, not written yet (:meth:`Store.put_mail_many`)."""
+
+    recipient: str
+    time: int
+    xml: bytes
+
+
 class MailItem(NamedTuple):
     """A message kept for a recipient that was offline (store-and-forward)."""
 
@@ -161,6 +169,9 @@ class Store(Protocol):
 
     async def put_mail(self, recipient: str, time: int, xml: bytes) -> int:
         """Keep ``xml`` for ``recipient`` until delivered (durable on return); return its id."""
+
+    async def put_mail_many(self, items: Sequence[MailDraft]) -> None:
+        """Keep every item in one transaction (durable on return), ids increasing in list order."""
 
     async def mail_for(self, recipient: str, *, limit: int = 10_000) -> list[MailItem]:
         """Undelivered items for ``recipient``, oldest first."""

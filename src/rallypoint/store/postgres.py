@@ -15,6 +15,7 @@ from rallypoint.errors import StoreError
 from rallypoint.store import schema
 from rallypoint.store.base import (
     JournalEntry,
+    MailDraft,
     MailItem,
     PackageRecord,
     StoredEvent,
@@ -261,6 +262,17 @@ class PostgresStore:
         """Keep ``xml`` for ``recipient``; return its id."""
         sql = "INSERT INTO mail (recipient, time, xml) VALUES ($1, $2, $3) RETURNING id"
         return int(await self._use(lambda connection: connection.fetchval(sql, recipient, time, xml)))
+
+    async def put_mail_many(self, items: Sequence[MailDraft]) -> None:
+        """Keep every item in one transaction, in list order."""
+        sql = "INSERT INTO mail (recipient, time, xml) VALUES ($1, $2, $3)"
+        rows = [tuple(item) for item in items]
+
+        async def put(connection: asyncpg.Connection) -> None:
+            async with connection.transaction():
+                await connection.executemany(sql, rows)
+
+        await self._use(put)
 
     async def mail_for(self, recipient: str, *, limit: int = 10_000) -> list[MailItem]:
         """Undelivered mail of ``recipient``, oldest first."""

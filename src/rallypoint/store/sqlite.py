@@ -20,7 +20,14 @@ from typing import Any, TypeVar
 
 from rallypoint.errors import StoreError
 from rallypoint.store import schema
-from rallypoint.store.base import JournalEntry, MailItem, PackageRecord, StoredEvent, type_upper_bound
+from rallypoint.store.base import (
+    JournalEntry,
+    MailDraft,
+    MailItem,
+    PackageRecord,
+    StoredEvent,
+    type_upper_bound,
+)
 from rallypoint.store.query import Params, event_conditions, where
 from rallypoint.store.writer import BatchWriter
 
@@ -325,6 +332,16 @@ class SqliteStore:
             return int(cursor.lastrowid or 0)
 
         return await self._run(put)
+
+    async def put_mail_many(self, items: Sequence[MailDraft]) -> None:
+        """Keep every item in one transaction, in list order."""
+        rows = [tuple(item) for item in items]
+
+        def put(db: sqlite3.Connection) -> None:
+            with db:
+                db.executemany("INSERT INTO mail (recipient, time, xml) VALUES (?, ?, ?)", rows)
+
+        await self._run(put)
 
     async def mail_for(self, recipient: str, *, limit: int = 10_000) -> list[MailItem]:
         """Undelivered mail of ``recipient``, oldest first."""
