@@ -8,7 +8,6 @@ this client sends ready in one loop turn leaves in one ``write``.
 
 import asyncio
 import logging
-import socket
 import uuid
 from collections.abc import Callable
 from typing import NamedTuple, cast
@@ -24,6 +23,7 @@ from rallypoint.router.message import Outbound
 from rallypoint.router.registry import Subscriber
 from rallypoint.router.router import describe
 from rallypoint.transport.context import ServerContext, wall_clock_ms
+from rallypoint.transport.keepalive import tune_stream_socket
 from rallypoint.transport.outbox import Outbox, PutResult
 
 log = logging.getLogger(__name__)
@@ -111,8 +111,8 @@ class StreamConnection(asyncio.Protocol):
             transport.abort()
             return
         sock = transport.get_extra_info("socket")
-        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if sock is not None:
+            tune_stream_socket(sock, self.context.settings)
         transport.set_write_buffer_limits(high=TRANSPORT_HIGH_WATER)
         self.context.connections.add(self)
         counters.inc(f"connections_opened{{transport={self.transport_name}}}")
