@@ -38,10 +38,14 @@ class MailStore:
         for item in items:
             await self.put_mail(*item)
 
-    async def mail_for(self, recipient: str, *, limit: int = 10_000) -> list[MailItem]:
+    async def mail_for(self, recipient: str, *, after_id: int = 0, limit: int = 10_000) -> list[MailItem]:
         self.reading.set()
         await self.gate.wait()
-        return [m for m in self.items if m.recipient == recipient and m.id not in self.delivered][:limit]
+        return [
+            m
+            for m in self.items
+            if m.recipient == recipient and m.id not in self.delivered and m.id > after_id
+        ][:limit]
 
     async def mark_delivered(self, ids: Sequence[int], time: int) -> None:
         self.delivered.update(ids)
@@ -95,6 +99,9 @@ async def test_directed_messages_to_a_departed_client_wait_and_arrive_in_order()
     _submit(router, back, _pli("TEAM", "Rescue-3"))
     await mailbox.drain()
     assert [u for u in back.uids if u.startswith("m")] == ["m1", "m2", "m3"]
+    assert store.waiting_for("TEAM") == ["m1", "m2", "m3"]  # handed over, not acknowledged yet
+    mailbox.acknowledged(back.received)  # what its connection reports once TCP acknowledged them
+    await mailbox.drain()
     assert store.waiting_for("TEAM") == []
     await mailbox.stop()
 
@@ -225,5 +232,33 @@ async def test_routed_messages_during_collection_wait_behind_every_page_of_kept_
     store.gate.set()
     await mailbox.drain()
     assert [u for u in back.uids if u.startswith(("k", "live"))] == [*kept, "live"]
+    mailbox.acknowledged(back.received)
+    await mailbox.drain()
     assert store.waiting_for("TEAM") == []
+    await mailbox.stop()
+
+
+async def test_unacknowledged_messages_of_an_ended_connection_are_kept_again_in_order() -> None:
+    router, store, mailbox = _setup()
+    _departed_team(router)
+    post = Client(router)
+    _submit(router, post, _directed("kept", to_uid="TEAM"))
+    await mailbox.drain()
+    back = _return(router)
+    _submit(router, back, _pli("TEAM", "Rescue-3"))
+    await mailbox.drain()
+    _submit(router, post, _directed("live1", to_uid="TEAM"))
+    _submit(router, post, _directed("live2", to_uid="TEAM"))
+    handed = [m for m in back.received if m.returnable]
+    assert [m.event.uid for m in handed] == ["kept", "live1", "live2"]
+    mailbox.acknowledged(handed[:1])  # only the kept one reached the device
+    _leave(router, back)
+    mailbox.returned("TEAM", handed[1:])  # the connection ended with the rest unacknowledged
+    await mailbox.drain()
+    assert store.waiting_for("TEAM") == ["live1", "live2"]
+    assert router.counters.get("mail_returned") == 2
+    again = _return(router)
+    _submit(router, again, _pli("TEAM", "Rescue-3"))
+    await mailbox.drain()
+    assert [u for u in again.uids if u.startswith(("kept", "live"))] == ["live1", "live2"]
     await mailbox.stop()

@@ -10,8 +10,13 @@ next one (up to :data:`BATCH_MAX_MAIL`), so a burst of thousands a second costs 
 transactions, not one per message.
 
 When a connection binds that uid again (its first position report), its mail is read back
-in pages of :data:`MAIL_PAGE` and handed to it oldest first, then marked delivered, so it
-arrives in order and once. Directed messages for that device routed while its mail is read
+in pages of :data:`MAIL_PAGE` and handed to it oldest first; an item is marked delivered
+only when the connection reports that the device's TCP stack acknowledged its bytes
+(``rallypoint.transport.acks``). When a connection ends, every returnable message it had
+not had acknowledged comes back here (:meth:`Mailbox.returned`) and is kept again, in order.
+Duplicates are possible only for messages that did reach the device but whose
+acknowledgement the server had not seen yet (a reset, a kill -9): they carry the same
+event uid, so the device can recognise them. Directed messages for that device routed while its mail is read
 wait behind the mail (``Subscriber.held``), so a fresh message never overtakes an old one.
 
 All store work runs on one :class:`~rallypoint.router.jobs.JobQueue` in submission order:
@@ -76,6 +81,9 @@ class Mailbox:
         """Deposits waiting for the next group commit (one job is queued while it is not empty)."""
         self._collecting: dict[str, list[Outbound]] = {}
         """Uids whose mail is being read: live messages for them wait here, behind the mail."""
+        self._acked: list[int] = []
+        """Kept messages acknowledged by their recipient, to be marked delivered by the next job."""
+        self._ack_queued = False
         self.last_error: str | None = None
         """Why the last store operation failed; None once one succeeds again (``/health``)."""
 
@@ -100,7 +108,7 @@ class Mailbox:
 
     def send_to(self, uid: str, event: Event) -> bool:
         """Deliver ``event`` to the client with device uid ``uid`` now, or keep it (see :data:`SendTo`)."""
-        message = Outbound(event, directed=True)
+        message = Outbound(event, directed=True, returnable=True)
         waiting = self._collecting.get(uid)
         if waiting is not None:
             waiting.append(message)
@@ -201,33 +209,72 @@ class Mailbox:
             self._release(uid, subscriber)
 
     async def _deliver_kept(self, subscriber: Subscriber, uid: str) -> None:
-        """Hand every kept message to ``subscriber``, page by page, oldest first."""
-        total = 0
+        """Hand every kept message to ``subscriber``, page by page, oldest first.
+
+        Items stay undelivered in the store until the connection reports them acknowledged
+        (:meth:`acknowledged`); only unreadable ones are marked at once."""
+        total, after = 0, 0
         while True:
             store = self._store()
             if store is None:
                 return
-            items = await store.mail_for(uid, limit=MAIL_PAGE)
+            items = await store.mail_for(uid, after_id=after, limit=MAIL_PAGE)
             if self._router.registry.by_uid(uid) is not subscriber:
                 return  # gone again before its mail was read: keep it
-            delivered: list[int] = []
+            unreadable: list[int] = []
             for item in items:
-                delivered.append(item.id)
+                after = item.id
                 try:
                     event = parse_event(item.xml, self._limits)
                 except ProtocolError as exc:
                     log.warning("mailbox: stored message %d for %s unreadable: %s", item.id, uid, exc)
+                    unreadable.append(item.id)
                     continue
-                subscriber.deliver(Outbound(event, item.xml, directed=True))
-            if delivered:
-                await store.mark_delivered(delivered, self._now_ms())
-                self._counters.inc("mail_delivered", len(delivered))
-                total += len(delivered)
+                subscriber.deliver(Outbound(event, item.xml, directed=True, returnable=True, mail_id=item.id))
+            total += len(items)
+            if unreadable:
+                await store.mark_delivered(unreadable, self._now_ms())
             if len(items) < MAIL_PAGE:
                 break
         self.last_error = None
         if total:
-            log.info("mailbox: %d kept messages delivered to %s", total, uid)
+            log.info("mailbox: %d kept messages handed to %s", total, uid)
+
+    def acknowledged(self, messages: list[Outbound]) -> None:
+        """The recipient's TCP stack acknowledged ``messages``: kept ones leave the mailbox."""
+        ids = [message.mail_id for message in messages if message.mail_id is not None]
+        if not ids:
+            return
+        self._counters.inc("mail_delivered", len(ids))
+        self._acked.extend(ids)
+        if not self._ack_queued:
+            self._ack_queued = self._jobs.put(self._mark_acked)  # refused: marked with the next
+
+    async def _mark_acked(self) -> None:
+        ids, self._acked, self._ack_queued = self._acked, [], False
+        store = self._store()
+        if store is not None and ids:
+            await store.mark_delivered(ids, self._now_ms())
+
+    def returned(self, uid: str, messages: list[Outbound]) -> None:
+        """A connection of ``uid`` ended with ``messages`` not acknowledged: keep them again, in order.
+
+        Kept ones are still undelivered in the store; the others are kept now (or handed to
+        a newer connection of the same device)."""
+        fresh = [message for message in messages if message.mail_id is None]
+        if not fresh:
+            return
+        self._counters.inc("mail_returned", len(fresh))
+        log.info("mailbox: %d unacknowledged messages for %s kept again", len(fresh), uid)
+        for message in fresh:
+            waiting = self._collecting.get(uid)
+            subscriber = self._router.registry.by_uid(uid)
+            if waiting is not None:
+                waiting.append(message)
+            elif subscriber is not None and subscriber.receives:
+                subscriber.deliver(message)
+            else:
+                self._deposit(uid, message.xml, message, None)
 
     def _release(self, uid: str, subscriber: Subscriber) -> None:
         """End a collection: messages that arrived meanwhile go out now (or into the mailbox)."""

@@ -194,6 +194,7 @@ class Router:
             original_protobuf=original_protobuf if keep_original else None,
             directed=directed,
             replace_key=event.uid if event.is_situational_awareness else None,
+            returnable=directed,
         )
         delivered = 0
         receivers = self._recipients(sender, event, now_ms)

@@ -173,11 +173,11 @@ class Store(Protocol):
     async def put_mail_many(self, items: Sequence[MailDraft]) -> None:
         """Keep every item in one transaction (durable on return), ids increasing in list order."""
 
-    async def mail_for(self, recipient: str, *, limit: int = 10_000) -> list[MailItem]:
-        """Undelivered items for ``recipient``, oldest first."""
+    async def mail_for(self, recipient: str, *, after_id: int = 0, limit: int = 10_000) -> list[MailItem]:
+        """Undelivered items for ``recipient`` with ids above ``after_id``, oldest first."""
 
     async def mark_delivered(self, ids: Sequence[int], time: int) -> None:
-        """Record that these items were handed to their recipient's connection."""
+        """Record that these items reached their recipient (its TCP stack acknowledged them)."""
 
 
 def type_upper_bound(prefix: str) -> str:

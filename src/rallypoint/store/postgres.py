@@ -274,13 +274,13 @@ class PostgresStore:
 
         await self._use(put)
 
-    async def mail_for(self, recipient: str, *, limit: int = 10_000) -> list[MailItem]:
+    async def mail_for(self, recipient: str, *, after_id: int = 0, limit: int = 10_000) -> list[MailItem]:
         """Undelivered mail of ``recipient``, oldest first."""
         sql = (
             "SELECT id, recipient, time, xml FROM mail WHERE recipient = $1 AND delivered IS NULL "
-            "ORDER BY id LIMIT $2"
+            "AND id > $2 ORDER BY id LIMIT $3"
         )
-        rows = await self._use(lambda connection: connection.fetch(sql, recipient, limit))
+        rows = await self._use(lambda connection: connection.fetch(sql, recipient, after_id, limit))
         return [MailItem(row[0], row[1], row[2], bytes(row[3])) for row in rows]
 
     async def mark_delivered(self, ids: Sequence[int], time: int) -> None:

@@ -343,13 +343,13 @@ class SqliteStore:
 
         await self._run(put)
 
-    async def mail_for(self, recipient: str, *, limit: int = 10_000) -> list[MailItem]:
+    async def mail_for(self, recipient: str, *, after_id: int = 0, limit: int = 10_000) -> list[MailItem]:
         """Undelivered mail of ``recipient``, oldest first."""
         sql = (
             "SELECT id, recipient, time, xml FROM mail WHERE recipient = ? AND delivered IS NULL "
-            "ORDER BY id LIMIT ?"
+            "AND id > ? ORDER BY id LIMIT ?"
         )
-        rows = await self._run(lambda db: db.execute(sql, (recipient, limit)).fetchall())
+        rows = await self._run(lambda db: db.execute(sql, (recipient, after_id, limit)).fetchall())
         return [MailItem(id_, who, time_, bytes(xml)) for id_, who, time_, xml in rows]
 
     async def mark_delivered(self, ids: Sequence[int], time: int) -> None:
