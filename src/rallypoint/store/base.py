@@ -110,6 +110,9 @@ class Store(Protocol):
     def lag(self) -> int:
         """Events queued and not yet committed."""
 
+    def write_health(self) -> tuple[int, str | None]:
+        """Events lost to failed transactions so far, and why the last one failed (None: it recovered)."""
+
     async def query_events(
         self,
         *,

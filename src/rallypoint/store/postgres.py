@@ -133,6 +133,10 @@ class PostgresStore:
         """Events queued, not yet committed."""
         return self.writer.lag()
 
+    def write_health(self) -> tuple[int, str | None]:
+        """Events lost to failed transactions, and the last failure (None once one committed)."""
+        return self.writer.failed, self.writer.last_error
+
     async def _insert(self, batch: list[StoredEvent]) -> None:
         rows = [_event_row(event) for event in batch]
 

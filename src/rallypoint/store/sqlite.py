@@ -176,6 +176,10 @@ class SqliteStore:
         """Events queued, not yet committed."""
         return self.writer.lag()
 
+    def write_health(self) -> tuple[int, str | None]:
+        """Events lost to failed transactions, and the last failure (None once one committed)."""
+        return self.writer.failed, self.writer.last_error
+
     async def _insert(self, batch: list[StoredEvent]) -> None:
         columns = ", ".join(schema.EVENT_COLUMNS)
         statement = f"INSERT INTO events ({columns}) VALUES ({', '.join('?' * len(schema.EVENT_COLUMNS))})"
