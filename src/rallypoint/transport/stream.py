@@ -81,6 +81,8 @@ class StreamConnection(asyncio.Protocol):
         self.decoder = StreamDecoder(settings.max_event_bytes, settings.max_event_bytes)
         self.outbox = Outbox(settings.outbox_max_messages, settings.outbox_max_bytes)
         self.acks = AckTracker(None, exact=True)
+        self._unsent: list[Outbound] = []
+        """Returnable messages that arrived after the connection started closing."""
         self.negotiator = Negotiator(str(uuid.uuid4()), context.server_version)
         self.format = WireFormat.XML
         self.subscriber: Subscriber | None = None
@@ -313,6 +315,8 @@ class StreamConnection(asyncio.Protocol):
     def _park(self, message: Outbound) -> None:
         """Queue one message in the bounded outbox, applying its overflow policy."""
         if self._closing:
+            if message.returnable:
+                self._unsent.append(message)
             return
         data = self._encode_or_skip(message)
         if not data:
@@ -332,6 +336,8 @@ class StreamConnection(asyncio.Protocol):
                 "%s disconnected: write queue full (%d messages)", self.peer, self.outbox.queued_messages
             )
             self.close(abort=True)
+            if message.returnable:
+                self._unsent.append(message)
 
     def _write(self, data: bytes, returnable: list[Outbound]) -> None:
         assert self._transport is not None
@@ -353,7 +359,7 @@ class StreamConnection(asyncio.Protocol):
         """The connection ended: what was directed to it and not acknowledged goes back, in order."""
         if subscriber.uid is None:
             return
-        returned = [*self.acks.unacknowledged(), *self.outbox.returnable()]
+        returned = [*self.acks.unacknowledged(), *self.outbox.returnable(), *self._unsent]
         returned += [message for message in subscriber.pending if message.returnable]
         if returned:
             self.context.mailbox.returned(subscriber.uid, returned)
