@@ -11,13 +11,7 @@ the post sent, in order; a bystander's traffic flows throughout.
 import asyncio
 import contextlib
 import re
-from collections.abc import AsyncIterator
-from pathlib import Path
 
-import pytest
-
-from rallypoint.config import Settings
-from rallypoint.router.mailbox import MAIL_PAGE
 from rallypoint.server.server import Server
 from tests.interop.clients import HOST, chat_xml, pli_xml
 from tests.waiting import EVENT_TIMEOUT_S, eventually
@@ -26,27 +20,6 @@ MAX_CHATS = 50_000
 """The post's chats at most: far more than the team's buffers and write queue can hold."""
 
 _UID = re.compile(rb'<event [^>]*uid="(GeoChat[^"]+)"')
-
-
-@pytest.fixture
-async def running(tmp_path: Path) -> AsyncIterator[tuple[Server, int]]:
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        tcp_port=0,
-        udp_port=None,
-        tls_port=None,
-        enrollment_port=None,
-        api_tls_port=None,
-        api_plain_port=None,
-        web_port=None,
-        outbox_max_messages=2 * MAIL_PAGE,  # a returning device's pages are not paced yet
-    )
-    running = Server(settings)
-    ports = await running.start()
-    try:
-        yield running, ports.tcp
-    finally:
-        await running.stop()
 
 
 async def _drain(reader: asyncio.StreamReader, into: bytearray) -> None:
