@@ -51,9 +51,20 @@ def _uids_in_order(received: bytes, wanted: list[str]) -> list[str]:
 
 
 def _connected(api: httpx.Client, uid: str) -> bool:
-    """Whether a client with device uid ``uid`` is bound on the server (``clientEndPoints``)."""
-    rows = api.get("/Marti/api/clientEndPoints").json()["data"]
+    """Whether a client with device uid ``uid`` is bound on the server (``clientEndPoints``);
+    False while the API port is not listening yet (it starts after the streaming port)."""
+    try:
+        rows = api.get("/Marti/api/clientEndPoints").json()["data"]
+    except httpx.TransportError:
+        return False
     return any(row["uid"] == uid for row in rows)
+
+
+def _api_up(api: httpx.Client) -> bool:
+    try:
+        return api.get("/Marti/api/clientEndPoints").status_code == 200
+    except httpx.TransportError:
+        return False
 
 
 def _read_until(client: socket.socket, marker: bytes) -> bytes:
@@ -149,6 +160,7 @@ def test_objective_assigned_by_callsign_after_a_restart_reaches_the_departed_dev
         _server(tmp_path, port, api_on) as second,
         httpx.Client(base_url=f"http://127.0.0.1:{api_port}", timeout=TIMEOUT_S) as api,
     ):
+        _wait(lambda: _api_up(api), "the API port", second)
         assert api.post("/api/missions", json={"name": "crossing"}).status_code == 201
         body = {
             "title": "Bridge",
