@@ -125,10 +125,6 @@ class Mailbox:
         """The router's ``on_absent``: a directed message for the offline device ``uid``."""
         return self._deposit(uid, message.xml, message, sender)
 
-    def deposit(self, uid: str, xml: bytes) -> bool:
-        """Queue ``xml`` (one CoT event) for the offline client ``uid``; False if refused."""
-        return self._deposit(uid, xml, None, None)
-
     def _deposit(self, uid: str, xml: bytes, message: Outbound | None, sender: Subscriber | None) -> bool:
         if len(self._batch) >= MAX_QUEUED_WRITES:
             self._fail([_Deposit(MailDraft(uid, self._now_ms(), xml), message, sender)], "mailbox_full")
