@@ -6,7 +6,15 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-from rallypoint.store.base import ANY_SUBMITTER, JournalEntry, MailItem, PackageRecord, StoredEvent, owner_key
+from rallypoint.store.base import (
+    ANY_SUBMITTER,
+    JournalEntry,
+    MailDraft,
+    MailItem,
+    PackageRecord,
+    StoredEvent,
+    owner_key,
+)
 
 
 class MemoryStore:
@@ -22,6 +30,8 @@ class MemoryStore:
         self.mail: list[MailItem] = []
         self.delivered: set[int] = set()
         self.reported_lag = lag
+        self.events_lost = 0
+        """What :meth:`write_health` reports as lost to failed transactions."""
 
     # lifecycle
 
@@ -39,6 +49,9 @@ class MemoryStore:
 
     async def flush(self) -> None:
         """Recorded events are already there."""
+
+    def write_health(self) -> tuple[int, str | None]:
+        return self.events_lost, None
 
     def lag(self) -> int:
         return self.reported_lag
@@ -157,8 +170,13 @@ class MemoryStore:
         self.mail.append(MailItem(len(self.mail) + 1, recipient, time, xml))
         return len(self.mail)
 
-    async def mail_for(self, recipient: str, *, limit: int = 10_000) -> list[MailItem]:
-        return [m for m in self.mail if m.recipient == recipient and m.id not in self.delivered][:limit]
+    async def put_mail_many(self, items: Sequence[MailDraft]) -> None:
+        for item in items:
+            await self.put_mail(item.recipient, item.time, item.xml)
+
+    async def mail_for(self, recipient: str, *, after_id: int = 0, limit: int = 10_000) -> list[MailItem]:
+        kept = [m for m in self.mail if m.recipient == recipient and m.id not in self.delivered]
+        return [m for m in kept if m.id > after_id][:limit]
 
     async def mark_delivered(self, ids: Sequence[int], time: int) -> None:
         self.delivered.update(ids)

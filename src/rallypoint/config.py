@@ -66,6 +66,14 @@ class Settings:
     """A message left unfinished this long (a slowloris client) closes the connection."""
     idle_timeout_s: float = 0.0
     """Close connections silent this long; 0 keeps them (TAK clients ping every 15 s)."""
+    tcp_keepalive_idle_s: int = 10
+    """Seconds a streaming connection may be silent before the kernel starts keepalive probes."""
+    tcp_keepalive_interval_s: int = 5
+    tcp_keepalive_probes: int = 3
+    """Unanswered probes after which the kernel ends the connection (a device out of coverage:
+    found within idle + interval x probes = 25 s by default, and its mail kept again)."""
+    tcp_user_timeout_s: float = 30.0
+    """Written data unacknowledged this long ends the connection (``TCP_USER_TIMEOUT``); 0: the kernel's."""
     max_connections: int = 20_000
     max_bad_messages: int = 10
     """Invalid events in a row tolerated before a client is disconnected."""

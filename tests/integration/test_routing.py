@@ -164,7 +164,7 @@ async def test_undeliverable_chat_comes_back_as_delivery_failure(running_server:
     assert failure.uid.startswith("GeoChat.UID-ALPHA.NOBODY.")
     assert failure.detail_element().findtext("remarks") == "anyone?"
     assert not bravo.seen(_is_chat)
-    assert counters.get("chat_undeliverable") == 1
+    assert counters.get("chat_undeliverable{reason=unknown_recipient}") == 1
 
 
 # Emergencies (§5.10)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.integration.test_restart import TIMEOUT_S, _free_port, _server, _wait
+from tests.integration.test_restart import TIMEOUT_S, _free_port, _server, _stored_uids, _wait
 from tests.interop.clients import chat_xml, pli_xml
 
 TEAM_UID, TEAM_CALLSIGN = "ANDROID-team", "Rescue-3"
@@ -51,9 +51,20 @@ def _uids_in_order(received: bytes, wanted: list[str]) -> list[str]:
 
 
 def _connected(api: httpx.Client, uid: str) -> bool:
-    """Whether a client with device uid ``uid`` is bound on the server (``clientEndPoints``)."""
-    rows = api.get("/Marti/api/clientEndPoints").json()["data"]
+    """Whether a client with device uid ``uid`` is bound on the server (``clientEndPoints``);
+    False while the API port is not listening yet (it starts after the streaming port)."""
+    try:
+        rows = api.get("/Marti/api/clientEndPoints").json()["data"]
+    except httpx.TransportError:
+        return False
     return any(row["uid"] == uid for row in rows)
+
+
+def _api_up(api: httpx.Client) -> bool:
+    try:
+        return api.get("/Marti/api/clientEndPoints").status_code == 200
+    except httpx.TransportError:
+        return False
 
 
 def _read_until(client: socket.socket, marker: bytes) -> bytes:
@@ -120,3 +131,56 @@ def test_kept_messages_survive_sigkill_and_arrive_in_order_once(tmp_path: Path) 
             _wait(lambda: _connected(api, TEAM_UID), "the team to be bound again", second)
             again = _read_until(team_again, _marker(post, "nothing kept now"))
             assert _uids_in_order(again, order) == []
+
+
+def _kept_for(database: Path) -> list[str]:
+    """Recipients of the undelivered mail, oldest first."""
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
+        rows = db.execute("SELECT recipient FROM mail WHERE delivered IS NULL ORDER BY id").fetchall()
+    return [str(row[0]) for row in rows]
+
+
+def test_objective_assigned_by_callsign_after_a_restart_reaches_the_departed_device(tmp_path: Path) -> None:
+    """The device left before the restart; its callsign resolves to its uid from the stored picture."""
+    port, api_port = _free_port(), _free_port()
+    api_on = {"RALLYPOINT_API_PLAIN_PORT": str(api_port)}
+    database = tmp_path / "rallypoint-data" / "rallypoint.sqlite3"
+
+    with _server(tmp_path, port, api_on) as first:
+        with httpx.Client(base_url=f"http://127.0.0.1:{api_port}", timeout=TIMEOUT_S) as api:
+            with socket.create_connection(("127.0.0.1", port)) as team:
+                team.sendall(pli_xml(TEAM_UID, TEAM_CALLSIGN))
+                _wait(lambda: _connected(api, TEAM_UID), "the team to be bound", first)
+            _wait(lambda: not _connected(api, TEAM_UID), "the team's departure", first)
+            _wait(lambda: TEAM_UID in _stored_uids(database), "the team's report to be stored", first)
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=TIMEOUT_S)
+
+    with (
+        _server(tmp_path, port, api_on) as second,
+        httpx.Client(base_url=f"http://127.0.0.1:{api_port}", timeout=TIMEOUT_S) as api,
+    ):
+        _wait(lambda: _api_up(api), "the API port", second)
+        assert api.post("/api/missions", json={"name": "crossing"}).status_code == 201
+        body = {
+            "title": "Bridge",
+            "priority": "high",
+            "geometry": {"type": "Point", "coordinates": [11.5, 48.1]},
+            "assignee": TEAM_CALLSIGN,
+        }
+        response = api.post("/api/missions/crossing/objectives", json=body)
+        assert response.status_code == 201, response.text
+        marker = str(response.json()["id"])
+        _wait(
+            lambda: _kept_for(database) == [TEAM_UID], "the assignment to be kept for the team's uid", second
+        )
+        with (
+            socket.create_connection(("127.0.0.1", port)) as post,
+            socket.create_connection(("127.0.0.1", port)) as team,
+        ):
+            post.sendall(pli_xml(POST_UID, POST_CALLSIGN))
+            team.sendall(pli_xml(TEAM_UID, TEAM_CALLSIGN))
+            received = _read_until(team, f'uid="{marker}"'.encode())
+            received += _read_until(team, _marker(post, "after the mail"))
+        assert _uids_in_order(received, [marker]) == [marker]
+        _wait(lambda: _undelivered(database) == 0, "the mail to be marked delivered", second)

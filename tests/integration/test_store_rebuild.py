@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from rallypoint.cot.xml import DEFAULT_LIMITS, parse_event
+from rallypoint.router.message import Outbound
 from rallypoint.router.registry import Subscriber
 from rallypoint.router.router import Router
 from rallypoint.server.persistence import rebuild_cache
@@ -49,3 +50,35 @@ async def test_rebuild_restores_the_latest_picture_with_its_groups(tmp_path: Pat
     assert cyan.pending[0].xml == kept
     assert [m.event.uid for m in red.pending] == ["dev-2"]
     assert red.pending[0].replace_key == "dev-2"  # a position report stays replaceable in outboxes
+
+
+async def test_a_device_whose_disconnect_was_recorded_is_known_but_not_shown(tmp_path: Path) -> None:
+    """The router records the disconnect delete; after a restart the device is in the register
+    as departed (its mail and its callsign still find it) and not on the map."""
+    store = open_store(f"sqlite://{tmp_path / 'store.sqlite3'}")
+    await store.open()
+    first = Router()
+
+    def record(message: Outbound, sender: Subscriber) -> None:
+        store.record(stored(message.xml, sender.in_groups))
+
+    first.recorder = record
+    team = Subscriber(lambda: None, transport="tcp", in_groups=("Cyan",), out_groups=("Cyan",))
+    report = pli_xml("dev-team", "Rescue-3")
+    now_ms = parse_event(report).time
+    first.attach(team, now_ms)
+    first.submit(team, parse_event(report), report, now_ms)
+    first.detach(team, now_ms + 10)
+    await store.flush()
+    second = Router()
+    try:
+        assert await rebuild_cache(second, store, now_ms + 1000, DEFAULT_LIMITS) == 0
+    finally:
+        await store.close()
+    device = second.devices.get("dev-team")
+    assert device is not None
+    assert (device.callsign, device.connected, device.groups) == ("Rescue-3", False, frozenset({"Cyan"}))
+    assert second.devices.resolve("Rescue-3", frozenset({"Cyan"})) == ["dev-team"]
+    viewer = Subscriber(lambda: None, transport="tcp", in_groups=("Cyan",), out_groups=("Cyan",))
+    second.attach(viewer, now_ms + 1000)
+    assert [m.event.uid for m in viewer.pending] == []

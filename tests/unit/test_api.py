@@ -1,6 +1,6 @@
 """The API application without sockets: httpx's ASGI transport, a router, and an in-memory store."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
@@ -26,7 +26,9 @@ def stored(uid: str, time: int, groups: set[str], lat: float = 1.0) -> StoredEve
     return StoredEvent(uid, "a-f-G", time, time + 60_000, lat, lat + 1, 5.0, frozenset(groups), None, xml)
 
 
-def make_deps(store: Callable[[], Any] | None = None, counters: Counters | None = None) -> ApiDeps:
+def make_deps(
+    store: Callable[[], Any] | None = None, counters: Counters | None = None, faults: Sequence[str] = ()
+) -> ApiDeps:
     submitted: list[tuple[Caller, Event]] = []
 
     def submit(caller: Caller, event: Event, xml: bytes) -> int:
@@ -35,6 +37,7 @@ def make_deps(store: Callable[[], Any] | None = None, counters: Counters | None 
 
     counters = counters or Counters()
     return ApiDeps(
+        faults=lambda: list(faults),
         router=Router(counters=counters),
         counters=counters,
         settings=Settings(),
@@ -147,3 +150,16 @@ def test_a_track_is_a_linestring_of_lon_lat_hae_in_time_order() -> None:
     )
     assert feature["geometry"]["coordinates"] == [[2.0, 1.0, 5.0], [3.0, 2.0, 5.0]]
     assert feature["properties"]["times"] == ["2023-11-14T22:13:20.000Z", "2023-11-14T22:13:21.000Z"]
+
+
+async def test_a_failing_store_makes_health_degraded_with_the_reason_and_metrics_count_it() -> None:
+    store = MemoryStore([])
+    store.events_lost = 3
+    deps = make_deps(lambda: store, faults=["mail not written: database or disk is full"])
+    async with client(deps, anonymous()) as http:
+        health = await http.get("/health")
+        metrics = await http.get("/metrics")
+    assert health.status_code == 200
+    assert health.json()["status"] == "degraded"
+    assert health.json()["reasons"] == ["mail not written: database or disk is full"]
+    assert "rallypoint_store_events_lost 3" in metrics.text.splitlines()

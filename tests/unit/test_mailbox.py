@@ -5,9 +5,11 @@ from collections.abc import Sequence
 from typing import cast
 
 from rallypoint.cot.xml import DEFAULT_LIMITS, parse_event
+from rallypoint.errors import StoreError
 from rallypoint.router.mailbox import Mailbox
 from rallypoint.router.router import Router
-from rallypoint.store.base import MailItem, Store
+from rallypoint.store.base import MailDraft, MailItem, Store
+from tests.interop.clients import chat_xml
 from tests.unit.test_router import NOW, Client, _pli, _router, _submit
 from tests.waiting import EVENT_TIMEOUT_S
 
@@ -22,15 +24,28 @@ class MailStore:
         self.gate = asyncio.Event()
         self.gate.set()
         self.reading = asyncio.Event()
+        self.transactions = 0
+        self.failing: StoreError | None = None
 
     async def put_mail(self, recipient: str, time: int, xml: bytes) -> int:
         self.items.append(MailItem(len(self.items) + 1, recipient, time, xml))
         return len(self.items)
 
-    async def mail_for(self, recipient: str, *, limit: int = 10_000) -> list[MailItem]:
+    async def put_mail_many(self, items: Sequence[MailDraft]) -> None:
+        if self.failing is not None:
+            raise self.failing
+        self.transactions += 1
+        for item in items:
+            await self.put_mail(*item)
+
+    async def mail_for(self, recipient: str, *, after_id: int = 0, limit: int = 10_000) -> list[MailItem]:
         self.reading.set()
         await self.gate.wait()
-        return [m for m in self.items if m.recipient == recipient and m.id not in self.delivered][:limit]
+        return [
+            m
+            for m in self.items
+            if m.recipient == recipient and m.id not in self.delivered and m.id > after_id
+        ][:limit]
 
     async def mark_delivered(self, ids: Sequence[int], time: int) -> None:
         self.delivered.update(ids)
@@ -84,6 +99,9 @@ async def test_directed_messages_to_a_departed_client_wait_and_arrive_in_order()
     _submit(router, back, _pli("TEAM", "Rescue-3"))
     await mailbox.drain()
     assert [u for u in back.uids if u.startswith("m")] == ["m1", "m2", "m3"]
+    assert store.waiting_for("TEAM") == ["m1", "m2", "m3"]  # handed over, not acknowledged yet
+    mailbox.acknowledged(back.received)  # what its connection reports once TCP acknowledged them
+    await mailbox.drain()
     assert store.waiting_for("TEAM") == []
     await mailbox.stop()
 
@@ -132,4 +150,115 @@ async def test_send_to_an_online_client_is_immediate_and_offline_is_kept() -> No
     assert not mailbox.send_to("GONE", parse_event(_directed("later", to_uid="GONE")))
     await mailbox.drain()
     assert store.waiting_for("GONE") == ["later"]
+    await mailbox.stop()
+
+
+def _departed_team(router: Router) -> None:
+    team = Client(router)
+    _submit(router, team, _pli("TEAM", "Rescue-3"))
+    _leave(router, team)
+
+
+async def test_a_burst_is_group_committed_and_each_chat_answered_pending_once_durable() -> None:
+    router, store, mailbox = _setup()
+    _departed_team(router)
+    post = Client(router)
+    _submit(router, post, _pli("POST", "Command"))
+    post.sub.pending.clear()
+    chats = [chat_xml("POST", "Command", f"chat {n}", to_callsign="Rescue-3") for n in range(3000)]
+    for chat in chats:
+        assert _submit(router, post, chat) == 0
+    assert post.types == []  # nothing is acknowledged before it is written
+    await mailbox.drain()
+    assert len(store.waiting_for("TEAM")) == 3000
+    assert store.transactions <= 4
+    sent = [parse_event(chat).uid for chat in chats]
+    assert post.types == ["b-t-f-p"] * 3000
+    assert post.uids == sent
+    assert router.counters.get("mail_kept") == 3000
+    await mailbox.stop()
+
+
+async def test_a_failing_store_answers_failure_counts_and_recovers() -> None:
+    router, store, mailbox = _setup()
+    _departed_team(router)
+    post = Client(router)
+    _submit(router, post, _pli("POST", "Command"))
+    post.sub.pending.clear()
+    store.failing = StoreError("disk full")
+    _submit(router, post, chat_xml("POST", "Command", "lost", to_callsign="Rescue-3"))
+    await mailbox.drain()
+    assert post.types == ["b-t-f-s"]
+    assert router.counters.get("mail_write_errors") == 1
+    assert router.counters.get("mail_lost{reason=store_error}") == 1
+    assert mailbox.last_error is not None
+    assert "disk full" in mailbox.last_error
+    store.failing = None
+    post.sub.pending.clear()
+    _submit(router, post, chat_xml("POST", "Command", "kept", to_callsign="Rescue-3"))
+    await mailbox.drain()
+    assert post.types == ["b-t-f-p"]
+    assert mailbox.last_error is None
+    await mailbox.stop()
+
+
+async def test_a_chat_to_a_name_nobody_had_fails_with_a_reason() -> None:
+    router, _store, mailbox = _setup()
+    post = Client(router)
+    _submit(router, post, _pli("POST", "Command"))
+    post.sub.pending.clear()
+    _submit(router, post, chat_xml("POST", "Command", "anyone?", to_callsign="NOBODY"))
+    await mailbox.drain()
+    assert post.types == ["b-t-f-s"]
+    assert router.counters.get("chat_undeliverable{reason=unknown_recipient}") == 1
+    await mailbox.stop()
+
+
+async def test_routed_messages_during_collection_wait_behind_every_page_of_kept_mail() -> None:
+    router, store, mailbox = _setup()
+    _departed_team(router)
+    post = Client(router)
+    kept = [f"k{n}" for n in range(2500)]  # more than two pages
+    for uid in kept:
+        _submit(router, post, _directed(uid, to_uid="TEAM"))
+    await mailbox.drain()
+    store.gate.clear()
+    store.reading.clear()
+    back = _return(router)
+    _submit(router, back, _pli("TEAM", "Rescue-3"))
+    await asyncio.wait_for(store.reading.wait(), EVENT_TIMEOUT_S)
+    _submit(router, post, _directed("live", to_uid="TEAM"))  # routed live while the mail is read
+    assert [u for u in back.uids if u.startswith(("k", "live"))] == []
+    store.gate.set()
+    await mailbox.drain()
+    assert [u for u in back.uids if u.startswith(("k", "live"))] == [*kept, "live"]
+    mailbox.acknowledged(back.received)
+    await mailbox.drain()
+    assert store.waiting_for("TEAM") == []
+    await mailbox.stop()
+
+
+async def test_unacknowledged_messages_of_an_ended_connection_are_kept_again_in_order() -> None:
+    router, store, mailbox = _setup()
+    _departed_team(router)
+    post = Client(router)
+    _submit(router, post, _directed("kept", to_uid="TEAM"))
+    await mailbox.drain()
+    back = _return(router)
+    _submit(router, back, _pli("TEAM", "Rescue-3"))
+    await mailbox.drain()
+    _submit(router, post, _directed("live1", to_uid="TEAM"))
+    _submit(router, post, _directed("live2", to_uid="TEAM"))
+    handed = [m for m in back.received if m.returnable]
+    assert [m.event.uid for m in handed] == ["kept", "live1", "live2"]
+    mailbox.acknowledged(handed[:1])  # only the kept one reached the device
+    _leave(router, back)
+    mailbox.returned("TEAM", handed[1:])  # the connection ended with the rest unacknowledged
+    await mailbox.drain()
+    assert store.waiting_for("TEAM") == ["live1", "live2"]
+    assert router.counters.get("mail_returned") == 2
+    again = _return(router)
+    _submit(router, again, _pli("TEAM", "Rescue-3"))
+    await mailbox.drain()
+    assert [u for u in again.uids if u.startswith(("kept", "live"))] == ["live1", "live2"]
     await mailbox.stop()

@@ -168,6 +168,7 @@ def connect(router: Router, uid: str, callsign: str, groups: frozenset[str] = BL
     subscriber = Subscriber(lambda: None, transport="tcp", in_groups=groups, out_groups=groups)
     router.registry.add(subscriber)
     router.registry.bind(subscriber, uid, callsign)
+    router.devices.bound(uid, callsign, None, groups, 0)  # as the router's bind does
     return subscriber
 
 

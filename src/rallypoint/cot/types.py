@@ -8,6 +8,12 @@ PROTOCOL_REQUEST = "t-x-takp-q"
 PROTOCOL_RESPONSE = "t-x-takp-r"
 CHAT = "b-t-f"
 CHAT_DELIVERY_FAILURE = "b-t-f-s"
+CHAT_PENDING = "b-t-f-p"
+"""Kept for a recipient that is offline: delivered when it returns (store-and-forward)."""
+CHAT_DELIVERED = "b-t-f-d"
+CHAT_READ = "b-t-f-r"
+CHAT_ANSWERS = frozenset({CHAT_DELIVERY_FAILURE, CHAT_PENDING, CHAT_DELIVERED, CHAT_READ})
+"""The server's and the recipients' answers about a chat: never answered themselves."""
 EMERGENCY_CANCEL = "b-a-o-can"
 EMERGENCY_TYPES = frozenset({"b-a-o-tbl", "b-a-o-pan", "b-a-o-opn", "b-a-g", "b-a-o-c"})
 
@@ -46,6 +52,11 @@ def is_control(cot_type: str) -> bool:
 def is_chat(cot_type: str) -> bool:
     """GeoChat messages and their receipts (``b-t-f``, ``b-t-f-d``, ``b-t-f-r`` ...)."""
     return cot_type == CHAT or cot_type.startswith("b-t-f-")
+
+
+def is_answerable(cot_type: str) -> bool:
+    """A chat whose sender is told whether it was delivered, kept or refused (not an answer itself)."""
+    return is_chat(cot_type) and cot_type not in CHAT_ANSWERS
 
 
 def is_emergency(cot_type: str) -> bool:

@@ -1,10 +1,11 @@
 """Objectives and checklists on missions: designate, assign, answer, re-send, escalate.
 
-An assignment goes to the devices its assignee names (:mod:`directory`) and, like every
-objective change, to the mission's subscribers: the marker (so the map updates) and a
-Data Sync change. Until the assignee acknowledges, the marker is re-sent to those of its
-devices that are connected every ``objective_resend_s``; after ``objective_ack_deadline_s``
-the owners get a GeoChat alert and the change log an escalation, once per assignment.
+An assignment goes to the devices its assignee names (the router's device register,
+:mod:`rallypoint.router.devices`) and, like every objective change, to the mission's
+subscribers: the marker (so the map updates) and a Data Sync change. Until the assignee
+acknowledges, the marker is re-sent to those of its devices that are connected every
+``objective_resend_s``; after ``objective_ack_deadline_s`` the owners get a GeoChat alert
+and the change log an escalation, once per assignment.
 """
 
 import functools
@@ -150,7 +151,7 @@ class ObjectiveDesk:
             return False
         if assignee in (sender.uid, sender.callsign, sender.team):
             return True
-        return sender.uid in self.service.field.directory.resolve(assignee, mission.groups)
+        return sender.uid in self.service.host.router.devices.resolve(assignee, mission.groups)
 
     # checklists
 
@@ -234,7 +235,7 @@ class ObjectiveDesk:
     def _targets(self, mission: Mission, objective: Objective) -> list[str]:
         if objective.assignee is None:
             return []
-        return self.service.field.directory.resolve(objective.assignee, mission.groups)
+        return self.service.host.router.devices.resolve(objective.assignee, mission.groups)
 
     def _alert_owners(self, mission: Mission, objective: Objective, now: int) -> None:
         minutes = round(self.service.host.settings.objective_ack_deadline_s / 60)
@@ -244,7 +245,7 @@ class ObjectiveDesk:
         )
         server_uid = self.service.host.settings.server_id
         for owner in mission.owners():
-            if self.service.field.directory.device(owner) is not None or owner in mission.subscriptions:
+            if self.service.host.router.devices.get(owner) is not None or owner in mission.subscriptions:
                 self.service.host.send_to(owner, notify.alert_chat(server_uid, owner, text, now))
 
     def tick(self, now: int) -> None:

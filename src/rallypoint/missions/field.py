@@ -18,7 +18,6 @@ from rallypoint.errors import MissionError
 from rallypoint.missions.access import is_member
 from rallypoint.missions.acks import find_answer
 from rallypoint.missions.announce import to_subscribers
-from rallypoint.missions.directory import Directory
 from rallypoint.missions.model import Mission
 from rallypoint.missions.notify import NOTIFICATION_PREFIX
 from rallypoint.missions.roles import WRITE, allows
@@ -61,7 +60,6 @@ class FieldWatch:
 
     def __init__(self, service: "MissionService") -> None:
         self.service = service
-        self.directory = Directory(service.host.router.registry)
         settings = service.host.settings
         self._limits = XmlLimits(settings.max_event_bytes, settings.max_xml_depth)
         self._jobs = JobQueue("rallypoint-missions", MAX_QUEUED_JOBS, (MissionError,), self._refused)
@@ -93,7 +91,6 @@ class FieldWatch:
 
     def observe(self, message: Outbound, subscriber: Subscriber) -> None:
         """See the module docstring; called by the router for every routed event."""
-        self.directory.saw(subscriber)
         event = message.event
         if event.type.startswith(NOTIFICATION_PREFIX) or event.detail is None:
             return

@@ -52,7 +52,7 @@ class MissionService:
         self.announcer = Announcer(
             send_to=host.send_to,
             reachable_from=host.router.registry.reachable_from,
-            resolve=self.field.directory.resolve,
+            resolve=host.router.devices.resolve,
             announce_objective=self.desk.announce,
             tell=self.tell,
         )

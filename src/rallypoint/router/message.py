@@ -15,7 +15,17 @@ class Outbound:
     and keeps the sender's exact encoding.
     """
 
-    __slots__ = ("_payload", "_protobuf", "_xml", "directed", "event", "recipients", "replace_key")
+    __slots__ = (
+        "_payload",
+        "_protobuf",
+        "_xml",
+        "directed",
+        "event",
+        "mail_id",
+        "recipients",
+        "replace_key",
+        "returnable",
+    )
 
     def __init__(
         self,
@@ -25,12 +35,19 @@ class Outbound:
         original_protobuf: bytes | None = None,
         directed: bool = False,
         replace_key: str | None = None,
+        returnable: bool = False,
+        mail_id: int | None = None,
     ) -> None:
         self.event = event
         self.directed = directed
         """Addressed to named recipients: never dropped to make room in a queue."""
         self.replace_key = replace_key
         """Set for position reports: a newer one with the same key may replace this one."""
+        self.returnable = returnable
+        """Addressed to its recipient's device (routed with ``marti/dest``, ``send_to``, kept mail):
+        if the connection ends before the peer acknowledged it, it goes back to the mailbox."""
+        self.mail_id = mail_id
+        """The mailbox row it was read from: marked delivered once acknowledged."""
         self.recipients: frozenset[str] = frozenset()
         """For a directed message: the identities (TLS users) it was handed to, for the store."""
         self._xml = original_xml

@@ -34,6 +34,7 @@ class Subscriber:
         "binds",
         "callsign",
         "connected_at",
+        "held",
         "id",
         "identity",
         "in_groups",
@@ -67,6 +68,8 @@ class Subscriber:
         self.id = _next_id()
         self.wake = wake
         self.pending: list[Outbound] = []
+        self.held: list[Outbound] | None = None
+        """While its kept mail is being read (store-and-forward), directed messages wait here."""
         self.transport = transport
         self.address = address
         self.in_groups = frozenset(in_groups)

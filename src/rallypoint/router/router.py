@@ -18,7 +18,7 @@ from rallypoint.cot import control, types
 from rallypoint.cot.event import Event
 from rallypoint.router.alerts import AlertBoard
 from rallypoint.router.cache import SituationCache
-from rallypoint.router.departed import DepartedDevices
+from rallypoint.router.devices import DeviceRegister
 from rallypoint.router.message import Outbound
 from rallypoint.router.ownership import OwnershipTable
 from rallypoint.router.registry import Registry, Subscriber
@@ -90,11 +90,12 @@ class Router:
         self._reported: dict[tuple[str, int, str], int] = {}
         self.recorder: Callable[[Outbound, Subscriber], None] | None = None
         """Told about every routed event after delivery (persistence); must not block or raise."""
-        self.on_absent: Callable[[str, Outbound], None] | None = None
-        """Store-and-forward: told (recipient uid, message) for each recipient of a directed
-        message that is offline but allowed to receive it."""
-        self.departed = DepartedDevices()
-        """Who offline devices were, for store-and-forward."""
+        self.on_absent: Callable[[str, Outbound, Subscriber], bool] | None = None
+        """Store-and-forward: told (recipient uid, message, sender) for each recipient of a
+        directed message that is offline but allowed to receive it; True if it will be kept
+        (the mailbox then answers the sender once the message is durable)."""
+        self.devices = DeviceRegister()
+        """Every known device, connected or departed (store-and-forward, missions, the API)."""
         self.on_bind: list[Callable[[Subscriber], None]] = []
         """Told when a connection first binds a device uid (store-and-forward delivers its mail)."""
         self.observers: list[Callable[[Outbound, Subscriber], None]] = []
@@ -116,6 +117,9 @@ class Router:
         """Apply new groups to a connected client, and send it the picture it can now see."""
         before = subscriber.out_groups
         self.registry.regroup(subscriber, in_groups, out_groups)
+        device = self.devices.get(subscriber.uid) if subscriber.uid is not None else None
+        if device is not None and self.registry.by_uid(device.uid) is subscriber:
+            device.groups = subscriber.out_groups
         gained = subscriber.out_groups - before
         if not gained:
             return
@@ -134,7 +138,8 @@ class Router:
             return
         if self.registry.by_uid(subscriber.uid) is not None:
             return  # the same device is still connected another way
-        self._remember_departed(subscriber)
+        if subscriber.receives:
+            self.devices.departed(subscriber.uid, now_ms)
         entry = self.cache.get(subscriber.uid)
         if entry is not None and entry.sender_id == subscriber.id:
             self.cache.remove(subscriber.uid)
@@ -143,6 +148,8 @@ class Router:
         message = Outbound(delete)
         for receiver in self.registry.reachable_from(subscriber.in_groups):
             receiver.deliver(message)
+        if self.recorder is not None:
+            self.recorder(message, subscriber)  # so a restart does not show it as still there
 
     def submit(
         self,
@@ -175,7 +182,7 @@ class Router:
                 )
                 self._report(Denial("spoofing_refused", sender, event, refusal.subject, refusal.owner))
             return 0
-        self._learn_sender(sender, event)
+        self._learn_sender(sender, event, now_ms)
         if event.type == types.DELETE and not self._apply_delete(sender, event):
             return 0
         detail = event.detail
@@ -187,26 +194,26 @@ class Router:
             original_protobuf=original_protobuf if keep_original else None,
             directed=directed,
             replace_key=event.uid if event.is_situational_awareness else None,
+            returnable=directed,
         )
         delivered = 0
         receivers = self._recipients(sender, event, now_ms)
         for receiver in receivers:
             if receiver is not sender:
-                pending = receiver.pending
-                if not pending:
-                    receiver.wake()
-                pending.append(message)
+                if directed and receiver.held is not None:
+                    receiver.held.append(message)  # behind its kept mail, being read
+                else:
+                    pending = receiver.pending
+                    if not pending:
+                        receiver.wake()
+                    pending.append(message)
                 delivered += 1
+        kept = 0
         if directed:
             message.recipients = frozenset(r.identity for r in receivers if r.identity is not None)
             if self.on_absent is not None:
-                self._keep_for_absent(sender, message, receivers)
-        if (
-            not delivered
-            and directed
-            and types.is_chat(event.type)
-            and event.type != types.CHAT_DELIVERY_FAILURE
-        ):
+                kept = self._keep_for_absent(sender, message, receivers)
+        if not (delivered or kept) and directed and types.is_answerable(event.type):
             self._bounce_chat(sender, event)
         self._remember(sender, message, now_ms)
         self.counters.inc("delivered", delivered)
@@ -216,7 +223,7 @@ class Router:
             observer(message, sender)
         return delivered
 
-    def _learn_sender(self, sender: Subscriber, event: Event) -> None:
+    def _learn_sender(self, sender: Subscriber, event: Event, now_ms: int) -> None:
         """Bind a connection to the uid and callsign of its own position reports."""
         if not (sender.binds and event.is_situational_awareness):
             return
@@ -230,6 +237,10 @@ class Router:
             group = event.detail.group if event.detail else None
             if group is not None:
                 sender.team, sender.role = group.name, group.role
+            if sender.receives:
+                known = self.devices.get(event.uid)
+                if first or known is None or known.callsign != sender.callsign or known.team != sender.team:
+                    self.devices.bound(event.uid, sender.callsign, sender.team, sender.out_groups, now_ms)
 
     def _apply_delete(self, sender: Subscriber, event: Event) -> bool:
         """Drop deleted uids from the cache. False for a delete naming nothing (pytak's hello)."""
@@ -283,31 +294,28 @@ class Router:
             targets.discard(denied)
         return targets
 
-    def _remember_departed(self, subscriber: Subscriber) -> None:
-        """Keep who a departed device was, so directed messages to it can wait in its mailbox."""
-        if subscriber.uid is not None and subscriber.receives:
-            self.departed.remember(subscriber.uid, subscriber.callsign, subscriber.out_groups)
-
     def _keep_for_absent(
         self, sender: Subscriber, message: Outbound, receivers: AbstractSet[Subscriber]
-    ) -> None:
-        """Hand the offline recipients of a directed message to store-and-forward."""
+    ) -> int:
+        """Hand the offline recipients of a directed message to store-and-forward; how many keep it."""
         assert self.on_absent is not None
         detail = message.event.detail
         assert detail is not None
         reached = {r.uid for r in receivers}
+        kept = 0
         for dest in detail.dests:
-            known = self.departed.named_by(dest)
+            known = self.devices.named_by(dest)
             if known is None:
                 continue
-            uid, groups = known
+            uid = known.uid
             if uid in reached or self.registry.by_uid(uid) is not None or uid == sender.uid:
                 continue
-            if groups.isdisjoint(sender.in_groups):
+            if known.groups.isdisjoint(sender.in_groups):
                 self.counters.inc("group_denied")
                 continue
             reached.add(uid)
-            self.on_absent(uid, message)
+            kept += self.on_absent(uid, message, sender)
+        return kept
 
     def _deny_recipient(self, sender: Subscriber, event: Event, recipient: Subscriber, now_ms: int) -> None:
         """A directed message named a connected client outside the sender's groups: not delivered."""
@@ -356,8 +364,9 @@ class Router:
         return {sub for sub in reachable if sub is not sender}
 
     def _bounce_chat(self, sender: Subscriber, event: Event) -> None:
-        """Tell the sender its chat reached nobody (``b-t-f-s``), as TAK clients expect."""
-        self.counters.inc("chat_undeliverable")
+        """Tell the sender its chat reached nobody and is not kept (``b-t-f-s``), as TAK clients expect."""
+        self.counters.inc("chat_undeliverable{reason=unknown_recipient}")
+        log.info("chat %s from %s: no such recipient, not delivered", event.uid, describe(sender))
         sender.deliver(Outbound(event._replace(type=types.CHAT_DELIVERY_FAILURE), directed=True))
 
     def _remember(self, sender: Subscriber, message: Outbound, now_ms: int) -> None:

@@ -72,7 +72,21 @@ def api_deps(context: ServerContext) -> ApiDeps:
         now_ms=wall_clock_ms,
         store=lambda: context.store,
         queue_depth=queue_depth,
+        faults=lambda: store_faults(context),
     )
+
+
+def store_faults(context: ServerContext) -> list[str]:
+    """Why the store is failing now: the event writer's and the mailbox's last errors."""
+    faults: list[str] = []
+    store = context.store
+    if store is not None:
+        _lost, error = store.write_health()
+        if error is not None:
+            faults.append(f"events not stored: {error}")
+    if context.mailbox.last_error is not None:
+        faults.append(context.mailbox.last_error)
+    return faults
 
 
 def package_deps(context: ServerContext) -> PackageDeps:

@@ -80,7 +80,11 @@ class EventRecorder:
 
 
 async def rebuild_cache(router: Router, store: EventStore, now_ms: int, limits: XmlLimits) -> int:
-    """Fill the situation cache from the store; return how many entries were restored."""
+    """Fill the situation cache and the device register from the store; return cache entries restored.
+
+    Every device in the stored picture is registered as departed (it binds again when it
+    returns), including those whose disconnect was recorded: their mail and their names
+    (an objective assigned to a callsign) must still find them."""
     cache = router.cache
     horizon = now_ms - cache.max_ttl_ms
     deleted: dict[str, int] = {}
@@ -92,15 +96,17 @@ async def rebuild_cache(router: Router, store: EventStore, now_ms: int, limits: 
             deleted[link.uid] = max(deleted.get(link.uid, stored.time), stored.time)
     restored = 0
     for stored in await store.latest_events(now_ms):
-        if not stored.groups or not types.is_cacheable(stored.type) or stored.time < horizon:
-            continue
-        if deleted.get(stored.uid, stored.time - 1) >= stored.time:
+        if not stored.groups or not types.is_cacheable(stored.type):
             continue
         event = _parse(stored, limits)
         if event is None:
             continue
         if event.is_situational_awareness:
-            router.departed.remember(event.uid, event.callsign, stored.groups)
+            group = event.detail.group if event.detail else None
+            team = group.name if group is not None else None
+            router.devices.restored(event.uid, event.callsign, team, stored.groups, stored.time)
+        if stored.time < horizon or deleted.get(stored.uid, stored.time - 1) >= stored.time:
+            continue  # departed or stale: known as a device, not shown on the map
         replace_key = event.uid if event.is_situational_awareness else None
         message = Outbound(event, stored.xml, replace_key=replace_key)
         restored += cache.put(message, stored.groups, RESTORED_SENDER_ID, now_ms)

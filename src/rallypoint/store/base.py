@@ -86,6 +86,14 @@ class JournalEntry(NamedTuple):
     """JSON text; its shape belongs to the component that wrote it."""
 
 
+class MailDraft(NamedTuple):
+    """A message to keep, not written yet (:meth:`Store.put_mail_many`)."""
+
+    recipient: str
+    time: int
+    xml: bytes
+
+
 class MailItem(NamedTuple):
     """A message kept for a recipient that was offline (store-and-forward)."""
 
@@ -108,6 +116,9 @@ class EventStore(Protocol):
 
     def lag(self) -> int:
         """Events queued and not yet committed."""
+
+    def write_health(self) -> tuple[int, str | None]:
+        """Events lost to failed transactions so far, and why the last one failed (None: it recovered)."""
 
     async def query_events(
         self,
@@ -190,11 +201,14 @@ class MailStore(Protocol):
     async def put_mail(self, recipient: str, time: int, xml: bytes) -> int:
         """Keep ``xml`` for ``recipient`` until delivered (durable on return); return its id."""
 
-    async def mail_for(self, recipient: str, *, limit: int = 10_000) -> list[MailItem]:
-        """Undelivered items for ``recipient``, oldest first."""
+    async def put_mail_many(self, items: Sequence[MailDraft]) -> None:
+        """Keep every item in one transaction (durable on return), ids increasing in list order."""
+
+    async def mail_for(self, recipient: str, *, after_id: int = 0, limit: int = 10_000) -> list[MailItem]:
+        """Undelivered items for ``recipient`` with ids above ``after_id``, oldest first."""
 
     async def mark_delivered(self, ids: Sequence[int], time: int) -> None:
-        """Record that these items were handed to their recipient's connection."""
+        """Record that these items reached their recipient (its TCP stack acknowledged them)."""
 
 
 class Store(EventStore, PackageStore, JournalStore, MailStore, Protocol):

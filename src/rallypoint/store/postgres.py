@@ -16,6 +16,7 @@ from rallypoint.store import schema
 from rallypoint.store.base import (
     ANY_SUBMITTER,
     JournalEntry,
+    MailDraft,
     MailItem,
     PackageRecord,
     StoredEvent,
@@ -133,6 +134,10 @@ class PostgresStore:
     def lag(self) -> int:
         """Events queued, not yet committed."""
         return self.writer.lag()
+
+    def write_health(self) -> tuple[int, str | None]:
+        """Events lost to failed transactions, and the last failure (None once one committed)."""
+        return self.writer.failed, self.writer.last_error
 
     async def _insert(self, batch: list[StoredEvent]) -> None:
         rows = [_event_row(event) for event in batch]
@@ -279,13 +284,24 @@ class PostgresStore:
         sql = "INSERT INTO mail (recipient, time, xml) VALUES ($1, $2, $3) RETURNING id"
         return int(await self._use(lambda connection: connection.fetchval(sql, recipient, time, xml)))
 
-    async def mail_for(self, recipient: str, *, limit: int = 10_000) -> list[MailItem]:
+    async def put_mail_many(self, items: Sequence[MailDraft]) -> None:
+        """Keep every item in one transaction, in list order."""
+        sql = "INSERT INTO mail (recipient, time, xml) VALUES ($1, $2, $3)"
+        rows = [tuple(item) for item in items]
+
+        async def put(connection: asyncpg.Connection) -> None:
+            async with connection.transaction():
+                await connection.executemany(sql, rows)
+
+        await self._use(put)
+
+    async def mail_for(self, recipient: str, *, after_id: int = 0, limit: int = 10_000) -> list[MailItem]:
         """Undelivered mail of ``recipient``, oldest first."""
         sql = (
             "SELECT id, recipient, time, xml FROM mail WHERE recipient = $1 AND delivered IS NULL "
-            "ORDER BY id LIMIT $2"
+            "AND id > $2 ORDER BY id LIMIT $3"
         )
-        rows = await self._use(lambda connection: connection.fetch(sql, recipient, limit))
+        rows = await self._use(lambda connection: connection.fetch(sql, recipient, after_id, limit))
         return [MailItem(row[0], row[1], row[2], bytes(row[3])) for row in rows]
 
     async def mark_delivered(self, ids: Sequence[int], time: int) -> None:

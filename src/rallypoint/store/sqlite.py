@@ -23,6 +23,7 @@ from rallypoint.store import schema
 from rallypoint.store.base import (
     ANY_SUBMITTER,
     JournalEntry,
+    MailDraft,
     MailItem,
     PackageRecord,
     StoredEvent,
@@ -176,6 +177,10 @@ class SqliteStore:
     def lag(self) -> int:
         """Events queued, not yet committed."""
         return self.writer.lag()
+
+    def write_health(self) -> tuple[int, str | None]:
+        """Events lost to failed transactions, and the last failure (None once one committed)."""
+        return self.writer.failed, self.writer.last_error
 
     async def _insert(self, batch: list[StoredEvent]) -> None:
         columns = ", ".join(schema.EVENT_COLUMNS)
@@ -341,13 +346,23 @@ class SqliteStore:
 
         return await self._run(put)
 
-    async def mail_for(self, recipient: str, *, limit: int = 10_000) -> list[MailItem]:
+    async def put_mail_many(self, items: Sequence[MailDraft]) -> None:
+        """Keep every item in one transaction, in list order."""
+        rows = [tuple(item) for item in items]
+
+        def put(db: sqlite3.Connection) -> None:
+            with db:
+                db.executemany("INSERT INTO mail (recipient, time, xml) VALUES (?, ?, ?)", rows)
+
+        await self._run(put)
+
+    async def mail_for(self, recipient: str, *, after_id: int = 0, limit: int = 10_000) -> list[MailItem]:
         """Undelivered mail of ``recipient``, oldest first."""
         sql = (
             "SELECT id, recipient, time, xml FROM mail WHERE recipient = ? AND delivered IS NULL "
-            "ORDER BY id LIMIT ?"
+            "AND id > ? ORDER BY id LIMIT ?"
         )
-        rows = await self._run(lambda db: db.execute(sql, (recipient, limit)).fetchall())
+        rows = await self._run(lambda db: db.execute(sql, (recipient, after_id, limit)).fetchall())
         return [MailItem(id_, who, time_, bytes(xml)) for id_, who, time_, xml in rows]
 
     async def mark_delivered(self, ids: Sequence[int], time: int) -> None:

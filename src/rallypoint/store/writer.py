@@ -50,6 +50,8 @@ class BatchWriter:
         self.failed = 0
         """Lost to a failed transaction."""
         self.transactions = 0
+        self.last_error: str | None = None
+        """Why the last transaction failed; None once one commits again."""
 
     def start(self) -> None:
         """Start the writer task (on the running loop)."""
@@ -107,9 +109,11 @@ class BatchWriter:
             await self._commit(batch)
         except StoreError as exc:
             self.failed += len(batch)
+            self.last_error = str(exc)
             now = time.monotonic()
             if now - self._last_error_log >= ERROR_LOG_INTERVAL_S:
                 self._last_error_log = now
                 log.error("store: %d events lost (%d in all): %s", len(batch), self.failed, exc)
         else:
             self.transactions += 1
+            self.last_error = None

@@ -1,13 +1,22 @@
-"""A bounded per-client write queue with an explicit overflow policy.
+"""A bounded per-client write queue with priority classes and an explicit overflow policy.
 
-Messages wait here while the socket cannot take more. When the queue is full, a newer
-position report replaces a queued one of the same uid; failing that, the oldest queued
-position report is dropped to make room. Directed messages and map items are never
-dropped: if only those remain, the queue reports an overflow and the caller disconnects
-the client (it is stuck, and it will get the current picture again when it reconnects).
+Messages wait here while the socket cannot take more. They leave in three classes, each in
+its own order (docs/delivery.md):
+
+1. **urgent**: emergencies (``b-a-o-*``, ``b-a-g``) and their cancellations;
+2. **must deliver**: directed messages, map items, deletes, control answers: never dropped;
+3. **positions**: position reports, coalesced per uid: a newer report of a uid takes the
+   place of the queued one wherever it is in the queue, so a slow link carries one current
+   position per device instead of a backlog of obsolete ones.
+
+When the queue is full the oldest queued position report is dropped to make room; if only
+messages that must not be dropped remain, the queue reports an overflow and the caller
+disconnects the client (it is stuck; what was directed to it goes back to its mailbox).
 """
 
 from enum import Enum
+
+from rallypoint.router.message import Outbound
 
 
 class PutResult(Enum):
@@ -22,63 +31,86 @@ class PutResult(Enum):
     """Not queued: the queue is full of messages that must not be dropped."""
 
 
-class Outbox:
-    """Bytes waiting to be written to one client, in order."""
+_Item = tuple[bytes, Outbound | None]
+"""Bytes to write, and the message they carry when it must be kept again if never acknowledged."""
 
-    __slots__ = ("_items", "_keys", "max_bytes", "max_messages", "queued_bytes", "queued_messages")
+
+class Outbox:
+    """Bytes waiting to be written to one client (see the module docstring)."""
+
+    __slots__ = (
+        "_must",
+        "_positions",
+        "_urgent",
+        "max_bytes",
+        "max_messages",
+        "queued_bytes",
+        "queued_messages",
+    )
 
     def __init__(self, max_messages: int, max_bytes: int) -> None:
         self.max_messages = max_messages
         self.max_bytes = max_bytes
-        self._items: list[bytes | None] = []
-        self._keys: dict[str, int] = {}
-        """Replaceable entries: key -> index in ``_items``, oldest first."""
+        self._urgent: list[_Item] = []
+        self._must: list[_Item] = []
+        self._positions: dict[str, _Item] = {}
+        """By replace key, oldest first; a replacement keeps its place."""
         self.queued_messages = 0
         self.queued_bytes = 0
 
     def __bool__(self) -> bool:
         return self.queued_messages > 0
 
-    def put(self, data: bytes, replace_key: str | None = None) -> PutResult:
-        """Queue ``data``; ``replace_key`` marks it replaceable (a position report's uid)."""
-        if self.queued_messages < self.max_messages and self.queued_bytes + len(data) <= self.max_bytes:
-            self._append(data, replace_key)
-            return PutResult.QUEUED
-        if replace_key is not None and replace_key in self._keys:
-            index = self._keys[replace_key]
-            old = self._items[index]
-            assert old is not None
-            self._items[index] = data
-            self.queued_bytes += len(data) - len(old)
-            return PutResult.REPLACED
-        while self._keys:
-            key = next(iter(self._keys))
-            self._discard(self._keys.pop(key))
-            if self.queued_messages < self.max_messages and self.queued_bytes + len(data) <= self.max_bytes:
-                self._append(data, replace_key)
-                return PutResult.DROPPED_OLDER
-        return PutResult.OVERFLOW
-
-    def _append(self, data: bytes, replace_key: str | None) -> None:
-        if replace_key is not None:
-            self._keys.pop(replace_key, None)
-            self._keys[replace_key] = len(self._items)
-        self._items.append(data)
+    def put(
+        self,
+        data: bytes,
+        replace_key: str | None = None,
+        *,
+        urgent: bool = False,
+        returnable: Outbound | None = None,
+    ) -> PutResult:
+        """Queue ``data``; ``replace_key`` marks a position report (its uid); ``returnable`` is the
+        message to hand back by :meth:`returnable` if the connection ends before it is written."""
+        item = (data, returnable)
+        if replace_key is not None and not urgent:
+            old = self._positions.get(replace_key)
+            if old is not None:
+                self._positions[replace_key] = item
+                self.queued_bytes += len(data) - len(old[0])
+                return PutResult.REPLACED
+        result = PutResult.QUEUED
+        while not self._fits(data):
+            if not self._positions:
+                return PutResult.OVERFLOW
+            dropped = self._positions.pop(next(iter(self._positions)))
+            self.queued_messages -= 1
+            self.queued_bytes -= len(dropped[0])
+            result = PutResult.DROPPED_OLDER
+        if urgent:
+            self._urgent.append(item)
+        elif replace_key is not None:
+            self._positions[replace_key] = item
+        else:
+            self._must.append(item)
         self.queued_messages += 1
         self.queued_bytes += len(data)
+        return result
 
-    def _discard(self, index: int) -> None:
-        old = self._items[index]
-        assert old is not None
-        self._items[index] = None
-        self.queued_messages -= 1
-        self.queued_bytes -= len(old)
+    def _fits(self, data: bytes) -> bool:
+        return self.queued_messages < self.max_messages and self.queued_bytes + len(data) <= self.max_bytes
 
     def take(self) -> bytes:
-        """Everything queued, joined for one write, and the queue emptied."""
-        data = b"".join(item for item in self._items if item is not None)
-        self._items = []
-        self._keys = {}
+        """Everything queued, joined for one write in class order, and the queue emptied."""
+        return self.take_with_returnable()[0]
+
+    def take_with_returnable(self) -> tuple[bytes, list[Outbound]]:
+        """Like :meth:`take`, with the returnable messages in the order they are written."""
+        items = [*self._urgent, *self._must, *self._positions.values()]
+        self._urgent, self._must, self._positions = [], [], {}
         self.queued_messages = 0
         self.queued_bytes = 0
-        return data
+        return b"".join(data for data, _ in items), [message for _, message in items if message is not None]
+
+    def returnable(self) -> list[Outbound]:
+        """The returnable messages still queued, in the order they would have been written."""
+        return [message for _, message in (*self._urgent, *self._must) if message is not None]

@@ -8,7 +8,6 @@ this client sends ready in one loop turn leaves in one ``write``.
 
 import asyncio
 import logging
-import socket
 import uuid
 from collections.abc import Callable
 from typing import NamedTuple, cast
@@ -23,7 +22,9 @@ from rallypoint.errors import ForbiddenXml, FrameTooLarge, MalformedFrame, Proto
 from rallypoint.router.message import Outbound
 from rallypoint.router.registry import Subscriber
 from rallypoint.router.router import describe
+from rallypoint.transport.acks import AckTracker
 from rallypoint.transport.context import ServerContext, wall_clock_ms
+from rallypoint.transport.keepalive import tune_stream_socket
 from rallypoint.transport.outbox import Outbox, PutResult
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,9 @@ class StreamConnection(asyncio.Protocol):
         settings = context.settings
         self.decoder = StreamDecoder(settings.max_event_bytes, settings.max_event_bytes)
         self.outbox = Outbox(settings.outbox_max_messages, settings.outbox_max_bytes)
+        self.acks = AckTracker(None, exact=True)
+        self._unsent: list[Outbound] = []
+        """Returnable messages that arrived after the connection started closing."""
         self.negotiator = Negotiator(str(uuid.uuid4()), context.server_version)
         self.format = WireFormat.XML
         self.subscriber: Subscriber | None = None
@@ -111,8 +115,9 @@ class StreamConnection(asyncio.Protocol):
             transport.abort()
             return
         sock = transport.get_extra_info("socket")
-        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if sock is not None:
+            tune_stream_socket(sock, self.context.settings)
+        self.acks = AckTracker(sock, exact=self.transport_name != "tls")
         transport.set_write_buffer_limits(high=TRANSPORT_HIGH_WATER)
         self.context.connections.add(self)
         counters.inc(f"connections_opened{{transport={self.transport_name}}}")
@@ -177,7 +182,7 @@ class StreamConnection(asyncio.Protocol):
 
     def _update_watch(self) -> None:
         """Keep this connection in the set the tick checks only while a timer can fire."""
-        if self._paused_since is None and self._partial_since is None:
+        if self._paused_since is None and self._partial_since is None and not self.acks:
             self.context.watched.discard(self)
         else:
             self.context.watched.add(self)
@@ -188,6 +193,7 @@ class StreamConnection(asyncio.Protocol):
         self.context.watched.discard(self)
         if self.subscriber is not None:
             self.context.router.detach(self.subscriber, wall_clock_ms())
+            self._return_unacknowledged(self.subscriber)
             self.context.counters.inc(f"connections_closed{{transport={self.transport_name}}}")
             log.debug("%s disconnected (%s)", self.peer, exc or "closed")
         if self._on_lost is not None:
@@ -280,12 +286,12 @@ class StreamConnection(asyncio.Protocol):
         if pending:
             subscriber.pending = []
             if self._paused_since is None and not self.outbox:
-                self._write(self._encode_all(pending))
+                self._write(self._encode_all(pending), [m for m in pending if m.returnable])
                 return
             for message in pending:
                 self._park(message)
         if self._paused_since is None and self.outbox:
-            self._write(self.outbox.take())
+            self._write(*self.outbox.take_with_returnable())
 
     def _encode_all(self, messages: list[Outbound]) -> bytes:
         wire_format = self.format
@@ -307,11 +313,19 @@ class StreamConnection(asyncio.Protocol):
     def _park(self, message: Outbound) -> None:
         """Queue one message in the bounded outbox, applying its overflow policy."""
         if self._closing:
+            if message.returnable:
+                self._unsent.append(message)
             return
         data = self._encode_or_skip(message)
         if not data:
             return
-        result = self.outbox.put(data, message.replace_key)
+        event_type = message.event.type
+        result = self.outbox.put(
+            data,
+            message.replace_key,
+            urgent=types.is_emergency(event_type) or event_type == types.EMERGENCY_CANCEL,
+            returnable=message if message.returnable else None,
+        )
         if result is PutResult.QUEUED:
             return
         self.context.counters.inc(f"outbox{{result={result.value}}}")
@@ -320,16 +334,39 @@ class StreamConnection(asyncio.Protocol):
                 "%s disconnected: write queue full (%d messages)", self.peer, self.outbox.queued_messages
             )
             self.close(abort=True)
+            if message.returnable:
+                self._unsent.append(message)
 
-    def _write(self, data: bytes) -> None:
+    def _write(self, data: bytes, returnable: list[Outbound]) -> None:
         assert self._transport is not None
         self._transport.write(data)
         self.context.counters.inc("bytes_out", len(data))
+        self.acks.wrote(len(data), returnable)
+        self._confirm()
+
+    def _confirm(self) -> None:
+        """Tell the mailbox which written messages the peer's TCP stack has acknowledged."""
+        if not self.acks or self._transport is None:
+            return
+        acknowledged = self.acks.acknowledged(self._transport.get_write_buffer_size())
+        if acknowledged:
+            self.context.mailbox.acknowledged(acknowledged)
+        self._update_watch()
+
+    def _return_unacknowledged(self, subscriber: Subscriber) -> None:
+        """The connection ended: what was directed to it and not acknowledged goes back, in order."""
+        if subscriber.uid is None:
+            return
+        returned = [*self.acks.unacknowledged(), *self.outbox.returnable(), *self._unsent]
+        returned += [message for message in subscriber.pending if message.returnable]
+        if returned:
+            self.context.mailbox.returned(subscriber.uid, returned)
 
     # lifecycle
 
     def check_timeouts(self, now: float) -> None:
         """Close this connection if it is stalled, trickling, or (when configured) idle."""
+        self._confirm()
         settings = self.context.settings
         if self._paused_since is not None and now - self._paused_since > settings.stall_timeout_s:
             self._timeout("stalled", f"accepted no data for {settings.stall_timeout_s:g} s")
@@ -354,7 +391,7 @@ class StreamConnection(asyncio.Protocol):
         if not abort:
             self._flush()
             if self.outbox:
-                self._write(self.outbox.take())
+                self._write(*self.outbox.take_with_returnable())
         self._closing = True
         if abort:
             self._transport.abort()

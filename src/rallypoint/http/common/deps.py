@@ -89,6 +89,8 @@ class ApiDeps:
     """Returns the open store, or None while it is closed. None: this server keeps no history."""
     queue_depth: Callable[[], int] = lambda: 0
     """Messages waiting in all client outboxes (for /metrics)."""
+    faults: Callable[[], list[str]] = lambda: []
+    """Why the server is degraded now (a failing store, …); empty when all is well (for /health)."""
 
 
 def envelope(type_name: str, data: Any, node_id: str) -> dict[str, Any]:

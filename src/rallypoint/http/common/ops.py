@@ -105,6 +105,7 @@ def gauge_samples(deps: ApiDeps) -> list[Sample]:
     store = deps.store() if deps.store is not None else None
     if store is not None:
         samples.append(Sample(f"{PREFIX}store_lag_events", (), store.lag()))
+        samples.append(Sample(f"{PREFIX}store_events_lost", (), store.write_health()[0]))
     for raw, value in sorted(deps.counters.gauges().items()):
         name, labels = parse_counter(raw)
         samples.append(Sample(f"{PREFIX}{name}", labels, value))
@@ -129,7 +130,10 @@ def ops_routes(deps: ApiDeps) -> list[BaseRoute]:
         store = deps.store()
         if store is None:
             return JSONResponse({**body, "status": "unavailable", "store": "closed"}, status_code=503)
-        return JSONResponse({**body, "store": "ok", "store_lag": store.lag()})
+        faults = deps.faults()
+        if faults:
+            body |= {"status": "degraded", "reasons": faults}
+        return JSONResponse({**body, "store": "degraded" if faults else "ok", "store_lag": store.lag()})
 
     async def metrics(request: Request) -> Response:
         return PlainTextResponse(prometheus_text(deps), media_type=PROMETHEUS_CONTENT_TYPE)

@@ -1,0 +1,1 @@
+"""Delivery under faults: every accepted directed message reaches its device once, in order."""

@@ -1,0 +1,31 @@
+"""The server the fault tests run against: in process, plain TCP only, a store in a temporary directory."""
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from rallypoint.config import Settings
+from rallypoint.router.mailbox import MAIL_PAGE
+from rallypoint.server.server import Server
+
+
+@pytest.fixture
+async def running(tmp_path: Path) -> AsyncIterator[tuple[Server, int]]:
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        tcp_port=0,
+        udp_port=None,
+        tls_port=None,
+        enrollment_port=None,
+        api_tls_port=None,
+        api_plain_port=None,
+        web_port=None,
+        outbox_max_messages=2 * MAIL_PAGE,  # a returning device's pages are not paced yet
+    )
+    running = Server(settings)
+    ports = await running.start()
+    try:
+        yield running, ports.tcp
+    finally:
+        await running.stop()

@@ -1,0 +1,87 @@
+"""A fault-injecting TCP proxy on loopback, in user space (this machine's kernel has no netem).
+
+Every client connection gets its own upstream connection to the server. Faults apply to
+all connections from the moment they are set: ``throttle`` limits server-to-client bytes
+per second (the proxy reads upstream no faster, so the server's send queue backs up as on a
+thin link), ``stall`` stops forwarding server-to-client, ``reset`` aborts every connection
+at both ends. The proxy is a middlebox: bytes its kernel has acknowledged and it has not
+forwarded are lost on a reset, exactly as a TCP-terminating middlebox would lose them, so
+the tests reset only between bursts, when it holds nothing.
+"""
+
+import asyncio
+import contextlib
+
+from tests.interop.clients import HOST
+
+CHUNK = 1024
+"""Bytes forwarded per step: small, so throttling is smooth."""
+
+
+class FaultProxy:
+    """Listens on an ephemeral loopback port and forwards to ``HOST:target``."""
+
+    def __init__(self, target: int) -> None:
+        self._target = target
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.bytes_per_s: int | None = None
+        self._flowing = asyncio.Event()
+        self._flowing.set()
+
+    async def start(self) -> int:
+        self._server = await asyncio.start_server(self._accept, HOST, 0)
+        return int(self._server.sockets[0].getsockname()[1])
+
+    def throttle(self, bytes_per_s: int | None) -> None:
+        self.bytes_per_s = bytes_per_s
+
+    def stall(self) -> None:
+        self._flowing.clear()
+
+    def resume(self) -> None:
+        self._flowing.set()
+
+    def reset(self) -> None:
+        for writer in list(self._writers):
+            writer.transport.abort()
+
+    async def close(self) -> None:
+        self.reset()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+                await task
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(HOST, self._target)
+        self._writers |= {writer, up_writer}
+        downstream = asyncio.create_task(self._pump(up_reader, writer, throttled=True))
+        upstream = asyncio.create_task(self._pump(reader, up_writer, throttled=False))
+        self._tasks |= {downstream, upstream}
+        await asyncio.wait({downstream, upstream}, return_when=asyncio.FIRST_COMPLETED)
+        for end in (writer, up_writer):
+            end.transport.abort()
+            self._writers.discard(end)
+
+    async def _pump(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, throttled: bool
+    ) -> None:
+        with contextlib.suppress(ConnectionError):
+            while True:
+                if throttled:
+                    await self._flowing.wait()
+                chunk = await reader.read(CHUNK)
+                if not chunk:
+                    return
+                writer.write(chunk)
+                await writer.drain()
+                if throttled and self.bytes_per_s:
+                    await asyncio.sleep(
+                        len(chunk) / self.bytes_per_s
+                    )  # the fault itself, not a wait for an event
