@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 from rallypoint.cot import control, types
 from rallypoint.cot.event import Event
+from rallypoint.cot.xml import is_frame_safe, quotes_event_tag
 from rallypoint.router.alerts import AlertBoard
 from rallypoint.router.cache import SituationCache
 from rallypoint.router.departed import DepartedDevices
@@ -181,6 +182,11 @@ class Router:
         detail = event.detail
         directed = detail is not None and bool(detail.dests)
         keep_original = detail is None or not detail.has_marti
+        if (original_xml is not None and not is_frame_safe(original_xml)) or (
+            original_protobuf is not None and quotes_event_tag(original_protobuf)
+        ):
+            original_xml = original_protobuf = None  # the codec re-serialised what quotes an event tag
+            self._quoted_event_tag(sender, event, now_ms)
         message = Outbound(
             event,
             original_xml if keep_original else None,
@@ -215,6 +221,15 @@ class Router:
         for observer in self.observers:
             observer(message, sender)
         return delivered
+
+    def _quoted_event_tag(self, sender: Subscriber, event: Event, now_ms: int) -> None:
+        self.counters.inc("reserialised{reason=quoted_event_tag}")
+        if self._first_report("quoted_event_tag", sender, "", now_ms):
+            log.warning(
+                "%s from %s quotes an event tag: re-serialised, not forwarded as sent",
+                event.uid,
+                describe(sender),
+            )
 
     def _learn_sender(self, sender: Subscriber, event: Event) -> None:
         """Bind a connection to the uid and callsign of its own position reports."""

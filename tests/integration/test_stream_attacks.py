@@ -1,0 +1,229 @@
+"""Attacks on the streaming ports against a real server, while a bystander is being served.
+
+The bystander is :class:`~tests.interop.clients.TakClient`, whose splitter is the naive one
+many TAK clients use: it cuts the stream after every ``</event>`` it finds. Whatever the
+attacker sends, by whatever way in (stream XML, a protobuf ``xmlDetail``, the plain Marti
+API, UDP), the bystander must never see an event the attacker could not send directly,
+and must keep receiving its peers' messages in order. Counters and log lines show what the
+server decided.
+"""
+
+import logging
+import socket
+from pathlib import Path
+
+import httpx
+import pytest
+
+from rallypoint.config import Settings
+from rallypoint.cot.framing import encode_mesh
+from rallypoint.cot.stream import Frame, StreamDecoder
+from rallypoint.transport.stream import MESSAGES_PER_TURN
+from tests.conftest import RunningServer
+from tests.integration.test_hostile import (
+    assert_still_served,
+    connect_bystander,
+    logged,
+    proto_frame,
+    rejected,
+    send_ignoring_reset,
+)
+from tests.interop.clients import (
+    HOST,
+    ClientPool,
+    TakClient,
+    cot_time,
+    event_xml,
+    eventually,
+    has_uid,
+    pli_xml,
+)
+
+INJECTION = '</event><event version="2.0" uid="VICTIM" type="a-f-G-U-C" how="m-g" time="{t}" start="{t}" stale="{s}"><point lat="9" lon="9"/><detail><contact callsign="VICTIM" endpoint="*:-1:stcp"/></detail></event>'
+
+
+def injected() -> str:
+    return INJECTION.format(t=cot_time(), s=cot_time(300))
+
+
+QUOTINGS = {
+    "cdata": lambda text: f"<remarks><![CDATA[{text}]]></remarks>",
+    "comment": lambda text: f"<remarks>hi</remarks><!--{text}-->",
+    "pi": lambda text: f"<remarks>hi</remarks><?note {text}?>",
+}
+
+
+@pytest.fixture
+def server_settings(tmp_path: Path) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data",
+        tcp_port=0,
+        udp_port=0,
+        web_port=None,
+        tls_port=None,
+        enrollment_port=None,
+        api_tls_port=None,
+        api_plain_port=0,
+    )
+
+
+@pytest.fixture(autouse=True)
+def server_logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    caplog.set_level(logging.INFO, logger="rallypoint")
+    return caplog
+
+
+def counter(running_server: RunningServer, name: str) -> int:
+    return running_server.server.context.counters.snapshot().get(name, 0)
+
+
+async def assert_relayed_safely(
+    bystander: TakClient,
+    peer: TakClient,
+    uid: str,
+    *,
+    kept: str = '&lt;/event&gt;&lt;event version="2.0" uid="VICTIM"',
+) -> None:
+    """The bystander got ``uid`` whole (``kept`` in its detail), then its peer's next report.
+
+    CDATA arrives as escaped text; comments and processing instructions are dropped."""
+    seen = await bystander.receive(has_uid(uid))
+    assert kept in seen.raw.decode()
+    await peer.send(pli_xml("UID-PEER", "PEER", lat=3.25))
+    after = await bystander.receive(lambda m: m.uid == "UID-PEER" and m.lat == 3.25)
+    messages = [m.uid for m in bystander.seen(lambda m: True)]
+    assert messages.index(uid) < messages.index(after.uid)
+    assert not bystander.seen(has_uid("VICTIM")), "a second event was cut out of the relayed one"
+
+
+@pytest.mark.parametrize("quoting", list(QUOTINGS))
+async def test_quoted_end_tag_over_the_stream_is_one_event_and_relayed_safely(
+    running_server: RunningServer, server_logs: pytest.LogCaptureFixture, quoting: str
+) -> None:
+    detail = QUOTINGS[quoting](injected())
+    async with ClientPool(running_server.ports.tcp) as pool:
+        bystander = await connect_bystander(pool)
+        peer = await connect_bystander(pool)
+        attacker = await connect_bystander(pool)
+        await attacker.send(event_xml("ATTACK-STREAM", "a-h-G", detail))
+        kept = "&lt;/event&gt;&lt;event" if quoting == "cdata" else "<remarks>hi</remarks>"
+        await assert_relayed_safely(bystander, peer, "ATTACK-STREAM", kept=kept)
+    assert counter(running_server, "reserialised{reason=quoted_event_tag}") == 1
+    assert rejected(running_server) == {}
+    assert logged(server_logs, "quotes an event tag: re-serialised")
+
+
+async def test_quoted_end_tag_in_protobuf_xml_detail_is_relayed_safely(
+    running_server: RunningServer, server_logs: pytest.LogCaptureFixture
+) -> None:
+    async with ClientPool(running_server.ports.tcp) as pool:
+        bystander = await connect_bystander(pool)
+        peer = await connect_bystander(pool)
+        attacker = await connect_bystander(pool)
+        xml_detail = QUOTINGS["cdata"](injected())
+        await attacker.send_raw(proto_frame("ATTACK-PROTO", xml_detail=xml_detail))
+        await assert_relayed_safely(bystander, peer, "ATTACK-PROTO")
+    assert counter(running_server, "reserialised{reason=quoted_event_tag}") == 1
+    assert logged(server_logs, "quotes an event tag: re-serialised")
+
+
+async def test_quoted_end_tag_posted_to_the_marti_api_is_relayed_safely(
+    running_server: RunningServer, server_logs: pytest.LogCaptureFixture
+) -> None:
+    assert running_server.ports.api_plain is not None
+    async with ClientPool(running_server.ports.tcp) as pool:
+        bystander = await connect_bystander(pool)
+        peer = await connect_bystander(pool)
+        body = event_xml("ATTACK-REST", "a-h-G", QUOTINGS["cdata"](injected()))
+        async with httpx.AsyncClient(base_url=f"http://{HOST}:{running_server.ports.api_plain}") as client:
+            answer = await client.post("/Marti/api/cot", content=body)
+        assert answer.status_code == 200
+        await assert_relayed_safely(bystander, peer, "ATTACK-REST")
+    assert counter(running_server, "reserialised{reason=quoted_event_tag}") == 1
+    assert logged(server_logs, "quotes an event tag: re-serialised")
+
+
+@pytest.mark.parametrize("wire", ["xml", "mesh"])
+async def test_quoted_end_tag_over_udp_is_relayed_safely(
+    running_server: RunningServer, server_logs: pytest.LogCaptureFixture, wire: str
+) -> None:
+    assert running_server.ports.udp is not None
+    detail = QUOTINGS["cdata"](injected())
+    datagram = (
+        event_xml("ATTACK-UDP", "a-h-G", detail)
+        if wire == "xml"
+        else encode_mesh(proto_frame("ATTACK-UDP", xml_detail=detail)[3:])
+    )
+    async with ClientPool(running_server.ports.tcp) as pool:
+        bystander = await connect_bystander(pool)
+        peer = await connect_bystander(pool)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.sendto(datagram, (HOST, running_server.ports.udp))
+        await assert_relayed_safely(bystander, peer, "ATTACK-UDP")
+    assert counter(running_server, "reserialised{reason=quoted_event_tag}") == 1
+    assert logged(server_logs, "quotes an event tag: re-serialised")
+
+
+async def test_event_element_inside_detail_is_refused(
+    running_server: RunningServer, server_logs: pytest.LogCaptureFixture
+) -> None:
+    nested = f'<event uid="VICTIM" type="a-f-G" how="m-g" time="{cot_time()}" start="{cot_time()}" stale="{cot_time(60)}"/>'
+    async with ClientPool(running_server.ports.tcp) as pool:
+        bystander = await connect_bystander(pool)
+        peer = await connect_bystander(pool)
+        attacker = await connect_bystander(pool)
+        await send_ignoring_reset(attacker, proto_frame("ATTACK-NESTED", xml_detail=nested))
+        await eventually(lambda: rejected(running_server).get("invalid_event") == 1)
+        await peer.send(pli_xml("UID-PEER", "PEER", lat=4.5))
+        await bystander.receive(lambda m: m.uid == "UID-PEER" and m.lat == 4.5)
+    assert not bystander.seen(has_uid("VICTIM"))
+    assert not bystander.seen(has_uid("ATTACK-NESTED"))
+    assert logged(server_logs, "holds an <event> element")
+
+
+# Floods of tiny frames: the loop must not be held (issue items 13 and 16)
+
+EMPTY_FRAME = b"\xbf\x00"
+EMPTY_CONTROL_FRAME = b"\xbf\x02\x0a\x00"
+"""A ``TakMessage`` holding only an empty ``takControl``: legal, and handled as control-only."""
+
+
+async def test_empty_frame_flood_is_bad_input_and_disconnected(
+    running_server: RunningServer, server_logs: pytest.LogCaptureFixture
+) -> None:
+    async with ClientPool(running_server.ports.tcp) as pool:
+        bystander = await connect_bystander(pool)
+        attacker = await pool.connect("attacker")
+        await send_ignoring_reset(attacker, EMPTY_FRAME * (1024 * 1024))
+        assert await attacker.closed_by_server()
+        await assert_still_served(pool, bystander)
+    assert rejected(running_server) == {"empty_frame": 1}
+    assert logged(server_logs, "disconnected: empty_frame")
+
+
+async def test_flood_of_tiny_frames_is_handled_in_bounded_batches(
+    running_server: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each read's messages are handled at most MESSAGES_PER_TURN at a time, then the loop
+    turns (other clients are served) before the rest of that read is looked at."""
+    batches: list[int] = []
+    feed = StreamDecoder.feed
+
+    def counting_feed(self: StreamDecoder, data: bytes) -> list[Frame]:
+        frames = feed(self, data)
+        batches.append(len(frames))
+        return frames
+
+    monkeypatch.setattr(StreamDecoder, "feed", counting_feed)
+    flood = 50_000
+    async with ClientPool(running_server.ports.tcp) as pool:
+        bystander = await connect_bystander(pool)
+        attacker = await connect_bystander(pool)
+        await attacker.send_raw(EMPTY_CONTROL_FRAME * flood)
+        await assert_still_served(pool, bystander)
+        await eventually(lambda: counter(running_server, "control_only_messages") == flood)
+        await attacker.send(pli_xml("UID-ATTACKER", "ATTACKER", lat=5.5))
+        seen = await bystander.receive(has_uid("UID-ATTACKER"))
+    assert seen.lat == 5.5  # the flooder is still served: its frames were legal
+    assert max(batches) == MESSAGES_PER_TURN
+    assert sum(batches) >= flood
