@@ -10,6 +10,7 @@ server decided.
 
 import logging
 import socket
+import time
 from pathlib import Path
 
 import httpx
@@ -227,3 +228,56 @@ async def test_flood_of_tiny_frames_is_handled_in_bounded_batches(
     assert seen.lat == 5.5  # the flooder is still served: its frames were legal
     assert max(batches) == MESSAGES_PER_TURN
     assert sum(batches) >= flood
+
+
+# Cancelling another's emergency (issue item 11)
+
+
+def alert_xml(device_uid: str, callsign: str) -> bytes:
+    detail = (
+        f'<link uid="{device_uid}" type="a-f-G-U-C" relation="p-p"/>'
+        f'<emergency type="911 Alert">{callsign}</emergency>'
+    )
+    return event_xml(f"{device_uid}-9-1-1", "b-a-o-tbl", detail, stale_s=10)
+
+
+def linked_cancel(own_uid: str, device_uid: str) -> bytes:
+    detail = (
+        f'<link uid="{device_uid}" type="a-f-G-U-C" relation="p-p"/><emergency cancel="true">X</emergency>'
+    )
+    return event_xml(own_uid, "b-a-o-can", detail, stale_s=10)
+
+
+async def test_only_the_raiser_cancels_an_emergency(
+    running_server: RunningServer, server_logs: pytest.LogCaptureFixture
+) -> None:
+    router = running_server.server.context.router
+    alert_uid = "UID-VICTIM-9-1-1"
+    assert running_server.ports.api_plain is not None
+    async with ClientPool(running_server.ports.tcp) as pool:
+        bystander = await connect_bystander(pool)
+        victim = await connect_bystander(pool)
+        attacker = await connect_bystander(pool)
+        await victim.send(pli_xml("UID-VICTIM", "VICTIM"))
+        await attacker.send(pli_xml("ATTACK-DEVICE", "ATTACKER"))
+        await victim.send(alert_xml("UID-VICTIM", "VICTIM"))
+        await bystander.receive(has_uid(alert_uid))
+
+        await attacker.send(linked_cancel("ATTACK-CANCEL", "UID-VICTIM"))
+        await attacker.send(event_xml(alert_uid, "b-a-o-can", '<emergency cancel="true">X</emergency>'))
+        async with httpx.AsyncClient(base_url=f"http://{HOST}:{running_server.ports.api_plain}") as client:
+            answer = await client.post("/Marti/api/cot", content=linked_cancel("ATTACK-REST", "UID-VICTIM"))
+        assert answer.json()["delivered"] == 0
+        await eventually(lambda: counter(running_server, "alert_cancel_refused") == 3)
+        assert alert_uid in router.cache
+        assert len(router.alerts) == 1
+
+        router.tick(int(time.time() * 1000) + 60_000)  # the repetition is still due
+        repeat = await bystander.receive(lambda m: m.uid == alert_uid and m.type == "b-a-o-tbl")
+        assert repeat.time_ms > 0
+        await victim.send(linked_cancel("UID-VICTIM-cancel", "UID-VICTIM"))
+        await bystander.receive(has_uid("UID-VICTIM-cancel"))
+    assert not bystander.seen(lambda m: m.uid.startswith("ATTACK-") and m.type == "b-a-o-can")
+    assert len(router.alerts) == 0
+    assert alert_uid not in router.cache
+    assert logged(server_logs, "was raised by another")

@@ -17,7 +17,7 @@ from typing import NamedTuple
 from rallypoint.cot import control, types
 from rallypoint.cot.event import Event
 from rallypoint.cot.xml import is_frame_safe, quotes_event_tag
-from rallypoint.router.alerts import AlertBoard
+from rallypoint.router.alerts import AlertBoard, alert_owner, is_cancel
 from rallypoint.router.cache import SituationCache
 from rallypoint.router.departed import DepartedDevices
 from rallypoint.router.message import Outbound
@@ -44,7 +44,7 @@ class Denial(NamedTuple):
     """An event (or part of one) the router refused, for the audit log."""
 
     kind: str
-    """``spoofing_refused`` or ``group_denied``."""
+    """``spoofing_refused``, ``group_denied`` or ``alert_cancel_refused``."""
     sender: Subscriber
     event: Event
     subject: str
@@ -179,6 +179,8 @@ class Router:
         self._learn_sender(sender, event)
         if event.type == types.DELETE and not self._apply_delete(sender, event):
             return 0
+        if is_cancel(event) and self._refuse_cancel(sender, event, now_ms):
+            return 0
         detail = event.detail
         directed = detail is not None and bool(detail.dests)
         keep_original = detail is None or not detail.has_marti
@@ -221,6 +223,19 @@ class Router:
         for observer in self.observers:
             observer(message, sender)
         return delivered
+
+    def _refuse_cancel(self, sender: Subscriber, event: Event, now_ms: int) -> bool:
+        """A cancel of an alert someone else raised is refused whole: not routed, not applied."""
+        foreign = self.alerts.foreign(event, alert_owner(sender), sender.id)
+        if not foreign:
+            return False
+        self.counters.inc("alert_cancel_refused")
+        if self._first_report("alert_cancel_refused", sender, foreign[0], now_ms):
+            log.warning(
+                "refused %s from %s: alert %r was raised by another", event.type, describe(sender), foreign[0]
+            )
+            self._report(Denial("alert_cancel_refused", sender, event, foreign[0], None))
+        return True
 
     def _quoted_event_tag(self, sender: Subscriber, event: Event, now_ms: int) -> None:
         self.counters.inc("reserialised{reason=quoted_event_tag}")
@@ -377,7 +392,7 @@ class Router:
 
     def _remember(self, sender: Subscriber, message: Outbound, now_ms: int) -> None:
         event = message.event
-        cancelled = self.alerts.observe(event, sender.in_groups, sender.id, now_ms)
+        cancelled = self.alerts.observe(event, sender.in_groups, sender.id, now_ms, alert_owner(sender))
         if cancelled:
             for uid in cancelled:
                 self.cache.remove(uid)
