@@ -20,7 +20,7 @@ from rallypoint.config import Settings
 from rallypoint.cot.framing import encode_mesh
 from rallypoint.cot.stream import Frame, StreamDecoder
 from rallypoint.transport.stream import MESSAGES_PER_TURN
-from tests.conftest import RunningServer
+from tests.conftest import PkiFixture, RunningServer, TlsClients
 from tests.integration.test_hostile import (
     assert_still_served,
     connect_bystander,
@@ -37,6 +37,7 @@ from tests.interop.clients import (
     event_xml,
     eventually,
     has_uid,
+    marker_xml,
     pli_xml,
 )
 
@@ -281,3 +282,28 @@ async def test_only_the_raiser_cancels_an_emergency(
     assert len(router.alerts) == 0
     assert alert_uid not in router.cache
     assert logged(server_logs, "was raised by another")
+
+
+# Situation-cache flood (issue item 9)
+
+
+async def test_cache_flood_from_one_group_keeps_another_groups_picture(
+    tls_server: RunningServer, pki: PkiFixture, server_logs: pytest.LogCaptureFixture
+) -> None:
+    cache = tls_server.server.context.router.cache
+    cache.max_entries, cache.max_per_group, cache.max_per_owner = 60, 40, 1000
+    victim, attacker = pki.add_user("carol", "blue"), pki.add_user("mallory", "red")
+    late_blue, late_red = pki.add_user("bea", "blue"), pki.add_user("rex", "red")
+    async with TlsClients(tls_server, pki) as clients:
+        blue = await clients.connect(victim)
+        red = await clients.connect(attacker)
+        for n in range(5):
+            await blue.send(marker_xml(f"BLUE-{n}", "CAROL-1"))
+        await eventually(lambda: len(cache) == 5)
+        await red.send_raw(b"".join(marker_xml(f"ATTACK-{n}", "MALLORY-1") for n in range(100)))
+        await eventually(lambda: tls_server.server.context.counters.get("cache_refused") == 60)
+        bea = await clients.connect(late_blue)
+        rex = await clients.connect(late_red)
+    assert [m.uid for m in bea.history if m.uid.startswith("BLUE-")] == [f"BLUE-{n}" for n in range(5)]
+    assert len([m for m in rex.history if m.uid.startswith("ATTACK-")]) == 40
+    assert logged(server_logs, "its share of the situation cache is full")

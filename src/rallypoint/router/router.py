@@ -237,6 +237,19 @@ class Router:
             self._report(Denial("alert_cancel_refused", sender, event, foreign[0], None))
         return True
 
+    def _cache_put(self, sender: Subscriber, message: Outbound, now_ms: int) -> None:
+        refused = self.cache.refused
+        self.cache.put(message, sender.in_groups, sender.id, now_ms, alert_owner(sender))
+        if self.cache.refused == refused:
+            return  # cached, or older than the cached one, or stale: not a refusal
+        self.counters.inc("cache_refused")
+        if self._first_report("cache_refused", sender, "", now_ms):
+            log.warning(
+                "%s from %s not cached: its share of the situation cache is full",
+                message.event.uid,
+                describe(sender),
+            )
+
     def _quoted_event_tag(self, sender: Subscriber, event: Event, now_ms: int) -> None:
         self.counters.inc("reserialised{reason=quoted_event_tag}")
         if self._first_report("quoted_event_tag", sender, "", now_ms):
@@ -397,7 +410,7 @@ class Router:
             for uid in cancelled:
                 self.cache.remove(uid)
         elif not message.directed and types.is_cacheable(event.type):
-            self.cache.put(message, sender.in_groups, sender.id, now_ms)
+            self._cache_put(sender, message, now_ms)
 
     def tick(self, now_ms: int) -> None:
         """Periodic work: expire stale cache entries and repeat active alerts."""
@@ -406,7 +419,7 @@ class Router:
             self.counters.inc("cache_expired", len(expired))
         for alert in self.alerts.due(now_ms):
             message = Outbound(alert.event)
-            self.cache.put(message, alert.groups, alert.sender_id, now_ms)
+            self.cache.put(message, alert.groups, alert.sender_id, now_ms, alert.owner)
             for receiver in self.registry.reachable_from(alert.groups):
                 if receiver.id != alert.sender_id:
                     receiver.deliver(message)
