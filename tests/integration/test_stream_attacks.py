@@ -307,3 +307,33 @@ async def test_cache_flood_from_one_group_keeps_another_groups_picture(
     assert [m.uid for m in bea.history if m.uid.startswith("BLUE-")] == [f"BLUE-{n}" for n in range(5)]
     assert len([m for m in rex.history if m.uid.startswith("ATTACK-")]) == 40
     assert logged(server_logs, "its share of the situation cache is full")
+
+
+# Look-alike callsigns (issue item 10)
+
+
+@pytest.mark.parametrize("look_alike", ["\u0410LPHA", "AL\u200bPHA"], ids=["cyrillic_a", "zero_width_space"])
+async def test_look_alike_callsign_of_another_identity_is_refused(
+    tls_server: RunningServer, pki: PkiFixture, server_logs: pytest.LogCaptureFixture, look_alike: str
+) -> None:
+    alice, mallory, bob = (
+        pki.add_user("alice", "ops"),
+        pki.add_user("mallory", "ops"),
+        pki.add_user("bob", "ops"),
+    )
+    counters = tls_server.server.context.counters
+    async with TlsClients(tls_server, pki) as clients:
+        a, m, bystander = (
+            await clients.connect(alice),
+            await clients.connect(mallory),
+            await clients.connect(bob),
+        )
+        await a.send(pli_xml("ALICE-1", "ALPHA"))
+        await bystander.receive(has_uid("ALICE-1"))
+        await m.send(pli_xml("ATTACK-1", look_alike))
+        await eventually(lambda: counters.get("spoofing_refused") == 1)
+        await a.send(pli_xml("ALICE-1", "ALPHA", lat=7.5))
+        moved = await bystander.receive(lambda msg: msg.uid == "ALICE-1" and msg.lat == 7.5)
+    assert moved.callsign == "ALPHA"
+    assert not bystander.seen(has_uid("ATTACK-1"))
+    assert logged(server_logs, f"callsign {look_alike!r} belongs to alice")
