@@ -337,3 +337,36 @@ async def test_look_alike_callsign_of_another_identity_is_refused(
     assert moved.callsign == "ALPHA"
     assert not bystander.seen(has_uid("ATTACK-1"))
     assert logged(server_logs, f"callsign {look_alike!r} belongs to alice")
+
+
+# isolate_teams (issue item 12)
+
+
+def team_pli(uid: str, team: str, *, lat: float = 1.5) -> bytes:
+    detail = f'<contact callsign="{uid}" endpoint="*:-1:stcp"/><__group name="{team}" role="Team Member"/>'
+    return event_xml(uid, "a-f-G-U-C", detail, lat=lat)
+
+
+async def test_isolated_team_comes_from_the_first_report_not_each_message(
+    running_server: RunningServer, server_logs: pytest.LogCaptureFixture
+) -> None:
+    router = running_server.server.context.router
+    router.isolate_teams = router.teams.isolate = True
+    async with ClientPool(running_server.ports.tcp) as pool:
+        red, blue, blue_peer, attacker = [await connect_bystander(pool) for _ in range(4)]
+        await red.send(team_pli("UID-RED", "Red"))
+        await blue.send(team_pli("UID-BLUE", "Blue"))
+        await blue_peer.send(team_pli("UID-BLUE-2", "Blue"))
+        await blue.receive(has_uid("UID-BLUE-2"))
+        await attacker.send(team_pli("ATTACK-ME", "Red"))
+        await red.receive(has_uid("ATTACK-ME"))
+        await attacker.send(team_pli("ATTACK-ME", "Blue", lat=6.5))  # walks into Blue
+        await eventually(lambda: counter(running_server, "team_change_refused") == 1)
+        await blue_peer.send(team_pli("UID-BLUE-2", "Blue", lat=6.25))
+        await blue.receive(lambda m: m.uid == "UID-BLUE-2" and m.lat == 6.25)
+        await red.receive(lambda m: m.uid == "ATTACK-ME" and m.lat == 6.5)  # still routed as Red
+        await red.send(team_pli("UID-RED", "Red", lat=6.75))
+        await attacker.receive(lambda m: m.uid == "UID-RED" and m.lat == 6.75)
+    assert not blue.seen(has_uid("ATTACK-ME"))
+    assert not attacker.seen(lambda m: m.uid.startswith("UID-BLUE"))
+    assert logged(server_logs, "claims team 'Blue'; it stays in 'Red'")

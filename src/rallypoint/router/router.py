@@ -24,6 +24,7 @@ from rallypoint.router.message import Outbound
 from rallypoint.router.ownership import OwnershipTable
 from rallypoint.router.registry import Registry, Subscriber
 from rallypoint.router.stats import Counters
+from rallypoint.router.teams import TeamBook
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,7 @@ class Router:
         self.alerts = alerts if alerts is not None else AlertBoard()
         self.counters = counters if counters is not None else Counters()
         self.isolate_teams = isolate_teams
+        self.teams = TeamBook(isolate_teams)
         """Opt-in: deliver broadcasts only between clients of the same team colour."""
         self._new_uid = uid_factory
         self.ownership = ownership if ownership is not None else OwnershipTable()
@@ -176,7 +178,7 @@ class Router:
                 )
                 self._report(Denial("spoofing_refused", sender, event, refusal.subject, refusal.owner))
             return 0
-        self._learn_sender(sender, event)
+        self._learn_sender(sender, event, now_ms)
         if event.type == types.DELETE and not self._apply_delete(sender, event):
             return 0
         if is_cancel(event) and self._refuse_cancel(sender, event, now_ms):
@@ -259,7 +261,7 @@ class Router:
                 describe(sender),
             )
 
-    def _learn_sender(self, sender: Subscriber, event: Event) -> None:
+    def _learn_sender(self, sender: Subscriber, event: Event, now_ms: int) -> None:
         """Bind a connection to the uid and callsign of its own position reports."""
         if not (sender.binds and event.is_situational_awareness):
             return
@@ -272,7 +274,15 @@ class Router:
             sender.last_type = event.type
             group = event.detail.group if event.detail else None
             if group is not None:
-                sender.team, sender.role = group.name, group.role
+                self._set_team(sender, group.name, group.role, now_ms)
+
+    def _set_team(self, sender: Subscriber, team: str, role: str, now_ms: int) -> None:
+        kept = self.teams.apply(sender, team, role)
+        if kept is None:
+            return
+        self.counters.inc("team_change_refused")
+        if self._first_report("team_change_refused", sender, team, now_ms):
+            log.warning("%s claims team %r; it stays in %r (isolate_teams)", describe(sender), team, kept)
 
     def _apply_delete(self, sender: Subscriber, event: Event) -> bool:
         """Drop deleted uids from the cache. False for a delete naming nothing (pytak's hello)."""
@@ -392,7 +402,8 @@ class Router:
         if chat.chatroom == types.ALL_CHAT_ROOMS:
             return {sub for sub in reachable if sub is not sender}
         if chat.parent == TEAM_CHAT_PARENT:
-            return {sub for sub in reachable if sub.team == chat.chatroom and sub is not sender}
+            team = sender.team if self.isolate_teams else chat.chatroom  # isolated: its own team only
+            return {sub for sub in reachable if sub.team == team and sub is not sender}
         recipient = self.registry.by_uid(chat.chat_id)
         if recipient is not None and recipient in reachable and recipient is not sender:
             return {recipient}
