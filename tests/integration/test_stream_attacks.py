@@ -8,6 +8,7 @@ and must keep receiving its peers' messages in order. Counters and log lines sho
 server decided.
 """
 
+import asyncio
 import logging
 import socket
 import time
@@ -19,6 +20,8 @@ import pytest
 from rallypoint.config import Settings
 from rallypoint.cot.framing import encode_mesh
 from rallypoint.cot.stream import Frame, StreamDecoder
+from rallypoint.transport import handshake
+from rallypoint.transport.handshake import MAX_PENDING_PER_ADDRESS
 from rallypoint.transport.stream import MESSAGES_PER_TURN
 from tests.conftest import PkiFixture, RunningServer, TlsClients
 from tests.integration.test_hostile import (
@@ -370,3 +373,86 @@ async def test_isolated_team_comes_from_the_first_report_not_each_message(
     assert not blue.seen(has_uid("ATTACK-ME"))
     assert not attacker.seen(lambda m: m.uid.startswith("UID-BLUE"))
     assert logged(server_logs, "claims team 'Blue'; it stays in 'Red'")
+
+
+# Half-done TLS handshakes (issue item 8, streaming port; the accept loop is shared with 8443)
+
+
+class HalfOpen:
+    """TCP connections from one loopback address that never finish (or start) a TLS handshake."""
+
+    def __init__(self, port: int, host: str) -> None:
+        self.port, self.host = port, host
+        self.streams: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+
+    async def open(self, count: int) -> None:
+        for _ in range(count):
+            stream = await asyncio.open_connection(HOST, self.port, local_addr=(self.host, 0))
+            stream[1].write(b"\x16\x03\x01")  # the first bytes of a ClientHello, and no more
+            self.streams.append(stream)
+
+    def close(self) -> None:
+        for _, writer in self.streams:
+            writer.close()
+
+
+def refused_handshakes(server: RunningServer, reason: str) -> int:
+    return counter(server, f"handshake_refused{{reason={reason}}}")
+
+
+def pending_handshakes(server: RunningServer) -> int:
+    listener = server.server._tls
+    assert listener is not None
+    return len(listener._acceptor._handshakes)
+
+
+async def test_half_done_handshakes_from_one_address_leave_the_port_open(
+    tls_server: RunningServer, pki: PkiFixture, server_logs: pytest.LogCaptureFixture
+) -> None:
+    assert tls_server.ports.tls is not None
+    alice, bob = pki.add_user("alice", "ops"), pki.add_user("bob", "ops")
+    flood = HalfOpen(tls_server.ports.tls, "127.0.0.2")
+    try:
+        async with TlsClients(tls_server, pki) as clients:
+            bystander = await clients.connect(alice)
+            await flood.open(MAX_PENDING_PER_ADDRESS + 20)
+            await eventually(lambda: refused_handshakes(tls_server, "address_busy") == 20)
+            newcomer = await clients.connect(bob)  # from 127.0.0.1: let in at once
+            await newcomer.send(pli_xml("BOB-1", "BOB", lat=8.5))
+            seen = await bystander.receive(has_uid("BOB-1"))
+        assert seen.lat == 8.5
+        assert pending_handshakes(tls_server) == MAX_PENDING_PER_ADDRESS
+    finally:
+        flood.close()
+    assert logged(server_logs, "refused: address_busy")
+
+
+async def test_when_every_handshake_slot_is_taken_a_new_client_evicts_the_busiest_address(
+    tls_server: RunningServer,
+    pki: PkiFixture,
+    server_logs: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert tls_server.ports.tls is not None
+    monkeypatch.setattr(handshake, "MAX_PENDING_HANDSHAKES", 8)
+    monkeypatch.setattr(handshake, "MAX_PENDING_PER_ADDRESS", 5)
+    alice, bob = pki.add_user("alice", "ops"), pki.add_user("bob", "ops")
+    big, small = HalfOpen(tls_server.ports.tls, "127.0.0.2"), HalfOpen(tls_server.ports.tls, "127.0.0.3")
+    try:
+        async with TlsClients(tls_server, pki) as clients:
+            bystander = await clients.connect(alice)
+            await big.open(5)
+            await small.open(3)
+            await eventually(lambda: pending_handshakes(tls_server) == 8)
+            newcomer = await clients.connect(bob)
+            evicted_reader = big.streams[0][0]
+            assert await asyncio.wait_for(evicted_reader.read(), 30) == b""  # closed by the server
+            await newcomer.send(pli_xml("BOB-1", "BOB", lat=8.75))
+            seen = await bystander.receive(has_uid("BOB-1"))
+        assert seen.lat == 8.75
+        assert refused_handshakes(tls_server, "evicted") == 1
+        assert refused_handshakes(tls_server, "busy") == 0
+    finally:
+        big.close()
+        small.close()
+    assert logged(server_logs, "refused: evicted")
