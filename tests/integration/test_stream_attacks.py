@@ -9,6 +9,7 @@ server decided.
 """
 
 import asyncio
+import json
 import logging
 import socket
 import time
@@ -20,11 +21,14 @@ import pytest
 from rallypoint.config import Settings
 from rallypoint.cot.framing import encode_mesh
 from rallypoint.cot.stream import Frame, StreamDecoder
+from rallypoint.pki.audit import verify_audit_log
+from rallypoint.pki.refusals import DEFAULT_FULL_ENTRIES, DEFAULT_WINDOW_S
 from rallypoint.transport import handshake
 from rallypoint.transport.handshake import MAX_PENDING_PER_ADDRESS
 from rallypoint.transport.stream import MESSAGES_PER_TURN
 from tests.conftest import PkiFixture, RunningServer, TlsClients
 from tests.integration.test_hostile import (
+    ManualClock,
     assert_still_served,
     connect_bystander,
     logged,
@@ -456,3 +460,47 @@ async def test_when_every_handshake_slot_is_taken_a_new_client_evicts_the_busies
         big.close()
         small.close()
     assert logged(server_logs, "refused: evicted")
+
+
+# Audit amplification (issue item 14)
+
+
+def handshakes_refused(server: RunningServer) -> int:
+    counters = server.server.context.counters.snapshot()
+    return sum(value for name, value in counters.items() if name.startswith("handshake_refused"))
+
+
+def audit_entries(pki: PkiFixture, kind: str) -> list[dict[str, object]]:
+    path = pki.data_dir / "audit.log"
+    assert verify_audit_log(path).ok
+    entries = [json.loads(line) for line in path.read_text().splitlines()]
+    return [entry for entry in entries if entry["kind"] == kind]
+
+
+async def test_connect_and_close_flood_is_audited_as_a_summary(
+    tls_server: RunningServer, pki: PkiFixture, server_logs: pytest.LogCaptureFixture
+) -> None:
+    assert tls_server.ports.tls is not None
+    context = tls_server.server.context
+    clock = ManualClock()
+    context.clock = clock
+    flood = 200
+    alice, bob = pki.add_user("alice", "ops"), pki.add_user("bob", "ops")
+    async with TlsClients(tls_server, pki) as clients:
+        bystander = await clients.connect(alice)
+        for _ in range(flood):
+            _, writer = await asyncio.open_connection(HOST, tls_server.ports.tls, local_addr=("127.0.0.2", 0))
+            writer.close()
+        await eventually(lambda: handshakes_refused(tls_server) == flood)
+        clock.advance(DEFAULT_WINDOW_S)
+        context.flush_refusals()
+        newcomer = await clients.connect(bob)
+        await newcomer.send(pli_xml("BOB-1", "BOB", lat=9.5))
+        seen = await bystander.receive(has_uid("BOB-1"))
+    assert seen.lat == 9.5
+    full = [e for e in audit_entries(pki, "handshake_refused") if str(e["address"]).startswith("127.0.0.2:")]
+    assert len(full) == DEFAULT_FULL_ENTRIES
+    (summary,) = audit_entries(pki, "handshake_refused_summary")
+    assert (summary["address"], summary["suppressed"]) == ("127.0.0.2", flood - DEFAULT_FULL_ENTRIES)
+    assert context.counters.get("audit_summarised") == flood - DEFAULT_FULL_ENTRIES
+    assert logged(server_logs, f"{flood - DEFAULT_FULL_ENTRIES} more handshake_refused from 127.0.0.2")

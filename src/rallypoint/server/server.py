@@ -214,6 +214,7 @@ class Server:
             await asyncio.sleep(TICK_INTERVAL_S)
             now_ms = wall_clock_ms()
             self.context.router.tick(now_ms)
+            self.context.flush_refusals()
             for component in self.components:
                 component.tick(now_ms)
             now = self.context.clock()
