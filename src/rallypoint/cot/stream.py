@@ -139,10 +139,10 @@ class StreamDecoder:
     def _protobuf_span(self, buffer: bytearray, start: int) -> tuple[int, int] | None:
         """(payload start, payload end) of the frame at ``start``, or None while incomplete."""
         length, index = scan_varint(buffer, start + 1, len(buffer))
+        if length > self.max_protobuf_bytes:  # a partial varint's value is already a lower bound
+            raise FrameTooLarge(f"frame of {length} bytes exceeds the cap of {self.max_protobuf_bytes}")
         if index < 0:
             return None
-        if length > self.max_protobuf_bytes:
-            raise FrameTooLarge(f"frame of {length} bytes exceeds the cap of {self.max_protobuf_bytes}")
         if length == 0:
             raise EmptyFrame("TAK protocol frame of length zero")
         end = index + length
