@@ -504,3 +504,17 @@ async def test_connect_and_close_flood_is_audited_as_a_summary(
     assert (summary["address"], summary["suppressed"]) == ("127.0.0.2", flood - DEFAULT_FULL_ENTRIES)
     assert context.counters.get("audit_summarised") == flood - DEFAULT_FULL_ENTRIES
     assert logged(server_logs, f"{flood - DEFAULT_FULL_ENTRIES} more handshake_refused from 127.0.0.2")
+
+
+async def test_auth_flood_is_counted_and_logged_once(
+    running_server: RunningServer, server_logs: pytest.LogCaptureFixture
+) -> None:
+    auth = b'<auth><cot username="u" password="p" uid="x"/></auth>'
+    async with ClientPool(running_server.ports.tcp) as pool:
+        bystander = await connect_bystander(pool)
+        attacker = await connect_bystander(pool)
+        await attacker.send_raw(auth * 5000)
+        await eventually(lambda: counter(running_server, "auth_messages_ignored") == 5000)
+        await assert_still_served(pool, bystander)
+    lines = [r for r in server_logs.records if "sent <auth>" in r.getMessage()]
+    assert len(lines) == 1

@@ -94,6 +94,7 @@ class StreamConnection(asyncio.Protocol):
         self._partial_since: float | None = None
         self._last_received = self.context.clock()
         self._bad_in_a_row = 0
+        self._auths = 0
         self._closing = False
         self._read_this_turn = 0
         self._turn_end_scheduled = False
@@ -235,6 +236,9 @@ class StreamConnection(asyncio.Protocol):
     def _handle(self, frame: Frame) -> None:
         if frame.kind is FrameKind.AUTH:
             self.context.counters.inc("auth_messages_ignored")
+            self._auths += 1
+            if self._auths > 1:
+                return  # logged once: a flood of them must not flood the log
             if self.identity is None:
                 log.info("%s sent <auth>; credentials are not checked on this port", self.peer)
             else:
