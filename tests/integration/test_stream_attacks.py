@@ -358,7 +358,7 @@ async def test_isolated_team_comes_from_the_first_report_not_each_message(
     running_server: RunningServer, server_logs: pytest.LogCaptureFixture
 ) -> None:
     router = running_server.server.context.router
-    router.isolate_teams = router.teams.isolate = True
+    router.teams.isolate = True
     async with ClientPool(running_server.ports.tcp) as pool:
         red, blue, blue_peer, attacker = [await connect_bystander(pool) for _ in range(4)]
         await red.send(team_pli("UID-RED", "Red"))

@@ -83,8 +83,8 @@ class Router:
         self.cache = cache if cache is not None else SituationCache()
         self.alerts = alerts if alerts is not None else AlertBoard()
         self.counters = counters if counters is not None else Counters()
-        self.isolate_teams = isolate_teams
         self.teams = TeamBook(isolate_teams)
+        """Teams as a routing boundary (``isolate_teams``), and each client's recorded team."""
         """Opt-in: deliver broadcasts only between clients of the same team colour."""
         self._new_uid = uid_factory
         self.ownership = ownership if ownership is not None else OwnershipTable()
@@ -302,7 +302,7 @@ class Router:
             return self._directed(sender, event, reachable, now_ms)
         if detail is not None and detail.chat is not None and not detail.has_marti:
             return self._chat_fallback(sender, event, reachable)
-        if self.isolate_teams and sender.team is not None:
+        if self.teams.isolate and sender.team is not None:
             return {sub for sub in reachable if sub.team == sender.team}
         return reachable  # the caller skips the sender
 
@@ -402,7 +402,7 @@ class Router:
         if chat.chatroom == types.ALL_CHAT_ROOMS:
             return {sub for sub in reachable if sub is not sender}
         if chat.parent == TEAM_CHAT_PARENT:
-            team = sender.team if self.isolate_teams else chat.chatroom  # isolated: its own team only
+            team = sender.team if self.teams.isolate else chat.chatroom  # isolated: its own team only
             return {sub for sub in reachable if sub.team == team and sub is not sender}
         recipient = self.registry.by_uid(chat.chat_id)
         if recipient is not None and recipient in reachable and recipient is not sender:
