@@ -41,8 +41,8 @@ def is_cancel(event: Event) -> bool:
     return event.type == types.EMERGENCY_CANCEL or (emergency is not None and emergency.cancel)
 
 
-def alert_owner(sender: Subscriber) -> str:
-    """Who may cancel an alert ``sender`` raises: its identity, else its device, else its connection."""
+def sender_key(sender: Subscriber) -> str:
+    """Who ``sender`` is for what it owns (alerts, cache share): identity, else device, else connection."""
     if sender.identity is not None:
         return f"identity {sender.identity}"
     if sender.uid is not None:

@@ -17,7 +17,7 @@ from typing import NamedTuple
 from rallypoint.cot import control, types
 from rallypoint.cot.event import Event
 from rallypoint.cot.xml import is_frame_safe, quotes_event_tag
-from rallypoint.router.alerts import AlertBoard, alert_owner, is_cancel
+from rallypoint.router.alerts import AlertBoard, is_cancel, sender_key
 from rallypoint.router.cache import SituationCache
 from rallypoint.router.departed import DepartedDevices
 from rallypoint.router.message import Outbound
@@ -84,8 +84,7 @@ class Router:
         self.alerts = alerts if alerts is not None else AlertBoard()
         self.counters = counters if counters is not None else Counters()
         self.teams = TeamBook(isolate_teams)
-        """Teams as a routing boundary (``isolate_teams``), and each client's recorded team."""
-        """Opt-in: deliver broadcasts only between clients of the same team colour."""
+        """Opt-in (``isolate_teams``): broadcasts only within a team, each client's team recorded."""
         self._new_uid = uid_factory
         self.ownership = ownership if ownership is not None else OwnershipTable()
         self.on_denial = on_denial
@@ -228,7 +227,7 @@ class Router:
 
     def _refuse_cancel(self, sender: Subscriber, event: Event, now_ms: int) -> bool:
         """A cancel of an alert someone else raised is refused whole: not routed, not applied."""
-        foreign = self.alerts.foreign(event, alert_owner(sender), sender.id)
+        foreign = self.alerts.foreign(event, sender_key(sender), sender.id)
         if not foreign:
             return False
         self.counters.inc("alert_cancel_refused")
@@ -241,7 +240,7 @@ class Router:
 
     def _cache_put(self, sender: Subscriber, message: Outbound, now_ms: int) -> None:
         refused = self.cache.refused
-        self.cache.put(message, sender.in_groups, sender.id, now_ms, alert_owner(sender))
+        self.cache.put(message, sender.in_groups, sender.id, now_ms, sender_key(sender))
         if self.cache.refused == refused:
             return  # cached, or older than the cached one, or stale: not a refusal
         self.counters.inc("cache_refused")
@@ -416,7 +415,7 @@ class Router:
 
     def _remember(self, sender: Subscriber, message: Outbound, now_ms: int) -> None:
         event = message.event
-        cancelled = self.alerts.observe(event, sender.in_groups, sender.id, now_ms, alert_owner(sender))
+        cancelled = self.alerts.observe(event, sender.in_groups, sender.id, now_ms, sender_key(sender))
         if cancelled:
             for uid in cancelled:
                 self.cache.remove(uid)
