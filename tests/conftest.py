@@ -18,6 +18,7 @@ from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
 from rallypoint.config import Settings
+from rallypoint.cot.stream import StreamDecoder
 from rallypoint.pki.authority import CertificateAuthority
 from rallypoint.pki.identities import IdentityStore
 from rallypoint.server.server import BoundPorts, Server
@@ -36,6 +37,15 @@ EVENT_FIXTURES = sorted(p for p in FIXTURES.glob("*.xml") if not p.name.startswi
 def fixture_bytes(name: str) -> bytes:
     """The bytes of one recorded message in tests/fixtures/cot."""
     return (FIXTURES / name).read_bytes()
+
+
+def stream_payloads(data: bytes, limit: int = 64 * 1024) -> list[bytes]:
+    """The payloads of the TAK protocol frames in ``data``, split by the production stream decoder."""
+    decoder = StreamDecoder(limit, limit, max_frames=len(data) + 1)
+    frames = decoder.feed(data)
+    if decoder.error is not None:
+        raise decoder.error
+    return [frame.payload for frame in frames]
 
 
 def fresh(data: bytes, stale: str = "2099-01-01T00:00:00.000Z") -> bytes:

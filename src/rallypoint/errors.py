@@ -35,6 +35,12 @@ class MalformedFrame(ProtocolError):
     reason = "malformed_frame"
 
 
+class EmptyFrame(MalformedFrame):
+    """A TAK protocol frame of length zero: it carries nothing, and a flood of them is an attack."""
+
+    reason = "empty_frame"
+
+
 class ForbiddenXml(ProtocolError):
     """The XML uses a construct we never accept (DOCTYPE, entity declarations)."""
 

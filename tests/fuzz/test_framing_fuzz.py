@@ -1,4 +1,6 @@
-"""Property and fuzz tests: framing survives any split, and hostile bytes raise only ProtocolError."""
+"""Property and fuzz tests of the one stream decoder production runs (``cot/stream.py``): any split
+of the bytes gives the same messages, ``</event>`` quoted as text never ends one, what we relay
+cannot be cut into a second event, and hostile bytes raise only ProtocolError."""
 
 from contextlib import suppress
 from pathlib import Path
@@ -8,7 +10,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from rallypoint.cot.framing import (
-    StreamFramer,
+    MAX_STREAM_HEADER,
     decode_mesh,
     decode_varint,
     encode_mesh,
@@ -16,6 +18,8 @@ from rallypoint.cot.framing import (
     encode_varint,
 )
 from rallypoint.cot.protobuf import proto_to_event
+from rallypoint.cot.stream import Frame, FrameKind, StreamDecoder
+from rallypoint.cot.xml import parse_event, serialize_event
 from rallypoint.errors import ProtocolError
 
 VECTOR = Path(__file__).parent.parent / "fixtures" / "cot" / "pli_wintak_takproto_vector"
@@ -23,18 +27,54 @@ STREAM_BYTES = VECTOR.with_suffix(".stream.bin").read_bytes()
 PAYLOAD = STREAM_BYTES[3:]
 MAX_PAYLOAD = 4096
 
-_PAYLOADS = st.lists(st.binary(max_size=300), max_size=20)
+_PAYLOADS = st.lists(st.binary(min_size=1, max_size=300), max_size=20)
+
+WHEN = "2024-05-01T12:00:00.000Z"
+_TEXT = st.text(st.sampled_from("ab </>event=\"'![CDATA-?]"), max_size=40)
+"""Text made of the characters of every token the decoder looks for."""
+
+
+def _quoted(text: str, how: str) -> str:
+    """``text`` inside a CDATA section, comment or processing instruction, kept well-formed (and
+    without ``<!``, which the codec refuses anywhere as a possible DOCTYPE)."""
+    text = text.replace("<!", "< !")
+    if how == "cdata":
+        return "<![CDATA[" + text.replace("]]>", "]] >") + "]]>"
+    if how == "comment":
+        return "<!--" + text.replace("--", "- -").rstrip("-") + "-->"
+    return "<?pi " + text.replace("?>", "? >") + "?>"
+
+
+def _event(uid: str, quoted: str) -> bytes:
+    head = f'<event version="2.0" uid="{uid}" type="a-f-G" how="m-g" time="{WHEN}" start="{WHEN}"'
+    return f'{head} stale="{WHEN}"><point lat="1" lon="2"/><detail><remarks>{quoted}</remarks></detail></event>'.encode()
+
+
+_QUOTED_EVENTS = st.lists(
+    st.builds(_quoted, _TEXT, st.sampled_from(["cdata", "comment", "pi"])), min_size=1, max_size=6
+)
+
+
+def _decode_in_pieces(
+    stream: bytes, cuts: list[int], limit: int = MAX_PAYLOAD, max_frames: int = 512
+) -> list[Frame]:
+    decoder = StreamDecoder(limit, limit, max_frames)
+    frames: list[Frame] = []
+    start = 0
+    for cut in [*sorted(cuts), len(stream)]:
+        frames.extend(decoder.feed(stream[start:cut]))
+        while decoder.backlog:
+            frames.extend(decoder.feed(b""))
+        start = cut
+    assert decoder.error is None
+    assert decoder.pending_bytes == 0
+    return frames
 
 
 def _feed_in_pieces(stream: bytes, cuts: list[int], max_payload: int = MAX_PAYLOAD) -> list[bytes]:
-    framer = StreamFramer(max_payload=max_payload)
-    payloads: list[bytes] = []
-    start = 0
-    for cut in [*sorted(cuts), len(stream)]:
-        payloads.extend(framer.feed(stream[start:cut]))
-        start = cut
-    assert framer.buffered == 0
-    return payloads
+    frames = _decode_in_pieces(stream, cuts, max_payload)
+    assert all(frame.kind is FrameKind.PROTOBUF for frame in frames)
+    return [frame.payload for frame in frames]
 
 
 @given(st.integers(0, 2**64 - 1), st.binary(max_size=4), st.binary(max_size=4))
@@ -45,7 +85,7 @@ def test_varint_round_trip(value: int, before: bytes, after: bytes) -> None:
 
 
 def test_reference_frames_split_at_every_position() -> None:
-    payloads = [PAYLOAD, b"", b"x" * 130, PAYLOAD]
+    payloads = [PAYLOAD, b"x", b"x" * 130, PAYLOAD]
     stream = b"".join(encode_stream_frame(payload) for payload in payloads)
     for cut in range(len(stream) + 1):
         assert _feed_in_pieces(stream, [cut]) == payloads, cut
@@ -76,14 +116,41 @@ def test_mesh_round_trip(payload: bytes) -> None:
 @example(b"\xbf\xff\xff\xff\x0f", [1, 2])
 @example(STREAM_BYTES[:-1] + b"\xbf", [])
 def test_random_stream_bytes_raise_only_protocol_errors(data: bytes, cuts: list[int]) -> None:
-    framer = StreamFramer(max_payload=256)
+    decoder = StreamDecoder(256, 256)
     start = 0
     with suppress(ProtocolError):
         for cut in [*sorted(cut for cut in cuts if cut <= len(data)), len(data)]:
-            for payload in framer.feed(data[start:cut]):
-                assert len(payload) <= 256
-            assert framer.buffered <= framer.buffer_limit
+            for frame in decoder.feed(data[start:cut]):
+                assert len(frame.payload) <= 256
+            if decoder.error is None and not decoder.backlog:  # one capped message at most is held
+                assert decoder.pending_bytes <= 256 + MAX_STREAM_HEADER
             start = cut
+
+
+@given(_QUOTED_EVENTS, st.lists(st.integers(0, 4000), max_size=12))
+def test_quoted_end_tags_never_end_a_message_whatever_the_split(quotes: list[str], cuts: list[int]) -> None:
+    events = [_event(f"U{index}", quoted) for index, quoted in enumerate(quotes)]
+    stream = b"\n".join(events) + encode_stream_frame(PAYLOAD)
+    expected = [Frame(FrameKind.XML, event) for event in events] + [Frame(FrameKind.PROTOBUF, PAYLOAD)]
+    assert _decode_in_pieces(stream, [cut for cut in cuts if cut <= len(stream)]) == expected
+
+
+@given(_QUOTED_EVENTS, st.integers(1, 5))
+def test_a_bounded_feed_returns_the_same_messages(quotes: list[str], max_frames: int) -> None:
+    events = [_event(f"U{index}", quoted) for index, quoted in enumerate(quotes)]
+    stream = b"".join(events) + encode_stream_frame(PAYLOAD) * 3
+    assert _decode_in_pieces(stream, [], max_frames=max_frames) == _decode_in_pieces(stream, [])
+
+
+@given(_QUOTED_EVENTS)
+def test_what_we_relay_holds_one_event_tag_pair(quotes: list[str]) -> None:
+    """A receiver splitting on ``</event>`` (the laxest TAK splitters) finds exactly our one event."""
+    for quoted in quotes:
+        relayed = serialize_event(parse_event(_event("A", quoted)))
+        assert relayed.lower().count(b"</event") == 1
+        assert relayed.lower().count(b"<event") == 1
+        assert relayed.endswith(b"</event>")
+        assert parse_event(relayed).uid == "A"
 
 
 @given(st.binary(max_size=600))

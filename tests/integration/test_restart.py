@@ -98,12 +98,14 @@ def test_sigkill_then_restart_keeps_history_and_replays_the_picture(tmp_path: Pa
         marker_xml("marker-deleted", "device-1", stale_s=3600),
         delete_xml("marker-deleted"),
     ]
-    with _server(tmp_path, port) as first:
-        with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT_S) as sender:
-            sender.sendall(b"".join(sent))
-            _wait(lambda: len(_stored_uids(database)) == len(sent), "the events to be stored", first)
-            first.send_signal(signal.SIGKILL)  # a crash while the device is connected: no departure recorded
-            first.wait(timeout=TIMEOUT_S)
+    with (
+        _server(tmp_path, port) as first,
+        socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT_S) as sender,
+    ):
+        sender.sendall(b"".join(sent))
+        _wait(lambda: len(_stored_uids(database)) == len(sent), "the events to be stored", first)
+        first.send_signal(signal.SIGKILL)  # a crash while the device is connected: no departure recorded
+        first.wait(timeout=TIMEOUT_S)
     history = _stored_uids(database)
     assert history[:3] == ["marker-kept", "device-1", "marker-deleted"]
     assert history[3].startswith("delete-")

@@ -16,10 +16,10 @@ from rallypoint.bench.results import BenchResult, ConnectPhase, Latency, ServerU
 from rallypoint.bench.scenarios import PRESETS, Target
 from rallypoint.bench.tally import Tally
 from rallypoint.cli import build_parser
-from rallypoint.cot.framing import StreamFramer
 from rallypoint.cot.negotiation import WireFormat
 from rallypoint.cot.protobuf import proto_to_event
 from rallypoint.cot.xml import parse_event
+from tests.conftest import stream_payloads
 
 NOW_MS = 1_700_000_000_000
 
@@ -37,7 +37,7 @@ def test_stamped_xml_is_a_position_report_carrying_the_stamp() -> None:
 
 def test_stamped_protobuf_frames_decode_to_the_same_report() -> None:
     message = stamped_pli("bench-abc-1", "BENCH-1", NOW_MS, WireFormat.PROTOBUF)
-    payloads = StreamFramer().feed(message.render_batch(42, 3))
+    payloads = stream_payloads(message.render_batch(42, 3))
     assert len(payloads) == 3
     event = proto_to_event(payloads[0])
     assert event is not None
@@ -50,9 +50,7 @@ def test_stamped_protobuf_frames_decode_to_the_same_report() -> None:
 @pytest.mark.parametrize("wire_format", [WireFormat.XML, WireFormat.PROTOBUF])
 def test_fence_is_routed_but_never_replaced(wire_format: WireFormat) -> None:
     data = fence_bytes("bench-abc-0-fence", NOW_MS, wire_format)
-    event = (
-        parse_event(data) if wire_format is WireFormat.XML else proto_to_event(StreamFramer().feed(data)[0])
-    )
+    event = parse_event(data) if wire_format is WireFormat.XML else proto_to_event(stream_payloads(data)[0])
     assert event is not None
     assert event.type == FENCE_TYPE
     assert not event.is_situational_awareness  # so no outbox ever replaces it

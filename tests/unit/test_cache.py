@@ -59,12 +59,28 @@ def test_max_ttl_caps_absurd_stale_times() -> None:
     assert cache.expire(1000) == ["A"]
 
 
-def test_full_cache_evicts_the_soonest_to_expire() -> None:
+def test_full_cache_refuses_new_uids_and_keeps_what_it_has() -> None:
     cache = SituationCache(max_entries=2)
-    cache.put(_message("long", 0, 9000), GROUPS, 1, now_ms=0)
-    cache.put(_message("short", 0, 1000), GROUPS, 1, now_ms=0)
-    cache.put(_message("new", 0, 5000), GROUPS, 1, now_ms=0)
-    assert sorted(uid for uid in ("long", "short", "new") if uid in cache) == ["long", "new"]
+    assert cache.put(_message("long", 0, 9000), GROUPS, 1, now_ms=0)
+    assert cache.put(_message("short", 0, 1000), GROUPS, 1, now_ms=0)
+    assert not cache.put(_message("new", 0, 5000), GROUPS, 1, now_ms=0)
+    assert sorted(uid for uid in ("long", "short", "new") if uid in cache) == ["long", "short"]
+    assert cache.put(_message("short", 10, 2000), GROUPS, 1, now_ms=0), "updates still land"
+    assert cache.refused == 1
+
+
+def test_a_group_or_owner_at_its_share_cannot_push_out_another() -> None:
+    cache = SituationCache(max_entries=10, max_per_group=3, max_per_owner=2)
+    other = frozenset({"other"})
+    assert cache.put(_message("victim", 0, 9000), other, 9, now_ms=0, owner="victim")
+    flood = [cache.put(_message(f"f{n}", 0, 9000), GROUPS, 1, now_ms=0, owner=f"o{n // 2}") for n in range(6)]
+    assert flood == [True, True, True, False, False, False]  # the group's share is 3
+    assert not cache.put(_message("g", 0, 9000), frozenset({"third"}), 1, now_ms=0, owner="o0"), "owner full"
+    assert "victim" in cache
+    cache.remove("f0")
+    assert cache.put(_message("f9", 0, 9000), GROUPS, 1, now_ms=0, owner="o9"), "a removal frees its share"
+    assert sorted(cache.expire(9000)) == ["f1", "f2", "f9", "victim"]
+    assert cache.put(_message("f0", 9000, 20000), GROUPS, 1, now_ms=9000, owner="o0"), "expiry frees shares"
 
 
 def test_visibility_by_group_and_own_uid() -> None:

@@ -6,14 +6,14 @@ import pytest
 
 from rallypoint.cot.framing import (
     MAX_STREAM_HEADER,
-    StreamFramer,
     decode_mesh,
     decode_varint,
     encode_mesh,
     encode_stream_frame,
     encode_varint,
 )
-from rallypoint.errors import FrameTooLarge, MalformedFrame
+from rallypoint.cot.stream import FrameKind, StreamDecoder
+from rallypoint.errors import EmptyFrame, FrameTooLarge, MalformedFrame
 
 VECTOR = Path(__file__).parent.parent / "fixtures" / "cot" / "pli_wintak_takproto_vector"
 STREAM_BYTES = VECTOR.with_suffix(".stream.bin").read_bytes()
@@ -73,116 +73,112 @@ def test_stream_and_mesh_encoders_reproduce_the_reference_vector() -> None:
     assert encode_mesh(PAYLOAD) == MESH_BYTES
 
 
-def test_framer_reads_the_reference_vector_whole() -> None:
-    framer = StreamFramer(max_payload=1024)
-    assert framer.feed(STREAM_BYTES) == [PAYLOAD]
-    assert framer.buffered == 0
+def _decoder(limit: int) -> StreamDecoder:
+    return StreamDecoder(limit, limit)
 
 
-def test_framer_reads_the_reference_vector_one_byte_at_a_time() -> None:
-    framer = StreamFramer(max_payload=1024)
+def _feed(decoder: StreamDecoder, data: bytes) -> list[bytes]:
+    """Payloads of the frames ``data`` completes; the decoder's protocol error, if any, raised."""
+    frames = decoder.feed(data)
+    if decoder.error is not None:
+        raise decoder.error
+    assert all(frame.kind is FrameKind.PROTOBUF for frame in frames)
+    return [frame.payload for frame in frames]
+
+
+def test_decoder_reads_the_reference_vector_whole() -> None:
+    decoder = _decoder(1024)
+    assert _feed(decoder, STREAM_BYTES) == [PAYLOAD]
+    assert decoder.pending_bytes == 0
+
+
+def test_decoder_reads_the_reference_vector_one_byte_at_a_time() -> None:
+    decoder = _decoder(1024)
     payloads = []
     for index in range(len(STREAM_BYTES)):
-        got = framer.feed(STREAM_BYTES[index : index + 1])
+        got = _feed(decoder, STREAM_BYTES[index : index + 1])
         if index < len(STREAM_BYTES) - 1:
             assert got == []
-            assert framer.buffered == index + 1
+            assert decoder.pending_bytes == index + 1
         payloads.extend(got)
     assert payloads == [PAYLOAD]
     assert all(type(payload) is bytes for payload in payloads)
 
 
-def test_framer_splits_back_to_back_frames_of_every_length_class() -> None:
-    payloads = [b"", b"x", b"a" * 127, b"b" * 128, b"c" * 16383, b"d" * 16384]
+def test_decoder_splits_back_to_back_frames_of_every_length_class() -> None:
+    payloads = [b"x", b"a" * 127, b"b" * 128, b"c" * 16383, b"d" * 16384]
     stream = b"".join(encode_stream_frame(payload) for payload in payloads)
-    assert StreamFramer(max_payload=20000).feed(stream) == payloads
-
-
-def test_framer_accepts_bytearray_and_memoryview_and_returns_bytes() -> None:
-    framer = StreamFramer(max_payload=1024)
-    got = framer.feed(bytearray(STREAM_BYTES[:100])) + framer.feed(memoryview(STREAM_BYTES)[100:])
-    assert got == [PAYLOAD]
-    assert type(got[0]) is bytes
-    fresh = StreamFramer(max_payload=1024).feed(bytearray(STREAM_BYTES))
-    assert fresh == [PAYLOAD]
-    assert type(fresh[0]) is bytes
+    assert _feed(_decoder(20000), stream) == payloads
 
 
 def test_truncated_frame_waits_for_the_rest() -> None:
-    framer = StreamFramer(max_payload=1024)
-    assert framer.feed(STREAM_BYTES + STREAM_BYTES[:-1]) == [PAYLOAD]
-    assert framer.buffered == len(STREAM_BYTES) - 1
-    assert framer.feed(STREAM_BYTES[-1:] + STREAM_BYTES[:2]) == [PAYLOAD]
-    assert framer.buffered == 2
+    decoder = _decoder(1024)
+    assert _feed(decoder, STREAM_BYTES + STREAM_BYTES[:-1]) == [PAYLOAD]
+    assert decoder.pending_bytes == len(STREAM_BYTES) - 1
+    assert _feed(decoder, STREAM_BYTES[-1:] + STREAM_BYTES[:2]) == [PAYLOAD]
+    assert decoder.pending_bytes == 2
 
 
 def test_payload_at_the_cap_is_accepted() -> None:
-    framer = StreamFramer(max_payload=300)
-    assert framer.feed(encode_stream_frame(b"z" * 300)) == [b"z" * 300]
+    assert _feed(_decoder(300), encode_stream_frame(b"z" * 300)) == [b"z" * 300]
 
 
 def test_declared_length_over_the_cap_fails_before_the_payload_arrives() -> None:
-    framer = StreamFramer(max_payload=300)
     with pytest.raises(FrameTooLarge):
-        framer.feed(b"\xbf" + encode_varint(301))
+        _feed(_decoder(300), b"\xbf" + encode_varint(301))
 
 
 def test_partial_length_varint_already_over_the_cap_fails_at_once() -> None:
-    framer = StreamFramer(max_payload=1000)
     with pytest.raises(FrameTooLarge):
-        framer.feed(b"\xbf\xff\xff")  # at least 16383 whatever follows
+        _feed(_decoder(1000), b"\xbf\xff\xff")  # at least 16383 whatever follows
 
 
 def test_huge_declared_length_is_refused() -> None:
     with pytest.raises(FrameTooLarge):
-        StreamFramer(max_payload=1024).feed(b"\xbf" + encode_varint(2**64 - 1))
+        _feed(_decoder(1024), b"\xbf" + encode_varint(2**64 - 1))
 
 
-def test_buffer_never_exceeds_its_limit() -> None:
-    framer = StreamFramer(max_payload=512)
+def test_empty_frame_is_refused() -> None:
+    with pytest.raises(EmptyFrame):
+        _feed(_decoder(1024), STREAM_BYTES + b"\xbf\x00")
+
+
+def test_buffer_never_exceeds_one_capped_frame() -> None:
     frame = encode_stream_frame(b"q" * 512)
     stream = frame * 3
     for size in (1, 7, 100, 513, 600):
-        framer = StreamFramer(max_payload=512)
+        decoder = _decoder(512)
         for start in range(0, len(stream), size):
-            framer.feed(stream[start : start + size])
-            assert framer.buffered <= framer.buffer_limit == 512 + MAX_STREAM_HEADER
-        assert framer.buffered == 0
+            _feed(decoder, stream[start : start + size])
+            assert decoder.pending_bytes <= 512 + MAX_STREAM_HEADER
+        assert decoder.pending_bytes == 0
 
 
-@pytest.mark.parametrize(
-    "stream",
-    [
-        b"<event/>",
-        b"\x00",
-        STREAM_BYTES + b"\xbe",
-        STREAM_BYTES + b"\n",
-    ],
-)
-def test_wrong_magic_is_malformed(stream: bytes) -> None:
-    with pytest.raises(MalformedFrame, match="0xbf"):
-        StreamFramer(max_payload=1024).feed(stream)
+@pytest.mark.parametrize("stream", [b"\x00", STREAM_BYTES + b"\xbe", STREAM_BYTES + b"X"])
+def test_wrong_byte_between_messages_is_malformed(stream: bytes) -> None:
+    with pytest.raises(MalformedFrame, match="unexpected byte"):
+        _feed(_decoder(1024), stream)
 
 
-def test_wrong_magic_after_a_wait_is_malformed() -> None:
-    framer = StreamFramer(max_payload=1024)
-    framer.feed(STREAM_BYTES[:10])
+def test_wrong_byte_after_a_wait_is_malformed() -> None:
+    decoder = _decoder(1024)
+    _feed(decoder, STREAM_BYTES[:10])
     with pytest.raises(MalformedFrame):
-        framer.feed(STREAM_BYTES[10:] + b"X")
+        _feed(decoder, STREAM_BYTES[10:] + b"X")
 
 
 def test_eleven_byte_length_varint_is_malformed() -> None:
     with pytest.raises(MalformedFrame, match="10 bytes"):
-        StreamFramer(max_payload=2**70).feed(b"\xbf" + b"\x80" * 11)
+        _feed(_decoder(2**70), b"\xbf" + b"\x80" * 11)
 
 
 def test_eleven_byte_length_varint_fed_byte_by_byte_is_malformed() -> None:
-    framer = StreamFramer(max_payload=2**70)
+    decoder = _decoder(2**70)
     data = b"\xbf" + b"\x80" * 9
     for index in range(len(data)):
-        assert framer.feed(data[index : index + 1]) == []
+        assert _feed(decoder, data[index : index + 1]) == []
     with pytest.raises(MalformedFrame):
-        framer.feed(b"\x80")  # a tenth byte that promises an eleventh
+        _feed(decoder, b"\x80")  # a tenth byte that promises an eleventh
 
 
 def test_mesh_reference_vector_decodes_to_the_stream_payload() -> None:

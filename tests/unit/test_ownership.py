@@ -6,11 +6,14 @@ routed, not cached, counted, reported once, and ownership survives the owner's r
 
 import itertools
 
+import pytest
+
 from rallypoint.cot.event import Event
 from rallypoint.cot.xml import parse_event
 from rallypoint.router.ownership import OwnershipTable, Refusal
 from rallypoint.router.registry import Subscriber
 from rallypoint.router.router import REPORT_INTERVAL_MS, Denial, Router
+from rallypoint.router.skeleton import skeleton
 
 NOW = 1_700_000_000_000
 TIME = "2023-11-14T22:13:20.000Z"
@@ -216,3 +219,27 @@ def test_a_delete_of_another_owners_marker_is_refused() -> None:
     assert carol.uids == ["M-1"]
     assert _submit(router, alice, _delete("M-1")) == 2
     assert "M-1" not in router.cache
+
+
+@pytest.mark.parametrize(
+    "look_alike",
+    [
+        "\u0410LPHA",
+        "AL\u200bPHA",
+        "\uff21\uff2c\uff30\uff28\uff21",
+        "\u0391L\u03a1\u0397\u0391",
+        "A\u0301LPHA",
+        " alpha ",
+    ],
+    ids=["cyrillic_a", "zero_width_space", "full_width", "greek", "combining_accent", "case_and_blanks"],
+)
+def test_a_look_alike_callsign_belongs_to_the_owner_of_the_original(look_alike: str) -> None:
+    assert skeleton(look_alike) == skeleton("ALPHA")
+    table = OwnershipTable()
+    assert table.admit("alice", _event(_pli("ALICE-1", "ALPHA"))) is None
+    refusal = table.admit("mallory", _event(_pli("MALLORY-1", look_alike)))
+    assert refusal == Refusal("callsign", look_alike, "alice")
+
+
+def test_distinct_callsigns_keep_distinct_skeletons() -> None:
+    assert len({skeleton(name) for name in ("ALPHA", "BRAVO", "ALPHA-2", "ALPHA 2", "DELTA")}) == 5

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from rallypoint.cot.event import UNKNOWN_DISTANCE, UNKNOWN_THRESHOLD, Detail, DetailElement, Event, Point
-from rallypoint.cot.framing import StreamFramer, decode_mesh, encode_mesh, encode_stream_frame
+from rallypoint.cot.framing import decode_mesh, encode_mesh, encode_stream_frame
 from rallypoint.cot.proto import takmessage_pb2 as pb
 from rallypoint.cot.protobuf import PROTO_UNKNOWN, event_to_proto, proto_to_event
 from rallypoint.cot.timefmt import MAX_MILLIS
@@ -26,6 +26,7 @@ from rallypoint.cot.xml import (
     serialize_event,
 )
 from rallypoint.errors import ForbiddenXml, FrameTooLarge, InvalidEvent, MalformedFrame, MalformedXml
+from tests.conftest import stream_payloads
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "cot"
 EVENT_FIXTURES = sorted(path for path in FIXTURES.glob("*.xml") if not path.name.startswith("dp_"))
@@ -41,7 +42,6 @@ TYPED_FIELDS = {
     "takv": "takv",
     "track": "track",
 }
-
 
 # -- comparing events "by value" (reference §2.5: same values, same elements) ----------------
 
@@ -106,7 +106,7 @@ def message_of(payload: bytes) -> pb.TakMessage:
 
 def test_vector_files_decode_to_the_xml_values() -> None:
     expected = by_value(parse_event(VECTOR_XML))
-    [streamed] = StreamFramer(max_payload=1024).feed(VECTOR_STREAM)
+    [streamed] = stream_payloads(VECTOR_STREAM, 1024)
     assert by_value(decode(streamed)) == expected
     assert by_value(decode(decode_mesh(VECTOR_MESH, max_payload=1024))) == expected
 
@@ -134,7 +134,7 @@ def test_our_encoding_of_the_vector_decodes_to_the_xml_values(framing: str) -> N
     event = parse_event(VECTOR_XML)
     payload = event_to_proto(event)
     if framing == "stream":
-        [payload] = StreamFramer(max_payload=1024).feed(encode_stream_frame(payload))
+        [payload] = stream_payloads(encode_stream_frame(payload), 1024)
     else:
         payload = decode_mesh(encode_mesh(payload), max_payload=1024)
     assert by_value(decode(payload)) == by_value(event)
@@ -474,7 +474,7 @@ def test_takproto_encoding_of_the_vector_decodes_with_ours(version: takproto.TAK
     data = bytes(takproto.xml2proto(VECTOR_XML.decode(), version))
     if version == takproto.TAKProtoVer.STREAM:
         assert data == VECTOR_STREAM
-        [payload] = StreamFramer(max_payload=1024).feed(data)
+        [payload] = stream_payloads(data, 1024)
     else:
         assert data == VECTOR_MESH
         payload = decode_mesh(data, max_payload=1024)
@@ -503,7 +503,7 @@ it fails to copy into ``xmlDetail``; the event's own values must still come thro
 def test_takproto_encodings_of_fixtures_decode_with_ours(path: Path) -> None:
     xml = path.read_bytes()
     framed = bytes(takproto.xml2proto(xml.decode(), takproto.TAKProtoVer.STREAM))
-    [payload] = StreamFramer(max_payload=64 * 1024).feed(framed)
+    [payload] = stream_payloads(framed, 64 * 1024)
     theirs, ours = by_value(decode(payload)), by_value(parse_event(xml))
     if path.name in TAKPROTO_LOSSLESS:
         assert theirs == ours

@@ -11,6 +11,7 @@ from rallypoint.cot.xml import parse_event
 from rallypoint.router.message import Outbound
 from rallypoint.router.registry import Subscriber
 from rallypoint.router.router import Router
+from rallypoint.router.teams import TeamBook
 from tests.conftest import fixture_bytes, fresh
 
 NOW = 1_700_000_000_000
@@ -180,3 +181,17 @@ def test_group_dest_narrows_to_one_of_the_senders_groups() -> None:
     assert _submit(router, both, to_blue) == 1
     assert (red.uids, blue.uids, green.uids) == ([], ["M-BLUE"], [])
     assert router.counters.get("dropped{reason=illegal_group}") == 1
+
+
+def test_an_isolated_identity_keeps_its_first_team_across_reconnects() -> None:
+    book = TeamBook(isolate=True)
+    first = Subscriber(lambda: None, transport="tls", identity="mallory")
+    assert book.apply(first, "Red", "Team Member") is None
+    assert book.apply(first, "Blue", "Team Member") == "Red"
+    assert first.team == "Red"
+    again = Subscriber(lambda: None, transport="tls", identity="mallory")
+    assert book.apply(again, "Blue", "HQ") == "Red"
+    assert again.team == "Red"
+    open_book = TeamBook(isolate=False)
+    assert open_book.apply(again, "Blue", "HQ") is None
+    assert (again.team, again.role) == ("Blue", "HQ")

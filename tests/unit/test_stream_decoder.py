@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from rallypoint.cot.framing import encode_stream_frame
 from rallypoint.cot.stream import Frame, FrameKind, StreamDecoder
-from rallypoint.errors import FrameTooLarge, MalformedFrame, ProtocolError
+from rallypoint.errors import EmptyFrame, FrameTooLarge, MalformedFrame, ProtocolError
 from tests.conftest import EVENT_FIXTURES, fixture_bytes
 
 LIMIT = 64 * 1024
@@ -122,6 +122,60 @@ def test_random_bytes_raise_only_protocol_errors(data: bytes) -> None:
 
 
 def test_protobuf_frames_back_to_back() -> None:
-    payloads = [b"", b"\x12\x00", b"x" * 300]
+    payloads = [b"\x12\x00", b"x" * 300]
     data = b"".join(encode_stream_frame(p) for p in payloads)
     assert [f.payload for f in _decode_in_pieces(data, list(range(len(data))))] == payloads
+
+
+QUOTING = [
+    b"<![CDATA[</event><event uid='VICTIM'>]]>",
+    b"<!-- </event><event uid='VICTIM'> -->",
+    b"<?note </event><event uid='VICTIM'> ?>",
+    b"<![CDATA[ ]] > </event > ]]><!-- -- </event> -->",
+]
+
+
+@pytest.mark.parametrize("quoted", QUOTING, ids=["cdata", "comment", "pi", "mixed"])
+def test_end_tag_quoted_as_text_does_not_end_the_message(quoted: bytes) -> None:
+    """``</event>`` inside CDATA, a comment or a processing instruction is text, not the end."""
+    event = b'<event uid="A"><point/><detail><remarks>' + quoted + b"</remarks></detail></event>"
+    data = event + b"\n" + event
+    expected = [Frame(FrameKind.XML, event), Frame(FrameKind.XML, event)]
+    for cut in range(len(data) + 1):
+        assert _decode_in_pieces(data, [cut]) == expected, cut
+    assert _decode_in_pieces(data, list(range(len(data)))) == expected
+
+
+def test_trickled_cdata_is_scanned_linearly() -> None:
+    decoder = StreamDecoder(LIMIT, LIMIT)
+    body = b"<event><![CDATA[" + b"x" * 20000
+    for index in range(len(body)):
+        decoder.feed(body[index : index + 1])
+    end = b"</event>]]></event>"
+    assert decoder.feed(end) == [Frame(FrameKind.XML, body + end)]
+
+
+def test_end_tag_with_too_much_space_is_not_an_end() -> None:
+    """``</event`` + 33 spaces + ``>`` is not taken as the end (no client writes it)."""
+    decoder = StreamDecoder(LIMIT, LIMIT)
+    spaced = b"<event>" + b"</event" + b" " * 32 + b">"
+    assert decoder.feed(spaced) == [Frame(FrameKind.XML, spaced)]
+    assert decoder.feed(b"<event></event" + b" " * 33 + b">") == []
+
+
+def test_empty_protobuf_frame_breaks_the_stream() -> None:
+    decoder = StreamDecoder(LIMIT, LIMIT)
+    good = encode_stream_frame(b"\x12\x00")
+    assert decoder.feed(good + b"\xbf\x00" + good) == [Frame(FrameKind.PROTOBUF, b"\x12\x00")]
+    assert isinstance(decoder.error, EmptyFrame)
+    assert decoder.error.reason == "empty_frame"
+
+
+def test_one_feed_returns_at_most_max_frames() -> None:
+    decoder = StreamDecoder(LIMIT, LIMIT, max_frames=3)
+    data = encode_stream_frame(b"\x12\x00") * 7
+    sizes = [len(decoder.feed(data))]
+    while decoder.backlog:
+        sizes.append(len(decoder.feed(b"")))
+    assert sizes == [3, 3, 1]
+    assert decoder.pending_bytes == 0

@@ -11,6 +11,8 @@ from rallypoint.cot.event import Event, Point
 from rallypoint.cot.xml import (
     XmlLimits,
     detail_elements,
+    frame_safe_detail,
+    is_frame_safe,
     parse_detail,
     parse_event,
     serialize_event,
@@ -228,3 +230,23 @@ def events(draw: st.DrawFn) -> Event:
 @given(events())
 def test_generated_events_round_trip(event: Event) -> None:
     assert parse_event(serialize_event(event)) == event
+
+
+def test_detail_quoting_an_end_tag_is_reserialised_so_no_splitter_cuts_it() -> None:
+    quoted = "<remarks><![CDATA[</event><event uid='V'>]]></remarks><!-- </event> --><?pi </event>?>"
+    safe = frame_safe_detail(quoted)
+    assert safe == "<remarks>&lt;/event&gt;&lt;event uid='V'&gt;</remarks>"
+    when = "2024-01-01T00:00:00Z"
+    head = f'<event uid="A" type="a" time="{when}" start="{when}" stale="{when}"><point/>'
+    data = f"{head}<detail>{quoted}</detail></event>"
+    event = parse_event(data.encode())
+    assert event.detail is not None
+    assert event.detail.xml == safe
+    assert not is_frame_safe(data.encode())
+    assert serialize_event(event).count(b"</event") == 1
+    assert frame_safe_detail("<remarks>plain</remarks>") == "<remarks>plain</remarks>"
+
+
+def test_event_element_inside_detail_is_refused() -> None:
+    with pytest.raises(InvalidEvent, match="holds an <event>"):
+        frame_safe_detail('<link/><x><event uid="V"/></x>')

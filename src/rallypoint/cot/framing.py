@@ -2,6 +2,8 @@
 
 A stream is ``0xbf <varint length> <payload>`` repeated back to back; a mesh datagram is
 ``0xbf 0x01 0xbf <payload>`` with the payload running to its end (reference §2.2).
+Streams are split by the one stream decoder, :class:`rallypoint.cot.stream.StreamDecoder`,
+which also frames XML; this module holds the pieces it and the encoders share.
 Everything here works on bytes only. A peer that breaks the framing gets a
 :class:`~rallypoint.errors.ProtocolError`; we never skip ahead to the next ``0xbf`` as
 commo does, because on a server closing the connection is simpler and safer than guessing.
@@ -77,82 +79,6 @@ def scan_varint(data: bytes | bytearray, position: int, end: int) -> tuple[int, 
 def encode_stream_frame(payload: bytes) -> bytes:
     """Wrap one ``TakMessage`` payload as a stream frame."""
     return bytes((MAGIC,)) + encode_varint(len(payload)) + payload
-
-
-class StreamFramer:
-    """Splits a TAK protocol v1 byte stream into payloads, whatever the read sizes.
-
-    Only the one incomplete frame at the end of the input is kept, and its declared length
-    is checked against ``max_payload`` before any of it is buffered, so the buffer never
-    holds more than :attr:`buffer_limit` bytes. After a :class:`ProtocolError` the stream
-    cannot be trusted any more: the caller closes the connection and drops the framer.
-    """
-
-    __slots__ = ("_buffer", "_wanted", "buffer_limit", "max_payload")
-
-    def __init__(self, max_payload: int = DEFAULT_MAX_PAYLOAD) -> None:
-        self.max_payload = max_payload
-        self.buffer_limit = max_payload + MAX_STREAM_HEADER
-        """Most bytes ever kept between calls: one header and one capped payload."""
-        self._buffer = bytearray()
-        self._wanted = 0
-        """Buffer length at which the pending frame (or its header) can be complete."""
-
-    @property
-    def buffered(self) -> int:
-        """Bytes of an incomplete frame held until more data arrives."""
-        return len(self._buffer)
-
-    def feed(self, data: bytes | bytearray | memoryview) -> list[bytes]:
-        """Add bytes read from the stream; return the payloads of the frames now complete."""
-        buffer = self._buffer
-        if buffer:
-            buffer += data
-            if len(buffer) < self._wanted:
-                return []  # byte-at-a-time input costs one append per call, not a rescan
-            chunk = bytes(buffer)
-            buffer.clear()
-        else:
-            chunk = data if type(data) is bytes else bytes(data)  # slices of bytes are bytes
-        payloads: list[bytes] = []
-        consumed = self._split(chunk, payloads)
-        if consumed < len(chunk):
-            buffer += memoryview(chunk)[consumed:]
-        return payloads
-
-    def _split(self, data: bytes, payloads: list[bytes]) -> int:
-        """Append every complete payload in ``data``; return how many bytes they used.
-
-        The loop runs once per frame, not per byte: lengths under 16 KiB (one or two varint
-        bytes, every real event) are decoded inline, longer ones by :func:`_scan_varint`.
-        """
-        position = 0
-        end = len(data)
-        max_payload = self.max_payload
-        while position < end:
-            if data[position] != MAGIC:
-                raise MalformedFrame(f"expected 0xbf at a frame start, got {data[position]:#04x}")
-            start = position + 1
-            if start + 1 < end and data[start + 1] < 0x80:  # one- and two-byte lengths inline
-                first = data[start]
-                if first < 0x80:
-                    length, start = first, start + 1
-                else:
-                    length, start = (first & 0x7F) | (data[start + 1] << 7), start + 2
-            else:
-                length, start = scan_varint(data, start, end)
-            if length > max_payload:
-                raise FrameTooLarge(f"frame of {length} bytes exceeds the cap of {max_payload}")
-            if start < 0:
-                self._wanted = end - position + 1  # the header needs at least one more byte
-                return position
-            stop = start + length
-            if stop > end:
-                self._wanted = stop - position
-                return position
-            payloads.append(data[start:stop])
-            position = stop
-        return position
 
 
 def encode_mesh(payload: bytes) -> bytes:

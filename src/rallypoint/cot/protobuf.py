@@ -36,6 +36,7 @@ from rallypoint.cot.xml import (
     detail_tree,
     escape_attribute,
     format_number,
+    frame_safe_detail,
     parse_detail,
 )
 from rallypoint.errors import InvalidEvent, MalformedFrame, MalformedXml
@@ -305,7 +306,7 @@ def _typed_elements(detail: pb.Detail) -> list[tuple[str, str]]:
 
 def _detail_from_proto(detail: pb.Detail, limits: XmlLimits) -> Detail:
     typed = _typed_elements(detail)
-    xml = detail.xmlDetail
+    xml = frame_safe_detail(detail.xmlDetail, limits)
     if typed and _TYPED_TAG.search(xml):
         in_xml = {element.tag for element in detail_elements(Detail(xml=xml), limits)}
         typed = [(tag, text) for tag, text in typed if tag not in in_xml]

@@ -8,6 +8,12 @@ declarations between messages are skipped; any other byte is garbage and ends th
 The decoder is sans-I/O: feed it whatever ``recv`` returned, get whole messages back. Every
 buffer is capped, and a partial message never costs more than one scan of its bytes (no
 quadratic rescanning when a client trickles one byte at a time).
+
+An XML message ends at the first ``</event>`` (or ``</auth>``) that is markup: one inside a
+CDATA section, a comment or a processing instruction is text, and skipped, so a message
+cannot be cut into a second one by what it quotes. Work per call is bounded in messages as
+well as bytes: :meth:`StreamDecoder.feed` returns at most ``max_frames`` messages and keeps
+the rest for the next call (:attr:`StreamDecoder.backlog`).
 """
 
 import re
@@ -16,17 +22,26 @@ from typing import NamedTuple
 
 from rallypoint.cot.framing import MAGIC as FRAME_MAGIC
 from rallypoint.cot.framing import scan_varint
-from rallypoint.errors import FrameTooLarge, MalformedFrame, ProtocolError
+from rallypoint.errors import EmptyFrame, FrameTooLarge, MalformedFrame, ProtocolError
 
 MAX_DECLARATION_BYTES = 256
 """An ``<?xml ...?>`` declaration is under 60 bytes in practice."""
 
-_EVENT_END = re.compile(rb"</event\s*>")
-_EVENT_END_LOOKBEHIND = 16
-"""Bytes to re-scan when a search resumes, so a split ``</event  >`` is still found."""
+MAX_END_TAG_SPACE = 32
+"""Whitespace accepted inside ``</event  >``; legal XML allows more, no client writes any."""
+
+DEFAULT_MAX_FRAMES = 512
+"""Messages returned by one :meth:`StreamDecoder.feed`: a read of tiny frames cannot hold the
+loop for tens of thousands of messages (a real client sends a few a second)."""
+
+_TEXT_OPENERS = {b"<![CDATA[": b"]]>", b"<!--": b"-->", b"<?": b"?>"}
+"""Markup whose content is text, with what closes it: a ``</event>`` inside is not an end."""
+_EVENT_MARKUP = re.compile(rb"<!\[CDATA\[|<!--|<\?|</event[ \t\r\n]{0,%d}>" % MAX_END_TAG_SPACE)
+_AUTH_MARKUP = re.compile(rb"<!\[CDATA\[|<!--|<\?|</auth[ \t\r\n]{0,%d}>" % MAX_END_TAG_SPACE)
+_MARKUP_LOOKBEHIND = len(b"</event") + MAX_END_TAG_SPACE + 1
+"""Bytes to re-scan when a search resumes, so a token split across reads is still found."""
 _WHITESPACE = re.compile(rb"[ \t\r\n]+|\xef\xbb\xbf")
 _XML_START = re.compile(rb"<(event|auth)[\s>/]")
-_AUTH_END = re.compile(rb"</auth\s*>")
 
 
 class FrameKind(Enum):
@@ -48,12 +63,19 @@ class Frame(NamedTuple):
 class StreamDecoder:
     """Split a byte stream into :class:`Frame` values, whatever the read boundaries."""
 
-    def __init__(self, max_xml_bytes: int, max_protobuf_bytes: int) -> None:
+    def __init__(
+        self, max_xml_bytes: int, max_protobuf_bytes: int, max_frames: int = DEFAULT_MAX_FRAMES
+    ) -> None:
         self.max_xml_bytes = max_xml_bytes
         self.max_protobuf_bytes = max_protobuf_bytes
+        self.max_frames = max_frames
         self._buffer = bytearray()
         self._resume_at = 0
         """Where the search for the end of a pending XML message resumes."""
+        self._closer: bytes | None = None
+        """Inside a CDATA section, comment or processing instruction: the bytes that end it."""
+        self.backlog = False
+        """The last :meth:`feed` stopped at :attr:`max_frames`: call it again (with ``b""``)."""
         self.error: ProtocolError | None = None
         """Set once the stream broke the protocol; nothing more will be decoded."""
 
@@ -81,14 +103,18 @@ class StreamDecoder:
             self.error = exc
         if position:
             del buffer[:position]
-            self._resume_at = 0
+            self._resume_at = max(0, self._resume_at - position)  # the pending message's scan state
         return frames
 
     def _split(self, buffer: bytearray, frames: list[Frame]) -> int:
         """Append every complete message to ``frames``; return the offset after the last one."""
         position = 0
         size = len(buffer)
+        self.backlog = False
         while position < size:
+            if len(frames) >= self.max_frames:
+                self.backlog = True
+                break
             first = buffer[position]
             if first == FRAME_MAGIC:
                 span = self._protobuf_span(buffer, position)
@@ -113,10 +139,12 @@ class StreamDecoder:
     def _protobuf_span(self, buffer: bytearray, start: int) -> tuple[int, int] | None:
         """(payload start, payload end) of the frame at ``start``, or None while incomplete."""
         length, index = scan_varint(buffer, start + 1, len(buffer))
+        if length > self.max_protobuf_bytes:  # a partial varint's value is already a lower bound
+            raise FrameTooLarge(f"frame of {length} bytes exceeds the cap of {self.max_protobuf_bytes}")
         if index < 0:
             return None
-        if length > self.max_protobuf_bytes:
-            raise FrameTooLarge(f"frame of {length} bytes exceeds the cap of {self.max_protobuf_bytes}")
+        if length == 0:
+            raise EmptyFrame("TAK protocol frame of length zero")
         end = index + length
         return None if end > len(buffer) else (index, end)
 
@@ -137,16 +165,35 @@ class StreamDecoder:
             ):
                 return -1  # may still become "<event " or "<auth>"
             raise MalformedFrame("XML message does not start with <event> or <auth>")
-        pattern = _EVENT_END if head.group(1) == b"event" else _AUTH_END
-        match = pattern.search(buffer, max(start, self._resume_at - _EVENT_END_LOOKBEHIND))
-        if match is None:
-            if len(buffer) - start > self.max_xml_bytes:
-                raise FrameTooLarge(f"XML message exceeds the cap of {self.max_xml_bytes} bytes")
-            self._resume_at = len(buffer)
-            return -1
+        pattern = _EVENT_MARKUP if head.group(1) == b"event" else _AUTH_MARKUP
+        position = max(start, self._resume_at)
+        closer = self._closer
+        while True:
+            if closer is not None:
+                found = buffer.find(closer, position)
+                if found < 0:
+                    self._closer, self._resume_at = closer, max(position, len(buffer) - len(closer) + 1)
+                    return self._incomplete(buffer, start)
+                position, closer = found + len(closer), None
+                continue
+            match = pattern.search(buffer, position)
+            if match is None:
+                self._closer, self._resume_at = None, max(position, len(buffer) - _MARKUP_LOOKBEHIND)
+                return self._incomplete(buffer, start)
+            closer = _TEXT_OPENERS.get(match.group())
+            if closer is None:
+                break
+            position = match.end()
         if match.end() - start > self.max_xml_bytes:
             raise FrameTooLarge(f"XML message exceeds the cap of {self.max_xml_bytes} bytes")
+        self._closer, self._resume_at = None, 0
         return match.end()
+
+    def _incomplete(self, buffer: bytearray, start: int) -> int:
+        """-1 (wait for more) for a pending message, unless it already exceeds the cap."""
+        if len(buffer) - start > self.max_xml_bytes:
+            raise FrameTooLarge(f"XML message exceeds the cap of {self.max_xml_bytes} bytes")
+        return -1
 
     @staticmethod
     def _xml_frame(buffer: bytearray, start: int, end: int) -> Frame:

@@ -42,6 +42,9 @@ XML_WHITESPACE = " \t\n\r"
 
 MARKUP_DECLARATION = re.compile(rb"<!(?!--|\[CDATA\[)")
 """A DOCTYPE, ENTITY or other declaration: refused before any parser sees the bytes."""
+_EVENT_TAG_TEXT = re.compile(r"</?event", re.IGNORECASE)
+_EVENT_TAG = re.compile(rb"</?event", re.IGNORECASE)
+"""What a stream splitter looks for; any case, as the laxest splitter would."""
 
 
 def hardened_parser(*, remove_blank_text: bool) -> etree.XMLParser:
@@ -74,7 +77,11 @@ def parse_event(data: bytes, limits: XmlLimits = DEFAULT_LIMITS) -> Event:
     time_text = _required(root, "time")
     start_text = root.get("start") or time_text
     time = parse_time(time_text)
-    detail = build_detail(scan.detail_text(data), scan.nodes) if scan.detail_found else None
+    detail = (
+        build_detail(frame_safe_detail(scan.detail_text(data), limits), scan.nodes)
+        if scan.detail_found
+        else None
+    )
     return Event(
         uid=_required(root, "uid"),
         type=_required(root, "type"),
@@ -97,7 +104,39 @@ def parse_detail(xml_text: str, limits: XmlLimits = DEFAULT_LIMITS) -> Detail:
     """Parse detail children given as text without their ``<detail>`` wrapper."""
     data = b"<detail>" + xml_text.encode("utf-8") + b"</detail>"
     scan = _scan(data, limits, detail_root=True)
-    return build_detail(scan.detail_text(data), scan.nodes)
+    return build_detail(frame_safe_detail(scan.detail_text(data), limits), scan.nodes)
+
+
+def frame_safe_detail(xml_text: str, limits: XmlLimits = DEFAULT_LIMITS) -> str:
+    """Detail children that no stream splitter can cut into a second event.
+
+    Well-formed XML may quote ``</event><event uid="VICTIM">`` in text, CDATA, a comment or
+    a processing instruction; a receiver splitting on ``</event>`` would read a second event
+    there. Such detail is re-serialised: CDATA becomes escaped text, comments and
+    processing instructions go. An ``<event>`` element inside ``<detail>`` cannot be made
+    safe and is refused. Detail without the text ``<event`` or ``</event`` is returned as is.
+    """
+    if not _EVENT_TAG_TEXT.search(xml_text):
+        return xml_text
+    root = _parse_tree(b"<detail>" + xml_text.encode("utf-8") + b"</detail>", limits)
+    for element in root.iter():
+        if isinstance(element.tag, str) and etree.QName(element).localname.lower() == "event":
+            raise InvalidEvent("<detail> holds an <event> element")
+    return "".join(
+        etree.tostring(child, encoding="unicode", with_tail=False)
+        for child in root
+        if isinstance(child.tag, str)
+    )
+
+
+def is_frame_safe(data: bytes) -> bool:
+    """The bytes of one XML event hold no event tag but its own, so they may be forwarded as they are."""
+    return len(_EVENT_TAG.findall(data)) <= 2
+
+
+def quotes_event_tag(payload: bytes) -> bool:
+    """A protobuf payload holds the text ``<event`` or ``</event`` (so its detail was re-serialised)."""
+    return _EVENT_TAG.search(payload) is not None
 
 
 def check_detail(xml_text: str, limits: XmlLimits = DEFAULT_LIMITS) -> None:
@@ -238,6 +277,6 @@ def serialize_event(event: Event, *, strip_marti: bool = False) -> bytes:
         f' hae="{format_number(point.hae)}" ce="{format_number(point.ce)}" le="{format_number(point.le)}"/>'
     ]
     if event.detail is not None:
-        parts.append(f"<detail>{event.detail.xml}</detail>")
+        parts.append(f"<detail>{frame_safe_detail(event.detail.xml)}</detail>")
     parts.append("</event>")
     return "".join(parts).encode("utf-8")

@@ -3,12 +3,18 @@
 ATAK sends an alert once with a ten-second stale and leaves repetition to the server, so
 the server re-stamps every active alert and sends it again, keeping it alive on every map
 and in the cache that new clients are replayed from.
+
+Only whoever raised an alert can cancel it: its owner is the identity that sent it (the
+certificate's user), or for an anonymous sender the device uid its connection is bound to,
+or that one connection. A cancel naming someone else's alert, by its uid or by a link to
+the same device, is refused as a whole (:meth:`AlertBoard.foreign`).
 """
 
 from typing import NamedTuple
 
 from rallypoint.cot import types
 from rallypoint.cot.event import Event
+from rallypoint.router.registry import Subscriber
 
 DEFAULT_PERIOD_MS = 3_000
 DEFAULT_LIFETIME_MS = 15_000
@@ -25,12 +31,28 @@ class ActiveAlert(NamedTuple):
     groups: frozenset[str]
     sender_id: int
     next_due: int
+    owner: str = ""
+    """Who may cancel it (see :meth:`AlertBoard.observe`)."""
 
 
 def is_cancel(event: Event) -> bool:
     """A ``b-a-o-can`` event, or an ``<emergency cancel="true">``."""
     emergency = event.detail.emergency if event.detail else None
     return event.type == types.EMERGENCY_CANCEL or (emergency is not None and emergency.cancel)
+
+
+def sender_key(sender: Subscriber) -> str:
+    """Who ``sender`` is for what it owns (alerts, cache share): identity, else device, else connection."""
+    if sender.identity is not None:
+        return f"identity {sender.identity}"
+    if sender.uid is not None:
+        return f"device {sender.uid}"
+    return f"connection #{sender.id}"
+
+
+def _raised_by(alert: ActiveAlert, owner: str, sender_id: int) -> bool:
+    """The same owner, or the same connection (which may have bound its uid since)."""
+    return alert.owner == owner or alert.sender_id == sender_id
 
 
 class AlertBoard:
@@ -44,29 +66,44 @@ class AlertBoard:
     def __len__(self) -> int:
         return len(self._active)
 
-    def observe(self, event: Event, groups: frozenset[str], sender_id: int, now_ms: int) -> list[str] | None:
-        """Start or stop repeating, as ``event`` says.
+    def observe(
+        self, event: Event, groups: frozenset[str], sender_id: int, now_ms: int, owner: str = ""
+    ) -> list[str] | None:
+        """Start or stop repeating, as ``event`` from ``owner`` says.
 
         Returns None for an event that is neither an alert nor a cancel, else the uids of
-        the alerts it cancelled (empty for a new alert).
+        the alerts it cancelled (empty for a new alert). A cancel stops only alerts
+        ``owner`` raised.
         """
         if is_cancel(event):
-            return self._cancel(event)
+            return self._cancel(event, owner, sender_id)
         if not types.is_emergency(event.type):
             return None
-        if event.uid in self._active or len(self._active) < MAX_ACTIVE_ALERTS:
-            self._active[event.uid] = ActiveAlert(event, groups, sender_id, now_ms + self.period_ms)
+        active = self._active.get(event.uid)
+        if active is not None and not _raised_by(active, owner, sender_id):
+            return []  # someone else's alert: re-sending its uid neither takes it nor stops it
+        if active is not None or len(self._active) < MAX_ACTIVE_ALERTS:
+            self._active[event.uid] = ActiveAlert(event, groups, sender_id, now_ms + self.period_ms, owner)
         return []
 
-    def _cancel(self, event: Event) -> list[str]:
-        """Stop the alerts with the cancel's uid or raised for the same device (``link p-p``)."""
+    def foreign(self, event: Event, owner: str, sender_id: int) -> list[str]:
+        """The active alerts the cancel ``event`` names that neither ``owner`` nor this connection raised."""
+        return [uid for uid, alert in self._matching(event) if not _raised_by(alert, owner, sender_id)]
+
+    def _matching(self, event: Event) -> list[tuple[str, ActiveAlert]]:
+        """Alerts with the cancel's uid or raised for the same device (``link p-p``)."""
         linked = {link.uid for link in event.detail.links} if event.detail else set()
-        cancelled = []
-        for uid, alert in list(self._active.items()):
+        found = []
+        for uid, alert in self._active.items():
             origin = {link.uid for link in alert.event.detail.links} if alert.event.detail else set()
             if uid == event.uid or (linked and not linked.isdisjoint(origin)):
-                del self._active[uid]
-                cancelled.append(uid)
+                found.append((uid, alert))
+        return found
+
+    def _cancel(self, event: Event, owner: str, sender_id: int) -> list[str]:
+        cancelled = [uid for uid, alert in self._matching(event) if _raised_by(alert, owner, sender_id)]
+        for uid in cancelled:
+            del self._active[uid]
         return cancelled
 
     def due(self, now_ms: int) -> list[ActiveAlert]:

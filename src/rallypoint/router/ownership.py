@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 from rallypoint.cot import types
 from rallypoint.cot.event import Event
+from rallypoint.router.skeleton import skeleton
 
 DEFAULT_MAX_UIDS = 200_000
 """Owned uids kept in all (~150 bytes each, ~30 MB): far more than a live picture holds."""
@@ -39,8 +40,8 @@ class Refusal(NamedTuple):
 
 
 def callsign_key(callsign: str) -> str:
-    """Callsigns compare without case or surrounding blanks: "ALPHA " passes for "Alpha" on a map."""
-    return callsign.strip().casefold()
+    """Callsigns compare by what a reader sees: "ALPHA ", "Alpha" and "ALPHA" with a Cyrillic A are one."""
+    return skeleton(callsign)
 
 
 class _Claims:

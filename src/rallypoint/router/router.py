@@ -16,13 +16,15 @@ from typing import NamedTuple
 
 from rallypoint.cot import control, types
 from rallypoint.cot.event import Event
-from rallypoint.router.alerts import AlertBoard
+from rallypoint.cot.xml import is_frame_safe, quotes_event_tag
+from rallypoint.router.alerts import AlertBoard, is_cancel, sender_key
 from rallypoint.router.cache import SituationCache
 from rallypoint.router.devices import DeviceRegister
 from rallypoint.router.message import Outbound
 from rallypoint.router.ownership import OwnershipTable
 from rallypoint.router.registry import Registry, Subscriber
 from rallypoint.router.stats import Counters
+from rallypoint.router.teams import TeamBook
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +45,7 @@ class Denial(NamedTuple):
     """An event (or part of one) the router refused, for the audit log."""
 
     kind: str
-    """``spoofing_refused`` or ``group_denied``."""
+    """``spoofing_refused``, ``group_denied`` or ``alert_cancel_refused``."""
     sender: Subscriber
     event: Event
     subject: str
@@ -81,8 +83,8 @@ class Router:
         self.cache = cache if cache is not None else SituationCache()
         self.alerts = alerts if alerts is not None else AlertBoard()
         self.counters = counters if counters is not None else Counters()
-        self.isolate_teams = isolate_teams
-        """Opt-in: deliver broadcasts only between clients of the same team colour."""
+        self.teams = TeamBook(isolate_teams)
+        """Opt-in (``isolate_teams``): broadcasts only within a team, each client's team recorded."""
         self._new_uid = uid_factory
         self.ownership = ownership if ownership is not None else OwnershipTable()
         self.on_denial = on_denial
@@ -185,9 +187,16 @@ class Router:
         self._learn_sender(sender, event, now_ms)
         if event.type == types.DELETE and not self._apply_delete(sender, event):
             return 0
+        if is_cancel(event) and self._refuse_cancel(sender, event, now_ms):
+            return 0
         detail = event.detail
         directed = detail is not None and bool(detail.dests)
         keep_original = detail is None or not detail.has_marti
+        if (original_xml is not None and not is_frame_safe(original_xml)) or (
+            original_protobuf is not None and quotes_event_tag(original_protobuf)
+        ):
+            original_xml = original_protobuf = None  # the codec re-serialised what quotes an event tag
+            self._quoted_event_tag(sender, event, now_ms)
         message = Outbound(
             event,
             original_xml if keep_original else None,
@@ -223,6 +232,41 @@ class Router:
             observer(message, sender)
         return delivered
 
+    def _refuse_cancel(self, sender: Subscriber, event: Event, now_ms: int) -> bool:
+        """A cancel of an alert someone else raised is refused whole: not routed, not applied."""
+        foreign = self.alerts.foreign(event, sender_key(sender), sender.id)
+        if not foreign:
+            return False
+        self.counters.inc("alert_cancel_refused")
+        if self._first_report("alert_cancel_refused", sender, foreign[0], now_ms):
+            log.warning(
+                "refused %s from %s: alert %r was raised by another", event.type, describe(sender), foreign[0]
+            )
+            self._report(Denial("alert_cancel_refused", sender, event, foreign[0], None))
+        return True
+
+    def _cache_put(self, sender: Subscriber, message: Outbound, now_ms: int) -> None:
+        refused = self.cache.refused
+        self.cache.put(message, sender.in_groups, sender.id, now_ms, sender_key(sender))
+        if self.cache.refused == refused:
+            return  # cached, or older than the cached one, or stale: not a refusal
+        self.counters.inc("cache_refused")
+        if self._first_report("cache_refused", sender, "", now_ms):
+            log.warning(
+                "%s from %s not cached: its share of the situation cache is full",
+                message.event.uid,
+                describe(sender),
+            )
+
+    def _quoted_event_tag(self, sender: Subscriber, event: Event, now_ms: int) -> None:
+        self.counters.inc("reserialised{reason=quoted_event_tag}")
+        if self._first_report("quoted_event_tag", sender, "", now_ms):
+            log.warning(
+                "%s from %s quotes an event tag: re-serialised, not forwarded as sent",
+                event.uid,
+                describe(sender),
+            )
+
     def _learn_sender(self, sender: Subscriber, event: Event, now_ms: int) -> None:
         """Bind a connection to the uid and callsign of its own position reports."""
         if not (sender.binds and event.is_situational_awareness):
@@ -236,11 +280,19 @@ class Router:
             sender.last_type = event.type
             group = event.detail.group if event.detail else None
             if group is not None:
-                sender.team, sender.role = group.name, group.role
+                self._set_team(sender, group.name, group.role, now_ms)
             if sender.receives:
                 known = self.devices.get(event.uid)
                 if first or known is None or known.callsign != sender.callsign or known.team != sender.team:
                     self.devices.bound(event.uid, sender.callsign, sender.team, sender.out_groups, now_ms)
+
+    def _set_team(self, sender: Subscriber, team: str, role: str, now_ms: int) -> None:
+        kept = self.teams.apply(sender, team, role)
+        if kept is None:
+            return
+        self.counters.inc("team_change_refused")
+        if self._first_report("team_change_refused", sender, team, now_ms):
+            log.warning("%s claims team %r; it stays in %r (isolate_teams)", describe(sender), team, kept)
 
     def _apply_delete(self, sender: Subscriber, event: Event) -> bool:
         """Drop deleted uids from the cache. False for a delete naming nothing (pytak's hello)."""
@@ -260,7 +312,7 @@ class Router:
             return self._directed(sender, event, reachable, now_ms)
         if detail is not None and detail.chat is not None and not detail.has_marti:
             return self._chat_fallback(sender, event, reachable)
-        if self.isolate_teams and sender.team is not None:
+        if self.teams.isolate and sender.team is not None:
             return {sub for sub in reachable if sub.team == sender.team}
         return reachable  # the caller skips the sender
 
@@ -357,7 +409,8 @@ class Router:
         if chat.chatroom == types.ALL_CHAT_ROOMS:
             return {sub for sub in reachable if sub is not sender}
         if chat.parent == TEAM_CHAT_PARENT:
-            return {sub for sub in reachable if sub.team == chat.chatroom and sub is not sender}
+            team = sender.team if self.teams.isolate else chat.chatroom  # isolated: its own team only
+            return {sub for sub in reachable if sub.team == team and sub is not sender}
         recipient = self.registry.by_uid(chat.chat_id)
         if recipient is not None and recipient in reachable and recipient is not sender:
             return {recipient}
@@ -371,12 +424,12 @@ class Router:
 
     def _remember(self, sender: Subscriber, message: Outbound, now_ms: int) -> None:
         event = message.event
-        cancelled = self.alerts.observe(event, sender.in_groups, sender.id, now_ms)
+        cancelled = self.alerts.observe(event, sender.in_groups, sender.id, now_ms, sender_key(sender))
         if cancelled:
             for uid in cancelled:
                 self.cache.remove(uid)
         elif not message.directed and types.is_cacheable(event.type):
-            self.cache.put(message, sender.in_groups, sender.id, now_ms)
+            self._cache_put(sender, message, now_ms)
 
     def tick(self, now_ms: int) -> None:
         """Periodic work: expire stale cache entries and repeat active alerts."""
@@ -385,7 +438,7 @@ class Router:
             self.counters.inc("cache_expired", len(expired))
         for alert in self.alerts.due(now_ms):
             message = Outbound(alert.event)
-            self.cache.put(message, alert.groups, alert.sender_id, now_ms)
+            self.cache.put(message, alert.groups, alert.sender_id, now_ms, alert.owner)
             for receiver in self.registry.reachable_from(alert.groups):
                 if receiver.id != alert.sender_id:
                     receiver.deliver(message)

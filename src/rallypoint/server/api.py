@@ -206,14 +206,16 @@ class ApiTlsListener:
             return
         self.context.counters.inc(f"api_refused{{reason={reason}}}")
         who = f" ({user})" if user else ""
-        log.warning("API client %s%s refused: %s: %s", peer, who, reason, detail)
-        self.context.audit(
-            kind,
-            address=peer,
-            reason=reason,
-            detail=detail,
-            identity=user,
-            serial=None if serial is None else f"{serial:x}",
+        in_full = self.context.audit_refusal(
+            kind, peer, reason, detail=detail, identity=user, serial=None if serial is None else f"{serial:x}"
+        )
+        log.log(
+            logging.WARNING if in_full else logging.DEBUG,
+            "API client %s%s refused: %s: %s",
+            peer,
+            who,
+            reason,
+            detail,
         )
 
 

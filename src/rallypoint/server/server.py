@@ -255,6 +255,7 @@ class Server:
     def _tick(self, now: float) -> None:
         now_ms = self.context.clock.wall_ms()
         self.context.router.tick(now_ms)
+        self.context.flush_refusals()
         if self._retention is not None:
             self._retention.tick(now, now_ms)
         connection_now = self.context.clock()  # tests may swap the connections' clock alone

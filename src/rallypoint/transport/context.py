@@ -16,6 +16,7 @@ from rallypoint.errors import PkiError
 from rallypoint.pki.audit import AuditLog
 from rallypoint.pki.authority import CertificateAuthority
 from rallypoint.pki.identities import IdentityStore
+from rallypoint.pki.refusals import RefusalSummary, Summary
 from rallypoint.pki.watch import IdentityWatch
 from rallypoint.router.mailbox import Mailbox
 from rallypoint.router.registry import Subscriber, Wake
@@ -55,6 +56,9 @@ class ServerContext:
     clock: Clock = field(default_factory=SystemClock)
     """The process's one clock: the server's timer sleeps on it, the connection timers (stall,
     unfinished message, idle) read it; tests pass a :class:`~rallypoint.clock.ManualClock`."""
+
+    refusals: RefusalSummary = field(default_factory=RefusalSummary)
+    """Which refusals of unauthenticated clients are audited in full, and the summaries of the rest."""
 
     def __post_init__(self) -> None:
         self.mailbox = Mailbox(self.router, lambda: self.store, self.clock.wall_ms, self.xml_limits)
@@ -123,3 +127,39 @@ class ServerContext:
             subject=denial.subject,
             other=denial.other,
         )
+
+    def audit_refusal(self, kind: str, peer: str, reason: str, **fields: str | int | None) -> bool:
+        """Audit a client refused before it was known, summarised per address (see ``pki.refusals``).
+
+        Returns whether this one was audited in full, so that the caller logs it loudly only then.
+        """
+        host = peer.rsplit(":", 1)[0]
+        full, closed = self.refusals.record(kind, host, reason, self.clock())
+        self._write_summaries(closed)
+        if full:
+            self.audit(kind, address=peer, reason=reason, **fields)
+        else:
+            self.counters.inc("audit_summarised")
+        return full
+
+    def flush_refusals(self) -> None:
+        """Write the summaries of the windows that have passed (the server's tick calls this)."""
+        self._write_summaries(self.refusals.flush(self.clock()))
+
+    def _write_summaries(self, summaries: list[Summary]) -> None:
+        for summary in summaries:
+            self.audit(
+                f"{summary.kind}_summary",
+                address=summary.address,
+                suppressed=summary.suppressed,
+                reasons=summary.reasons,
+                window_s=int(summary.window_s),
+            )
+            log.warning(
+                "%d more %s from %s in %g s (%s)",
+                summary.suppressed,
+                summary.kind,
+                summary.address,
+                summary.window_s,
+                summary.reasons,
+            )

@@ -49,16 +49,15 @@ class DatagramInput(asyncio.DatagramProtocol):
             return
         counters = self.context.counters
         event: Event | None
-        original: bytes | None
+        original: bytes | None = None
+        payload: bytes | None = None
         try:
             if data[:1] == bytes((MAGIC,)):
-                event = proto_to_event(
-                    decode_mesh(data, self.context.settings.max_event_bytes), self.context.xml_limits
-                )
-                original = None
+                payload = decode_mesh(data, self.context.settings.max_event_bytes)
+                event = proto_to_event(payload, self.context.xml_limits)
             else:
-                event = parse_event(data.strip(), self.context.xml_limits)
                 original = data.strip()
+                event = parse_event(original, self.context.xml_limits)
         except ProtocolError as exc:
             counters.inc(f"rejected{{reason={exc.reason}}}")
             log.info("%s datagram from %s dropped: %s (%s)", self.name, addr[0], exc.reason, exc)
@@ -67,7 +66,9 @@ class DatagramInput(asyncio.DatagramProtocol):
             counters.inc("control_only_messages")
             return
         counters.inc(f"events_in{{transport={self.name}}}")
-        self.context.router.submit(self.subscriber, event, original, wall_clock_ms())
+        self.context.router.submit(
+            self.subscriber, event, original, wall_clock_ms(), original_protobuf=payload
+        )
 
     def error_received(self, exc: Exception) -> None:
         log.warning("%s socket error: %s", self.name, exc)

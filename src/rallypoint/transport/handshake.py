@@ -18,6 +18,7 @@ from that record, never from what the client sends.
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import logging
 import socket
@@ -32,14 +33,20 @@ from rallypoint.transport.stream import Identity
 
 log = logging.getLogger(__name__)
 
-HANDSHAKE_TIMEOUT_S = 10.0
-"""A client that has not finished its handshake by then is dropped (it holds a socket and a task)."""
+HANDSHAKE_TIMEOUT_S = 5.0
+"""A client that has not finished its handshake by then is dropped (it holds a socket and a task);
+a real one needs a few round trips, well under a second even over a poor radio link."""
 
 ACCEPT_RETRY_S = 0.1
 """Pause before accepting again after the system refused (no file descriptors left)."""
 
 MAX_PENDING_HANDSHAKES = 1024
-"""Handshakes in progress at once; more are refused at once (a flood must not grow the task set)."""
+"""Handshakes in progress at once. When all are taken, a new client still gets in: the oldest
+handshake of the address holding the most is dropped for it, so a flood evicts only itself."""
+
+MAX_PENDING_PER_ADDRESS = 32
+"""Handshakes in progress from one IP address; more are refused at once. A whole office behind
+one NAT reconnecting after an outage stays under it; one flooding host cannot take the port."""
 
 TLS12_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20"
 """TLS 1.2 suites: forward secrecy and AEAD only (TLS 1.3 suites are all of that already)."""
@@ -224,7 +231,10 @@ class TlsAcceptor:
         self._on_accept_error = on_accept_error
         self._socket: socket.socket | None = None
         self._task: asyncio.Task[None] | None = None
-        self._handshakes: set[asyncio.Task[None]] = set()
+        self._handshakes: dict[asyncio.Task[None], str] = {}
+        """Handshakes in progress, oldest first, with their peer."""
+        self._by_address: dict[str, dict[asyncio.Task[None], None]] = {}
+        """The same tasks by IP address, oldest first (dicts used as ordered sets)."""
 
     def start(self, listener: socket.socket) -> int:
         """Accept on ``listener`` (bound, listening, non-blocking); return its port."""
@@ -255,16 +265,36 @@ class TlsAcceptor:
                 log.warning("%s port cannot accept: %s", self._name, exc)
                 await asyncio.sleep(ACCEPT_RETRY_S)
                 continue
-            peer = f"{address[0]}:{address[1]}"
-            refusal = (
-                ("busy", "too many handshakes in progress")
-                if len(self._handshakes) >= MAX_PENDING_HANDSHAKES
-                else self._admit(peer)
-            )
+            host = str(address[0])
+            peer = f"{host}:{address[1]}"
+            refusal = self._room_for(host) or self._admit(peer)
             if refusal is not None:
                 sock.close()
                 self._refuse(peer, *refusal)
                 continue
             task = asyncio.create_task(self._handshake(sock, peer), name=f"{self._name}-handshake {peer}")
-            self._handshakes.add(task)
-            task.add_done_callback(self._handshakes.discard)
+            self._handshakes[task] = peer
+            self._by_address.setdefault(host, {})[task] = None
+            task.add_done_callback(functools.partial(self._forget, host=host))
+
+    def _room_for(self, host: str) -> tuple[str, str] | None:
+        """Refuse a host over its share; make room for a new one when every slot is taken."""
+        pending = len(self._by_address.get(host, ()))
+        if pending >= MAX_PENDING_PER_ADDRESS:
+            return ("address_busy", f"{pending} handshakes from {host} already in progress")
+        if len(self._handshakes) >= MAX_PENDING_HANDSHAKES:
+            busiest, tasks = max(self._by_address.items(), key=lambda item: len(item[1]))
+            oldest = next(iter(tasks))
+            peer = self._handshakes[oldest]
+            self._forget(oldest, busiest)
+            oldest.cancel()  # asyncio closes the half-done connection
+            self._refuse(peer, "evicted", "oldest handshake of the busiest address, dropped for a new client")
+        return None
+
+    def _forget(self, task: asyncio.Task[None], host: str) -> None:
+        self._handshakes.pop(task, None)
+        pending = self._by_address.get(host)
+        if pending is not None:
+            pending.pop(task, None)
+            if not pending:
+                del self._by_address[host]

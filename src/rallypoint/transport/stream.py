@@ -38,6 +38,10 @@ READ_BUDGET_PER_TURN = 128 * 1024
 Without it a client sending flat out is read up to 32 times in a row (libuv's limit), so
 several megabytes are parsed before any flush runs and every other client waits."""
 
+MESSAGES_PER_TURN = 512
+"""Messages handled from one client per event-loop turn: bytes alone do not bound the work
+when the messages are tiny (a read of 128 KiB holds 30 000 four-byte frames)."""
+
 _FATAL_ERRORS = (ForbiddenXml, FrameTooLarge, MalformedFrame)
 """Errors after which the stream cannot be trusted (or the client is hostile): disconnect."""
 
@@ -78,7 +82,7 @@ class StreamConnection(asyncio.Protocol):
         self.identity = identity
         self._on_lost = on_lost
         settings = context.settings
-        self.decoder = StreamDecoder(settings.max_event_bytes, settings.max_event_bytes)
+        self.decoder = StreamDecoder(settings.max_event_bytes, settings.max_event_bytes, MESSAGES_PER_TURN)
         self.outbox = Outbox(settings.outbox_max_messages, settings.outbox_max_bytes)
         self.acks = AckTracker(None, exact=True)
         self._unsent: list[Outbound] = []
@@ -94,6 +98,7 @@ class StreamConnection(asyncio.Protocol):
         self._partial_since: float | None = None
         self._last_received = self.context.clock()
         self._bad_in_a_row = 0
+        self._auths = 0
         self._closing = False
         self._read_this_turn = 0
         self._turn_end_scheduled = False
@@ -151,6 +156,12 @@ class StreamConnection(asyncio.Protocol):
             self._turn_end_scheduled = True
             self._loop.call_soon(self._end_of_turn)
         self._read_this_turn += len(data)
+        self._decode(data)
+        if self._read_this_turn >= READ_BUDGET_PER_TURN:
+            self._pause_reading()
+
+    def _decode(self, data: bytes) -> None:
+        """Handle the messages ``data`` completes, at most the decoder's ``max_frames`` per turn."""
         try:
             frames = self.decoder.feed(data)
         except ProtocolError as exc:
@@ -167,18 +178,34 @@ class StreamConnection(asyncio.Protocol):
         elif frames or self._partial_since is None:  # the unfinished message is a new one
             self._partial_since = self._last_received
         self._update_watch()
-        if self._read_this_turn >= READ_BUDGET_PER_TURN and not self._reading_paused and not self._closing:
+        if self.decoder.backlog and not self._closing:
+            self._pause_reading()  # the rest of this read waits for the next turn
+            self._loop.call_soon(self._decode_backlog)
+
+    def _decode_backlog(self) -> None:
+        if self._closing:
+            return
+        self._decode(b"")
+        if not self.decoder.backlog:
+            self._resume_reading()
+
+    def _pause_reading(self) -> None:
+        if not self._reading_paused and not self._closing:
             assert self._transport is not None
             self._transport.pause_reading()
             self._reading_paused = True
+
+    def _resume_reading(self) -> None:
+        if self._reading_paused and not self._closing and self._transport is not None:
+            self._reading_paused = False
+            self._transport.resume_reading()
 
     def _end_of_turn(self) -> None:
         """Runs once per loop turn in which this client sent data: refill its read budget."""
         self._turn_end_scheduled = False
         self._read_this_turn = 0
-        if self._reading_paused and not self._closing and self._transport is not None:
-            self._reading_paused = False
-            self._transport.resume_reading()
+        if not self.decoder.backlog:
+            self._resume_reading()
 
     def _update_watch(self) -> None:
         """Keep this connection in the set the tick checks only while a timer can fire."""
@@ -213,6 +240,9 @@ class StreamConnection(asyncio.Protocol):
     def _handle(self, frame: Frame) -> None:
         if frame.kind is FrameKind.AUTH:
             self.context.counters.inc("auth_messages_ignored")
+            self._auths += 1
+            if self._auths > 1:
+                return  # logged once: a flood of them must not flood the log
             if self.identity is None:
                 log.info("%s sent <auth>; credentials are not checked on this port", self.peer)
             else:

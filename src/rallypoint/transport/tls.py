@@ -112,14 +112,21 @@ class TlsListener:
     ) -> None:
         self.context.counters.inc(f"handshake_refused{{reason={reason}}}")
         who = f" ({user})" if user else ""
-        log.warning("TLS client %s%s refused: %s: %s", peer, who, reason, detail)
-        self.context.audit(
+        in_full = self.context.audit_refusal(
             "handshake_refused",
-            address=peer,
-            reason=reason,
+            peer,
+            reason,
             detail=detail,
             identity=user,
             serial=None if serial is None else f"{serial:x}",
+        )
+        log.log(
+            logging.WARNING if in_full else logging.DEBUG,
+            "TLS client %s%s refused: %s: %s",
+            peer,
+            who,
+            reason,
+            detail,
         )
 
     # live changes
