@@ -104,6 +104,10 @@ async def login(page: Page, user: str, secret: str | None = None) -> None:
     await page.evaluate("window.rallypoint.basemapReady()")
 
 
+SHOWN_PANEL = "document.querySelector('.tab-panel.active, #mission-detail')?.innerText?.slice(0, 2000)"
+"""What a failed wait reports of the page: the text a person would see in the side panel."""
+
+
 async def until(page: Page, expression: str, timeout: float = TIMEOUT) -> Any:
     """Poll ``expression`` in the page until it is truthy; its value. Fails after ``timeout``."""
     deadline = time.monotonic() + timeout
@@ -112,7 +116,8 @@ async def until(page: Page, expression: str, timeout: float = TIMEOUT) -> Any:
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"not true within {timeout} s: {expression}")
+            shown = await page.evaluate(SHOWN_PANEL)
+            raise AssertionError(f"not true within {timeout} s: {expression}\nthe open panel shows: {shown}")
         await asyncio.sleep(POLL_S)
 
 
