@@ -17,7 +17,6 @@ Exit codes: 0 every target met, 1 some target missed, 2 the benchmark could not 
 
 import argparse
 import enum
-import ipaddress
 import json
 import sys
 from collections.abc import Callable
@@ -40,6 +39,7 @@ from rallypoint.bench.store_rate import add_store_options, run_store_bench
 from rallypoint.bench.tls import ClientFiles, TlsIdentities
 from rallypoint.bench.web import add_web_arguments, run_web_bench
 from rallypoint.cot.negotiation import WireFormat
+from rallypoint.hostnames import is_loopback_host
 from rallypoint.transport.loop import run_event_loop
 
 SPECIAL_BENCHES: dict[str, Callable[[argparse.Namespace], int]] = {
@@ -146,18 +146,9 @@ def parse_address(text: str, *, allow_remote: bool = False) -> Address:
     host = host.removeprefix("[").removesuffix("]")
     if not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
         raise BenchError(f"--target {text!r} is not HOST:PORT")
-    if not allow_remote and not _is_loopback(host):
+    if not allow_remote and not is_loopback_host(host):
         raise BenchError(f"--target {host} is not a loopback address (add --allow-remote if you mean it)")
     return Address(host, int(port_text))
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def scenario_from_args(args: argparse.Namespace) -> Scenario:

@@ -220,14 +220,7 @@ class ApiTlsListener:
 
 
 def _guard(context: ServerContext, port: str) -> ConnectionGuard:
-    settings = context.settings
-    return ConnectionGuard(
-        port,
-        max_total=MAX_HTTP_CONNECTIONS,
-        max_per_address=settings.http_max_connections_per_address,
-        request_timeout_s=settings.http_request_timeout_s,
-        counters=context.counters,
-    )
+    return ConnectionGuard.for_port(port, MAX_HTTP_CONNECTIONS, context.settings, context.counters)
 
 
 class ApiService:

@@ -70,13 +70,7 @@ async def start_enrollment(
     Raises ConfigError if the address cannot be bound (for example, the port is in use).
     """
     certfile, keyfile = authority.server_ssl_files()
-    guard = ConnectionGuard(
-        "enrollment",
-        max_total=MAX_CONNECTIONS,
-        max_per_address=settings.http_max_connections_per_address,
-        request_timeout_s=settings.http_request_timeout_s,
-        counters=counters or Counters(),
-    )
+    guard = ConnectionGuard.for_port("enrollment", MAX_CONNECTIONS, settings, counters or Counters())
     config = embedded_config(
         build_enrollment_app(authority, identities, audit, settings, clock),
         log_level=settings.log_level,

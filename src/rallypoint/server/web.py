@@ -162,13 +162,7 @@ async def start_web(
         *part_routes(parts),
     ]
     app = build_web_app(WebAppParts(sessions, routes, assets, tile_origin(settings.web_tile_url)))
-    guard = ConnectionGuard(
-        "web",
-        max_total=MAX_WEB_CONNECTIONS,
-        max_per_address=settings.http_max_connections_per_address,
-        request_timeout_s=settings.http_request_timeout_s,
-        counters=context.counters,
-    )
+    guard = ConnectionGuard.for_port("web", MAX_WEB_CONNECTIONS, settings, context.counters)
     config = embedded_config(
         app,
         log_level=settings.log_level,

@@ -23,6 +23,7 @@ from typing import ClassVar, cast
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from rallypoint.config import Settings
 from rallypoint.router.stats import Counters
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,17 @@ class ConnectionGuard:
         self._waiting: OrderedDict[GuardedProtocol, None] = OrderedDict()
         """Connections with no request under way, oldest first: the ones evicted when full."""
         self._reported_until: dict[str, float] = {}
+
+    @classmethod
+    def for_port(cls, port: str, max_total: int, settings: Settings, counters: Counters) -> "ConnectionGuard":
+        """The guard of one HTTP port, with the per-address bound and request timeout of ``settings``."""
+        return cls(
+            port,
+            max_total=max_total,
+            max_per_address=settings.http_max_connections_per_address,
+            request_timeout_s=settings.http_request_timeout_s,
+            counters=counters,
+        )
 
     def open_from(self, address: str) -> int:
         """Connections open from ``address`` on this port (for tests and the docs' claims)."""
