@@ -246,21 +246,7 @@ class TlsClients:
 
     async def refused(self, context: ssl.SSLContext) -> bool:
         """True when the server lets a client with ``context`` complete no session (no byte sent to it)."""
-        try:
-            reader, writer = await asyncio.open_connection(
-                HOST, self.port, ssl=context, server_hostname="localhost"
-            )
-        except (ssl.SSLError, ConnectionError):
-            return True
-        try:
-            data = await asyncio.wait_for(reader.read(READ_SIZE), DEFAULT_TIMEOUT)
-        except (ssl.SSLError, ConnectionError):
-            data = b""
-        finally:
-            writer.close()
-            with contextlib.suppress(ssl.SSLError, ConnectionError):
-                await writer.wait_closed()
-        return data == b""
+        return await tls_refused(self.port, context, DEFAULT_TIMEOUT)
 
     async def __aenter__(self) -> "TlsClients":
         return self
@@ -269,3 +255,20 @@ class TlsClients:
         for client in self.clients:
             with contextlib.suppress(ssl.SSLError):
                 await client.close()
+
+
+async def tls_refused(port: int, context: ssl.SSLContext, timeout: float) -> bool:
+    """True when a TLS client with ``context`` on ``port`` gets no byte from the server (refused or cut)."""
+    try:
+        reader, writer = await asyncio.open_connection(HOST, port, ssl=context, server_hostname="localhost")
+    except (ssl.SSLError, ConnectionError):
+        return True
+    try:
+        data = await asyncio.wait_for(reader.read(READ_SIZE), timeout)
+    except (ssl.SSLError, ConnectionError):
+        data = b""
+    finally:
+        writer.close()
+        with contextlib.suppress(ssl.SSLError, ConnectionError):
+            await writer.wait_closed()
+    return data == b""

@@ -27,7 +27,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
+from tests.conftest import tls_refused
 from tests.interop.clients import HOST, READ_SIZE, Predicate, TakClient, has_type, has_uid, pli_xml
+from tests.waiting import eventually
 
 ITERATIONS = 15
 """Users made, let in and cut off, one after the other, each by its own admin commands."""
@@ -52,11 +54,13 @@ def _accepts(port: int) -> bool:
 
 
 async def _until(condition: Callable[[], bool], what: str, process: subprocess.Popen[bytes]) -> None:
-    """Wait for ``condition`` while the server runs; fail after :data:`TIMEOUT_S`."""
-    async with asyncio.timeout(TIMEOUT_S):
-        while not condition():
-            assert process.poll() is None, f"the server exited while waiting for {what}"
-            await asyncio.sleep(0.05)
+    """Wait for ``condition`` while the server runs; fail at once if it exits."""
+
+    def met() -> bool:
+        assert process.poll() is None, f"the server exited while waiting for {what}"
+        return condition()
+
+    await eventually(met, TIMEOUT_S, what)
 
 
 @dataclass
@@ -134,21 +138,7 @@ class Live:
 
     async def refused(self, name: str) -> bool:
         """True when a new connection with ``name``'s certificate gets no byte from the server."""
-        try:
-            reader, writer = await asyncio.open_connection(
-                HOST, self.ports["tls"], ssl=self.context(name), server_hostname="localhost"
-            )
-        except (ssl.SSLError, ConnectionError):
-            return True
-        try:
-            data = await asyncio.wait_for(reader.read(READ_SIZE), TIMEOUT_S)
-        except (ssl.SSLError, ConnectionError):
-            data = b""
-        finally:
-            writer.close()
-            with contextlib.suppress(ssl.SSLError, ConnectionError):
-                await writer.wait_closed()
-        return data == b""
+        return await tls_refused(self.ports["tls"], self.context(name), TIMEOUT_S)
 
     async def api_version(self, name: str) -> int:
         """Status of ``GET /Marti/api/version`` on the API port with ``name``'s certificate."""
