@@ -178,5 +178,8 @@ class MemoryStore:
         kept = [m for m in self.mail if m.recipient == recipient and m.id not in self.delivered]
         return [m for m in kept if m.id > after_id][:limit]
 
+    async def mail_count(self, recipient: str) -> int:
+        return len(await self.mail_for(recipient, limit=len(self.mail)))
+
     async def mark_delivered(self, ids: Sequence[int], time: int) -> None:
         self.delivered.update(ids)

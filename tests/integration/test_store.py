@@ -352,8 +352,10 @@ async def test_mail_is_kept_per_recipient_until_delivered(store: Store) -> None:
     second = await store.put_mail("ANDROID-1", T0 + 1, b"<event uid='2'/>")
     waiting = await store.mail_for("ANDROID-1")
     assert [(m.id, m.xml) for m in waiting] == [(first, b"<event uid='1'/>"), (second, b"<event uid='2'/>")]
+    assert (await store.mail_count("ANDROID-1"), await store.mail_count("ANDROID-2")) == (2, 1)
     await store.mark_delivered([first], T0 + 5)
     assert [m.id for m in await store.mail_for("ANDROID-1")] == [second]
+    assert await store.mail_count("ANDROID-1") == 1
     await store.mark_delivered([second], T0 + 6)
     assert await store.mail_for("ANDROID-1") == []
     assert len(await store.mail_for("ANDROID-2")) == 1

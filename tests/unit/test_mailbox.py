@@ -7,6 +7,7 @@ from typing import cast
 from rallypoint.cot.xml import DEFAULT_LIMITS, parse_event
 from rallypoint.errors import StoreError
 from rallypoint.router.mailbox import Mailbox
+from rallypoint.router.message import Outbound
 from rallypoint.router.router import Router
 from rallypoint.store.base import MailDraft, MailItem, Store
 from tests.interop.clients import chat_xml
@@ -46,6 +47,9 @@ class MailStore:
             for m in self.items
             if m.recipient == recipient and m.id not in self.delivered and m.id > after_id
         ][:limit]
+
+    async def mail_count(self, recipient: str) -> int:
+        return len(self.waiting_for(recipient))
 
     async def mark_delivered(self, ids: Sequence[int], time: int) -> None:
         self.delivered.update(ids)
@@ -176,6 +180,53 @@ async def test_a_burst_is_group_committed_and_each_chat_answered_pending_once_du
     assert post.types == ["b-t-f-p"] * 3000
     assert post.uids == sent
     assert router.counters.get("mail_kept") == 3000
+    await mailbox.stop()
+
+
+async def test_a_recipient_over_its_limit_gets_no_more_mail_and_each_sender_is_told() -> None:
+    router = _router()
+    store = MailStore()
+    mailbox = Mailbox(router, lambda: cast(Store, store), lambda: NOW, DEFAULT_LIMITS, max_per_recipient=3)
+    router.on_absent = mailbox.keep
+    mailbox.start()
+    _departed_team(router)
+    other = Client(router)
+    _submit(router, other, _pli("OTHER", "Rescue-4"))
+    _leave(router, other)
+    post = Client(router)
+    _submit(router, post, _pli("POST", "Command"))
+    post.sub.pending.clear()
+    chats = [chat_xml("POST", "Command", f"team {n}", to_callsign="Rescue-3") for n in range(5)]
+    chats.append(chat_xml("POST", "Command", "other", to_callsign="Rescue-4"))
+    for chat in chats:
+        _submit(router, post, chat)
+    await mailbox.drain()
+    answers = dict(zip(post.uids, post.types, strict=True))
+    expected = ["b-t-f-p"] * 3 + ["b-t-f-s"] * 2 + ["b-t-f-p"]
+    assert [answers[parse_event(chat).uid] for chat in chats] == expected
+    assert len(store.waiting_for("TEAM")) == 3
+    assert len(store.waiting_for("OTHER")) == 1
+    assert router.counters.get("mail_lost{reason=recipient_limit}") == 2
+
+    back = _return(router)
+    _submit(router, back, _pli("TEAM", "Rescue-3"))
+    await mailbox.drain()
+    mailbox.acknowledged(back.received)
+    await mailbox.drain()
+    _leave(router, back)
+    post.sub.pending.clear()
+    _submit(router, post, chat_xml("POST", "Command", "room again", to_callsign="Rescue-3"))
+    await mailbox.drain()
+    assert post.types == ["b-t-f-p"]  # delivered mail no longer counts against the limit
+
+    handed_back = [chat_xml("POST", "Command", f"back {n}", to_callsign="Rescue-3") for n in range(3)]
+    mailbox.returned("TEAM", [Outbound(parse_event(x), directed=True, returnable=True) for x in handed_back])
+    await mailbox.drain()
+    assert len(store.waiting_for("TEAM")) == 4  # accepted before: kept past the limit
+    post.sub.pending.clear()
+    _submit(router, post, chat_xml("POST", "Command", "no room", to_callsign="Rescue-3"))
+    await mailbox.drain()
+    assert post.types == ["b-t-f-s"]
     await mailbox.stop()
 
 

@@ -50,6 +50,11 @@ BATCH_MAX_MAIL = 1000
 MAIL_PAGE = 1000
 """Kept messages read and handed over per step when a device returns (all pages are read)."""
 
+MAX_MAIL_PER_RECIPIENT = 100_000
+"""Undelivered messages kept for one device at most: past it new mail for that device is refused
+(``mail_lost{reason=recipient_limit}``) and each chat's sender is answered ``b-t-f-s``, so one
+device left offline, or a flood aimed at it, cannot fill the disk for everyone."""
+
 MAX_QUEUED_JOBS = 100_000
 """Store jobs (group commits, collections) waiting at most."""
 
@@ -59,6 +64,9 @@ class _Deposit(NamedTuple):
     message: Outbound | None
     sender: Subscriber | None
     """Who to answer once the message is durable (None: nobody, e.g. the server itself)."""
+    limited: bool = False
+    """New mail from a client, held to the recipient's limit; mail handed back by an ended
+    connection and the server's own ``send_to`` were accepted already and are always kept."""
 
 
 class Mailbox:
@@ -70,11 +78,13 @@ class Mailbox:
         store: Callable[[], Store | None],
         now_ms: Callable[[], int],
         limits: XmlLimits,
+        max_per_recipient: int = MAX_MAIL_PER_RECIPIENT,
     ) -> None:
         self._router = router
         self._store = store
         self._now_ms = now_ms
         self._limits = limits
+        self._max_per_recipient = max_per_recipient
         self._counters: Counters = router.counters
         self._jobs = JobQueue("rallypoint-mailbox", MAX_QUEUED_JOBS, (StoreError,), self._store_failed)
         self._batch: list[_Deposit] = []
@@ -123,16 +133,24 @@ class Mailbox:
 
     def keep(self, uid: str, message: Outbound, sender: Subscriber | None = None) -> bool:
         """The router's ``on_absent``: a directed message for the offline device ``uid``."""
-        return self._deposit(uid, message.xml, message, sender)
+        return self._deposit(uid, message.xml, message, sender, limited=True)
 
-    def _deposit(self, uid: str, xml: bytes, message: Outbound | None, sender: Subscriber | None) -> bool:
+    def _deposit(
+        self,
+        uid: str,
+        xml: bytes,
+        message: Outbound | None,
+        sender: Subscriber | None,
+        *,
+        limited: bool = False,
+    ) -> bool:
         if len(self._batch) >= MAX_QUEUED_WRITES:
             self._fail([_Deposit(MailDraft(uid, self._now_ms(), xml), message, sender)], "mailbox_full")
             return False
         if not self._batch and not self._jobs.put(self._commit):
             self._fail([_Deposit(MailDraft(uid, self._now_ms(), xml), message, sender)], "mailbox_busy")
             return False
-        self._batch.append(_Deposit(MailDraft(uid, self._now_ms(), xml), message, sender))
+        self._batch.append(_Deposit(MailDraft(uid, self._now_ms(), xml), message, sender, limited))
         return True
 
     async def _commit(self) -> None:
@@ -144,6 +162,9 @@ class Mailbox:
                 self._fail(batch, "no_store")
                 continue
             try:
+                batch = await self._within_limits(store, batch)
+                if not batch:
+                    continue
                 await store.put_mail_many([deposit.draft for deposit in batch])
             except StoreError as exc:
                 self._counters.inc("mail_write_errors")
@@ -153,6 +174,33 @@ class Mailbox:
             self.last_error = None
             self._counters.inc("mail_kept", len(batch))
             self._answer(batch, types.CHAT_PENDING)
+
+    async def _within_limits(self, store: Store, batch: list[_Deposit]) -> list[_Deposit]:
+        """The deposits that fit their recipient's limit, in order; the others are refused."""
+        room: dict[str, int] = {}
+        always_kept: dict[str, int] = {}
+        kept: list[_Deposit] = []
+        refused: list[_Deposit] = []
+        for deposit in batch:
+            recipient = deposit.draft.recipient
+            if not deposit.limited:
+                kept.append(deposit)
+                if recipient in room:
+                    room[recipient] -= 1
+                else:
+                    always_kept[recipient] = always_kept.get(recipient, 0) + 1
+                continue
+            if recipient not in room:
+                waiting = await store.mail_count(recipient) + always_kept.get(recipient, 0)
+                room[recipient] = self._max_per_recipient - waiting
+            if room[recipient] > 0:
+                room[recipient] -= 1
+                kept.append(deposit)
+            else:
+                refused.append(deposit)
+        if refused:
+            self._fail(refused, "recipient_limit")
+        return kept
 
     def _fail(self, deposits: list[_Deposit], reason: str) -> None:
         """Mail that will not be kept: counted, logged, and each chat's sender told ``b-t-f-s``."""

@@ -207,6 +207,9 @@ class MailStore(Protocol):
     async def mail_for(self, recipient: str, *, after_id: int = 0, limit: int = 10_000) -> list[MailItem]:
         """Undelivered items for ``recipient`` with ids above ``after_id``, oldest first."""
 
+    async def mail_count(self, recipient: str) -> int:
+        """How many undelivered items are kept for ``recipient`` (the per-recipient limit)."""
+
     async def mark_delivered(self, ids: Sequence[int], time: int) -> None:
         """Record that these items reached their recipient (its TCP stack acknowledged them)."""
 

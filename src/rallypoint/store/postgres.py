@@ -304,6 +304,12 @@ class PostgresStore:
         rows = await self._use(lambda connection: connection.fetch(sql, recipient, after_id, limit))
         return [MailItem(row[0], row[1], row[2], bytes(row[3])) for row in rows]
 
+    async def mail_count(self, recipient: str) -> int:
+        """Undelivered mail kept for ``recipient``."""
+        sql = "SELECT count(*) FROM mail WHERE recipient = $1 AND delivered IS NULL"
+        count = await self._use(lambda connection: connection.fetchval(sql, recipient))
+        return int(count)
+
     async def mark_delivered(self, ids: Sequence[int], time: int) -> None:
         """Mark mail items delivered at ``time``."""
         sql = "UPDATE mail SET delivered = $1 WHERE id = ANY($2::BIGINT[])"

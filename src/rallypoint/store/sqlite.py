@@ -365,6 +365,12 @@ class SqliteStore:
         rows = await self._run(lambda db: db.execute(sql, (recipient, after_id, limit)).fetchall())
         return [MailItem(id_, who, time_, bytes(xml)) for id_, who, time_, xml in rows]
 
+    async def mail_count(self, recipient: str) -> int:
+        """Undelivered mail kept for ``recipient``."""
+        sql = "SELECT count(*) FROM mail WHERE recipient = ? AND delivered IS NULL"
+        row = await self._run(lambda db: db.execute(sql, (recipient,)).fetchone())
+        return int(row[0])
+
     async def mark_delivered(self, ids: Sequence[int], time: int) -> None:
         """Mark mail items delivered at ``time``."""
         rows = [(time, id_) for id_ in ids]
