@@ -144,13 +144,14 @@ class Mailbox:
         *,
         limited: bool = False,
     ) -> bool:
+        deposit = _Deposit(MailDraft(uid, self._now_ms(), xml), message, sender, limited)
         if len(self._batch) >= MAX_QUEUED_WRITES:
-            self._fail([_Deposit(MailDraft(uid, self._now_ms(), xml), message, sender)], "mailbox_full")
+            self._fail([deposit], "mailbox_full")
             return False
         if not self._batch and not self._jobs.put(self._commit):
-            self._fail([_Deposit(MailDraft(uid, self._now_ms(), xml), message, sender)], "mailbox_busy")
+            self._fail([deposit], "mailbox_busy")
             return False
-        self._batch.append(_Deposit(MailDraft(uid, self._now_ms(), xml), message, sender, limited))
+        self._batch.append(deposit)
         return True
 
     async def _commit(self) -> None:
@@ -177,27 +178,18 @@ class Mailbox:
 
     async def _within_limits(self, store: Store, batch: list[_Deposit]) -> list[_Deposit]:
         """The deposits that fit their recipient's limit, in order; the others are refused."""
-        room: dict[str, int] = {}
-        always_kept: dict[str, int] = {}
+        limited = {deposit.draft.recipient for deposit in batch if deposit.limited}
+        waiting = {recipient: await store.mail_count(recipient) for recipient in limited}
         kept: list[_Deposit] = []
         refused: list[_Deposit] = []
         for deposit in batch:
             recipient = deposit.draft.recipient
-            if not deposit.limited:
-                kept.append(deposit)
-                if recipient in room:
-                    room[recipient] -= 1
-                else:
-                    always_kept[recipient] = always_kept.get(recipient, 0) + 1
-                continue
-            if recipient not in room:
-                waiting = await store.mail_count(recipient) + always_kept.get(recipient, 0)
-                room[recipient] = self._max_per_recipient - waiting
-            if room[recipient] > 0:
-                room[recipient] -= 1
-                kept.append(deposit)
-            else:
+            if deposit.limited and waiting[recipient] >= self._max_per_recipient:
                 refused.append(deposit)
+                continue
+            kept.append(deposit)
+            if recipient in waiting:
+                waiting[recipient] += 1
         if refused:
             self._fail(refused, "recipient_limit")
         return kept
