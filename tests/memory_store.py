@@ -4,10 +4,10 @@
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any
 
 from rallypoint.store.base import (
     ANY_SUBMITTER,
+    EventQuery,
     JournalEntry,
     MailDraft,
     MailItem,
@@ -22,8 +22,8 @@ class MemoryStore:
 
     def __init__(self, events: Sequence[StoredEvent] = (), *, lag: int = 0) -> None:
         self.events: list[StoredEvent] = list(events)
-        self.queries: list[dict[str, Any]] = []
-        """The arguments of every :meth:`query_events`, in order."""
+        self.queries: list[EventQuery] = []
+        """Every query asked of :meth:`query_events`, in order."""
         self.by_key: dict[tuple[str, str], PackageRecord] = {}
         """Package records by (hash, submitter), as the real stores key them."""
         self.entries: list[JournalEntry] = []
@@ -56,10 +56,9 @@ class MemoryStore:
     def lag(self) -> int:
         return self.reported_lag
 
-    async def query_events(self, **query: Any) -> list[StoredEvent]:
+    async def query_events(self, query: EventQuery) -> list[StoredEvent]:
         self.queries.append(query)
-        start, end, uid = query.get("start"), query.get("end"), query.get("uid")
-        prefix, groups, reader = query.get("type_prefix"), query.get("groups"), query.get("reader")
+        groups, reader, prefix = query.groups, query.reader, query.type_prefix
 
         def readable(event: StoredEvent) -> bool:
             if groups is None:
@@ -70,12 +69,12 @@ class MemoryStore:
         return [
             event
             for event in sorted(self.events, key=lambda e: e.time)
-            if (start is None or event.time >= start)
-            and (end is None or event.time <= end)
-            and (uid is None or event.uid == uid)
+            if (query.start is None or event.time >= query.start)
+            and (query.end is None or event.time <= query.end)
+            and (query.uid is None or event.uid == query.uid)
             and (prefix is None or event.type.startswith(prefix))
             and readable(event)
-        ][: query.get("limit", 1000)]
+        ][: query.limit]
 
     async def latest_events(self, now_ms: int) -> list[StoredEvent]:
         latest: dict[str, StoredEvent] = {}

@@ -24,6 +24,7 @@ import asyncpg
 import pytest
 
 from rallypoint.store import PackageRecord, Store, StoredEvent, open_store, schema
+from rallypoint.store.base import EventQuery
 
 POSTGRES_URL_ENV = "RALLYPOINT_TEST_POSTGRES_URL"
 T0 = 1_700_000_000_000
@@ -155,7 +156,7 @@ async def record_all(store: Store, *events: StoredEvent) -> None:
 async def test_record_flush_query_round_trip(store: Store) -> None:
     original = event("u1", T0, groups=frozenset({"Cyan", "Red"}), sender=None)
     await record_all(store, original)
-    assert await store.query_events() == [original]
+    assert await store.query_events(EventQuery()) == [original]
 
 
 async def test_query_filters(store: Store) -> None:
@@ -167,20 +168,32 @@ async def test_query_filters(store: Store) -> None:
         event("d", T0 + 4000, type="a-fX", lat=0, lon=0),
     ]
     await record_all(store, *reversed(events))
-    assert [e.time for e in await store.query_events()] == [e.time for e in events]  # time order
-    assert await store.query_events(start=T0 + 1000, end=T0 + 2000) == events[1:3]
-    assert await store.query_events(uid="a") == [events[0], events[2]]
-    assert await store.query_events(type_prefix="a-f-") == [events[0], events[2]]
-    assert await store.query_events(type_prefix="a-") == [events[0], events[1], events[2], events[4]]
-    assert await store.query_events(type_prefix="b-m-p") == [events[3]]
-    assert await store.query_events(bbox=(5, 5, 25, 25)) == events[0:2]
-    assert await store.query_events(bbox=(-20, 170, 40, -170)) == [events[2], events[3]]  # antimeridian
-    assert await store.query_events(groups=frozenset({"Red"})) == [events[1], events[3]]
-    assert await store.query_events(groups=frozenset({"Blue", "Green"})) == [events[3]]
-    assert await store.query_events(groups=frozenset()) == []
-    assert await store.query_events(limit=2) == events[:2]
-    assert await store.query_events(groups=frozenset({"Red"}), limit=1) == [events[1]]  # limit after filter
-    assert await store.query_events(uid="a", type_prefix="a-f", bbox=(25, 170, 35, 180)) == [events[2]]
+    assert [e.time for e in await store.query_events(EventQuery())] == [e.time for e in events]  # time order
+    assert await store.query_events(EventQuery(start=T0 + 1000, end=T0 + 2000)) == events[1:3]
+    assert await store.query_events(EventQuery(uid="a")) == [events[0], events[2]]
+    assert await store.query_events(EventQuery(type_prefix="a-f-")) == [events[0], events[2]]
+    assert await store.query_events(EventQuery(type_prefix="a-")) == [
+        events[0],
+        events[1],
+        events[2],
+        events[4],
+    ]
+    assert await store.query_events(EventQuery(type_prefix="b-m-p")) == [events[3]]
+    assert await store.query_events(EventQuery(bbox=(5, 5, 25, 25))) == events[0:2]
+    assert await store.query_events(EventQuery(bbox=(-20, 170, 40, -170))) == [
+        events[2],
+        events[3],
+    ]  # antimeridian
+    assert await store.query_events(EventQuery(groups=frozenset({"Red"}))) == [events[1], events[3]]
+    assert await store.query_events(EventQuery(groups=frozenset({"Blue", "Green"}))) == [events[3]]
+    assert await store.query_events(EventQuery(groups=frozenset())) == []
+    assert await store.query_events(EventQuery(limit=2)) == events[:2]
+    assert await store.query_events(EventQuery(groups=frozenset({"Red"}), limit=1)) == [
+        events[1]
+    ]  # limit after filter
+    assert await store.query_events(EventQuery(uid="a", type_prefix="a-f", bbox=(25, 170, 35, 180))) == [
+        events[2]
+    ]
 
 
 async def test_latest_events_keeps_the_newest_per_uid_unless_stale(store: Store) -> None:
@@ -203,7 +216,7 @@ async def test_latest_events_keeps_the_newest_per_uid_unless_stale(store: Store)
 async def test_purge_before_removes_older_events(store: Store) -> None:
     await record_all(store, *(event(f"u{i}", T0 + i) for i in range(10)))
     assert await store.purge_before(T0 + 4) == 4
-    assert [e.uid for e in await store.query_events()] == [f"u{i}" for i in range(4, 10)]
+    assert [e.uid for e in await store.query_events(EventQuery())] == [f"u{i}" for i in range(4, 10)]
     assert await store.purge_before(T0) == 0
 
 
@@ -266,7 +279,7 @@ async def test_many_records_commit_in_few_transactions(store: Store) -> None:
     before = writer.transactions
     await record_all(store, *(event(f"u{i}", T0 + i) for i in range(5000)))
     assert 5 <= writer.transactions - before <= 10  # batches of up to 1000 rows
-    assert len(await store.query_events(limit=10_000)) == 5000
+    assert len(await store.query_events(EventQuery(limit=10_000))) == 5000
 
 
 async def test_full_queue_refuses_and_counts(store_url: str) -> None:
@@ -279,7 +292,7 @@ async def test_full_queue_refuses_and_counts(store_url: str) -> None:
         assert store.lag() == 10
         await store.flush()
         assert store.lag() == 0
-        assert len(await store.query_events()) == 10
+        assert len(await store.query_events(EventQuery())) == 10
     finally:
         await store.close()
 
@@ -293,7 +306,7 @@ async def test_close_commits_the_queue_and_reopen_keeps_history(store_url: str) 
     reopened = open_store(store_url)
     await reopened.open()  # migrations already applied: nothing to do
     try:
-        assert [e.uid for e in await reopened.query_events()] == ["kept"]
+        assert [e.uid for e in await reopened.query_events(EventQuery())] == ["kept"]
     finally:
         await reopened.close()
 
@@ -307,7 +320,7 @@ async def test_records_while_a_batch_commits_are_not_lost(store: Store) -> None:
 
     await asyncio.gather(*(producer(n) for n in range(4)))
     await store.flush()
-    assert len(await store.query_events(limit=5000)) == 2000
+    assert len(await store.query_events(EventQuery(limit=5000))) == 2000
 
 
 async def test_directed_events_are_visible_to_their_sender_and_recipients_only(store: Store) -> None:
@@ -317,12 +330,12 @@ async def test_directed_events_are_visible_to_their_sender_and_recipients_only(s
     broadcast = event("pli", T0 + 1, groups=frozenset({"Cyan"}), sender="dave")
     await record_all(store, directed, broadcast)
     cyan = frozenset({"Cyan"})
-    assert await store.query_events() == [directed, broadcast]
-    assert await store.query_events(groups=cyan) == [broadcast]  # the group does not see it
+    assert await store.query_events(EventQuery()) == [directed, broadcast]
+    assert await store.query_events(EventQuery(groups=cyan)) == [broadcast]  # the group does not see it
     for reader in ("alice", "bob", "carol"):
-        assert await store.query_events(groups=cyan, reader=reader) == [directed, broadcast]
-    assert await store.query_events(groups=cyan, reader="mallory") == [broadcast]
-    assert await store.query_events(groups=frozenset(), reader="bob") == [directed]
+        assert await store.query_events(EventQuery(groups=cyan, reader=reader)) == [directed, broadcast]
+    assert await store.query_events(EventQuery(groups=cyan, reader="mallory")) == [broadcast]
+    assert await store.query_events(EventQuery(groups=frozenset(), reader="bob")) == [directed]
 
 
 async def test_journal_appends_in_order_and_reads_back_by_prefix(store: Store) -> None:

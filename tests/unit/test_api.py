@@ -71,9 +71,9 @@ async def test_history_asks_the_store_for_the_callers_groups_only() -> None:
             "/api/history/events", params={"start": "2023-11-14T00:00:00Z", "limit": "5"}
         )
     assert [event["uid"] for event in response.json()["events"]] == ["A"]
-    assert store.queries[0]["groups"] == frozenset({"ops"})
-    assert store.queries[0]["start"] == 1_699_920_000_000
-    assert store.queries[0]["limit"] == 5
+    assert store.queries[0].groups == frozenset({"ops"})
+    assert store.queries[0].start == 1_699_920_000_000
+    assert store.queries[0].limit == 5
 
 
 async def test_history_without_a_store_is_503_and_health_says_off() -> None:

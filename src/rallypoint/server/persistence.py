@@ -20,7 +20,7 @@ from rallypoint.router.message import Outbound
 from rallypoint.router.registry import Subscriber
 from rallypoint.router.router import Router
 from rallypoint.router.stats import Counters
-from rallypoint.store.base import EventStore, StoredEvent
+from rallypoint.store.base import EventQuery, EventStore, StoredEvent
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ async def rebuild_cache(router: Router, store: EventStore, now_ms: int, limits: 
     horizon = now_ms - cache.max_ttl_ms
     deleted: dict[str, int] = {}
     for stored in await store.query_events(
-        start=horizon, type_prefix=types.DELETE, limit=MAX_REBUILD_DELETES
+        EventQuery(start=horizon, type_prefix=types.DELETE, limit=MAX_REBUILD_DELETES)
     ):
         event = _parse(stored, limits)
         for link in event.detail.links if event is not None and event.detail else ():

@@ -11,6 +11,7 @@ scale), with the same schema (``schema.py``) and the same batched single writer
 """
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
 TOOL_PUBLIC = "public"
@@ -105,6 +106,28 @@ class MailItem(NamedTuple):
     xml: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class EventQuery:
+    """What :meth:`EventStore.query_events` selects; every filter given must hold.
+
+    One value rather than eight keyword arguments, so the protocol, both stores and the
+    fake share the filter's definition and the SQL is built once (``query.py``).
+    """
+
+    start: int | None = None
+    """Lowest ``time`` kept (inclusive), like ``end`` the highest."""
+    end: int | None = None
+    uid: str | None = None
+    type_prefix: str | None = None
+    bbox: tuple[float, float, float, float] | None = None
+    """``(min_lat, min_lon, max_lat, max_lon)``; ``min_lon > max_lon`` crosses the antimeridian."""
+    groups: frozenset[str] | None = None
+    """Keep only events whose groups intersect these, or (with ``reader``) that the identity
+    ``reader`` sent or received as a directed message."""
+    reader: str | None = None
+    limit: int = 1000
+
+
 class EventStore(Protocol):
     """Routed events: recorded by the batched writer, read back for history and the cache."""
 
@@ -120,22 +143,8 @@ class EventStore(Protocol):
     def write_health(self) -> tuple[int, str | None]:
         """Events lost to failed transactions so far, and why the last one failed (None: it recovered)."""
 
-    async def query_events(
-        self,
-        *,
-        start: int | None = None,
-        end: int | None = None,
-        uid: str | None = None,
-        type_prefix: str | None = None,
-        bbox: tuple[float, float, float, float] | None = None,
-        groups: frozenset[str] | None = None,
-        reader: str | None = None,
-        limit: int = 1000,
-    ) -> list[StoredEvent]:
-        """Events in time order. ``start``/``end`` bound ``time`` (inclusive); ``bbox`` is
-        ``(min_lat, min_lon, max_lat, max_lon)`` (``min_lon > max_lon`` crosses the antimeridian);
-        ``groups`` keeps only events whose groups intersect it, or (with ``reader``, an identity)
-        that ``reader`` sent or received as a directed message."""
+    async def query_events(self, query: "EventQuery") -> list[StoredEvent]:
+        """The events ``query`` selects, in time order."""
 
     async def latest_events(self, now_ms: int) -> list[StoredEvent]:
         """The latest event of every uid, when that event's stale time is after ``now_ms``."""

@@ -6,25 +6,24 @@ Same schema and migrations as SQLite (``schema.py``); lists are ``TEXT[]`` searc
 starting on one database do not both apply them.
 """
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 import asyncpg  # type: ignore[import-untyped]  # no stubs shipped
 
 from rallypoint.errors import StoreError
-from rallypoint.store import schema
+from rallypoint.store import schema, statements
 from rallypoint.store.base import (
     ANY_SUBMITTER,
+    EventQuery,
     JournalEntry,
     MailDraft,
     MailItem,
     PackageRecord,
     StoredEvent,
-    owner_key,
     redacted_url,
     type_upper_bound,
 )
-from rallypoint.store.query import Params, event_conditions, where
 from rallypoint.store.writer import BatchWriter
 
 T = TypeVar("T")
@@ -37,40 +36,34 @@ CONNECT_TIMEOUT_S = 10.0
 MIGRATION_LOCK = 0x52414C4C59
 """Advisory lock key held while migrating ("RALLY")."""
 
-_EVENT_SELECT = f"SELECT {', '.join(schema.EVENT_COLUMNS)} FROM events"
-_PACKAGE_SELECT = f"SELECT {', '.join(schema.PACKAGE_COLUMNS)} FROM packages"
 _DATABASE_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
 
 
-def _event_row(event: StoredEvent) -> tuple[Any, ...]:
-    return (*event[:7], sorted(event.groups), event.sender, event.xml, sorted(event.recipients))
+def _text_array(values: Iterable[str]) -> list[str]:
+    return sorted(values) if isinstance(values, frozenset) else list(values)
 
 
-def _event(row: asyncpg.Record) -> StoredEvent:
-    uid, type_, time_, stale, lat, lon, hae, groups, sender, xml, recipients = row
-    return StoredEvent(
-        uid, type_, time_, stale, lat, lon, hae, frozenset(groups), sender, bytes(xml), frozenset(recipients)
-    )
+DIALECT = statements.Dialect(
+    numbered=True,
+    list_value=_text_array,
+    list_of=list,
+    overlaps=lambda column: f"{column} && ?::TEXT[]",
+    has=lambda column: f"? = ANY({column})",
+)
+"""Lists are ``TEXT[]``: ``&&`` is overlap, ``ANY`` membership."""
 
 
-def _package(row: asyncpg.Record) -> PackageRecord:
-    hash_, name, filename, mime_type, size, submitter, creator_uid, groups, keywords, tool, submitted, uid = (
-        row
-    )
-    return PackageRecord(
-        hash_,
-        name,
-        filename,
-        mime_type,
-        size,
-        submitter,
-        creator_uid,
-        frozenset(groups),
-        tuple(keywords),
-        tool,
-        submitted,
-        uid,
-    )
+def _sql(text: str) -> str:
+    return DIALECT.sql(text)
+
+
+_PURGE_EVENTS = _sql(statements.PURGE_EVENTS)
+_PACKAGES_OF = _sql(statements.PACKAGES_OF)
+_APPEND_JOURNAL = _sql(statements.APPEND_JOURNAL) + " RETURNING id"
+_READ_JOURNAL = _sql(statements.READ_JOURNAL)
+_PUT_MAIL = _sql(statements.PUT_MAIL)
+_MAIL_FOR = _sql(statements.MAIL_FOR)
+_MAIL_COUNT = _sql(statements.MAIL_COUNT)
 
 
 class PostgresStore:
@@ -108,8 +101,8 @@ class PostgresStore:
             await connection.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
             await connection.execute(schema.CREATE_VERSION_TABLE)
             current = await connection.fetchval("SELECT COALESCE(MAX(version), 0) FROM schema_version")
-            for number, statements in schema.pending(schema.POSTGRES, current):
-                for statement in statements:
+            for number, steps in schema.pending(schema.POSTGRES, current):
+                for statement in steps:
                     await connection.execute(statement)
                 await connection.execute(
                     "INSERT INTO schema_version VALUES ($1, (EXTRACT(EPOCH FROM now()) * 1000)::BIGINT)",
@@ -140,37 +133,18 @@ class PostgresStore:
         return self.writer.failed, self.writer.last_error
 
     async def _insert(self, batch: list[StoredEvent]) -> None:
-        rows = [_event_row(event) for event in batch]
+        rows = [statements.event_row(DIALECT, event) for event in batch]
 
         async def copy(connection: asyncpg.Connection) -> None:
             await connection.copy_records_to_table("events", records=rows, columns=schema.EVENT_COLUMNS)
 
         await self._use(copy)
 
-    async def query_events(
-        self,
-        *,
-        start: int | None = None,
-        end: int | None = None,
-        uid: str | None = None,
-        type_prefix: str | None = None,
-        bbox: tuple[float, float, float, float] | None = None,
-        groups: frozenset[str] | None = None,
-        reader: str | None = None,
-        limit: int = 1000,
-    ) -> list[StoredEvent]:
+    async def query_events(self, query: EventQuery) -> list[StoredEvent]:
         """Matching events in time order (see the protocol)."""
-        params = Params(numbered=True)
-        terms = event_conditions(params, start=start, end=end, uid=uid, type_prefix=type_prefix, bbox=bbox)
-        if groups is not None:
-            visible = f"groups && {params(sorted(groups))}::TEXT[]"
-            if reader is not None:
-                name = params(reader)
-                visible = f"({visible} OR sender = {name} OR {name} = ANY(recipients))"
-            terms.append(visible)
-        sql = f"{_EVENT_SELECT}{where(terms)} ORDER BY time, id LIMIT {params(limit)}"
-        rows = await self._use(lambda connection: connection.fetch(sql, *params.values))
-        return [_event(row) for row in rows]
+        sql, values = statements.events_sql(DIALECT, query)
+        rows = await self._use(lambda connection: connection.fetch(sql, *values))
+        return [statements.event_from_row(DIALECT, row) for row in rows]
 
     async def latest_events(self, now_ms: int) -> list[StoredEvent]:
         """The latest event per uid, if not stale at ``now_ms``."""
@@ -179,13 +153,11 @@ class PostgresStore:
             "ORDER BY uid, time DESC, id DESC) AS newest WHERE stale > $1 ORDER BY time"
         )
         rows = await self._use(lambda connection: connection.fetch(sql, now_ms))
-        return [_event(row) for row in rows]
+        return [statements.event_from_row(DIALECT, row) for row in rows]
 
     async def purge_before(self, time_ms: int) -> int:
         """Delete events older than ``time_ms``."""
-        status = await self._use(
-            lambda connection: connection.execute("DELETE FROM events WHERE time < $1", time_ms)
-        )
+        status = await self._use(lambda connection: connection.execute(_PURGE_EVENTS, time_ms))
         return int(status.split()[-1])
 
     async def put_package(self, record: PackageRecord) -> None:
@@ -197,13 +169,7 @@ class PostgresStore:
             f"INSERT INTO packages ({', '.join(columns)}) VALUES ({marks}) "
             f"ON CONFLICT (hash, owner) DO UPDATE SET {updates}"
         )
-        row = (
-            *record[:7],
-            sorted(record.groups),
-            list(record.keywords),
-            *record[9:],
-            schema.package_owner(record.submitter),
-        )
+        row = statements.package_row(DIALECT, record)
         await self._use(lambda connection: connection.execute(sql, *row))
 
     async def package(self, hash: str) -> PackageRecord | None:
@@ -213,9 +179,8 @@ class PostgresStore:
 
     async def packages_of(self, hash: str) -> list[PackageRecord]:
         """Every record with this hash, newest first."""
-        sql = f"{_PACKAGE_SELECT} WHERE hash = $1 ORDER BY submitted DESC, owner"
-        rows = await self._use(lambda connection: connection.fetch(sql, hash))
-        return [_package(row) for row in rows]
+        rows = await self._use(lambda connection: connection.fetch(_PACKAGES_OF, hash))
+        return [statements.package_from_row(DIALECT, row) for row in rows]
 
     async def search_packages(
         self,
@@ -226,88 +191,66 @@ class PostgresStore:
         groups: frozenset[str] | None = None,
     ) -> list[PackageRecord]:
         """Records matching every criterion given, newest first."""
-        params = Params(numbered=True)
-        terms = [f"keywords @> {params(list(keywords))}::TEXT[]"] if keywords else []
-        if tool is not None:
-            terms.append(f"tool = {params(tool)}")
-        if name is not None:
-            terms.append(f"name = {params(name)}")
-        if groups is not None:
-            terms.append(f"groups && {params(sorted(groups))}::TEXT[]")
-        sql = f"{_PACKAGE_SELECT}{where(terms)} ORDER BY submitted DESC, hash"
-        rows = await self._use(lambda connection: connection.fetch(sql, *params.values))
-        return [_package(row) for row in rows]
+        sql, values = statements.packages_sql(DIALECT, keywords=keywords, tool=tool, name=name, groups=groups)
+        rows = await self._use(lambda connection: connection.fetch(sql, *values))
+        return [statements.package_from_row(DIALECT, row) for row in rows]
 
     async def set_package_tool(self, hash: str, tool: str, submitter: object = ANY_SUBMITTER) -> bool:
         """Set the tool of one record."""
-        return await self._change("UPDATE packages SET tool = $1", [tool], hash, submitter)
+        return await self._change(statements.SET_TOOL, [tool], hash, submitter)
 
     async def set_package_keywords(
         self, hash: str, keywords: Sequence[str], submitter: object = ANY_SUBMITTER
     ) -> bool:
         """Replace the keywords of one record."""
-        return await self._change("UPDATE packages SET keywords = $1", [list(keywords)], hash, submitter)
+        return await self._change(statements.SET_KEYWORDS, [list(keywords)], hash, submitter)
 
     async def delete_package(self, hash: str, submitter: object = ANY_SUBMITTER) -> bool:
         """Remove one record."""
-        return await self._change("DELETE FROM packages", [], hash, submitter)
+        return await self._change(statements.DELETE_PACKAGE, [], hash, submitter)
 
     async def _change(self, statement: str, values: list[Any], hash: str, submitter: object) -> bool:
         """Run ``statement`` on the records of ``hash`` (by ``submitter`` unless any); True if any."""
-        owner = owner_key(submitter)
-        params = [*values, hash] if owner is None else [*values, hash, owner]
-        sql = f"{statement} WHERE hash = ${len(values) + 1}"
-        if owner is not None:
-            sql += f" AND owner = ${len(values) + 2}"
+        sql, params = statements.change_sql(DIALECT, statement, values, hash, submitter)
         status = await self._use(lambda connection: connection.execute(sql, *params))
         return not str(status).endswith(" 0")
 
     async def append_journal(self, stream: str, time: int, author: str | None, body: str) -> int:
         """Commit one journal entry; return its id."""
-        sql = "INSERT INTO journal (stream, time, author, body) VALUES ($1, $2, $3, $4) RETURNING id"
-        return int(await self._use(lambda connection: connection.fetchval(sql, stream, time, author, body)))
+        values = (stream, time, author, body)
+        return int(await self._use(lambda connection: connection.fetchval(_APPEND_JOURNAL, *values)))
 
     async def read_journal(
         self, stream_prefix: str, *, after_id: int = 0, limit: int = 100_000
     ) -> list[JournalEntry]:
         """Entries of the streams starting with ``stream_prefix``, after ``after_id``, by id."""
-        sql = (
-            f"SELECT {', '.join(schema.JOURNAL_COLUMNS)} FROM journal "
-            "WHERE stream >= $1 AND stream < $2 AND id > $3 ORDER BY id LIMIT $4"
-        )
         values = (stream_prefix, type_upper_bound(stream_prefix), after_id, limit)
-        rows = await self._use(lambda connection: connection.fetch(sql, *values))
+        rows = await self._use(lambda connection: connection.fetch(_READ_JOURNAL, *values))
         return [JournalEntry(*row) for row in rows]
 
     async def put_mail(self, recipient: str, time: int, xml: bytes) -> int:
         """Keep ``xml`` for ``recipient``; return its id."""
-        sql = "INSERT INTO mail (recipient, time, xml) VALUES ($1, $2, $3) RETURNING id"
+        sql = _PUT_MAIL + " RETURNING id"
         return int(await self._use(lambda connection: connection.fetchval(sql, recipient, time, xml)))
 
     async def put_mail_many(self, items: Sequence[MailDraft]) -> None:
         """Keep every item in one transaction, in list order."""
-        sql = "INSERT INTO mail (recipient, time, xml) VALUES ($1, $2, $3)"
         rows = [tuple(item) for item in items]
 
         async def put(connection: asyncpg.Connection) -> None:
             async with connection.transaction():
-                await connection.executemany(sql, rows)
+                await connection.executemany(_PUT_MAIL, rows)
 
         await self._use(put)
 
     async def mail_for(self, recipient: str, *, after_id: int = 0, limit: int = 10_000) -> list[MailItem]:
         """Undelivered mail of ``recipient``, oldest first."""
-        sql = (
-            "SELECT id, recipient, time, xml FROM mail WHERE recipient = $1 AND delivered IS NULL "
-            "AND id > $2 ORDER BY id LIMIT $3"
-        )
-        rows = await self._use(lambda connection: connection.fetch(sql, recipient, after_id, limit))
+        rows = await self._use(lambda connection: connection.fetch(_MAIL_FOR, recipient, after_id, limit))
         return [MailItem(row[0], row[1], row[2], bytes(row[3])) for row in rows]
 
     async def mail_count(self, recipient: str) -> int:
         """Undelivered mail kept for ``recipient``."""
-        sql = "SELECT count(*) FROM mail WHERE recipient = $1 AND delivered IS NULL"
-        count = await self._use(lambda connection: connection.fetchval(sql, recipient))
+        count = await self._use(lambda connection: connection.fetchval(_MAIL_COUNT, recipient))
         return int(count)
 
     async def mark_delivered(self, ids: Sequence[int], time: int) -> None:

@@ -13,24 +13,23 @@ import functools
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
 from rallypoint.errors import StoreError
-from rallypoint.store import schema
+from rallypoint.store import schema, statements
 from rallypoint.store.base import (
     ANY_SUBMITTER,
+    EventQuery,
     JournalEntry,
     MailDraft,
     MailItem,
     PackageRecord,
     StoredEvent,
-    owner_key,
     type_upper_bound,
 )
-from rallypoint.store.query import Params, event_conditions, where
 from rallypoint.store.writer import BatchWriter
 
 T = TypeVar("T")
@@ -38,66 +37,31 @@ T = TypeVar("T")
 BUSY_TIMEOUT_MS = 5000
 """How long a statement waits for a lock held by another process (a CLI reading the file)."""
 
-_EVENT_SELECT = f"SELECT {', '.join(schema.EVENT_COLUMNS)} FROM events"
-_PACKAGE_SELECT = f"SELECT {', '.join(schema.PACKAGE_COLUMNS)} FROM packages"
-_GROUPS_MATCH = (
-    "EXISTS (SELECT 1 FROM json_each({column}) AS g WHERE g.value IN (SELECT value FROM json_each({param})))"
-)
 
-
-def _json_list(values: Sequence[str] | frozenset[str]) -> str:
+@functools.lru_cache(maxsize=1024)
+def _set_json(values: frozenset[str]) -> str:
+    """Senders are few and keep their groups (recipient sets repeat too): encode each set once."""
     return json.dumps(sorted(values))
 
 
-@functools.lru_cache(maxsize=1024)
-def _groups_json(groups: frozenset[str]) -> str:
-    """Senders are few and keep their groups (recipient sets repeat too): encode each set once."""
-    return _json_list(groups)
+def _json_list(values: Iterable[str]) -> str:
+    return _set_json(values) if isinstance(values, frozenset) else json.dumps(list(values))
 
 
-def _event_row(event: StoredEvent) -> tuple[Any, ...]:
-    return (*event[:7], _groups_json(event.groups), event.sender, event.xml, _groups_json(event.recipients))
+def _from_json(text: str) -> list[str]:
+    return list(json.loads(text))
 
 
-def _event(row: tuple[Any, ...]) -> StoredEvent:
-    uid, type_, time_, stale, lat, lon, hae, groups, sender, xml, recipients = row
-    return StoredEvent(
-        uid,
-        type_,
-        time_,
-        stale,
-        lat,
-        lon,
-        hae,
-        frozenset(json.loads(groups)),
-        sender,
-        bytes(xml),
-        frozenset(json.loads(recipients)),
-    )
-
-
-def _package_row(record: PackageRecord) -> tuple[Any, ...]:
-    return (*record[:7], _json_list(record.groups), json.dumps(list(record.keywords)), *record[9:])
-
-
-def _package(row: tuple[Any, ...]) -> PackageRecord:
-    hash_, name, filename, mime_type, size, submitter, creator_uid, groups, keywords, tool, submitted, uid = (
-        row
-    )
-    return PackageRecord(
-        hash_,
-        name,
-        filename,
-        mime_type,
-        size,
-        submitter,
-        creator_uid,
-        frozenset(json.loads(groups)),
-        tuple(json.loads(keywords)),
-        tool,
-        submitted,
-        uid,
-    )
+DIALECT = statements.Dialect(
+    numbered=False,
+    list_value=_json_list,
+    list_of=_from_json,
+    overlaps=lambda column: (
+        f"EXISTS (SELECT 1 FROM json_each({column}) AS g WHERE g.value IN (SELECT value FROM json_each(?)))"
+    ),
+    has=lambda column: f"EXISTS (SELECT 1 FROM json_each({column}) AS m WHERE m.value = ?)",
+)
+"""Lists are JSON text, searched with ``json_each``."""
 
 
 class SqliteStore:
@@ -149,8 +113,8 @@ class SqliteStore:
         db.execute("BEGIN IMMEDIATE")
         try:
             current = db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0]
-            for number, statements in schema.pending(schema.SQLITE, current):
-                for statement in statements:
+            for number, steps in schema.pending(schema.SQLITE, current):
+                for statement in steps:
                     db.execute(statement)
                 db.execute("INSERT INTO schema_version VALUES (?, ?)", (number, time.time_ns() // 1_000_000))
         except BaseException:
@@ -183,43 +147,19 @@ class SqliteStore:
         return self.writer.failed, self.writer.last_error
 
     async def _insert(self, batch: list[StoredEvent]) -> None:
-        columns = ", ".join(schema.EVENT_COLUMNS)
-        statement = f"INSERT INTO events ({columns}) VALUES ({', '.join('?' * len(schema.EVENT_COLUMNS))})"
-
         def insert(db: sqlite3.Connection) -> None:
-            rows = [_event_row(event) for event in batch]  # here, off the event loop
+            rows = [statements.event_row(DIALECT, event) for event in batch]  # here, off the event loop
             with db:  # one transaction per batch
                 db.execute("BEGIN")
-                db.executemany(statement, rows)
+                db.executemany(statements.INSERT_EVENT, rows)
 
         await self._run(insert)
 
-    async def query_events(
-        self,
-        *,
-        start: int | None = None,
-        end: int | None = None,
-        uid: str | None = None,
-        type_prefix: str | None = None,
-        bbox: tuple[float, float, float, float] | None = None,
-        groups: frozenset[str] | None = None,
-        reader: str | None = None,
-        limit: int = 1000,
-    ) -> list[StoredEvent]:
+    async def query_events(self, query: EventQuery) -> list[StoredEvent]:
         """Matching events in time order (see the protocol)."""
-        params = Params(numbered=False)
-        terms = event_conditions(params, start=start, end=end, uid=uid, type_prefix=type_prefix, bbox=bbox)
-        if groups is not None:
-            visible = _GROUPS_MATCH.format(column="events.groups", param=params(_json_list(groups)))
-            if reader is not None:
-                visible = (
-                    f"({visible} OR sender = {params(reader)} OR EXISTS (SELECT 1 FROM "
-                    f"json_each(events.recipients) AS r WHERE r.value = {params(reader)}))"
-                )
-            terms.append(visible)
-        sql = f"{_EVENT_SELECT}{where(terms)} ORDER BY time, id LIMIT {params(limit)}"
-        rows = await self._run(lambda db: db.execute(sql, params.values).fetchall())
-        return [_event(row) for row in rows]
+        sql, values = statements.events_sql(DIALECT, query)
+        rows = await self._run(lambda db: db.execute(sql, values).fetchall())
+        return [statements.event_from_row(DIALECT, row) for row in rows]
 
     async def latest_events(self, now_ms: int) -> list[StoredEvent]:
         """The latest event per uid, if not stale at ``now_ms``."""
@@ -230,13 +170,13 @@ class SqliteStore:
             "WHERE newest = 1 AND stale > ? ORDER BY time"
         )
         rows = await self._run(lambda db: db.execute(sql, (now_ms,)).fetchall())
-        return [_event(row) for row in rows]
+        return [statements.event_from_row(DIALECT, row) for row in rows]
 
     async def purge_before(self, time_ms: int) -> int:
         """Delete events older than ``time_ms``."""
 
         def purge(db: sqlite3.Connection) -> int:
-            return db.execute("DELETE FROM events WHERE time < ?", (time_ms,)).rowcount
+            return db.execute(statements.PURGE_EVENTS, (time_ms,)).rowcount
 
         return await self._run(purge)
 
@@ -245,7 +185,7 @@ class SqliteStore:
         columns = ", ".join((*schema.PACKAGE_COLUMNS, "owner"))
         marks = ", ".join("?" * (len(schema.PACKAGE_COLUMNS) + 1))
         sql = f"INSERT OR REPLACE INTO packages ({columns}) VALUES ({marks})"
-        row = (*_package_row(record), schema.package_owner(record.submitter))
+        row = statements.package_row(DIALECT, record)
         await self._run(lambda db: db.execute(sql, row))
 
     async def package(self, hash: str) -> PackageRecord | None:
@@ -255,9 +195,8 @@ class SqliteStore:
 
     async def packages_of(self, hash: str) -> list[PackageRecord]:
         """Every record with this hash, newest first."""
-        sql = f"{_PACKAGE_SELECT} WHERE hash = ? ORDER BY submitted DESC, owner"
-        rows = await self._run(lambda db: db.execute(sql, (hash,)).fetchall())
-        return [_package(row) for row in rows]
+        rows = await self._run(lambda db: db.execute(statements.PACKAGES_OF, (hash,)).fetchall())
+        return [statements.package_from_row(DIALECT, row) for row in rows]
 
     async def search_packages(
         self,
@@ -268,41 +207,27 @@ class SqliteStore:
         groups: frozenset[str] | None = None,
     ) -> list[PackageRecord]:
         """Records matching every criterion given, newest first."""
-        params = Params(numbered=False)
-        terms = [
-            f"EXISTS (SELECT 1 FROM json_each(packages.keywords) AS k WHERE k.value = {params(keyword)})"
-            for keyword in keywords
-        ]
-        if tool is not None:
-            terms.append(f"tool = {params(tool)}")
-        if name is not None:
-            terms.append(f"name = {params(name)}")
-        if groups is not None:
-            terms.append(_GROUPS_MATCH.format(column="packages.groups", param=params(_json_list(groups))))
-        sql = f"{_PACKAGE_SELECT}{where(terms)} ORDER BY submitted DESC, hash"
-        rows = await self._run(lambda db: db.execute(sql, params.values).fetchall())
-        return [_package(row) for row in rows]
+        sql, values = statements.packages_sql(DIALECT, keywords=keywords, tool=tool, name=name, groups=groups)
+        rows = await self._run(lambda db: db.execute(sql, values).fetchall())
+        return [statements.package_from_row(DIALECT, row) for row in rows]
 
     async def set_package_tool(self, hash: str, tool: str, submitter: object = ANY_SUBMITTER) -> bool:
         """Set the tool of one record."""
-        return await self._change("UPDATE packages SET tool = ?", (tool,), hash, submitter)
+        return await self._change(statements.SET_TOOL, (tool,), hash, submitter)
 
     async def set_package_keywords(
         self, hash: str, keywords: Sequence[str], submitter: object = ANY_SUBMITTER
     ) -> bool:
         """Replace the keywords of one record."""
-        text = json.dumps(list(keywords))
-        return await self._change("UPDATE packages SET keywords = ?", (text,), hash, submitter)
+        return await self._change(statements.SET_KEYWORDS, (_json_list(keywords),), hash, submitter)
 
     async def delete_package(self, hash: str, submitter: object = ANY_SUBMITTER) -> bool:
         """Remove one record."""
-        return await self._change("DELETE FROM packages", (), hash, submitter)
+        return await self._change(statements.DELETE_PACKAGE, (), hash, submitter)
 
     async def _change(self, statement: str, values: tuple[Any, ...], hash: str, submitter: object) -> bool:
         """Run ``statement`` on the records of ``hash`` (by ``submitter`` unless any); True if any."""
-        owner = owner_key(submitter)
-        sql = f"{statement} WHERE hash = ?" + ("" if owner is None else " AND owner = ?")
-        params = (*values, hash) if owner is None else (*values, hash, owner)
+        sql, params = statements.change_sql(DIALECT, statement, values, hash, submitter)
 
         def change(db: sqlite3.Connection) -> bool:
             return db.execute(sql, params).rowcount > 0
@@ -314,10 +239,7 @@ class SqliteStore:
 
         def append(db: sqlite3.Connection) -> int:
             with db:
-                cursor = db.execute(
-                    "INSERT INTO journal (stream, time, author, body) VALUES (?, ?, ?, ?)",
-                    (stream, time, author, body),
-                )
+                cursor = db.execute(statements.APPEND_JOURNAL, (stream, time, author, body))
             return int(cursor.lastrowid or 0)
 
         return await self._run(append)
@@ -326,12 +248,8 @@ class SqliteStore:
         self, stream_prefix: str, *, after_id: int = 0, limit: int = 100_000
     ) -> list[JournalEntry]:
         """Entries of the streams starting with ``stream_prefix``, after ``after_id``, by id."""
-        sql = (
-            f"SELECT {', '.join(schema.JOURNAL_COLUMNS)} FROM journal "
-            "WHERE stream >= ? AND stream < ? AND id > ? ORDER BY id LIMIT ?"
-        )
         values = (stream_prefix, type_upper_bound(stream_prefix), after_id, limit)
-        rows = await self._run(lambda db: db.execute(sql, values).fetchall())
+        rows = await self._run(lambda db: db.execute(statements.READ_JOURNAL, values).fetchall())
         return [JournalEntry(*row) for row in rows]
 
     async def put_mail(self, recipient: str, time: int, xml: bytes) -> int:
@@ -339,9 +257,7 @@ class SqliteStore:
 
         def put(db: sqlite3.Connection) -> int:
             with db:
-                cursor = db.execute(
-                    "INSERT INTO mail (recipient, time, xml) VALUES (?, ?, ?)", (recipient, time, xml)
-                )
+                cursor = db.execute(statements.PUT_MAIL, (recipient, time, xml))
             return int(cursor.lastrowid or 0)
 
         return await self._run(put)
@@ -352,23 +268,19 @@ class SqliteStore:
 
         def put(db: sqlite3.Connection) -> None:
             with db:
-                db.executemany("INSERT INTO mail (recipient, time, xml) VALUES (?, ?, ?)", rows)
+                db.executemany(statements.PUT_MAIL, rows)
 
         await self._run(put)
 
     async def mail_for(self, recipient: str, *, after_id: int = 0, limit: int = 10_000) -> list[MailItem]:
         """Undelivered mail of ``recipient``, oldest first."""
-        sql = (
-            "SELECT id, recipient, time, xml FROM mail WHERE recipient = ? AND delivered IS NULL "
-            "AND id > ? ORDER BY id LIMIT ?"
-        )
-        rows = await self._run(lambda db: db.execute(sql, (recipient, after_id, limit)).fetchall())
+        values = (recipient, after_id, limit)
+        rows = await self._run(lambda db: db.execute(statements.MAIL_FOR, values).fetchall())
         return [MailItem(id_, who, time_, bytes(xml)) for id_, who, time_, xml in rows]
 
     async def mail_count(self, recipient: str) -> int:
         """Undelivered mail kept for ``recipient``."""
-        sql = "SELECT count(*) FROM mail WHERE recipient = ? AND delivered IS NULL"
-        row = await self._run(lambda db: db.execute(sql, (recipient,)).fetchone())
+        row = await self._run(lambda db: db.execute(statements.MAIL_COUNT, (recipient,)).fetchone())
         return int(row[0])
 
     async def mark_delivered(self, ids: Sequence[int], time: int) -> None:

@@ -23,6 +23,7 @@ from rallypoint.http.command_post.login import read_json
 from rallypoint.http.common.deps import ApiDeps, caller_of
 from rallypoint.http.common.query import int_param
 from rallypoint.http.marti.history import require_store, track_feature
+from rallypoint.store.base import EventQuery
 
 DEFAULT_TRACK_MINUTES = 30
 MAX_TRACK_MINUTES = 24 * 60
@@ -67,11 +68,13 @@ def data_routes(api: ApiDeps, hub: LiveHub, tiles: Callable[[], TileConfig]) -> 
         uid = request.path_params["uid"]
         minutes = int_param(request, "minutes", DEFAULT_TRACK_MINUTES, low=1, high=MAX_TRACK_MINUTES)
         found = await require_store(api).query_events(
-            start=api.now_ms() - minutes * MINUTE_MS,
-            end=None,
-            uid=uid,
-            groups=caller.groups,
-            limit=MAX_TRACK_POINTS,
+            EventQuery(
+                start=api.now_ms() - minutes * MINUTE_MS,
+                end=None,
+                uid=uid,
+                groups=caller.groups,
+                limit=MAX_TRACK_POINTS,
+            )
         )
         positions = [
             event for event in found if not types.is_control(event.type) and event.type != types.DELETE

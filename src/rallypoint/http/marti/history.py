@@ -17,7 +17,7 @@ from starlette.routing import BaseRoute, Route
 
 from rallypoint.http.common.deps import ApiDeps, caller_of
 from rallypoint.http.common.query import bbox_param, int_param, time_param, time_text
-from rallypoint.store.base import EventStore, StoredEvent
+from rallypoint.store.base import EventQuery, EventStore, StoredEvent
 
 DEFAULT_LIMIT = 1000
 MAX_LIMIT = 10_000
@@ -88,14 +88,16 @@ def history_routes(deps: ApiDeps) -> list[BaseRoute]:
         if form not in ("json", "xml"):
             raise HTTPException(400, "format must be json or xml")
         found = await require_store(deps).query_events(
-            start=time_param(request, "start"),
-            end=time_param(request, "end"),
-            uid=request.query_params.get("uid") or None,
-            type_prefix=request.query_params.get("type") or None,
-            bbox=bbox_param(request),
-            groups=caller.groups,
-            reader=caller.name,
-            limit=int_param(request, "limit", DEFAULT_LIMIT, low=1, high=MAX_LIMIT),
+            EventQuery(
+                start=time_param(request, "start"),
+                end=time_param(request, "end"),
+                uid=request.query_params.get("uid") or None,
+                type_prefix=request.query_params.get("type") or None,
+                bbox=bbox_param(request),
+                groups=caller.groups,
+                reader=caller.name,
+                limit=int_param(request, "limit", DEFAULT_LIMIT, low=1, high=MAX_LIMIT),
+            )
         )
         if form == "xml":
             return Response(events_xml(event.xml for event in found), media_type="application/xml")
@@ -105,12 +107,14 @@ def history_routes(deps: ApiDeps) -> list[BaseRoute]:
         caller = caller_of(request)
         uid = request.path_params["uid"]
         found = await require_store(deps).query_events(
-            start=time_param(request, "start"),
-            end=time_param(request, "end"),
-            uid=uid,
-            groups=caller.groups,
-            reader=caller.name,
-            limit=MAX_TRACK_POINTS,
+            EventQuery(
+                start=time_param(request, "start"),
+                end=time_param(request, "end"),
+                uid=uid,
+                groups=caller.groups,
+                reader=caller.name,
+                limit=MAX_TRACK_POINTS,
+            )
         )
         if not found:
             raise HTTPException(404, f"no stored positions of uid {uid!r}")

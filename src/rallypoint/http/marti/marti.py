@@ -24,6 +24,7 @@ from rallypoint.http.common.deps import API_VERSION, ApiDeps, Caller, caller_of,
 from rallypoint.http.common.query import parse_json, read_body, time_param
 from rallypoint.http.marti.history import events_xml, require_store
 from rallypoint.router.cache import CacheEntry
+from rallypoint.store.base import EventQuery
 
 XML_MEDIA_TYPE = "application/xml"
 CLIENT_ENDPOINT_TYPE = "com.bbn.marti.remote.ClientEndpoint"
@@ -171,12 +172,14 @@ class Marti:
         caller = caller_of(request)
         store = require_store(self.deps)
         events = await store.query_events(
-            start=time_param(request, "start"),
-            end=time_param(request, "end"),
-            uid=request.path_params["uid"],
-            groups=caller.groups,
-            reader=caller.name,
-            limit=MAX_UID_HISTORY,
+            EventQuery(
+                start=time_param(request, "start"),
+                end=time_param(request, "end"),
+                uid=request.path_params["uid"],
+                groups=caller.groups,
+                reader=caller.name,
+                limit=MAX_UID_HISTORY,
+            )
         )
         return Response(events_xml(event.xml for event in events), media_type=XML_MEDIA_TYPE)
 
