@@ -24,7 +24,7 @@ from rallypoint.store.base import (
     redacted_url,
     type_upper_bound,
 )
-from rallypoint.store.writer import BatchWriter
+from rallypoint.store.writer import BatchWriter, WrittenInBatches
 
 T = TypeVar("T")
 
@@ -66,7 +66,7 @@ _MAIL_FOR = _sql(statements.MAIL_FOR)
 _MAIL_COUNT = _sql(statements.MAIL_COUNT)
 
 
-class PostgresStore:
+class PostgresStore(WrittenInBatches):
     """:class:`rallypoint.store.base.Store` on a PostgreSQL database."""
 
     def __init__(self, url: str, *, queue_max: int = 100_000) -> None:
@@ -115,22 +115,6 @@ class PostgresStore:
         if self._pool is not None:
             pool, self._pool = self._pool, None
             await pool.close()
-
-    def record(self, event: StoredEvent) -> bool:
-        """Queue ``event`` for the writer (never blocks)."""
-        return self.writer.record(event)
-
-    async def flush(self) -> None:
-        """Wait for everything recorded so far to be committed."""
-        await self.writer.flush()
-
-    def lag(self) -> int:
-        """Events queued, not yet committed."""
-        return self.writer.lag()
-
-    def write_health(self) -> tuple[int, str | None]:
-        """Events lost to failed transactions, and the last failure (None once one committed)."""
-        return self.writer.failed, self.writer.last_error
 
     async def _insert(self, batch: list[StoredEvent]) -> None:
         rows = [statements.event_row(DIALECT, event) for event in batch]

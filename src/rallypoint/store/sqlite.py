@@ -30,7 +30,7 @@ from rallypoint.store.base import (
     StoredEvent,
     type_upper_bound,
 )
-from rallypoint.store.writer import BatchWriter
+from rallypoint.store.writer import BatchWriter, WrittenInBatches
 
 T = TypeVar("T")
 
@@ -64,7 +64,7 @@ DIALECT = statements.Dialect(
 """Lists are JSON text, searched with ``json_each``."""
 
 
-class SqliteStore:
+class SqliteStore(WrittenInBatches):
     """:class:`rallypoint.store.base.Store` on a SQLite file."""
 
     def __init__(self, path: Path, *, queue_max: int = 100_000) -> None:
@@ -129,22 +129,6 @@ class SqliteStore:
             db, self._db = self._db, None
             await asyncio.get_running_loop().run_in_executor(self._executor, db.close)
         self._executor.shutdown(wait=True)
-
-    def record(self, event: StoredEvent) -> bool:
-        """Queue ``event`` for the writer (never blocks)."""
-        return self.writer.record(event)
-
-    async def flush(self) -> None:
-        """Wait for everything recorded so far to be committed."""
-        await self.writer.flush()
-
-    def lag(self) -> int:
-        """Events queued, not yet committed."""
-        return self.writer.lag()
-
-    def write_health(self) -> tuple[int, str | None]:
-        """Events lost to failed transactions, and the last failure (None once one committed)."""
-        return self.writer.failed, self.writer.last_error
 
     async def _insert(self, batch: list[StoredEvent]) -> None:
         def insert(db: sqlite3.Connection) -> None:

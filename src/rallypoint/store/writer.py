@@ -117,3 +117,26 @@ class BatchWriter:
         else:
             self.transactions += 1
             self.last_error = None
+
+
+class WrittenInBatches:
+    """The event-recording half of :class:`rallypoint.store.base.EventStore`, for a store
+    whose events go through its :attr:`writer`."""
+
+    writer: BatchWriter
+
+    def record(self, event: StoredEvent) -> bool:
+        """Queue ``event`` for the writer (never blocks)."""
+        return self.writer.record(event)
+
+    async def flush(self) -> None:
+        """Wait for everything recorded so far to be committed."""
+        await self.writer.flush()
+
+    def lag(self) -> int:
+        """Events queued, not yet committed."""
+        return self.writer.lag()
+
+    def write_health(self) -> tuple[int, str | None]:
+        """Events lost to failed transactions, and the last failure (None once one committed)."""
+        return self.writer.failed, self.writer.last_error
