@@ -1,11 +1,9 @@
-"""Objectives and checklists on missions: designate, assign, answer, re-send, escalate.
+"""Objectives and checklists on missions: designate, assign, answer, escalate.
 
-An assignment goes to the devices its assignee names (the router's device register,
-:mod:`rallypoint.router.devices`) and, like every objective change, to the mission's
-subscribers: the marker (so the map updates) and a Data Sync change. Until the assignee
-acknowledges, the marker is re-sent to those of its devices that are connected every
-``objective_resend_s``; after ``objective_ack_deadline_s`` the owners get a GeoChat alert
-and the change log an escalation, once per assignment.
+Every operation is checked and committed through the :class:`MissionLedger`; what reaches
+devices afterwards is the courier's (:mod:`rallypoint.missions.courier`). An assignment not
+acknowledged after ``objective_ack_deadline_s`` is escalated once: the change log records
+it and the owners get a GeoChat alert.
 """
 
 import functools
@@ -18,16 +16,15 @@ from rallypoint.errors import InvalidMissionRequest, MissionError, MissionForbid
 from rallypoint.missions import checklists, notify, objectives
 from rallypoint.missions.access import Actor
 from rallypoint.missions.acks import Answer
-from rallypoint.missions.announce import to_subscribers
 from rallypoint.missions.book import Applied
 from rallypoint.missions.checklists import Checklist
+from rallypoint.missions.ledger import MissionLedger
 from rallypoint.missions.model import Mission
 from rallypoint.missions.objectives import Objective
 from rallypoint.missions.roles import OWNER, WRITE
 
 if TYPE_CHECKING:
     from rallypoint.missions.field import Sender
-    from rallypoint.missions.service import MissionService
 
 log = logging.getLogger(__name__)
 
@@ -36,30 +33,28 @@ MAX_CHECKLISTS_PER_MISSION = 1_000
 
 
 class ObjectiveDesk:
-    """Objective and checklist operations of one :class:`MissionService`."""
+    """Objective and checklist operations, on the mission ledger."""
 
-    def __init__(self, service: "MissionService") -> None:
-        self.service = service
-        self._sent: dict[str, int] = {}
-        """objective id -> when its marker last went to the assignees"""
+    def __init__(self, ledger: MissionLedger) -> None:
+        self.ledger = ledger
         self._escalating: set[str] = set()
         """Objectives whose escalation is queued, so a slow store does not queue it twice."""
 
     # reading
 
     def visible(self, actor: Actor, mission: Mission | None = None) -> list[tuple[Mission, Objective]]:
-        missions = [mission] if mission is not None else self.service.visible_missions(actor)
+        missions = [mission] if mission is not None else self.ledger.visible_missions(actor)
         return [(m, o) for m in missions for o in m.objectives.values()]
 
     def find(self, actor: Actor, objective_id: str) -> tuple[Mission, Objective]:
-        self.service.store()
-        mission, objective = self.service.book.objective(objective_id)
-        self.service.find(actor, guid=mission.guid)
+        self.ledger.store()
+        mission, objective = self.ledger.book.objective(objective_id)
+        self.ledger.find(actor, guid=mission.guid)
         return mission, objective
 
     def markers(self, mission: Mission) -> list[bytes]:
         """Every objective of ``mission`` as its current marker's XML (for ``/missions/{name}/cot``)."""
-        now = self.service.host.now_ms()
+        now = self.ledger.host.now_ms()
         return [
             serialize_event(notify.objective_marker(o, mission, now)) for o in mission.objectives.values()
         ]
@@ -89,28 +84,28 @@ class ObjectiveDesk:
             "objective": record,
             "assignee": fields.get("assignee"),
         }
-        applied = await self.service.change(mission, actor, WRITE, body)
+        applied = await self.ledger.change(mission, actor, WRITE, body)
         assert applied.objective is not None
         return applied.objective
 
     async def assign(self, actor: Actor, objective_id: str, assignee: str) -> Objective:
         mission, _ = self.find(actor, objective_id)
-        uid = await self.service.authorize(mission, actor, WRITE)
+        uid = await self.ledger.authorize(mission, actor, WRITE)
         return await self._commit_checked(
             mission, uid, {"action": "assign", "id": objective_id, "assignee": assignee}
         )
 
     async def set_state(self, actor: Actor, objective_id: str, state: str) -> Objective:
         mission, _ = self.find(actor, objective_id)
-        uid = await self.service.authorize(mission, actor, WRITE)
+        uid = await self.ledger.authorize(mission, actor, WRITE)
         return await self._commit_checked(
             mission, uid, {"action": "state", "id": objective_id, "state": state}
         )
 
     async def _commit_checked(self, mission: Mission, author: str, body: dict[str, Any]) -> Objective:
         """Re-check the move against the state under the lock (another change may have won), then commit."""
-        async with self.service.lock:
-            current = self.service.book.missions.get(mission.guid)
+        async with self.ledger.lock:
+            current = self.ledger.book.missions.get(mission.guid)
             objective = current.objectives.get(body["id"]) if current is not None else None
             if current is None or objective is None:
                 raise MissionError(f"objective {body['id']} is gone")
@@ -118,7 +113,7 @@ class ObjectiveDesk:
                 objectives.assign(objective, body["assignee"], author, 0)
             elif body["action"] == "state":
                 objectives.transition(objective, body["state"], author, 0)
-            applied = await self.service.commit(mission.guid, author, {"op": "objective", **body})
+            applied = await self.ledger.commit(mission.guid, author, {"op": "objective", **body})
         assert applied.objective is not None
         return applied.objective
 
@@ -137,7 +132,7 @@ class ObjectiveDesk:
         )
 
     def _by_answer(self, answer: Answer) -> tuple[Mission, Objective] | None:
-        for mission in self.service.book.missions.values():
+        for mission in self.ledger.book.missions.values():
             for objective in mission.objectives.values():
                 if (objective.short_id if answer.short else objective.id) == answer.objective:
                     return mission, objective
@@ -151,7 +146,7 @@ class ObjectiveDesk:
             return False
         if assignee in (sender.uid, sender.callsign, sender.team):
             return True
-        return sender.uid in self.service.host.router.devices.resolve(assignee, mission.groups)
+        return sender.uid in self.ledger.host.router.devices.resolve(assignee, mission.groups)
 
     # checklists
 
@@ -166,7 +161,7 @@ class ObjectiveDesk:
             "name": name,
             "items": list(items),
         }
-        return self._checklist(await self.service.change(mission, actor, WRITE, body))
+        return self._checklist(await self.ledger.change(mission, actor, WRITE, body))
 
     async def start_checklist(
         self, mission: Mission, actor: Actor, template_id: str, name: str | None
@@ -182,7 +177,7 @@ class ObjectiveDesk:
             "template": template_id,
             "name": name,
         }
-        return self._checklist(await self.service.change(mission, actor, WRITE, body))
+        return self._checklist(await self.ledger.change(mission, actor, WRITE, body))
 
     async def set_item(
         self, mission: Mission, actor: Actor, checklist_id: str, item: str, status: str
@@ -192,7 +187,7 @@ class ObjectiveDesk:
             raise InvalidMissionRequest(f"no checklist {checklist_id!r} on {mission.name!r}")
         checklists.set_item(checklist, item, status, actor.uid, 0)
         body = {"op": "checklist", "action": "item", "id": checklist_id, "item": item, "status": status}
-        return self._checklist(await self.service.change(mission, actor, WRITE, body))
+        return self._checklist(await self.ledger.change(mission, actor, WRITE, body))
 
     def _room_for_checklist(self, mission: Mission) -> None:
         if len(mission.checklists) >= MAX_CHECKLISTS_PER_MISSION:
@@ -205,82 +200,29 @@ class ObjectiveDesk:
         assert applied.checklist is not None
         return applied.checklist
 
-    # delivery
-
-    def announce(self, applied: Applied, now: int) -> None:
-        """Marker to assignees (on assignment) and subscribers, plus a Data Sync change."""
-        objective, mission = applied.objective, applied.mission
-        assert objective is not None
-        action = applied.body.get("action")
-        if action == "escalate":
-            self._alert_owners(mission, objective, now)
-            return
-        marker = notify.objective_marker(objective, mission, now)
-        targets = self._targets(mission, objective) if objective.state in objectives.OPEN_STATES else []
-        if objective.awaiting_ack:
-            self._sent[objective.id] = now
-        for uid in targets:
-            self.service.host.send_to(uid, marker)
-        for uid in list(mission.subscriptions):
-            if uid not in targets:
-                self.service.host.send_to(uid, marker)
-        change = notify.changes_xml(mission, applied.changes)
-        author = applied.changes[0].author
-        to_subscribers(
-            self.service.host.send_to,
-            mission,
-            notify.mission_event(notify.CHANGED, mission, now, author=author, inner=change),
-        )
-
-    def _targets(self, mission: Mission, objective: Objective) -> list[str]:
-        if objective.assignee is None:
-            return []
-        return self.service.host.router.devices.resolve(objective.assignee, mission.groups)
-
-    def _alert_owners(self, mission: Mission, objective: Objective, now: int) -> None:
-        minutes = round(self.service.host.settings.objective_ack_deadline_s / 60)
-        text = (
-            f"{objective.short_id} {objective.title!r} on {mission.name}: not acknowledged by "
-            f"{objective.assignee} after {minutes} min"
-        )
-        server_uid = self.service.host.settings.server_id
-        for owner in mission.owners():
-            if self.service.host.router.devices.get(owner) is not None or owner in mission.subscriptions:
-                self.service.host.send_to(owner, notify.alert_chat(server_uid, owner, text, now))
+    # escalation
 
     def tick(self, now: int) -> None:
-        """Re-send to connected assignees; queue escalations that are due."""
-        settings = self.service.host.settings
-        resend_ms = int(settings.objective_resend_s * 1000)
-        deadline_ms = int(settings.objective_ack_deadline_s * 1000)
-        registry = self.service.host.router.registry
-        for mission in self.service.book.missions.values():
+        """Queue the escalations that are due (each once per assignment)."""
+        deadline_ms = int(self.ledger.host.settings.objective_ack_deadline_s * 1000)
+        for mission in self.ledger.book.missions.values():
             for objective in mission.objectives.values():
-                if not objective.awaiting_ack:
-                    continue
                 if (
-                    objectives.escalation_due(objective, now, deadline_ms)
+                    objective.awaiting_ack
+                    and objectives.escalation_due(objective, now, deadline_ms)
                     and objective.id not in self._escalating
                 ):
                     self._escalating.add(objective.id)
-                    self.service.field.enqueue(functools.partial(self._escalate, mission.guid, objective.id))
-                last = self._sent.get(objective.id, objective.assigned_at or now)
-                if now - last < resend_ms:
-                    continue
-                self._sent[objective.id] = now
-                marker = notify.objective_marker(objective, mission, now)
-                for uid in self._targets(mission, objective):
-                    if registry.by_uid(uid) is not None:
-                        self.service.host.send_to(uid, marker)
+                    self.ledger.enqueue(functools.partial(self._escalate, mission.guid, objective.id))
 
     async def _escalate(self, guid: str, objective_id: str) -> None:
         try:
-            async with self.service.lock:
-                current = self.service.book.missions.get(guid)
+            async with self.ledger.lock:
+                current = self.ledger.book.missions.get(guid)
                 objective = current.objectives.get(objective_id) if current is not None else None
                 if objective is None or objective.escalated or not objective.awaiting_ack:
                     return
                 body = {"op": "objective", "action": "escalate", "id": objective_id}
-                await self.service.commit(guid, self.service.host.settings.server_id, body)
+                await self.ledger.commit(guid, self.ledger.host.settings.server_id, body)
         finally:
             self._escalating.discard(objective_id)

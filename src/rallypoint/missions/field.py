@@ -1,37 +1,28 @@
-"""What the mission service learns from routed traffic, and the queue that acts on it.
+"""What the mission component learns from routed traffic.
 
 A router observer (it runs on the routing path: quick, never raises) does three things:
 remembers devices for assignment lookups; for an event with ``<marti><dest mission=…>``
 forwards it to the mission's subscribers at once and queues adding its uid to the mission
 (TAK's StreamingEndpointRewriteFilter behaviour); and queues objective answers (:mod:`acks`).
-Queued jobs run one at a time on one task, in arrival order, so journal writes never
-run on the routing path.
+Queued jobs run on the ledger's queue, one at a time in arrival order, so journal writes
+never run on the routing path.
 """
 
 import contextlib
-import logging
-from typing import TYPE_CHECKING, Any, NamedTuple
+from collections.abc import Awaitable, Callable
+from typing import Any, NamedTuple
 
 from rallypoint.cot.event import Event
 from rallypoint.cot.xml import XmlLimits
-from rallypoint.errors import MissionError
 from rallypoint.missions.access import is_member
-from rallypoint.missions.acks import find_answer
+from rallypoint.missions.acks import Answer, find_answer
 from rallypoint.missions.announce import to_subscribers
+from rallypoint.missions.ledger import MissionLedger
 from rallypoint.missions.model import Mission
 from rallypoint.missions.notify import NOTIFICATION_PREFIX
 from rallypoint.missions.roles import WRITE, allows
-from rallypoint.router.jobs import Job, JobQueue
 from rallypoint.router.message import Outbound
 from rallypoint.router.registry import Subscriber
-
-if TYPE_CHECKING:
-    from rallypoint.missions.service import MissionService
-
-log = logging.getLogger(__name__)
-
-MAX_QUEUED_JOBS = 10_000
-"""Jobs waiting for the worker at most; past it new ones are dropped and counted."""
 
 
 class Sender(NamedTuple):
@@ -45,6 +36,10 @@ class Sender(NamedTuple):
     """Its identity, or a description for anonymous senders."""
 
 
+AnswerHandler = Callable[[Answer, Sender], Awaitable[None]]
+"""Takes a field answer to an objective (:meth:`rallypoint.missions.desk.ObjectiveDesk.answer`)."""
+
+
 def sender_of(subscriber: Subscriber) -> Sender:
     return Sender(
         subscriber.uid,
@@ -56,36 +51,26 @@ def sender_of(subscriber: Subscriber) -> Sender:
 
 
 class FieldWatch:
-    """The router observer and the job queue of one :class:`MissionService`."""
+    """The router observer of the mission component; its jobs run on the ledger's queue."""
 
-    def __init__(self, service: "MissionService") -> None:
-        self.service = service
-        settings = service.host.settings
+    def __init__(self, ledger: MissionLedger, answer: AnswerHandler) -> None:
+        self.ledger = ledger
+        self._answer = answer
+        settings = ledger.host.settings
         self._limits = XmlLimits(settings.max_event_bytes, settings.max_xml_depth)
-        self._jobs = JobQueue("rallypoint-missions", MAX_QUEUED_JOBS, (MissionError,), self._refused)
 
     def start(self) -> None:
-        self.service.host.router.observers.append(self.observe)
-        self._jobs.start()
+        self.ledger.host.router.observers.append(self.observe)
+        self.ledger.start_jobs()
 
     async def stop(self) -> None:
         with contextlib.suppress(ValueError):
-            self.service.host.router.observers.remove(self.observe)
-        await self._jobs.stop()
+            self.ledger.host.router.observers.remove(self.observe)
+        await self.ledger.stop_jobs()
 
     async def drain(self) -> None:
         """Return once every queued job has run (tests, shutdown)."""
-        await self._jobs.drain()
-
-    def enqueue(self, job: Job) -> bool:
-        if not self._jobs.put(job):
-            self.service.host.counters.inc("mission_jobs_dropped")
-            return False
-        return True
-
-    def _refused(self, exc: Exception) -> None:
-        self.service.host.counters.inc("mission_field_refused")
-        log.info("missions: %s", exc)
+        await self.ledger.drain()
 
     # the observer
 
@@ -101,37 +86,37 @@ class FieldWatch:
         answer = find_answer(event, self._limits)
         if answer is not None:
             sender = sender_of(subscriber)
-            self.enqueue(lambda: self.service.desk.answer(answer, sender))
+            self.ledger.enqueue(lambda: self._answer(answer, sender))
 
     def _to_mission(
         self, event: Event, message: Outbound, subscriber: Subscriber, name: str | None, guid: str | None
     ) -> None:
-        book = self.service.book
+        book = self.ledger.book
         mission = book.missions.get(guid) if guid else book.by_name(name or "")
         if mission is None or mission.groups.isdisjoint(subscriber.in_groups):
-            self.service.host.counters.inc("mission_dest_unknown")
+            self.ledger.host.counters.inc("mission_dest_unknown")
             return
         uid = subscriber.uid or subscriber.identity or ""
         if mission.password_hash is not None and not is_member(mission, uid):
-            self.service.host.counters.inc("mission_dest_refused")
+            self.ledger.host.counters.inc("mission_dest_refused")
             return
         if not allows(mission.role_of(uid), WRITE):
-            self.service.host.counters.inc("mission_dest_refused")
+            self.ledger.host.counters.inc("mission_dest_refused")
             return
-        to_subscribers(self.service.host.send_to, mission, event, skip=subscriber.uid)
+        to_subscribers(self.ledger.host.send_to, mission, event, skip=subscriber.uid)
         details = item_details(event)
         xml = message.xml.decode("utf-8", "replace")
-        self.enqueue(lambda: self._add_uid(mission, uid, event.uid, details, xml))
-        self.service.host.counters.inc("mission_dest_added")
+        self.ledger.enqueue(lambda: self._add_uid(mission, uid, event.uid, details, xml))
+        self.ledger.host.counters.inc("mission_dest_added")
 
     async def _add_uid(
         self, mission: Mission, author: str, uid: str, details: dict[str, Any], xml: str
     ) -> None:
-        async with self.service.lock:
-            if self.service.book.missions.get(mission.guid) is not mission:
+        async with self.ledger.lock:
+            if self.ledger.book.missions.get(mission.guid) is not mission:
                 return
             body = {"op": "add_content", "uids": [{"uid": uid, "details": details, "xml": xml}]}
-            await self.service.commit(mission.guid, author, body)
+            await self.ledger.commit(mission.guid, author, body)
 
 
 def item_details(event: Event) -> dict[str, Any]:

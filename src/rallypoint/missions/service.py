@@ -1,27 +1,29 @@
 """The mission component: journal, state, announcements, and the mission operations.
 
-Every change goes the same way: check it against the current state, append it to the
-store's journal (durable on return), apply it to the :class:`MissionBook`, announce it.
-One lock covers check-journal-apply-announce, so concurrent requests on the event loop
-produce one consistent order: the journal's. Objectives and checklists
-(:mod:`~rallypoint.missions.desk`) and routed traffic (:mod:`~rallypoint.missions.field`)
-use the same path.
+Every change goes the same way (:mod:`~rallypoint.missions.ledger`): check it against the
+current state, append it to the store's journal (durable on return), apply it to the
+:class:`MissionBook`, announce it. One lock covers check-journal-apply-announce, so
+concurrent requests on the event loop produce one consistent order: the journal's. The
+service wires the parts: objectives and checklists (:mod:`~rallypoint.missions.desk`),
+routed traffic (:mod:`~rallypoint.missions.field`) and delivery of objective markers
+(:mod:`~rallypoint.missions.courier`) are each handed the ledger, never the service.
 """
 
-import asyncio
 import json
 import logging
 import uuid
 from collections.abc import Callable
 from typing import Any
 
-from rallypoint.errors import MissionConflict, MissionError, MissionsUnavailable, StoreError
-from rallypoint.missions.access import Actor, authorize, find, invitation_role
+from rallypoint.errors import MissionConflict, MissionError
+from rallypoint.missions.access import Actor, invitation_role
 from rallypoint.missions.announce import Announcer
-from rallypoint.missions.book import STREAM_PREFIX, Applied, MissionBook, stream_of
+from rallypoint.missions.book import STREAM_PREFIX, Applied, MissionBook
+from rallypoint.missions.courier import ObjectiveCourier
 from rallypoint.missions.credentials import new_token, token_digest
 from rallypoint.missions.desk import ObjectiveDesk
 from rallypoint.missions.field import FieldWatch
+from rallypoint.missions.ledger import MissionLedger
 from rallypoint.missions.model import Mission, Subscription
 from rallypoint.missions.roles import READ
 from rallypoint.router.host import Host
@@ -45,18 +47,21 @@ class MissionService:
         self.host = host
         self.book = MissionBook()
         self.listeners: list[Listener] = []
-        self.lock = asyncio.Lock()
-        """Held from the check to the announcement of every change."""
-        self.desk = ObjectiveDesk(self)
-        self.field = FieldWatch(self)
-        self.announcer = Announcer(
+        self.courier = ObjectiveCourier(host, self.book)
+        announcer = Announcer(
             send_to=host.send_to,
             reachable_from=host.router.registry.reachable_from,
             resolve=host.router.devices.resolve,
-            announce_objective=self.desk.announce,
+            announce_objective=self.courier.announce,
             tell=self.tell,
         )
-        self.ready = False
+        self.ledger = MissionLedger(host, self.book, announcer.announce)
+        self.desk = ObjectiveDesk(self.ledger)
+        self.field = FieldWatch(self.ledger, self.desk.answer)
+
+    @property
+    def ready(self) -> bool:
+        return self.ledger.ready
 
     # lifecycle (Component)
 
@@ -76,7 +81,7 @@ class MissionService:
             if len(entries) < REPLAY_PAGE:
                 break
             after = entries[-1].id
-        self.ready = True
+        self.ledger.ready = True
         self.field.start()
         log.info("missions: %d missions from %d journal entries", len(self.book.missions), count)
 
@@ -91,35 +96,12 @@ class MissionService:
     def tick(self, now_ms: int) -> None:
         """Re-send unacknowledged assignments; escalate overdue ones."""
         if self.ready:
+            self.courier.resend(now_ms)
             self.desk.tick(now_ms)
 
     async def stop(self) -> None:
         await self.field.stop()
-        self.ready = False
-
-    # the change path
-
-    def store(self) -> Store:
-        store = self.host.store()
-        if store is None or not self.ready:
-            raise MissionsUnavailable("missions are unavailable: the store is closed")
-        return store
-
-    async def commit(self, guid: str, author: str, body: dict[str, Any]) -> Applied:
-        """Journal one change and apply it; the caller holds :attr:`lock` and has checked it."""
-        assert self.lock.locked()
-        store = self.store()
-        now = self.host.now_ms()
-        text = json.dumps(body, separators=(",", ":"))
-        stream = stream_of(guid)
-        try:
-            entry_id = await store.append_journal(stream, now, author, text)
-        except StoreError as exc:
-            raise MissionsUnavailable(f"the change could not be stored: {exc}") from exc
-        applied = self.book.apply(JournalEntry(entry_id, stream, now, author, text), body)
-        assert applied is not None
-        self.announcer.announce(applied, now)
-        return applied
+        self.ledger.ready = False
 
     def tell(self, groups: frozenset[str], message: dict[str, Any]) -> None:
         """Hand a message to every listener; one failing listener does not stop the others."""
@@ -131,29 +113,24 @@ class MissionService:
 
     # reading
 
+    def store(self) -> Store:
+        """The open store (:class:`MissionsUnavailable` until the journal is replayed)."""
+        return self.ledger.store()
+
     def visible_missions(self, actor: Actor, tool: str | None = None) -> list[Mission]:
-        self.store()
-        return sorted(
-            (
-                m
-                for m in self.book.missions.values()
-                if not m.groups.isdisjoint(actor.groups) and (tool is None or m.tool == tool)
-            ),
-            key=lambda m: m.name,
-        )
+        return self.ledger.visible_missions(actor, tool)
 
     def find(self, actor: Actor, *, name: str | None = None, guid: str | None = None) -> Mission:
-        self.store()
-        return find(self.book, actor, name=name, guid=guid)
+        return self.ledger.find(actor, name=name, guid=guid)
 
     async def authorize(self, mission: Mission, actor: Actor, permission: str) -> str:
-        return await authorize(self.book, mission, actor, permission)
+        return await self.ledger.authorize(mission, actor, permission)
 
     # mission operations (each: authorize, then under the lock re-check and commit)
 
     async def create(self, actor: Actor, fields: dict[str, Any]) -> Mission:
         """A new mission (fields validated by :func:`rallypoint.missions.requests.mission_fields`)."""
-        async with self.lock:
+        async with self.ledger.lock:
             if len(self.book.missions) >= MAX_MISSIONS:
                 raise MissionConflict(f"the server holds {MAX_MISSIONS} missions: delete some first")
             if self.book.by_name(fields["name"]) is not None:
@@ -162,16 +139,12 @@ class MissionService:
             if guid in self.book.missions:
                 raise MissionConflict(f"a mission with guid {guid} exists")
             body = {"op": "create", **fields, "creatorUser": actor.username or ""}
-            applied = await self.commit(guid, actor.uid, body)
+            applied = await self.ledger.commit(guid, actor.uid, body)
         return applied.mission
 
     async def change(self, mission: Mission, actor: Actor, permission: str, body: dict[str, Any]) -> Applied:
         """Authorize ``actor`` for ``permission``, then commit ``body`` if the mission still exists."""
-        uid = await self.authorize(mission, actor, permission)
-        async with self.lock:
-            if self.book.missions.get(mission.guid) is not mission:
-                raise MissionConflict(f"mission {mission.name!r} was deleted meanwhile")
-            return await self.commit(mission.guid, uid, body)
+        return await self.ledger.change(mission, actor, permission, body)
 
     async def subscribe(self, mission: Mission, actor: Actor) -> tuple[Subscription, str]:
         """Subscribe ``actor.uid``; returns the subscription and its token (shown only now)."""

@@ -1,0 +1,118 @@
+"""The one path every mission change takes: check, journal, apply, announce, under one lock.
+
+The :class:`MissionLedger` owns the state (:class:`MissionBook`), the lock that orders
+changes, the journal writes and the job queue that runs work taken off the routing path.
+The service, the objective desk and the field watch are each handed the ledger; none of
+them holds another, so the parts of the mission component form no circle.
+"""
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from rallypoint.errors import MissionConflict, MissionError, MissionsUnavailable, StoreError
+from rallypoint.missions.access import Actor, authorize, find
+from rallypoint.missions.book import Applied, MissionBook, stream_of
+from rallypoint.missions.model import Mission
+from rallypoint.router.host import Host
+from rallypoint.router.jobs import Job, JobQueue
+from rallypoint.store.base import JournalEntry, Store
+
+log = logging.getLogger(__name__)
+
+MAX_QUEUED_JOBS = 10_000
+"""Jobs waiting for the worker at most; past it new ones are dropped and counted."""
+
+Announce = Callable[[Applied, int], None]
+"""Sends what an applied change calls for (:class:`rallypoint.missions.announce.Announcer`)."""
+
+
+class MissionLedger:
+    """State, lock, journal and job queue of the mission component."""
+
+    def __init__(self, host: Host, book: MissionBook, announce: Announce) -> None:
+        self.host = host
+        self.book = book
+        self.lock = asyncio.Lock()
+        """Held from the check to the announcement of every change."""
+        self._announce = announce
+        self._jobs = JobQueue("rallypoint-missions", MAX_QUEUED_JOBS, (MissionError,), self._refused)
+        self.ready = False
+        """The journal is replayed and the store open: changes are accepted."""
+
+    # jobs
+
+    def start_jobs(self) -> None:
+        self._jobs.start()
+
+    async def stop_jobs(self) -> None:
+        await self._jobs.stop()
+
+    async def drain(self) -> None:
+        """Return once every queued job has run (tests, shutdown)."""
+        await self._jobs.drain()
+
+    def enqueue(self, job: Job) -> bool:
+        """Run ``job`` after those queued before it; False (counted) when the queue is full."""
+        if not self._jobs.put(job):
+            self.host.counters.inc("mission_jobs_dropped")
+            return False
+        return True
+
+    def _refused(self, exc: Exception) -> None:
+        self.host.counters.inc("mission_field_refused")
+        log.info("missions: %s", exc)
+
+    # the change path
+
+    def store(self) -> Store:
+        store = self.host.store()
+        if store is None or not self.ready:
+            raise MissionsUnavailable("missions are unavailable: the store is closed")
+        return store
+
+    async def commit(self, guid: str, author: str, body: dict[str, Any]) -> Applied:
+        """Journal one change and apply it; the caller holds :attr:`lock` and has checked it."""
+        assert self.lock.locked()
+        store = self.store()
+        now = self.host.now_ms()
+        text = json.dumps(body, separators=(",", ":"))
+        stream = stream_of(guid)
+        try:
+            entry_id = await store.append_journal(stream, now, author, text)
+        except StoreError as exc:
+            raise MissionsUnavailable(f"the change could not be stored: {exc}") from exc
+        applied = self.book.apply(JournalEntry(entry_id, stream, now, author, text), body)
+        assert applied is not None
+        self._announce(applied, now)
+        return applied
+
+    async def change(self, mission: Mission, actor: Actor, permission: str, body: dict[str, Any]) -> Applied:
+        """Authorize ``actor`` for ``permission``, then commit ``body`` if the mission still exists."""
+        uid = await self.authorize(mission, actor, permission)
+        async with self.lock:
+            if self.book.missions.get(mission.guid) is not mission:
+                raise MissionConflict(f"mission {mission.name!r} was deleted meanwhile")
+            return await self.commit(mission.guid, uid, body)
+
+    # reading
+
+    def visible_missions(self, actor: Actor, tool: str | None = None) -> list[Mission]:
+        self.store()
+        return sorted(
+            (
+                m
+                for m in self.book.missions.values()
+                if not m.groups.isdisjoint(actor.groups) and (tool is None or m.tool == tool)
+            ),
+            key=lambda m: m.name,
+        )
+
+    def find(self, actor: Actor, *, name: str | None = None, guid: str | None = None) -> Mission:
+        self.store()
+        return find(self.book, actor, name=name, guid=guid)
+
+    async def authorize(self, mission: Mission, actor: Actor, permission: str) -> str:
+        return await authorize(self.book, mission, actor, permission)
