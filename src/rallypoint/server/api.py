@@ -36,9 +36,8 @@ from rallypoint.transport.embedded import (
     EmbeddedServer,
     embedded_config,
     listening_socket,
-    serve,
+    start_serving,
     stop_serving,
-    wait_started,
 )
 from rallypoint.transport.handshake import (
     Refused,
@@ -270,9 +269,7 @@ async def start_marti_api(
     )
     config.load()
     sockets = [] if plain_port is None else [listening_socket(settings.host, plain_port, "the Marti API")]
-    server = EmbeddedServer(config)
-    task = serve(server, sockets, "rallypoint-api")
-    await wait_started(server, task, sockets, f"the Marti API on {settings.host}")
+    server, task = await start_serving(config, sockets, "rallypoint-api", f"the Marti API on {settings.host}")
     tls: ApiTlsListener | None = None
     bound_tls: int | None = None
     try:

@@ -25,9 +25,8 @@ from rallypoint.transport.embedded import (
     EmbeddedServer,
     embedded_config,
     listening_socket,
-    serve,
+    start_serving,
     stop_serving,
-    wait_started,
 )
 from rallypoint.transport.handshake import TLS12_CIPHERS
 from rallypoint.transport.http_guard import ConnectionGuard, guarded
@@ -87,9 +86,8 @@ async def start_enrollment(
     assert config.ssl is not None
     config.ssl.minimum_version = ssl.TLSVersion.TLSv1_2
     sock = listening_socket(host, port, "enrollment", BACKLOG)
-    server = EmbeddedServer(config)
-    task = serve(server, [sock], "rallypoint-enrollment")
-    await wait_started(server, task, [sock], f"the enrollment listener on {host}:{port}")
+    what = f"the enrollment listener on {host}:{port}"
+    server, task = await start_serving(config, [sock], "rallypoint-enrollment", what)
     bound = sock.getsockname()[1]
     log.info("certificate enrollment on https://%s:%d (HTTP basic auth)", host, bound)
     return EnrollmentService(server, task, bound)

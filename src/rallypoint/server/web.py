@@ -46,9 +46,8 @@ from rallypoint.transport.embedded import (
     EmbeddedServer,
     embedded_config,
     listening_socket,
-    serve,
+    start_serving,
     stop_serving,
-    wait_started,
 )
 from rallypoint.transport.handshake import TLS12_CIPHERS
 from rallypoint.transport.http_guard import ConnectionGuard, guarded
@@ -182,9 +181,8 @@ async def start_web(
     if config.ssl is not None:
         config.ssl.minimum_version = ssl.TLSVersion.TLSv1_2
     sock = listening_socket(settings.host, port, "the web command post")
-    server = EmbeddedServer(config)
-    task = serve(server, [sock], "rallypoint-web")
-    await wait_started(server, task, [sock], f"the web command post on {settings.host}")
+    what = f"the web command post on {settings.host}"
+    server, task = await start_serving(config, [sock], "rallypoint-web", what)
     bound = int(sock.getsockname()[1])
     scheme = "https" if settings.web_tls else "http"
     log.info("web command post on %s://%s:%d/", scheme, _url_host(settings.host), bound)

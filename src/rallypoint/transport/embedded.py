@@ -102,6 +102,17 @@ async def wait_started(
     raise ConfigError(f"{what} did not start")
 
 
+async def start_serving(
+    config: uvicorn.Config, sockets: list[socket.socket], name: str, what: str
+) -> tuple[EmbeddedServer, "asyncio.Task[None]"]:
+    """Serve ``config`` on ``sockets`` in a task named ``name``, owned by the caller; return
+    once uvicorn accepts (ConfigError naming ``what`` if it fails first)."""
+    server = EmbeddedServer(config)
+    task = serve(server, sockets, name)
+    await wait_started(server, task, sockets, what)
+    return server, task
+
+
 async def stop_serving(server: EmbeddedServer, task: "asyncio.Task[None]") -> None:
     """Stop accepting, let running requests finish (bounded), end the serve task."""
     server.should_exit = True
