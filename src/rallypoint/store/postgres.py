@@ -24,7 +24,7 @@ from rallypoint.store.base import (
     redacted_url,
     type_upper_bound,
 )
-from rallypoint.store.query import Params, event_conditions, where
+from rallypoint.store.query import MAIL_COLUMNS, Params, event_conditions, mail_item, where
 from rallypoint.store.writer import BatchWriter
 
 T = TypeVar("T")
@@ -286,7 +286,7 @@ class PostgresStore:
 
     async def put_mail_many(self, items: Sequence[MailDraft]) -> None:
         """Keep every item in one transaction, in list order."""
-        sql = "INSERT INTO mail (recipient, time, xml) VALUES ($1, $2, $3)"
+        sql = "INSERT INTO mail (recipient, time, xml, sender) VALUES ($1, $2, $3, $4)"
         rows = [tuple(item) for item in items]
 
         async def put(connection: asyncpg.Connection) -> None:
@@ -298,17 +298,37 @@ class PostgresStore:
     async def mail_for(self, recipient: str, *, after_id: int = 0, limit: int = 10_000) -> list[MailItem]:
         """Undelivered mail of ``recipient``, oldest first."""
         sql = (
-            "SELECT id, recipient, time, xml FROM mail WHERE recipient = $1 AND delivered IS NULL "
+            f"SELECT {MAIL_COLUMNS} FROM mail WHERE recipient = $1 AND delivered IS NULL "
             "AND id > $2 ORDER BY id LIMIT $3"
         )
         rows = await self._use(lambda connection: connection.fetch(sql, recipient, after_id, limit))
-        return [MailItem(row[0], row[1], row[2], bytes(row[3])) for row in rows]
+        return [mail_item(row) for row in rows]
 
     async def mail_count(self, recipient: str) -> int:
         """Undelivered mail kept for ``recipient``."""
         sql = "SELECT count(*) FROM mail WHERE recipient = $1 AND delivered IS NULL"
         count = await self._use(lambda connection: connection.fetchval(sql, recipient))
         return int(count)
+
+    async def mail_bytes(self, recipient: str) -> int:
+        """Size of the undelivered mail kept for ``recipient``."""
+        sql = "SELECT coalesce(sum(length(xml)), 0) FROM mail WHERE recipient = $1 AND delivered IS NULL"
+        return int(await self._use(lambda connection: connection.fetchval(sql, recipient)))
+
+    async def expire_mail(self, before: int, *, limit: int = 1000) -> list[MailItem]:
+        """Remove and return undelivered mail kept before ``before`` (and delivered mail as old)."""
+        sql = (
+            "DELETE FROM mail WHERE id IN (SELECT id FROM mail WHERE delivered IS NULL AND time < $1 "
+            f"ORDER BY time, id LIMIT $2) RETURNING {MAIL_COLUMNS}"
+        )
+
+        async def expire(connection: asyncpg.Connection) -> list[MailItem]:
+            async with connection.transaction():
+                rows = await connection.fetch(sql, before, limit)
+                await connection.execute("DELETE FROM mail WHERE delivered IS NOT NULL AND time < $1", before)
+            return sorted((mail_item(row) for row in rows), key=lambda item: (item.time, item.id))
+
+        return list(await self._use(expire))
 
     async def mark_delivered(self, ids: Sequence[int], time: int) -> None:
         """Mark mail items delivered at ``time``."""

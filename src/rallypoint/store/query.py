@@ -7,8 +7,12 @@ index, the box on ``lat``/``lon``, the groups with the dialect's list operator
 """
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
-from rallypoint.store.base import type_upper_bound
+from rallypoint.store.base import MailItem, type_upper_bound
+
+MAIL_COLUMNS = "id, recipient, time, xml, sender"
+"""The columns of a :class:`MailItem`, in its order."""
 
 Param = Callable[[object], str]
 """Adds a bound value and returns its placeholder (``?`` or ``$n``)."""
@@ -56,3 +60,8 @@ def event_conditions(
 def where(terms: Sequence[str]) -> str:
     """`` WHERE a AND b`` or nothing."""
     return f" WHERE {' AND '.join(terms)}" if terms else ""
+
+
+def mail_item(row: Sequence[Any]) -> MailItem:
+    """One row of :data:`MAIL_COLUMNS` (a BLOB or BYTEA becomes bytes)."""
+    return MailItem(row[0], row[1], row[2], bytes(row[3]), row[4])

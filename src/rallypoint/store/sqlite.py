@@ -30,7 +30,7 @@ from rallypoint.store.base import (
     owner_key,
     type_upper_bound,
 )
-from rallypoint.store.query import Params, event_conditions, where
+from rallypoint.store.query import MAIL_COLUMNS, Params, event_conditions, mail_item, where
 from rallypoint.store.writer import BatchWriter
 
 T = TypeVar("T")
@@ -352,24 +352,45 @@ class SqliteStore:
 
         def put(db: sqlite3.Connection) -> None:
             with db:
-                db.executemany("INSERT INTO mail (recipient, time, xml) VALUES (?, ?, ?)", rows)
+                db.executemany("INSERT INTO mail (recipient, time, xml, sender) VALUES (?, ?, ?, ?)", rows)
 
         await self._run(put)
 
     async def mail_for(self, recipient: str, *, after_id: int = 0, limit: int = 10_000) -> list[MailItem]:
         """Undelivered mail of ``recipient``, oldest first."""
         sql = (
-            "SELECT id, recipient, time, xml FROM mail WHERE recipient = ? AND delivered IS NULL "
+            f"SELECT {MAIL_COLUMNS} FROM mail WHERE recipient = ? AND delivered IS NULL "
             "AND id > ? ORDER BY id LIMIT ?"
         )
         rows = await self._run(lambda db: db.execute(sql, (recipient, after_id, limit)).fetchall())
-        return [MailItem(id_, who, time_, bytes(xml)) for id_, who, time_, xml in rows]
+        return [mail_item(row) for row in rows]
 
     async def mail_count(self, recipient: str) -> int:
         """Undelivered mail kept for ``recipient``."""
         sql = "SELECT count(*) FROM mail WHERE recipient = ? AND delivered IS NULL"
         row = await self._run(lambda db: db.execute(sql, (recipient,)).fetchone())
         return int(row[0])
+
+    async def mail_bytes(self, recipient: str) -> int:
+        """Size of the undelivered mail kept for ``recipient``."""
+        sql = "SELECT coalesce(sum(length(xml)), 0) FROM mail WHERE recipient = ? AND delivered IS NULL"
+        row = await self._run(lambda db: db.execute(sql, (recipient,)).fetchone())
+        return int(row[0])
+
+    async def expire_mail(self, before: int, *, limit: int = 1000) -> list[MailItem]:
+        """Remove and return undelivered mail kept before ``before`` (and delivered mail as old)."""
+        sql = (
+            f"SELECT {MAIL_COLUMNS} FROM mail WHERE delivered IS NULL AND time < ? ORDER BY time, id LIMIT ?"
+        )
+
+        def expire(db: sqlite3.Connection) -> list[MailItem]:
+            with db:
+                items = [mail_item(row) for row in db.execute(sql, (before, limit)).fetchall()]
+                db.executemany("DELETE FROM mail WHERE id = ?", [(item.id,) for item in items])
+                db.execute("DELETE FROM mail WHERE delivered IS NOT NULL AND time < ?", (before,))
+            return items
+
+        return await self._run(expire)
 
     async def mark_delivered(self, ids: Sequence[int], time: int) -> None:
         """Mark mail items delivered at ``time``."""
