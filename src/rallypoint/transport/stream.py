@@ -229,6 +229,7 @@ class StreamConnection(asyncio.Protocol):
             self._on_lost(self)
 
     def pause_writing(self) -> None:
+        self.context.counters.inc("write_paused")
         self._paused_since = self.context.clock()
         self._update_watch()
 
@@ -328,9 +329,11 @@ class StreamConnection(asyncio.Protocol):
             self._offer_room(subscriber)
 
     def _writable(self) -> bool:
-        """Nothing waits in the write queue and the socket takes more: what is handed over now is
+        """Nothing waits to be written and the socket takes more: what is handed over now is
         written at once, whatever the queue's size (the subscriber's ``writable``)."""
-        return not self._closing and self._paused_since is None and not self.outbox
+        subscriber = self.subscriber
+        idle = subscriber is not None and not subscriber.pending and not self.outbox
+        return idle and not self._closing and self._paused_since is None
 
     @staticmethod
     def _offer_room(subscriber: Subscriber) -> None:
