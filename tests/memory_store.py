@@ -3,6 +3,7 @@
 (the records, the journal, the queries asked) kept in plain attributes."""
 
 import asyncio
+import itertools
 from collections.abc import Sequence
 
 from rallypoint.store.base import (
@@ -28,6 +29,8 @@ class MemoryStore:
         """Package records by (hash, submitter), as the real stores key them."""
         self.entries: list[JournalEntry] = []
         self.mail: list[MailItem] = []
+        self.mail_ids = itertools.count(1)
+        """Mail ids, increasing even when expired rows leave :attr:`mail`."""
         self.delivered: set[int] = set()
         self.reported_lag = lag
         self.events_lost = 0
@@ -166,12 +169,16 @@ class MemoryStore:
     # mail
 
     async def put_mail(self, recipient: str, time: int, xml: bytes) -> int:
-        self.mail.append(MailItem(len(self.mail) + 1, recipient, time, xml))
-        return len(self.mail)
+        return self._keep(MailDraft(recipient, time, xml))
 
     async def put_mail_many(self, items: Sequence[MailDraft]) -> None:
         for item in items:
-            await self.put_mail(item.recipient, item.time, item.xml)
+            self._keep(item)
+
+    def _keep(self, draft: MailDraft) -> int:
+        item = MailItem(next(self.mail_ids), *draft)
+        self.mail.append(item)
+        return item.id
 
     async def mail_for(self, recipient: str, *, after_id: int = 0, limit: int = 10_000) -> list[MailItem]:
         kept = [m for m in self.mail if m.recipient == recipient and m.id not in self.delivered]
@@ -179,6 +186,16 @@ class MemoryStore:
 
     async def mail_count(self, recipient: str) -> int:
         return len(await self.mail_for(recipient, limit=len(self.mail)))
+
+    async def mail_bytes(self, recipient: str) -> int:
+        return sum(len(m.xml) for m in await self.mail_for(recipient, limit=len(self.mail)))
+
+    async def expire_mail(self, before: int, *, limit: int = 1000) -> list[MailItem]:
+        old = [m for m in self.mail if m.time < before]
+        expired = sorted((m for m in old if m.id not in self.delivered), key=lambda m: (m.time, m.id))[:limit]
+        gone = {m.id for m in expired} | {m.id for m in old if m.id in self.delivered}
+        self.mail = [m for m in self.mail if m.id not in gone]
+        return expired
 
     async def mark_delivered(self, ids: Sequence[int], time: int) -> None:
         self.delivered.update(ids)

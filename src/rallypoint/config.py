@@ -101,6 +101,10 @@ class Settings:
     """Stored events older than this are purged (hourly)."""
     store_queue_max: int = 100_000
     """Events waiting for the store's writer; past it new ones are not stored (counted as store_dropped)."""
+    mail_max_age_s: float = 7 * 86_400.0
+    """Mail kept for an offline device expires unread after this long (default a week): it is
+    never handed over later, it is removed within a minute, counted as
+    ``mail_lost{reason=expired}``, and a chat's sender still connected is answered ``b-t-f-s``."""
 
     # Missions, objectives and checklists (issue 5)
     missions_enabled: bool = True

@@ -24,7 +24,7 @@ import asyncpg
 import pytest
 
 from rallypoint.store import PackageRecord, Store, StoredEvent, open_store, schema
-from rallypoint.store.base import EventQuery
+from rallypoint.store.base import EventQuery, MailDraft
 
 POSTGRES_URL_ENV = "RALLYPOINT_TEST_POSTGRES_URL"
 T0 = 1_700_000_000_000
@@ -372,6 +372,43 @@ async def test_mail_is_kept_per_recipient_until_delivered(store: Store) -> None:
     await store.mark_delivered([second], T0 + 6)
     assert await store.mail_for("ANDROID-1") == []
     assert len(await store.mail_for("ANDROID-2")) == 1
+
+
+async def test_mail_bytes_and_sender_are_kept_until_delivered(store: Store) -> None:
+    await store.put_mail_many(
+        [
+            MailDraft("ANDROID-1", T0, b"<event uid='a'/>", "ANDROID-9"),
+            MailDraft("ANDROID-1", T0 + 1, b"<event uid='bb'/>"),
+            MailDraft("ANDROID-2", T0, b"<event uid='c'/>", "ANDROID-9"),
+        ]
+    )
+    assert await store.mail_bytes("ANDROID-1") == len(b"<event uid='a'/>") + len(b"<event uid='bb'/>")
+    assert await store.mail_bytes("NOBODY") == 0
+    waiting = await store.mail_for("ANDROID-1")
+    assert [m.sender for m in waiting] == ["ANDROID-9", None]
+    await store.mark_delivered([waiting[0].id], T0 + 5)
+    assert await store.mail_bytes("ANDROID-1") == len(b"<event uid='bb'/>")
+
+
+async def test_expire_mail_removes_the_oldest_undelivered_first_in_batches(store: Store) -> None:
+    drafts = [MailDraft("ANDROID-1", T0 + n, f"<event uid='{n}'/>".encode(), "ANDROID-9") for n in range(5)]
+    drafts.append(MailDraft("ANDROID-2", T0 + 2, b"<event uid='other'/>"))
+    drafts.append(MailDraft("ANDROID-2", T0 + 10, b"<event uid='young'/>"))
+    await store.put_mail_many(drafts)
+    delivered = (await store.mail_for("ANDROID-1"))[0]
+    await store.mark_delivered([delivered.id], T0 + 1)
+
+    first = await store.expire_mail(T0 + 4, limit=2)
+    assert [(m.recipient, m.time, m.sender) for m in first] == [
+        ("ANDROID-1", T0 + 1, "ANDROID-9"),
+        ("ANDROID-1", T0 + 2, "ANDROID-9"),
+    ]
+    second = await store.expire_mail(T0 + 4, limit=2)
+    assert [(m.recipient, m.time) for m in second] == [("ANDROID-2", T0 + 2), ("ANDROID-1", T0 + 3)]
+    assert await store.expire_mail(T0 + 4, limit=2) == []
+    assert [m.time for m in await store.mail_for("ANDROID-1")] == [T0 + 4]
+    assert [m.xml for m in await store.mail_for("ANDROID-2")] == [b"<event uid='young'/>"]
+    assert (await store.mail_count("ANDROID-1"), await store.mail_bytes("ANDROID-2")) == (1, 20)
 
 
 async def test_package_keywords_and_delete(store: Store) -> None:

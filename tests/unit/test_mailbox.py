@@ -1,12 +1,15 @@
 """Store-and-forward decisions and ordering with in-memory subscribers and a scripted store."""
 
 import asyncio
-from collections.abc import Sequence
+import itertools
+from collections.abc import Callable, Sequence
 from typing import cast
 
+from rallypoint.clock import ManualClock
 from rallypoint.cot.xml import DEFAULT_LIMITS, parse_event
 from rallypoint.errors import StoreError
-from rallypoint.router.mailbox import Mailbox
+from rallypoint.router.mail_limits import MailLimits
+from rallypoint.router.mailbox import MAIL_PAGE, Mailbox
 from rallypoint.router.message import Outbound
 from rallypoint.router.router import Router
 from rallypoint.store.base import MailDraft, MailItem, Store
@@ -21,6 +24,7 @@ class MailStore:
 
     def __init__(self) -> None:
         self.items: list[MailItem] = []
+        self.ids = itertools.count(1)
         self.delivered: set[int] = set()
         self.gate = asyncio.Event()
         self.gate.set()
@@ -29,15 +33,15 @@ class MailStore:
         self.failing: StoreError | None = None
 
     async def put_mail(self, recipient: str, time: int, xml: bytes) -> int:
-        self.items.append(MailItem(len(self.items) + 1, recipient, time, xml))
-        return len(self.items)
+        await self.put_mail_many([MailDraft(recipient, time, xml)])
+        return self.items[-1].id
 
     async def put_mail_many(self, items: Sequence[MailDraft]) -> None:
         if self.failing is not None:
             raise self.failing
         self.transactions += 1
         for item in items:
-            await self.put_mail(*item)
+            self.items.append(MailItem(next(self.ids), *item))
 
     async def mail_for(self, recipient: str, *, after_id: int = 0, limit: int = 10_000) -> list[MailItem]:
         self.reading.set()
@@ -50,6 +54,14 @@ class MailStore:
 
     async def mail_count(self, recipient: str) -> int:
         return len(self.waiting_for(recipient))
+
+    async def mail_bytes(self, recipient: str) -> int:
+        return sum(len(m.xml) for m in self.items if m.recipient == recipient and m.id not in self.delivered)
+
+    async def expire_mail(self, before: int, *, limit: int = 1000) -> list[MailItem]:
+        expired = [m for m in self.items if m.time < before and m.id not in self.delivered][:limit]
+        self.items = [m for m in self.items if m not in expired]
+        return expired
 
     async def mark_delivered(self, ids: Sequence[int], time: int) -> None:
         self.delivered.update(ids)
@@ -71,10 +83,12 @@ def _directed(uid: str, *, to_uid: str = "", to_callsign: str = "") -> bytes:
     ).encode()
 
 
-def _setup() -> tuple[Router, MailStore, Mailbox]:
+def _setup(
+    limits: MailLimits | None = None, now_ms: Callable[[], int] = lambda: NOW
+) -> tuple[Router, MailStore, Mailbox]:
     router = _router()
     store = MailStore()
-    mailbox = Mailbox(router, lambda: cast(Store, store), lambda: NOW, DEFAULT_LIMITS)
+    mailbox = Mailbox(router, lambda: cast(Store, store), now_ms, DEFAULT_LIMITS, limits)
     router.on_absent = mailbox.keep
     mailbox.start()
     return router, store, mailbox
@@ -184,11 +198,7 @@ async def test_a_burst_is_group_committed_and_each_chat_answered_pending_once_du
 
 
 async def test_a_recipient_over_its_limit_gets_no_more_mail_and_each_sender_is_told() -> None:
-    router = _router()
-    store = MailStore()
-    mailbox = Mailbox(router, lambda: cast(Store, store), lambda: NOW, DEFAULT_LIMITS, max_per_recipient=3)
-    router.on_absent = mailbox.keep
-    mailbox.start()
+    router, store, mailbox = _setup(MailLimits(max_count=3))
     _departed_team(router)
     other = Client(router)
     _submit(router, other, _pli("OTHER", "Rescue-4"))
@@ -312,4 +322,155 @@ async def test_unacknowledged_messages_of_an_ended_connection_are_kept_again_in_
     _submit(router, again, _pli("TEAM", "Rescue-3"))
     await mailbox.drain()
     assert [u for u in again.uids if u.startswith(("kept", "live"))] == ["live1", "live2"]
+    await mailbox.stop()
+
+
+def _chatting_post(router: Router) -> Client:
+    post = Client(router)
+    _submit(router, post, _pli("POST", "Command"))
+    post.sub.pending.clear()
+    return post
+
+
+async def test_a_recipient_over_its_bytes_limit_is_refused_and_each_sender_told() -> None:
+    chats = [chat_xml("POST", "Command", f"{n} " + "x" * 300, to_callsign="Rescue-3") for n in range(4)]
+    router, store, mailbox = _setup(MailLimits(max_bytes=1))
+    _departed_team(router)
+    post = _chatting_post(router)
+    _submit(router, post, chats[0])
+    await mailbox.drain()
+    assert post.types == ["b-t-f-s"]  # not even one fits in one byte
+    mailbox.mail_limits = MailLimits()
+    for chat in chats[1:3]:
+        _submit(router, post, chat)
+    await mailbox.drain()
+    full = await store.mail_bytes("TEAM")
+    assert full > 600
+    mailbox.mail_limits = MailLimits(max_bytes=full)  # exactly what waits: no room for one more
+    post.sub.pending.clear()
+    _submit(router, post, chats[3])
+    await mailbox.drain()
+    assert post.types == ["b-t-f-s"]
+    assert router.counters.get("mail_lost{reason=recipient_bytes}") == 2
+    assert router.counters.get("mail_lost{reason=recipient_limit}") == 0
+    mailbox.returned("TEAM", [Outbound(parse_event(chats[3]), directed=True, returnable=True)])
+    await mailbox.drain()
+    assert await store.mail_bytes("TEAM") > full  # accepted before: kept past the limit
+    await mailbox.stop()
+
+
+async def test_mail_past_its_age_is_never_handed_over_and_the_sweep_removes_counts_and_tells() -> None:
+    clock = ManualClock()
+    router, store, mailbox = _setup(MailLimits(max_age_s=3600), now_ms=clock.wall_ms)
+    _departed_team(router)
+    post = _chatting_post(router)
+    old = chat_xml("POST", "Command", "old", to_callsign="Rescue-3")
+    _submit(router, post, old)
+    _submit(router, post, _directed("old-marker", to_uid="TEAM"))
+    await mailbox.drain()
+    assert mailbox.tick(clock.wall_ms()) == clock.wall_ms() + 60_000  # nothing old yet
+    await mailbox.drain()
+    clock.advance(1800)
+    young = chat_xml("POST", "Command", "young", to_callsign="Rescue-3")
+    _submit(router, post, young)
+    await mailbox.drain()
+    post.sub.pending.clear()
+    clock.advance(1801)  # the first two are older than an hour now, the sweep has not run
+
+    back = _return(router)
+    _submit(router, back, _pli("TEAM", "Rescue-3"))
+    await mailbox.drain()
+    assert [m.event.uid for m in back.received if m.returnable] == [parse_event(young).uid]
+    _leave(router, back)
+    assert len(store.waiting_for("TEAM")) == 3  # skipped, not removed: the sweep does that
+
+    mailbox.tick(clock.wall_ms())
+    await mailbox.drain()
+    assert store.waiting_for("TEAM") == [parse_event(young).uid]
+    assert router.counters.get("mail_lost{reason=expired}") == 2
+    answers = [(m.event.type, m.event.uid) for m in post.received if m.event.type.startswith("b-t-f")]
+    assert answers == [("b-t-f-s", parse_event(old).uid)]  # its sender is still connected: told
+    await mailbox.stop()
+
+
+async def test_an_expiry_backlog_leaves_in_batches_between_other_jobs() -> None:
+    clock = ManualClock()
+    router, store, mailbox = _setup(MailLimits(max_age_s=60), now_ms=clock.wall_ms)
+    _departed_team(router)
+    post = Client(router)
+    for n in range(2500):
+        _submit(router, post, _directed(f"k{n}", to_uid="TEAM"))
+    await mailbox.drain()
+    clock.advance(61)
+    mailbox.tick(clock.wall_ms())
+    await mailbox.drain()
+    assert store.items == []
+    assert router.counters.get("mail_lost{reason=expired}") == 2500
+    assert mailbox.tick(clock.wall_ms()) == clock.wall_ms() + 60_000  # not due again before a minute
+    await mailbox.stop()
+
+
+async def test_each_page_of_kept_mail_waits_until_the_write_queue_has_drained() -> None:
+    router, store, mailbox = _setup()
+    _departed_team(router)
+    post = Client(router)
+    kept = [f"k{n}" for n in range(2 * MAIL_PAGE + 500)]
+    for uid in kept:
+        _submit(router, post, _directed(uid, to_uid="TEAM"))
+    await mailbox.drain()
+    back = _return(router)
+    room = False
+    back.sub.writable = lambda: room
+    _submit(router, back, _pli("TEAM", "Rescue-3"))
+    await mailbox.drain()
+    assert mailbox.send_to("TEAM", parse_event(_directed("live", to_uid="TEAM")))  # held behind the mail
+
+    def handed() -> list[str]:
+        return [u for u in back.uids if u.startswith(("k", "live"))]
+
+    assert handed() == kept[:MAIL_PAGE]
+    await mailbox.drain()
+    assert handed() == kept[:MAIL_PAGE]  # nothing more until the connection says it has room
+    ready = back.sub.on_writable
+    assert ready is not None
+    back.sub.on_writable = None
+    ready()
+    await mailbox.drain()
+    assert handed() == kept[: 2 * MAIL_PAGE]
+    room = True  # drained at once from now on: the rest follows without waiting
+    ready = back.sub.on_writable
+    assert ready is not None
+    ready()
+    await mailbox.drain()
+    assert handed() == [*kept, "live"]
+    mailbox.acknowledged(back.received)
+    await mailbox.drain()
+    assert store.waiting_for("TEAM") == []
+    await mailbox.stop()
+
+
+async def test_a_connection_that_ends_while_its_mail_waits_for_room_keeps_the_rest() -> None:
+    router, store, mailbox = _setup()
+    _departed_team(router)
+    post = Client(router)
+    kept = [f"k{n}" for n in range(MAIL_PAGE + 10)]
+    for uid in kept:
+        _submit(router, post, _directed(uid, to_uid="TEAM"))
+    await mailbox.drain()
+    back = _return(router)
+    back.sub.writable = lambda: False
+    _submit(router, back, _pli("TEAM", "Rescue-3"))
+    await mailbox.drain()
+    assert mailbox.send_to("TEAM", parse_event(_directed("live", to_uid="TEAM")))
+    _leave(router, back)
+    ready = back.sub.on_writable
+    assert ready is not None
+    ready()  # what the connection does when it ends
+    await mailbox.drain()
+    assert len([u for u in back.uids if u.startswith("k")]) == MAIL_PAGE
+    assert store.waiting_for("TEAM") == [*kept, "live"]  # nothing was acknowledged; the live one kept
+    again = _return(router)
+    _submit(router, again, _pli("TEAM", "Rescue-3"))
+    await mailbox.drain()
+    assert [u for u in again.uids if u.startswith(("k", "live"))] == [*kept, "live"]
     await mailbox.stop()

@@ -10,7 +10,9 @@ next one (up to :data:`BATCH_MAX_MAIL`), so a burst of thousands a second costs 
 transactions, not one per message.
 
 When a connection binds that uid again (its first position report), its mail is read back
-in pages of :data:`MAIL_PAGE` and handed to it oldest first; an item is marked delivered
+in pages of :data:`MAIL_PAGE` and handed to it oldest first, each page only once the
+connection's write queue has drained (``Subscriber.writable``), so a write queue smaller
+than the mail never overflows while it is handed over; an item is marked delivered
 only when the connection reports that the device's TCP stack acknowledged its bytes
 (``rallypoint.transport.acks``). When a connection ends, every returnable message it had
 not had acknowledged comes back here (:meth:`Mailbox.returned`) and is kept again, in order.
@@ -19,6 +21,9 @@ acknowledgement the server had not seen yet (a reset, a kill -9): they carry the
 event uid, so the device can recognise them. Directed messages for that device routed while its mail is read
 wait behind the mail (``Subscriber.held``), so a fresh message never overtakes an old one.
 
+Each device's mailbox is bounded (``rallypoint.router.mail_limits``): by count and bytes at
+commit, by age with an expiry sweep that :meth:`Mailbox.tick` starts from the server's timer.
+
 All store work runs on one :class:`~rallypoint.router.jobs.JobQueue` in submission order:
 the store's ids are the delivery order.
 """
@@ -26,6 +31,7 @@ the store's ids are the delivery order.
 import contextlib
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import NamedTuple
 
 from rallypoint.cot import types
@@ -33,11 +39,12 @@ from rallypoint.cot.event import Event
 from rallypoint.cot.xml import XmlLimits, parse_event
 from rallypoint.errors import ProtocolError, StoreError
 from rallypoint.router.jobs import JobQueue
+from rallypoint.router.mail_limits import EXPIRE_BATCH, EXPIRED, MailLimits
 from rallypoint.router.message import Outbound
 from rallypoint.router.registry import Subscriber
 from rallypoint.router.router import Router, describe
 from rallypoint.router.stats import Counters
-from rallypoint.store.base import MailDraft, Store
+from rallypoint.store.base import MailDraft, MailItem, Store
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +56,6 @@ BATCH_MAX_MAIL = 1000
 
 MAIL_PAGE = 1000
 """Kept messages read and handed over per step when a device returns (all pages are read)."""
-
-MAX_MAIL_PER_RECIPIENT = 100_000
-"""Undelivered messages kept for one device at most: past it new mail for that device is refused
-(``mail_lost{reason=recipient_limit}``) and each chat's sender is answered ``b-t-f-s``, so one
-device left offline, or a flood aimed at it, cannot fill the disk for everyone."""
 
 MAX_QUEUED_JOBS = 100_000
 """Store jobs (group commits, collections) waiting at most."""
@@ -69,6 +71,15 @@ class _Deposit(NamedTuple):
     connection and the server's own ``send_to`` were accepted already and are always kept."""
 
 
+@dataclass
+class _Handover:
+    """How far a returning device's mail has been handed to it."""
+
+    after: int = 0
+    """The last mail id read."""
+    total: int = 0
+
+
 class Mailbox:
     """The server's store-and-forward service (see the module docstring)."""
 
@@ -78,13 +89,13 @@ class Mailbox:
         store: Callable[[], Store | None],
         now_ms: Callable[[], int],
         limits: XmlLimits,
-        max_per_recipient: int = MAX_MAIL_PER_RECIPIENT,
+        mail_limits: MailLimits | None = None,
     ) -> None:
         self._router = router
         self._store = store
         self._now_ms = now_ms
         self._limits = limits
-        self._max_per_recipient = max_per_recipient
+        self.mail_limits = mail_limits or MailLimits()
         self._counters: Counters = router.counters
         self._jobs = JobQueue("rallypoint-mailbox", MAX_QUEUED_JOBS, (StoreError,), self._store_failed)
         self._batch: list[_Deposit] = []
@@ -94,6 +105,8 @@ class Mailbox:
         self._acked: list[int] = []
         """Kept messages acknowledged by their recipient, to be marked delivered by the next job."""
         self._ack_queued = False
+        self._next_sweep_ms: int | None = None
+        self._sweeping = False
         self.last_error: str | None = None
         """Why the last store operation failed; None once one succeeds again (``/health``)."""
 
@@ -144,7 +157,8 @@ class Mailbox:
         *,
         limited: bool = False,
     ) -> bool:
-        deposit = _Deposit(MailDraft(uid, self._now_ms(), xml), message, sender, limited)
+        sender_uid = sender.uid if sender is not None else None
+        deposit = _Deposit(MailDraft(uid, self._now_ms(), xml, sender_uid), message, sender, limited)
         if len(self._batch) >= MAX_QUEUED_WRITES:
             self._fail([deposit], "mailbox_full")
             return False
@@ -177,22 +191,16 @@ class Mailbox:
             self._answer(batch, types.CHAT_PENDING)
 
     async def _within_limits(self, store: Store, batch: list[_Deposit]) -> list[_Deposit]:
-        """The deposits that fit their recipient's limit, in order; the others are refused."""
-        limited = {deposit.draft.recipient for deposit in batch if deposit.limited}
-        waiting = {recipient: await store.mail_count(recipient) for recipient in limited}
-        kept: list[_Deposit] = []
-        refused: list[_Deposit] = []
-        for deposit in batch:
-            recipient = deposit.draft.recipient
-            if deposit.limited and waiting[recipient] >= self._max_per_recipient:
-                refused.append(deposit)
-                continue
-            kept.append(deposit)
-            if recipient in waiting:
-                waiting[recipient] += 1
-        if refused:
-            self._fail(refused, "recipient_limit")
-        return kept
+        """The deposits that fit their recipient's limits, in order; the others are refused."""
+        drafts = [deposit.draft for deposit in batch]
+        reasons = await self.mail_limits.refusals(store, drafts, [deposit.limited for deposit in batch])
+        refused: dict[str, list[_Deposit]] = {}
+        for deposit, reason in zip(batch, reasons, strict=True):
+            if reason is not None:
+                refused.setdefault(reason, []).append(deposit)
+        for reason, deposits in refused.items():
+            self._fail(deposits, reason)
+        return [deposit for deposit, reason in zip(batch, reasons, strict=True) if reason is None]
 
     def _fail(self, deposits: list[_Deposit], reason: str) -> None:
         """Mail that will not be kept: counted, logged, and each chat's sender told ``b-t-f-s``."""
@@ -203,9 +211,9 @@ class Mailbox:
             reason,
             deposits[0].draft.recipient,
         )
-        self._answer(deposits, types.CHAT_DELIVERY_FAILURE)
+        self._answer(deposits, types.CHAT_DELIVERY_FAILURE, reason)
 
-    def _answer(self, deposits: list[_Deposit], answer: str) -> None:
+    def _answer(self, deposits: list[_Deposit], answer: str, reason: str | None = None) -> None:
         """Tell each connected chat sender, once per message, what became of it."""
         answered: set[int] = set()
         registry = self._router.registry
@@ -218,9 +226,7 @@ class Mailbox:
             if registry.by_uid(sender.uid) is not sender:
                 continue  # gone: it will resend or see the chat delivered
             answered.add(id(message))
-            sender.deliver(Outbound(message.event._replace(type=answer), directed=True))
-            if answer == types.CHAT_DELIVERY_FAILURE:
-                log.info("chat %s from %s answered %s", message.event.uid, describe(sender), answer)
+            _tell(sender, message.event, answer, reason)
 
     def _client_bound(self, subscriber: Subscriber) -> None:
         uid = subscriber.uid
@@ -229,7 +235,10 @@ class Mailbox:
         held: list[Outbound] = []
         self._collecting[uid] = held
         subscriber.held = held
-        if not self._jobs.put(lambda: self._collect(subscriber, uid)):
+        self._want_page(subscriber, uid, _Handover())
+
+    def _want_page(self, subscriber: Subscriber, uid: str, handover: _Handover) -> None:
+        if not self._jobs.put(lambda: self._collect(subscriber, uid, handover)):
             self._counters.inc("mail_refused")
             self._release(uid, subscriber)
 
@@ -238,43 +247,98 @@ class Mailbox:
         self.last_error = f"mail not read: {exc}"
         log.error("mailbox: %s", exc)
 
-    async def _collect(self, subscriber: Subscriber, uid: str) -> None:
+    async def _collect(self, subscriber: Subscriber, uid: str, handover: _Handover) -> None:
+        """One job: hand ``subscriber`` a page; the next is read once its write queue has room."""
+        more = False
         try:
-            await self._deliver_kept(subscriber, uid)
+            more = await self._hand_page(subscriber, uid, handover)
+            more = more and self._router.registry.by_uid(uid) is subscriber
         finally:
-            self._release(uid, subscriber)
+            if not more:
+                self._release(uid, subscriber)
+                if handover.total:
+                    log.info("mailbox: %d kept messages handed to %s", handover.total, uid)
+        if not more:
+            return
+        if subscriber.writable():
+            self._want_page(subscriber, uid, handover)
+        else:  # told when it drains, or when the connection ends (the next page then finds it gone)
+            subscriber.on_writable = lambda: self._want_page(subscriber, uid, handover)
 
-    async def _deliver_kept(self, subscriber: Subscriber, uid: str) -> None:
-        """Hand every kept message to ``subscriber``, page by page, oldest first.
+    async def _hand_page(self, subscriber: Subscriber, uid: str, handover: _Handover) -> bool:
+        """Hand the next page of kept mail to ``subscriber``, oldest first; True if a full page was read.
 
         Items stay undelivered in the store until the connection reports them acknowledged
-        (:meth:`acknowledged`); only unreadable ones are marked at once."""
-        total, after = 0, 0
-        while True:
-            store = self._store()
-            if store is None:
-                return
-            items = await store.mail_for(uid, after_id=after, limit=MAIL_PAGE)
-            if self._router.registry.by_uid(uid) is not subscriber:
-                return  # gone again before its mail was read: keep it
-            unreadable: list[int] = []
-            for item in items:
-                after = item.id
-                try:
-                    event = parse_event(item.xml, self._limits)
-                except ProtocolError as exc:
-                    log.warning("mailbox: stored message %d for %s unreadable: %s", item.id, uid, exc)
-                    unreadable.append(item.id)
-                    continue
-                subscriber.deliver(Outbound(event, item.xml, directed=True, returnable=True, mail_id=item.id))
-            total += len(items)
-            if unreadable:
-                await store.mark_delivered(unreadable, self._now_ms())
-            if len(items) < MAIL_PAGE:
-                break
+        (:meth:`acknowledged`); only unreadable ones are marked at once. Items past the age
+        limit are never handed over (the expiry sweep removes and counts them)."""
+        store = self._store()
+        if store is None:
+            return False
+        items = await store.mail_for(uid, after_id=handover.after, limit=MAIL_PAGE)
+        if self._router.registry.by_uid(uid) is not subscriber:
+            return False  # gone again before its mail was read: keep it
+        expired_before = self.mail_limits.expired_before(self._now_ms())
+        unreadable: list[int] = []
+        for item in items:
+            handover.after = item.id
+            if item.time < expired_before:
+                continue
+            event = self._readable(item)
+            if event is None:
+                unreadable.append(item.id)
+                continue
+            subscriber.deliver(Outbound(event, item.xml, directed=True, returnable=True, mail_id=item.id))
+            handover.total += 1
+        if unreadable:
+            await store.mark_delivered(unreadable, self._now_ms())
         self.last_error = None
-        if total:
-            log.info("mailbox: %d kept messages handed to %s", total, uid)
+        return len(items) == MAIL_PAGE
+
+    def _readable(self, item: MailItem) -> Event | None:
+        try:
+            return parse_event(item.xml, self._limits)
+        except ProtocolError as exc:
+            log.warning("mailbox: stored message %d for %s unreadable: %s", item.id, item.recipient, exc)
+            return None
+
+    def tick(self, now_ms: int) -> int:
+        """The server's timer: start an expiry sweep when one is due; return when the next is (ms).
+
+        The first tick sweeps at once: mail may have expired while the server was down."""
+        due = self._next_sweep_ms
+        if due is not None and now_ms < due:
+            return due
+        if not self._sweeping and self._store() is not None:
+            before = self.mail_limits.expired_before(now_ms)
+            self._sweeping = self._jobs.put(lambda: self._expire(before))
+        self._next_sweep_ms = now_ms + self.mail_limits.sweep_interval_ms()
+        return self._next_sweep_ms
+
+    async def _expire(self, before_ms: int) -> None:
+        """One job: remove a batch of mail kept before ``before_ms``; a full batch queues the next,
+        so a long backlog leaves between other jobs, not ahead of them."""
+        self._sweeping = False
+        store = self._store()
+        if store is None:
+            return
+        items = await store.expire_mail(before_ms, limit=EXPIRE_BATCH)
+        if not items:
+            return
+        self._counters.inc(f"mail_lost{{reason={EXPIRED}}}", len(items))
+        log.warning(
+            "mailbox: %d kept messages expired unread (kept longer than %g s), first for %s",
+            len(items),
+            self.mail_limits.max_age_s,
+            items[0].recipient,
+        )
+        registry = self._router.registry
+        for item in items:
+            sender = registry.by_uid(item.sender) if item.sender is not None else None
+            event = self._readable(item) if sender is not None and sender.receives else None
+            if sender is not None and event is not None and types.is_answerable(event.type):
+                _tell(sender, event, types.CHAT_DELIVERY_FAILURE, EXPIRED)
+        if len(items) == EXPIRE_BATCH:
+            self._sweeping = self._jobs.put(lambda: self._expire(before_ms))
 
     def acknowledged(self, messages: list[Outbound]) -> None:
         """The recipient's TCP stack acknowledged ``messages``: kept ones leave the mailbox."""
@@ -321,3 +385,10 @@ class Mailbox:
                 subscriber.deliver(message)
             else:
                 self._deposit(uid, message.xml, message, None)
+
+
+def _tell(sender: Subscriber, event: Event, answer: str, reason: str | None) -> None:
+    """Answer a chat to its sender with the chat itself, retyped (how TAK clients match it)."""
+    sender.deliver(Outbound(event._replace(type=answer), directed=True))
+    if answer == types.CHAT_DELIVERY_FAILURE:
+        log.info("chat %s from %s answered %s (%s)", event.uid, describe(sender), answer, reason)

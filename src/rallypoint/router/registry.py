@@ -15,6 +15,10 @@ Wake = Callable[[], None]
 _next_id = itertools.count(1).__next__
 
 
+def _always_writable() -> bool:
+    return True
+
+
 class Subscriber:
     """The router's view of one client connection (or of an input that only sends).
 
@@ -40,6 +44,7 @@ class Subscriber:
         "in_groups",
         "last_seen",
         "last_type",
+        "on_writable",
         "out_groups",
         "owner",
         "pending",
@@ -49,6 +54,7 @@ class Subscriber:
         "transport",
         "uid",
         "wake",
+        "writable",
     )
 
     def __init__(
@@ -70,6 +76,12 @@ class Subscriber:
         self.pending: list[Outbound] = []
         self.held: list[Outbound] | None = None
         """While its kept mail is being read (store-and-forward), directed messages wait here."""
+        self.writable: Callable[[], bool] = _always_writable
+        """Whether its write queue has drained (a connection sets its own): kept mail is handed
+        over a page at a time, each only when the one before has left the queue."""
+        self.on_writable: Callable[[], None] | None = None
+        """Called once (then cleared) by the connection when :attr:`writable` becomes true, or
+        when the connection ends."""
         self.transport = transport
         self.address = address
         self.in_groups = frozenset(in_groups)

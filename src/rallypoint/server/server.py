@@ -3,7 +3,8 @@
 The server owns one :class:`~rallypoint.server.timer.Timer` on one injectable
 :class:`~rallypoint.clock.Clock` (tests pass a :class:`~rallypoint.clock.ManualClock` and move
 time on): the tick (cache expiry, alert repetition, connection timeouts, retention), the identity
-watch's refresh and every component (each says when it is next due) are jobs of it, run by the
+watch's refresh, the mailbox's expiry sweep and every component (each says when it is next due)
+are jobs of it, run by the
 one task the server owns. When TLS streaming, enrollment or the web port is on, start-up loads
 (or creates) the certificate authority (when a TLS port needs it) and opens the identity store,
 its watch and the audit log: one of each for the whole process, shared by every listener.
@@ -231,7 +232,7 @@ class Server:
         log.info("multicast SA on %s:%d", settings.multicast_group, settings.multicast_port)
 
     def _schedule(self) -> None:
-        """Make the timer's jobs: the tick, the identity watch, and each component."""
+        """Make the timer's jobs: the tick, the identity watch, the mailbox's expiry, each component."""
         self.timer.every("tick", lambda: TICK_INTERVAL_S, self._tick)
         watch = self.context.identity_watch
         if watch is not None:
@@ -239,15 +240,18 @@ class Server:
             self.timer.every(
                 "identities", identity_poll_s, lambda _now: refresh_identities(watch, counters, clock)
             )
+        clock = self.context.clock
+        self.timer.add("mail-expiry", self._due_job(self.context.mailbox.tick), clock())
         for component in self.components:
-            self.timer.add(type(component).__name__, self._component_job(component), self.context.clock())
+            self.timer.add(type(component).__name__, self._due_job(component.tick), clock())
 
-    def _component_job(self, component: Component) -> Callable[[float], float]:
-        """Tick ``component``; it is next due when it says (or after the usual interval)."""
+    def _due_job(self, tick: Callable[[int], int | None]) -> Callable[[float], float]:
+        """Run ``tick`` (a component's, the mailbox's); it is next due when it says (or after the
+        usual interval)."""
 
         def run(now: float) -> float:
             now_ms = self.context.clock.wall_ms()
-            due_ms = component.tick(now_ms)
+            due_ms = tick(now_ms)
             return now + (TICK_INTERVAL_S if due_ms is None else max(0, due_ms - now_ms) / 1000)
 
         return run

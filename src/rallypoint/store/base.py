@@ -93,6 +93,8 @@ class MailDraft(NamedTuple):
     recipient: str
     time: int
     xml: bytes
+    sender: str | None = None
+    """The sending device's uid, told if the message expires unread (None: nobody to tell)."""
 
 
 class MailItem(NamedTuple):
@@ -103,7 +105,9 @@ class MailItem(NamedTuple):
     recipient: str
     """The recipient device's uid."""
     time: int
+    """When it was kept (milliseconds since the epoch): its age counts from here."""
     xml: bytes
+    sender: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +222,13 @@ class MailStore(Protocol):
 
     async def mail_count(self, recipient: str) -> int:
         """How many undelivered items are kept for ``recipient`` (the per-recipient limit)."""
+
+    async def mail_bytes(self, recipient: str) -> int:
+        """Total size of the undelivered items kept for ``recipient`` (the per-recipient bytes limit)."""
+
+    async def expire_mail(self, before: int, *, limit: int = 1000) -> list[MailItem]:
+        """Remove the undelivered items kept before ``before`` (ms), oldest first, at most ``limit``,
+        and return them; delivered items kept before ``before`` are removed too (nothing reads them)."""
 
     async def mark_delivered(self, ids: Sequence[int], time: int) -> None:
         """Record that these items reached their recipient (its TCP stack acknowledged them)."""

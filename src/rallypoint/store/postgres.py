@@ -64,6 +64,11 @@ _READ_JOURNAL = _sql(statements.READ_JOURNAL)
 _PUT_MAIL = _sql(statements.PUT_MAIL)
 _MAIL_FOR = _sql(statements.MAIL_FOR)
 _MAIL_COUNT = _sql(statements.MAIL_COUNT)
+_MAIL_BYTES = _sql(statements.MAIL_BYTES)
+_EXPIRE_MAIL = _sql(
+    f"DELETE FROM mail WHERE id IN ({statements.EXPIRED_MAIL_IDS}) RETURNING {statements.MAIL_COLUMNS}"
+)
+_PURGE_DELIVERED_MAIL = _sql(statements.PURGE_DELIVERED_MAIL)
 
 
 class PostgresStore(WrittenInBatches):
@@ -215,7 +220,7 @@ class PostgresStore(WrittenInBatches):
     async def put_mail(self, recipient: str, time: int, xml: bytes) -> int:
         """Keep ``xml`` for ``recipient``; return its id."""
         sql = _PUT_MAIL + " RETURNING id"
-        return int(await self._use(lambda connection: connection.fetchval(sql, recipient, time, xml)))
+        return int(await self._use(lambda connection: connection.fetchval(sql, recipient, time, xml, None)))
 
     async def put_mail_many(self, items: Sequence[MailDraft]) -> None:
         """Keep every item in one transaction, in list order."""
@@ -230,12 +235,27 @@ class PostgresStore(WrittenInBatches):
     async def mail_for(self, recipient: str, *, after_id: int = 0, limit: int = 10_000) -> list[MailItem]:
         """Undelivered mail of ``recipient``, oldest first."""
         rows = await self._use(lambda connection: connection.fetch(_MAIL_FOR, recipient, after_id, limit))
-        return [MailItem(row[0], row[1], row[2], bytes(row[3])) for row in rows]
+        return [statements.mail_item(row) for row in rows]
 
     async def mail_count(self, recipient: str) -> int:
         """Undelivered mail kept for ``recipient``."""
         count = await self._use(lambda connection: connection.fetchval(_MAIL_COUNT, recipient))
         return int(count)
+
+    async def mail_bytes(self, recipient: str) -> int:
+        """Size of the undelivered mail kept for ``recipient``."""
+        return int(await self._use(lambda connection: connection.fetchval(_MAIL_BYTES, recipient)))
+
+    async def expire_mail(self, before: int, *, limit: int = 1000) -> list[MailItem]:
+        """Remove and return undelivered mail kept before ``before`` (and delivered mail as old)."""
+
+        async def expire(connection: asyncpg.Connection) -> list[MailItem]:
+            async with connection.transaction():
+                rows = await connection.fetch(_EXPIRE_MAIL, before, limit)
+                await connection.execute(_PURGE_DELIVERED_MAIL, before)
+            return sorted((statements.mail_item(row) for row in rows), key=lambda item: (item.time, item.id))
+
+        return await self._use(expire)
 
     async def mark_delivered(self, ids: Sequence[int], time: int) -> None:
         """Mark mail items delivered at ``time``."""

@@ -120,6 +120,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE packages_owned RENAME TO packages",
         "CREATE INDEX packages_submitted ON packages (submitted)",
     ),
+    (
+        # Mailbox limits and expiry: who sent each kept message (told when it expires unread),
+        # and kept mail by age, for the expiry sweep.
+        "ALTER TABLE mail ADD COLUMN sender TEXT",
+        "CREATE INDEX mail_time ON mail (time)",
+    ),
 )
 """Migration ``n`` (1-based) brings the schema from version ``n - 1`` to ``n``. Append only."""
 

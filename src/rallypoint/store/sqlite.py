@@ -241,7 +241,7 @@ class SqliteStore(WrittenInBatches):
 
         def put(db: sqlite3.Connection) -> int:
             with db:
-                cursor = db.execute(statements.PUT_MAIL, (recipient, time, xml))
+                cursor = db.execute(statements.PUT_MAIL, (recipient, time, xml, None))
             return int(cursor.lastrowid or 0)
 
         return await self._run(put)
@@ -260,12 +260,30 @@ class SqliteStore(WrittenInBatches):
         """Undelivered mail of ``recipient``, oldest first."""
         values = (recipient, after_id, limit)
         rows = await self._run(lambda db: db.execute(statements.MAIL_FOR, values).fetchall())
-        return [MailItem(id_, who, time_, bytes(xml)) for id_, who, time_, xml in rows]
+        return [statements.mail_item(row) for row in rows]
 
     async def mail_count(self, recipient: str) -> int:
         """Undelivered mail kept for ``recipient``."""
         row = await self._run(lambda db: db.execute(statements.MAIL_COUNT, (recipient,)).fetchone())
         return int(row[0])
+
+    async def mail_bytes(self, recipient: str) -> int:
+        """Size of the undelivered mail kept for ``recipient``."""
+        row = await self._run(lambda db: db.execute(statements.MAIL_BYTES, (recipient,)).fetchone())
+        return int(row[0])
+
+    async def expire_mail(self, before: int, *, limit: int = 1000) -> list[MailItem]:
+        """Remove and return undelivered mail kept before ``before`` (and delivered mail as old)."""
+        select = f"SELECT {statements.MAIL_COLUMNS} FROM mail WHERE id IN ({statements.EXPIRED_MAIL_IDS})"
+
+        def expire(db: sqlite3.Connection) -> list[MailItem]:
+            with db:
+                items = [statements.mail_item(row) for row in db.execute(select, (before, limit)).fetchall()]
+                db.executemany("DELETE FROM mail WHERE id = ?", [(item.id,) for item in items])
+                db.execute(statements.PURGE_DELIVERED_MAIL, (before,))
+            return sorted(items, key=lambda item: (item.time, item.id))
+
+        return await self._run(expire)
 
     async def mark_delivered(self, ids: Sequence[int], time: int) -> None:
         """Mark mail items delivered at ``time``."""

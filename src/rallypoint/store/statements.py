@@ -14,7 +14,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from rallypoint.store import schema
-from rallypoint.store.base import EventQuery, PackageRecord, StoredEvent, owner_key, type_upper_bound
+from rallypoint.store.base import (
+    EventQuery,
+    MailItem,
+    PackageRecord,
+    StoredEvent,
+    owner_key,
+    type_upper_bound,
+)
 
 EVENT_SELECT = f"SELECT {', '.join(schema.EVENT_COLUMNS)} FROM events"
 PACKAGE_SELECT = f"SELECT {', '.join(schema.PACKAGE_COLUMNS)} FROM packages"
@@ -27,12 +34,18 @@ READ_JOURNAL = (
     f"SELECT {', '.join(schema.JOURNAL_COLUMNS)} FROM journal "
     "WHERE stream >= ? AND stream < ? AND id > ? ORDER BY id LIMIT ?"
 )
-PUT_MAIL = "INSERT INTO mail (recipient, time, xml) VALUES (?, ?, ?)"
+MAIL_COLUMNS = "id, recipient, time, xml, sender"
+"""The columns of a :class:`MailItem`, in its order."""
+PUT_MAIL = "INSERT INTO mail (recipient, time, xml, sender) VALUES (?, ?, ?, ?)"
 MAIL_FOR = (
-    "SELECT id, recipient, time, xml FROM mail WHERE recipient = ? AND delivered IS NULL "
+    f"SELECT {MAIL_COLUMNS} FROM mail WHERE recipient = ? AND delivered IS NULL "
     "AND id > ? ORDER BY id LIMIT ?"
 )
 MAIL_COUNT = "SELECT count(*) FROM mail WHERE recipient = ? AND delivered IS NULL"
+MAIL_BYTES = "SELECT coalesce(sum(length(xml)), 0) FROM mail WHERE recipient = ? AND delivered IS NULL"
+EXPIRED_MAIL_IDS = "SELECT id FROM mail WHERE delivered IS NULL AND time < ? ORDER BY time, id LIMIT ?"
+"""The oldest undelivered items kept before a time, at most a number of them."""
+PURGE_DELIVERED_MAIL = "DELETE FROM mail WHERE delivered IS NOT NULL AND time < ?"
 SET_TOOL = "UPDATE packages SET tool = ?"
 SET_KEYWORDS = "UPDATE packages SET keywords = ?"
 DELETE_PACKAGE = "DELETE FROM packages"
@@ -83,6 +96,11 @@ def event_from_row(dialect: Dialect, row: Sequence[Any]) -> StoredEvent:
         bytes(xml),
         frozenset(dialect.list_of(recipients)),
     )
+
+
+def mail_item(row: Sequence[Any]) -> MailItem:
+    """One row of :data:`MAIL_COLUMNS` (a BLOB or BYTEA becomes bytes)."""
+    return MailItem(row[0], row[1], row[2], bytes(row[3]), row[4])
 
 
 def package_row(dialect: Dialect, record: PackageRecord) -> tuple[Any, ...]:

@@ -18,6 +18,7 @@ from rallypoint.pki.authority import CertificateAuthority
 from rallypoint.pki.identities import IdentityStore
 from rallypoint.pki.refusals import RefusalSummary, Summary
 from rallypoint.pki.watch import IdentityWatch
+from rallypoint.router.mail_limits import MailLimits
 from rallypoint.router.mailbox import Mailbox
 from rallypoint.router.registry import Subscriber, Wake
 from rallypoint.router.router import Denial, Router, describe
@@ -61,7 +62,8 @@ class ServerContext:
     """Which refusals of unauthenticated clients are audited in full, and the summaries of the rest."""
 
     def __post_init__(self) -> None:
-        self.mailbox = Mailbox(self.router, lambda: self.store, self.clock.wall_ms, self.xml_limits)
+        limits = MailLimits(max_age_s=self.settings.mail_max_age_s)
+        self.mailbox = Mailbox(self.router, lambda: self.store, self.clock.wall_ms, self.xml_limits, limits)
         self.router.on_absent = self.mailbox.keep
 
     @classmethod

@@ -128,6 +128,7 @@ class StreamConnection(asyncio.Protocol):
         counters.inc(f"connections_opened{{transport={self.transport_name}}}")
         now = wall_clock_ms()
         self.subscriber = self._new_subscriber(now)
+        self.subscriber.writable = self._writable
         self.context.router.attach(self.subscriber, now)
         self._send_event(self.negotiator.offer(now))
         log.debug("%s connected", self.peer)
@@ -221,12 +222,14 @@ class StreamConnection(asyncio.Protocol):
         if self.subscriber is not None:
             self.context.router.detach(self.subscriber, wall_clock_ms())
             self._return_unacknowledged(self.subscriber)
+            self._offer_room(self.subscriber)
             self.context.counters.inc(f"connections_closed{{transport={self.transport_name}}}")
             log.debug("%s disconnected (%s)", self.peer, exc or "closed")
         if self._on_lost is not None:
             self._on_lost(self)
 
     def pause_writing(self) -> None:
+        self.context.counters.inc("write_paused")
         self._paused_since = self.context.clock()
         self._update_watch()
 
@@ -317,11 +320,27 @@ class StreamConnection(asyncio.Protocol):
             subscriber.pending = []
             if self._paused_since is None and not self.outbox:
                 self._write(self._encode_all(pending), [m for m in pending if m.returnable])
-                return
-            for message in pending:
-                self._park(message)
+            else:
+                for message in pending:
+                    self._park(message)
         if self._paused_since is None and self.outbox:
             self._write(*self.outbox.take_with_returnable())
+        if self._writable():
+            self._offer_room(subscriber)
+
+    def _writable(self) -> bool:
+        """Nothing waits to be written and the socket takes more: what is handed over now is
+        written at once, whatever the queue's size (the subscriber's ``writable``)."""
+        subscriber = self.subscriber
+        idle = subscriber is not None and not subscriber.pending and not self.outbox
+        return idle and not self._closing and self._paused_since is None
+
+    @staticmethod
+    def _offer_room(subscriber: Subscriber) -> None:
+        """Tell whoever waits for this queue to drain (kept mail: its next page) that it has, or ended."""
+        ready, subscriber.on_writable = subscriber.on_writable, None
+        if ready is not None:
+            ready()
 
     def _encode_all(self, messages: list[Outbound]) -> bytes:
         wire_format = self.format
