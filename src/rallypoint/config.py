@@ -101,6 +101,13 @@ class Settings:
     """Stored events older than this are purged (hourly)."""
     store_queue_max: int = 100_000
     """Events waiting for the store's writer; past it new ones are not stored (counted as store_dropped)."""
+    mail_max_per_recipient: int = 100_000
+    """Undelivered messages kept for one device at most: past it new mail for that device is
+    refused (``mail_lost{reason=recipient_limit}``) and each chat's sender is answered
+    ``b-t-f-s``, so one device left offline, or a flood aimed at it, cannot fill the disk."""
+    mail_max_bytes_per_recipient: int = 64 * 1024 * 1024
+    """Bytes of undelivered mail kept for one device at most (``mail_lost{reason=recipient_bytes}``):
+    the count limit's worth of typical chats, so a few large events cannot pass its footprint."""
     mail_max_age_s: float = 7 * 86_400.0
     """Mail kept for an offline device expires unread after this long (default a week): it is
     never handed over later, it is removed within a minute, counted as

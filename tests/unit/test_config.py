@@ -6,6 +6,8 @@ import pytest
 
 from rallypoint.config import Settings, load_settings
 from rallypoint.errors import ConfigError
+from rallypoint.router.mail_limits import MailLimits
+from rallypoint.transport.context import ServerContext
 
 
 def test_defaults_are_safe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -40,3 +42,18 @@ def test_bad_environment_value() -> None:
         load_settings(
             Path("/nonexistent-is-not-read") if False else None, environ={"RALLYPOINT_ISOLATE_TEAMS": "maybe"}
         )
+
+
+def test_mailbox_limits_come_from_the_settings() -> None:
+    settings = load_settings(
+        environ={
+            "RALLYPOINT_MAIL_MAX_PER_RECIPIENT": "7",
+            "RALLYPOINT_MAIL_MAX_BYTES_PER_RECIPIENT": "4096",
+            "RALLYPOINT_MAIL_MAX_AGE_S": "60",
+        }
+    )
+    limits = ServerContext.from_settings(settings).mailbox.mail_limits
+    assert (limits.max_count, limits.max_bytes, limits.max_age_ms) == (7, 4096, 60_000)
+    assert MailLimits() == MailLimits(
+        Settings.mail_max_per_recipient, Settings.mail_max_bytes_per_recipient, Settings.mail_max_age_s
+    )

@@ -9,20 +9,18 @@ timer, on its clock), and a returning device is never handed mail that is alread
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rallypoint.config import Settings
 from rallypoint.store.base import MailDraft, MailStore
 
-MAX_MAIL_PER_RECIPIENT = 100_000
-"""Undelivered messages kept for one device at most: past it new mail for that device is refused
-(``mail_lost{reason=recipient_limit}``) and each chat's sender is answered ``b-t-f-s``, so one
-device left offline, or a flood aimed at it, cannot fill the disk for everyone."""
+MAX_MAIL_PER_RECIPIENT = Settings.mail_max_per_recipient
+"""Undelivered messages kept for one device at most (the setting's default; see its docstring)."""
 
-MAX_MAIL_BYTES_PER_RECIPIENT = 64 * 1024 * 1024
-"""Bytes of undelivered mail kept for one device at most (``mail_lost{reason=recipient_bytes}``):
-the count limit's worth of typical chats (about 600 bytes each), so a few large events (a
-shape with thousands of points, up to ``max_event_bytes`` each) cannot pass the count limit's
-footprint by a hundred times."""
+MAX_MAIL_BYTES_PER_RECIPIENT = Settings.mail_max_bytes_per_recipient
+"""Bytes of undelivered mail kept for one device at most: the count limit's worth of typical
+chats (about 600 bytes each), so a few large events (a shape with thousands of points, up to
+``max_event_bytes`` each) cannot pass the count limit's footprint by a hundred times."""
 
-DEFAULT_MAX_AGE_S = 7 * 86_400.0
+DEFAULT_MAX_AGE_S = Settings.mail_max_age_s
 """Kept mail older than this expires unread: a week covers a device switched off over a long
 weekend or a rotation, while a chat or a tasking older than that is history, not news (ATAK
 shows it in the conversation as if it had just arrived)."""

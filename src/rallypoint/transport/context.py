@@ -62,7 +62,12 @@ class ServerContext:
     """Which refusals of unauthenticated clients are audited in full, and the summaries of the rest."""
 
     def __post_init__(self) -> None:
-        limits = MailLimits(max_age_s=self.settings.mail_max_age_s)
+        settings = self.settings
+        limits = MailLimits(
+            max_count=settings.mail_max_per_recipient,
+            max_bytes=settings.mail_max_bytes_per_recipient,
+            max_age_s=settings.mail_max_age_s,
+        )
         self.mailbox = Mailbox(self.router, lambda: self.store, self.clock.wall_ms, self.xml_limits, limits)
         self.router.on_absent = self.mailbox.keep
 
