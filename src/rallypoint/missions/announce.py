@@ -16,9 +16,8 @@ from typing import Any
 
 from rallypoint.cot.event import Event
 from rallypoint.missions import notify
-from rallypoint.missions.book import Applied
 from rallypoint.missions.checklists import checklist_json
-from rallypoint.missions.model import Mission
+from rallypoint.missions.model import Applied, Mission
 from rallypoint.missions.objectives import objective_json
 from rallypoint.missions.roles import role_xml
 from rallypoint.router.host import SendTo

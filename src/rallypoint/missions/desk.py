@@ -19,9 +19,8 @@ from rallypoint.missions import checklists, notify, objectives
 from rallypoint.missions.access import Actor
 from rallypoint.missions.acks import Answer
 from rallypoint.missions.announce import to_subscribers
-from rallypoint.missions.book import Applied
 from rallypoint.missions.checklists import Checklist
-from rallypoint.missions.model import Mission
+from rallypoint.missions.model import Applied, Mission
 from rallypoint.missions.objectives import Objective
 from rallypoint.missions.roles import OWNER, WRITE
 

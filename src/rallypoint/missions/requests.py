@@ -66,6 +66,19 @@ def mission_fields(
     }
 
 
+def check_text(value: str, what: str) -> str:
+    """A free-text mission field (description, chat room, bbox…)."""
+    if len(value) > MAX_DESCRIPTION_CHARS:
+        raise InvalidMissionRequest(f"{what} longer than {MAX_DESCRIPTION_CHARS} characters")
+    return value
+
+
+def check_tool(tool: str) -> str:
+    if tool not in TOOLS:
+        raise InvalidMissionRequest(f"tool must be one of {', '.join(TOOLS)}")
+    return tool
+
+
 def check_keywords(value: Any) -> list[str]:
     if not isinstance(value, list) or len(value) > MAX_KEYWORDS:
         raise InvalidMissionRequest(f"keywords must be a list of at most {MAX_KEYWORDS} strings")

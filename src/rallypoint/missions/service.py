@@ -9,20 +9,21 @@ use the same path.
 """
 
 import asyncio
+import functools
 import json
 import logging
 import uuid
 from collections.abc import Callable
 from typing import Any
 
-from rallypoint.errors import MissionConflict, MissionError, MissionsUnavailable, StoreError
+from rallypoint.errors import MissionConflict, MissionError, MissionNotFound, MissionsUnavailable, StoreError
 from rallypoint.missions.access import Actor, authorize, find, invitation_role
 from rallypoint.missions.announce import Announcer
-from rallypoint.missions.book import STREAM_PREFIX, Applied, MissionBook, stream_of
+from rallypoint.missions.book import STREAM_PREFIX, MissionBook, stream_of
 from rallypoint.missions.credentials import new_token, token_digest
 from rallypoint.missions.desk import ObjectiveDesk
 from rallypoint.missions.field import FieldWatch
-from rallypoint.missions.model import Mission, Subscription
+from rallypoint.missions.model import NEVER_EXPIRES, Applied, Mission, Subscription
 from rallypoint.missions.roles import READ
 from rallypoint.router.host import Host
 from rallypoint.store.base import JournalEntry, Store
@@ -57,6 +58,8 @@ class MissionService:
             tell=self.tell,
         )
         self.ready = False
+        self._expiring: set[str] = set()
+        """Guids of expired missions whose deletion is queued."""
 
     # lifecycle (Component)
 
@@ -92,6 +95,25 @@ class MissionService:
         """Re-send unacknowledged assignments; escalate overdue ones."""
         if self.ready:
             self.desk.tick(now_ms)
+            self._expire(now_ms)
+
+    def _expire(self, now_ms: int) -> None:
+        """Queue the deletion of every mission past its expiration (TAK's mission retention)."""
+        for guid, mission in self.book.missions.items():
+            if expired(mission, now_ms) and guid not in self._expiring:
+                self._expiring.add(guid)
+                self.field.enqueue(functools.partial(self._delete_expired, guid))
+
+    async def _delete_expired(self, guid: str) -> None:
+        try:
+            async with self.lock:
+                mission = self.book.missions.get(guid)
+                if mission is not None and expired(mission, self.host.now_ms()):
+                    log.info("missions: %r expired, deleting it", mission.name)
+                    body = {"op": "delete", "reason": "expired"}
+                    await self.commit(guid, self.host.settings.server_id, body)
+        finally:
+            self._expiring.discard(guid)
 
     async def stop(self) -> None:
         await self.field.stop()
@@ -133,18 +155,24 @@ class MissionService:
 
     def visible_missions(self, actor: Actor, tool: str | None = None) -> list[Mission]:
         self.store()
+        now = self.host.now_ms()
         return sorted(
             (
                 m
                 for m in self.book.missions.values()
-                if not m.groups.isdisjoint(actor.groups) and (tool is None or m.tool == tool)
+                if not m.groups.isdisjoint(actor.groups)
+                and (tool is None or m.tool == tool)
+                and not expired(m, now)
             ),
             key=lambda m: m.name,
         )
 
     def find(self, actor: Actor, *, name: str | None = None, guid: str | None = None) -> Mission:
         self.store()
-        return find(self.book, actor, name=name, guid=guid)
+        mission = find(self.book, actor, name=name, guid=guid)
+        if expired(mission, self.host.now_ms()):
+            raise MissionNotFound(f"no mission {guid or name!r}")
+        return mission
 
     async def authorize(self, mission: Mission, actor: Actor, permission: str) -> str:
         return await authorize(self.book, mission, actor, permission)
@@ -183,3 +211,8 @@ class MissionService:
             body["role"] = role
         await self.change(mission, actor, READ, body)
         return mission.subscriptions[actor.uid], token
+
+
+def expired(mission: Mission, now_ms: int) -> bool:
+    """Past its expiration (epoch seconds): hidden at once, deleted by the next tick."""
+    return mission.expiration != NEVER_EXPIRES and mission.expiration * 1000 <= now_ms

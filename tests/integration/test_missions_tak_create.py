@@ -1,0 +1,180 @@
+"""Creating and updating missions the way TAK's own clients do (issue 14), over mutual TLS.
+
+The requests are node-tak 12's ``Mission.create`` (``POST``, ``group`` comma-joined,
+``allowDupe=false``) and ``Mission.update`` (``POST`` on the existing name with every field
+and repeated ``group``), ATAK's ``PUT …?group=__ANON__``, and TAK Server's expiration call.
+Another group's mission stays invisible (404) whatever is sent.
+"""
+
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from rallypoint.config import Settings
+from rallypoint.missions.service import MissionService
+from tests.conftest import Credentials, PkiFixture, RunningServer
+from tests.interop.clients import eventually
+from tests.waiting import EVENT_TIMEOUT_S
+
+PREFIX = "/Marti/api/missions"
+
+
+@pytest.fixture
+def tls_settings(tmp_path: Path) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data",
+        tcp_port=0,
+        web_port=None,
+        udp_port=None,
+        tls_port=0,
+        enrollment_port=None,
+        api_tls_port=0,
+        api_plain_port=None,
+    )
+
+
+@dataclass
+class Callers:
+    """``cp`` (groups ops and intel), ``alpha`` (ops) and ``eve`` (other), each over mutual TLS."""
+
+    server: RunningServer
+    pki: PkiFixture
+    cp: httpx.AsyncClient
+    alpha: httpx.AsyncClient
+    eve: httpx.AsyncClient
+
+
+def https(server: RunningServer, pki: PkiFixture, credentials: Credentials) -> httpx.AsyncClient:
+    assert server.ports.api_tls is not None
+    return httpx.AsyncClient(
+        base_url=f"https://127.0.0.1:{server.ports.api_tls}",
+        verify=pki.client_context(credentials),
+        timeout=EVENT_TIMEOUT_S,
+    )
+
+
+@pytest.fixture
+async def callers(tls_server: RunningServer, pki: PkiFixture) -> AsyncIterator[Callers]:
+    cp = https(tls_server, pki, pki.add_user("cp", "ops", "intel"))
+    alpha = https(tls_server, pki, pki.add_user("alpha", "ops"))
+    eve = https(tls_server, pki, pki.add_user("eve", "other"))
+    async with cp, alpha, eve:
+        yield Callers(tls_server, pki, cp, alpha, eve)
+
+
+def only(response: httpx.Response) -> dict[str, Any]:
+    body = response.json()
+    assert body["version"] == "3"
+    assert body["type"] == "Mission"
+    assert len(body["data"]) == 1
+    mission: dict[str, Any] = body["data"][0]
+    return mission
+
+
+async def test_anon_group_maps_to_the_callers_groups_and_comma_joined_groups_count_as_many(
+    callers: Callers,
+) -> None:
+    anon = await callers.cp.put(f"{PREFIX}/anon-op", params={"creatorUid": "CP-1", "group": "__ANON__"})
+    joined = await callers.cp.post(
+        f"{PREFIX}/joined-op",
+        params={"group": "ops,intel", "creatorUid": "CP-1", "description": "", "allowDupe": "false"},
+    )
+    repeated = await callers.cp.put(
+        f"{PREFIX}/repeated-op", params=[("group", "ops"), ("group", "intel"), ("creatorUid", "CP-1")]
+    )
+    outside = await callers.alpha.put(f"{PREFIX}/stolen", params={"creatorUid": "A-1", "group": "ops,other"})
+    assert (anon.status_code, joined.status_code, repeated.status_code) == (201, 201, 201)
+    assert only(anon)["groups"] == ["intel", "ops"]
+    assert only(joined)["groups"] == only(repeated)["groups"] == ["intel", "ops"]
+    assert outside.status_code == 403
+    assert (await callers.eve.get(f"{PREFIX}/anon-op")).status_code == 404
+
+
+async def test_the_creator_is_subscribed_as_owner_with_a_token(callers: Callers) -> None:
+    created = await callers.cp.post(f"{PREFIX}/op", params={"group": "ops", "creatorUid": "CP-1"})
+    mission = only(created)
+    assert created.status_code == 201
+    token = mission["token"]
+    assert mission["ownerRole"]["type"] == "MISSION_OWNER"
+    own = await callers.cp.get(f"{PREFIX}/op/subscription", params={"uid": "CP-1"})
+    assert own.json()["data"]["role"]["type"] == "MISSION_OWNER"
+    assert (await callers.cp.get(f"{PREFIX}/op/subscriptions")).json()["data"] == ["CP-1"]
+    # node-tak then sets keywords with that token as MissionAuthorization
+    keywords = await callers.cp.put(
+        f"{PREFIX}/op/keywords", json=["river"], headers={"MissionAuthorization": f"Bearer {token}"}
+    )
+    assert keywords.status_code == 200
+    assert only(keywords)["keywords"] == ["river"]
+    # the token stands for CP-1 only on this mission, and only for its holder's identity
+    stolen = await callers.eve.delete(f"{PREFIX}/op/subscription", params={"uid": "CP-1"})
+    mallory = await callers.alpha.delete(f"{PREFIX}/op/subscription", params={"uid": "CP-1"})
+    assert (stolen.status_code, mallory.status_code) == (404, 403)
+    gone = await callers.cp.delete(f"{PREFIX}/op/subscription", params={"uid": "CP-1"})
+    assert gone.status_code == 200
+    assert (await callers.cp.get(f"{PREFIX}/op/subscriptions")).json()["data"] == []
+
+
+async def test_create_on_an_existing_mission_updates_it_for_a_writer_only(callers: Callers) -> None:
+    await callers.cp.put(f"{PREFIX}/op", params={"group": "ops", "creatorUid": "CP-1", "chatRoom": "net"})
+    await callers.alpha.put(f"{PREFIX}/op/subscription", params={"uid": "ALPHA-1"})
+    # node-tak Mission.update: POST with every field, groups repeated, allowDupe=false
+    update = [
+        ("group", "ops"),
+        ("creatorUid", "CP-1"),
+        ("description", "bridge watch"),
+        ("chatRoom", "net"),
+        ("bbox", "1,2,3,4"),
+        ("tool", "public"),
+        ("expiration", "-1"),
+        ("inviteOnly", "false"),
+        ("allowDupe", "false"),
+    ]
+    updated = await callers.cp.post(f"{PREFIX}/op", params=update)
+    assert updated.status_code == 200, updated.text
+    assert only(updated)["description"] == "bridge watch"
+    assert only(updated)["bbox"] == "1,2,3,4"
+    assert only(updated)["chatRoom"] == "net"
+    atak = await callers.alpha.put(
+        f"{PREFIX}/op", params={"description": "by alpha", "creatorUid": "ALPHA-1"}
+    )
+    assert atak.status_code == 200
+    assert only(atak)["description"] == "by alpha"
+    regroup = await callers.alpha.put(
+        f"{PREFIX}/op", params={"group": "ops,intel", "creatorUid": "ALPHA-1", "allowGroupChange": "true"}
+    )
+    assert regroup.status_code == 403  # a subscriber may not move the mission into other groups
+    owner = await callers.cp.put(
+        f"{PREFIX}/op", params={"group": "ops,intel", "creatorUid": "CP-1", "allowGroupChange": "true"}
+    )
+    assert only(owner)["groups"] == ["intel", "ops"]
+    hidden = await callers.eve.put(f"{PREFIX}/op", params={"description": "mine", "creatorUid": "EVE-1"})
+    dupe = await callers.cp.post(f"{PREFIX}/op", params={"creatorUid": "CP-1", "allowDupe": "true"})
+    assert (hidden.status_code, dupe.status_code) == (404, 409)
+    assert only(await callers.cp.get(f"{PREFIX}/op"))["description"] == "by alpha"
+
+
+async def test_expiration_is_answered_and_honoured(callers: Callers) -> None:
+    later = int(time.time()) + 3600
+    created = await callers.cp.put(
+        f"{PREFIX}/op", params={"group": "ops", "creatorUid": "CP-1", "expiration": str(later)}
+    )
+    assert only(created)["expiration"] == later
+    await callers.alpha.put(f"{PREFIX}/op/subscription", params={"uid": "ALPHA-1"})
+    refused = await callers.alpha.put(f"{PREFIX}/op/expiration", params={"expiration": "1"})
+    hidden = await callers.eve.put(f"{PREFIX}/op/expiration", params={"expiration": "1"})
+    assert (refused.status_code, hidden.status_code) == (403, 404)
+    never = await callers.cp.put(f"{PREFIX}/op/expiration", params={"expiration": "-1"})
+    assert only(never)["expiration"] == -1
+    past = int(time.time()) - 1
+    expired = await callers.cp.put(f"{PREFIX}/op/expiration", params={"expiration": str(past)})
+    assert expired.status_code == 200
+    assert (await callers.cp.get(f"{PREFIX}/op")).status_code == 404
+    service = next(c for c in callers.server.server.components if isinstance(c, MissionService))
+    await eventually(lambda: service.book.by_name("op") is None)  # deleted by the server's tick
+    recreated = await callers.cp.put(f"{PREFIX}/op", params={"group": "ops", "creatorUid": "CP-1"})
+    assert recreated.status_code == 201
