@@ -8,72 +8,25 @@ Another group's mission stays invisible (404) whatever is sent.
 
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 
 from rallypoint.config import Settings
-from rallypoint.missions.service import MissionService
-from tests.conftest import Credentials, PkiFixture, RunningServer
+from tests.conftest import PkiFixture, RunningServer
+from tests.integration.tak_missions import PREFIX, Callers, api_settings, only, open_callers
 from tests.interop.clients import eventually
-from tests.waiting import EVENT_TIMEOUT_S
-
-PREFIX = "/Marti/api/missions"
 
 
 @pytest.fixture
 def tls_settings(tmp_path: Path) -> Settings:
-    return Settings(
-        data_dir=tmp_path / "data",
-        tcp_port=0,
-        web_port=None,
-        udp_port=None,
-        tls_port=0,
-        enrollment_port=None,
-        api_tls_port=0,
-        api_plain_port=None,
-    )
-
-
-@dataclass
-class Callers:
-    """``cp`` (groups ops and intel), ``alpha`` (ops) and ``eve`` (other), each over mutual TLS."""
-
-    server: RunningServer
-    pki: PkiFixture
-    cp: httpx.AsyncClient
-    alpha: httpx.AsyncClient
-    eve: httpx.AsyncClient
-
-
-def https(server: RunningServer, pki: PkiFixture, credentials: Credentials) -> httpx.AsyncClient:
-    assert server.ports.api_tls is not None
-    return httpx.AsyncClient(
-        base_url=f"https://127.0.0.1:{server.ports.api_tls}",
-        verify=pki.client_context(credentials),
-        timeout=EVENT_TIMEOUT_S,
-    )
+    return api_settings(tmp_path)
 
 
 @pytest.fixture
 async def callers(tls_server: RunningServer, pki: PkiFixture) -> AsyncIterator[Callers]:
-    cp = https(tls_server, pki, pki.add_user("cp", "ops", "intel"))
-    alpha = https(tls_server, pki, pki.add_user("alpha", "ops"))
-    eve = https(tls_server, pki, pki.add_user("eve", "other"))
-    async with cp, alpha, eve:
-        yield Callers(tls_server, pki, cp, alpha, eve)
-
-
-def only(response: httpx.Response) -> dict[str, Any]:
-    body = response.json()
-    assert body["version"] == "3"
-    assert body["type"] == "Mission"
-    assert len(body["data"]) == 1
-    mission: dict[str, Any] = body["data"][0]
-    return mission
+    async with open_callers(tls_server, pki) as opened:
+        yield opened
 
 
 async def test_anon_group_maps_to_the_callers_groups_and_comma_joined_groups_count_as_many(
@@ -174,7 +127,6 @@ async def test_expiration_is_answered_and_honoured(callers: Callers) -> None:
     expired = await callers.cp.put(f"{PREFIX}/op/expiration", params={"expiration": str(past)})
     assert expired.status_code == 200
     assert (await callers.cp.get(f"{PREFIX}/op")).status_code == 404
-    service = next(c for c in callers.server.server.components if isinstance(c, MissionService))
-    await eventually(lambda: service.book.by_name("op") is None)  # deleted by the server's tick
+    await eventually(lambda: callers.missions().book.by_name("op") is None)  # deleted by the server's tick
     recreated = await callers.cp.put(f"{PREFIX}/op", params={"group": "ops", "creatorUid": "CP-1"})
     assert recreated.status_code == 201

@@ -62,7 +62,9 @@ def _uninvite(mission: Mission, entry: JournalEntry, author: str, body: dict[str
 
 def _layer(mission: Mission, entry: JournalEntry, author: str, body: dict[str, Any]) -> Applied:
     action = body["action"]
-    if action == "add":
+    if action != "add" and body["uid"] not in mission.layers:
+        summary = f"layer {body['uid']} is gone: {action} skipped"
+    elif action == "add":
         spec = body["layer"]
         mission.layers[spec["uid"]] = Layer(spec["uid"], spec["name"], spec["type"], spec.get("parent"))
         _place(mission, spec["uid"], spec.get("after"))
