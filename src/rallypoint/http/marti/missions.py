@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from rallypoint.http.common.deps import envelope
+from rallypoint.http.marti.missions_archive import MissionArchive
 from rallypoint.http.marti.missions_common import (
     Audit,
     Handler,
@@ -198,6 +199,7 @@ def mission_routes(service: MissionService, audit: Audit = lambda kind, **fields
     content = MissionContent(service)
     creation = MissionCreation(service)
     structure = MissionStructure(service)
+    archive = MissionArchive(service)
     fixed = [
         Route(PREFIX, guarded(marti.index), methods=["GET"]),
         Route(f"{PREFIX}/invitations", guarded(marti.invitations), methods=["GET"]),
@@ -219,6 +221,7 @@ def mission_routes(service: MissionService, audit: Audit = lambda kind, **fields
         ("/invite/{type}/{invitee}", marti.invite, ["PUT"]),
         *content.per_mission(),
         *structure.per_mission(),
+        *archive.per_mission(),
     ]
     routes: list[BaseRoute] = list(fixed)
     for base in (f"{PREFIX}/guid/{{guid}}", f"{PREFIX}/{{name}}"):
