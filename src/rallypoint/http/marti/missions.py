@@ -28,6 +28,7 @@ from rallypoint.http.marti.missions_common import (
 )
 from rallypoint.http.marti.missions_content import MissionContent
 from rallypoint.http.marti.missions_create import MissionCreation
+from rallypoint.http.marti.missions_kml import MissionKml
 from rallypoint.http.marti.missions_structure import MissionStructure
 from rallypoint.missions import requests as checks
 from rallypoint.missions.access import Actor, is_member
@@ -200,6 +201,7 @@ def mission_routes(service: MissionService, audit: Audit = lambda kind, **fields
     creation = MissionCreation(service)
     structure = MissionStructure(service)
     archive = MissionArchive(service)
+    kml = MissionKml(service)
     fixed = [
         Route(PREFIX, guarded(marti.index), methods=["GET"]),
         Route(f"{PREFIX}/invitations", guarded(marti.invitations), methods=["GET"]),
@@ -222,8 +224,9 @@ def mission_routes(service: MissionService, audit: Audit = lambda kind, **fields
         *content.per_mission(),
         *structure.per_mission(),
         *archive.per_mission(),
+        *kml.per_mission(),
     ]
-    routes: list[BaseRoute] = list(fixed)
+    routes: list[BaseRoute] = [*fixed, *kml.routes()]
     for base in (f"{PREFIX}/guid/{{guid}}", f"{PREFIX}/{{name}}"):
         routes.extend(
             Route(base + suffix, gate(handler), methods=methods) for suffix, handler, methods in per_mission
