@@ -130,3 +130,14 @@ async def test_expiration_is_answered_and_honoured(callers: Callers) -> None:
     await eventually(lambda: callers.missions().book.by_name("op") is None)  # deleted by the server's tick
     recreated = await callers.cp.put(f"{PREFIX}/op", params={"group": "ops", "creatorUid": "CP-1"})
     assert recreated.status_code == 201
+
+
+async def test_delete_by_guid_as_node_tak_sends_it(callers: Callers) -> None:
+    guid = only(await callers.cp.put(f"{PREFIX}/op", params={"group": "ops", "creatorUid": "CP-1"}))["guid"]
+    hidden = await callers.eve.delete(PREFIX, params={"guid": guid, "creatorUid": "EVE-1"})
+    await callers.alpha.put(f"{PREFIX}/op/subscription", params={"uid": "ALPHA-1"})
+    refused = await callers.alpha.delete(PREFIX, params={"guid": guid, "creatorUid": "ALPHA-1"})
+    assert (hidden.status_code, refused.status_code) == (404, 403)
+    deleted = await callers.cp.delete(PREFIX, params={"guid": guid, "creatorUid": "CP-1"})
+    assert only(deleted)["name"] == "op"
+    assert (await callers.cp.get(f"{PREFIX}/guid/{guid}")).status_code == 404

@@ -165,6 +165,13 @@ async def test_contacts_invitations_and_all_subscriptions(callers: Callers) -> N
         assert contacts.status_code == 200
         assert [row["uid"] for row in contacts.json()] == ["ALPHA-2"]
         assert (await callers.eve.get(f"{PREFIX}/op/contacts")).status_code == 404
+        streaming = data(await cp.get("/Marti/api/subscriptions/all"), "SubscriptionInfo")
+        assert [(row["clientUid"], row["callsign"], row["username"]) for row in streaming] == [
+            ("ALPHA-2", "Alpha", "alpha2")
+        ]
+        assert {group["name"] for group in streaming[0]["groups"]} == {"ops"}
+        eves = data(await callers.eve.get("/Marti/api/subscriptions/all"), "SubscriptionInfo")
+        assert [row["clientUid"] for row in eves] == ["EVE-2"]
     invite = await cp.put(
         f"{PREFIX}/op/invite/clientUid/ALPHA-9", params={"creatorUid": "CP-1", "role": "MISSION_SUBSCRIBER"}
     )

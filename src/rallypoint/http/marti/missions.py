@@ -30,6 +30,7 @@ from rallypoint.http.marti.missions_content import MissionContent
 from rallypoint.http.marti.missions_create import MissionCreation
 from rallypoint.http.marti.missions_kml import MissionKml
 from rallypoint.http.marti.missions_structure import MissionStructure
+from rallypoint.http.marti.subscriptions import subscription_routes
 from rallypoint.missions import requests as checks
 from rallypoint.missions.access import Actor, is_member
 from rallypoint.missions.credentials import hash_password
@@ -79,6 +80,16 @@ class MartiMissions:
     async def delete(self, request: Request) -> Response:
         actor = actor_of(request, "creatorUid")
         mission = self.mission(request, actor)
+        await self.service.change(mission, actor, DELETE, {"op": "delete"})
+        return self.reply(MISSION_TYPE, [mission_json(mission)])
+
+    async def delete_by_guid(self, request: Request) -> Response:
+        """``DELETE /missions?guid=`` (node-tak's ``Mission.delete`` of a guid)."""
+        guid = request.query_params.get("guid")
+        if not guid:
+            raise HTTPException(400, "guid (the mission to delete) is required")
+        actor = actor_of(request, "creatorUid")
+        mission = self.service.find(actor, guid=guid)
         await self.service.change(mission, actor, DELETE, {"op": "delete"})
         return self.reply(MISSION_TYPE, [mission_json(mission)])
 
@@ -204,6 +215,7 @@ def mission_routes(service: MissionService, audit: Audit = lambda kind, **fields
     kml = MissionKml(service)
     fixed = [
         Route(PREFIX, guarded(marti.index), methods=["GET"]),
+        Route(PREFIX, guarded(marti.delete_by_guid), methods=["DELETE"]),
         Route(f"{PREFIX}/invitations", guarded(marti.invitations), methods=["GET"]),
         Route(f"{PREFIX}/all/invitations", guarded(marti.invitations), methods=["GET"]),
         Route(f"{PREFIX}/all/subscriptions", guarded(structure.all_subscriptions), methods=["GET"]),
@@ -226,7 +238,7 @@ def mission_routes(service: MissionService, audit: Audit = lambda kind, **fields
         *archive.per_mission(),
         *kml.per_mission(),
     ]
-    routes: list[BaseRoute] = [*fixed, *kml.routes()]
+    routes: list[BaseRoute] = [*fixed, *kml.routes(), *subscription_routes(service.host.router, marti.node)]
     for base in (f"{PREFIX}/guid/{{guid}}", f"{PREFIX}/{{name}}"):
         routes.extend(
             Route(base + suffix, gate(handler), methods=methods) for suffix, handler, methods in per_mission
