@@ -12,7 +12,7 @@ import pytest
 from rallypoint.config import Settings
 from tests.conftest import PkiFixture, RunningServer, TlsClients
 from tests.integration.tak_missions import PREFIX, Callers, api_settings, only, open_callers
-from tests.interop.clients import eventually, pli_xml
+from tests.interop.clients import eventually, has_type, pli_xml, sync
 
 
 @pytest.fixture
@@ -196,3 +196,26 @@ async def test_contacts_invitations_and_all_subscriptions(callers: Callers) -> N
     everything = data(await cp.get(f"{PREFIX}/all/subscriptions"), "MissionSubscription")
     assert everything == [{"op": "ALPHA-1"}, {"op": "CP-1"}]
     assert data(await callers.eve.get(f"{PREFIX}/all/subscriptions"), "MissionSubscription") == []
+
+
+async def test_updates_and_layer_changes_are_announced_to_the_mission_only(callers: Callers) -> None:
+    async with TlsClients(callers.server, callers.pki) as streams:
+        alpha = await streams.connect(callers.pki.add_user("alpha2", "ops"))
+        eve = await streams.connect(callers.pki.add_user("eve2", "other"))
+        await alpha.send(pli_xml("ALPHA-2", "Alpha"))
+        await eve.send(pli_xml("EVE-2", "Eve"))
+        registry = callers.server.server.context.router.registry
+        await eventually(
+            lambda: registry.by_uid("ALPHA-2") is not None and registry.by_uid("EVE-2") is not None
+        )
+        await callers.alpha.put(f"{PREFIX}/op/subscription", params={"uid": "ALPHA-2"})
+        await callers.cp.put(f"{PREFIX}/op", params={"description": "new orders", "creatorUid": "CP-1"})
+        metadata = await alpha.receive(has_type("t-x-m-c-m"))
+        assert 'name="op"' in metadata.detail
+        await callers.cp.put(
+            f"{PREFIX}/op/layers", params={"name": "Recon", "type": "GROUP", "creatorUid": "CP-1"}
+        )
+        await alpha.receive(has_type("t-x-m-c-h"))
+        neighbour = await streams.connect(callers.pki.add_user("eve3", "other"))
+        await sync(neighbour, eve)
+        assert not [m for m in eve.history if m.type.startswith("t-x-m-")]
