@@ -106,6 +106,8 @@ async def test_create_on_an_existing_mission_updates_it_for_a_writer_only(caller
     )
     assert only(owner)["groups"] == ["intel", "ops"]
     hidden = await callers.eve.put(f"{PREFIX}/op", params={"description": "mine", "creatorUid": "EVE-1"})
+    hidden_dupe = await callers.eve.post(f"{PREFIX}/op", params={"creatorUid": "EVE-1", "allowDupe": "true"})
+    assert hidden_dupe.status_code == 404
     dupe = await callers.cp.post(f"{PREFIX}/op", params={"creatorUid": "CP-1", "allowDupe": "true"})
     assert (hidden.status_code, dupe.status_code) == (404, 409)
     assert only(await callers.cp.get(f"{PREFIX}/op"))["description"] == "by alpha"

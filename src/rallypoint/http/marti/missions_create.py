@@ -91,9 +91,10 @@ class MissionCreation:
         document = json_object(body) if body is not None else {}
         existing = self.service.book.by_name(name)
         if existing is not None:
+            mission = self.service.find(actor, name=name)  # another group's mission: 404, not 409
             if request.method == "POST" and flag(request, "allowDupe"):
                 raise MissionConflict(f"a mission named {name!r} exists (names are unique here)")
-            return await self.update(request, actor, self.service.find(actor, name=name), document)
+            return await self.update(request, actor, mission, document)
         return await self._new(request, actor, name, document)
 
     async def _new(self, request: Request, actor: Actor, name: str, document: dict[str, Any]) -> Response:
