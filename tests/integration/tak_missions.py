@@ -60,11 +60,64 @@ async def open_callers(server: RunningServer, pki: PkiFixture) -> AsyncIterator[
         yield Callers(server, pki, cp, alpha, eve)
 
 
+Schema = dict[str, type | tuple[type, ...]]
+
+NODE_TAK_MISSION: Schema = {
+    "name": str,
+    "description": str,
+    "tool": str,
+    "keywords": list,
+    "createTime": str,
+    "externalData": list,
+    "feeds": list,
+    "mapLayers": list,
+    "inviteOnly": bool,
+    "expiration": (int, float),
+    "guid": str,
+    "uids": list,
+    "contents": list,
+    "passwordProtected": bool,
+}
+"""The required fields of node-tak 12's ``Mission`` TypeBox schema (lib/api/mission.ts)."""
+NODE_TAK_MISSION_LAYER: Schema = {"name": str, "type": str, "uid": str}
+NODE_TAK_GROUP: Schema = {
+    "name": str,
+    "direction": str,
+    "created": str,
+    "type": str,
+    "bitpos": (int, float),
+    "active": bool,
+}
+NODE_TAK_SUBSCRIPTION: Schema = {
+    **dict.fromkeys(
+        ("callsign", "clientUid", "takClient", "takVersion", "username", "role", "team", "ipAddress", "port"),
+        str,
+    ),
+    **dict.fromkeys(
+        ("lastReportMilliseconds", "pendingWrites", "numProcessed", "lastReportDiffMilliseconds"), int
+    ),
+    **dict.fromkeys(("protocol", "subscriptionUid", "appFramerate", "battery", "handlerType"), str),
+    "groups": list,
+    "incognito": bool,
+}
+"""Required fields of node-tak's ``Subscription`` (lib/api/subscriptions.ts), a representative set."""
+
+
+def conforms(value: Any, schema: Schema) -> None:
+    """``value`` has every field of ``schema`` with the type the client's schema says."""
+    assert isinstance(value, dict), value
+    for name, kind in schema.items():
+        assert name in value, f"{name} missing from {sorted(value)}"
+        assert isinstance(value[name], kind), f"{name}={value[name]!r} is not {kind}"
+
+
 def only(response: httpx.Response) -> dict[str, Any]:
-    """The one mission of a TAK Mission envelope."""
+    """The one mission of a TAK Mission envelope, checked against node-tak's schema."""
     body = response.json()
     assert body["version"] == "3"
     assert body["type"] == "Mission"
+    assert isinstance(body["nodeId"], str)
     assert len(body["data"]) == 1, body
     mission: dict[str, Any] = body["data"][0]
+    conforms(mission, NODE_TAK_MISSION)
     return mission

@@ -11,7 +11,18 @@ import pytest
 
 from rallypoint.config import Settings
 from tests.conftest import PkiFixture, RunningServer, TlsClients
-from tests.integration.tak_missions import PREFIX, Callers, api_settings, only, open_callers
+from tests.integration.tak_missions import (
+    NODE_TAK_GROUP,
+    NODE_TAK_MISSION,
+    NODE_TAK_MISSION_LAYER,
+    NODE_TAK_SUBSCRIPTION,
+    PREFIX,
+    Callers,
+    api_settings,
+    conforms,
+    only,
+    open_callers,
+)
 from tests.interop.clients import eventually, has_type, pli_xml, sync
 
 
@@ -64,6 +75,8 @@ async def test_layers_crud_and_attached_uids(callers: Callers) -> None:
     )
     assert [u["data"] for u in only(attached)["uids"]] == ["spot-9"]
     tree = data(await cp.get(f"{PREFIX}/op/layers"), "MissionLayer")
+    for layer in [*tree, *tree[0]["mission_layers"]]:
+        conforms(layer, NODE_TAK_MISSION_LAYER)
     assert [layer["name"] for layer in tree] == ["Recon"]
     assert tree[0]["mission_layers"][0]["uids"][0]["data"] == "spot-9"
     renamed = await cp.put(
@@ -132,6 +145,7 @@ async def test_parent_and_children(callers: Callers) -> None:
     assert (await cp.put(f"{PREFIX}/child/parent/op")).status_code == 200
     children = data(await cp.get(f"{PREFIX}/op/children"), "Mission")
     assert [m["name"] for m in children] == ["child"]
+    conforms(children[0], NODE_TAK_MISSION)
     assert data(await cp.get(f"{PREFIX}/child/parent"), "Mission")["name"] == "op"
     cycle = await cp.put(f"{PREFIX}/op/parent/child")
     assert cycle.status_code == 400
@@ -170,6 +184,9 @@ async def test_contacts_invitations_and_all_subscriptions(callers: Callers) -> N
             ("ALPHA-2", "Alpha", "alpha2")
         ]
         assert {group["name"] for group in streaming[0]["groups"]} == {"ops"}
+        conforms(streaming[0], NODE_TAK_SUBSCRIPTION)
+        for group in streaming[0]["groups"]:
+            conforms(group, NODE_TAK_GROUP)
         eves = data(await callers.eve.get("/Marti/api/subscriptions/all"), "SubscriptionInfo")
         assert [row["clientUid"] for row in eves] == ["EVE-2"]
     invite = await cp.put(

@@ -238,7 +238,12 @@ def mission_routes(service: MissionService, audit: Audit = lambda kind, **fields
         *archive.per_mission(),
         *kml.per_mission(),
     ]
-    routes: list[BaseRoute] = [*fixed, *kml.routes(), *subscription_routes(service.host.router, marti.node)]
+    host = service.host
+    routes: list[BaseRoute] = [
+        *fixed,
+        *kml.routes(),
+        *subscription_routes(host.router, marti.node, host.now_ms),
+    ]
     for base in (f"{PREFIX}/guid/{{guid}}", f"{PREFIX}/{{name}}"):
         routes.extend(
             Route(base + suffix, gate(handler), methods=methods) for suffix, handler, methods in per_mission
