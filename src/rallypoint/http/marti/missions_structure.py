@@ -234,7 +234,8 @@ class MissionStructure:
     async def get_parent(self, request: Request) -> Response:
         mission, actor = await self._authorized(request, READ)
         parent = self.service.book.missions.get(mission.parent or "")
-        if parent is None or parent not in self.service.visible_missions(actor):
+        visible = {m.guid for m in self.service.visible_missions(actor)}
+        if parent is None or parent.guid not in visible:
             raise HTTPException(404, f"{mission.name!r} has no parent mission")
         return self._reply(MISSION_TYPE, mission_json(parent))
 
