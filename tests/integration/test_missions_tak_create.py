@@ -143,3 +143,19 @@ async def test_delete_by_guid_as_node_tak_sends_it(callers: Callers) -> None:
     deleted = await callers.cp.delete(PREFIX, params={"guid": guid, "creatorUid": "CP-1"})
     assert only(deleted)["name"] == "op"
     assert (await callers.cp.get(f"{PREFIX}/guid/{guid}")).status_code == 404
+
+
+async def test_naming_the_creators_uid_gives_no_power_over_the_new_calls(callers: Callers) -> None:
+    created = only(await callers.cp.put(f"{PREFIX}/op", params={"group": "ops", "creatorUid": "CP-1"}))
+    as_creator = {"creatorUid": "CP-1"}
+    attempts = [
+        await callers.alpha.put(f"{PREFIX}/op/expiration", params={**as_creator, "expiration": "1"}),
+        await callers.alpha.delete(PREFIX, params={**as_creator, "guid": created["guid"]}),
+        await callers.alpha.put(f"{PREFIX}/op", params={**as_creator, "description": "mine"}),
+        await callers.alpha.put(f"{PREFIX}/op/layers", params={**as_creator, "name": "x", "type": "GROUP"}),
+        await callers.alpha.get(f"{PREFIX}/op/archive", params={"clientUid": "CP-1"}),
+    ]
+    assert [response.status_code for response in attempts] == [403] * 5
+    assert all("belongs to another identity" in response.json()["error"] for response in attempts)
+    mission = only(await callers.cp.get(f"{PREFIX}/op"))
+    assert (mission["description"], mission["expiration"]) == ("", -1)
