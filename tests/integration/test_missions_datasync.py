@@ -131,11 +131,12 @@ async def test_data_sync_round_trip(plain: tuple[Server, BoundPorts, httpx.Async
         ]
         assert role == {"type": "MISSION_READONLY_SUBSCRIBER", "permissions": ["MISSION_READ"]}
         roles = (await api.get("/Marti/api/missions/ops.alpha/subscriptions/roles")).json()["data"]
-        assert sorted(row["clientUid"] for row in roles) == ["OTHER-1", "TEAM-1"]
+        assert sorted(row["clientUid"] for row in roles) == ["CP-1", "OTHER-1", "TEAM-1"]
         assert (
             await api.delete("/Marti/api/missions/ops.alpha/subscription", params={"uid": "OTHER-1"})
         ).status_code == 200
-        assert (await api.get("/Marti/api/missions/ops.alpha/subscriptions")).json()["data"] == ["TEAM-1"]
+        subscribed = (await api.get("/Marti/api/missions/ops.alpha/subscriptions")).json()["data"]
+        assert subscribed == ["CP-1", "TEAM-1"]  # the creator is subscribed on create, as by TAK Server
 
         deleted = await api.delete("/Marti/api/missions/ops.alpha", params={"creatorUid": "CP-1"})
         assert deleted.status_code == 200

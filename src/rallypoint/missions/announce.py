@@ -16,9 +16,8 @@ from typing import Any
 
 from rallypoint.cot.event import Event
 from rallypoint.missions import notify
-from rallypoint.missions.book import Applied
 from rallypoint.missions.checklists import checklist_json
-from rallypoint.missions.model import Mission
+from rallypoint.missions.model import Applied, Mission
 from rallypoint.missions.objectives import objective_json
 from rallypoint.missions.roles import role_xml
 from rallypoint.router.host import SendTo
@@ -58,6 +57,13 @@ class Announcer:
             self._subscribers(
                 mission, notify.mission_event(notify.KEYWORDS_CHANGED, mission, now, author=author)
             )
+        elif op in ("update", "password"):
+            # TAK Server announces metadata to the mission's groups, as it does a creation
+            event = notify.mission_event(notify.METADATA_CHANGED, mission, now, author=author)
+            self._broadcast(mission, event)
+        elif op in ("layer", "map_layer"):
+            event = notify.mission_event(notify.LAYER_CHANGED, mission, now, author=author)
+            self._subscribers(mission, event)
         elif op in ("log", "checklist"):
             self._subscribers(mission, notify.mission_event(notify.LOG_CHANGED, mission, now, author=author))
         elif op == "role":

@@ -7,17 +7,16 @@ with an ``op`` naming the change; the entry's id, time and author say when and b
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from rallypoint.errors import MissionNotFound
-from rallypoint.missions import checklists, objectives
-from rallypoint.missions.checklists import Checklist
+from rallypoint.missions import checklists, objectives, structure
 from rallypoint.missions.model import (
     ADD_CONTENT,
     CREATE_MISSION,
     DELETE_MISSION,
     REMOVE_CONTENT,
+    Applied,
     Change,
     Invitation,
     Mission,
@@ -37,18 +36,6 @@ OBJECTIVE_TYPE_AREA = "u-d-f"
 
 def stream_of(guid: str) -> str:
     return STREAM_PREFIX + guid
-
-
-@dataclass(frozen=True)
-class Applied:
-    """What one journal entry did, for the service to announce."""
-
-    op: str
-    mission: Mission
-    changes: list[Change] = field(default_factory=list)
-    objective: Objective | None = None
-    checklist: Checklist | None = None
-    body: dict[str, Any] = field(default_factory=dict)
 
 
 class MissionBook:
@@ -351,3 +338,16 @@ _HANDLERS: dict[str, _Handler] = {
     "objective": MissionBook._objective,
     "checklist": MissionBook._checklist,
 }
+
+
+def _structural(handler: structure.StructureHandler) -> _Handler:
+    def run(
+        _book: MissionBook, mission: Mission | None, entry: JournalEntry, author: str, body: dict[str, Any]
+    ) -> Applied:
+        assert mission is not None
+        return handler(mission, entry, author, body)
+
+    return run
+
+
+_HANDLERS.update({op: _structural(handler) for op, handler in structure.HANDLERS.items()})

@@ -9,8 +9,8 @@ acknowledges, the marker is re-sent to those of its devices that are connected e
 
 from rallypoint.missions import notify, objectives
 from rallypoint.missions.announce import to_subscribers
-from rallypoint.missions.book import Applied, MissionBook
-from rallypoint.missions.model import Mission
+from rallypoint.missions.book import MissionBook
+from rallypoint.missions.model import Applied, Mission
 from rallypoint.missions.objectives import Objective
 from rallypoint.router.host import Host
 

@@ -16,10 +16,9 @@ from rallypoint.errors import InvalidMissionRequest, MissionError, MissionForbid
 from rallypoint.missions import checklists, notify, objectives
 from rallypoint.missions.access import Actor
 from rallypoint.missions.acks import Answer
-from rallypoint.missions.book import Applied
 from rallypoint.missions.checklists import Checklist
 from rallypoint.missions.ledger import MissionLedger
-from rallypoint.missions.model import Mission
+from rallypoint.missions.model import Applied, Mission
 from rallypoint.missions.objectives import Objective
 from rallypoint.missions.roles import OWNER, WRITE
 

@@ -12,10 +12,10 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from rallypoint.errors import MissionConflict, MissionError, MissionsUnavailable, StoreError
+from rallypoint.errors import MissionConflict, MissionError, MissionNotFound, MissionsUnavailable, StoreError
 from rallypoint.missions.access import Actor, authorize, find
-from rallypoint.missions.book import Applied, MissionBook, stream_of
-from rallypoint.missions.model import Mission
+from rallypoint.missions.book import MissionBook, stream_of
+from rallypoint.missions.model import NEVER_EXPIRES, Applied, Mission
 from rallypoint.router.host import Host
 from rallypoint.router.jobs import Job, JobQueue
 from rallypoint.store.base import JournalEntry, Store
@@ -101,18 +101,29 @@ class MissionLedger:
 
     def visible_missions(self, actor: Actor, tool: str | None = None) -> list[Mission]:
         self.store()
+        now = self.host.now_ms()
         return sorted(
             (
                 m
                 for m in self.book.missions.values()
-                if not m.groups.isdisjoint(actor.groups) and (tool is None or m.tool == tool)
+                if not m.groups.isdisjoint(actor.groups)
+                and (tool is None or m.tool == tool)
+                and not expired(m, now)
             ),
             key=lambda m: m.name,
         )
 
     def find(self, actor: Actor, *, name: str | None = None, guid: str | None = None) -> Mission:
         self.store()
-        return find(self.book, actor, name=name, guid=guid)
+        mission = find(self.book, actor, name=name, guid=guid)
+        if expired(mission, self.host.now_ms()):
+            raise MissionNotFound(f"no mission {guid or name!r}")
+        return mission
 
     async def authorize(self, mission: Mission, actor: Actor, permission: str) -> str:
         return await authorize(self.book, mission, actor, permission)
+
+
+def expired(mission: Mission, now_ms: int) -> bool:
+    """Past its expiration (epoch seconds): hidden at once, deleted by the next tick."""
+    return mission.expiration != NEVER_EXPIRES and mission.expiration * 1000 <= now_ms

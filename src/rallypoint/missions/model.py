@@ -20,6 +20,9 @@ TAK_CHANGE_TYPES = frozenset({CREATE_MISSION, DELETE_MISSION, ADD_CONTENT, REMOV
 """Change types TAK clients know; the others (keywords, roles, log…) appear only in our web API."""
 
 NEVER_EXPIRES = -1
+"""``expiration`` of a mission that does not expire; otherwise epoch seconds, as TAK writes it."""
+DESCRIPTIVE_FIELDS = ("baseLayer", "bbox", "path", "classification")
+"""Free-text mission fields TAK clients set and read back unchanged."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,18 @@ class Invitation:
 
 
 @dataclass
+class Layer:
+    """A mission layer (TAK's MissionLayer): a folder of the mission's items, possibly nested."""
+
+    uid: str
+    name: str
+    type: str
+    parent: str | None = None
+    uids: list[str] = field(default_factory=list)
+    """Map items filed under this layer (``UID`` layers)."""
+
+
+@dataclass
 class Mission:
     """Everything known about one mission."""
 
@@ -97,6 +112,15 @@ class Mission:
     changes: list[Change] = field(default_factory=list)
     objectives: dict[str, Objective] = field(default_factory=dict)
     checklists: dict[str, Checklist] = field(default_factory=dict)
+    expiration: int = NEVER_EXPIRES
+    parent: str | None = None
+    """The guid of the parent mission (TAK's mission hierarchy)."""
+    descriptive: dict[str, str] = field(default_factory=dict)
+    """``baseLayer``, ``bbox``, ``path``, ``classification`` when set."""
+    layers: dict[str, Layer] = field(default_factory=dict)
+    """Layers by uid, in display order."""
+    map_layers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """TAK MapLayer objects (validated JSON) by uid."""
 
     def role_of(self, actor: str) -> str:
         """The actor's explicit role, the creator's ownership, else the default role."""
@@ -125,11 +149,11 @@ def mission_json(mission: Mission, *, changes: bool = False, logs: bool = False)
         "groups": sorted(mission.groups),
         "externalData": [],
         "feeds": [],
-        "mapLayers": [],
+        "mapLayers": list(mission.map_layers.values()),
         "defaultRole": role_json(mission.default_role),
         "ownerRole": role_json(OWNER),
         "inviteOnly": mission.invite_only,
-        "expiration": NEVER_EXPIRES,
+        "expiration": mission.expiration,
         "passwordProtected": mission.password_hash is not None,
         "uids": [uid_json(item) for item in mission.uids.values()],
         "contents": [
@@ -137,6 +161,7 @@ def mission_json(mission: Mission, *, changes: bool = False, logs: bool = False)
             for resource, time, creator in mission.contents.values()
         ],
     }
+    data.update(mission.descriptive)
     if changes:
         data["missionChanges"] = [change_json(mission, change) for change in tak_changes(mission)]
     if logs:
@@ -203,3 +228,15 @@ def subscription_json(mission: Mission, subscription: Subscription, token: str |
     if token is not None:
         data["token"] = token
     return data
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What one journal entry did, for the service to announce."""
+
+    op: str
+    mission: Mission
+    changes: list[Change] = field(default_factory=list)
+    objective: Objective | None = None
+    checklist: Checklist | None = None
+    body: dict[str, Any] = field(default_factory=dict)

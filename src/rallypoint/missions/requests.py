@@ -66,6 +66,19 @@ def mission_fields(
     }
 
 
+def check_text(value: str, what: str) -> str:
+    """A free-text mission field (description, chat room, bbox…)."""
+    if len(value) > MAX_DESCRIPTION_CHARS:
+        raise InvalidMissionRequest(f"{what} longer than {MAX_DESCRIPTION_CHARS} characters")
+    return value
+
+
+def check_tool(tool: str) -> str:
+    if tool not in TOOLS:
+        raise InvalidMissionRequest(f"tool must be one of {', '.join(TOOLS)}")
+    return tool
+
+
 def check_keywords(value: Any) -> list[str]:
     if not isinstance(value, list) or len(value) > MAX_KEYWORDS:
         raise InvalidMissionRequest(f"keywords must be a list of at most {MAX_KEYWORDS} strings")
@@ -80,23 +93,35 @@ def check_password(password: str) -> str:
     return password
 
 
-def check_contents(value: Any) -> tuple[list[str], list[str]]:
-    """``{"hashes": [...], "uids": [...]}`` as two lists of strings."""
+def check_contents(value: Any) -> tuple[list[str], list[str], dict[str, list[str]]]:
+    """``{"hashes": [...], "uids": [...], "paths": {layer uid: [{"uids": [...]}]}}``: hashes,
+    uids (those filed under a layer included) and the uids each layer files."""
     if not isinstance(value, dict):
         raise InvalidMissionRequest('contents must be {"hashes": [...], "uids": [...]}')
-    lists = []
-    for key in ("hashes", "uids"):
-        items = value.get(key, [])
-        if not isinstance(items, list) or not all(
-            isinstance(item, str) and 0 < len(item) <= 256 for item in items
-        ):
-            raise InvalidMissionRequest(f"{key} must be a list of strings")
-        lists.append(items)
+    lists = [_strings(value.get(key, []), key) for key in ("hashes", "uids")]
+    paths: dict[str, list[str]] = {}
+    raw_paths = value.get("paths") or {}
+    if not isinstance(raw_paths, dict):
+        raise InvalidMissionRequest("paths must map layer uids to lists of contents")
+    for layer, entries in raw_paths.items():
+        if not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
+            raise InvalidMissionRequest("paths must map layer uids to lists of contents")
+        filed = [uid for entry in entries for uid in _strings(entry.get("uids", []), "uids")]
+        paths[str(layer)[:256]] = filed
+        lists[1].extend(uid for uid in filed if uid not in lists[1])
     if len(lists[0]) + len(lists[1]) > MAX_ITEMS_PER_REQUEST:
         raise InvalidMissionRequest(f"at most {MAX_ITEMS_PER_REQUEST} items per request")
     if not lists[0] and not lists[1]:
         raise InvalidMissionRequest("nothing to add: hashes and uids are empty")
-    return lists[0], lists[1]
+    return lists[0], lists[1], paths
+
+
+def _strings(items: Any, key: str) -> list[str]:
+    if not isinstance(items, list) or len(items) > MAX_ITEMS_PER_REQUEST:
+        raise InvalidMissionRequest(f"{key} must be a list of strings")
+    if not all(isinstance(item, str) and 0 < len(item) <= 256 for item in items):
+        raise InvalidMissionRequest(f"{key} must be a list of strings")
+    return list(items)
 
 
 def check_invitation_type(kind: str) -> str:

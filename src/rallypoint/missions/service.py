@@ -9,6 +9,7 @@ routed traffic (:mod:`~rallypoint.missions.field`) and delivery of objective mar
 (:mod:`~rallypoint.missions.courier`) are each handed the ledger, never the service.
 """
 
+import functools
 import json
 import logging
 import uuid
@@ -18,13 +19,13 @@ from typing import Any
 from rallypoint.errors import MissionConflict, MissionError
 from rallypoint.missions.access import Actor, invitation_role
 from rallypoint.missions.announce import Announcer
-from rallypoint.missions.book import STREAM_PREFIX, Applied, MissionBook
+from rallypoint.missions.book import STREAM_PREFIX, MissionBook
 from rallypoint.missions.courier import ObjectiveCourier
 from rallypoint.missions.credentials import new_token, token_digest
 from rallypoint.missions.desk import ObjectiveDesk
 from rallypoint.missions.field import FieldWatch
-from rallypoint.missions.ledger import MissionLedger
-from rallypoint.missions.model import Mission, Subscription
+from rallypoint.missions.ledger import MissionLedger, expired
+from rallypoint.missions.model import Applied, Mission, Subscription
 from rallypoint.missions.roles import READ
 from rallypoint.router.host import Host
 from rallypoint.store.base import JournalEntry, Store
@@ -58,6 +59,8 @@ class MissionService:
         self.ledger = MissionLedger(host, self.book, announcer.announce)
         self.desk = ObjectiveDesk(self.ledger)
         self.field = FieldWatch(self.ledger, self.desk.answer)
+        self._expiring: set[str] = set()
+        """Guids of expired missions whose deletion is queued."""
 
     @property
     def ready(self) -> bool:
@@ -98,6 +101,25 @@ class MissionService:
         if self.ready:
             self.courier.resend(now_ms)
             self.desk.tick(now_ms)
+            self._expire(now_ms)
+
+    def _expire(self, now_ms: int) -> None:
+        """Queue the deletion of every mission past its expiration (TAK's mission retention)."""
+        for guid, mission in self.book.missions.items():
+            if expired(mission, now_ms) and guid not in self._expiring:
+                self._expiring.add(guid)
+                self.ledger.enqueue(functools.partial(self._delete_expired, guid))
+
+    async def _delete_expired(self, guid: str) -> None:
+        try:
+            async with self.ledger.lock:
+                mission = self.book.missions.get(guid)
+                if mission is not None and expired(mission, self.host.now_ms()):
+                    log.info("missions: %r expired, deleting it", mission.name)
+                    body = {"op": "delete", "reason": "expired"}
+                    await self.ledger.commit(guid, self.host.settings.server_id, body)
+        finally:
+            self._expiring.discard(guid)
 
     async def stop(self) -> None:
         await self.field.stop()

@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from rallypoint.http.common.deps import envelope
+from rallypoint.http.marti.missions_archive import MissionArchive
 from rallypoint.http.marti.missions_common import (
     Audit,
     Handler,
@@ -23,11 +24,13 @@ from rallypoint.http.marti.missions_common import (
     actor_of,
     flag,
     guarded,
-    json_object,
     mission_ref,
-    read_json,
 )
 from rallypoint.http.marti.missions_content import MissionContent
+from rallypoint.http.marti.missions_create import MissionCreation
+from rallypoint.http.marti.missions_kml import MissionKml
+from rallypoint.http.marti.missions_structure import MissionStructure
+from rallypoint.http.marti.subscriptions import subscription_routes
 from rallypoint.missions import requests as checks
 from rallypoint.missions.access import Actor, is_member
 from rallypoint.missions.credentials import hash_password
@@ -74,38 +77,19 @@ class MartiMissions:
         data = mission_json(mission, changes=flag(request, "changes"), logs=flag(request, "logs"))
         return self.reply(MISSION_TYPE, [data])
 
-    async def create(self, request: Request) -> Response:
-        """PUT/POST ``/missions/{name}``: create, or (PUT) answer the existing mission."""
-        actor = actor_of(request, "creatorUid")
-        name = checks.check_name(request.path_params["name"])
-        existing = self.service.book.by_name(name)
-        if existing is not None and request.method == "PUT":
-            mission = self.service.find(actor, name=name)
-            await self.service.authorize(mission, actor, READ)
-            return self.reply(MISSION_TYPE, [mission_json(mission)])
-        body = await read_json(request, self.limit, required=False)
-        document = json_object(body) if body is not None else {}
-        query = request.query_params
-        fields = checks.mission_fields(
-            actor,
-            name,
-            description=query.get("description") or str(document.get("description") or ""),
-            groups=query.getlist("group") or None,
-            tool=query.get("tool"),
-            default_role=query.get("defaultRole"),
-            keywords=document.get("keywords") or query.getlist("keyword") or None,
-            invite_only=flag(request, "inviteOnly"),
-            chat_room=query.get("chatRoom", ""),
-        )
-        password = query.get("password")
-        if password:
-            fields["passwordHash"] = await asyncio.to_thread(hash_password, checks.check_password(password))
-        mission = await self.service.create(actor, fields)
-        return self.reply(MISSION_TYPE, [mission_json(mission)], 201)
-
     async def delete(self, request: Request) -> Response:
         actor = actor_of(request, "creatorUid")
         mission = self.mission(request, actor)
+        await self.service.change(mission, actor, DELETE, {"op": "delete"})
+        return self.reply(MISSION_TYPE, [mission_json(mission)])
+
+    async def delete_by_guid(self, request: Request) -> Response:
+        """``DELETE /missions?guid=`` (node-tak's ``Mission.delete`` of a guid)."""
+        guid = request.query_params.get("guid")
+        if not guid:
+            raise HTTPException(400, "guid (the mission to delete) is required")
+        actor = actor_of(request, "creatorUid")
+        mission = self.service.find(actor, guid=guid)
         await self.service.change(mission, actor, DELETE, {"op": "delete"})
         return self.reply(MISSION_TYPE, [mission_json(mission)])
 
@@ -225,10 +209,16 @@ def mission_routes(service: MissionService, audit: Audit = lambda kind, **fields
     gate = PasswordGate(settings.mission_password_max_failures, service.host.counters, audit)
     marti = MartiMissions(service)
     content = MissionContent(service)
+    creation = MissionCreation(service)
+    structure = MissionStructure(service)
+    archive = MissionArchive(service)
+    kml = MissionKml(service)
     fixed = [
         Route(PREFIX, guarded(marti.index), methods=["GET"]),
+        Route(PREFIX, guarded(marti.delete_by_guid), methods=["DELETE"]),
         Route(f"{PREFIX}/invitations", guarded(marti.invitations), methods=["GET"]),
         Route(f"{PREFIX}/all/invitations", guarded(marti.invitations), methods=["GET"]),
+        Route(f"{PREFIX}/all/subscriptions", guarded(structure.all_subscriptions), methods=["GET"]),
         Route(f"{PREFIX}/logs/entries", guarded(content.post_log), methods=["POST", "PUT"]),
         Route(f"{PREFIX}/logs/entries/{{id}}", guarded(content.delete_log), methods=["DELETE"]),
     ]
@@ -244,12 +234,20 @@ def mission_routes(service: MissionService, audit: Audit = lambda kind, **fields
         ("/password", marti.set_password, ["PUT", "DELETE"]),
         ("/invite/{type}/{invitee}", marti.invite, ["PUT"]),
         *content.per_mission(),
+        *structure.per_mission(),
+        *archive.per_mission(),
+        *kml.per_mission(),
     ]
-    routes: list[BaseRoute] = list(fixed)
+    host = service.host
+    routes: list[BaseRoute] = [
+        *fixed,
+        *kml.routes(),
+        *subscription_routes(host.router, marti.node, host.now_ms),
+    ]
     for base in (f"{PREFIX}/guid/{{guid}}", f"{PREFIX}/{{name}}"):
         routes.extend(
             Route(base + suffix, gate(handler), methods=methods) for suffix, handler, methods in per_mission
         )
-    routes.append(Route(f"{PREFIX}/{{name}}", guarded(marti.create), methods=["PUT", "POST"]))
+    routes.append(Route(f"{PREFIX}/{{name}}", guarded(creation.create), methods=["PUT", "POST"]))
     routes.append(Route(f"{PREFIX}/{{name}}", guarded(marti.delete), methods=["DELETE"]))
     return routes

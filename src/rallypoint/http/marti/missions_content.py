@@ -21,6 +21,7 @@ from rallypoint.http.marti.missions_common import Handler, actor_of, json_object
 from rallypoint.missions import requests as checks
 from rallypoint.missions.access import Actor
 from rallypoint.missions.field import item_details
+from rallypoint.missions.layers import existing_layer
 from rallypoint.missions.model import Mission, change_json, mission_json, tak_changes
 from rallypoint.missions.roles import READ, WRITE
 from rallypoint.missions.service import MissionService
@@ -78,13 +79,18 @@ class MissionContent:
 
     async def add(self, request: Request) -> Response:
         actor = actor_of(request, "creatorUid", "clientUid")
-        hashes, uids = checks.check_contents(await read_json(request, self.limit))
+        hashes, uids, paths = checks.check_contents(await read_json(request, self.limit))
         mission = self._mission(request, actor)
+        for layer in paths:
+            existing_layer(mission, layer)
         resources = [resource_json(await self._package(digest, actor)) for digest in hashes]
         items = [self._uid_item(uid) for uid in uids]
         await self.service.change(
             mission, actor, WRITE, {"op": "add_content", "resources": resources, "uids": items}
         )
+        for layer, filed in paths.items():
+            body = {"op": "layer", "action": "file", "uid": layer, "uids": filed}
+            await self.service.change(mission, actor, WRITE, body)
         return self._reply("Mission", [mission_json(mission)])
 
     async def _package(self, digest: str, actor: Actor) -> PackageRecord:
