@@ -54,9 +54,21 @@ def _event(row: asyncpg.Record) -> StoredEvent:
 
 
 def _package(row: asyncpg.Record) -> PackageRecord:
-    hash_, name, filename, mime_type, size, submitter, creator_uid, groups, keywords, tool, submitted, uid = (
-        row
-    )
+    (
+        hash_,
+        name,
+        filename,
+        mime_type,
+        size,
+        submitter,
+        creator_uid,
+        groups,
+        keywords,
+        tool,
+        submitted,
+        uid,
+        expiration,
+    ) = row
     return PackageRecord(
         hash_,
         name,
@@ -70,6 +82,7 @@ def _package(row: asyncpg.Record) -> PackageRecord:
         tool,
         submitted,
         uid,
+        expiration,
     )
 
 
@@ -247,6 +260,12 @@ class PostgresStore:
     ) -> bool:
         """Replace the keywords of one record."""
         return await self._change("UPDATE packages SET keywords = $1", [list(keywords)], hash, submitter)
+
+    async def set_package_expiration(
+        self, hash: str, expiration: int, submitter: object = ANY_SUBMITTER
+    ) -> bool:
+        """Set when one record expires."""
+        return await self._change("UPDATE packages SET expiration = $1", [expiration], hash, submitter)
 
     async def delete_package(self, hash: str, submitter: object = ANY_SUBMITTER) -> bool:
         """Remove one record."""

@@ -120,6 +120,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE packages_owned RENAME TO packages",
         "CREATE INDEX packages_submitted ON packages (submitted)",
     ),
+    # When a file stops being offered (TAK's EXPIRATION, epoch seconds; -1: never).
+    ("ALTER TABLE packages ADD COLUMN expiration BIGINT NOT NULL DEFAULT -1",),
 )
 """Migration ``n`` (1-based) brings the schema from version ``n - 1`` to ``n``. Append only."""
 
@@ -152,6 +154,7 @@ PACKAGE_COLUMNS = (
     "tool",
     "submitted",
     "uid",
+    "expiration",
 )
 
 

@@ -81,9 +81,21 @@ def _package_row(record: PackageRecord) -> tuple[Any, ...]:
 
 
 def _package(row: tuple[Any, ...]) -> PackageRecord:
-    hash_, name, filename, mime_type, size, submitter, creator_uid, groups, keywords, tool, submitted, uid = (
-        row
-    )
+    (
+        hash_,
+        name,
+        filename,
+        mime_type,
+        size,
+        submitter,
+        creator_uid,
+        groups,
+        keywords,
+        tool,
+        submitted,
+        uid,
+        expiration,
+    ) = row
     return PackageRecord(
         hash_,
         name,
@@ -97,6 +109,7 @@ def _package(row: tuple[Any, ...]) -> PackageRecord:
         tool,
         submitted,
         uid,
+        expiration,
     )
 
 
@@ -293,6 +306,12 @@ class SqliteStore:
         """Replace the keywords of one record."""
         text = json.dumps(list(keywords))
         return await self._change("UPDATE packages SET keywords = ?", (text,), hash, submitter)
+
+    async def set_package_expiration(
+        self, hash: str, expiration: int, submitter: object = ANY_SUBMITTER
+    ) -> bool:
+        """Set when one record expires."""
+        return await self._change("UPDATE packages SET expiration = ?", (expiration,), hash, submitter)
 
     async def delete_package(self, hash: str, submitter: object = ANY_SUBMITTER) -> bool:
         """Remove one record."""
