@@ -90,7 +90,8 @@ async function runCalls() {
             results[call.name] = { ok: false, status: err.status ?? null, message: String(err.message ?? err) };
         }
     }
-    return { calls: results };
+    const token = api.auth.jwt || null; // what APIAuthPassword obtained from /oauth/token
+    return { calls: results, token, claims: token ? api.OAuth.parse(token) : null };
 }
 
 function connect(url, who) {
@@ -121,5 +122,6 @@ async function runStream() {
 try {
     finish(plan.stream ? await runStream() : await runCalls());
 } catch (err) {
-    finish({ error: String(err.stack ?? err) }, 1);
+    // A plan may expect the client to fail (a refused login): its error is then the answer.
+    finish({ error: String(err.stack ?? err) }, plan.expectFailure ? 0 : 1);
 }
