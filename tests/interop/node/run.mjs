@@ -82,9 +82,16 @@ async function runCalls() {
     for (const call of plan.calls) {
         const [target, method] = call.call.split('.');
         try {
-            const value = await encodeValue(await api[target][method](...(call.args || []).map(decodeArg)));
+            let value;
+            if (call.call === 'fetch') {
+                // node-tak's own request path, raw: for answers its typed methods read as text (zips).
+                const res = await api.fetch(call.path, { method: call.method || 'GET' }, true);
+                value = { status: res.status, body: await encodeValue(res.body) };
+            } else {
+                value = await encodeValue(await api[target][method](...(call.args || []).map(decodeArg)));
+            }
             const entry = { ok: true, value, schemaErrors: await schemaErrors(call.schema, value) };
-            if (call.dataPackage) entry.dataPackage = await dataPackage(value);
+            if (call.dataPackage) entry.dataPackage = await dataPackage(value.body);
             results[call.name] = entry;
         } catch (err) {
             results[call.name] = { ok: false, status: err.status ?? null, message: String(err.message ?? err) };

@@ -171,11 +171,6 @@ class Marti:
             raise HTTPException(404, f"no connected device {uid!r} of this user")
         return [subscriber]
 
-    async def device_profile(self, request: Request) -> Response:
-        """``/device/profile/connection``: no profile to push to devices (TAK clients expect 204)."""
-        caller_of(request)
-        return Response(status_code=204)
-
     def _visible(self, caller: Caller, entry: CacheEntry | None, now: int) -> bool:
         return entry is not None and entry.expires > now and not entry.groups.isdisjoint(caller.groups)
 
@@ -257,7 +252,6 @@ def marti_routes(deps: ApiDeps) -> list[BaseRoute]:
         Route("/Marti/api/groups/all", marti.groups, methods=["GET"]),
         Route("/Marti/api/groups/active", marti.set_active_groups, methods=["PUT"]),
         Route("/Marti/api/contacts/all", marti.contacts, methods=["GET"]),
-        Route("/Marti/api/device/profile/connection", marti.device_profile, methods=["GET"]),
         Route("/Marti/api/cot/sa", marti.situation, methods=["GET"]),
         Route("/Marti/api/cot/xml/{uid}", marti.latest, methods=["GET"]),
         Route("/Marti/api/cot/xml/{uid}/all", marti.uid_history, methods=["GET"]),
