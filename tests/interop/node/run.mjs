@@ -39,8 +39,15 @@ async function encodeValue(value) {
     return value === undefined ? null : value;
 }
 
-async function schemaErrors(spec, value) {
+// `schema` names an exported TypeBox schema of node-tak ("lib/api/files#Content"); with
+// `schemaItems` it is checked against every element of that field of the answer instead.
+async function schemaErrors(spec, value, items) {
     if (!spec) return [];
+    if (items) {
+        const errors = [];
+        for (const item of value[items] || []) errors.push(...(await schemaErrors(spec, item)));
+        return errors;
+    }
     const [module, name] = spec.split('#');
     const schema = (await import(`@tak-ps/node-tak/${module}`))[name];
     if (!schema) return [`no schema ${spec}`];
@@ -90,7 +97,7 @@ async function runCalls() {
             } else {
                 value = await encodeValue(await api[target][method](...(call.args || []).map(decodeArg)));
             }
-            const entry = { ok: true, value, schemaErrors: await schemaErrors(call.schema, value) };
+            const entry = { ok: true, value, schemaErrors: await schemaErrors(call.schema, value, call.schemaItems) };
             if (call.dataPackage) entry.dataPackage = await dataPackage(value.body);
             results[call.name] = entry;
         } catch (err) {
