@@ -20,10 +20,12 @@ from starlette.routing import BaseRoute, Route
 from rallypoint.cot.xml import escape_attribute, hardened_parser
 from rallypoint.http.common.deps import ApiDeps, Caller, caller_of
 from rallypoint.http.common.query import parse_json, read_body
-from rallypoint.http.marti.video import MAX_FEEDS, VideoBook, VideoConnection, VideoError, normal_connection
+from rallypoint.http.marti.video import VideoBook, VideoConnection, VideoError, normal_connection
 
 MAX_VIDEO_BODY_BYTES = 256 * 1024
 """A body of connections: dozens of feeds with long URLs fit many times over."""
+MAX_PER_REQUEST = 32
+"""Connections (JSON) or feeds (``/vcm`` XML) one request may bring."""
 XML_MEDIA_TYPE = "application/xml"
 V1_FIELDS = (
     "roverPort",
@@ -124,8 +126,10 @@ class _Video:
         groups = chosen_groups(request, caller)
         document = parse_json(await read_body(request, MAX_VIDEO_BODY_BYTES))
         raw = document.get("videoConnections") if isinstance(document, dict) else None
-        if not isinstance(raw, list) or len(raw) > MAX_FEEDS:
-            raise HTTPException(400, f'body must be {{"videoConnections": [...]}} with at most {MAX_FEEDS}')
+        if not isinstance(raw, list) or len(raw) > MAX_PER_REQUEST:
+            raise HTTPException(
+                400, f'body must be {{"videoConnections": [...]}} with at most {MAX_PER_REQUEST}'
+            )
         stored = [await self._put(caller, groups, self._normal(item)) for item in raw]
         return JSONResponse({"videoConnections": stored})
 
@@ -176,8 +180,8 @@ class _Video:
         except etree.XMLSyntaxError as exc:
             raise HTTPException(400, f"not well-formed XML: {exc}") from exc
         feeds = root.findall("feed")
-        if root.tag != "videoConnections" or len(feeds) > MAX_FEEDS:
-            raise HTTPException(400, f"body must be <videoConnections> with at most {MAX_FEEDS} feeds")
+        if root.tag != "videoConnections" or len(feeds) > MAX_PER_REQUEST:
+            raise HTTPException(400, f"body must be <videoConnections> with at most {MAX_PER_REQUEST} feeds")
         for element in feeds:
             feed = feed_from_xml(element)
             connection = {"uuid": feed["uuid"], "alias": feed["alias"], "feeds": [feed]}
