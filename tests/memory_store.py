@@ -146,6 +146,14 @@ class MemoryStore:
             self.by_key[key] = self.by_key[key]._replace(keywords=tuple(keywords))
         return bool(keys)
 
+    async def set_package_expiration(
+        self, hash: str, expiration: int, submitter: object = ANY_SUBMITTER
+    ) -> bool:
+        keys = self._keys(hash, submitter)
+        for key in keys:
+            self.by_key[key] = self.by_key[key]._replace(expiration=expiration)
+        return bool(keys)
+
     async def delete_package(self, hash: str, submitter: object = ANY_SUBMITTER) -> bool:
         keys = self._keys(hash, submitter)
         for key in keys:

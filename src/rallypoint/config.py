@@ -141,6 +141,12 @@ class Settings:
     web_live_queue_max: int = 2000
     """Messages waiting for one browser socket; a page that falls further behind is disconnected."""
 
+    # Device profiles (issue 14)
+    device_profile_dir: str = ""
+    """Folder of files pushed to devices as profile data packages: ``connection/`` on every
+    connect, ``tool/<name>/`` on request, ``groups/<group>/…`` likewise for that group only
+    (map sources, ``.pref`` preferences, …); empty: no profiles (TAK clients get 204)."""
+
     # Feeds and track fusion (issue 7)
     feeds_file: str = ""
     """TOML file with the ``[[feeds]]`` to run and the ``[fusion]`` options (aliases); empty: no

@@ -207,7 +207,7 @@ async def test_unknown_endpoints_and_bad_parameters_are_clean_json_errors(
     tls_server: RunningServer, pki: PkiFixture
 ) -> None:
     async with https(tls_server, pki, pki.add_user("carol", "ops")) as client:
-        unknown = await client.get("/Marti/api/video", params={"syncSecago": "1"})
+        unknown = await client.get("/Marti/api/no-such-feature", params={"syncSecago": "1"})
         wrong_method = await client.delete("/Marti/api/version")
         bad_time = await client.get("/api/history/events", params={"start": "yesterday"})
         bad_box = await client.get("/api/history/events", params={"bbox": "1,2,3"})

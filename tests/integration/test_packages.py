@@ -139,7 +139,9 @@ async def test_upload_search_download_round_trip(harness: Harness) -> None:
                     "SubmissionDateTime": "2023-11-14T22:13:20.000Z",
                     "SubmissionUser": "alice",
                     "CreatorUid": CREATOR,
-                    "Size": len(data),
+                    "Size": str(len(data)),
+                    "PrimaryKey": found.json()["results"][0]["PrimaryKey"],
+                    "EXPIRATION": "-1",
                     "Tool": "public",
                     "Groups": ["red"],
                     "DownloadPath": "CoT Types.zip",
@@ -230,7 +232,7 @@ async def test_generic_upload_returns_metadata(harness: Harness) -> None:
         assert response.headers["content-type"].startswith("text/json")
         metadata = response.json()
         sha = hashlib.sha256(body).hexdigest()
-        assert (metadata["Hash"], metadata["Name"], metadata["Size"]) == (sha, "plan.pdf", len(body))
+        assert (metadata["Hash"], metadata["Name"], metadata["Size"]) == (sha, "plan.pdf", str(len(body)))
         assert (metadata["MIMEType"], metadata["Keywords"]) == ("application/pdf", ["orders"])
         download = await client.get("/Marti/sync/content", params={"hash": sha})
         assert (download.content, download.headers["content-type"]) == (body, "application/pdf")

@@ -444,7 +444,7 @@ async def test_a_version_2_package_index_migrates_to_one_record_per_submitter(tm
         for statement in statements:
             db.execute(statement)
         db.execute("INSERT INTO schema_version VALUES (?, 0)", (number,))
-    columns = ", ".join(schema.PACKAGE_COLUMNS)
+    columns = ", ".join(column for column in schema.PACKAGE_COLUMNS if column != "expiration")  # version 2's
     db.execute(
         f"INSERT INTO packages ({columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         ("ee", "pkg", "pkg.zip", "application/zip", 3, None, None, '["Red"]', "[]", "public", T0, "u"),
@@ -460,3 +460,12 @@ async def test_a_version_2_package_index_migrates_to_one_record_per_submitter(tm
         assert len(await store.packages_of("ee")) == 2
     finally:
         await store.close()
+
+
+async def test_a_package_expiration_is_kept_per_record(store: Store) -> None:
+    record = package("dd")
+    await store.put_package(record)
+    assert (await store.packages_of(record.hash))[0].expiration == -1
+    assert await store.set_package_expiration(record.hash, 1_900_000_000, record.submitter)
+    assert (await store.packages_of(record.hash))[0].expiration == 1_900_000_000
+    assert not await store.set_package_expiration("c" * 64, 5)

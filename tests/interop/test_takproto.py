@@ -5,6 +5,8 @@ Each client negotiates TAK protocol v1 first, so everything it sends and receive
 switch is a stream frame built or read by takproto, not by the server's own codec.
 """
 
+import time
+
 import takproto
 
 from tests.conftest import RunningServer
@@ -182,3 +184,26 @@ async def test_undeliverable_chat_bounces_to_the_sender_as_a_frame(running_serve
     assert bounce.type == "b-t-f-s"
     assert bounce.uid.startswith("GeoChat.UID-ALPHA.NOBODY.")
     assert "marti" not in bounce.detail
+
+
+async def test_times_in_microseconds_from_a_load_tool_are_routed_in_milliseconds(
+    running_server: RunningServer,
+) -> None:
+    now_us = int(time.time() * 1_000_000)
+    message = takproto.proto.TakMessage()
+    event = message.cotEvent
+    event.type, event.uid, event.how = "a-f-G-U-C", "LOAD-1", "m-g"
+    event.sendTime, event.startTime, event.staleTime = now_us, now_us, now_us + 300_000_000
+    event.lat, event.lon, event.hae, event.ce, event.le = 1.5, 2.5, 10.0, 5.0, 9999999.0
+    async with ClientPool(running_server.ports.tcp) as pool:
+        load = await pool.connect("load-tool", negotiate=True)
+        viewer = await pool.connect("viewer")
+        await viewer.receive(has_type("t-x-takp-v"))
+        await load.send_raw(bytes(takproto.functions.msg2proto(message, takproto.TAKProtoVer.STREAM)))
+        seen = await viewer.receive(has_uid("LOAD-1"))
+    assert not seen.protobuf
+    expected = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now_us // 1_000_000))
+    assert f'time="{expected}'.encode() in seen.raw, "read as microseconds: the XML time is now"
+    entry = running_server.server.context.router.cache.get("LOAD-1")
+    assert entry is not None
+    assert entry.message.event.stale == (now_us + 300_000_000) // 1000

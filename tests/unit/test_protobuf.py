@@ -308,6 +308,26 @@ def test_times_are_milliseconds() -> None:
     assert round_trip(event)[3:6] == (1581185444123, 1581185444124, MAX_MILLIS)
 
 
+def test_times_in_microseconds_as_takservers_load_tool_sends_them_are_scaled() -> None:
+    cot = pb.CotEvent(
+        uid="load-1",
+        type="a-f-G",
+        sendTime=1581185444123456,
+        startTime=1581185444123999,
+        staleTime=1581185504123000,
+    )
+    event = proto_to_event(pb.TakMessage(cotEvent=cot).SerializeToString())
+    assert event is not None
+    assert (event.time, event.start, event.stale) == (1581185444123, 1581185444123, 1581185504123)
+
+
+@pytest.mark.parametrize("value", [MAX_MILLIS + 1, 10**15 - 1, MAX_MILLIS * 1000 + 1000, 2**63])
+def test_times_neither_milliseconds_nor_microseconds_are_refused(value: int) -> None:
+    cot = pb.CotEvent(uid="u", type="t", sendTime=value)
+    with pytest.raises(InvalidEvent):
+        proto_to_event(pb.TakMessage(cotEvent=cot).SerializeToString())
+
+
 def test_no_detail_and_empty_detail_stay_distinct() -> None:
     assert not message_of(event_to_proto(_event())).cotEvent.HasField("detail")
     assert round_trip(_event()).detail is None

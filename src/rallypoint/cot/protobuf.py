@@ -45,6 +45,11 @@ PROTO_UNKNOWN = 999999.0
 """How ``CotEvent`` writes an unknown hae/ce/le (cotevent.proto: "use 999999 for unknown")."""
 
 UNDEFINED_ACCESS = "Undefined"
+MICROS_PER_MILLI = 1_000
+"""Times sent in microseconds are scaled by this (see :func:`as_millis`)."""
+MICROSECONDS_FLOOR = 10**15
+"""The smallest time read as microseconds (2001-09-09): as milliseconds it would be the year
+33658, far past what we can write, so no valid millisecond time is misread."""
 """The ``access`` value an empty protobuf field stands for."""
 
 _UINT32_LIMIT = 1 << 32
@@ -116,16 +121,14 @@ def proto_to_event(payload: bytes, limits: XmlLimits = DEFAULT_LIMITS) -> Event 
     texts = (cot.uid, cot.type, cot.how, cot.access, cot.qos, cot.opex, cot.caveat, cot.releaseableTo)
     if _NOT_XML_CHARACTER.search("".join(texts)):
         raise InvalidEvent("cotEvent has a character XML cannot carry")
-    for millis in (cot.sendTime, cot.startTime, cot.staleTime):
-        if not is_valid_millis(millis):
-            raise InvalidEvent(f"cotEvent time {millis} ms is out of range")
+    sent, start, stale = (as_millis(value) for value in (cot.sendTime, cot.startTime, cot.staleTime))
     return Event(
         uid=cot.uid,
         type=cot.type,
         how=cot.how,
-        time=cot.sendTime,
-        start=cot.startTime,
-        stale=cot.staleTime,
+        time=sent,
+        start=start,
+        stale=stale,
         point=_point_from_proto(cot),
         detail=_detail_from_proto(cot.detail, limits) if cot.HasField("detail") else None,
         access=cot.access or UNDEFINED_ACCESS,
@@ -134,6 +137,17 @@ def proto_to_event(payload: bytes, limits: XmlLimits = DEFAULT_LIMITS) -> Event 
         caveat=cot.caveat or None,
         releasable_to=cot.releaseableTo or None,
     )
+
+
+def as_millis(value: int) -> int:
+    """A ``cotEvent`` time in milliseconds. The protocol says milliseconds, but TAK Server's own
+    load tool writes microseconds, and TAK Server accepts them: a value of this century in
+    microseconds (at least :data:`MICROSECONDS_FLOOR`, whose thousandth is a valid time) is scaled."""
+    if is_valid_millis(value):
+        return value
+    if value >= MICROSECONDS_FLOOR and is_valid_millis(value // MICROS_PER_MILLI):
+        return value // MICROS_PER_MILLI
+    raise InvalidEvent(f"cotEvent time {value} ms is out of range")
 
 
 def _point_from_proto(cot: pb.CotEvent) -> Point:

@@ -30,8 +30,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from rallypoint.errors import PkiError
 from rallypoint.http.common.deps import CALLER_SCOPE_KEY, Caller, anonymous, client_address, with_caller
 from rallypoint.http.marti.app import build_api_app
+from rallypoint.http.marti.oauth import TokenKey, auth_routes, bearer_caller
 from rallypoint.server.api_wiring import api_deps
-from rallypoint.transport.context import ServerContext
+from rallypoint.transport.context import ServerContext, wall_clock_ms
 from rallypoint.transport.embedded import (
     EmbeddedServer,
     embedded_config,
@@ -218,6 +219,22 @@ class ApiTlsListener:
         )
 
 
+def _plain_caller(context: ServerContext, key: TokenKey | None, scope: Scope) -> Caller:
+    """Anonymous, unless the request carries a bearer token of ours for an enabled user."""
+    address = client_address(scope)
+    if key is not None and context.identities is not None:
+        header = dict(scope.get("headers") or ()).get(b"authorization")
+        authorization = header.decode("latin-1") if header is not None else None
+        try:
+            caller = bearer_caller(key, context.identities, authorization, address, wall_clock_ms() // 1000)
+        except PkiError as exc:  # the identity store cannot be read: no one is vouched for
+            log.warning("cannot check a bearer token: %s", exc)
+            caller = None
+        if caller is not None:
+            return caller
+    return anonymous("http", address)
+
+
 def _guard(context: ServerContext, port: str) -> ConnectionGuard:
     return ConnectionGuard.for_port(port, MAX_HTTP_CONNECTIONS, context.settings, context.counters)
 
@@ -259,8 +276,13 @@ async def start_marti_api(
     Raises ConfigError if a port cannot be bound, PkiError if the TLS material is unusable.
     """
     settings = context.settings
-    app = build_api_app(api_deps(context), extra_routes)
-    plain_app = with_caller(app, lambda scope: anonymous("http", client_address(scope)))
+    deps = api_deps(context)
+    key: TokenKey | None = None
+    if context.identities is not None and context.authority is not None:
+        key = TokenKey.load_or_create(settings.data_dir, settings.server_id)
+        extra_routes = [*auth_routes(deps, key, context.identities, context.authority), *extra_routes]
+    app = build_api_app(deps, extra_routes)
+    plain_app = with_caller(app, lambda scope: _plain_caller(context, key, scope))
     config = embedded_config(
         plain_app,
         log_level=settings.log_level,

@@ -21,6 +21,7 @@ from rallypoint.fusion.feeds.config import load_fusion_file
 from rallypoint.fusion.service import FusionService
 from rallypoint.http.command_post.missions import rest_routes
 from rallypoint.http.common.deps import Caller
+from rallypoint.http.marti.excheck import excheck_routes
 from rallypoint.http.marti.fusion import fusion_routes
 from rallypoint.http.marti.missions import mission_routes
 from rallypoint.missions.service import Listener, MissionService
@@ -65,7 +66,11 @@ def build_parts(context: ServerContext, host: Host) -> list[Part]:
     parts: list[Part] = []
     if context.settings.missions_enabled:
         missions = MissionService(host)
-        routes = [*mission_routes(missions, context.audit), *rest_routes(missions, context.audit)]
+        routes = [
+            *mission_routes(missions, context.audit),
+            *rest_routes(missions, context.audit),
+            *excheck_routes(missions),
+        ]
         parts.append(Part(missions, routes, missions.listeners))
     if context.settings.feeds_file:
         fusion = FusionService(host, load_fusion_file(Path(context.settings.feeds_file)))

@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from rallypoint.clock import Clock, SystemClock
 from rallypoint.config import Settings
 from rallypoint.errors import ConfigError, PkiError, StoreError
+from rallypoint.http.marti.files import file_routes
 from rallypoint.http.marti.packages import package_routes
 from rallypoint.pki.audit import AuditLog
 from rallypoint.pki.authority import CertificateAuthority
@@ -129,6 +130,7 @@ class Server:
                 plain_port=settings.api_plain_port,
                 extra_routes=[
                     *package_routes(package_deps(self.context)),
+                    *file_routes(package_deps(self.context)),
                     *part_routes(parts),
                 ],
             )

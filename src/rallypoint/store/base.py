@@ -48,6 +48,10 @@ class StoredEvent(NamedTuple):
     """For a directed message: the identities it was handed to (they may read it back)."""
 
 
+NO_EXPIRATION = -1
+"""TAK's "never expires" for a file's ``EXPIRATION``."""
+
+
 class PackageRecord(NamedTuple):
     """One uploaded file (data package or plain file) in the index."""
 
@@ -67,6 +71,8 @@ class PackageRecord(NamedTuple):
     """Milliseconds since the epoch."""
     uid: str
     """The package's own uid (manifest Configuration uid, else a uuid4)."""
+    expiration: int = NO_EXPIRATION
+    """Epoch seconds after which the file is no longer offered; ``NO_EXPIRATION`` (-1): never."""
 
 
 class JournalEntry(NamedTuple):
@@ -191,6 +197,12 @@ class PackageStore(Protocol):
         self, hash: str, keywords: Sequence[str], submitter: object = ANY_SUBMITTER
     ) -> bool:
         """Replace a record's keywords (chosen as for :meth:`set_package_tool`); False if none."""
+
+    async def set_package_expiration(
+        self, hash: str, expiration: int, submitter: object = ANY_SUBMITTER
+    ) -> bool:
+        """Set when a record expires (epoch seconds, -1 never; chosen as for
+        :meth:`set_package_tool`); False if there is no such record."""
 
     async def delete_package(self, hash: str, submitter: object = ANY_SUBMITTER) -> bool:
         """Remove a record (chosen as for :meth:`set_package_tool`); False if there was none."""

@@ -194,6 +194,12 @@ class PostgresStore(WrittenInBatches):
         """Replace the keywords of one record."""
         return await self._change(statements.SET_KEYWORDS, [list(keywords)], hash, submitter)
 
+    async def set_package_expiration(
+        self, hash: str, expiration: int, submitter: object = ANY_SUBMITTER
+    ) -> bool:
+        """Set when one record expires."""
+        return await self._change(statements.SET_EXPIRATION, [expiration], hash, submitter)
+
     async def delete_package(self, hash: str, submitter: object = ANY_SUBMITTER) -> bool:
         """Remove one record."""
         return await self._change(statements.DELETE_PACKAGE, [], hash, submitter)

@@ -126,6 +126,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE mail ADD COLUMN sender TEXT",
         "CREATE INDEX mail_time ON mail (time)",
     ),
+    # When a file stops being offered (TAK's EXPIRATION, epoch seconds; -1: never).
+    ("ALTER TABLE packages ADD COLUMN expiration BIGINT NOT NULL DEFAULT -1",),
 )
 """Migration ``n`` (1-based) brings the schema from version ``n - 1`` to ``n``. Append only."""
 
@@ -158,6 +160,7 @@ PACKAGE_COLUMNS = (
     "tool",
     "submitted",
     "uid",
+    "expiration",
 )
 
 

@@ -48,6 +48,7 @@ EXPIRED_MAIL_IDS = "SELECT id FROM mail WHERE delivered IS NULL AND time < ? ORD
 PURGE_DELIVERED_MAIL = "DELETE FROM mail WHERE delivered IS NOT NULL AND time < ?"
 SET_TOOL = "UPDATE packages SET tool = ?"
 SET_KEYWORDS = "UPDATE packages SET keywords = ?"
+SET_EXPIRATION = "UPDATE packages SET expiration = ?"
 DELETE_PACKAGE = "DELETE FROM packages"
 
 
@@ -112,9 +113,8 @@ def package_row(dialect: Dialect, record: PackageRecord) -> tuple[Any, ...]:
 
 def package_from_row(dialect: Dialect, row: Sequence[Any]) -> PackageRecord:
     """A row of :data:`PACKAGE_SELECT` as a :class:`PackageRecord`."""
-    hash_, name, filename, mime_type, size, submitter, creator_uid, groups, keywords, tool, submitted, uid = (
-        row
-    )
+    hash_, name, filename, mime_type, size, submitter, creator_uid, groups, keywords, *rest = row
+    tool, submitted, uid, expiration = rest
     return PackageRecord(
         hash_,
         name,
@@ -128,6 +128,7 @@ def package_from_row(dialect: Dialect, row: Sequence[Any]) -> PackageRecord:
         tool,
         submitted,
         uid,
+        expiration,
     )
 
 

@@ -20,6 +20,8 @@ from rallypoint.http.common.headers import SecurityHeaders
 from rallypoint.http.common.ops import ops_routes
 from rallypoint.http.marti.history import history_routes
 from rallypoint.http.marti.marti import marti_routes
+from rallypoint.http.marti.profiles import profile_routes
+from rallypoint.http.marti.video_routes import video_routes
 from rallypoint.router.stats import Counters
 
 __all__ = ["ApiDeps", "build_api_app"]
@@ -55,7 +57,14 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 
 def build_api_app(deps: ApiDeps, extra_routes: Sequence[BaseRoute] = ()) -> ASGIApp:
     """The API application; ``extra_routes`` (data packages) are served beside ours."""
-    routes = [*marti_routes(deps), *history_routes(deps), *ops_routes(deps), *extra_routes]
+    routes = [
+        *marti_routes(deps),
+        *video_routes(deps),
+        *profile_routes(deps),
+        *history_routes(deps),
+        *ops_routes(deps),
+        *extra_routes,
+    ]
     app = Starlette(
         routes=routes,
         exception_handlers={HTTPException: _http_error(deps.counters), Exception: _unexpected},

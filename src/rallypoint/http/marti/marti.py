@@ -24,6 +24,7 @@ from rallypoint.http.common.deps import API_VERSION, ApiDeps, Caller, caller_of,
 from rallypoint.http.common.query import parse_json, read_body, time_param
 from rallypoint.http.marti.history import events_xml, require_store
 from rallypoint.router.cache import CacheEntry
+from rallypoint.router.registry import Subscriber
 from rallypoint.store.base import EventQuery
 
 XML_MEDIA_TYPE = "application/xml"
@@ -42,6 +43,11 @@ def java_millis_time(millis: int) -> str:
     """``yyyy-MM-dd'T'HH:mm:ss.S'Z'`` as Java writes it: milliseconds unpadded (``.5``, ``.123``)."""
     seconds, ms = divmod(millis, 1000)
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{ms}Z"
+
+
+def java_date(millis: int) -> str:
+    """``yyyy-MM-dd`` (UTC): the day a group list was read, as its ``created``."""
+    return time.strftime("%Y-%m-%d", time.gmtime(millis // 1000))
 
 
 def _config_version(server_version: str) -> str:
@@ -92,6 +98,7 @@ class Marti:
     async def groups(self, request: Request) -> Response:
         """The caller's groups, each in both directions (it sends into and receives from all)."""
         caller = caller_of(request)
+        created = java_date(self.deps.now_ms())
         rows: list[dict[str, Any]] = [
             {
                 "name": name,
@@ -100,6 +107,7 @@ class Marti:
                 "bitpos": position,
                 "active": True,
                 "description": "",
+                "created": created,
             }
             for position, name in enumerate(sorted(caller.groups))
             for direction in ("IN", "OUT")
@@ -129,12 +137,13 @@ class Marti:
     async def set_active_groups(self, request: Request) -> Response:
         """``PUT /groups/active?clientUid=``: one of the caller's devices chooses which of the
         caller's groups it sends into (``IN``) and receives from (``OUT``). Groups the caller is
-        not in are ignored: a device can narrow its groups, never widen them."""
+        not in are ignored: a device can narrow its groups, never widen them. Without
+        ``clientUid`` (node-tak, CloudTAK) the choice applies to every connected device of the
+        caller, as TAK Server changes the user's active groups; an anonymous caller has no
+        user to change."""
         caller = caller_of(request)
         uid = request.query_params.get("clientUid", "")
-        subscriber = self.deps.router.registry.by_uid(uid) if uid else None
-        if subscriber is None or subscriber.identity != caller.name or not subscriber.receives:
-            raise HTTPException(404, f"no connected device {uid!r} of this user")
+        devices = self._devices_of(caller, uid)
         body = await read_body(request, MAX_GROUPS_BODY_BYTES)
         rows = parse_json(body)
         if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
@@ -144,15 +153,24 @@ class Marti:
             name, direction = row.get("name"), row.get("direction")
             if row.get("active") is True and name in caller.groups and direction in chosen:
                 chosen[direction].add(name)
-        self.deps.router.regroup(
-            subscriber, frozenset(chosen["IN"]), frozenset(chosen["OUT"]), self.deps.now_ms()
-        )
+        for subscriber in devices:
+            self.deps.router.regroup(
+                subscriber, frozenset(chosen["IN"]), frozenset(chosen["OUT"]), self.deps.now_ms()
+            )
         return JSONResponse(envelope("com.bbn.marti.remote.groups.Group", rows, self.deps.settings.server_id))
 
-    async def device_profile(self, request: Request) -> Response:
-        """``/device/profile/connection``: no profile to push to devices (TAK clients expect 204)."""
-        caller_of(request)
-        return Response(status_code=204)
+    def _devices_of(self, caller: Caller, uid: str) -> list[Subscriber]:
+        """The caller's receiving device ``uid``, or all of them without a uid (404 if none)."""
+        if not uid:
+            if caller.name is None:
+                raise HTTPException(403, "an anonymous caller must name its device (clientUid)")
+            reachable = self.deps.router.registry.reachable_from(caller.groups)
+            mine = [s for s in reachable if s.identity == caller.name and s.receives]
+            return sorted(mine, key=lambda s: s.id)
+        subscriber = self.deps.router.registry.by_uid(uid)
+        if subscriber is None or subscriber.identity != caller.name or not subscriber.receives:
+            raise HTTPException(404, f"no connected device {uid!r} of this user")
+        return [subscriber]
 
     def _visible(self, caller: Caller, entry: CacheEntry | None, now: int) -> bool:
         return entry is not None and entry.expires > now and not entry.groups.isdisjoint(caller.groups)
@@ -237,7 +255,6 @@ def marti_routes(deps: ApiDeps) -> list[BaseRoute]:
         Route("/Marti/api/groups/all", marti.groups, methods=["GET"]),
         Route("/Marti/api/groups/active", marti.set_active_groups, methods=["PUT"]),
         Route("/Marti/api/contacts/all", marti.contacts, methods=["GET"]),
-        Route("/Marti/api/device/profile/connection", marti.device_profile, methods=["GET"]),
         Route("/Marti/api/cot/sa", marti.situation, methods=["GET"]),
         Route("/Marti/api/cot/xml/{uid}", marti.latest, methods=["GET"]),
         Route("/Marti/api/cot/xml/{uid}/all", marti.uid_history, methods=["GET"]),

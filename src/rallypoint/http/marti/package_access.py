@@ -59,6 +59,11 @@ def visible(record: PackageRecord, caller: Caller) -> bool:
     return not record.groups.isdisjoint(caller.groups)
 
 
+def current(record: PackageRecord, now_ms: int) -> bool:
+    """A record past its expiration is no longer offered (listed, read or changed)."""
+    return record.expiration < 0 or record.expiration * 1000 > now_ms
+
+
 def open_store_of(deps: PackageDeps) -> PackageStore:
     """The open store, or 503."""
     store = deps.store()
@@ -75,7 +80,9 @@ async def visible_record(deps: PackageDeps, request: Request, sha256: str) -> Pa
     sha256 = sha256.lower()
     if not is_sha256(sha256):
         return None
-    return choose_record(await open_store_of(deps).packages_of(sha256), caller)
+    records = await open_store_of(deps).packages_of(sha256)
+    now = deps.now_ms()
+    return choose_record([record for record in records if current(record, now)], caller)
 
 
 def choose_record(records: list[PackageRecord], caller: Caller) -> PackageRecord | None:

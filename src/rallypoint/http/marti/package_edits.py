@@ -108,18 +108,24 @@ class _Edits:
         return JSONResponse(keywords)
 
     async def delete(self, request: Request) -> Response:
-        caller = self.deps.caller(request)
-        record = await visible_record(self.deps, request, request.query_params.get("hash", ""))
-        if record is None:
-            return PlainTextResponse("File not found", status_code=404)
-        if caller.name is None or caller.name != record.submitter:
-            raise HTTPException(403, "only the identity that submitted a package may delete it")
-        store = open_store_of(self.deps)
-        await store.delete_package(record.hash, record.submitter)
-        if not await store.packages_of(record.hash):  # the last record of these bytes: drop the file
-            await anyio.to_thread.run_sync(_unlink, stored_path(self.deps.data_dir, record.hash))
-        log.info("package %s (%s) deleted by %s", record.hash, record.name, caller.name)
-        return PlainTextResponse(f"deleted {record.hash}")
+        return await delete_own(self.deps, request, request.query_params.get("hash", ""))
+
+
+async def delete_own(deps: PackageDeps, request: Request, sha256: str) -> Response:
+    """Delete the caller's record of ``sha256`` (``/sync/delete`` and ``DELETE /api/files/{hash}``):
+    404 if it cannot see one, 403 unless it submitted it; the file goes with the last record."""
+    caller = deps.caller(request)
+    record = await visible_record(deps, request, sha256)
+    if record is None:
+        return PlainTextResponse("File not found", status_code=404)
+    if caller.name is None or caller.name != record.submitter:
+        raise HTTPException(403, "only the identity that submitted a package may delete it")
+    store = open_store_of(deps)
+    await store.delete_package(record.hash, record.submitter)
+    if not await store.packages_of(record.hash):  # the last record of these bytes: drop the file
+        await anyio.to_thread.run_sync(_unlink, stored_path(deps.data_dir, record.hash))
+    log.info("package %s (%s) deleted by %s", record.hash, record.name, caller.name)
+    return PlainTextResponse(f"deleted {record.hash}")
 
 
 def _unlink(path: Path) -> None:

@@ -14,6 +14,7 @@ explicitly made public: a ``missionupload`` with ``tool=public`` in the query, o
 The announcement is a ``b-f-t-r`` event to the package's groups (see :func:`fileshare_event`).
 """
 
+import hashlib
 import logging
 import uuid
 from typing import Any
@@ -39,6 +40,7 @@ from rallypoint.http.common.uploads import (
 from rallypoint.http.common.zipcheck import PackageLimits, check_archive, check_package
 from rallypoint.http.marti.package_access import (
     PackageDeps,
+    current,
     open_store_of,
     save_record,
     shown_groups,
@@ -95,7 +97,10 @@ def package_routes(deps: PackageDeps) -> list[BaseRoute]:
 
 def metadata_json(record: PackageRecord, caller: Caller) -> dict[str, Any]:
     """A record under TAK Server's Metadata field names (reference §4.4, search results), as
-    ``caller`` may see it: only the groups it shares with the record are named."""
+    ``caller`` may see it: only the groups it shares with the record are named.
+
+    TAK Server keeps every Metadata field as text, so ``Size``, ``PrimaryKey`` and
+    ``EXPIRATION`` are strings of digits (``-1``: never expires), as its clients parse them."""
     return {
         "UID": record.uid,
         "Hash": record.hash,
@@ -105,11 +110,31 @@ def metadata_json(record: PackageRecord, caller: Caller) -> dict[str, Any]:
         "SubmissionDateTime": format_time(record.submitted),
         "SubmissionUser": record.submitter or ANONYMOUS_USER,
         "CreatorUid": record.creator_uid or "",
-        "Size": record.size,
+        "Size": str(record.size),
+        "PrimaryKey": primary_key(record),
+        "EXPIRATION": str(record.expiration),
         "Tool": record.tool,
         "Groups": shown_groups(record, caller),
         "DownloadPath": record.filename,
     }
+
+
+def primary_key(record: PackageRecord) -> str:
+    """TAK's database key of a record, as digits: ours are keyed by content and submitter, so the
+    key is a stable number drawn from both (48 bits of their SHA-256)."""
+    digest = hashlib.sha256(f"{record.hash}/{record.submitter or ''}".encode()).hexdigest()
+    return str(int(digest[:12], 16))
+
+
+def creator_uid(request: Request) -> str | None:
+    """The uploading device's uid: ``creatorUid``, or iTAK's ``CreatorUid``."""
+    params = request.query_params
+    return params.get("creatorUid") or params.get("CreatorUid") or None
+
+
+def split_keywords(values: list[str]) -> tuple[str, ...]:
+    """``keywords=a,b`` (node-tak, CloudTAK) and repeated ``keywords=`` alike: one keyword each."""
+    return tuple(word.strip() for value in values for word in value.split(",") if word.strip())
 
 
 def fileshare_event(
@@ -186,9 +211,9 @@ class _Handlers:
                 mime_type=params.get("mimetype") or ZIP_MEDIA_TYPE,
                 size=received.size,
                 submitter=caller.name,
-                creator_uid=params.get("creatorUid"),
+                creator_uid=creator_uid(request),
                 groups=caller.groups,
-                keywords=tuple(params.getlist("keyword")) or (PACKAGE_KEYWORD,),
+                keywords=split_keywords(params.getlist("keyword")) or (PACKAGE_KEYWORD,),
                 tool=tool,
                 submitted=self.deps.now_ms(),
                 uid=info.uid or str(uuid.uuid4()),
@@ -232,9 +257,9 @@ class _Handlers:
                 mime_type=params.get("mimetype") or received.content_type or DEFAULT_MEDIA_TYPE,
                 size=received.size,
                 submitter=caller.name,
-                creator_uid=params.get("creatorUid"),
+                creator_uid=creator_uid(request),
                 groups=caller.groups,
-                keywords=tuple(params.getlist("keywords")),
+                keywords=split_keywords(params.getlist("keywords")),
                 tool=TOOL_PUBLIC,
                 submitted=self.deps.now_ms(),
                 uid=str(uuid.uuid4()),
@@ -262,13 +287,14 @@ class _Handlers:
         caller = self.deps.caller(request)
         params = request.query_params
         records = await self._store().search_packages(
-            keywords=[word for value in params.getlist("keywords") for word in value.split(",") if word],
+            keywords=list(split_keywords(params.getlist("keywords"))),
             tool=params.get("tool") or None,
             name=params.get("name") or None,
             groups=caller.groups,
         )
         # The store filters by groups; checking again keeps the guarantee local to this module.
-        results = [metadata_json(record, caller) for record in records if visible(record, caller)]
+        now = self.deps.now_ms()
+        results = [metadata_json(r, caller) for r in records if visible(r, caller) and current(r, now)]
         return JSONResponse({"resultCount": len(results), "results": results}, media_type=TEXT_JSON)
 
     async def set_tool(self, request: Request) -> Response:
