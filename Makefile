@@ -31,7 +31,7 @@ lint: $(VENV)/.test-installed
 typecheck: $(VENV)/.test-installed
 	$(BIN)/mypy
 
-unit: $(VENV)/.test-installed
+unit: $(VENV)/.test-installed $(if $(HAVE_NPM),tests/interop/node/node_modules/.package-lock.json)
 	$(BIN)/pytest
 
 test: lint typecheck webtest unit
@@ -62,3 +62,8 @@ ifdef HAVE_NPM
 else
 	@echo "npm not found: the web UI's unit tests (webui/, Vitest) were skipped"
 endif
+
+# Independent TAK clients (node-tak, node-cot) for tests/interop/test_node_tak*.py; without npm
+# those tests skip and say why.
+tests/interop/node/node_modules/.package-lock.json: tests/interop/node/package-lock.json
+	cd tests/interop/node && npm install --no-audit --no-fund
