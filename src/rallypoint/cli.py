@@ -94,6 +94,7 @@ def command_settings(args: argparse.Namespace) -> Settings:
 
 async def serve(settings: Settings) -> None:
     """Run the server until SIGINT or SIGTERM, then shut down cleanly."""
+    from rallypoint.cot import hotpath
     from rallypoint.server.server import Server
 
     try:
@@ -109,6 +110,7 @@ async def serve(settings: Settings) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, lambda: asyncio.ensure_future(server.stop()))
     log.info("data directory: %s", settings.data_dir.resolve())
+    log.info("CoT hot path: %s", hotpath.describe())
     await server.serve_until_stopped()
 
 

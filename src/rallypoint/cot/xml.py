@@ -14,10 +14,11 @@ from decimal import Decimal
 
 from lxml import etree
 
+from rallypoint.cot import hotpath
 from rallypoint.cot.detail import CAPTURED_TAGS, build_detail
 from rallypoint.cot.event import UNKNOWN_DISTANCE, Detail, DetailElement, Event, Point
 from rallypoint.cot.timefmt import format_time, parse_time
-from rallypoint.cot.xmlscan import Scan, check_well_formed
+from rallypoint.cot.xmlscan import ScanResult
 from rallypoint.errors import ForbiddenXml, FrameTooLarge, InvalidEvent, MalformedXml
 
 DEFAULT_MAX_EVENT_BYTES = 64 * 1024
@@ -146,7 +147,7 @@ def check_detail(xml_text: str, limits: XmlLimits = DEFAULT_LIMITS) -> None:
         _scan(data, limits, detail_root=True)
         return
     _check(data, limits)
-    check_well_formed(data)
+    hotpath.check_well_formed(data)
 
 
 def _check(data: bytes, limits: XmlLimits) -> None:
@@ -157,9 +158,9 @@ def _check(data: bytes, limits: XmlLimits) -> None:
         raise ForbiddenXml("DOCTYPE and entity declarations are not accepted")
 
 
-def _scan(data: bytes, limits: XmlLimits, *, detail_root: bool) -> Scan:
+def _scan(data: bytes, limits: XmlLimits, *, detail_root: bool) -> ScanResult:
     _check(data, limits)
-    return Scan(data, detail_root=detail_root, max_depth=limits.max_depth, capture=CAPTURED_TAGS)
+    return hotpath.scan(data, detail_root=detail_root, max_depth=limits.max_depth, capture=CAPTURED_TAGS)
 
 
 def detail_tree(detail: Detail, limits: XmlLimits = DEFAULT_LIMITS) -> etree._Element:
