@@ -193,3 +193,10 @@ def test_splitter_is_the_same(documents: list[bytes], cuts: list[int]) -> None:
 def test_end_search_is_the_same(buffer: bytes, position: int, closer: bytes, name: bytes) -> None:
     position = min(position, len(buffer))
     _same(lambda: hotpath.xml_end(buffer, position, closer, name))
+
+
+@given(st.binary(max_size=200).map(lambda b: b.replace(b"\x00", b"<").replace(b"\x01", b"event")))
+@example(b"<EvEnT </event <//event <event</EVENT")
+@example(b"</eve")
+def test_event_tag_count_is_the_same(data: bytes) -> None:
+    _same(lambda: hotpath.event_tags(data))

@@ -550,9 +550,58 @@ static PyObject *native_xml_end(PyObject *module, PyObject *const *args, Py_ssiz
     return Py_BuildValue("(ny#n)", (Py_ssize_t)-1, closer, closer_len, resume);
 }
 
+/* event_tags(data) -> how many times "<event" or "</event" occurs, ASCII case ignored: the
+ * frame-safety check of rallypoint.cot.xml.is_frame_safe, without a regex pass. */
+static int is_event_at(const char *p, Py_ssize_t left) {
+    static const char word[] = "event";
+    if (left < 5) {
+        return 0;
+    }
+    for (int i = 0; i < 5; i++) {
+        char c = p[i];
+        if (c >= 'A' && c <= 'Z') {
+            c = (char)(c - 'A' + 'a');
+        }
+        if (c != word[i]) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static PyObject *native_event_tags(PyObject *module, PyObject *data) {
+    (void)module;
+    Py_buffer view;
+    if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0) {
+        return NULL;
+    }
+    const char *bytes = (const char *)view.buf;
+    Py_ssize_t size = view.len;
+    Py_ssize_t count = 0;
+    Py_ssize_t at = 0;
+    while (at < size) {
+        const char *hit = memchr(bytes + at, '<', (size_t)(size - at));
+        if (hit == NULL) {
+            break;
+        }
+        Py_ssize_t next = (hit - bytes) + 1;
+        if (next < size && bytes[next] == '/') {
+            next++;
+        }
+        if (is_event_at(bytes + next, size - next)) {
+            count++;
+            next += 5;
+        }
+        at = next;
+    }
+    PyBuffer_Release(&view);
+    return PyLong_FromSsize_t(count);
+}
+
 static PyMethodDef methods[] = {
     {"scan", (PyCFunction)(void (*)(void))native_scan, METH_FASTCALL, "One pass over an event: see xmlscan."},
     {"check_well_formed", native_check_well_formed, METH_O, "Parse without collecting anything."},
+    {"event_tags", native_event_tags, METH_O, "Occurrences of <event or </event, ASCII case ignored."},
     {"xml_end", (PyCFunction)(void (*)(void))native_xml_end, METH_FASTCALL,
      "End of the XML message being searched: see StreamDecoder._xml_end."},
     {NULL, NULL, 0, NULL},

@@ -1,11 +1,11 @@
 """Which implementation of the hot path runs: the native twin when it was built, else Python.
 
-The XML scan (:mod:`rallypoint.cot.xmlscan`) and the stream splitter's end-of-message search
-(:mod:`rallypoint.cot.markup`) each have a C twin in ``_native.c``, built by ``setup.py`` when
-a compiler and the libexpat and Python headers are present. Both give identical results (the
-same expat does the parsing; tests run the codec suites against both and compare them on
-hostile input), so the choice changes only speed. ``rallypoint serve`` logs
-:data:`IMPLEMENTATION`.
+The XML scan (:mod:`rallypoint.cot.xmlscan`), the stream splitter's end-of-message search and
+the event-tag count of the frame-safety check (:mod:`rallypoint.cot.markup`) each have a C twin
+in ``_native.c``, built by ``setup.py`` when a compiler and the libexpat and Python headers are
+present. Both give identical results (the same expat does the parsing; tests run the codec
+suites against both and compare them on hostile input), so the choice changes only speed.
+``rallypoint serve`` logs :data:`IMPLEMENTATION`.
 
 Callers go through this module's functions (``hotpath.scan(...)``), which :func:`use` rebinds.
 """
@@ -79,18 +79,22 @@ check_well_formed: Callable[[bytes], None] = xmlscan.check_well_formed
 """Raise :class:`MalformedXml` unless ``data`` is well-formed XML."""
 xml_end: Callable[[bytes | bytearray, int, bytes, bytes], tuple[int, bytes, int]] = markup.xml_end
 """See :func:`rallypoint.cot.markup.xml_end`."""
+event_tags: Callable[[bytes | bytearray], int] = markup.event_tags
+"""See :func:`rallypoint.cot.markup.event_tags`."""
 IMPLEMENTATION = PYTHON
 
 
 def use(name: str) -> None:
     """Switch every caller to ``name`` (one of :data:`AVAILABLE`)."""
-    global scan, check_well_formed, xml_end, IMPLEMENTATION
+    global scan, check_well_formed, xml_end, event_tags, IMPLEMENTATION
     if name not in AVAILABLE:
         raise ValueError(f"hot path {name!r} is not available here (have: {', '.join(AVAILABLE)})")
     if name == NATIVE:
         scan, check_well_formed, xml_end = _native_scan, _native_check_well_formed, _native_xml_end
+        event_tags = _native.event_tags
     else:
         scan, check_well_formed, xml_end = _python_scan, xmlscan.check_well_formed, markup.xml_end
+        event_tags = markup.event_tags
     IMPLEMENTATION = name
 
 

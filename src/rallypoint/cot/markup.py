@@ -22,6 +22,15 @@ _PATTERNS = {
 }
 
 
+_EVENT_TAG = re.compile(rb"</?event", re.IGNORECASE)
+"""What a stream splitter looks for; any case, as the laxest splitter would."""
+
+
+def event_tags(data: bytes | bytearray) -> int:
+    """How many times ``<event`` or ``</event`` occurs in ``data``, in any case."""
+    return len(_EVENT_TAG.findall(data))
+
+
 def lookbehind(name: bytes) -> int:
     """Bytes to re-scan when a search resumes, so a token split across reads is still found."""
     return len(name) + MAX_END_TAG_SPACE + 1
