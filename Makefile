@@ -13,11 +13,14 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.run-installed: pyproject.toml | $(BIN)/python
+# The native hot path (setup.py) is compiled at install: a changed C source reinstalls.
+NATIVE_SOURCES := setup.py src/rallypoint/cot/_native.c
+
+$(VENV)/.run-installed: pyproject.toml $(NATIVE_SOURCES) | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
-$(VENV)/.test-installed: pyproject.toml | $(BIN)/python
+$(VENV)/.test-installed: pyproject.toml $(NATIVE_SOURCES) | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@ $(VENV)/.run-installed
 
@@ -25,8 +28,8 @@ run: $(VENV)/.run-installed $(if $(HAVE_NPM),web)
 	$(BIN)/rallypoint serve $(SERVE_ARGS)
 
 lint: $(VENV)/.test-installed
-	$(BIN)/ruff check src tests scripts
-	$(BIN)/ruff format --check src tests scripts
+	$(BIN)/ruff check src tests scripts setup.py
+	$(BIN)/ruff format --check src tests scripts setup.py
 
 typecheck: $(VENV)/.test-installed
 	$(BIN)/mypy

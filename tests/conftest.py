@@ -18,6 +18,7 @@ from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
 from rallypoint.config import Settings
+from rallypoint.cot import hotpath
 from rallypoint.cot.stream import StreamDecoder
 from rallypoint.pki.authority import CertificateAuthority
 from rallypoint.pki.identities import IdentityStore
@@ -64,6 +65,21 @@ class RunningServer:
     async def connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         """Open a plain TCP stream to the server."""
         return await asyncio.open_connection(self.host, self.ports.tcp)
+
+
+@pytest.fixture(scope="module", params=[hotpath.PYTHON, hotpath.NATIVE])
+def hot_path(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Run a module's tests once with each hot-path implementation (``pytestmark`` uses it).
+
+    Module-scoped so that hypothesis tests may use it; the native twin is skipped only where
+    it was not built (no compiler at install time)."""
+    name = str(request.param)
+    if name not in hotpath.AVAILABLE:
+        pytest.skip("the native extension was not built")
+    previous = hotpath.IMPLEMENTATION
+    hotpath.use(name)
+    yield name
+    hotpath.use(previous)
 
 
 @pytest.fixture

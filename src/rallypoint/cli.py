@@ -15,6 +15,7 @@ from typing import Any
 
 from rallypoint import __version__
 from rallypoint.config import Settings, load_settings
+from rallypoint.cot import hotpath
 from rallypoint.errors import ConfigError, PkiError
 from rallypoint.missions.commands import MISSION_COMMANDS, add_mission_parsers, run_mission_command
 from rallypoint.pki.commands import PKI_COMMANDS, add_pki_parsers, run_pki_command
@@ -50,6 +51,11 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         "--multicast", action="store_true", default=None, help="join the 239.2.3.1:6969 SA group"
     )
     serve.add_argument("--log-level", help="DEBUG, INFO, WARNING ...")
+    serve.add_argument(
+        "--hot-path",
+        choices=hotpath.AVAILABLE,
+        help="CoT scan implementation (default: native when built); for side-by-side measurements",
+    )
 
     if command in (None, "bench"):
         from rallypoint.bench.command import add_bench_parser
@@ -109,6 +115,7 @@ async def serve(settings: Settings) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, lambda: asyncio.ensure_future(server.stop()))
     log.info("data directory: %s", settings.data_dir.resolve())
+    log.info("CoT hot path: %s", hotpath.describe())
     await server.serve_until_stopped()
 
 
@@ -122,6 +129,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             logging.basicConfig(
                 level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
             )
+            if args.hot_path is not None:
+                hotpath.use(args.hot_path)
             run_event_loop(serve(settings))
             return 0
         if args.command == "bench":

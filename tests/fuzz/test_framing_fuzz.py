@@ -22,6 +22,9 @@ from rallypoint.cot.stream import Frame, FrameKind, StreamDecoder
 from rallypoint.cot.xml import parse_event, serialize_event
 from rallypoint.errors import ProtocolError
 
+pytestmark = pytest.mark.usefixtures("hot_path")
+"""Every test here runs against the pure-Python hot path and its native twin."""
+
 VECTOR = Path(__file__).parent.parent / "fixtures" / "cot" / "pli_wintak_takproto_vector"
 STREAM_BYTES = VECTOR.with_suffix(".stream.bin").read_bytes()
 PAYLOAD = STREAM_BYTES[3:]

@@ -15,6 +15,9 @@ from rallypoint.cot.framing import (
 from rallypoint.cot.stream import FrameKind, StreamDecoder
 from rallypoint.errors import EmptyFrame, FrameTooLarge, MalformedFrame
 
+pytestmark = pytest.mark.usefixtures("hot_path")
+"""Every test here runs against the pure-Python hot path and its native twin."""
+
 VECTOR = Path(__file__).parent.parent / "fixtures" / "cot" / "pli_wintak_takproto_vector"
 STREAM_BYTES = VECTOR.with_suffix(".stream.bin").read_bytes()
 MESH_BYTES = VECTOR.with_suffix(".mesh.bin").read_bytes()

@@ -28,6 +28,9 @@ from rallypoint.cot.xml import (
 from rallypoint.errors import ForbiddenXml, FrameTooLarge, InvalidEvent, MalformedFrame, MalformedXml
 from tests.conftest import stream_payloads
 
+pytestmark = pytest.mark.usefixtures("hot_path")
+"""Every test here runs against the pure-Python hot path and its native twin."""
+
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "cot"
 EVENT_FIXTURES = sorted(path for path in FIXTURES.glob("*.xml") if not path.name.startswith("dp_"))
 VECTOR_XML = (FIXTURES / "pli_wintak_takproto_vector.xml").read_bytes()

@@ -11,6 +11,9 @@ from rallypoint.cot.stream import Frame, FrameKind, StreamDecoder
 from rallypoint.errors import EmptyFrame, FrameTooLarge, MalformedFrame, ProtocolError
 from tests.conftest import EVENT_FIXTURES, fixture_bytes
 
+pytestmark = pytest.mark.usefixtures("hot_path")
+"""Every test here runs against the pure-Python hot path and its native twin."""
+
 LIMIT = 64 * 1024
 AUTH = b'<auth><cot username="a" password="b" uid="c"/></auth>'
 

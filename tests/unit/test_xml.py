@@ -21,6 +21,9 @@ from rallypoint.cot.xml import (
 from rallypoint.errors import ForbiddenXml, FrameTooLarge, InvalidEvent, MalformedXml, ProtocolError
 from tests.conftest import EVENT_FIXTURES, FIXTURES, fixture_bytes
 
+pytestmark = pytest.mark.usefixtures("hot_path")
+"""Every test here runs against the pure-Python hot path and its native twin."""
+
 
 @pytest.mark.parametrize("path", EVENT_FIXTURES, ids=lambda p: p.name)
 def test_every_fixture_round_trips(path: Path) -> None:

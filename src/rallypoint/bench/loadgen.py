@@ -45,9 +45,11 @@ def wall_clock_ms() -> int:
 class BenchClient(asyncio.Protocol):
     """One connection: waits for the server's offer (and negotiates protobuf), then counts."""
 
-    def __init__(self, wire_format: WireFormat) -> None:
+    def __init__(self, wire_format: WireFormat, *, offered: bool = True) -> None:
         loop = asyncio.get_running_loop()
         self.wire_format = wire_format
+        self.offered = offered
+        """The server sends a protocol offer first; False counts from the connection's start."""
         self.ready: asyncio.Future[None] = loop.create_future()
         """Done once the server has attached us and the wire format is settled."""
         self.closed: asyncio.Future[None] = loop.create_future()
@@ -62,6 +64,8 @@ class BenchClient(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's do not subclass asyncio's
+        if not self.offered:
+            self._start_counting()
 
     def data_received(self, data: bytes) -> None:
         if not self._counting:
@@ -149,8 +153,10 @@ class BenchClient(asyncio.Protocol):
 class Sender(BenchClient):
     """A client that also writes its position report, flat out or at a fixed interval."""
 
-    def __init__(self, wire_format: WireFormat, message: StampedMessage, fence: bytes) -> None:
-        super().__init__(wire_format)
+    def __init__(
+        self, wire_format: WireFormat, message: StampedMessage, fence: bytes, *, offered: bool = True
+    ) -> None:
+        super().__init__(wire_format, offered=offered)
         self.message = message
         self.fence = fence
         self.sent = 0

@@ -26,12 +26,15 @@ class Route:
     receivers: Endpoint
     senders: tuple[Endpoint, ...]
     """Sender ``i`` uses ``senders[i % len(senders)]`` (over TLS: its own identity)."""
+    offers: bool = True
+    """The server sends a TAK protocol offer on connect, and clients wait for it; a peer
+    server that sends none (taky) is counted from the moment a connection opens."""
 
     @classmethod
-    def plain(cls, host: str, port: int) -> "Route":
+    def plain(cls, host: str, port: int, *, offers: bool = True) -> "Route":
         """Plain TCP to ``host:port`` for every connection."""
         endpoint = Endpoint(host, port)
-        return cls(endpoint, (endpoint,))
+        return cls(endpoint, (endpoint,), offers)
 
     @property
     def tls(self) -> bool:

@@ -96,13 +96,15 @@ async def _run_load(scenario: Scenario, route: Route, pid: int | None) -> BenchR
                 fmt,
                 stamped_pli(f"bench-{run_id}-{i}", f"BENCH-{run_id}-{i}", now_ms, fmt),
                 fence_bytes(f"bench-{run_id}-{i}-fence", now_ms, fmt),
+                offered=route.offers,
             ),
         )
         for i in range(scenario.senders)
     ]
     before = _mark(pid)
     receivers = await connect_many(
-        [(route.receivers, partial(BenchClient, fmt))] * scenario.clients, CONNECT_CONCURRENCY
+        [(route.receivers, partial(BenchClient, fmt, offered=route.offers))] * scenario.clients,
+        CONNECT_CONCURRENCY,
     )
     senders: list[Sender] = []
     try:

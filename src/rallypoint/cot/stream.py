@@ -20,6 +20,7 @@ import re
 from enum import Enum
 from typing import NamedTuple
 
+from rallypoint.cot import hotpath
 from rallypoint.cot.framing import MAGIC as FRAME_MAGIC
 from rallypoint.cot.framing import scan_varint
 from rallypoint.errors import EmptyFrame, FrameTooLarge, MalformedFrame, ProtocolError
@@ -27,19 +28,10 @@ from rallypoint.errors import EmptyFrame, FrameTooLarge, MalformedFrame, Protoco
 MAX_DECLARATION_BYTES = 256
 """An ``<?xml ...?>`` declaration is under 60 bytes in practice."""
 
-MAX_END_TAG_SPACE = 32
-"""Whitespace accepted inside ``</event  >``; legal XML allows more, no client writes any."""
-
 DEFAULT_MAX_FRAMES = 512
 """Messages returned by one :meth:`StreamDecoder.feed`: a read of tiny frames cannot hold the
 loop for tens of thousands of messages (a real client sends a few a second)."""
 
-_TEXT_OPENERS = {b"<![CDATA[": b"]]>", b"<!--": b"-->", b"<?": b"?>"}
-"""Markup whose content is text, with what closes it: a ``</event>`` inside is not an end."""
-_EVENT_MARKUP = re.compile(rb"<!\[CDATA\[|<!--|<\?|</event[ \t\r\n]{0,%d}>" % MAX_END_TAG_SPACE)
-_AUTH_MARKUP = re.compile(rb"<!\[CDATA\[|<!--|<\?|</auth[ \t\r\n]{0,%d}>" % MAX_END_TAG_SPACE)
-_MARKUP_LOOKBEHIND = len(b"</event") + MAX_END_TAG_SPACE + 1
-"""Bytes to re-scan when a search resumes, so a token split across reads is still found."""
 _WHITESPACE = re.compile(rb"[ \t\r\n]+|\xef\xbb\xbf")
 _XML_START = re.compile(rb"<(event|auth)[\s>/]")
 
@@ -165,29 +157,15 @@ class StreamDecoder:
             ):
                 return -1  # may still become "<event " or "<auth>"
             raise MalformedFrame("XML message does not start with <event> or <auth>")
-        pattern = _EVENT_MARKUP if head.group(1) == b"event" else _AUTH_MARKUP
-        position = max(start, self._resume_at)
-        closer = self._closer
-        while True:
-            if closer is not None:
-                found = buffer.find(closer, position)
-                if found < 0:
-                    self._closer, self._resume_at = closer, max(position, len(buffer) - len(closer) + 1)
-                    return self._incomplete(buffer, start)
-                position, closer = found + len(closer), None
-                continue
-            match = pattern.search(buffer, position)
-            if match is None:
-                self._closer, self._resume_at = None, max(position, len(buffer) - _MARKUP_LOOKBEHIND)
-                return self._incomplete(buffer, start)
-            closer = _TEXT_OPENERS.get(match.group())
-            if closer is None:
-                break
-            position = match.end()
-        if match.end() - start > self.max_xml_bytes:
+        name = b"</event" if head.group(1) == b"event" else b"</auth"
+        end, closer, resume = hotpath.xml_end(buffer, max(start, self._resume_at), self._closer or b"", name)
+        if end < 0:
+            self._closer, self._resume_at = closer or None, resume
+            return self._incomplete(buffer, start)
+        if end - start > self.max_xml_bytes:
             raise FrameTooLarge(f"XML message exceeds the cap of {self.max_xml_bytes} bytes")
         self._closer, self._resume_at = None, 0
-        return match.end()
+        return end
 
     def _incomplete(self, buffer: bytearray, start: int) -> int:
         """-1 (wait for more) for a pending message, unless it already exceeds the cap."""

@@ -14,10 +14,11 @@ from decimal import Decimal
 
 from lxml import etree
 
+from rallypoint.cot import hotpath
 from rallypoint.cot.detail import CAPTURED_TAGS, build_detail
 from rallypoint.cot.event import UNKNOWN_DISTANCE, Detail, DetailElement, Event, Point
 from rallypoint.cot.timefmt import format_time, parse_time
-from rallypoint.cot.xmlscan import Scan, check_well_formed
+from rallypoint.cot.xmlscan import ScanResult
 from rallypoint.errors import ForbiddenXml, FrameTooLarge, InvalidEvent, MalformedXml
 
 DEFAULT_MAX_EVENT_BYTES = 64 * 1024
@@ -43,8 +44,6 @@ XML_WHITESPACE = " \t\n\r"
 MARKUP_DECLARATION = re.compile(rb"<!(?!--|\[CDATA\[)")
 """A DOCTYPE, ENTITY or other declaration: refused before any parser sees the bytes."""
 _EVENT_TAG_TEXT = re.compile(r"</?event", re.IGNORECASE)
-_EVENT_TAG = re.compile(rb"</?event", re.IGNORECASE)
-"""What a stream splitter looks for; any case, as the laxest splitter would."""
 
 
 def hardened_parser(*, remove_blank_text: bool) -> etree.XMLParser:
@@ -131,12 +130,12 @@ def frame_safe_detail(xml_text: str, limits: XmlLimits = DEFAULT_LIMITS) -> str:
 
 def is_frame_safe(data: bytes) -> bool:
     """The bytes of one XML event hold no event tag but its own, so they may be forwarded as they are."""
-    return len(_EVENT_TAG.findall(data)) <= 2
+    return hotpath.event_tags(data) <= 2
 
 
 def quotes_event_tag(payload: bytes) -> bool:
     """A protobuf payload holds the text ``<event`` or ``</event`` (so its detail was re-serialised)."""
-    return _EVENT_TAG.search(payload) is not None
+    return hotpath.event_tags(payload) > 0
 
 
 def check_detail(xml_text: str, limits: XmlLimits = DEFAULT_LIMITS) -> None:
@@ -146,7 +145,7 @@ def check_detail(xml_text: str, limits: XmlLimits = DEFAULT_LIMITS) -> None:
         _scan(data, limits, detail_root=True)
         return
     _check(data, limits)
-    check_well_formed(data)
+    hotpath.check_well_formed(data)
 
 
 def _check(data: bytes, limits: XmlLimits) -> None:
@@ -157,9 +156,9 @@ def _check(data: bytes, limits: XmlLimits) -> None:
         raise ForbiddenXml("DOCTYPE and entity declarations are not accepted")
 
 
-def _scan(data: bytes, limits: XmlLimits, *, detail_root: bool) -> Scan:
+def _scan(data: bytes, limits: XmlLimits, *, detail_root: bool) -> ScanResult:
     _check(data, limits)
-    return Scan(data, detail_root=detail_root, max_depth=limits.max_depth, capture=CAPTURED_TAGS)
+    return hotpath.scan(data, detail_root=detail_root, max_depth=limits.max_depth, capture=CAPTURED_TAGS)
 
 
 def detail_tree(detail: Detail, limits: XmlLimits = DEFAULT_LIMITS) -> etree._Element:

@@ -26,6 +26,8 @@ def check_well_formed(data: bytes) -> None:
         ParserCreate(namespace_separator=NAMESPACE_SEPARATOR).Parse(data, True)
     except ExpatError as exc:
         raise MalformedXml(f"not well-formed XML: {exc}") from exc
+    except LookupError as exc:  # pyexpat looks a declared encoding up among Python's codecs
+        raise MalformedXml(f"unknown encoding: {exc}") from exc
 
 
 class Node:
@@ -33,25 +35,23 @@ class Node:
 
     __slots__ = ("attributes", "children", "tag", "text")
 
-    def __init__(self, tag: str, attributes: dict[str, str]) -> None:
+    def __init__(
+        self,
+        tag: str,
+        attributes: dict[str, str],
+        children: list[tuple[str, dict[str, str]]] | None = None,
+        text: str = "",
+    ) -> None:
         self.tag = tag
         self.attributes = attributes
-        self.children: list[tuple[str, dict[str, str]]] = []
-        self.text = ""
+        self.children: list[tuple[str, dict[str, str]]] = [] if children is None else children
+        self.text = text
 
 
-class Scan:
-    """What one pass over an event (or a bare ``<detail>``) collected."""
+class ScanResult:
+    """What one pass over an event (or a bare ``<detail>``) collected, by either scanner."""
 
     __slots__ = (
-        "_capture",
-        "_current",
-        "_data",
-        "_depth",
-        "_detail_depth",
-        "_in_detail",
-        "_max_depth",
-        "_parser",
         "detail_content_start",
         "detail_end",
         "detail_found",
@@ -62,34 +62,26 @@ class Scan:
         "root_tag",
     )
 
-    def __init__(self, data: bytes, *, detail_root: bool, max_depth: int, capture: frozenset[str]) -> None:
-        self._data = data
-        self._max_depth = max_depth
-        self._capture = capture
-        self._depth = 0
-        self._detail_depth = 1 if detail_root else 2
-        self._in_detail = False
-        self._current: Node | None = None
-        self.root: dict[str, str] = {}
-        self.root_tag = ""
-        self.point: dict[str, str] | None = None
-        self.detail_found = False
-        self.detail_content_start = -1
-        self.detail_end = -1
-        self.encoding: str | None = None
-        self.nodes: list[Node] = []
-        parser = ParserCreate(namespace_separator=NAMESPACE_SEPARATOR)
-        parser.StartElementHandler = self._start
-        parser.EndElementHandler = self._end
-        parser.XmlDeclHandler = self._declaration
-        self._parser = parser
-        try:
-            parser.Parse(data, True)
-        except ExpatError as exc:
-            raise MalformedXml(f"not well-formed XML: {exc}") from exc
-        finally:
-            del self._parser  # the handlers refer back to self: break the cycle now
-            self._data = b""
+    def __init__(
+        self,
+        *,
+        root_tag: str,
+        root: dict[str, str],
+        point: dict[str, str] | None,
+        detail_found: bool,
+        detail_content_start: int,
+        detail_end: int,
+        encoding: str | None,
+        nodes: list[Node],
+    ) -> None:
+        self.root_tag = root_tag
+        self.root = root
+        self.point = point
+        self.detail_found = detail_found
+        self.detail_content_start = detail_content_start
+        self.detail_end = detail_end
+        self.encoding = encoding
+        self.nodes = nodes
 
     def detail_text(self, data: bytes) -> str:
         """The content of ``<detail>`` exactly as the sender wrote it."""
@@ -100,6 +92,54 @@ class Scan:
             return raw.decode(self.encoding or "utf-8")
         except (LookupError, UnicodeDecodeError) as exc:
             raise InvalidEvent(f"cannot decode detail as {self.encoding or 'utf-8'}") from exc
+
+
+class Scan(ScanResult):
+    """The pure-Python scan: expat calls back into Python once per element."""
+
+    __slots__ = (
+        "_capture",
+        "_current",
+        "_data",
+        "_depth",
+        "_detail_depth",
+        "_in_detail",
+        "_max_depth",
+        "_parser",
+    )
+
+    def __init__(self, data: bytes, *, detail_root: bool, max_depth: int, capture: frozenset[str]) -> None:
+        self._data = data
+        self._max_depth = max_depth
+        self._capture = capture
+        self._depth = 0
+        self._detail_depth = 1 if detail_root else 2
+        self._in_detail = False
+        self._current: Node | None = None
+        super().__init__(
+            root_tag="",
+            root={},
+            point=None,
+            detail_found=False,
+            detail_content_start=-1,
+            detail_end=-1,
+            encoding=None,
+            nodes=[],
+        )
+        parser = ParserCreate(namespace_separator=NAMESPACE_SEPARATOR)
+        parser.StartElementHandler = self._start
+        parser.EndElementHandler = self._end
+        parser.XmlDeclHandler = self._declaration
+        self._parser = parser
+        try:
+            parser.Parse(data, True)
+        except ExpatError as exc:
+            raise MalformedXml(f"not well-formed XML: {exc}") from exc
+        except LookupError as exc:  # an encoding declared that no Python codec knows
+            raise MalformedXml(f"unknown encoding: {exc}") from exc
+        finally:
+            del self._parser  # the handlers refer back to self: break the cycle now
+            self._data = b""
 
     def _declaration(self, _version: str, encoding: str | None, _standalone: int) -> None:
         self.encoding = encoding

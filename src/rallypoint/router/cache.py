@@ -93,11 +93,13 @@ class SituationCache:
         if current is None and not self._has_room(groups, owner):
             self.refused += 1
             return False
-        if current is not None:
-            self._count(current, -1)
         entry = CacheEntry(message, groups, expires, sender_id, owner)
         self._entries[event.uid] = entry
-        self._count(entry, 1)
+        if current is None or current.owner != owner or current.groups != groups:
+            # a uid's update from the same sender in the same groups (nearly every one) moves no share
+            if current is not None:
+                self._count(current, -1)
+            self._count(entry, 1)
         scheduled = self._scheduled.get(event.uid)
         if scheduled is None or expires < scheduled:
             self._scheduled[event.uid] = expires
