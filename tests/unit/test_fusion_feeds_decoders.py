@@ -58,6 +58,24 @@ def test_aircraft_json_reports_fresh_positions_once() -> None:
     assert again.reports == ()  # the same snapshot holds no news
 
 
+def _snapshot(now: float, seen_pos: float, lat: float = 51.0) -> bytes:
+    entry = {"hex": "3c6444", "lat": lat, "lon": 7.0, "seen_pos": seen_pos}
+    return json.dumps({"now": now, "aircraft": [entry]}).encode()
+
+
+def test_aircraft_json_one_fix_in_two_polls_is_reported_once() -> None:
+    # 1.001 s times 1000 is 1000.9999999999999: truncated, the second poll's copy of the fix
+    # came out 1 ms newer than the first and was fused a second time.
+    decoder = AircraftJsonDecoder(feed("adsb_json"))
+    first = decoder.decode(_snapshot(1_712_345_678.5, 0.501), NOW_MS)
+    assert [r.time_ms for r in first.reports] == [1_712_345_677_999]
+    assert decoder.decode(_snapshot(1_712_345_679.0, 1.001), NOW_MS + 500).reports == ()
+    # readsb's 0.1 s resolution can shift one fix by up to 0.2 s: same place, same fix.
+    assert decoder.decode(_snapshot(1_712_345_679.6, 1.5), NOW_MS + 1100).reports == ()
+    moved = decoder.decode(_snapshot(1_712_345_680.0, 1.5, lat=51.001), NOW_MS + 1500)
+    assert [(r.time_ms, r.lat) for r in moved.reports] == [(1_712_345_678_500, 51.001)]
+
+
 @pytest.mark.parametrize(
     ("body", "reason"),
     [
