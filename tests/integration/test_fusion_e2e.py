@@ -265,3 +265,5 @@ async def _check_api(ports: BoundPorts) -> None:
         metrics = (await client.get("/metrics")).text
         assert 'rallypoint_feed_reports_total{feed="adsb-north"}' in metrics
         assert 'rallypoint_feed_up{feed="aprs"} 1' in metrics
+        assert "# TYPE rallypoint_feed_last_report_ms gauge" in metrics
+        assert "rallypoint_feed_last_report_ms_total" not in metrics

@@ -2,6 +2,7 @@
 counters in the server's Counters."""
 
 import asyncio
+import logging
 import random
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -133,7 +134,12 @@ async def test_aprs_is_login_and_lines() -> None:
     assert server.received == [b"user N0CALL pass -1 vers rallypoint 0.1 filter r/49/-72/100\r\n"]
 
 
-async def test_readsb_polled_over_http_and_http_errors_restart() -> None:
+async def test_readsb_polled_over_http_and_http_errors_restart(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("httpx", "httpcore"):
+        monkeypatch.setattr(logging.getLogger(name), "level", logging.NOTSET)
+    caplog.set_level(logging.INFO)
     document = (FEEDS / "aircraft.json").read_bytes()
     server = await HttpServer(lambda path: document).start()
     try:
@@ -145,6 +151,12 @@ async def test_readsb_polled_over_http_and_http_errors_restart() -> None:
             await harness.until(lambda: harness.health.last_failure == "http_503")
     finally:
         await server.stop()
+    # httpx logs each request at INFO: one line per poll in the server log, unless silenced
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("http")] == []
+    assert logging.getLogger("httpx").level == logging.WARNING
+    # the newest report's arrival time is a gauge (a point in time), never a counter
+    assert harness.counters.gauges()["feed_last_report_ms{feed=t-adsb_json}"] == 1_712_345_679_000
+    assert not any(name.startswith("feed_last_report_ms") for name in harness.counters.snapshot())
 
 
 async def test_ais_over_udp_reassembles_across_datagrams() -> None:

@@ -7,6 +7,7 @@ supervisor (:mod:`rallypoint.fusion.feeds.runner`) decides when to try again.
 """
 
 import asyncio
+import logging
 from collections.abc import Callable, Sequence
 
 import httpx
@@ -27,6 +28,8 @@ MAX_HTTP_BODY_BYTES = 16 * 1024 * 1024
 """Largest polled document read (a busy readsb's aircraft.json is about 1.5 MB)."""
 MAX_DATAGRAM_LINES = 64
 """NMEA sentences one UDP datagram may hold (AIS-catcher sends one to a few per datagram)."""
+HTTP_CLIENT_LOGGERS = ("httpx", "httpcore")
+"""Loggers of the HTTP client: httpx logs every request at INFO, one line per poll."""
 
 Decode = Callable[[str, int], Decoded]
 """A line decoder: (line, arrival time in ms) -> decoded."""
@@ -156,6 +159,7 @@ def datagram_whole(link: FeedLink, decode: DecodeBytes) -> Callable[[bytes], Non
 async def poll_http(link: FeedLink, decode: DecodeBytes) -> None:
     """GET the feed's URL every ``interval_s`` and decode each body, until a request fails."""
     feed = link.feed
+    quiet_http_client_logs()
     async with httpx.AsyncClient(timeout=HTTP_TIMEOUT_S, follow_redirects=False) as client:
         while True:
             body = await _get(client, feed.url)
@@ -164,6 +168,19 @@ async def poll_http(link: FeedLink, decode: DecodeBytes) -> None:
             now = link.now_ms()
             link.deliver(decode(body, now), now)
             await asyncio.sleep(feed.interval_s)
+
+
+def quiet_http_client_logs() -> None:
+    """Raise the HTTP client's loggers to WARNING unless the operator set a level for them.
+
+    A feed polled twice a second would otherwise fill the server log with one
+    ``HTTP Request: GET …`` line per poll, drowning everything else; failures still show, as
+    the feed's own warnings and its ``feed_failures`` counter.
+    """
+    for name in HTTP_CLIENT_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logging.WARNING)
 
 
 async def _get(client: httpx.AsyncClient, url: str) -> bytes:
