@@ -67,6 +67,8 @@ class FeedConfig:
     """Receiver (lat, lon) for single-message Mode S position decoding (``avr``)."""
     backoff_initial_s: float = 1.0
     backoff_max_s: float = 60.0
+    backoff_probe_s: float = 1.0
+    """While backing off, probe the source this often and restart as soon as it answers."""
 
 
 @dataclass(frozen=True)
@@ -152,6 +154,7 @@ def parse_feed(raw: Any) -> FeedConfig:
             reference=_reference(table.get("reference")),
             backoff_initial_s=float(table.get("backoff_initial_s", 1.0)),
             backoff_max_s=float(table.get("backoff_max_s", 60.0)),
+            backoff_probe_s=float(table.get("backoff_probe_s", 1.0)),
         )
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"feed {name}: {exc}") from exc
@@ -165,8 +168,8 @@ def _check(feed: FeedConfig) -> None:
         problems.append(f"affiliation {feed.affiliation!r} is not one of {''.join(sorted(AFFILIATIONS))}")
     if not feed.groups:
         problems.append("groups must name at least one group")
-    if feed.sigma_m <= 0 or feed.interval_s <= 0 or feed.backoff_initial_s <= 0:
-        problems.append("sigma_m, interval_s and backoff_initial_s must be positive")
+    if min(feed.sigma_m, feed.interval_s, feed.backoff_initial_s, feed.backoff_probe_s) <= 0:
+        problems.append("sigma_m, interval_s, backoff_initial_s and backoff_probe_s must be positive")
     if feed.backoff_max_s < feed.backoff_initial_s:
         problems.append("backoff_max_s must be at least backoff_initial_s")
     if feed.kind == "adsb_json" and not feed.url.startswith(("http://", "https://")):

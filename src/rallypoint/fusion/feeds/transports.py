@@ -8,7 +8,7 @@ supervisor (:mod:`rallypoint.fusion.feeds.runner`) decides when to try again.
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import httpx
 
@@ -61,7 +61,10 @@ class FeedLink:
 async def connect(feed: FeedConfig) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """Open the feed's TCP connection (FeedDown if refused or unanswered)."""
     try:
-        return await asyncio.wait_for(asyncio.open_connection(feed.host, feed.port), CONNECT_TIMEOUT_S)
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow the cancellation
+        # that stops the feed when the connection completes in the same loop iteration.
+        async with asyncio.timeout(CONNECT_TIMEOUT_S):
+            return await asyncio.open_connection(feed.host, feed.port)
     except TimeoutError as exc:
         raise FeedDown(f"{feed.host}:{feed.port} did not answer", reason="timeout") from exc
     except OSError as exc:
@@ -168,6 +171,34 @@ async def poll_http(link: FeedLink, decode: DecodeBytes) -> None:
             now = link.now_ms()
             link.deliver(decode(body, now), now)
             await asyncio.sleep(feed.interval_s)
+
+
+PROBE_TIMEOUT_S = 2.0
+"""A probe waits this long for an answer: it runs every ``backoff_probe_s`` during a back-off."""
+
+Probe = Callable[[FeedConfig], Awaitable[bool]]
+"""Does the feed's source answer again? Cheap and silent: no session, no login, no decoding."""
+
+
+async def probe_source(feed: FeedConfig) -> bool:
+    """True when the source answers: a TCP connect is accepted, or a GET returns 200.
+
+    A listening feed (UDP, pushed GeoJSON) has nothing to probe; it answers False and its
+    supervisor simply waits out the back-off.
+    """
+    try:
+        if feed.kind == "adsb_json":
+            async with httpx.AsyncClient(timeout=PROBE_TIMEOUT_S, follow_redirects=False) as client:
+                async with client.stream("GET", feed.url) as response:
+                    return response.status_code == 200
+        if feed.port and not feed.kind.endswith("_udp"):
+            async with asyncio.timeout(PROBE_TIMEOUT_S):
+                _, writer = await asyncio.open_connection(feed.host, feed.port)
+            writer.close()
+            return True
+    except (OSError, TimeoutError, httpx.HTTPError):
+        return False
+    return False
 
 
 def quiet_http_client_logs() -> None:
