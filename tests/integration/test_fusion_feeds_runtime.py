@@ -19,7 +19,7 @@ from rallypoint.fusion.feeds.backoff import Backoff
 from rallypoint.fusion.feeds.config import FeedConfig
 from rallypoint.fusion.feeds.health import FeedHealth, FeedState
 from rallypoint.fusion.feeds.runner import FeedRunner
-from rallypoint.fusion.feeds.transports import FeedLink
+from rallypoint.fusion.feeds.transports import FeedLink, probe_source
 from rallypoint.fusion.report import Report
 from rallypoint.router.stats import Counters
 from tests.fixtures.feeds.fakes import HttpServer, LineServer, closed_tcp_port, free_udp_port, send_udp
@@ -188,6 +188,21 @@ async def test_a_source_back_after_an_outage_is_probed_and_restarted_quickly(pro
     # the source is asked (probed, or a session tried) at least every probe step
     contacts = sorted(source.probes + source.attempts)
     assert all(b - a <= probe_s + 1e-9 for a, b in itertools.pairwise(contacts))
+
+
+async def test_probes_ask_the_real_source() -> None:
+    http = await HttpServer(lambda path: b"{}").start()
+    lines = await LineServer([b""], hold_open=True).start()
+    try:
+        assert await probe_source(feed("adsb_json", url=http.url("/data/aircraft.json")))
+        assert await probe_source(feed("sbs", lines.port))
+        assert not await probe_source(feed("sbs", closed_tcp_port()))
+        assert not await probe_source(feed("ais_udp", free_udp_port()))
+        http.status = 503
+        assert not await probe_source(feed("adsb_json", url=http.url("/data/aircraft.json")))
+    finally:
+        await http.stop()
+        await lines.stop()
 
 
 async def test_malformed_lines_are_counted_and_the_feed_keeps_reading() -> None:

@@ -20,7 +20,7 @@ from typing import Any
 
 from rallypoint.cot.xml import XmlLimits
 from rallypoint.errors import FeedError, FusionError, StoreError
-from rallypoint.fusion.engine import FusionConfig, FusionEngine
+from rallypoint.fusion.engine import FusionEngine
 from rallypoint.fusion.feeds.adapters import PushFeed, session_for
 from rallypoint.fusion.feeds.config import FeedConfig, FusionFileConfig
 from rallypoint.fusion.feeds.cot import event_report
@@ -53,7 +53,7 @@ class FusionService:
     def __init__(self, host: Host, config: FusionFileConfig, *, rng: random.Random | None = None) -> None:
         self.host = host
         self.config = config
-        self.engine = FusionEngine(FusionConfig(aliases=dict(config.aliases)))
+        self.engine = FusionEngine(config.engine_config())
         self.feeds = {feed.name: feed for feed in config.feeds}
         self.health = {feed.name: FeedHealth(feed.name, feed.kind, host.counters) for feed in config.feeds}
         self.push_feeds = {f.name: PushFeed(f) for f in config.feeds if f.kind == "geojson"}

@@ -33,9 +33,10 @@ class DomainModel:
 
 DEFAULT_MODELS: Mapping[Domain, DomainModel] = MappingProxyType(
     {
-        # Airliners turn at ~1.5 m/s², helicopters hover and sprint; ADS-B reports twice a second.
+        # Airliners turn at ~1.5 m/s² (a 3°/s turn at 120 m/s is 6 m/s²), helicopters hover and
+        # sprint; ADS-B reports twice a second. q = 10 scored best on the bench (3 trailed turns).
         Domain.AIR: DomainModel(
-            q=3.0, q_up=50.0, initial_speed_sigma=150.0, silence_ms=60_000, coast_ms=15_000, max_speed=350.0
+            q=10.0, q_up=50.0, initial_speed_sigma=150.0, silence_ms=60_000, coast_ms=15_000, max_speed=350.0
         ),
         # Ships change speed over minutes; class A AIS at anchor reports only every 3 minutes.
         Domain.SEA: DomainModel(

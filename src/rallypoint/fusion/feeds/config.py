@@ -15,16 +15,22 @@ the settings file itself: the settings loader reads only its ``[rallypoint]`` ta
 
     [fusion.aliases]
     "mmsi:227006760" = "uid:Rescue-3"
+
+The engine's tuning (per-domain process noise, deletion times, gates) is read from the same
+``[fusion]`` table by :mod:`rallypoint.fusion.feeds.tuning_table`.
 """
 
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from rallypoint.errors import ConfigError
+from rallypoint.fusion.feeds.tuning_table import parse_tuning
 from rallypoint.fusion.output import AFFILIATIONS
+from rallypoint.fusion.tuning import FusionConfig
 
 KINDS = {
     "adsb_json": "readsb/dump1090 aircraft.json polled over HTTP (url, interval_s)",
@@ -82,6 +88,12 @@ class FusionFileConfig:
     """Stale time of the fused CoT events."""
     min_emit_interval_s: float = 1.0
     """Per-track output rate limit (a significant change still goes out at once)."""
+    tuning: FusionConfig = field(default_factory=FusionConfig)
+    """Motion models per domain, gates and deletion times from ``[fusion]`` (aliases apart)."""
+
+    def engine_config(self) -> FusionConfig:
+        """The engine's configuration: the file's tuning with its aliases."""
+        return replace(self.tuning, aliases=MappingProxyType(dict(self.aliases)))
 
     def feed(self, name: str) -> FeedConfig:
         """The feed called ``name`` (ConfigError if the file has none)."""
@@ -121,6 +133,7 @@ def parse_fusion_config(data: Mapping[str, Any]) -> FusionFileConfig:
             aliases={str(key): str(value) for key, value in aliases.items()},
             stale_s=float(fusion.get("stale_s", 60.0)),
             min_emit_interval_s=float(fusion.get("min_emit_interval_s", 1.0)),
+            tuning=parse_tuning(fusion),
         )
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"[fusion]: {exc}") from exc

@@ -188,9 +188,11 @@ async def probe_source(feed: FeedConfig) -> bool:
     """
     try:
         if feed.kind == "adsb_json":
-            async with httpx.AsyncClient(timeout=PROBE_TIMEOUT_S, follow_redirects=False) as client:
-                async with client.stream("GET", feed.url) as response:
-                    return response.status_code == 200
+            async with (
+                httpx.AsyncClient(timeout=PROBE_TIMEOUT_S, follow_redirects=False) as client,
+                client.stream("GET", feed.url) as response,
+            ):
+                return response.status_code == 200
         if feed.port and not feed.kind.endswith("_udp"):
             async with asyncio.timeout(PROBE_TIMEOUT_S):
                 _, writer = await asyncio.open_connection(feed.host, feed.port)
