@@ -51,6 +51,7 @@ def test_aircraft_json_reports_fresh_positions_once() -> None:
     assert lufthansa.sigma_m == 25.0  # NACp 9 (30 m, 95 %) is better than the feed's floor
     assert first.reports[1].sigma_m == pytest.approx(92.6 / 2.45)  # NACp 8 widens it
     assert lufthansa.attributes["squawk"] == "1000"
+    assert lufthansa.climb == 0.0  # baro_rate 0 ft/min
     assert lufthansa.domain is Domain.AIR
     assert sorted(first.ignored) == ["no_position", "old_position"]
     assert first.errors == ()
@@ -61,6 +62,13 @@ def test_aircraft_json_reports_fresh_positions_once() -> None:
 def _snapshot(now: float, seen_pos: float, lat: float = 51.0) -> bytes:
     entry = {"hex": "3c6444", "lat": lat, "lon": 7.0, "seen_pos": seen_pos}
     return json.dumps({"now": now, "aircraft": [entry]}).encode()
+
+
+def test_aircraft_json_vertical_rate_prefers_geometric() -> None:
+    entry = {"hex": "3c6444", "lat": 51.0, "lon": 7.0, "seen_pos": 0.0, "geom_rate": 1920, "baro_rate": 1856}
+    body = json.dumps({"now": 1_712_345_678.0, "aircraft": [entry]}).encode()
+    (climbing,) = AircraftJsonDecoder(feed("adsb_json")).decode(body, NOW_MS).reports
+    assert climbing.climb == pytest.approx(1920 * 0.3048 / 60)  # 9.75 m/s
 
 
 def test_aircraft_json_one_fix_in_two_polls_is_reported_once() -> None:

@@ -317,8 +317,12 @@ class FusionEngine:
             self.counters.over_capacity += 1
             return None
         frame = LocalFrame(report.lat, report.lon)
-        speed_sigma = self.config.models[report.domain].initial_speed_sigma
-        state = initial_state(self._filtering.measure(report, frame), speed_sigma * speed_sigma)
+        model = self.config.models[report.domain]
+        state = initial_state(
+            self._filtering.measure(report, frame),
+            model.initial_speed_sigma * model.initial_speed_sigma,
+            model.initial_climb_sigma * model.initial_climb_sigma,
+        )
         prefix = self.config.uid_prefix
         if identity is None:
             self._serial += 1

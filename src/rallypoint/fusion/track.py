@@ -68,11 +68,12 @@ class Track(NamedTuple):
         return self.state.time_ms
 
     def position(self, time_ms: int | None = None) -> tuple[float, float, float | None]:
-        """``(lat, lon, hae)`` at ``time_ms`` (default: the estimate's time), at constant velocity."""
+        """``(lat, lon, hae)`` at ``time_ms`` (default: the estimate's time), at constant velocity
+        (horizontal and vertical)."""
         s = self.state
         dt = 0.0 if time_ms is None else (time_ms - s.time_ms) / 1000.0
         lat, lon, _ = self.frame.to_geodetic(s.east + dt * s.v_east, s.north + dt * s.v_north)
-        return lat, lon, s.up
+        return lat, lon, None if s.up is None else s.up + dt * s.v_up
 
     @property
     def course_speed(self) -> tuple[float, float]:

@@ -121,6 +121,8 @@ class AircraftJsonDecoder:
         altitude = _number(entry.get("alt_geom", entry.get("alt_baro", entry.get("altitude"))))
         speed = _number(entry.get("gs", entry.get("speed")))
         track = _number(entry.get("track"))
+        # geom_rate pairs with alt_geom; baro_rate (or dump1090's vert_rate) is the fallback: ft/min
+        rate = _number(entry.get("geom_rate", entry.get("baro_rate", entry.get("vert_rate"))))
         callsign = str(entry.get("flight", "")).strip() or None
         attributes = {
             key: str(entry[key]) for key in ("squawk", "category", "type") if isinstance(entry.get(key), str)
@@ -140,6 +142,7 @@ class AircraftJsonDecoder:
             domain=Domain.AIR,
             callsign=callsign,
             attributes=MappingProxyType(attributes),
+            climb=feet(rate) / 60.0 if rate is not None else None,
         )
 
 
