@@ -45,6 +45,20 @@ class SourceInfo:
     """Reports from this source absorbed by the track, duplicates included."""
 
 
+class Adoption(NamedTuple):
+    """A second identity that joined a track by kinematics: who, why, when, and whom it joined."""
+
+    identity: str
+    rule: str
+    """``"anonymous"`` (the track had no identity), ``"secondary"`` (a TIS-B/non-ICAO address
+    and an ICAO airframe, either way round) or ``"handover"`` (a new identity of the same
+    namespace after the old one fell silent: an MMSI change)."""
+    time_ms: int
+    """Observation time of the identity's first report."""
+    joined: tuple[str, ...]
+    """The track's identities before it joined."""
+
+
 class Track(NamedTuple):
     """A fused track at ``state.time_ms``, as the engine saw it when the snapshot was taken."""
 
@@ -61,6 +75,8 @@ class Track(NamedTuple):
     coasting: bool
     first_ms: int
     last_received_ms: int
+    adoptions: tuple[Adoption, ...] = ()
+    """Identities that joined by kinematics, in order: the merges, kept in the provenance."""
 
     @property
     def time_ms(self) -> int:
@@ -153,6 +169,7 @@ class TrackFile:
     """The engine's mutable record of one track."""
 
     __slots__ = (
+        "adoptions",
         "attributes",
         "callsign",
         "coasting",
@@ -176,6 +193,7 @@ class TrackFile:
         self.state = state
         self.history: list[HistoryEntry] = [(report, state, frame)]
         self.identities: tuple[str, ...] = ()
+        self.adoptions: tuple[Adoption, ...] = ()
         self.callsign = report.callsign
         self.sources: dict[str, SourceRow] = {}
         self.attributes: Mapping[str, str] = MappingProxyType(dict(report.attributes))
@@ -193,7 +211,7 @@ class TrackFile:
             Track,
             (self.uid, self.domain, self.state, self.frame, self.identities, self.callsign,
              Provenance(self.sources.copy()), self.attributes, self.confirmed, self.coasting, self.first_ms,
-             self.last_received_ms),
+             self.last_received_ms, self.adoptions),
         )  # fmt: skip
 
     def add_identity(self, identity: str) -> None:

@@ -34,6 +34,7 @@ DOMAIN_KEYS = {
     "height_noise": "q_up",
     "initial_speed_sigma": "initial_speed_sigma",
     "max_speed": "max_speed",
+    "initial_climb_sigma": "initial_climb_sigma",
 }
 """Per-domain keys in the file → :class:`DomainModel` fields (positive numbers)."""
 DOMAIN_SECONDS = {"delete_after_s": "silence_ms", "coast_after_s": "coast_ms"}
