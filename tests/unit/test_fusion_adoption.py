@@ -113,3 +113,47 @@ def test_a_new_mmsi_at_two_moored_vessels_40_m_apart_joins_neither() -> None:
     report = at("mmsi:3", 560, 0.0, 20.0, kind="ais", source="ais", domain=Domain.SEA, course=0.0, speed=0.0)
     engine.ingest(report, report.received_ms)
     assert sorted(t.identities for t in engine.tracks()) == [("mmsi:1",), ("mmsi:2",), ("mmsi:3",)]
+
+
+def test_the_callsign_is_stable_across_sources() -> None:
+    """A team's own callsign beats its vessel's AIS name, and equal ranks never take turns."""
+    engine = FusionEngine(
+        FusionConfig(aliases={"mmsi:227006760": "uid:Rescue-3", "aprs:RSC3": "uid:Rescue-3"})
+    )
+    callsigns = []
+    for t in range(0, 120, 5):
+        pli = at(
+            "uid:Rescue-3",
+            t,
+            5.0 * t,
+            0.0,
+            kind="cot",
+            source="pli",
+            domain=Domain.GROUND,
+            callsign="RESCUE 3",
+        )
+        ais = at("mmsi:227006760", t + 1, 5.0 * (t + 1), 0.0, kind="ais", source="ais", domain=Domain.SEA,
+                 callsign="SNSM LE HAVRE")  # fmt: skip
+        for report in (ais, pli) if t % 10 == 0 else (pli, ais):
+            engine.ingest(report, report.received_ms)
+            (track,) = engine.tracks()
+            callsigns.append(track.callsign)
+    assert callsigns[0] == "SNSM LE HAVRE"  # the only one heard yet
+    assert set(callsigns[1:]) == {"RESCUE 3"}  # from the team's own PLI on, never flips back
+
+    engine = FusionEngine(FusionConfig(aliases={"aprs:SNSM-9": "mmsi:227006760"}))
+    shown = []
+    for t in range(0, 60, 5):
+        for identity, name in (("mmsi:227006760", "SNSM LE HAVRE"), ("aprs:SNSM-9", "SNSM-9")):
+            report = at(identity, t + (identity < "b"), 5.0 * t, 0.0, kind="ais", source=identity, domain=Domain.SEA,
+                        callsign=name)  # fmt: skip
+            engine.ingest(report, report.received_ms)
+            shown.append(engine.tracks()[0].callsign)
+    assert set(shown[1:]) == {shown[0]}  # two primary identities: the first callsign stays
+
+
+def test_a_flight_number_change_is_shown() -> None:
+    engine = FusionEngine(FusionConfig())
+    flight(engine, "icao:3c6444", range(0, 10), callsign="DLH4AB")
+    flight(engine, "icao:3c6444", range(10, 20), callsign="DLH4AC")
+    assert engine.tracks()[0].callsign == "DLH4AC"

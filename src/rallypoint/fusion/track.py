@@ -159,6 +159,21 @@ Advance = Callable[[State, Report], State]
 
 _UNSAFE_UID = re.compile(r"[^A-Za-z0-9_.-]+")
 
+CALLSIGN_RANKS = {"uid": 0, "icao": 1, "mmsi": 1, "aprs": 1, "geojson": 1, "adsb": 2}
+"""Whose callsign a track shows: a team's own (its TAK uid) first, then a primary identity
+(an ICAO address, an MMSI, an APRS call), then a TIS-B address; a report without identity last."""
+_NO_CALLSIGN = 99
+
+
+def callsign_rank(identity: str | None) -> int:
+    """The callsign rule: a track takes a report's callsign when the report's identity ranks
+    strictly better than the one its callsign came from, or is that very identity (a flight
+    number that changes). Two sources of equal rank never take turns, so the callsign does not
+    flip between them (53 flips in 184 polls, each one sent at once past the rate limit)."""
+    if identity is None:
+        return 3
+    return CALLSIGN_RANKS.get(identity.partition(":")[0], 2)
+
 
 def track_uid(prefix: str, identity: str) -> str:
     """A CoT uid for the track of ``identity``: stable across restarts, safe in XML and URLs."""
@@ -172,6 +187,7 @@ class TrackFile:
         "adoptions",
         "attributes",
         "callsign",
+        "callsign_from",
         "coasting",
         "confirmed",
         "domain",
@@ -195,6 +211,10 @@ class TrackFile:
         self.identities: tuple[str, ...] = ()
         self.adoptions: tuple[Adoption, ...] = ()
         self.callsign = report.callsign
+        self.callsign_from: tuple[int, str | None] = (
+            (callsign_rank(report.identity), report.identity) if report.callsign else (_NO_CALLSIGN, None)
+        )
+        """Rank and identity of the report the callsign came from (see :func:`callsign_rank`)."""
         self.sources: dict[str, SourceRow] = {}
         self.attributes: Mapping[str, str] = MappingProxyType(dict(report.attributes))
         """Replaced, never changed in place, so snapshots share it."""
@@ -231,13 +251,24 @@ class TrackFile:
             sources[report.source] = (report.kind, report.identity, newest, report.sigma_m, known[4] + 1)
         if report.received_ms > self.last_received_ms:  # noqa: PLR1730 -- as above
             self.last_received_ms = report.received_ms
-        if report.callsign:
-            self.callsign = report.callsign
+        callsign = report.callsign
+        if callsign and callsign != self.callsign:
+            self._take_callsign(report, callsign)
         if report.attributes:
             self.attributes = MappingProxyType({**self.attributes, **report.attributes})
         if self.domain is Domain.GROUND and report.domain is not Domain.GROUND:
             self.domain = report.domain  # a phone aboard a boat or an aircraft reports "ground"
         self.coasting = False
+
+    def _take_callsign(self, report: Report, callsign: str) -> None:
+        """Show ``callsign`` if the rule of :func:`callsign_rank` lets this report set it."""
+        rank, identity = self.callsign_from
+        if report.identity is None or report.identity != identity:
+            rank_of_report = callsign_rank(report.identity)
+            if rank_of_report >= rank:
+                return
+            self.callsign_from = (rank_of_report, report.identity)
+        self.callsign = callsign
 
     def is_duplicate(self, report: Report) -> bool:
         """The same observation already absorbed (a re-sent message, or one broadcast heard twice)."""
