@@ -1,7 +1,10 @@
-"""``rallypoint bench fusion``: our fusion engine against a plain Stone Soup tracker, same reports.
+"""``rallypoint bench fusion``: our fusion engine against Stone Soup, same reports.
 
 Simulates the seeded scenario (``rallypoint.fusion.simulate``), replays it causally through
-our engine and, in the same run, through Stone Soup's GNN tracker when it is installed, and
+our engine and, in the same run, when Stone Soup is installed, through Stone Soup configured
+for the picture (``stonesoup``: identities, per-domain models, de-duplication; the baseline
+the targets compare with, :mod:`rallypoint.bench.fusion_configured`) and through its plain
+GNN tracker on positions only (``stonesoup_positions_only``), and
 prints mean OSPA and GOSPA (cutoff 100 m), identity switches, duplicate and false tracks and
 reports per second for both. Nothing touches the network.
 
@@ -16,6 +19,7 @@ import time
 from typing import Any, NamedTuple
 
 from rallypoint.bench.fusion_baseline import BaselineUnavailable, StoneSoupTracker
+from rallypoint.bench.fusion_configured import ConfiguredStoneSoupTracker
 from rallypoint.fusion.engine import FusionConfig, FusionEngine
 from rallypoint.fusion.evaluate import EngineTracker, Evaluation, evaluate
 from rallypoint.fusion.simulate import Scenario, ScenarioSpec, build_scenario
@@ -106,10 +110,14 @@ def fusion_document(args: argparse.Namespace) -> dict[str, Any]:
             "identified_reports_per_cpu_s": round(rate.cpu),
         },
         "stonesoup": None,
+        "stonesoup_positions_only": None,
     }
     if not args.no_baseline:
         try:
-            document["stonesoup"] = _row(evaluate(scenario, StoneSoupTracker(scenario), args.cutoff))
+            configured = ConfiguredStoneSoupTracker(scenario)
+            document["stonesoup"] = _row(evaluate(scenario, configured, args.cutoff))
+            plain = StoneSoupTracker(scenario)
+            document["stonesoup_positions_only"] = _row(evaluate(scenario, plain, args.cutoff))
         except BaselineUnavailable as exc:
             document["stonesoup_missing"] = str(exc)
     return document
@@ -132,9 +140,10 @@ def _text(document: dict[str, Any], met: dict[str, bool]) -> str:
     lines = [
         f"fusion scenario: seed {s['seed']}, {s['duration_s']:.0f} s, {s['objects']} objects,"
         f" {s['reports']} reports, cutoff {s['cutoff_m']:.0f} m",
-        f"{'':24}{'rallypoint':>14}{'stonesoup':>14}",
+        f"{'':24}{'rallypoint':>14}{'stonesoup':>14}{'ss positions':>14}",
     ]
     ours, baseline = document["rallypoint"], document["stonesoup"] or {}
+    plain = document.get("stonesoup_positions_only") or {}
     for key in (
         "mean_ospa_m",
         "mean_gospa_m",
@@ -143,7 +152,7 @@ def _text(document: dict[str, Any], met: dict[str, bool]) -> str:
         "false_tracks",
         "reports_per_s",
     ):
-        lines.append(f"{key:24}{ours[key]!s:>14}{baseline.get(key, '-')!s:>14}")
+        lines.append(f"{key:24}{ours[key]!s:>14}{baseline.get(key, '-')!s:>14}{plain.get(key, '-')!s:>14}")
     lines.append(f"{'identified reports/s':24}{ours['identified_reports_per_s']!s:>14}")
     lines.append(f"{'  per s of CPU time':24}{ours['identified_reports_per_cpu_s']!s:>14}")
     if "stonesoup_missing" in document:
