@@ -74,3 +74,20 @@ def test_configured_stone_soup_uses_identities_and_skips_duplicates() -> None:
     assert "mmsi:235000000" not in identified
     assert result.duplicate_tracks == 0
     assert result.mean_ospa < 30.0
+
+
+def test_bench_runs_the_issue_scenario_per_domain(capsys: pytest.CaptureFixture[str]) -> None:
+    code = run_fusion_bench(
+        _args("--scenario", "issue", "--duration", "30", "--no-baseline", "--json", "--min-rate", "0")
+    )
+    document = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert (document["scenario"]["name"], document["scenario"]["seed"], document["scenario"]["objects"]) == (
+        "issue",
+        19,
+        53,
+    )
+    ours = document["rallypoint"]
+    assert set(ours["by_domain"]) == {"air", "sea", "ground"}
+    assert all(row["duplicate_tracks"] == 0 for row in ours["by_domain"].values())
+    assert {"missed", "breaks"} <= set(ours)

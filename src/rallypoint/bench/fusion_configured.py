@@ -162,5 +162,5 @@ class ConfiguredStoneSoupTracker:
         for identity, track in self._tracks.items():
             x, vx, y, vy = (float(v) for v in track.state.state_vector.ravel())
             dt = (at - track.state.timestamp).total_seconds()
-            found.append(Estimate(identity, x + vx * dt, y + vy * dt))
+            found.append(Estimate(identity, x + vx * dt, y + vy * dt, self._domains[identity]))
         return found
