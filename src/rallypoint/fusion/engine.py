@@ -353,6 +353,7 @@ class FusionEngine:
             suffix += 1
             uid = f"{base}-{suffix}"
         track = TrackFile(uid, report, frame, state)
+        track.max_turn = math.radians(model.max_turn_rate_dps)
         track.confirmed = self._initiator.is_confirmed(track)
         self._tracks[uid] = track
         self.counters.tracks_created += 1

@@ -31,6 +31,8 @@ class DomainModel:
     """No object of the domain is faster, m/s: a report farther than that (+4 sigma) is not the track's."""
     initial_climb_sigma: float = 1.0
     """Vertical-rate sigma of a track whose first report gives no vertical rate, m/s."""
+    max_turn_rate_dps: float = 0.0
+    """Largest turn rate estimated for extrapolation, degrees/s; 0: extrapolate straight."""
 
 
 DEFAULT_MODELS: Mapping[Domain, DomainModel] = MappingProxyType(
@@ -45,6 +47,7 @@ DEFAULT_MODELS: Mapping[Domain, DomainModel] = MappingProxyType(
             coast_ms=15_000,
             max_speed=350.0,
             initial_climb_sigma=10.0,
+            max_turn_rate_dps=6.0,  # rate-one turns are 3°/s; fighters and helicopters more
         ),
         # Ships change speed over minutes; class A AIS at anchor reports only every 3 minutes.
         Domain.SEA: DomainModel(
@@ -52,7 +55,13 @@ DEFAULT_MODELS: Mapping[Domain, DomainModel] = MappingProxyType(
         ),
         # People and vehicles stop and turn often; ATAK sends a PLI every few seconds to minutes.
         Domain.GROUND: DomainModel(
-            q=0.3, q_up=0.05, initial_speed_sigma=10.0, silence_ms=600_000, coast_ms=120_000, max_speed=60.0
+            q=0.3,
+            q_up=0.05,
+            initial_speed_sigma=10.0,
+            silence_ms=600_000,
+            coast_ms=120_000,
+            max_speed=60.0,
+            max_turn_rate_dps=10.0,
         ),
     }
 )
