@@ -49,6 +49,11 @@ def add_fusion_arguments(bench: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--no-baseline", action="store_true", help="skip the Stone Soup comparison")
     group.add_argument(
+        "--no-positions-only",
+        action="store_true",
+        help="skip the positions-only Stone Soup (20-60 reports/s: minutes on the issue scenario)",
+    )
+    group.add_argument(
         "--min-rate", type=float, default=DEFAULT_MIN_RATE, help="reports/s our engine must reach"
     )
 
@@ -144,8 +149,9 @@ def fusion_document(args: argparse.Namespace) -> dict[str, Any]:
         try:
             configured = ConfiguredStoneSoupTracker(scenario)
             document["stonesoup"] = _row(evaluate(scenario, configured, args.cutoff))
-            plain = StoneSoupTracker(scenario)
-            document["stonesoup_positions_only"] = _row(evaluate(scenario, plain, args.cutoff))
+            if not args.no_positions_only:
+                plain = StoneSoupTracker(scenario)
+                document["stonesoup_positions_only"] = _row(evaluate(scenario, plain, args.cutoff))
         except BaselineUnavailable as exc:
             document["stonesoup_missing"] = str(exc)
     return document
