@@ -98,6 +98,7 @@ tentative_delete_after_s = 20
 process_noise = 10.0
 delete_after_s = 15
 coast_after_s = 5
+max_turn_rate_dps = 0
 
 [fusion.sea]
 process_noise = 0.03
@@ -112,7 +113,7 @@ delete_after_s = 150
 def test_the_fusion_table_tunes_each_domain() -> None:
     config = parse_fusion_config(tomllib.loads(TUNED)).engine_config()
     air, sea, ground = (config.models[d] for d in (Domain.AIR, Domain.SEA, Domain.GROUND))
-    assert (air.q, air.silence_ms, air.coast_ms) == (10.0, 15_000, 5_000)
+    assert (air.q, air.silence_ms, air.coast_ms, air.max_turn_rate_dps) == (10.0, 15_000, 5_000, 0.0)
     assert (sea.q, sea.silence_ms, sea.coast_ms) == (0.03, 60_000, 60_000)  # coasting ≤ deletion
     assert (ground.q, ground.silence_ms) == (3.0, 150_000)
     # what the file does not name keeps its default
@@ -145,6 +146,7 @@ def test_an_empty_fusion_table_gives_the_defaults() -> None:
             r"coast_after_s \(15\) must not exceed delete_after_s \(10\)",
         ),
         ("[fusion]\nair = 3", r"\[fusion.air\] must be a table"),
+        ("[fusion.sea]\nmax_turn_rate_dps = -1", r"max_turn_rate_dps = -1: a number in 0\.\.30"),
     ],
 )
 def test_bad_tuning_is_refused_clearly(fusion: str, message: str) -> None:

@@ -37,6 +37,9 @@ DOMAIN_KEYS = {
     "initial_climb_sigma": "initial_climb_sigma",
 }
 """Per-domain keys in the file → :class:`DomainModel` fields (positive numbers)."""
+MAX_TURN_KEY = "max_turn_rate_dps"
+"""Per-domain turn-rate cap for extrapolation, degrees/s: 0 (straight) up to ``MAX_TURN_DPS``."""
+MAX_TURN_DPS = 30.0
 DOMAIN_SECONDS = {"delete_after_s": "silence_ms", "coast_after_s": "coast_ms"}
 """Per-domain times in seconds → :class:`DomainModel` fields in milliseconds."""
 ENGINE_KEYS = ("gate", "confirm_hits", "tentative_delete_after_s", "max_lag_s")
@@ -76,9 +79,9 @@ def _model(domain: Domain, raw: Any) -> DomainModel:
     where = f"fusion.{domain.value}"
     if not isinstance(raw, dict):
         raise ConfigError(f"[{where}] must be a table")
-    unknown = set(raw) - set(DOMAIN_KEYS) - set(DOMAIN_SECONDS)
+    unknown = set(raw) - set(DOMAIN_KEYS) - set(DOMAIN_SECONDS) - {MAX_TURN_KEY}
     if unknown:
-        allowed = ", ".join([*DOMAIN_KEYS, *DOMAIN_SECONDS])
+        allowed = ", ".join([*DOMAIN_KEYS, *DOMAIN_SECONDS, MAX_TURN_KEY])
         raise ConfigError(f"[{where}]: unknown key(s) {', '.join(sorted(unknown))} (allowed: {allowed})")
     model = DEFAULT_MODELS[domain]
     changes: dict[str, Any] = {
@@ -87,6 +90,12 @@ def _model(domain: Domain, raw: Any) -> DomainModel:
     changes |= {
         field: _seconds(raw, key, where, getattr(model, field)) for key, field in DOMAIN_SECONDS.items()
     }
+    turn = raw.get(MAX_TURN_KEY, model.max_turn_rate_dps)
+    if isinstance(turn, bool) or not isinstance(turn, int | float) or not 0 <= turn <= MAX_TURN_DPS:
+        raise ConfigError(
+            f"[{where}] {MAX_TURN_KEY} = {turn!r}: a number in 0..{MAX_TURN_DPS:g} (0: straight)"
+        )
+    changes["max_turn_rate_dps"] = float(turn)
     if "coast_after_s" not in raw:
         # a shorter deletion time alone must not leave the default coasting time past it
         changes["coast_ms"] = min(model.coast_ms, changes["silence_ms"])
