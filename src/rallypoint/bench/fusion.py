@@ -42,6 +42,7 @@ def add_fusion_arguments(bench: argparse.ArgumentParser) -> None:
     group.add_argument("--cutoff", type=float, default=100.0, help="OSPA/GOSPA cutoff, metres")
     group.add_argument(
         "--scenario",
+        dest="fusion_scenario",
         choices=("default", "issue"),
         default="default",
         help="default: the seeded coast; issue: issue 19's (turns, climbs, 3 receivers, TIS-B,"
@@ -117,7 +118,7 @@ def _row(evaluation: Evaluation) -> dict[str, Any]:
 
 def fusion_document(args: argparse.Namespace) -> dict[str, Any]:
     """Run the comparison the arguments describe; the results as a JSON-able document."""
-    if args.scenario == "issue":
+    if args.fusion_scenario == "issue":
         seed = ISSUE_SPEC.seed if args.seed == _DEFAULT_SPEC.seed else args.seed
         scenario = build_issue_scenario(seed, args.duration or ISSUE_SPEC.duration_s)
         spec = scenario.spec
@@ -130,7 +131,7 @@ def fusion_document(args: argparse.Namespace) -> dict[str, Any]:
     rate = ingest_rate(scenario)
     document: dict[str, Any] = {
         "scenario": {
-            "name": args.scenario,
+            "name": args.fusion_scenario,
             "seed": spec.seed,
             "duration_s": spec.duration_s,
             "objects": len(scenario.objects),
