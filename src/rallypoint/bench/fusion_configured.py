@@ -9,7 +9,8 @@ was built:
   reports without identity go to Stone Soup's GNN tracker as before;
 - **per-domain models**: a constant-velocity transition per domain with the issue's tuned
   process noise (air 10, sea 0.03, ground 3 m²/s³), and deletion after 15/60/150 s of silence;
-- **velocity**: course and speed, when reported, are measured along with the position;
+- **velocity**: course and speed, when reported, are measured along with the position
+  (turned from true north at the report into the scenario frame's axes);
 - **de-duplication**: a report with the identity, time and position of one already used is
   skipped (one ADS-B broadcast heard by two receivers), and so is one older than its
   track's state: Stone Soup's Kalman filter cannot go back in time.
@@ -26,6 +27,7 @@ from typing import Any
 
 from rallypoint.bench.fusion_baseline import BaselineUnavailable, StoneSoupTracker, diagonal, timestamp_of
 from rallypoint.fusion.evaluate import Estimate
+from rallypoint.fusion.geo import LocalFrame
 from rallypoint.fusion.report import Domain, Report
 from rallypoint.fusion.simulate import Scenario
 from rallypoint.fusion.tuning import DEFAULT_VELOCITY_SIGMA
@@ -125,7 +127,9 @@ class ConfiguredStoneSoupTracker:
         velocity = None
         if report.course is not None and report.speed is not None:
             heading = math.radians(report.course)
-            velocity = (report.speed * math.sin(heading), report.speed * math.cos(heading))
+            velocity = LocalFrame(report.lat, report.lon).velocity_in(  # local north to the frame's
+                self._frame, report.speed * math.sin(heading), report.speed * math.cos(heading)
+            )
         domain = self._domains.get(identity, report.domain)
         if domain is Domain.GROUND and report.domain is not Domain.GROUND:
             domain = report.domain  # a phone aboard a boat reports "ground"
