@@ -18,6 +18,7 @@ import { ContactDetails, ContactList } from "./ui/contacts";
 import { h, replace } from "./ui/dom";
 import { MissionsPanel } from "./ui/missions";
 import { PackagesPanel } from "./ui/packages";
+import { RollCallPanel } from "./ui/rollcall";
 
 /**
  * The side list and details redraw at most this often (the map has its own interval), and
@@ -32,7 +33,7 @@ const PANEL_WAIT_MS = 500;
 const BIG_PICTURE = 200;
 const SWEEP_INTERVAL_MS = 1000;
 
-type Tab = "contacts" | "missions" | "chat" | "packages";
+type Tab = "contacts" | "missions" | "chat" | "packages" | "rollcall";
 
 export class App {
   readonly contacts = new ContactStore();
@@ -47,6 +48,7 @@ export class App {
   private readonly chatPanel: ChatPanel;
   private readonly missions: MissionsPanel;
   private readonly packages: PackagesPanel;
+  private readonly rollcalls: RollCallPanel;
   private readonly tabs = new Map<Tab, { button: HTMLButtonElement; panel: HTMLElement }>();
   private readonly liveState = h("span", { className: "live-state", id: "live-state" }, "connecting");
   private lastPanelRender = 0;
@@ -78,11 +80,13 @@ export class App {
     this.chatPanel = new ChatPanel(this.chat, api, me);
     this.packages = new PackagesPanel(api);
     this.missions = new MissionsPanel(api, this.objectives, this.map, me, () => this.assignees());
+    this.rollcalls = new RollCallPanel(api, () => this.teams());
     this.wire();
     this.addTab(side, "contacts", "Contacts", h("div", { className: "stack contacts-tab" }, this.details.element, this.list.element));
     this.addTab(side, "missions", "Missions", this.missions.element);
     this.addTab(side, "chat", "Chat", this.chatPanel.element);
     this.addTab(side, "packages", "Packages", this.packages.element);
+    this.addTab(side, "rollcall", "Roll call", this.rollcalls.element);
     this.show("contacts");
     this.live = new LiveFeed(
       (message) => this.receive(message),
@@ -109,6 +113,7 @@ export class App {
     this.live.start();
     this.missions.refresh();
     this.packages.refresh();
+    this.rollcalls.refresh();
     window.setInterval(() => this.contacts.sweep(Date.now()), SWEEP_INTERVAL_MS);
     const frame = (): void => {
       this.redraw(Date.now());
@@ -143,6 +148,10 @@ export class App {
         break;
       case "mission":
         this.missions.missionChanged(message.mission);
+        break;
+      case "rollcall":
+      case "rollcall-overdue":
+        this.rollcalls.receive(message);
         break;
       default:
         break;
@@ -191,6 +200,10 @@ export class App {
       if (button !== undefined) button.dataset.unread = count > 0 ? String(count) : "";
     };
     this.api.onUnauthorised = () => location.reload();
+    this.rollcalls.onAlarm = (active) => {
+      const button = this.tabs.get("rollcall")?.button;
+      if (button !== undefined) button.dataset.alarm = active ? "on" : "";
+    };
   }
 
   private select(uid: string): void {
@@ -206,6 +219,13 @@ export class App {
       if (entry.contact.type.startsWith("a-f")) names.add(entry.contact.callsign);
     }
     return [...names].sort();
+  }
+
+  /** Teams seen in the picture, offered for a roll call. */
+  private teams(): string[] {
+    const teams = new Set<string>();
+    for (const entry of this.contacts.list()) if (entry.contact.team !== null) teams.add(entry.contact.team);
+    return [...teams].sort();
   }
 
   private header(side: HTMLElement): HTMLElement {

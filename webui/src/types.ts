@@ -121,4 +121,35 @@ export type LiveMessage =
   | { type: "alert"; alert: Alert }
   | { type: "mission"; mission: Mission }
   | { type: "objective"; objective: Objective }
+  | { type: "rollcall"; rollcall: RollCall }
+  | { type: "rollcall-overdue"; id: string; code: string; overdue: string[] }
   | { type: "pong" };
+
+/** One device a roll call asks, with its status when the server last looked. */
+export interface RollCallMember {
+  uid: string;
+  callsign: string | null;
+  team: string | null;
+  status: "answered" | "waiting" | "overdue";
+  answered: number | null;
+  answer: string | null;
+  lastPosition: number | null;
+  noPosition: boolean;
+}
+
+/** A personnel accountability roll call (``/api/rollcalls``). */
+export interface RollCall {
+  id: string;
+  code: string;
+  team: string | null;
+  groups: string[];
+  author: string;
+  started: number;
+  deadline: number;
+  noPositionMinutes: number;
+  state: "open" | "cancelled";
+  ended: number | null;
+  complete: boolean;
+  counts: { answered: number; waiting: number; overdue: number; noPosition: number };
+  members: RollCallMember[];
+}
