@@ -18,6 +18,7 @@ import { ContactDetails, ContactList } from "./ui/contacts";
 import { h, replace } from "./ui/dom";
 import { MissionsPanel } from "./ui/missions";
 import { PackagesPanel } from "./ui/packages";
+import { ReplayPanel } from "./ui/replay";
 import { RollCallPanel } from "./ui/rollcall";
 
 /**
@@ -33,7 +34,7 @@ const PANEL_WAIT_MS = 500;
 const BIG_PICTURE = 200;
 const SWEEP_INTERVAL_MS = 1000;
 
-type Tab = "contacts" | "missions" | "chat" | "packages" | "rollcall";
+type Tab = "contacts" | "missions" | "chat" | "packages" | "rollcall" | "replay";
 
 export class App {
   readonly contacts = new ContactStore();
@@ -49,6 +50,7 @@ export class App {
   private readonly missions: MissionsPanel;
   private readonly packages: PackagesPanel;
   private readonly rollcalls: RollCallPanel;
+  private readonly replay: ReplayPanel;
   private readonly tabs = new Map<Tab, { button: HTMLButtonElement; panel: HTMLElement }>();
   private readonly liveState = h("span", { className: "live-state", id: "live-state" }, "connecting");
   private lastPanelRender = 0;
@@ -81,12 +83,14 @@ export class App {
     this.packages = new PackagesPanel(api);
     this.missions = new MissionsPanel(api, this.objectives, this.map, me, () => this.assignees());
     this.rollcalls = new RollCallPanel(api, () => this.teams());
+    this.replay = new ReplayPanel(api, this.map);
     this.wire();
     this.addTab(side, "contacts", "Contacts", h("div", { className: "stack contacts-tab" }, this.details.element, this.list.element));
     this.addTab(side, "missions", "Missions", this.missions.element);
     this.addTab(side, "chat", "Chat", this.chatPanel.element);
     this.addTab(side, "packages", "Packages", this.packages.element);
     this.addTab(side, "rollcall", "Roll call", this.rollcalls.element);
+    this.addTab(side, "replay", "Replay", this.replay.element);
     this.show("contacts");
     this.live = new LiveFeed(
       (message) => this.receive(message),

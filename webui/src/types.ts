@@ -153,3 +153,36 @@ export interface RollCall {
   counts: { answered: number; waiting: number; overdue: number; noPosition: number };
   members: RollCallMember[];
 }
+
+export interface ReplayPosition {
+  uid: string;
+  callsign: string;
+  type: string;
+  time: number;
+  lat: number;
+  lon: number;
+}
+
+export interface ReplayObjective {
+  time: number;
+  id: string;
+  shortId: string;
+  title: string;
+  state: string;
+  assignee: string | null;
+  author: string | null;
+  mission: string;
+  lat: number;
+  lon: number;
+}
+
+/** ``/api/replay``: what happened in a window, each list in time order. */
+export interface ReplayWindow {
+  start: number;
+  end: number;
+  truncated: boolean;
+  positions: ReplayPosition[];
+  chat: ChatMessage[];
+  objectives: ReplayObjective[];
+  alerts: Alert[];
+}
