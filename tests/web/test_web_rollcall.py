@@ -14,7 +14,7 @@ from rallypoint.pki.identities import IdentityStore
 from rallypoint.pki.paths import identity_path
 from rallypoint.server.server import Server
 from tests.conftest import RunningServer
-from tests.interop.clients import Message, TakClient, chat_xml, event_xml, eventually
+from tests.interop.clients import Message, TakClient, chat_xml, event_xml, eventually, has_type
 from tests.web.conftest import TIMEOUT, USERS, Browser, password
 
 SERVER_UID = "rallypoint"
@@ -72,7 +72,10 @@ async def test_devices_get_the_request_and_check_in_by_geochat(
         await bravo.receive(is_request)
 
         await alpha.send(reply("ALPHA-1", "PAR"))
-        told = await live.receive(
+        receipt = await alpha.receive(lambda m: m.type == "b-t-f" and "check-in received" in m.detail)
+        assert rollcall["code"] in receipt.detail
+        assert alpha.seen(has_type("b-t-f-s")) == []  # the reply reached the server: not undeliverable
+        told = await live.wait_for(
             lambda m: m["type"] == "rollcall" and m["rollcall"]["counts"]["answered"] == 1
         )
         assert statuses(told["rollcall"]) == {"ALPHA-1": "answered", "BRAVO-1": "waiting"}

@@ -115,6 +115,11 @@ def request_text(rollcall: RollCall) -> str:
     )
 
 
+def receipt_text(answered: list[RollCall]) -> str:
+    """What a device is told after its check-in counted."""
+    return f"ROLL CALL {', '.join(r.code for r in answered)}: check-in received, thank you."
+
+
 def cancel_text(rollcall: RollCall) -> str:
     return f"ROLL CALL {rollcall.code} cancelled by the command post: no answer needed."
 

@@ -34,7 +34,7 @@ from rallypoint.errors import (
     StoreError,
 )
 from rallypoint.missions import rollcall as model
-from rallypoint.missions.notify import alert_chat
+from rallypoint.missions.notify import SERVER_CALLSIGN, alert_chat
 from rallypoint.missions.rollcall import RollCall, RollCallBook, rollcall_json
 from rallypoint.router.host import Host
 from rallypoint.router.jobs import JobQueue
@@ -92,6 +92,7 @@ class RollCallService:
             after = entries[-1].id
         self._refresh_asked()
         self.ready = True
+        self.host.router.server_names.update({self.host.settings.server_id, SERVER_CALLSIGN})
         self.host.router.observers.append(self.observe)
         self._jobs.start()
         log.info("roll calls: %d kept, %d open", len(self.book.rollcalls), len(self.book.open()))
@@ -327,8 +328,13 @@ class RollCallService:
             self.host.counters.inc("rollcall_answers_dropped")
 
     async def _answered(self, uid: str, groups: frozenset[str], code: str | None, text: str) -> None:
-        if await self.answer(uid, groups, code, text):
+        """Journal the check-in, then tell the device it counted (its user sees the reply arrive)."""
+        answered = await self.answer(uid, groups, code, text)
+        if answered:
             self.host.counters.inc("rollcall_answered")
+            now = self.host.now_ms()
+            receipt = model.receipt_text(answered)
+            self.host.send_to(uid, alert_chat(self.host.settings.server_id, uid, receipt, now))
 
     def _remarks(self, detail: Detail) -> str:
         try:
