@@ -1,7 +1,7 @@
 """The roll call (PAR) panel in headless Chromium: the commander starts a roll call from the page,
 two TAK-like devices on raw TCP sockets receive the GeoChat request, one checks in by chat and
-shows as answered, the other turns overdue and the alarm shows (banner, tab); a screenshot of
-the panel is saved."""
+shows as answered, the other turns overdue and the alarm shows (banner, tab; a screenshot is
+saved), until the commander accounts for it by hand."""
 
 from tests.browser.conftest import CommandPost, until
 from tests.interop.clients import Message, TakClient, chat_xml, eventually, pli_xml
@@ -47,6 +47,13 @@ async def test_start_a_roll_call_see_answers_and_the_overdue_alarm(command_post:
     assert await page.get_attribute('#rollcall-table tr[data-uid="BRAVO-1"]', "data-status") == "overdue"
     assert "1/2 answered, 1 overdue" in await page.inner_text("#rollcall-summary")
     await command_post.screenshot(page)
+
+    await page.click('#rollcall-table tr[data-uid="BRAVO-1"] button.rollcall-account')  # by radio
+    await until(
+        page, "!!document.querySelector('#rollcall-table tr[data-uid=\"BRAVO-1\"][data-status=answered]')"
+    )
+    await until(page, "document.getElementById('rollcall-alarm').hidden")
+    assert "2/2 answered" in await page.inner_text("#rollcall-summary")
     assert page.errors == []  # type: ignore[attr-defined]
     await alpha.close()
     await bravo.close()

@@ -139,6 +139,17 @@ async def test_hostile_requests_and_answers_change_nothing(
     await eventually(lambda: counters.get("rollcall_answer_refused") == 1)
     assert statuses(await rollcall_of(alice, rollcall["id"])) == {"ALPHA-1": "waiting"}
 
+    path = f"/api/rollcalls/{rollcall['id']}/members/ALPHA-1/account"
+    assert (await eve.post(path, {"note": "by radio"})).status_code == 404
+    assert (
+        await alice.post(f"/api/rollcalls/{rollcall['id']}/members/OTHER-1/account", {})
+    ).status_code == 404
+    assert (await alice.post(path, {"note": 5})).status_code == 400
+    accounted = await alice.post(path, {"note": "by radio"})
+    assert accounted.status_code == 200, accounted.text
+    [member] = accounted.json()["members"]
+    assert (member["status"], member["answer"]) == ("answered", "accounted for by alice: by radio")
+
     cancelled = await alice.post(f"/api/rollcalls/{rollcall['id']}/cancel", {})
     assert cancelled.json()["state"] == "cancelled"
     assert (await alice.post(f"/api/rollcalls/{rollcall['id']}/cancel", {})).status_code == 409

@@ -243,6 +243,20 @@ class RollCallService:
                     answered.append(rollcall)
         return answered
 
+    async def account(self, rollcall: RollCall, uid: str, author: str, note: str) -> RollCall:
+        """The command post accounts for a member itself (seen in person, checked in by radio)."""
+        async with self.lock:
+            if rollcall.state != model.OPEN:
+                raise MissionConflict(f"roll call {rollcall.code} is {rollcall.state}")
+            member = rollcall.members.get(uid)
+            if member is None:
+                raise MissionNotFound(f"{uid} is not asked by roll call {rollcall.code}")
+            if member.answered is None:
+                text = f"accounted for by {author}" + (f": {note}" if note else "")
+                body = {"op": "answer", "uid": uid, "text": text[: model.MAX_ANSWER_CHARS]}
+                await self._commit(rollcall.id, author, body)
+        return rollcall
+
     async def _raise_overdue(self, rollcall: RollCall) -> None:
         async with self.lock:
             if rollcall.state != model.OPEN:

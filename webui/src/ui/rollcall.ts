@@ -132,6 +132,13 @@ export class RollCallPanel {
         h("td", { className: `status ${status}` }, status),
         h("td", {}, member.answered === null ? "" : formatTime(member.answered)),
         h("td", { className: member.noPosition ? "no-position" : "" }, member.noPosition ? `no position (${position})` : position),
+        h(
+          "td",
+          {},
+          rollcall.state === "open" &&
+            member.answered === null &&
+            h("button", { className: "link rollcall-account", title: "Seen in person or checked in by radio", onclick: () => this.account(rollcall.id, member.uid) }, "Accounted"),
+        ),
       );
     });
     replace(
@@ -148,7 +155,7 @@ export class RollCallPanel {
       h(
         "table",
         { className: "rollcall-table", id: "rollcall-table" },
-        h("thead", {}, h("tr", {}, ...["Unit", "Team", "Status", "Answered", "Position"].map((t) => h("th", {}, t)))),
+        h("thead", {}, h("tr", {}, ...["Unit", "Team", "Status", "Answered", "Position", ""].map((t) => h("th", {}, t)))),
         h("tbody", {}, ...rows),
       ),
     );
@@ -188,6 +195,16 @@ export class RollCallPanel {
         toast(`Roll call ${rollcall.code} sent to ${rollcall.members.length} devices`);
       })
       .catch((error: unknown) => toast(`Roll call refused: ${errorText(error)}`));
+  }
+
+  private account(id: string, uid: string): void {
+    this.api
+      .post<RollCall>(`/api/rollcalls/${encodeURIComponent(id)}/members/${encodeURIComponent(uid)}/account`, {})
+      .then((rollcall) => {
+        this.store.apply(rollcall);
+        this.render();
+      })
+      .catch((error: unknown) => toast(`Not recorded: ${errorText(error)}`));
   }
 
   private cancel(id: string): void {

@@ -6,6 +6,7 @@ cancelling are audited with the caller and the scope. Errors are the mission err
 with their status by :func:`~rallypoint.http.marti.missions_common.guarded`.
 """
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -20,7 +21,8 @@ MAX_BODY_BYTES = 4096
 
 
 def rollcall_routes(service: RollCallService, audit: Audit = lambda kind, **fields: None) -> list[BaseRoute]:
-    """``/api/rollcalls`` (GET list, POST start), ``/api/rollcalls/{id}`` and ``…/{id}/cancel``."""
+    """``/api/rollcalls`` (GET list, POST start), ``/api/rollcalls/{id}``, ``…/{id}/cancel`` and
+    ``…/{id}/members/{uid}/account`` (the command post accounts for a member itself)."""
 
     async def index(request: Request) -> Response:
         caller = caller_of(request)
@@ -54,11 +56,25 @@ def rollcall_routes(service: RollCallService, audit: Audit = lambda kind, **fiel
         audit("rollcall_cancelled", user=author, address=caller.address, rollcall=rollcall.code)
         return JSONResponse(service.json(rollcall))
 
+    async def account(request: Request) -> Response:
+        caller = caller_of(request)
+        rollcall = service.get(request.path_params["id"], caller.groups)
+        body = json_object(await read_json(request, MAX_BODY_BYTES))
+        note = body.get("note", "")
+        if not isinstance(note, str):
+            raise HTTPException(400, "note must be a string")
+        uid = request.path_params["uid"]
+        author = caller.name or ANONYMOUS_ACTOR
+        await service.account(rollcall, uid, author, note)
+        audit("rollcall_accounted", user=author, address=caller.address, rollcall=rollcall.code, uid=uid)
+        return JSONResponse(service.json(rollcall))
+
     return [
         Route("/api/rollcalls", guarded(index), methods=["GET"]),
         Route("/api/rollcalls", guarded(start), methods=["POST"]),
         Route("/api/rollcalls/{id}", guarded(get), methods=["GET"]),
         Route("/api/rollcalls/{id}/cancel", guarded(cancel), methods=["POST"]),
+        Route("/api/rollcalls/{id}/members/{uid}/account", guarded(account), methods=["POST"]),
     ]
 
 
