@@ -1,5 +1,5 @@
-"""After-action replay on a real server: a TAK-like client on a raw TCP socket moves, chats and
-raises an emergency, the command post designates an objective; the replay of the window holds
+"""After-action replay on a real server: a TAK-like client on a raw TCP socket moves, chats,
+raises an emergency and checks in to a roll call, the command post designates an objective; the replay of the window holds
 all of it in time order, the GeoJSON and KML downloads carry the same, and a user of another
 group, a bad window and a caller without a session get nothing."""
 
@@ -40,6 +40,10 @@ async def incident(web_server: RunningServer, alice: Browser) -> tuple[int, int]
     assert created.status_code == 201, created.text
     designated = await alice.post("/api/missions/op/objectives", {"title": "Bridge", "geometry": POINT})
     assert designated.status_code == 201, designated.text
+    started = await alice.post("/api/rollcalls", {})
+    assert started.status_code == 201, started.text
+    await mover.send(chat_xml("MOVER", "MOVER", "PAR", to_uid="rallypoint", to_callsign="Rallypoint"))
+    await eventually(lambda: server.context.counters.get("rollcall_answered") == 1)
     assert server.context.store is not None
     await server.context.store.flush()
     await mover.close()
@@ -73,6 +77,10 @@ async def test_the_window_replays_positions_chat_alerts_and_objectives(
     assert [(a["callsign"], a["active"]) for a in data["alerts"]] == [("MOVER", True)]
     assert [(o["title"], o["state"], o["author"]) for o in data["objectives"]] == [
         ("Bridge", "designated", "alice")
+    ]
+    assert [r["text"] for r in data["rollcalls"]] == [
+        "roll call of all units (1 device) started by alice",
+        "MOVER checked in: PAR",
     ]
     assert data["truncated"] is False
     before = await replay(alice, start=start - 3_600_000, end=start - 1)
@@ -114,6 +122,7 @@ async def test_exports_carry_the_same_as_downloads(
     assert chat.findtext(f"{KML}description") == "bridge is out"
     assert len(folders["Alerts"].findall(f"{KML}Placemark")) == 1
     assert len(folders["Objectives"].findall(f"{KML}Placemark")) == 1
+    assert len(folders["Roll calls"].findall(f"{KML}Placemark")) == 2
 
 
 async def test_another_group_a_bad_window_and_no_session_get_nothing(
@@ -124,7 +133,13 @@ async def test_another_group_a_bad_window_and_no_session_get_nothing(
     await eve.login("eve")
     start, end = await incident(web_server, alice)
     seen = await replay(eve, start=start, end=end)
-    assert (seen["positions"], seen["chat"], seen["alerts"], seen["objectives"]) == ([], [], [], [])
+    assert (seen["positions"], seen["chat"], seen["alerts"], seen["objectives"], seen["rollcalls"]) == (
+        [],
+        [],
+        [],
+        [],
+        [],
+    )
     kml = await eve.get("/api/replay/export.kml", start=start, end=end)
     assert b"MOVER" not in kml.content
     assert b"Bridge" not in kml.content

@@ -185,4 +185,6 @@ export interface ReplayWindow {
   chat: ChatMessage[];
   objectives: ReplayObjective[];
   alerts: Alert[];
+  /** Roll call starts, check-ins, overdue alarms and cancellations. */
+  rollcalls?: { time: number; id: string; code: string; text: string }[];
 }

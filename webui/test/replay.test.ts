@@ -18,6 +18,7 @@ function window(fields: Partial<ReplayWindow> = {}): ReplayWindow {
       { time: 40, id: "o", shortId: "OBJ-1", title: "Bridge", state: "designated", assignee: null, author: "cp", mission: "op", lat: 1, lon: 2 },
     ],
     alerts: [{ uid: "A-9-1-1", callsign: "A", kind: "911 Alert", lat: 1, lon: 2, time: 70, active: true }],
+    rollcalls: [{ time: 80, id: "r", code: "PAR-ABC123", text: "A checked in: PAR" }],
     ...fields,
   };
 }
@@ -36,7 +37,8 @@ describe("ReplayTimeline", () => {
     const timeline = new ReplayTimeline(window());
     expect(timeline.entriesUpTo(19, 5)).toEqual([]);
     expect(timeline.entriesUpTo(45, 5).map((e) => e.kind)).toEqual(["objective", "chat"]);
-    expect(timeline.entriesUpTo(100, 2).map((e) => e.kind)).toEqual(["alert", "objective"]);
+    expect(timeline.entriesUpTo(100, 2).map((e) => e.kind)).toEqual(["rollcall", "alert"]);
+    expect(timeline.entriesUpTo(100, 1)[0]?.text).toBe("PAR-ABC123 A checked in: PAR");
   });
 
   it("finds the last item at or before a time", () => {

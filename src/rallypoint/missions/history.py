@@ -1,4 +1,4 @@
-"""What happened to objectives in a time window, for the after-action replay.
+"""What happened to objectives and roll calls in a time window, for the after-action replay.
 
 The journal is the record: replaying it through a fresh :class:`MissionBook` (the same code the
 service starts with) gives every objective change with its author and time, in order, so the
@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from rallypoint.errors import MissionError
+from rallypoint.missions import rollcall
 from rallypoint.missions.book import STREAM_PREFIX, MissionBook
 from rallypoint.store.base import JournalStore
 
@@ -66,4 +67,49 @@ async def objective_changes(
     return found[:limit]
 
 
-__all__ = ["objective_changes"]
+async def rollcall_changes(
+    journal: JournalStore, groups: frozenset[str], start: int, end: int, limit: int
+) -> list[dict[str, Any]]:
+    """Roll call starts, check-ins, overdue alarms and cancellations from ``start`` to ``end``
+    visible to ``groups`` (the roll call's groups), at most ``limit``, oldest first."""
+    book = rollcall.RollCallBook()
+    found: list[dict[str, Any]] = []
+    after = 0
+    while len(found) < limit:
+        entries = await journal.read_journal(rollcall.STREAM_PREFIX, after_id=after, limit=JOURNAL_PAGE)
+        for entry in entries:
+            if entry.time > end:
+                return found
+            try:
+                body = json.loads(entry.body)
+                changed = book.apply(entry.stream.removeprefix(rollcall.STREAM_PREFIX), entry.time, body)
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                log.info("replay: journal entry %d skipped: %s", entry.id, exc)
+                continue
+            if changed is None or entry.time < start or changed.groups.isdisjoint(groups):
+                continue
+            found.append(
+                {"time": entry.time, "id": changed.id, "code": changed.code, "text": _told(changed, body)}
+            )
+        if len(entries) < JOURNAL_PAGE:
+            break
+        after = entries[-1].id
+    return found[:limit]
+
+
+def _told(changed: rollcall.RollCall, body: dict[str, Any]) -> str:
+    op = body["op"]
+    if op == "start":
+        scope = f"team {changed.team}" if changed.team else "all units"
+        count = len(changed.members)
+        return f"roll call of {scope} ({count} device{'' if count == 1 else 's'}) started by {changed.author}"
+    if op == "answer":
+        member = changed.members[body["uid"]]
+        return f"{member.callsign or member.uid} checked in: {body.get('text', '')}"
+    if op == "overdue":
+        late = [m.callsign or m.uid for m in changed.members.values() if m.answered is None]
+        return f"overdue: {', '.join(late)}"
+    return "cancelled"
+
+
+__all__ = ["objective_changes", "rollcall_changes"]

@@ -6,7 +6,7 @@ import type { ReplayPosition, ReplayWindow } from "../types";
 
 export interface ReplayEntry {
   time: number;
-  kind: "chat" | "alert" | "objective";
+  kind: "chat" | "alert" | "objective" | "rollcall";
   text: string;
 }
 
@@ -33,6 +33,7 @@ export class ReplayTimeline {
         kind: "objective",
         text: `${o.shortId} ${o.title}: ${o.state}${o.author ? ` (${o.author})` : ""}`,
       })),
+      ...(window.rollcalls ?? []).map((r): ReplayEntry => ({ time: r.time, kind: "rollcall", text: `${r.code} ${r.text}` })),
     ].sort((a, b) => a.time - b.time);
   }
 

@@ -70,7 +70,7 @@ export class ReplayPanel {
       this.exports,
       h("h4", {}, "Units at this time"),
       this.units,
-      h("h4", {}, "Chat, alerts, objectives"),
+      h("h4", {}, "Chat, alerts, objectives, roll calls"),
       this.log,
     );
   }

@@ -1,12 +1,12 @@
 """After-action replay: what happened in a time window, for the page's timeline and as files.
 
-``GET /api/replay?start=&end=`` answers the window's positions, chat, objective changes and
-alerts (:mod:`~rallypoint.http.command_post.replay_export`); ``/api/replay/export.geojson``
-and ``/api/replay/export.kml`` give the same as a download. Times are milliseconds or ISO
-8601; without them the window is the last hour. Everything is read as the caller's groups
-would have received it: stored events routed into those groups (or directed to the caller),
-objectives of missions sharing one of them. The window and the events in it are bounded; a
-window holding more says ``truncated`` (ask for a shorter one).
+``GET /api/replay?start=&end=`` answers the window's positions, chat, objective changes,
+alerts and roll call changes (:mod:`~rallypoint.http.command_post.replay_export`);
+``/api/replay/export.geojson`` and ``/api/replay/export.kml`` give the same as a download.
+Times are milliseconds or ISO 8601; without them the window is the last hour. Everything is
+read as the caller's groups would have received it: stored events routed into those groups
+(or directed to the caller), objectives of missions and roll calls sharing one of them. The
+window and what it holds are bounded; a window holding more says ``truncated``.
 """
 
 import json
@@ -22,7 +22,7 @@ from rallypoint.cot.xml import XmlLimits
 from rallypoint.http.command_post.replay_export import geojson, kml, timeline
 from rallypoint.http.common.deps import ApiDeps, caller_of
 from rallypoint.http.common.query import time_param
-from rallypoint.missions.history import objective_changes
+from rallypoint.missions.history import objective_changes, rollcall_changes
 from rallypoint.store.base import EventQuery
 
 DEFAULT_WINDOW_MS = 3600 * 1000
@@ -30,7 +30,8 @@ MAX_WINDOW_MS = 7 * 24 * 3600 * 1000
 """A week: an incident's whole first period, and a bound on what one request reads."""
 MAX_EVENTS = 20_000
 """Stored events one replay holds at most (positions, chat and alerts together)."""
-MAX_OBJECTIVE_CHANGES = 5_000
+MAX_JOURNAL_CHANGES = 5_000
+"""Objective changes, and roll call changes, one replay holds at most."""
 
 
 def replay_routes(api: ApiDeps, limits: XmlLimits) -> list[BaseRoute]:
@@ -50,8 +51,10 @@ def replay_routes(api: ApiDeps, limits: XmlLimits) -> list[BaseRoute]:
         found = await store.query_events(
             EventQuery(start=start, end=end, groups=caller.groups, reader=caller.name, limit=MAX_EVENTS + 1)
         )
-        objectives = await objective_changes(store, caller.groups, start, end, MAX_OBJECTIVE_CHANGES)
-        return timeline(found[:MAX_EVENTS], objectives, start, end, limits, truncated=len(found) > MAX_EVENTS)
+        objectives = await objective_changes(store, caller.groups, start, end, MAX_JOURNAL_CHANGES)
+        data = timeline(found[:MAX_EVENTS], objectives, start, end, limits, truncated=len(found) > MAX_EVENTS)
+        data["rollcalls"] = await rollcall_changes(store, caller.groups, start, end, MAX_JOURNAL_CHANGES)
+        return data
 
     async def show(request: Request) -> Response:
         return JSONResponse(await window(request))

@@ -5,7 +5,7 @@ mission journal and hand the results here. The timeline keeps what a debrief wal
 positions (for the map at any moment), chat, objective changes and alerts, each with its
 time in milliseconds. The exports carry the same content: one track per unit (GeoJSON
 LineString with its times; KML LineString with a TimeSpan), and timestamped points for
-alerts and objectives, chat as features without geometry.
+alerts and objectives, chat and roll call changes as features without geometry.
 """
 
 from collections import defaultdict
@@ -121,9 +121,10 @@ def geojson(data: dict[str, Any]) -> dict[str, Any]:
             if kind == "alert":
                 properties["alertType"] = item["kind"]  # the emergency's own kind, e.g. 911 Alert
             features.append({"type": "Feature", "geometry": geometry, "properties": properties})
-    for message in data["chat"]:
-        properties = {**message, "kind": "chat", "time": time_text(message["time"])}
-        features.append({"type": "Feature", "geometry": None, "properties": properties})
+    for kind, items in (("chat", data["chat"]), ("rollcall", data.get("rollcalls", []))):
+        for item in items:
+            properties = {**item, "kind": kind, "time": time_text(item["time"])}
+            features.append({"type": "Feature", "geometry": None, "properties": properties})
     return {
         "type": "FeatureCollection",
         "features": features,
@@ -165,6 +166,12 @@ def kml(data: dict[str, Any]) -> str:
             f"<Placemark><name>{_x(message['from_callsign'])} to {_x(message['to'])}</name>"
             f"<description>{_x(message['text'])}</description>"
             f"<TimeStamp><when>{time_text(message['time'])}</when></TimeStamp></Placemark>"
+        )
+    parts.append("</Folder><Folder><name>Roll calls</name>")
+    for change in data.get("rollcalls", []):
+        parts.append(
+            f"<Placemark><name>{_x(change['code'])}</name><description>{_x(change['text'])}</description>"
+            f"<TimeStamp><when>{time_text(change['time'])}</when></TimeStamp></Placemark>"
         )
     parts.append("</Folder></Document></kml>")
     return "".join(parts)
