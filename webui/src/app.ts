@@ -117,7 +117,6 @@ export class App {
     this.live.start();
     this.missions.refresh();
     this.packages.refresh();
-    this.rollcalls.refresh();
     window.setInterval(() => this.contacts.sweep(Date.now()), SWEEP_INTERVAL_MS);
     const frame = (): void => {
       this.redraw(Date.now());
@@ -134,6 +133,7 @@ export class App {
         this.contacts.replaceAll(message.contacts, now);
         this.fitPending = true;
         this.alerts.replaceAll(message.alerts);
+        this.rollcalls.refresh(); // after a reconnect: what changed while the feed was down
         break;
       case "contact":
         this.contacts.upsert(message.contact, now);

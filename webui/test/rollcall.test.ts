@@ -64,6 +64,16 @@ describe("roll call state", () => {
     expect(store.pendingAlarms()).toHaveLength(0);
   });
 
+  it("raises a missed alarm from the server's list, but not an acknowledged one", () => {
+    const store = new RollCallStore();
+    const late = rollcall({ members: [member("BRAVO", { status: "overdue" })] });
+    store.replaceAll([late]);
+    expect(store.pendingAlarms()).toEqual([{ id: "r1", code: "PAR-ABC123", overdue: ["BRAVO"] }]);
+    store.acknowledge("r1");
+    store.replaceAll([late]);
+    expect(store.pendingAlarms()).toEqual([]);
+  });
+
   it("lists the newest first", () => {
     const store = new RollCallStore();
     store.replaceAll([rollcall({ id: "old", started: 1 }), rollcall({ id: "new", started: 2 })]);

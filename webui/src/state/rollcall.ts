@@ -15,12 +15,21 @@ export interface Alarm {
 export class RollCallStore {
   private readonly byId = new Map<string, RollCall>();
   private readonly alarms = new Map<string, Alarm>();
+  private readonly acknowledged = new Set<string>();
   /** Bumped on every change, so a panel redraws only when something changed. */
   version = 0;
 
+  /** Take the server's list whole; an open roll call with overdue members raises its alarm
+   * unless it was acknowledged here (the page may have missed the alarm while reconnecting). */
   replaceAll(rollcalls: RollCall[]): void {
     this.byId.clear();
-    for (const rollcall of rollcalls) this.byId.set(rollcall.id, rollcall);
+    for (const rollcall of rollcalls) {
+      this.byId.set(rollcall.id, rollcall);
+      const overdue = rollcall.members.filter((m) => m.status === "overdue");
+      if (rollcall.state === "open" && overdue.length > 0 && !this.acknowledged.has(rollcall.id)) {
+        this.alarms.set(rollcall.id, { id: rollcall.id, code: rollcall.code, overdue: overdue.map((m) => m.callsign ?? m.uid) });
+      }
+    }
     this.version++;
   }
 
@@ -45,6 +54,7 @@ export class RollCallStore {
   }
 
   acknowledge(id: string): void {
+    this.acknowledged.add(id);
     if (this.alarms.delete(id)) this.version++;
   }
 
