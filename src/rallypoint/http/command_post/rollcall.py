@@ -18,6 +18,8 @@ from rallypoint.missions.rollcall_service import RollCallService
 
 MAX_BODY_BYTES = 4096
 """A start request names a team and two numbers."""
+MAX_LISTED = 100
+"""Roll calls the list answers with, newest first (each carries its members)."""
 
 
 def rollcall_routes(service: RollCallService, audit: Audit = lambda kind, **fields: None) -> list[BaseRoute]:
@@ -27,7 +29,7 @@ def rollcall_routes(service: RollCallService, audit: Audit = lambda kind, **fiel
     async def index(request: Request) -> Response:
         caller = caller_of(request)
         now = service.host.now_ms()
-        return JSONResponse([service.json(r, now) for r in service.visible(caller.groups)])
+        return JSONResponse([service.json(r, now) for r in service.visible(caller.groups)[:MAX_LISTED]])
 
     async def start(request: Request) -> Response:
         caller = caller_of(request)
