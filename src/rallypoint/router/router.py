@@ -100,6 +100,9 @@ class Router:
         """Every known device, connected or departed (store-and-forward, missions, the API)."""
         self.on_bind: list[Callable[[Subscriber], None]] = []
         """Told when a connection first binds a device uid (store-and-forward delivers its mail)."""
+        self.server_names: set[str] = set()
+        """Uids and callsigns the server answers itself (check-ins and objective answers by chat):
+        a chat directed to one reached its recipient and is not bounced as undeliverable."""
         self.observers: list[Callable[[Outbound, Subscriber], None]] = []
         """Also told about every routed event after the recorder (missions, web live feed, fusion);
         each must be quick and must not raise: it runs on the routing path."""
@@ -222,7 +225,8 @@ class Router:
             message.recipients = frozenset(r.identity for r in receivers if r.identity is not None)
             if self.on_absent is not None:
                 kept = self._keep_for_absent(sender, message, receivers)
-        if not (delivered or kept) and directed and types.is_answerable(event.type):
+        answerable = directed and types.is_answerable(event.type)
+        if answerable and not (delivered or kept or self._to_server(event)):
             self._bounce_chat(sender, event)
         self._remember(sender, message, now_ms)
         self.counters.inc("delivered", delivered)
@@ -415,6 +419,11 @@ class Router:
         if recipient is not None and recipient in reachable and recipient is not sender:
             return {recipient}
         return {sub for sub in reachable if sub is not sender}
+
+    def _to_server(self, event: Event) -> bool:
+        assert event.detail is not None
+        names = self.server_names
+        return any(dest.uid in names or dest.callsign in names for dest in event.detail.dests)
 
     def _bounce_chat(self, sender: Subscriber, event: Event) -> None:
         """Tell the sender its chat reached nobody and is not kept (``b-t-f-s``), as TAK clients expect."""

@@ -20,10 +20,12 @@ from rallypoint.cot.event import Event
 from rallypoint.fusion.feeds.config import load_fusion_file
 from rallypoint.fusion.service import FusionService
 from rallypoint.http.command_post.missions import rest_routes
+from rallypoint.http.command_post.rollcall import rollcall_routes
 from rallypoint.http.common.deps import Caller
 from rallypoint.http.marti.excheck import excheck_routes
 from rallypoint.http.marti.fusion import fusion_routes
 from rallypoint.http.marti.missions import mission_routes
+from rallypoint.missions.rollcall_service import RollCallService
 from rallypoint.missions.service import Listener, MissionService
 from rallypoint.router.host import Component, Host
 from rallypoint.server.api_wiring import SERVER_TRANSPORT, route_as
@@ -72,6 +74,8 @@ def build_parts(context: ServerContext, host: Host) -> list[Part]:
             *excheck_routes(missions),
         ]
         parts.append(Part(missions, routes, missions.listeners))
+        rollcalls = RollCallService(host)  # personnel accountability, journaled like missions
+        parts.append(Part(rollcalls, rollcall_routes(rollcalls, context.audit), rollcalls.listeners))
     if context.settings.feeds_file:
         fusion = FusionService(host, load_fusion_file(Path(context.settings.feeds_file)))
         parts.append(Part(fusion, fusion_routes(fusion)))
