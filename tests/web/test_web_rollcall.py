@@ -3,6 +3,7 @@ clients on raw TCP sockets receive the GeoChat request and check in by GeoChat, 
 device gets the request from its mailbox when it returns, the page is told live (answers and
 the overdue alarm), the state survives a restart, and hostile requests change nothing."""
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -201,3 +202,21 @@ async def test_the_overdue_alarm_reaches_the_page_and_the_state_survives_a_resta
             assert restored["members"][0]["answer"] == "PAR"
         finally:
             await again.stop()
+
+
+async def test_roll_calls_are_served_to_the_command_post_only(web_settings: Settings) -> None:
+    """A TAK client has no roll-call call, and an anonymous caller on the plain Marti port must
+    not start one for every anonymous device: the routes exist on the web port alone."""
+    settings = dataclasses.replace(web_settings, api_plain_port=0)
+    settings.data_dir.mkdir(parents=True)
+    server = Server(settings)
+    ports = await server.start()
+    try:
+        assert ports.api_plain is not None
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{ports.api_plain}") as marti:
+            assert (await marti.post("/api/rollcalls", json={})).status_code == 404
+            assert (await marti.get("/api/rollcalls")).status_code == 404
+            assert (await marti.get("/Marti/api/version")).status_code == 200  # the port itself serves
+    finally:
+        await server.stop()
+    assert server.context.counters.get("rollcall_started") == 0

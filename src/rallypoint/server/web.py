@@ -160,7 +160,7 @@ async def start_web(
         *replay_routes(api, context.xml_limits),
         *(tile_routes(tiles) if tiles else []),
         *live_routes(hub, sessions),
-        *part_routes(parts),
+        *part_routes(parts, command_post=True),
     ]
     app = build_web_app(WebAppParts(sessions, routes, assets, tile_origin(settings.web_tile_url)))
     guard = ConnectionGuard.for_port("web", MAX_WEB_CONNECTIONS, settings, context.counters)
