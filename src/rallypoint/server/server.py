@@ -19,8 +19,10 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from rallypoint.clock import Clock, SystemClock
+from rallypoint.cluster.node import check_cluster_settings, node_name
 from rallypoint.config import Settings
 from rallypoint.errors import ConfigError, PkiError, StoreError
 from rallypoint.http.marti.packages import package_routes
@@ -47,6 +49,9 @@ from rallypoint.transport.datagram import DatagramInput, multicast_socket
 from rallypoint.transport.stream import StreamConnection
 from rallypoint.transport.tls import TlsListener
 
+if TYPE_CHECKING:
+    from rallypoint.cluster.bus import ClusterBus
+
 log = logging.getLogger(__name__)
 
 STORE_OFF = "off"
@@ -54,6 +59,15 @@ STORE_OFF = "off"
 
 TICK_INTERVAL_S = 1.0
 """Timeouts and expiry are checked this often (stale times are in seconds anyway)."""
+
+
+def cluster_bus() -> "type[ClusterBus]":
+    """The cluster bus class; imported only in cluster mode, so NATS stays an optional extra."""
+    try:
+        from rallypoint.cluster.bus import ClusterBus
+    except ImportError as exc:
+        raise ConfigError(f"cluster mode needs nats-py: pip install 'rallypoint[cluster]' ({exc})") from exc
+    return ClusterBus
 
 
 class Server:
@@ -71,6 +85,8 @@ class Server:
         self._api: ApiService | None = None
         self._retention: Retention | None = None
         self.components: list[Component] = []
+        self.cluster: ClusterBus | None = None
+        """Cluster mode (``cluster_url``): this node's connection to the others."""
         self._stopped = asyncio.Event()
 
     async def start(self) -> BoundPorts:
@@ -87,6 +103,9 @@ class Server:
     async def _start(self) -> BoundPorts:
         loop = asyncio.get_running_loop()
         settings = self.settings
+        if settings.cluster_url:
+            check_cluster_settings(settings)
+        store_read_ms = self.context.clock.wall_ms()
         certificate_ports = (settings.tls_port, settings.enrollment_port, settings.api_tls_port)
         needs_authority = any(port is not None for port in certificate_ports) or (
             settings.web_port is not None and settings.web_tls
@@ -94,6 +113,15 @@ class Server:
         if needs_authority or settings.web_port is not None:
             self._open_identities(with_authority=needs_authority)
         await self._open_store()
+        if settings.cluster_url:  # before any client: what other nodes route from now on is seen
+            self.cluster = cluster_bus()(
+                self.context.router,
+                node_name(settings),
+                settings.cluster_url,
+                self.context.xml_limits,
+                self.context.clock.wall_ms,
+            )
+            await self.cluster.start(store_read_ms)
         self.context.mailbox.start()
         host = build_host(self.context)
         parts = build_parts(self.context, host)
@@ -296,6 +324,8 @@ class Server:
         if self._tcp is not None:
             await self._tcp.wait_closed()
         await self._tasks.stop()
+        if self.cluster is not None:
+            await self.cluster.stop()
         await stop_components(self.components)
         self.components = []
         if self.context.identities is not None:

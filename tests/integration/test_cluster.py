@@ -1,0 +1,192 @@
+"""Cluster mode (issue 17): several nodes on one NATS JetStream and one PostgreSQL, in one test.
+
+Every node is a real server in the test's loop with its own streaming port; NATS is a real
+``nats-server -js`` (``tests.cluster_support``), PostgreSQL a real database. Negative checks
+do not sleep: each node reads the one stream in order, so a marker broadcast after the event
+in question and received on the other node proves that event was routed there before it.
+"""
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from rallypoint.config import Settings
+from tests.cluster_support import (
+    NatsServer,
+    bus_down,
+    bus_ready,
+    cluster_store,
+    nats_server,
+    node_settings,
+    postgres_url,
+    start_node,
+    stop_nodes,
+)
+from tests.conftest import RunningServer
+from tests.interop.clients import (
+    ClientPool,
+    TakClient,
+    chat_xml,
+    delete_xml,
+    event_xml,
+    eventually,
+    has_type,
+    has_uid,
+    marker_xml,
+    pli_xml,
+    sync,
+)
+
+__all__ = ["cluster_store", "nats_server", "postgres_url"]  # fixtures
+
+
+class Cluster:
+    """Nodes started on demand, all stopped at the end of the test."""
+
+    def __init__(self, base: Settings, nats_url: str, store_url: str, root: Path) -> None:
+        self.base, self.nats_url, self.store_url, self.root = base, nats_url, store_url, root
+        self.nodes: list[RunningServer] = []
+
+    async def start(self, name: str, data_dir: Path | None = None) -> RunningServer:
+        settings = node_settings(self.base, name, self.nats_url, self.store_url, data_dir or self.root / name)
+        node = await start_node(settings)
+        self.nodes.append(node)
+        return node
+
+
+@pytest.fixture
+async def cluster(
+    server_settings: Settings, nats_server: NatsServer, cluster_store: str, tmp_path: Path
+) -> AsyncIterator[Cluster]:
+    nodes = Cluster(server_settings, nats_server.url, cluster_store, tmp_path)
+    try:
+        yield nodes
+    finally:
+        await stop_nodes(nodes.nodes)
+
+
+def _uids(client: TakClient, prefix: str) -> list[str]:
+    return [message.uid for message in client.history if message.uid.startswith(prefix)]
+
+
+async def test_events_cross_every_node_once_and_in_order(cluster: Cluster) -> None:
+    nodes = [await cluster.start(f"node{i}") for i in (1, 2, 3)]
+    async with (
+        ClientPool(nodes[0].ports.tcp) as one,
+        ClientPool(nodes[1].ports.tcp) as two,
+        ClientPool(nodes[2].ports.tcp) as three,
+    ):
+        alpha, bravo, charlie = await one.connect("a"), await two.connect("b"), await three.connect("c")
+        sent = [f"ITEM-{n:03d}" for n in range(60)]
+        for uid in sent:
+            await alpha.send(marker_xml(uid, "ALPHA-1"))
+        await sync(alpha, bravo, charlie)
+        await bravo.send(marker_xml("FROM-BRAVO", "BRAVO-1"))
+        await alpha.receive(has_uid("FROM-BRAVO"))
+        await charlie.receive(has_uid("FROM-BRAVO"))
+        await sync(charlie, alpha, bravo)
+    assert _uids(bravo, "ITEM-") == sent
+    assert _uids(charlie, "ITEM-") == sent
+    assert _uids(alpha, "ITEM-") == []  # no echo to the sender's node
+    assert _uids(alpha, "FROM-") == _uids(charlie, "FROM-") == ["FROM-BRAVO"]
+    published = sum(node.server.context.counters.get("cluster_published") for node in nodes)
+    assert published >= len(sent) + 1
+    assert nodes[0].server.context.counters.get("cluster_duplicate") == 0
+
+
+async def test_directed_chat_emergency_and_delete_reach_another_node(cluster: Cluster) -> None:
+    one, two = await cluster.start("node1"), await cluster.start("node2")
+    async with ClientPool(one.ports.tcp) as pool1, ClientPool(two.ports.tcp) as pool2:
+        alpha = await pool1.connect("alpha")
+        bravo, charlie = await pool2.connect("bravo"), await pool2.connect("charlie")
+        await bravo.send(pli_xml("BRAVO-1", "BRAVO"))
+        await charlie.send(pli_xml("CHARLIE-1", "CHARLIE"))
+        await alpha.receive(has_uid("BRAVO-1"))
+        await alpha.receive(has_uid("CHARLIE-1"))
+        await alpha.send(pli_xml("ALPHA-1", "ALPHA"))
+        await bravo.receive(has_uid("ALPHA-1"))
+        # By callsign, then by uid: only bravo; alpha is not told "undeliverable".
+        await alpha.send(chat_xml("ALPHA-1", "ALPHA", "by callsign", to_callsign="BRAVO"))
+        await alpha.send(
+            chat_xml("ALPHA-1", "ALPHA", "by uid", to_uid="BRAVO-1", marti='<dest uid="BRAVO-1"/>')
+        )
+        first = await bravo.receive(lambda m: m.type == "b-t-f")
+        second = await bravo.receive(lambda m: m.type == "b-t-f")
+        # Bravo answers across the nodes.
+        await bravo.send(chat_xml("BRAVO-1", "BRAVO", "roger", to_callsign="ALPHA"))
+        reply = await alpha.receive(lambda m: m.type == "b-t-f")
+        # An emergency, then a marker and its delete.
+        emergency = event_xml(
+            "ALPHA-1-9-1-1",
+            "b-a-o-tbl",
+            '<link uid="ALPHA-1" type="a-f-G-U-C" relation="p-p"/>'
+            '<contact callsign="ALPHA-Alert"/><emergency type="911 Alert">ALPHA</emergency>',
+        )
+        await alpha.send(emergency)
+        await charlie.receive(has_uid("ALPHA-1-9-1-1"))
+        await alpha.send(marker_xml("MARK-1", "ALPHA-1"))
+        await charlie.receive(has_uid("MARK-1"))
+        await eventually(lambda: "MARK-1" in two.server.context.router.cache, what="marker cached on node 2")
+        await alpha.send(delete_xml("MARK-1"))
+        await charlie.receive(has_type("t-x-d-d"))
+        await sync(alpha, bravo, charlie)
+    assert [first.uid, second.uid] == [u for u in _uids(bravo, "GeoChat.ALPHA-1.")]
+    assert _uids(charlie, "GeoChat.ALPHA-1.") == []
+    assert reply.uid.startswith("GeoChat.BRAVO-1.")
+    assert alpha.seen(has_type("b-t-f-s")) == []
+    assert "MARK-1" not in two.server.context.router.cache
+    assert len(two.server.context.router.alerts) == 1  # node 2 repeats it to its own clients
+
+
+async def test_a_late_joiner_on_another_node_gets_the_picture(cluster: Cluster) -> None:
+    one, two = await cluster.start("node1"), await cluster.start("node2")
+    async with ClientPool(one.ports.tcp) as pool1, ClientPool(two.ports.tcp) as pool2:
+        alpha = await pool1.connect("alpha")
+        await alpha.send(pli_xml("ALPHA-1", "ALPHA"))
+        await alpha.send(marker_xml("MARK-1", "ALPHA-1"))
+        watcher = await pool2.connect("watcher")
+        await sync(alpha, watcher)
+        late = await pool2.connect("late")
+        replay = await late.receive_until_offer()
+        third = await cluster.start("node3")  # started after the events: from PostgreSQL and the stream
+        async with ClientPool(third.ports.tcp) as pool3:
+            later = await pool3.connect("later")
+            third_replay = await later.receive_until_offer()
+    assert {m.uid for m in replay} >= {"ALPHA-1", "MARK-1"}
+    assert {m.uid for m in third_replay} >= {"ALPHA-1", "MARK-1"}
+
+
+async def test_a_departed_device_is_deleted_on_every_node(cluster: Cluster) -> None:
+    one, two = await cluster.start("node1"), await cluster.start("node2")
+    async with ClientPool(one.ports.tcp) as pool1, ClientPool(two.ports.tcp) as pool2:
+        alpha = await pool1.connect("alpha")
+        bravo = await pool2.connect("bravo")
+        await alpha.send(pli_xml("ALPHA-1", "ALPHA"))
+        await bravo.receive(has_uid("ALPHA-1"))
+        await alpha.close()
+        gone = await bravo.receive(has_type("t-x-d-d"))
+    assert "ALPHA-1" in gone.raw.decode()
+    assert "ALPHA-1" not in two.server.context.router.cache
+
+
+async def test_nats_restarted_under_the_cluster(cluster: Cluster, nats_server: NatsServer) -> None:
+    one, two = await cluster.start("node1"), await cluster.start("node2")
+    async with ClientPool(one.ports.tcp) as pool1, ClientPool(two.ports.tcp) as pool2:
+        alpha, bravo = await pool1.connect("alpha"), await pool2.connect("bravo")
+        await sync(alpha, bravo)
+        nats_server.stop()
+        await eventually(lambda: bus_down(one) and bus_down(two), what="both nodes see NATS gone")
+        during = [f"DURING-{n}" for n in range(5)]
+        for uid in during:
+            await alpha.send(marker_xml(uid, "ALPHA-1"))
+        await nats_server.start()
+        await eventually(lambda: bus_ready(one) and bus_ready(two), what="both nodes back on NATS")
+        after = [f"AFTER-{n}" for n in range(20)]
+        for uid in after:
+            await alpha.send(marker_xml(uid, "ALPHA-1"))
+        await bravo.send(marker_xml("BRAVO-AFTER", "BRAVO-1"))
+        await alpha.receive(has_uid("BRAVO-AFTER"))
+        await sync(alpha, bravo)
+    assert _uids(bravo, "DURING-") == during
+    assert _uids(bravo, "AFTER-") == after
