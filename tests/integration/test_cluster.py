@@ -23,7 +23,7 @@ from tests.cluster_support import (
     start_node,
     stop_nodes,
 )
-from tests.conftest import RunningServer
+from tests.conftest import PkiFixture, RunningServer, TlsClients
 from tests.interop.clients import (
     ClientPool,
     TakClient,
@@ -190,3 +190,35 @@ async def test_nats_restarted_under_the_cluster(cluster: Cluster, nats_server: N
         await sync(alpha, bravo)
     assert _uids(bravo, "DURING-") == during
     assert _uids(bravo, "AFTER-") == after
+
+
+async def test_another_groups_client_on_another_node_sees_nothing(
+    tls_settings: Settings, pki: PkiFixture, nats_server: NatsServer, cluster_store: str
+) -> None:
+    """Mutual TLS, groups from the identity store the nodes share (one data directory here)."""
+    alice, dave = pki.add_user("alice", "red"), pki.add_user("dave", "blue")
+    bob, carol, bea = pki.add_user("bob", "red"), pki.add_user("carol", "blue"), pki.add_user("bea", "blue")
+    cluster = Cluster(tls_settings, nats_server.url, cluster_store, pki.data_dir.parent)
+    try:
+        one = await cluster.start("node1", pki.data_dir)
+        two = await cluster.start("node2", pki.data_dir)
+        async with TlsClients(one, pki) as on1, TlsClients(two, pki) as on2:
+            a, d = await on1.connect(alice), await on1.connect(dave)
+            b, c = await on2.connect(bob), await on2.connect(carol)
+            await a.send(pli_xml("ALICE-1", "ALPHA"))
+            await a.send(marker_xml("RED-MARK", "ALICE-1"))
+            await a.send(chat_xml("ALICE-1", "ALPHA", "red only", to_callsign="CHARLIE"))
+            await c.send(pli_xml("CAROL-1", "CHARLIE"))
+            await b.receive(has_uid("RED-MARK"))
+            await d.send(marker_xml("BLUE-MARK", "DAVE-1"))  # after alice's, in the one stream
+            await c.receive(has_uid("BLUE-MARK"))
+            late_blue = await on2.connect(bea)
+            blue_replay = {m.uid for m in late_blue.history}
+            await sync(a, b)
+    finally:
+        await stop_nodes(cluster.nodes)
+    assert not {"ALICE-1", "RED-MARK"} & {m.uid for m in c.history}
+    assert not [m for m in c.history if m.type == "b-t-f"]
+    assert "BLUE-MARK" in blue_replay
+    assert not {"ALICE-1", "RED-MARK"} & blue_replay
+    assert "BLUE-MARK" not in {m.uid for m in b.history}
