@@ -222,3 +222,27 @@ async def test_another_groups_client_on_another_node_sees_nothing(
     assert "BLUE-MARK" in blue_replay
     assert not {"ALICE-1", "RED-MARK"} & blue_replay
     assert "BLUE-MARK" not in {m.uid for m in b.history}
+
+
+async def test_mail_kept_on_one_node_is_delivered_when_the_device_returns_on_another(
+    cluster: Cluster,
+) -> None:
+    one, two = await cluster.start("node1"), await cluster.start("node2")
+    async with ClientPool(one.ports.tcp) as pool1, ClientPool(two.ports.tcp) as pool2:
+        alpha, bravo = await pool1.connect("alpha"), await pool2.connect("bravo")
+        await alpha.send(pli_xml("ALPHA-1", "ALPHA"))
+        await bravo.send(pli_xml("BRAVO-1", "BRAVO"))
+        await alpha.receive(has_uid("BRAVO-1"))
+        await bravo.close()
+        await alpha.receive(has_type("t-x-d-d"))
+        texts = [f"while away {n}" for n in range(3)]
+        for text in texts:
+            await alpha.send(chat_xml("ALPHA-1", "ALPHA", text, to_callsign="BRAVO"))
+        pending = [await alpha.receive(has_type("b-t-f-p")) for _ in texts]
+        returned = await pool2.connect("bravo again")
+        await returned.send(pli_xml("BRAVO-1", "BRAVO"))
+        mail = [await returned.receive(lambda m: m.type == "b-t-f") for _ in texts]
+        await sync(alpha, returned)
+    assert len(pending) == len(texts)
+    assert [m.raw.decode().split("<remarks", 1)[1].split(">", 1)[1].split("<", 1)[0] for m in mail] == texts
+    assert len(returned.seen(lambda m: m.type == "b-t-f")) == len(texts)  # once each
