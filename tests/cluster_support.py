@@ -6,11 +6,13 @@ started here listens on an explicit loopback port with a throwaway store directo
 ended by its PID; the tests are skipped, with the reason, when ``nats-server`` is absent.
 """
 
+import contextlib
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,12 +99,15 @@ class NatsServer:
             process.wait(timeout=30)
 
 
-def node_settings(base: Settings, name: str, nats_url: str, store_url: str, data_dir: Path) -> Settings:
+def node_settings(
+    base: Settings, cluster_name: str, name: str, nats_url: str, store_url: str, data_dir: Path
+) -> Settings:
     """One node: its own streaming port (any free one), the shared NATS and PostgreSQL."""
     return base.with_overrides(
         {
             "cluster_url": nats_url,
             "cluster_node_id": name,
+            "cluster_name": cluster_name,
             "store_url": store_url,
             "data_dir": data_dir,
             "missions_enabled": False,
@@ -134,7 +139,7 @@ def bus_down(node: RunningServer) -> bool:
 
 @pytest.fixture
 async def nats_server(tmp_path: Path) -> AsyncIterator[NatsServer]:
-    """A NATS server of this test's own (some tests restart it), ended by PID afterwards."""
+    """A NATS server of this test's own, which it may restart; ended by PID afterwards."""
     store = tmp_path / "jetstream"
     store.mkdir()
     server = NatsServer(store)
@@ -143,6 +148,38 @@ async def nats_server(tmp_path: Path) -> AsyncIterator[NatsServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+async def nats_url(tmp_path: Path) -> AsyncIterator[str]:
+    """CI's NATS server (``RALLYPOINT_TEST_NATS_URL``), else one of this test's own."""
+    url = os.environ.get(NATS_URL_ENV)
+    if url:
+        yield url
+        return
+    store = tmp_path / "jetstream"
+    store.mkdir()
+    server = NatsServer(store)
+    await server.start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+def cluster_name() -> str:
+    """A cluster of its own for one test: its stream and subjects, however many tests share NATS."""
+    return f"test{uuid.uuid4().hex[:12]}"
+
+
+async def delete_stream(url: str, cluster: str) -> None:
+    """Drop a test cluster's JetStream stream from a NATS server other tests go on using."""
+    client = await nats.connect(url, allow_reconnect=False, connect_timeout=5, error_cb=_quiet)
+    try:
+        with contextlib.suppress(nats.errors.Error):
+            await client.jetstream().delete_stream(f"RALLYPOINT_{cluster}")
+    finally:
+        await client.close()
 
 
 @pytest.fixture

@@ -140,6 +140,8 @@ class Settings:
     """NATS server(s) with JetStream this node shares routed events through
     (``nats://host:4222``, comma-separated for several); empty: the embedded default, one process.
     Needs a PostgreSQL :attr:`store_url` shared by every node."""
+    cluster_name: str = "main"
+    """Nodes with the same name on one NATS form one cluster (its JetStream stream and subjects)."""
     cluster_node_id: str = ""
     """This node's name in the cluster, unique per node; empty: the host name and process id."""
 

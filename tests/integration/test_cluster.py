@@ -16,8 +16,11 @@ from tests.cluster_support import (
     NatsServer,
     bus_down,
     bus_ready,
+    cluster_name,
     cluster_store,
+    delete_stream,
     nats_server,
+    nats_url,
     node_settings,
     postgres_url,
     start_node,
@@ -38,7 +41,7 @@ from tests.interop.clients import (
     sync,
 )
 
-__all__ = ["cluster_store", "nats_server", "postgres_url"]  # fixtures
+__all__ = ["cluster_store", "nats_server", "nats_url", "postgres_url"]  # fixtures
 
 
 class Cluster:
@@ -46,10 +49,17 @@ class Cluster:
 
     def __init__(self, base: Settings, nats_url: str, store_url: str, root: Path) -> None:
         self.base, self.nats_url, self.store_url, self.root = base, nats_url, store_url, root
+        self.name = cluster_name()
         self.nodes: list[RunningServer] = []
 
+    async def stop(self) -> None:
+        await stop_nodes(self.nodes)
+        await delete_stream(self.nats_url, self.name)
+
     async def start(self, name: str, data_dir: Path | None = None) -> RunningServer:
-        settings = node_settings(self.base, name, self.nats_url, self.store_url, data_dir or self.root / name)
+        settings = node_settings(
+            self.base, self.name, name, self.nats_url, self.store_url, data_dir or self.root / name
+        )
         node = await start_node(settings)
         self.nodes.append(node)
         return node
@@ -57,13 +67,26 @@ class Cluster:
 
 @pytest.fixture
 async def cluster(
+    server_settings: Settings, nats_url: str, cluster_store: str, tmp_path: Path
+) -> AsyncIterator[Cluster]:
+    """Nodes on NATS (CI's, or one of the test's own) and one fresh PostgreSQL database."""
+    nodes = Cluster(server_settings, nats_url, cluster_store, tmp_path)
+    try:
+        yield nodes
+    finally:
+        await nodes.stop()
+
+
+@pytest.fixture
+async def own_nats_cluster(
     server_settings: Settings, nats_server: NatsServer, cluster_store: str, tmp_path: Path
 ) -> AsyncIterator[Cluster]:
+    """Nodes on a NATS server of the test's own, which it may stop and start again."""
     nodes = Cluster(server_settings, nats_server.url, cluster_store, tmp_path)
     try:
         yield nodes
     finally:
-        await stop_nodes(nodes.nodes)
+        await nodes.stop()
 
 
 def _uids(client: TakClient, prefix: str) -> list[str]:
@@ -170,7 +193,8 @@ async def test_a_departed_device_is_deleted_on_every_node(cluster: Cluster) -> N
     assert "ALPHA-1" not in two.server.context.router.cache
 
 
-async def test_nats_restarted_under_the_cluster(cluster: Cluster, nats_server: NatsServer) -> None:
+async def test_nats_restarted_under_the_cluster(own_nats_cluster: Cluster, nats_server: NatsServer) -> None:
+    cluster = own_nats_cluster
     one, two = await cluster.start("node1"), await cluster.start("node2")
     async with ClientPool(one.ports.tcp) as pool1, ClientPool(two.ports.tcp) as pool2:
         alpha, bravo = await pool1.connect("alpha"), await pool2.connect("bravo")
@@ -193,12 +217,12 @@ async def test_nats_restarted_under_the_cluster(cluster: Cluster, nats_server: N
 
 
 async def test_another_groups_client_on_another_node_sees_nothing(
-    tls_settings: Settings, pki: PkiFixture, nats_server: NatsServer, cluster_store: str
+    tls_settings: Settings, pki: PkiFixture, nats_url: str, cluster_store: str
 ) -> None:
     """Mutual TLS, groups from the identity store the nodes share (one data directory here)."""
     alice, dave = pki.add_user("alice", "red"), pki.add_user("dave", "blue")
     bob, carol, bea = pki.add_user("bob", "red"), pki.add_user("carol", "blue"), pki.add_user("bea", "blue")
-    cluster = Cluster(tls_settings, nats_server.url, cluster_store, pki.data_dir.parent)
+    cluster = Cluster(tls_settings, nats_url, cluster_store, pki.data_dir.parent)
     try:
         one = await cluster.start("node1", pki.data_dir)
         two = await cluster.start("node2", pki.data_dir)
@@ -216,7 +240,7 @@ async def test_another_groups_client_on_another_node_sees_nothing(
             blue_replay = {m.uid for m in late_blue.history}
             await sync(a, b)
     finally:
-        await stop_nodes(cluster.nodes)
+        await cluster.stop()
     assert not {"ALICE-1", "RED-MARK"} & {m.uid for m in c.history}
     assert not [m for m in c.history if m.type == "b-t-f"]
     assert "BLUE-MARK" in blue_replay

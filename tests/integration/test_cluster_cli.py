@@ -8,11 +8,18 @@ import sys
 from pathlib import Path
 
 from rallypoint.bench.server import PORTS_OFF
-from tests.cluster_support import NatsServer, cluster_store, free_port, nats_server, postgres_url
+from tests.cluster_support import (
+    cluster_name,
+    cluster_store,
+    delete_stream,
+    free_port,
+    nats_url,
+    postgres_url,
+)
 from tests.interop.clients import TakClient, has_uid, marker_xml
 from tests.waiting import EVENT_TIMEOUT_S, wait_until
 
-__all__ = ["cluster_store", "nats_server", "postgres_url"]  # fixtures
+__all__ = ["cluster_store", "nats_url", "postgres_url"]  # fixtures
 
 
 def _serve(tmp_path: Path, **settings: str) -> subprocess.CompletedProcess[bytes]:
@@ -46,16 +53,15 @@ def test_a_cluster_without_a_reachable_nats_is_refused(tmp_path: Path, cluster_s
     assert b"WARNING" not in result.stderr  # one line, not one per attempt
 
 
-async def test_two_node_processes_share_events(
-    tmp_path: Path, nats_server: NatsServer, cluster_store: str
-) -> None:
-    ports = [free_port(), free_port()]
+async def test_two_node_processes_share_events(tmp_path: Path, nats_url: str, cluster_store: str) -> None:
+    ports, cluster = [free_port(), free_port()], cluster_name()
     processes = []
     for name, port in zip(("node1", "node2"), ports, strict=True):
         env = {
             **os.environ,
             **PORTS_OFF,
-            "RALLYPOINT_CLUSTER_URL": nats_server.url,
+            "RALLYPOINT_CLUSTER_URL": nats_url,
+            "RALLYPOINT_CLUSTER_NAME": cluster,
             "RALLYPOINT_CLUSTER_NODE_ID": name,
             "RALLYPOINT_STORE_URL": cluster_store,
             "RALLYPOINT_DATA_DIR": str(tmp_path / name),
@@ -78,6 +84,7 @@ async def test_two_node_processes_share_events(
         for process in processes:
             os.kill(process.pid, signal.SIGTERM)
         codes = [process.wait(timeout=EVENT_TIMEOUT_S) for process in processes]
+        await delete_stream(nats_url, cluster)
     assert received.type == "b-m-p-s-m"
     assert codes == [0, 0]
 

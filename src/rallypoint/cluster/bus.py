@@ -2,8 +2,8 @@
 
 Publishing: the router tells :meth:`ClusterBus.publish` about every event it routed (and
 every departure); the event is encoded once (``cluster.envelope``) and queued, and one task
-publishes the queue in order on ``rallypoint.events.<node>``, which the JetStream stream
-:data:`STREAM` keeps. While NATS is unreachable the queue waits (bounded) and is published,
+publishes the queue in order on ``rallypoint.<cluster>.<node>``, which the JetStream stream
+stream ``RALLYPOINT_<cluster>`` keeps. While NATS is unreachable the queue waits (bounded) and is published,
 in order, once the client has reconnected.
 
 Receiving: one push consumer per node reads every node's subject from the stream, in stream
@@ -41,8 +41,8 @@ from rallypoint.tasks import TaskSet
 
 log = logging.getLogger(__name__)
 
-STREAM = "RALLYPOINT_EVENTS"
-SUBJECT_PREFIX = "rallypoint.events"
+STREAM_PREFIX = "RALLYPOINT_"
+SUBJECT_PREFIX = "rallypoint"
 STREAM_MAX_AGE_S = 3600.0
 """Events stay in the stream an hour: a node that was cut off longer rebuilds from PostgreSQL."""
 STREAM_MAX_BYTES = 1024 * 1024 * 1024
@@ -68,16 +68,25 @@ class ClusterBus:
     """One node's connection to the cluster (see the module docstring)."""
 
     def __init__(
-        self, router: Router, node: str, urls: str, limits: XmlLimits, now_ms: Callable[[], int]
+        self,
+        router: Router,
+        *,
+        cluster: str,
+        node: str,
+        urls: str,
+        limits: XmlLimits,
+        now_ms: Callable[[], int],
     ) -> None:
         self.node = node
+        self._stream = f"{STREAM_PREFIX}{cluster}"
+        self._subjects = f"{SUBJECT_PREFIX}.{cluster}.*"
         self._router = router
         self._servers = [url.strip() for url in urls.split(",") if url.strip()]
         self._limits = limits
         self._now_ms = now_ms
         self._counters: Counters = router.counters
         self.peers = Peers(router)
-        self._subject = f"{SUBJECT_PREFIX}.{node}"
+        self._subject = f"{SUBJECT_PREFIX}.{cluster}.{node}"
         self._boot = secrets.token_hex(4)
         """Distinguishes this run's message ids from those of an earlier run of the same node."""
         self._sequence = itertools.count(1).__next__
@@ -183,8 +192,8 @@ class ClusterBus:
     async def _ensure_stream(self) -> None:
         assert self._js is not None
         config = api.StreamConfig(
-            name=STREAM,
-            subjects=[f"{SUBJECT_PREFIX}.*"],
+            name=self._stream,
+            subjects=[self._subjects],
             retention=api.RetentionPolicy.LIMITS,
             max_age=STREAM_MAX_AGE_S,
             max_bytes=STREAM_MAX_BYTES,
@@ -211,7 +220,7 @@ class ClusterBus:
         config.ack_policy = api.AckPolicy.NONE
         config.inactive_threshold = 60.0
         self._subscription = await self._js.subscribe(
-            f"{SUBJECT_PREFIX}.*", stream=STREAM, cb=self._received, config=config
+            self._subjects, stream=self._stream, cb=self._received, config=config
         )
 
     async def _received(self, msg: Msg) -> None:

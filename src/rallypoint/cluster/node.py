@@ -8,7 +8,7 @@ from rallypoint.config import Settings
 from rallypoint.errors import ConfigError
 
 _SUBJECT_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-"""A node id is one NATS subject token (``rallypoint.events.<node>``)."""
+"""A cluster name and a node id are each one NATS subject token (``rallypoint.<cluster>.<node>``)."""
 
 
 def node_name(settings: Settings) -> str:
@@ -22,5 +22,6 @@ def check_cluster_settings(settings: Settings) -> None:
     """Refuse, with one line, a cluster the nodes could not share state in."""
     if not settings.store_url.startswith(("postgresql://", "postgres://")):
         raise ConfigError("cluster_url needs a PostgreSQL store_url shared by every node (postgresql://...)")
-    if not _SUBJECT_TOKEN.match(node_name(settings)):
-        raise ConfigError("cluster_node_id may hold only letters, digits, '_' and '-' (at most 64)")
+    for setting, value in (("cluster_name", settings.cluster_name), ("cluster_node_id", node_name(settings))):
+        if not _SUBJECT_TOKEN.match(value):
+            raise ConfigError(f"{setting} may hold only letters, digits, '_' and '-' (1 to 64)")

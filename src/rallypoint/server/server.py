@@ -116,10 +116,11 @@ class Server:
         if settings.cluster_url:  # before any client: what other nodes route from now on is seen
             self.cluster = cluster_bus()(
                 self.context.router,
-                node_name(settings),
-                settings.cluster_url,
-                self.context.xml_limits,
-                self.context.clock.wall_ms,
+                cluster=settings.cluster_name,
+                node=node_name(settings),
+                urls=settings.cluster_url,
+                limits=self.context.xml_limits,
+                now_ms=self.context.clock.wall_ms,
             )
             await self.cluster.start(store_read_ms)
         self.context.mailbox.start()
