@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from rallypoint.bench import proc
+from rallypoint.bench.cluster import add_cluster_arguments, run_cluster_bench
 from rallypoint.bench.compare import compare_tls
 from rallypoint.bench.compare_store import compare_store
 from rallypoint.bench.errors import BenchError
@@ -47,6 +48,7 @@ SPECIAL_BENCHES: dict[str, Callable[[argparse.Namespace], int]] = {
     "fusion": run_fusion_bench,
     "missions": run_missions_bench,
     "web": run_web_bench,
+    "cluster": run_cluster_bench,
 }
 """Benchmarks that are not a load-generator scenario; each reads its own options from ``args``."""
 
@@ -119,6 +121,7 @@ def add_bench_parser(commands: Any) -> None:
     add_fusion_arguments(bench)
     add_missions_arguments(bench)
     add_web_arguments(bench)
+    add_cluster_arguments(bench)
     tls = bench.add_argument_group("TLS")
     tls.add_argument(
         "--tls", action="store_true", help="every connection over mutual TLS (reports the handshake rate)"

@@ -26,6 +26,8 @@ class Route:
     receivers: Endpoint
     senders: tuple[Endpoint, ...]
     """Sender ``i`` uses ``senders[i % len(senders)]`` (over TLS: its own identity)."""
+    spread: tuple[Endpoint, ...] = ()
+    """Receiver ``i`` uses ``spread[i % len(spread)]`` when given (the nodes of a cluster)."""
 
     @classmethod
     def plain(cls, host: str, port: int) -> "Route":
@@ -37,6 +39,10 @@ class Route:
     def tls(self) -> bool:
         """Whether the connections use TLS."""
         return self.receivers.ssl_context is not None
+
+    def receiver(self, index: int) -> Endpoint:
+        """The endpoint of receiver ``index``."""
+        return self.spread[index % len(self.spread)] if self.spread else self.receivers
 
     def sender(self, index: int) -> Endpoint:
         """The endpoint of sender ``index``."""

@@ -102,7 +102,7 @@ async def _run_load(scenario: Scenario, route: Route, pid: int | None) -> BenchR
     ]
     before = _mark(pid)
     receivers = await connect_many(
-        [(route.receivers, partial(BenchClient, fmt))] * scenario.clients, CONNECT_CONCURRENCY
+        [(route.receiver(i), partial(BenchClient, fmt)) for i in range(scenario.clients)], CONNECT_CONCURRENCY
     )
     senders: list[Sender] = []
     try:
