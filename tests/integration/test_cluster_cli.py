@@ -40,6 +40,15 @@ def _refusal(result: subprocess.CompletedProcess[bytes]) -> list[str]:
     return [line for line in result.stderr.decode().splitlines() if line.startswith("rallypoint: ")]
 
 
+def test_the_embedded_server_never_imports_nats() -> None:
+    """Without ``cluster_url`` nothing needs the ``cluster`` extra: ``pip install .`` serves."""
+    check = (
+        "import sys, rallypoint.cli, rallypoint.server.server, rallypoint.bench.command;"
+        "sys.exit('nats' in sys.modules)"
+    )
+    assert subprocess.run([sys.executable, "-c", check], timeout=EVENT_TIMEOUT_S, check=False).returncode == 0
+
+
 def test_a_cluster_without_postgresql_is_refused(tmp_path: Path) -> None:
     (line,) = _refusal(_serve(tmp_path, cluster_url="nats://127.0.0.1:4222"))
     assert "PostgreSQL store_url" in line

@@ -76,6 +76,8 @@ class Peers:
         return len(self._senders)
 
     def _proxy(self, origin: RemoteSender, now_ms: int) -> Subscriber:
+        """The stand-in of ``origin``'s connection, brought up to date: a restarted node numbers its
+        connections afresh, so one key may name a new connection with another identity."""
         key = (origin.node, origin.connection)
         proxy = self._senders.get(key)
         if proxy is None:
@@ -95,7 +97,7 @@ class Peers:
             self._senders[key] = proxy
         else:
             self._senders.move_to_end(key)
-        proxy.in_groups = origin.in_groups
+        proxy.in_groups, proxy.identity, proxy.owner = origin.in_groups, origin.identity, origin.identity
         proxy.uid, proxy.callsign, proxy.team = origin.uid, origin.callsign, origin.team
         proxy.last_seen = now_ms
         return proxy
