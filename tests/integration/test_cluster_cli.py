@@ -1,4 +1,5 @@
-"""`rallypoint serve` in cluster mode as an operator runs it: a subprocess, real NATS, real PostgreSQL."""
+"""`rallypoint serve` in cluster mode as an operator runs it: node processes (one of them SIGKILLed),
+real NATS, real PostgreSQL."""
 
 import os
 import signal
@@ -7,16 +8,23 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from rallypoint.bench.server import PORTS_OFF
+from rallypoint.cluster import bus as bus_module
+from rallypoint.config import Settings
 from tests.cluster_support import (
     cluster_name,
     cluster_store,
     delete_stream,
     free_port,
     nats_url,
+    node_settings,
     postgres_url,
+    start_node,
+    stop_nodes,
 )
-from tests.interop.clients import TakClient, has_uid, marker_xml
+from tests.interop.clients import TakClient, chat_xml, has_type, has_uid, marker_xml, pli_xml
 from tests.waiting import EVENT_TIMEOUT_S, wait_until
 
 __all__ = ["cluster_store", "nats_url", "postgres_url"]  # fixtures
@@ -105,3 +113,59 @@ def _listening(process: subprocess.Popen[bytes], port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+async def test_a_node_killed_its_devices_carry_on_elsewhere_and_their_mail_is_kept(
+    tmp_path: Path,
+    nats_url: str,
+    cluster_store: str,
+    server_settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Node 1 is a process SIGKILLed mid-run; node 2 (in this loop) takes its devices as gone."""
+    monkeypatch.setattr(bus_module, "NODE_TIMEOUT_MS", 5_000)  # above node 1's 2 s heartbeat
+    cluster, port = cluster_name(), free_port()
+    env = {
+        **os.environ,
+        **PORTS_OFF,
+        "RALLYPOINT_CLUSTER_URL": nats_url,
+        "RALLYPOINT_CLUSTER_NAME": cluster,
+        "RALLYPOINT_CLUSTER_NODE_ID": "node1",
+        "RALLYPOINT_STORE_URL": cluster_store,
+        "RALLYPOINT_DATA_DIR": str(tmp_path / "node1"),
+        "RALLYPOINT_TCP_PORT": str(port),
+    }
+    killed = subprocess.Popen(  # noqa: ASYNC220
+        [sys.executable, "-m", "rallypoint", "serve"], env=env, stderr=subprocess.DEVNULL
+    )
+    two = await start_node(
+        node_settings(server_settings, cluster, "node2", nats_url, cluster_store, tmp_path / "n2")
+    )
+    try:
+        wait_until(lambda: _listening(killed, port), what="node 1 listening")
+        assert two.ports.tcp is not None
+        alpha, bravo = await TakClient.connect(port, "alpha"), await TakClient.connect(two.ports.tcp, "bravo")
+        await bravo.send(pli_xml("BRAVO-1", "BRAVO"))
+        await alpha.receive(has_uid("BRAVO-1"))
+        await alpha.send(pli_xml("ALPHA-1", "ALPHA"))
+        await bravo.receive(has_uid("ALPHA-1"))
+        os.kill(killed.pid, signal.SIGKILL)
+        killed.wait(timeout=EVENT_TIMEOUT_S)
+        gone = await bravo.receive(has_type("t-x-d-d"))
+        await bravo.send(chat_xml("BRAVO-1", "BRAVO", "are you there", to_callsign="ALPHA"))
+        kept = await bravo.receive(has_type("b-t-f-p"))
+        back = await TakClient.connect(two.ports.tcp, "alpha again")
+        await back.send(pli_xml("ALPHA-1", "ALPHA"))
+        mail = await back.receive(lambda m: m.type == "b-t-f")
+        for client in (alpha, bravo, back):
+            await client.close()
+    finally:
+        if killed.poll() is None:
+            os.kill(killed.pid, signal.SIGKILL)
+            killed.wait(timeout=EVENT_TIMEOUT_S)
+        await stop_nodes([two])
+        await delete_stream(nats_url, cluster)
+    assert "ALPHA-1" in gone.raw.decode()
+    assert kept.uid.startswith("GeoChat.BRAVO-1.")
+    assert mail.uid == kept.uid
+    assert two.server.context.counters.get("cluster_node_lost") == 1

@@ -98,3 +98,20 @@ def test_envelopes_not_ours_are_refused() -> None:
     for bad in ({}, {**headers, "Rallypoint-Meta": "{"}, {**headers, "Rallypoint-Meta": '{"v":2}'}):
         with pytest.raises(ClusterError):
             decode(bad, b"x")
+
+
+def test_a_silent_node_s_devices_are_taken_as_departed_here() -> None:
+    link = Link()
+    alpha, marker_only = Client(link.one), Client(link.one)
+    bravo = Client(link.two)
+    _submit(link.one, alpha, _pli("ALPHA-1", "ALPHA"))
+    _submit(link.one, marker_only, _pli("OTHER-1", "OTHER"))
+    assert link.peers.node_lost("node1", NOW + 1) == 2
+    deletes = [m.event for m in bravo.received if m.event.type == "t-x-d-d"]
+    assert sorted(e.detail.links[0].uid for e in deletes if e.detail) == [
+        "ALPHA-1",
+        "OTHER-1",
+    ]
+    assert "ALPHA-1" not in link.two.cache
+    assert not link.two.devices.get("ALPHA-1").connected  # type: ignore[union-attr]
+    assert link.peers.node_lost("node1", NOW + 2) == 0

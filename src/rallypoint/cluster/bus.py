@@ -60,6 +60,11 @@ MAX_REMEMBERED_IDS = 100_000
 """Message ids of routed remote events remembered, to drop redeliveries."""
 START_MARGIN_MS = 5_000
 """At start the consumer reads from this long before the store was read (clock skew)."""
+HEARTBEAT_S = 2.0
+"""Each node says it is alive this often, on core NATS beside the stream (not stored)."""
+NODE_TIMEOUT_MS = 10_000
+"""A node not heard from this long, while this one is connected, is taken for gone (killed, cut
+off): its devices left (``Peers.node_lost``), so their mail is kept for wherever they return."""
 RETRIED = (nats.errors.OutboundBufferLimitError, nats.errors.ConnectionReconnectingError)
 """Publishing errors after which the event stays at the head of the queue and is tried again."""
 
@@ -87,6 +92,11 @@ class ClusterBus:
         self._counters: Counters = router.counters
         self.peers = Peers(router)
         self._subject = f"{SUBJECT_PREFIX}.{cluster}.{node}"
+        self._alive_subject = f"{SUBJECT_PREFIX}.{cluster}.alive.{node}"
+        self._alive_all = f"{SUBJECT_PREFIX}.{cluster}.alive.*"
+        self._heard: dict[str, int] = {}
+        """Other nodes, and when one of their events or heartbeats last arrived (wall ms)."""
+        self.heartbeat_s = HEARTBEAT_S
         self._boot = secrets.token_hex(4)
         """Distinguishes this run's message ids from those of an earlier run of the same node."""
         self._sequence = itertools.count(1).__next__
@@ -131,6 +141,7 @@ class ClusterBus:
         try:
             await self._ensure_stream()
             await self._subscribe()
+            await nc.subscribe(self._alive_all, cb=self._heartbeat)  # the client renews it on reconnection
         except nats.errors.Error as exc:
             await nc.close()
             raise ConfigError(f"NATS at {', '.join(self._servers)} has no usable JetStream: {exc}") from exc
@@ -237,6 +248,7 @@ class ClusterBus:
             self._counters.inc("cluster_refused")
             log.warning("cluster: message on %s refused: %s", msg.subject, exc)
             return
+        self._heard[envelope.sender.node] = self._now_ms()
         self._seen[envelope.msg_id] = None
         if len(self._seen) > MAX_REMEMBERED_IDS:
             self._seen.popitem(last=False)
@@ -245,6 +257,30 @@ class ClusterBus:
             self.peers.departed(envelope.sender, event, self._now_ms())
         else:
             self.peers.route(envelope.sender, event, envelope.payload, self._now_ms())
+
+    def tick(self, now_ms: int) -> None:
+        """The server's timer, every :attr:`heartbeat_s`: say this node is alive, and let the
+        devices of nodes silent for :data:`NODE_TIMEOUT_MS` go. Not while NATS is away: then
+        every node is silent to this one and none of them is gone."""
+        if not self.ready or self._nc is None:
+            return
+        self._tasks.spawn(self._say_alive(self._nc), name="rallypoint-cluster-heartbeat")
+        for node, heard in list(self._heard.items()):
+            if now_ms - heard > NODE_TIMEOUT_MS:
+                del self._heard[node]
+                devices = self.peers.node_lost(node, now_ms)
+                self._counters.inc("cluster_node_lost")
+                log.warning("cluster: node %s silent for %d s: its %d device(s) taken as departed",
+                            node, NODE_TIMEOUT_MS // 1000, devices)  # fmt: skip
+
+    async def _say_alive(self, nc: Client) -> None:
+        with contextlib.suppress(nats.errors.Error):
+            await nc.publish(self._alive_subject, b"")
+
+    async def _heartbeat(self, msg: Msg) -> None:
+        node = msg.subject.rsplit(".", 1)[-1]
+        if node != self.node:
+            self._heard[node] = self._now_ms()
 
     async def _error(self, exc: Exception) -> None:
         if self._nc is not None:  # at start, an unreachable NATS is one ConfigError, not a log line per try
@@ -275,5 +311,6 @@ class ClusterBus:
                 await asyncio.sleep(RECONNECT_WAIT_S)
         else:
             return  # disconnected again: the next reconnection resumes
+        self._heard = dict.fromkeys(self._heard, self._now_ms())  # silent only because we were away
         self._connected.set()
         log.info("cluster: reconnected to NATS; reading from stream sequence %d", self._last_stream_seq + 1)

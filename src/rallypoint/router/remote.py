@@ -15,15 +15,16 @@ connection, so the cache's and the alerts' "who sent it" stay stable across its 
 Sans-I/O like the router: the bus adapter decodes, this module routes.
 """
 
+import uuid
 from collections import OrderedDict
 from typing import NamedTuple
 
-from rallypoint.cot import types
+from rallypoint.cot import control, types
 from rallypoint.cot.event import Event
 from rallypoint.router.alerts import is_cancel
 from rallypoint.router.message import Outbound
 from rallypoint.router.registry import Subscriber
-from rallypoint.router.router import Router
+from rallypoint.router.router import DEFAULT_DEPARTED_TYPE, Router
 
 MAX_REMOTE_SENDERS = 100_000
 """Remote connections remembered; past it the one heard from longest ago is forgotten."""
@@ -109,7 +110,7 @@ class Peers:
         if router.ownership.admit(proxy.owner, event) is not None:
             router.counters.inc("peer_spoofing_refused")  # two nodes admitted rival claims at once
             return 0
-        self._learn_device(origin, event, now_ms)
+        self._learn_device(origin, proxy, event, now_ms)
         if event.type == types.DELETE and not router._apply_delete(proxy, event):
             return 0
         if is_cancel(event) and router._refuse_cancel(proxy, event, now_ms):
@@ -137,26 +138,60 @@ class Peers:
 
     def departed(self, origin: RemoteSender, event: Event, now_ms: int) -> int:
         """A device left its node (the origin's ``t-x-d-d``): tell the clients here, forget it."""
-        router = self._router
         proxy = self._senders.pop((origin.node, origin.connection), None)
-        message = Outbound(event)
-        receivers = router.registry.reachable_from(origin.in_groups)
+        return self._gone(
+            origin.node, uid=origin.uid, groups=origin.in_groups, proxy=proxy, delete=event, now_ms=now_ms
+        )
+
+    def node_lost(self, node: str, now_ms: int) -> int:
+        """``node`` went silent (killed, cut off): its devices left, as their own node would have said.
+
+        Their deletes go to the clients here, and directed messages for them are kept in the
+        mailbox from now on, for whichever node they reconnect to. Returns the devices dropped.
+        """
+        lost = [key for key in self._senders if key[0] == node]
+        devices = 0
+        for key in lost:
+            proxy = self._senders.pop(key)
+            if proxy.uid is None:
+                continue
+            delete = control.disconnect_delete(
+                str(uuid.uuid4()), now_ms, proxy.uid, proxy.last_type or DEFAULT_DEPARTED_TYPE
+            )
+            self._gone(node, uid=proxy.uid, groups=proxy.in_groups, proxy=proxy, delete=delete, now_ms=now_ms)
+            devices += 1
+        return devices
+
+    def _gone(
+        self,
+        node: str,
+        *,
+        uid: str | None,
+        groups: frozenset[str],
+        proxy: Subscriber | None,
+        delete: Event,
+        now_ms: int,
+    ) -> int:
+        router = self._router
+        message = Outbound(delete)
+        receivers = router.registry.reachable_from(groups)
         for receiver in receivers:
             receiver.deliver(message)
-        if origin.uid is None:
+        if uid is None:
             return len(receivers)
-        entry = router.cache.get(origin.uid)
+        entry = router.cache.get(uid)
         if proxy is not None and entry is not None and entry.sender_id == proxy.id:
-            router.cache.remove(origin.uid)
-        device = router.devices.get(origin.uid)
-        if device is not None and device.node == origin.node:
-            router.devices.departed(origin.uid, now_ms)
+            router.cache.remove(uid)
+        device = router.devices.get(uid)
+        if device is not None and device.node == node:
+            router.devices.departed(uid, now_ms)
         return len(receivers)
 
-    def _learn_device(self, origin: RemoteSender, event: Event, now_ms: int) -> None:
+    def _learn_device(self, origin: RemoteSender, proxy: Subscriber, event: Event, now_ms: int) -> None:
         """A remote device's own position report: it is connected, on ``origin.node``."""
         if origin.uid is None or origin.uid != event.uid or not event.is_situational_awareness:
             return
+        proxy.last_type = event.type  # what its delete says it was, should its node go silent
         if self._router.registry.by_uid(origin.uid) is not None:
             return  # connected here too: the local connection is what counts
         known = self._router.devices.get(origin.uid)

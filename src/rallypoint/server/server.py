@@ -260,7 +260,7 @@ class Server:
         log.info("multicast SA on %s:%d", settings.multicast_group, settings.multicast_port)
 
     def _schedule(self) -> None:
-        """Make the timer's jobs: the tick, the identity watch, and each component."""
+        """Make the timer's jobs: the tick, the identity watch, each component, the cluster's heartbeat."""
         self.timer.every("tick", lambda: TICK_INTERVAL_S, self._tick)
         watch = self.context.identity_watch
         if watch is not None:
@@ -270,6 +270,10 @@ class Server:
             )
         for component in self.components:
             self.timer.add(type(component).__name__, self._component_job(component), self.context.clock())
+        cluster = self.cluster
+        if cluster is not None:
+            wall_ms = self.context.clock.wall_ms
+            self.timer.every("cluster", lambda: cluster.heartbeat_s, lambda _now: cluster.tick(wall_ms()))
 
     def _component_job(self, component: Component) -> Callable[[float], float]:
         """Tick ``component``; it is next due when it says (or after the usual interval)."""
