@@ -141,17 +141,20 @@ async def _wait_accepting(process: asyncio.subprocess.Process, port: int) -> Non
 
 async def _run(scenario: Scenario, store_url: str, nats_url: str, nodes: int, log_level: str) -> BenchResult:
     cluster = f"bench{secrets.token_hex(4)}"
+    node_settings = []
+    for number in range(1, max(nodes, 1) + 1):
+        settings = {"RALLYPOINT_STORE_URL": store_url, "RALLYPOINT_MISSIONS_ENABLED": "false"}
+        if nodes:
+            settings |= {
+                "RALLYPOINT_CLUSTER_URL": nats_url,
+                "RALLYPOINT_CLUSTER_NAME": cluster,
+                "RALLYPOINT_CLUSTER_NODE_ID": f"node{number}",
+            }
+        node_settings.append(settings)
     async with AsyncExitStack() as stack:
-        servers = []
-        for number in range(1, max(nodes, 1) + 1):
-            settings = {"RALLYPOINT_STORE_URL": store_url, "RALLYPOINT_MISSIONS_ENABLED": "false"}
-            if nodes:
-                settings |= {
-                    "RALLYPOINT_CLUSTER_URL": nats_url,
-                    "RALLYPOINT_CLUSTER_NAME": cluster,
-                    "RALLYPOINT_CLUSTER_NODE_ID": f"node{number}",
-                }
-            servers.append(await stack.enter_async_context(spawned_server(log_level, settings=settings)))
+        servers = await asyncio.gather(  # the nodes start side by side
+            *(stack.enter_async_context(spawned_server(log_level, settings=s)) for s in node_settings)
+        )
         first = servers[0].plain_route
         route = Route(first.receivers, first.senders, tuple(s.plain_route.receivers for s in servers))
         return await run_scenario(scenario, route, servers[0].pid)
