@@ -58,8 +58,9 @@ MAX_QUEUED_PUBLISHES = 100_000
 """Events routed here and not yet handed to NATS; past it new ones are not shared (counted)."""
 MAX_REMEMBERED_IDS = 100_000
 """Message ids of routed remote events remembered, to drop redeliveries."""
-START_MARGIN_MS = 5_000
-"""At start the consumer reads from this long before the store was read (clock skew)."""
+START_MARGIN_MS = 30_000
+"""At start the consumer reads the stream from this long before the store was read: what the
+store's write-behind had not written yet, and clock skew between nodes (replays are idempotent)."""
 HEARTBEAT_S = 2.0
 """Each node says it is alive this often, on core NATS beside the stream (not stored)."""
 NODE_TIMEOUT_MS = 10_000

@@ -11,8 +11,8 @@ Before any listener opens, the store is opened and the situation cache rebuilt f
 
 Start-up is all-or-nothing: if any step fails, :meth:`Server.start` stops what had started
 (listeners closed, components stopped, store closed) before it raises. :meth:`Server.stop` is
-the one place that orders shutdown: listeners, connections, the timer, components, identities,
-mailbox, store.
+the one place that orders shutdown: listeners, connections, the timer, the cluster bus (the
+departures of the closed connections are published first), components, identities, mailbox, store.
 """
 
 import asyncio
