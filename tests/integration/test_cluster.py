@@ -6,7 +6,9 @@ do not sleep: each node reads the one stream in order, so a marker broadcast aft
 in question and received on the other node proves that event was routed there before it.
 """
 
+import shutil
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -272,3 +274,29 @@ async def test_mail_kept_on_one_node_is_delivered_when_the_device_returns_on_ano
     assert len(pending) == len(texts)
     assert [m.raw.decode().split("<remarks", 1)[1].split(">", 1)[1].split("<", 1)[0] for m in mail] == texts
     assert len(returned.seen(lambda m: m.type == "b-t-f")) == len(texts)  # once each
+
+
+async def test_a_revocation_on_one_node_cuts_the_device_off_on_another(
+    tls_settings: Settings, pki: PkiFixture, nats_url: str, cluster_store: str
+) -> None:
+    """Each node has its own copy of the CA and identity store; the revocation is made on node 1's."""
+    alice, bob = pki.add_user("alice", "ops"), pki.add_user("bob", "ops")
+    copy = pki.data_dir.parent / "node2-data"
+    shutil.copytree(pki.data_dir, copy)
+    cluster = Cluster(tls_settings, nats_url, cluster_store, pki.data_dir.parent)
+    try:
+        one = await cluster.start("node1", pki.data_dir)
+        two = await cluster.start("node2", copy)
+        async with TlsClients(two, pki) as on2:
+            a, b = await on2.connect(alice), await on2.connect(bob)
+            await a.send(pli_xml("ALICE-1", "ALPHA"))
+            await b.receive(has_uid("ALICE-1"))
+            pki.store.revoke("alice", datetime.now(UTC))  # what `rallypoint cert revoke` does on node 1
+            closed = await a.closed_by_server()
+            departed = await b.receive(has_type("t-x-d-d"))
+    finally:
+        await cluster.stop()
+    assert closed
+    assert "ALICE-1" in departed.raw.decode()
+    assert one.server.context.counters.get("cluster_revocations_shared") == 1
+    assert two.server.context.counters.get("cluster_revocations_applied") == 1

@@ -29,12 +29,13 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext, api
 
-from rallypoint.cluster.envelope import KIND_DEPARTED, decode, encode_headers
+from rallypoint.cluster.envelope import KIND_DEPARTED, KIND_REVOKED, decode, encode_headers
+from rallypoint.cluster.revocations import SharedRevocations
 from rallypoint.cot.xml import XmlLimits, parse_event, serialize_event
 from rallypoint.errors import ClusterError, ConfigError, ProtocolError
 from rallypoint.router.message import Outbound
 from rallypoint.router.registry import Subscriber
-from rallypoint.router.remote import Peers, describe_sender
+from rallypoint.router.remote import Peers, RemoteSender, describe_sender
 from rallypoint.router.router import Router
 from rallypoint.router.stats import Counters
 from rallypoint.tasks import TaskSet
@@ -98,6 +99,8 @@ class ClusterBus:
         self._heard: dict[str, int] = {}
         """Other nodes, and when one of their events or heartbeats last arrived (wall ms)."""
         self.heartbeat_s = HEARTBEAT_S
+        self.revocations: SharedRevocations | None = None
+        """Set by the server when this node has an identity store: revocations cross the bus."""
         self._boot = secrets.token_hex(4)
         """Distinguishes this run's message ids from those of an earlier run of the same node."""
         self._sequence = itertools.count(1).__next__
@@ -148,6 +151,8 @@ class ClusterBus:
             raise ConfigError(f"NATS at {', '.join(self._servers)} has no usable JetStream: {exc}") from exc
         self._connected.set()
         self._tasks.spawn(self._publish_queued(), name="rallypoint-cluster-publish")
+        if self.revocations is not None:
+            self.revocations.start()
         self._router.on_publish = self.publish
         log.info("cluster node %s on %s", self.node, ", ".join(self._servers))
 
@@ -155,6 +160,8 @@ class ClusterBus:
         """Stop sharing, publish what is queued (if NATS is there), and disconnect."""
         if self._router.on_publish == self.publish:
             self._router.on_publish = None
+        if self.revocations is not None:
+            self.revocations.stop()
         await self._tasks.stop()
         nc, self._nc = self._nc, None
         if nc is None:
@@ -180,6 +187,13 @@ class ClusterBus:
         self._queue.append(
             (payload, encode_headers(msg_id, describe_sender(sender, self.node), departed=departed))
         )
+        self._queued.set()
+
+    def publish_revocation(self, user: str) -> None:
+        """Queue the news that ``user``'s certificates were revoked on this node."""
+        sender = RemoteSender(self.node, 0, user, None, None, None, frozenset(), frozenset())
+        msg_id = f"{self.node}.{self._boot}.{self._sequence()}"
+        self._queue.append((b"", encode_headers(msg_id, sender, departed=False, kind=KIND_REVOKED)))
         self._queued.set()
 
     async def _publish_queued(self) -> None:
@@ -244,6 +258,10 @@ class ClusterBus:
             if envelope.msg_id in self._seen:
                 self._counters.inc("cluster_duplicate")
                 return
+            if envelope.kind == KIND_REVOKED:
+                self._seen[envelope.msg_id] = None
+                self._revoked(envelope.sender)
+                return
             event = parse_event(envelope.payload, self._limits)
         except (ClusterError, ProtocolError) as exc:
             self._counters.inc("cluster_refused")
@@ -258,6 +276,11 @@ class ClusterBus:
             self.peers.departed(envelope.sender, event, self._now_ms())
         else:
             self.peers.route(envelope.sender, event, envelope.payload, self._now_ms())
+
+    def _revoked(self, sender: RemoteSender) -> None:
+        if self.revocations is not None and sender.identity is not None:
+            now = datetime.fromtimestamp(self._now_ms() / 1000, UTC)
+            self.revocations.apply(sender.identity, sender.node, now)
 
     def tick(self, now_ms: int) -> None:
         """The server's timer, every :attr:`heartbeat_s`: say this node is alive, and let the

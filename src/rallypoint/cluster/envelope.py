@@ -21,6 +21,8 @@ MAX_META_BYTES = 16 * 1024
 
 KIND_EVENT = "event"
 KIND_DEPARTED = "departed"
+KIND_REVOKED = "revoked"
+"""Not an event: the sender's identity had its certificates revoked on its node (empty payload)."""
 
 
 class Envelope(NamedTuple):
@@ -32,11 +34,13 @@ class Envelope(NamedTuple):
     payload: bytes
 
 
-def encode_headers(msg_id: str, sender: RemoteSender, *, departed: bool) -> dict[str, str]:
+def encode_headers(
+    msg_id: str, sender: RemoteSender, *, departed: bool, kind: str | None = None
+) -> dict[str, str]:
     """The NATS headers of one routed event (JSON is ASCII-only: safe in a header line)."""
     meta = {
         "v": ENVELOPE_VERSION,
-        "kind": KIND_DEPARTED if departed else KIND_EVENT,
+        "kind": kind or (KIND_DEPARTED if departed else KIND_EVENT),
         "node": sender.node,
         "conn": sender.connection,
         "identity": sender.identity,
@@ -63,7 +67,7 @@ def decode(headers: dict[str, str] | None, payload: bytes) -> Envelope:
     if not isinstance(meta, dict) or meta.get("v") != ENVELOPE_VERSION:
         raise ClusterError("unknown envelope version")
     kind = meta.get("kind")
-    if kind not in (KIND_EVENT, KIND_DEPARTED):
+    if kind not in (KIND_EVENT, KIND_DEPARTED, KIND_REVOKED):
         raise ClusterError(f"unknown kind {kind!r}")
     sender = RemoteSender(
         node=_text(meta, "node"),

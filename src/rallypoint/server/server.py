@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from rallypoint.clock import Clock, SystemClock
 from rallypoint.cluster.node import check_cluster_settings, node_name
+from rallypoint.cluster.revocations import SharedRevocations
 from rallypoint.config import Settings
 from rallypoint.errors import ConfigError, PkiError, StoreError
 from rallypoint.http.marti.packages import package_routes
@@ -122,6 +123,11 @@ class Server:
                 limits=self.context.xml_limits,
                 now_ms=self.context.clock.wall_ms,
             )
+            identities, watch = self.context.identities, self.context.identity_watch
+            if identities is not None and watch is not None:
+                self.cluster.revocations = SharedRevocations(
+                    identities, watch, self.cluster.publish_revocation, self.context.counters
+                )
             await self.cluster.start(store_read_ms)
         self.context.mailbox.start()
         host = build_host(self.context)
