@@ -269,7 +269,10 @@ async def test_mail_kept_on_one_node_is_delivered_when_the_device_returns_on_ano
         pending = [await alpha.receive(has_type("b-t-f-p")) for _ in texts]
         returned = await pool2.connect("bravo again")
         await returned.send(pli_xml("BRAVO-1", "BRAVO"))
-        mail = [await returned.receive(lambda m: m.type == "b-t-f") for _ in texts]
+        try:
+            mail = [await returned.receive(lambda m: m.type == "b-t-f") for _ in texts]
+        except TimeoutError:
+            raise AssertionError([(m.type, m.uid) for m in returned.history]) from None
         await sync(alpha, returned)
     assert len(pending) == len(texts)
     assert [m.raw.decode().split("<remarks", 1)[1].split(">", 1)[1].split("<", 1)[0] for m in mail] == texts
