@@ -152,6 +152,16 @@ class Settings:
     """TOML file with the ``[[feeds]]`` to run and the ``[fusion]`` options (aliases); empty: no
     fusion service. It may be the settings file itself (settings then sit under ``[rallypoint]``)."""
 
+    # Cluster mode (issue 17)
+    cluster_url: str = ""
+    """NATS server(s) with JetStream this node shares routed events through
+    (``nats://host:4222``, comma-separated for several); empty: the embedded default, one process.
+    Needs a PostgreSQL :attr:`store_url` shared by every node."""
+    cluster_name: str = "main"
+    """Nodes with the same name on one NATS form one cluster (its JetStream stream and subjects)."""
+    cluster_node_id: str = ""
+    """This node's name in the cluster, unique per node; empty: the host name and process id."""
+
     @property
     def effective_store_url(self) -> str:
         """:attr:`store_url`, or the SQLite file in the data directory."""

@@ -16,7 +16,7 @@ import os
 import socket
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -108,20 +108,26 @@ def tls_environment(tls_port: int) -> dict[str, str]:
 
 @asynccontextmanager
 async def spawned_server(
-    log_level: str = "WARNING", *, tls_senders: int | None = None, store: bool = True, api: bool = False
+    log_level: str = "WARNING",
+    *,
+    tls_senders: int | None = None,
+    store: bool = True,
+    api: bool = False,
+    settings: Mapping[str, str] | None = None,
 ) -> AsyncIterator[SpawnedServer]:
     """Run a server process for the duration of the block; stop it afterwards.
 
     ``tls_senders`` not None turns TLS on, with one identity per sender and one for all receivers.
     ``store`` False runs it with ``store_url = off`` (nothing persisted); ``api`` opens the
-    plain API port too (:attr:`SpawnedServer.api_port`).
+    plain API port too (:attr:`SpawnedServer.api_port`). ``settings`` are more ``RALLYPOINT_*``
+    variables (a cluster node's).
     """
     with tempfile.TemporaryDirectory(prefix="rallypoint-bench-") as temp:
         workdir = Path(temp)
         data_dir = workdir / "data"
         port, spare_port, api_port = free_ports(3)
         log_path = workdir / "server.log"
-        env = {**os.environ, **PORTS_OFF}
+        env = {**os.environ, **PORTS_OFF, **(settings or {})}
         if not store:
             env["RALLYPOINT_STORE_URL"] = "off"
         if api:

@@ -106,6 +106,9 @@ class Router:
         self.observers: list[Callable[[Outbound, Subscriber], None]] = []
         """Also told about every routed event after the recorder (missions, web live feed, fusion);
         each must be quick and must not raise: it runs on the routing path."""
+        self.on_publish: Callable[[Outbound, Subscriber, bool], None] | None = None
+        """Cluster mode: told (message, sender, departed) about every event routed here, and every
+        departure, for the other nodes (``rallypoint.router.remote``); quick, must not raise."""
 
     def attach(self, subscriber: Subscriber, now_ms: int) -> None:
         """Register a new connection and replay the current picture to it."""
@@ -155,6 +158,8 @@ class Router:
             receiver.deliver(message)
         if self.recorder is not None:
             self.recorder(message, subscriber)  # so a restart does not show it as still there
+        if self.on_publish is not None:
+            self.on_publish(message, subscriber, True)
 
     def submit(
         self,
@@ -227,8 +232,12 @@ class Router:
                 kept = self._keep_for_absent(sender, message, receivers)
         answerable = directed and types.is_answerable(event.type)
         if answerable and not (delivered or kept or self._to_server(event)):
-            self._bounce_chat(sender, event)
+            assert detail is not None
+            if not self.devices.elsewhere(detail.dests):
+                self._bounce_chat(sender, event)
         self._remember(sender, message, now_ms)
+        if self.on_publish is not None:
+            self.on_publish(message, sender, False)
         self.counters.inc("delivered", delivered)
         if self.recorder is not None:
             self.recorder(message, sender)
@@ -366,6 +375,8 @@ class Router:
             uid = known.uid
             if uid in reached or self.registry.by_uid(uid) is not None or uid == sender.uid:
                 continue
+            if known.connected and known.node:
+                continue  # connected to another node of the cluster, which delivers it
             if known.groups.isdisjoint(sender.in_groups):
                 self.counters.inc("group_denied")
                 continue
