@@ -4,8 +4,8 @@ The row of the delivery issue: "device walks out of coverage (no FIN/RST reaches
 server), back after 43 s: 0/40; the dead socket was never noticed". The team is in its own
 network namespace; its link goes down while the server believes it connected. Either the
 post keeps writing to it (the written bytes stay unacknowledged and ``TCP_USER_TIMEOUT``
-ends the connection) or nobody writes to it (keepalive probes go unanswered). Both timers
-are set short here so the wait is short; the server must notice, hand what was not
+ends the connection) or nobody writes to it (keepalive probes go unanswered or, with
+keepalive off, the server's own keepalive stays unacknowledged). The timers are set short here so the wait is short; the server must notice, hand what was not
 acknowledged back to the mailbox, and give the team every chat exactly once, in order, when
 it comes back on a new connection. A bystander keeps being served throughout.
 """
@@ -30,8 +30,19 @@ FAST_TIMERS = {
     "tcp_keepalive_interval_s": 1,
     "tcp_keepalive_probes": 2,
     "tcp_user_timeout_s": 2.0,
+    "server_ping_interval_s": 0.0,
 }
-"""A silent dead link is found after about 3 s, a written one after about 2 s."""
+"""A silent dead link is found by keepalive after about 3 s, a written one after about 2 s."""
+
+PINGS_ONLY = FAST_TIMERS | {"tcp_keepalive_idle_s": 3600, "server_ping_interval_s": 1.0}
+"""Keepalive probes would start only after an hour: the server's own keepalive, unacknowledged
+on the dead link, lets the user timeout find it after about 3 s."""
+
+CASES = {
+    "written-to": (True, FAST_TIMERS),
+    "silent": (False, FAST_TIMERS),
+    "silent-pinged": (False, PINGS_ONLY),
+}
 
 _UID = re.compile(rb'<event [^>]*uid="(GeoChat[^"]+)"')
 
@@ -71,11 +82,12 @@ def all_acknowledged(server: Server, uid: str) -> bool:
     return connection is not None and not connection.acks
 
 
-@pytest.mark.parametrize("written", [True, False], ids=["written-to", "silent"])
+@pytest.mark.parametrize("case", CASES)
 async def test_a_device_out_of_coverage_gets_every_chat_once_in_order_when_back(
-    tmp_path: Path, namespace: Namespace, written: bool
+    tmp_path: Path, namespace: Namespace, case: str
 ) -> None:
-    server = Server(fault_settings(tmp_path, host=namespace.host_address, **FAST_TIMERS))
+    written, timers = CASES[case]
+    server = Server(fault_settings(tmp_path, host=namespace.host_address, **timers))
     port = (await server.start()).tcp
     registry = server.context.router.registry
     counters = server.context.counters
@@ -109,6 +121,7 @@ async def test_a_device_out_of_coverage_gets_every_chat_once_in_order_when_back(
         if written:
             assert counters.get("mail_returned") == BURST
         else:
+            assert (counters.get("pings_sent") > 0) == (timers is PINGS_ONLY)
             for number in range(BURST):
                 xml, uid = chat(f"kept {number}", "Rescue-3")
                 post.write(xml)

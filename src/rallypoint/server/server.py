@@ -239,6 +239,10 @@ class Server:
             self.timer.every(
                 "identities", identity_poll_s, lambda _now: refresh_identities(watch, counters, clock)
             )
+        if self.settings.server_ping_interval_s > 0:
+            self.timer.every(
+                "pings", lambda: min(TICK_INTERVAL_S, self.settings.server_ping_interval_s), self._ping_silent
+            )
         for component in self.components:
             self.timer.add(type(component).__name__, self._component_job(component), self.context.clock())
 
@@ -263,6 +267,13 @@ class Server:
         for connection in list(checked):
             assert isinstance(connection, StreamConnection)
             connection.check_timeouts(connection_now)
+
+    def _ping_silent(self, _now: float) -> None:
+        """Send a keepalive on every streaming connection that has been silent for the interval."""
+        connection_now = self.context.clock()  # the connections' clock, as in the tick
+        for connection in list(self.context.connections):
+            assert isinstance(connection, StreamConnection)
+            connection.ping_if_silent(connection_now)
 
     async def _close_store(self) -> None:
         store, self.context.store = self.context.store, None
