@@ -28,6 +28,7 @@ from rallypoint.bench import proc
 from rallypoint.bench.compare import compare_tls
 from rallypoint.bench.compare_store import compare_store
 from rallypoint.bench.errors import BenchError
+from rallypoint.bench.faults import add_faults_arguments, run_faults_bench
 from rallypoint.bench.fusion import add_fusion_arguments, run_fusion_bench
 from rallypoint.bench.missions import add_missions_arguments, run_missions_bench
 from rallypoint.bench.report import Outcome, passed, to_document, to_text
@@ -47,6 +48,7 @@ SPECIAL_BENCHES: dict[str, Callable[[argparse.Namespace], int]] = {
     "fusion": run_fusion_bench,
     "missions": run_missions_bench,
     "web": run_web_bench,
+    "faults": run_faults_bench,
 }
 """Benchmarks that are not a load-generator scenario; each reads its own options from ``args``."""
 
@@ -119,6 +121,7 @@ def add_bench_parser(commands: Any) -> None:
     add_fusion_arguments(bench)
     add_missions_arguments(bench)
     add_web_arguments(bench)
+    add_faults_arguments(bench)
     tls = bench.add_argument_group("TLS")
     tls.add_argument(
         "--tls", action="store_true", help="every connection over mutual TLS (reports the handshake rate)"

@@ -145,15 +145,15 @@ async def spawned_server(
             )
         try:
             waited = [port, *([tls_port] if tls_port else []), *([api_port] if api else [])]
-            await _wait_accepting(process, waited, log_path)
+            await wait_accepting(process, waited, log_path)
             yield SpawnedServer(
                 process.pid, LOOPBACK, port, log_path, tls_port, tls, api_port if api else None
             )
         finally:
-            await _stop(process)
+            await stop_process(process)
 
 
-async def _wait_accepting(process: asyncio.subprocess.Process, ports: Sequence[int], log_path: Path) -> None:
+async def wait_accepting(process: asyncio.subprocess.Process, ports: Sequence[int], log_path: Path) -> None:
     """Return once the server accepts connections on every port; fail fast if it exits instead.
 
     A probe of the TLS port closes without a handshake: the server logs it as refused.
@@ -179,7 +179,7 @@ async def _wait_accepting(process: asyncio.subprocess.Process, ports: Sequence[i
     )
 
 
-async def _stop(process: asyncio.subprocess.Process) -> None:
+async def stop_process(process: asyncio.subprocess.Process) -> None:
     if process.returncode is not None:
         return
     process.terminate()
