@@ -13,8 +13,8 @@ import asyncio
 import contextlib
 import re
 
-from rallypoint.server.server import Server
 from rallypoint.bench.faultproxy import FaultProxy
+from rallypoint.server.server import Server
 from tests.interop.clients import HOST, chat_xml, pli_xml
 from tests.waiting import EVENT_TIMEOUT_S, eventually
 
