@@ -67,7 +67,7 @@ def announce_bytes(uid: str, callsign: str, link: int) -> bytes:
     return serialize_event(event._replace(detail=Detail(xml=xml)))
 
 
-def _ignore(_uid: str) -> None:
+def ignore_acceptance(_uid: str) -> None:
     """The default acceptance hook."""
 
 
@@ -97,7 +97,7 @@ class Client:
         """Connections opened so far (the number announced with each)."""
         self._writer: asyncio.StreamWriter | None = None
         self._reading: asyncio.Task[None] | None = None
-        self.on_accepted: Callable[[str], None] = _ignore
+        self.on_accepted: Callable[[str], None] = ignore_acceptance
         """Told, the moment it is seen, of each chat the server acknowledged (kept or delivered)."""
 
     async def connect(self, host: str, port: int) -> None:

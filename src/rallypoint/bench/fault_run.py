@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from rallypoint.bench.errors import BenchError
-from rallypoint.bench.fault_clients import Client, Device, Sender
+from rallypoint.bench.fault_clients import Client, Device, Sender, ignore_acceptance
 from rallypoint.bench.faultproxy import FaultProxy
 from rallypoint.bench.results import Latency
 from rallypoint.bench.server import (
@@ -199,7 +199,7 @@ class FaultRun:
             await self.server.killed()
         finally:
             for client in (self.sender, *devices):
-                client.on_accepted = lambda _uid: None
+                client.on_accepted = ignore_acceptance
 
     async def run(self) -> Observed:
         sender, everyone = self.sender, [*self.healthy, *self.bad, *self.offline]

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 
 from rallypoint.clock import Clock, SystemClock
 from rallypoint.config import Settings
+from rallypoint.cot import control
 from rallypoint.errors import ConfigError, PkiError, StoreError
 from rallypoint.http.marti.packages import package_routes
 from rallypoint.pki.audit import AuditLog
@@ -31,6 +32,7 @@ from rallypoint.pki.identities import IdentityStore
 from rallypoint.pki.paths import audit_path, identity_path
 from rallypoint.pki.watch import IdentityWatch
 from rallypoint.router.host import Component
+from rallypoint.router.message import Outbound
 from rallypoint.server.api import ApiService, start_marti_api
 from rallypoint.server.api_wiring import package_deps
 from rallypoint.server.components import build_host, build_parts, part_routes, stop_components
@@ -54,6 +56,11 @@ STORE_OFF = "off"
 
 TICK_INTERVAL_S = 1.0
 """Timeouts and expiry are checked this often (stale times are in seconds anyway)."""
+
+PING_CHECKS_PER_INTERVAL = 4
+"""Silent connections are looked for this often per ``server_ping_interval_s`` (at most once per
+tick): a keepalive leaves within a quarter interval of being due, and 20 000 connections are
+walked every few seconds, not every second."""
 
 
 class Server:
@@ -241,7 +248,9 @@ class Server:
             )
         if self.settings.server_ping_interval_s > 0:
             self.timer.every(
-                "pings", lambda: min(TICK_INTERVAL_S, self.settings.server_ping_interval_s), self._ping_silent
+                "pings",
+                lambda: max(TICK_INTERVAL_S, self.settings.server_ping_interval_s / PING_CHECKS_PER_INTERVAL),
+                self._ping_silent,
             )
         for component in self.components:
             self.timer.add(type(component).__name__, self._component_job(component), self.context.clock())
@@ -269,11 +278,13 @@ class Server:
             connection.check_timeouts(connection_now)
 
     def _ping_silent(self, _now: float) -> None:
-        """Send a keepalive on every streaming connection that has been silent for the interval."""
+        """Send a keepalive on every streaming connection that has been silent for the interval
+        (one message for all of them, so it is encoded once per wire format)."""
         connection_now = self.context.clock()  # the connections' clock, as in the tick
+        keepalive = Outbound(control.pong(self.context.clock.wall_ms()), directed=True)
         for connection in list(self.context.connections):
             assert isinstance(connection, StreamConnection)
-            connection.ping_if_silent(connection_now)
+            connection.ping_if_silent(connection_now, keepalive)
 
     async def _close_store(self) -> None:
         store, self.context.store = self.context.store, None

@@ -413,11 +413,11 @@ class StreamConnection(asyncio.Protocol):
         elif settings.idle_timeout_s and now - self._last_received > settings.idle_timeout_s:
             self._timeout("idle", f"silent for {settings.idle_timeout_s:g} s")
 
-    def ping_if_silent(self, now: float) -> None:
-        """Send the server's keepalive if nothing has crossed this connection for the ping interval."""
+    def ping_if_silent(self, now: float, keepalive: Outbound) -> None:
+        """Send ``keepalive`` if nothing has crossed this connection for the ping interval."""
         if not self._closing and self.subscriber is not None and self.pings.due(now):
             self.context.counters.inc("pings_sent")
-            self._send_event(control.pong(wall_clock_ms()))
+            self.subscriber.deliver(keepalive)
 
     def _timeout(self, reason: str, why: str) -> None:
         self.context.counters.inc(f"disconnected{{reason={reason}}}")
