@@ -414,8 +414,11 @@ class StreamConnection(asyncio.Protocol):
             self._timeout("idle", f"silent for {settings.idle_timeout_s:g} s")
 
     def ping_if_silent(self, now: float, keepalive: Outbound) -> None:
-        """Send ``keepalive`` if nothing has crossed this connection for the ping interval."""
-        if not self._closing and self.subscriber is not None and self.pings.due(now):
+        """Send ``keepalive`` if nothing has crossed this connection for the ping interval (one
+        whose writes are paused has unacknowledged bytes already: the user timeout applies)."""
+        if self._closing or self._paused_since is not None or self.subscriber is None:
+            return
+        if self.pings.due(now):
             self.context.counters.inc("pings_sent")
             self.subscriber.deliver(keepalive)
 
