@@ -8,6 +8,7 @@ import pytest
 from rallypoint.bench.fault_clients import Device, Sender
 from rallypoint.bench.fault_run import Observed
 from rallypoint.bench.faults import tally
+from rallypoint.bench.netns import namespaces_unavailable
 from rallypoint.bench.results import Latency
 from rallypoint.cli import main
 
@@ -28,6 +29,21 @@ def test_a_small_fault_run_loses_and_reorders_nothing(capsys: pytest.CaptureFixt
     assert document["healthy_latency_without_bad_link"]["samples"] == 20
     assert document["healthy_latency_with_bad_link"]["samples"] == 20
     assert document["targets"] == {"lost": True, "reordered": True}
+
+
+def test_a_device_out_of_coverage_on_a_real_link_loses_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    reason = namespaces_unavailable()
+    if reason is not None:
+        pytest.skip(reason)
+    arguments = ["--devices", "4", "--offline", "1", "--bad", "1", "--chats", "10", "--kills", "1", "--netns"]
+    status = main(["bench", "faults", *arguments, "--seed", "3", "--json"])
+    document = json.loads(capsys.readouterr().out)
+    assert status == 0
+    assert document["bad_link"] == "namespace link"
+    assert document["sent"] > 20 + 30 + 10 + 40 + 4  # and the chats sent while the device was away
+    assert (document["lost"], document["reordered"], document["refused"]) == (0, 0, 0)
+    assert document["delivered"] == document["accepted"]
+    assert document["accepted"] + document["unconfirmed"] == document["sent"]
 
 
 def test_the_tally_counts_repeats_late_arrivals_losses_and_chats_nobody_acknowledged() -> None:

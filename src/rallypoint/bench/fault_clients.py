@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 
 from rallypoint.bench.messages import pli_event
+from rallypoint.bench.netns import Namespace
 from rallypoint.cot import types
 from rallypoint.cot.event import Detail, Event, Point
 from rallypoint.cot.xml import serialize_event
@@ -99,10 +100,15 @@ class Client:
         self._reading: asyncio.Task[None] | None = None
         self.on_accepted: Callable[[str], None] = ignore_acceptance
         """Told, the moment it is seen, of each chat the server acknowledged (kept or delivered)."""
+        self.namespace: Namespace | None = None
+        """Set for a device behind a namespace link: its sockets are made inside it."""
 
     async def connect(self, host: str, port: int) -> None:
         await self.disconnect()
-        reader, self._writer = await asyncio.open_connection(host, port)
+        if self.namespace is None:
+            reader, self._writer = await asyncio.open_connection(host, port)
+        else:
+            reader, self._writer = await self.namespace.connect(port)
         self.links += 1
         self._writer.write(announce_bytes(self.uid, self.callsign, self.links))
         self._reading = asyncio.create_task(self._read(reader))

@@ -16,12 +16,20 @@ end). One sender writes numbered direct chats to them, phase after phase:
    from the seed, then restarted, and everyone reconnects;
 5. ``return``: the offline devices come back; a last chat to every device is waited for.
 
+With ``--netns`` (root) the bad devices are in a network namespace behind a real veth link
+with a token bucket (:mod:`rallypoint.bench.netns`) instead of the proxy: the stall is the
+link down for a second, and between phases 3 and 4 the devices walk out of coverage with
+their backlog still crossing the link (no FIN or RST reaches the server; chats to them
+continue until the server keeps one) and come back on new connections. The server then runs
+with short keepalive and user-timeout settings so that it notices within seconds.
+
 Every phase is bounded in count (``--chats`` per device) and every wait in time.
 """
 
 import asyncio
 import os
 import random
+import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterable
@@ -31,6 +39,7 @@ from typing import NamedTuple
 from rallypoint.bench.errors import BenchError
 from rallypoint.bench.fault_clients import Client, Device, Sender, ignore_acceptance
 from rallypoint.bench.faultproxy import FaultProxy
+from rallypoint.bench.netns import Namespace, NamespaceError, namespaces_unavailable
 from rallypoint.bench.results import Latency
 from rallypoint.bench.server import (
     LOOPBACK,
@@ -48,6 +57,8 @@ PACE_S = 0.005
 """Between rounds of paced chats (one to each device): latency without a queue of our own."""
 STALL_S = 1.0
 """How long the bad link stops forwarding in the middle of the ``bad link`` phase."""
+PROBE_S = 0.5
+"""Between chats to devices out of coverage, until the server keeps one."""
 DRAIN_EVERY = 20
 """Chats written between two waits for the sender's socket to take them."""
 
@@ -62,6 +73,8 @@ class Options(NamedTuple):
     seed: int
     throttle_bytes_per_s: int
     log_level: str = "WARNING"
+    netns: bool = False
+    """The bad devices behind a real link (a network namespace, root only) instead of the proxy."""
 
 
 class Observed(NamedTuple):
@@ -77,24 +90,26 @@ class Observed(NamedTuple):
 
 
 class ServerProcess:
-    """``rallypoint serve`` on one port and data directory, killed and started again at will."""
+    """``rallypoint serve`` on one address, port and data directory, killed and started again at will."""
 
-    def __init__(self, workdir: Path, port: int, log_level: str) -> None:
-        self.workdir, self.port, self.log_level = workdir, port, log_level
+    def __init__(self, workdir: Path, host: str, port: int, log_level: str, settings: dict[str, str]) -> None:
+        self.workdir, self.host, self.port, self.log_level = workdir, host, port, log_level
+        self.settings = settings
+        """``RALLYPOINT_*`` environment settings beyond the ports turned off."""
         self.log_path = workdir / "server.log"
         self._process: asyncio.subprocess.Process | None = None
 
     async def start(self) -> None:
         with self.log_path.open("ab") as log_file:
             self._process = await asyncio.create_subprocess_exec(
-                *serve_command(self.port, self.workdir / "data", self.log_level),
+                *serve_command(self.port, self.workdir / "data", self.log_level, self.host),
                 cwd=self.workdir,
-                env={**os.environ, **PORTS_OFF},
+                env={**os.environ, **PORTS_OFF, **self.settings},
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=log_file,
                 stderr=log_file,
             )
-        await wait_accepting(self._process, [self.port], self.log_path)
+        await wait_accepting(self._process, [self.port], self.log_path, self.host)
 
     def kill(self) -> None:
         """``SIGKILL`` at once: no flush, no goodbye, as a power cut or the OOM killer would."""
@@ -127,23 +142,33 @@ def has_all(device: Device, sender: Sender) -> bool:
 class FaultRun:
     """The clients, the server process and the proxy of one run."""
 
-    def __init__(self, options: Options, server: ServerProcess, proxy: FaultProxy, proxy_port: int) -> None:
+    def __init__(
+        self,
+        options: Options,
+        server: ServerProcess,
+        proxy: FaultProxy,
+        proxy_port: int,
+        namespace: Namespace | None,
+    ) -> None:
         self.options, self.server, self.proxy, self.proxy_port = options, server, proxy, proxy_port
+        self.namespace = namespace
         self.rng = random.Random(options.seed)
         healthy = options.devices - options.offline - options.bad
         self.sender = Sender("RPBENCH-POST", "bench-post")
         self.healthy = [Device(f"RPBENCH-H{n}", f"healthy-{n}") for n in range(healthy)]
         self.bad = [Device(f"RPBENCH-B{n}", f"bad-{n}") for n in range(options.bad)]
         self.offline = [Device(f"RPBENCH-O{n}", f"offline-{n}") for n in range(options.offline)]
+        for device in self.bad:
+            device.namespace = namespace
 
     def _port(self, client: Client) -> int:
-        return self.proxy_port if client in self.bad else self.server.port
+        return self.proxy_port if client in self.bad and self.namespace is None else self.server.port
 
     async def connect(self, clients: Iterable[Client]) -> None:
         """Connect ``clients`` (the sender first if among them) and wait until each is bound."""
         clients = list(clients)
         for client in clients:
-            await client.connect(LOOPBACK, self._port(client))
+            await client.connect(self.server.host, self._port(client))
         sender = self.sender
         await until(
             lambda: all(sender.links_seen.get(c.uid, 0) >= c.links for c in clients if c is not sender),
@@ -153,11 +178,10 @@ class FaultRun:
     async def paced(self, devices: list[Device], stall_half_way: bool) -> list[int]:
         """``chats`` rounds of one chat to each device; the healthy devices' latencies (ns)."""
         uids: list[str] = []
-        loop = asyncio.get_running_loop()
+        stalled: asyncio.Task[None] | None = None
         for number in range(self.options.chats):
             if stall_half_way and number == self.options.chats // 2:
-                self.proxy.stall()
-                loop.call_later(STALL_S, self.proxy.resume)
+                stalled = asyncio.create_task(self.stall())
             for device in devices:
                 uid = self.sender.send_chat(device.callsign)
                 if device in self.healthy:
@@ -165,8 +189,23 @@ class FaultRun:
             await self.sender.drain()
             await asyncio.sleep(PACE_S)
         await until(lambda: all(has_all(d, self.sender) for d in self.healthy), "healthy devices served")
+        if stalled is not None:
+            await stalled  # the link is back before the next phase
         arrival = {uid: t for d in self.healthy for uid, t in d.first_arrival_ns.items()}
         return [arrival[uid] - self.sender.written_ns[uid] for uid in uids]
+
+    async def stall(self) -> None:
+        """The bad link carries nothing for :data:`STALL_S` (a namespace link: out of coverage for
+        less than the user timeout, so the connections survive)."""
+        if self.namespace is not None:
+            self.namespace.blackhole()
+        else:
+            self.proxy.stall()
+        await asyncio.sleep(STALL_S)  # the fault's length, not a wait for an event
+        if self.namespace is not None:
+            self.namespace.restore()
+        else:
+            self.proxy.resume()
 
     async def burst(self, devices: list[Device], written: set[str]) -> set[str]:
         """``chats`` to each device, flat out; each uid goes into ``written`` before it is written."""
@@ -201,6 +240,23 @@ class FaultRun:
             for client in (self.sender, *devices):
                 client.on_accepted = ignore_acceptance
 
+    async def out_of_coverage(self, namespace: Namespace) -> None:
+        """The bad devices walk out of coverage with their backlog still crossing the link: no FIN
+        or RST reaches the server. A chat to each every half second until the server keeps one
+        (it has noticed the dead link); then the devices drop their old sockets and come back."""
+        namespace.blackhole()
+        sender, deadline = self.sender, time.monotonic() + WAIT_S
+        probes: set[str] = set()
+        while not probes & sender.kept:
+            if time.monotonic() > deadline:
+                raise BenchError(f"the dead link still unnoticed after {WAIT_S:g} s")
+            probes |= {sender.send_chat(device.callsign) for device in self.bad}
+            await sender.drain()
+            await asyncio.sleep(PROBE_S)
+        for device in self.bad:
+            await device.disconnect()
+        namespace.restore()
+
     async def run(self) -> Observed:
         sender, everyone = self.sender, [*self.healthy, *self.bad, *self.offline]
         await self.connect([sender, *self.healthy, *self.offline])
@@ -217,8 +273,11 @@ class FaultRun:
         kept_s = time.perf_counter() - started
         kept = len(burst & sender.kept)
 
-        await until(lambda: all(has_all(d, sender) for d in self.bad), "the bad link drained")
-        self.proxy.reset()  # between bursts: the proxy holds nothing
+        if self.namespace is not None:
+            await self.out_of_coverage(self.namespace)
+        else:
+            await until(lambda: all(has_all(d, sender) for d in self.bad), "the bad link drained")
+            self.proxy.reset()  # between bursts: the proxy holds nothing
         await self.connect(self.bad)
 
         kill_points = []
@@ -241,16 +300,43 @@ class FaultRun:
         return Observed(sender, everyone, latency_without, latency_with, kept, kept_s, kill_points)
 
 
+NAMESPACE_TIMERS = {
+    "RALLYPOINT_TCP_KEEPALIVE_IDLE_S": "2",
+    "RALLYPOINT_TCP_KEEPALIVE_INTERVAL_S": "1",
+    "RALLYPOINT_TCP_KEEPALIVE_PROBES": "2",
+    "RALLYPOINT_TCP_USER_TIMEOUT_S": "3",
+}
+"""With a namespace link the server finds a dead one within seconds, so the run stays short."""
+
+
 async def run_faults(options: Options) -> Observed:
-    """Start the server and the proxy, run every phase, stop both."""
-    with tempfile.TemporaryDirectory(prefix="rallypoint-bench-faults-") as temp:
-        server = ServerProcess(Path(temp), free_ports(1)[0], options.log_level)
-        await server.start()
-        proxy = FaultProxy(LOOPBACK, server.port)
+    """Start the server, the proxy (and the namespace link), run every phase, stop them all."""
+    namespace = None
+    if options.netns:
+        reason = namespaces_unavailable()
+        if reason is not None:
+            raise BenchError(f"--netns: {reason}")
+        namespace = Namespace()
         try:
-            proxy_port = await proxy.start()
-            proxy.throttle(options.throttle_bytes_per_s)
-            return await FaultRun(options, server, proxy, proxy_port).run()
-        finally:
-            await proxy.close()
-            await server.stop()
+            namespace.create()
+            namespace.throttle(options.throttle_bytes_per_s)
+        except (subprocess.CalledProcessError, NamespaceError) as exc:
+            namespace.destroy()
+            raise BenchError(f"--netns: cannot make the link: {exc}") from exc
+    try:
+        with tempfile.TemporaryDirectory(prefix="rallypoint-bench-faults-") as temp:
+            host = LOOPBACK if namespace is None else namespace.host_address
+            timers = {} if namespace is None else NAMESPACE_TIMERS
+            server = ServerProcess(Path(temp), host, free_ports(1)[0], options.log_level, timers)
+            await server.start()
+            proxy = FaultProxy(host, server.port)
+            try:
+                proxy_port = await proxy.start()
+                proxy.throttle(options.throttle_bytes_per_s)
+                return await FaultRun(options, server, proxy, proxy_port, namespace).run()
+            finally:
+                await proxy.close()
+                await server.stop()
+    finally:
+        if namespace is not None:
+            namespace.destroy()

@@ -43,6 +43,11 @@ def add_faults_arguments(bench: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--throttle", type=int, default=8 * 1024, help="bytes/s the bad link carries to its devices"
     )
+    group.add_argument(
+        "--netns",
+        action="store_true",
+        help="bad devices behind a real link (network namespace, veth, tbf; root): walks out of coverage",
+    )
 
 
 def options_from_args(args: argparse.Namespace) -> Options:
@@ -55,6 +60,7 @@ def options_from_args(args: argparse.Namespace) -> Options:
         args.seed,
         args.throttle,
         args.server_log_level,
+        args.netns,
     )
     problems = []
     if not 1 <= options.devices <= MAX_DEVICES:
@@ -118,6 +124,7 @@ def to_document(options: Options, observed: Observed) -> dict[str, Any]:
         "offline": options.offline,
         "chats_per_device_and_phase": options.chats,
         "throttle_bytes_per_s": options.throttle_bytes_per_s,
+        "bad_link": "namespace link" if options.netns else "fault proxy",
         "seed": options.seed,
         "kill_points": observed.kill_points,
         **counts,
@@ -143,7 +150,7 @@ def to_text(document: dict[str, Any]) -> str:
     return "\n".join(
         [
             f"rallypoint bench faults: {document['devices']} devices ({document['healthy']} healthy,"
-            f" {document['bad']} on a bad link at {document['throttle_bytes_per_s']} B/s,"
+            f" {document['bad']} behind the {document['bad_link']} at {document['throttle_bytes_per_s']} B/s,"
             f" {document['offline']} offline), {len(document['kill_points'])} kill -9"
             f" (seed {document['seed']}; killed as chat"
             f" {', '.join(map(str, document['kill_points'])) or '-'} of its burst was seen accepted)",

@@ -90,6 +90,8 @@ class Namespace:
         self.name = f"rallypoint-{tag}"
         self.host_dev, self.device_dev = f"rph{tag}", f"rpd{tag}"
         self.host_address, self.device_address = _free_subnet()
+        self.bytes_per_s: int | None = None
+        """The token bucket's rate, while one limits the link."""
 
     def create(self) -> None:
         _ip("netns", "add", self.name)
@@ -107,14 +109,23 @@ class Namespace:
                 _ip(*args)
 
     def blackhole(self) -> None:
-        """The device leaves coverage: its end of the link goes down, nothing crosses any more."""
+        """The device leaves coverage: its end of the link goes down, nothing crosses any more.
+
+        A token bucket is taken off first: packets held in its queue count as not yet sent, so
+        the kernel would never count a retransmission as failed and ``TCP_USER_TIMEOUT`` would
+        never fire (what the queue held was unacknowledged, so the server keeps it again)."""
+        if self.bytes_per_s is not None:
+            _run("tc", "qdisc", "del", "dev", self.host_dev, "root")
         _ip("-n", self.name, "link", "set", self.device_dev, "down")
 
     def restore(self) -> None:
         _ip("-n", self.name, "link", "set", self.device_dev, "up")
+        if self.bytes_per_s is not None:
+            self.throttle(self.bytes_per_s)
 
     def throttle(self, bytes_per_s: int) -> None:
         """Limit server-to-device bytes per second with a token bucket on the host end."""
+        self.bytes_per_s = bytes_per_s
         bucket = ["rate", f"{bytes_per_s * 8}bit", "burst", str(TBF_BURST_BYTES), "latency", "30s"]
         _run("tc", "qdisc", "replace", "dev", self.host_dev, "root", "tbf", *bucket)
 
