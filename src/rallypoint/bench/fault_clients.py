@@ -113,6 +113,11 @@ class Client:
         self._writer.write(announce_bytes(self.uid, self.callsign, self.links))
         self._reading = asyncio.create_task(self._read(reader))
 
+    @property
+    def connected(self) -> bool:
+        """The current connection is still open (the server has not ended it)."""
+        return self._reading is not None and not self._reading.done()
+
     async def disconnect(self) -> None:
         """End the current connection, if any, the way a device switched off does (a FIN)."""
         if self._reading is not None:

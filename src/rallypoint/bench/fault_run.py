@@ -291,7 +291,7 @@ class FaultRun:
             await self.server.start()
             await self.connect([sender, *online])
 
-        await self.connect(self.offline)
+        await self.connect([*self.offline, *(d for d in online if not d.connected)])  # dropped as too slow
         markers = {device.uid: sender.send_chat(device.callsign) for device in everyone}
         await sender.drain()
         await until(lambda: all(markers[d.uid] in d.first_arrival_ns for d in everyone), "the last chats")
@@ -304,9 +304,14 @@ NAMESPACE_TIMERS = {
     "RALLYPOINT_TCP_KEEPALIVE_IDLE_S": "2",
     "RALLYPOINT_TCP_KEEPALIVE_INTERVAL_S": "1",
     "RALLYPOINT_TCP_KEEPALIVE_PROBES": "2",
-    "RALLYPOINT_TCP_USER_TIMEOUT_S": "3",
+    "RALLYPOINT_TCP_USER_TIMEOUT_S": "10",
 }
-"""With a namespace link the server finds a dead one within seconds, so the run stays short."""
+"""With a namespace link the server finds a dead one within seconds, so the run stays short; the
+user timeout is twice :data:`LINK_QUEUE_S`, so a slow but live link is not taken for a dead one."""
+
+LINK_QUEUE_S = 5.0
+"""The namespace link's token bucket drops what would wait longer than this (a thin link's
+buffer, not a bufferbloat of minutes)."""
 
 
 async def run_faults(options: Options) -> Observed:
@@ -319,7 +324,7 @@ async def run_faults(options: Options) -> Observed:
         namespace = Namespace()
         try:
             namespace.create()
-            namespace.throttle(options.throttle_bytes_per_s)
+            namespace.throttle(options.throttle_bytes_per_s, LINK_QUEUE_S)
         except (subprocess.CalledProcessError, NamespaceError) as exc:
             namespace.destroy()
             raise BenchError(f"--netns: cannot make the link: {exc}") from exc

@@ -31,8 +31,12 @@ NETNS_DIR = Path("/run/netns")
 CLONE_NEWNET = 0x40000000
 """``setns`` flag for a network namespace (linux/sched.h)."""
 
-CONNECT_TIMEOUT_S = 10.0
-"""A connect (or an ``ip`` command) over the veth link that takes longer than this fails."""
+TOOL_TIMEOUT_S = 10.0
+"""An ``ip`` or ``tc`` command that takes longer than this fails."""
+
+CONNECT_TIMEOUT_S = 30.0
+"""A connect over the link that takes longer than this fails (its SYN-ACK may wait behind a
+token bucket's queue)."""
 
 TBF_BURST_BYTES = 1600
 """The token bucket's depth: about one full-size packet, so the rate holds from the first byte."""
@@ -54,7 +58,7 @@ def _run(tool: str, *args: str) -> str:
     if path is None:
         raise NamespaceError(f"{tool} is not installed")
     done = subprocess.run(  # noqa: S603 - only our own interface names, addresses and numbers
-        [path, *args], check=True, capture_output=True, text=True, timeout=CONNECT_TIMEOUT_S
+        [path, *args], check=True, capture_output=True, text=True, timeout=TOOL_TIMEOUT_S
     )
     return done.stdout
 
@@ -65,6 +69,14 @@ def _ip(*args: str) -> None:
 
 def _addresses_in_use() -> str:
     return _run("ip", "-4", "-o", "addr")
+
+
+def _mac(link: str) -> str:
+    """The hardware address in one line of ``ip -o link show``."""
+    words = link.split()
+    if "link/ether" not in words:
+        raise NamespaceError(f"no hardware address in {link!r}")
+    return words[words.index("link/ether") + 1]
 
 
 def _free_subnet() -> tuple[str, str]:
@@ -92,6 +104,7 @@ class Namespace:
         self.host_address, self.device_address = _free_subnet()
         self.bytes_per_s: int | None = None
         """The token bucket's rate, while one limits the link."""
+        self.queue_s = 0.0
 
     def create(self) -> None:
         _ip("netns", "add", self.name)
@@ -101,6 +114,37 @@ class Namespace:
         _ip("-n", self.name, "addr", "add", f"{self.device_address}/30", "dev", self.device_dev)
         _ip("-n", self.name, "link", "set", self.device_dev, "up")
         _ip("-n", self.name, "link", "set", "lo", "up")
+        self._pin_neighbours()
+
+    def _pin_neighbours(self) -> None:
+        """Fixed ARP entries at both ends: an ARP answer queued behind a throttled link's backlog
+        would time out and make a reconnect fail with "no route to host"."""
+        host_mac = _mac(_run("ip", "-o", "link", "show", "dev", self.host_dev))
+        device_mac = _mac(_run("ip", "-n", self.name, "-o", "link", "show", "dev", self.device_dev))
+        _ip(
+            "neigh",
+            "replace",
+            self.device_address,
+            "lladdr",
+            device_mac,
+            "dev",
+            self.host_dev,
+            "nud",
+            "permanent",
+        )
+        _ip(
+            "-n",
+            self.name,
+            "neigh",
+            "replace",
+            self.host_address,
+            "lladdr",
+            host_mac,
+            "dev",
+            self.device_dev,
+            "nud",
+            "permanent",
+        )
 
     def destroy(self) -> None:
         """Remove the link (both ends) and the namespace; what is already gone is skipped."""
@@ -120,13 +164,15 @@ class Namespace:
 
     def restore(self) -> None:
         _ip("-n", self.name, "link", "set", self.device_dev, "up")
+        self._pin_neighbours()  # taking the link down flushed the device's entry
         if self.bytes_per_s is not None:
-            self.throttle(self.bytes_per_s)
+            self.throttle(self.bytes_per_s, self.queue_s)
 
-    def throttle(self, bytes_per_s: int) -> None:
-        """Limit server-to-device bytes per second with a token bucket on the host end."""
-        self.bytes_per_s = bytes_per_s
-        bucket = ["rate", f"{bytes_per_s * 8}bit", "burst", str(TBF_BURST_BYTES), "latency", "30s"]
+    def throttle(self, bytes_per_s: int, queue_s: float = 30.0) -> None:
+        """Limit server-to-device bytes per second with a token bucket on the host end; packets that
+        would wait in its queue longer than ``queue_s`` are dropped (TCP sends them again)."""
+        self.bytes_per_s, self.queue_s = bytes_per_s, queue_s
+        bucket = ["rate", f"{bytes_per_s * 8}bit", "burst", str(TBF_BURST_BYTES), "latency", f"{queue_s:g}s"]
         _run("tc", "qdisc", "replace", "dev", self.host_dev, "root", "tbf", *bucket)
 
     async def connect(self, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
