@@ -72,7 +72,7 @@ def free_ports(count: int, host: str = LOOPBACK) -> list[int]:
         return [int(probe.getsockname()[1]) for probe in probes]
 
 
-def serve_command(port: int, data_dir: Path, log_level: str) -> list[str]:
+def serve_command(port: int, data_dir: Path, log_level: str, host: str = LOOPBACK) -> list[str]:
     """The ``rallypoint serve`` command line for a bench server."""
     return [
         sys.executable,
@@ -80,7 +80,7 @@ def serve_command(port: int, data_dir: Path, log_level: str) -> list[str]:
         "rallypoint",
         "serve",
         "--host",
-        LOOPBACK,
+        host,
         "--tcp-port",
         str(port),
         "--data-dir",
@@ -159,7 +159,9 @@ async def spawned_server(
             await stop_process(process)
 
 
-async def wait_accepting(process: asyncio.subprocess.Process, ports: Sequence[int], log_path: Path) -> None:
+async def wait_accepting(
+    process: asyncio.subprocess.Process, ports: Sequence[int], log_path: Path, host: str = LOOPBACK
+) -> None:
     """Return once the server accepts connections on every port; fail fast if it exits instead.
 
     A probe of the TLS port closes without a handshake: the server logs it as refused.
@@ -171,7 +173,7 @@ async def wait_accepting(process: asyncio.subprocess.Process, ports: Sequence[in
         if process.returncode is not None:
             raise BenchError(f"server exited with code {process.returncode}:\n{_log_tail(log_path)}")
         try:
-            _, writer = await asyncio.open_connection(LOOPBACK, waiting[0])
+            _, writer = await asyncio.open_connection(host, waiting[0])
         except OSError:
             await asyncio.sleep(PROBE_INTERVAL_S)
             continue

@@ -26,6 +26,7 @@ from rallypoint.clock import Clock, SystemClock
 from rallypoint.cluster.node import check_cluster_settings, node_name
 from rallypoint.cluster.revocations import SharedRevocations
 from rallypoint.config import Settings
+from rallypoint.cot import control
 from rallypoint.errors import ConfigError, PkiError, StoreError
 from rallypoint.http.marti.files import file_routes
 from rallypoint.http.marti.packages import package_routes
@@ -36,6 +37,7 @@ from rallypoint.pki.identities import IdentityStore
 from rallypoint.pki.paths import audit_path, identity_path
 from rallypoint.pki.watch import IdentityWatch
 from rallypoint.router.host import Component
+from rallypoint.router.message import Outbound
 from rallypoint.server.api import ApiService, start_marti_api
 from rallypoint.server.api_wiring import package_deps
 from rallypoint.server.components import build_host, build_parts, part_routes, stop_components
@@ -62,6 +64,11 @@ STORE_OFF = "off"
 
 TICK_INTERVAL_S = 1.0
 """Timeouts and expiry are checked this often (stale times are in seconds anyway)."""
+
+PING_CHECKS_PER_INTERVAL = 4
+"""Silent connections are looked for this often per ``server_ping_interval_s`` (at most once per
+tick): a keepalive leaves within a quarter interval of being due, and 20 000 connections are
+walked every few seconds, not every second."""
 
 
 def cluster_bus() -> "type[ClusterBus]":
@@ -280,6 +287,12 @@ class Server:
             )
         clock = self.context.clock
         self.timer.add("mail-expiry", self._due_job(self.context.mailbox.tick), clock())
+        if self.settings.server_ping_interval_s > 0:
+            self.timer.every(
+                "pings",
+                lambda: max(TICK_INTERVAL_S, self.settings.server_ping_interval_s / PING_CHECKS_PER_INTERVAL),
+                self._ping_silent,
+            )
         for component in self.components:
             self.timer.add(type(component).__name__, self._due_job(component.tick), clock())
         cluster = self.cluster
@@ -309,6 +322,15 @@ class Server:
         for connection in list(checked):
             assert isinstance(connection, StreamConnection)
             connection.check_timeouts(connection_now)
+
+    def _ping_silent(self, _now: float) -> None:
+        """Send a keepalive on every streaming connection that has been silent for the interval
+        (one message for all of them, so it is encoded once per wire format)."""
+        connection_now = self.context.clock()  # the connections' clock, as in the tick
+        keepalive = Outbound(control.pong(self.context.clock.wall_ms()), directed=True)
+        for connection in list(self.context.connections):
+            assert isinstance(connection, StreamConnection)
+            connection.ping_if_silent(connection_now, keepalive)
 
     async def _close_store(self) -> None:
         store, self.context.store = self.context.store, None
