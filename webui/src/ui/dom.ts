@@ -39,6 +39,19 @@ export function replace(parent: Element, ...children: Child[]): void {
   append(parent, children);
 }
 
+/**
+ * Make ``parent``'s children exactly ``children`` (in order) by moving only what is out of
+ * place. Unlike {@link replace}, a child that stays where it is is never detached, so an input
+ * being typed in keeps its focus, caret and text while the rest of the panel is redrawn.
+ */
+export function reconcile(parent: Element, children: Node[]): void {
+  children.forEach((child, index) => {
+    const current = parent.childNodes[index];
+    if (current !== child) parent.insertBefore(child, current ?? null);
+  });
+  while (parent.childNodes.length > children.length) parent.lastChild?.remove();
+}
+
 /** One formatter for the page: toLocaleTimeString builds a new one on every call. */
 const timeFormat = new Intl.DateTimeFormat([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
 
