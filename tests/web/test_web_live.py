@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tests.conftest import RunningServer
-from tests.interop.clients import TakClient, chat_xml, eventually, has_type, has_uid, pli_xml
+from tests.interop.clients import TakClient, chat_xml, event_xml, eventually, has_type, has_uid, pli_xml
 from tests.interop.pytak_tools import pytak_client, pytak_pli, pytak_until
 from tests.web.conftest import Browser
 
@@ -75,19 +75,34 @@ async def test_a_burst_of_positions_ends_on_the_latest(
     await client.close()
 
 
-async def test_delete_and_disconnect_remove_the_contact(
+async def test_a_delete_removes_an_item_and_a_disconnect_keeps_the_unit_as_lost(
     web_server: RunningServer, browsers: Callable[[], Browser]
 ) -> None:
-    browser = browsers()
+    browser, eve = browsers(), browsers()
     await browser.login("alice")
+    await eve.login("eve")
     client = await TakClient.connect(web_server.ports.tcp, "leaver")
     async with browser.live() as live:
         await live.receive(lambda m: m["type"] == "snapshot")
         await client.send(pli_xml("LEAVER", "LEAVER"))
+        await client.send(event_xml("MARKER-1", "b-m-p-s-m", '<contact callsign="spot"/>'))
         await live.receive(is_type("contact", uid="LEAVER"))
+        await live.receive(is_type("contact", uid="MARKER-1"))
+        await client.send(
+            event_xml("DEL-1", "t-x-d-d", '<link uid="MARKER-1" relation="none"/><__forcedelete/>')
+        )
+        assert await live.receive(lambda m: m["type"] == "remove") == {"type": "remove", "uid": "MARKER-1"}
         await client.close()
-        removed = await live.receive(lambda m: m["type"] == "remove")
-    assert removed == {"type": "remove", "uid": "LEAVER"}
+        lost = (await live.receive(lambda m: m["type"] == "contact" and m["contact"]["uid"] == "LEAVER"))[
+            "contact"
+        ]
+    assert lost["lost"]["reason"] == "disconnected"
+    assert (lost["lat"], lost["lon"]) == (1.5, 2.5), "its last known position"
+    async with browser.live() as again:
+        snapshot = await again.receive(lambda m: m["type"] == "snapshot")
+    assert [c["uid"] for c in snapshot["contacts"] if c.get("lost")] == ["LEAVER"]
+    async with eve.live() as other:
+        assert (await other.receive(lambda m: m["type"] == "snapshot"))["contacts"] == []
 
 
 async def test_chat_both_ways_with_a_pytak_client(

@@ -155,7 +155,7 @@ async def start_web(
     )
     routes: list[BaseRoute] = [
         *login.routes(),
-        *data_routes(api, hub, lambda: tile_config),
+        *data_routes(api, hub, lambda: tile_config, context.audit),
         *web_package_routes(packages),
         *(tile_routes(tiles) if tiles else []),
         *live_routes(hub, sessions),

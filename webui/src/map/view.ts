@@ -9,6 +9,7 @@ import "maplibre-gl/dist/maplibre-gl.css";
 import type { ContactEntry } from "../state/contacts";
 import { stateView } from "../state/objectives";
 import type { Objective, WebConfig } from "../types";
+import { formatClock } from "../ui/dom";
 import { baseStyle, loadBasemap } from "./basemap";
 import { HEADING_IMAGE, SymbolImages } from "./symbols";
 
@@ -26,6 +27,8 @@ const HEADING_MIN_ZOOM = 9;
  * worker a second or more, and the picture matters more than the coastline.
  */
 const BASEMAP_WAIT_MS = 3000;
+/** Half a period of the emergency ring's blink. */
+const BLINK_MS = 500;
 const empty = (): GeoJSON.FeatureCollection => ({ type: "FeatureCollection", features: [] });
 
 export type LngLat = [number, number];
@@ -39,6 +42,7 @@ export class MapView {
   private fitted = false;
   private contactsSet = false;
   private contactsDrawn: () => void = () => undefined;
+  private blinkTimer: number | undefined;
   /** True once the style and our layers exist; before that, data waits in ``pending``. */
   isReady = false;
   private readonly pending = new Map<string, GeoJSON.GeoJSON>();
@@ -84,12 +88,14 @@ export class MapView {
   setContacts(entries: ContactEntry[]): void {
     const features: GeoJSON.Feature[] = entries.map((entry) => {
       const c = entry.contact;
-      const stale = entry.status === "stale";
+      const stale = entry.status !== "live";
+      const lost = entry.status === "lost" && c.lost ? c.lost : null;
       const properties: Record<string, string | number | boolean> = {
         uid: c.uid,
-        callsign: c.callsign,
+        callsign: lost === null ? c.callsign : `${c.callsign} (lost ${formatClock(lost.since)})`,
         icon: this.symbols.ensure(entry.sidc, stale),
         stale,
+        lost: lost !== null,
       };
       if (c.course !== null && c.speed !== null && c.speed > 0.2) properties.course = c.course;
       return { type: "Feature", id: c.uid, properties, geometry: { type: "Point", coordinates: [c.lon, c.lat] } };
@@ -144,6 +150,35 @@ export class MapView {
     this.setData("draft", { type: "FeatureCollection", features });
   }
 
+  /**
+   * Rings around what needs the commander's eye: the selected contact (blue) and every unit in
+   * an unacknowledged emergency (red, blinking while any is pending).
+   */
+  setHighlights(selected: LngLat | null, alerts: LngLat[]): void {
+    const ring = (at: LngLat, kind: string): GeoJSON.Feature => ({
+      type: "Feature",
+      properties: { kind },
+      geometry: { type: "Point", coordinates: at },
+    });
+    const features = alerts.map((at) => ring(at, "alert"));
+    if (selected !== null) features.push(ring(selected, "selected"));
+    this.setData("highlight", { type: "FeatureCollection", features });
+    window.clearInterval(this.blinkTimer);
+    this.blinkTimer = undefined;
+    if (alerts.length === 0 || !this.isReady) return;
+    let on = true;
+    this.blinkTimer = window.setInterval(() => {
+      on = !on;
+      this.map.setPaintProperty("highlight", "circle-stroke-opacity", on ? 1 : 0.25);
+    }, BLINK_MS);
+  }
+
+  /** Frame every contact given (all of them, or a team's). */
+  zoomTo(entries: ContactEntry[]): void {
+    if (entries.length === 0) return;
+    this.fit(entries.map((e) => [e.contact.lon, e.contact.lat]));
+  }
+
   flyTo(lon: number, lat: number): void {
     this.map.easeTo({ center: [lon, lat], zoom: Math.max(this.map.getZoom(), 12), duration: 400 });
   }
@@ -179,7 +214,7 @@ export class MapView {
   private addLayers(): void {
     const m = this.map;
     this.symbols.addStatic();
-    for (const id of ["contacts", "track", "objectives", "draft"]) m.addSource(id, { type: "geojson", data: empty() });
+    for (const id of ["contacts", "track", "objectives", "draft", "highlight"]) m.addSource(id, { type: "geojson", data: empty() });
     m.addLayer({
       id: "objectives-fill",
       type: "fill",
@@ -231,6 +266,24 @@ export class MapView {
       source: "draft",
       filter: ["==", ["geometry-type"], "Point"],
       paint: { "circle-radius": 4, "circle-color": "#e05000" },
+    });
+    m.addLayer({
+      id: "highlight",
+      type: "circle",
+      source: "highlight",
+      paint: {
+        "circle-radius": ["match", ["get", "kind"], "alert", 24, 19],
+        "circle-color": "rgba(0,0,0,0)",
+        "circle-stroke-color": ["match", ["get", "kind"], "alert", "#e01010", "#1f5fa8"],
+        "circle-stroke-width": ["match", ["get", "kind"], "alert", 5, 3],
+      },
+    });
+    m.addLayer({
+      id: "contacts-lost",
+      type: "circle",
+      source: "contacts",
+      filter: ["==", ["get", "lost"], true],
+      paint: { "circle-radius": 16, "circle-color": "rgba(120,120,120,0.15)", "circle-stroke-color": "#606060", "circle-stroke-width": 1.5 },
     });
     m.addLayer({
       id: "contacts-heading",

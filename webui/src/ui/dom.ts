@@ -52,11 +52,30 @@ export function reconcile(parent: Element, children: Node[]): void {
   while (parent.childNodes.length > children.length) parent.lastChild?.remove();
 }
 
-/** One formatter for the page: toLocaleTimeString builds a new one on every call. */
-const timeFormat = new Intl.DateTimeFormat([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+/**
+ * One formatter for the page (toLocaleTimeString builds a new one on every call): date, time
+ * and zone, since a log read the next morning or from another zone must not be ambiguous.
+ */
+const timeFormat = new Intl.DateTimeFormat([], {
+  year: "numeric",
+  month: "short",
+  day: "numeric",
+  hour: "2-digit",
+  minute: "2-digit",
+  second: "2-digit",
+  hourCycle: "h23",
+  timeZoneName: "short",
+});
+const clockFormat = new Intl.DateTimeFormat([], { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
 
+/** A moment in full: "Dec 2, 2026, 14:05:09 UTC". */
 export function formatTime(ms: number): string {
   return timeFormat.format(ms);
+}
+
+/** Just the hour and minute ("14:05"), where a row has no room for more (its title has it all). */
+export function formatClock(ms: number): string {
+  return clockFormat.format(ms);
 }
 
 /** Show an error message for a few seconds in the page's status line. */
