@@ -1,10 +1,12 @@
 """The live socket of the web command post against real TAK clients (pytak) on loopback."""
 
+import json
 import time
 import warnings
 from collections.abc import Callable
 from typing import Any
 
+from rallypoint.pki.paths import audit_path
 from tests.conftest import RunningServer
 from tests.interop.clients import TakClient, chat_xml, event_xml, eventually, has_type, has_uid, pli_xml
 from tests.interop.pytak_tools import pytak_client, pytak_pli, pytak_until
@@ -221,3 +223,33 @@ async def test_a_tak_client_cannot_reach_a_page_outside_its_groups(
     assert bounced.uid.startswith("GeoChat.ANON-1")
     assert not client.seen(has_uid("web-eve"))
     await client.close()
+
+
+async def test_acknowledging_an_emergency_tells_the_device_and_is_audited(
+    web_server: RunningServer, browsers: Callable[[], Browser]
+) -> None:
+    alice, eve = browsers(), browsers()
+    await alice.login("alice")
+    await eve.login("eve")
+    async with alice.live() as live, pytak_client(web_server.ports.tcp, "hawk") as tool:
+        await live.receive(lambda m: m["type"] == "snapshot")
+        await tool.tx_queue.put(pli_xml("PYTAK-1", "HAWK"))  # binds uid and callsign
+        await live.receive(is_type("contact", uid="PYTAK-1"))
+        now = time.time()
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(now))
+        stale = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(now + 60))
+        await tool.tx_queue.put(EMERGENCY.format(t=stamp, s=stale).encode())
+        alert = (await live.receive(lambda m: m["type"] == "alert"))["alert"]
+        assert alert["device"] == "PYTAK-1"
+        assert (await eve.post("/api/alerts/PYTAK-1-9-1-1/ack")).status_code == 404, "not eve's group"
+
+        ack = await alice.post("/api/alerts/PYTAK-1-9-1-1/ack")
+        assert ack.status_code == 200
+        assert ack.json()["device"] == "PYTAK-1"
+        told = (await pytak_until(tool, lambda e: e.get("type") == "b-t-f"))[-1]
+    assert told.findtext("detail/remarks") == "911 Alert acknowledged by alice at the command post"
+    lines = audit_path(web_server.server.settings.data_dir).read_text().splitlines()
+    entries = [entry for entry in map(json.loads, lines) if entry["kind"] == "alert_acknowledged"]
+    assert [(e["user"], e["alert"], e["device"], e["told"]) for e in entries] == [
+        ("alice", "PYTAK-1-9-1-1", "PYTAK-1", True)
+    ]
