@@ -8,8 +8,21 @@ from typing import Any
 
 import httpx
 
-from tests.browser.conftest import TIMEOUT, CommandPost, password, until
-from tests.browser.test_command_post import LAT, LON
+from tests.browser.conftest import TIMEOUT, CommandPost, camera_at_rest, login, password, until
+from tests.browser.test_command_post import LAT, LON, emergency, pli, received, remarks_contain
+from tests.interop.clients import event_xml
+from tests.interop.test_pytak import pytak_client
+
+PHONE = {"width": 390, "height": 844}
+TABLET = {"width": 820, "height": 1180}
+ROW = "#contact-list [data-uid='{}']"
+ONE_LINE = """() => {
+    const header = document.querySelector('header.top');
+    const tops = [...header.children].filter((e) => e.offsetParent !== null).map((e) => e.getBoundingClientRect());
+    const middle = (r) => r.top + r.height / 2;
+    return { height: header.getBoundingClientRect().height, spread: Math.max(...tops.map(middle)) - Math.min(...tops.map(middle)) };
+}"""
+"""The header's height and how far apart its items' centres are: on one line, a few pixels."""
 
 
 @asynccontextmanager
@@ -57,4 +70,142 @@ async def test_typing_an_objective_survives_a_mission_change(command_post: Comma
     await until(page, "document.querySelectorAll('#objective-list .objective').length === 2")
     assert "Assignee: BRAVO" in await page.text_content("#objective-list")
     await command_post.screenshot(page)
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def short_lived_pli(uid: str, callsign: str, stale_s: float) -> bytes:
+    """A position report (binding the uid) that goes stale ``stale_s`` after it was sent."""
+    detail = f'<contact callsign="{callsign}" endpoint="*:-1:stcp"/><__group name="Cyan" role="Team Member"/>'
+    return event_xml(uid, "a-f-G-U-C", detail, lat=LAT, lon=LON, stale_s=stale_s)
+
+
+async def test_a_unit_that_loses_coverage_stays_grey_and_raises_an_alert(command_post: CommandPost) -> None:
+    page = await command_post.page()
+    row = ROW.format("PYTAK-LOST")
+    async with pytak_client(command_post.ports.tcp, "browser-lost") as tool:
+        await tool.tx_queue.put(short_lived_pli("PYTAK-LOST", "LOSTY", stale_s=3))
+        await until(page, "window.rallypoint.renderedUids().includes('PYTAK-LOST')")
+    # the connection closed: a TAK client is told to drop it; the command post keeps it
+    await until(page, f"document.querySelector(\"{row}\")?.classList.contains('lost')")
+    assert (await page.text_content(f"{row} .seen") or "").startswith("lost ")
+    assert "PYTAK-LOST" in await page.evaluate("window.rallypoint.renderedUids()"), "still on the map"
+    await until(page, "document.getElementById('alert-banner').textContent.includes('LOST CONTACT')")
+    assert "LOSTY" in await page.text_content("#alert-banner")
+    await page.click("#alert-banner .alert.lost button.show")
+    await until(page, "window.rallypoint.selected() === 'PYTAK-LOST'")
+    assert "CONTACT LOST" in await page.text_content("#contact-details")
+    await command_post.screenshot(page)
+
+    await page.reload()
+    await until(page, "!!(window.rallypoint)")
+    await page.evaluate("window.rallypoint.mapReady()")
+    await until(page, f"document.querySelector(\"{row}\")?.classList.contains('lost')")
+    await until(page, "window.rallypoint.renderedUids().includes('PYTAK-LOST')")
+    await command_post.screenshot(page, "-reloaded")
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+async def test_an_emergency_sounds_notifies_blinks_and_is_acknowledged_to_the_device(
+    command_post: CommandPost,
+) -> None:
+    page = await command_post.page(user=None)
+    await page.context.grant_permissions(["notifications"], origin=command_post.url.rstrip("/"))
+    await login(page, "alice")  # the click unlocks audio, as a person's first click does
+    async with pytak_client(command_post.ports.tcp, "browser-sos") as tool:
+        await tool.tx_queue.put(pli("PYTAK-DELTA", "DELTA"))
+        await until(page, "window.rallypoint.renderedUids().includes('PYTAK-DELTA')")
+        await tool.tx_queue.put(emergency("PYTAK-DELTA", "DELTA"))
+        await until(page, "!document.getElementById('alert-banner').hidden")
+        await until(page, "window.rallypoint.alarm().sounding")
+        await until(page, "window.rallypoint.alarm().notifications >= 1")
+        await until(page, "document.title.includes('EMERGENCY DELTA')")
+        audio = await page.evaluate("window.rallypoint.alarm().audio")
+        if audio == "running":
+            await until(page, "window.rallypoint.alarm().beeps >= 3")
+
+        await page.click("#alert-banner .alert button.show")
+        await until(page, "window.rallypoint.selected() === 'PYTAK-DELTA'")
+        assert "DELTA" in await page.text_content("#contact-details h2")
+        await camera_at_rest(page, LON, LAT)
+        await until(
+            page, f"document.querySelector(\"{ROW.format('PYTAK-DELTA')}\")?.classList.contains('selected')"
+        )
+        await command_post.screenshot(page)
+
+        await page.click("#alert-banner button.ack")
+        told = await received(tool, remarks_contain("acknowledged by alice"))
+        assert "911 Alert" in (told.findtext("detail/remarks") or "")
+        await until(page, "document.getElementById('alert-banner').hidden")
+        await until(page, "!document.title.includes('EMERGENCY') && !window.rallypoint.alarm().sounding")
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+async def test_a_phone_has_a_wide_map_a_one_line_header_and_a_bottom_sheet(command_post: CommandPost) -> None:
+    page = await command_post.page(viewport=PHONE)
+    header = await page.evaluate(ONE_LINE)
+    assert header["spread"] < 6, f"the header wraps: {header}"
+    assert header["height"] < 48, f"the header is more than one line: {header}"
+    box = await page.locator("#map").bounding_box()
+    assert box is not None
+    assert box["width"] >= PHONE["width"] - 2, "the map takes the whole width"
+    assert box["height"] > PHONE["height"] / 2
+    side = await page.locator("aside.side").bounding_box()
+    assert side is not None
+    assert side["height"] < 80, "the sheet starts collapsed to its tabs"
+
+    async with pytak_client(command_post.ports.tcp, "browser-phone") as tool:
+        await tool.tx_queue.put(pli("PYTAK-FOXTROT", "FOXTROT"))
+        await until(page, "window.rallypoint.renderedUids().includes('PYTAK-FOXTROT')")
+        await page.click("nav.tabs [data-tab=contacts]")
+        await until(page, "document.querySelector('aside.side').getBoundingClientRect().height > 300")
+        await page.click(ROW.format("PYTAK-FOXTROT"))
+        await until(page, "window.rallypoint.selected() === 'PYTAK-FOXTROT'")
+        assert "FOXTROT" in await page.text_content("#contact-details h2")
+        at = await camera_at_rest(page, LON, LAT)
+        sheet = await page.locator("aside.side").bounding_box()
+        assert sheet is not None
+        assert 0 < at["y"] < sheet["y"] - box["y"], "the selected unit is centred above the sheet"
+        map_box = await page.locator("#map").bounding_box()
+        assert map_box is not None
+        assert map_box["width"] >= PHONE["width"] - 2
+        await command_post.screenshot(page)
+        await page.click("#panel-toggle")
+        await until(page, "document.querySelector('aside.side').getBoundingClientRect().height < 80")
+        await command_post.screenshot(page, "-collapsed")
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+async def test_a_tablet_has_room_for_map_and_panel_and_can_hide_the_panel(command_post: CommandPost) -> None:
+    page = await command_post.page(viewport=TABLET)
+    header = await page.evaluate(ONE_LINE)
+    assert header["spread"] < 6, f"the header wraps: {header}"
+    box = await page.locator("#map").bounding_box()
+    assert box is not None
+    assert box["width"] >= TABLET["width"] / 2, "map and panel side by side, the map the larger"
+    await command_post.screenshot(page)
+    await page.click("#panel-toggle")
+    await until(
+        page, f"document.getElementById('map').getBoundingClientRect().width >= {TABLET['width'] - 2}"
+    )
+    assert await page.is_hidden("aside.side")
+    await page.click("#panel-toggle")
+    await until(page, "!!document.querySelector('aside.side').offsetParent")
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+async def test_contact_rows_are_reachable_and_selectable_by_keyboard(command_post: CommandPost) -> None:
+    page = await command_post.page()
+    async with pytak_client(command_post.ports.tcp, "browser-keys") as tool:
+        await tool.tx_queue.put(pli("PYTAK-GOLF", "GOLF"))
+        await tool.tx_queue.put(pli("PYTAK-HOTEL", "HOTEL", lon=LON + 0.01))
+        await until(page, "document.querySelectorAll('#contact-list [data-uid]').length === 2")
+        await page.focus("#contact-filter")
+        await page.keyboard.press("Tab")
+        assert await page.evaluate("document.activeElement?.dataset.uid") == "PYTAK-GOLF"
+        await page.keyboard.press("ArrowDown")
+        assert await page.evaluate("document.activeElement?.dataset.uid") == "PYTAK-HOTEL"
+        await page.keyboard.press("Enter")
+        await until(page, "window.rallypoint.selected() === 'PYTAK-HOTEL'")
+        assert "HOTEL" in await page.text_content("#contact-details h2")
+        await command_post.screenshot(page)
     assert page.errors == []  # type: ignore[attr-defined]

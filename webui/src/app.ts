@@ -184,6 +184,10 @@ export class App {
 
   private wire(): void {
     this.map.onContactClick = (uid) => this.select(uid);
+    this.map.coveredBelow = () => {
+      if (!window.matchMedia(PHONE_QUERY).matches) return 0;
+      return this.layout.querySelector("aside.side")?.getBoundingClientRect().height ?? 0;
+    };
     this.map.onRender = () => this.renderPanels(Date.now(), 0);
     this.list.onSelect = (uid) => {
       this.select(uid);

@@ -49,6 +49,8 @@ export class MapView {
   onContactClick: (uid: string) => void = () => undefined;
   /** Called in every frame the map draws (inside MapLibre's animation-frame callback). */
   onRender: () => void = () => undefined;
+  /** Pixels at the bottom of the map hidden by the panel (a phone's bottom sheet): centre above them. */
+  coveredBelow: () => number = () => 0;
   /** While set, map clicks go here (designating an objective) instead of selecting contacts. */
   onPick: ((at: LngLat) => void) | null = null;
 
@@ -180,7 +182,8 @@ export class MapView {
   }
 
   flyTo(lon: number, lat: number): void {
-    this.map.easeTo({ center: [lon, lat], zoom: Math.max(this.map.getZoom(), 12), duration: 400 });
+    const padding = { top: 0, left: 0, right: 0, bottom: this.coveredBelow() };
+    this.map.easeTo({ center: [lon, lat], zoom: Math.max(this.map.getZoom(), 12), duration: 400, padding });
   }
 
   /** Uids of the contacts MapLibre actually drew in the current frame. */
