@@ -216,11 +216,13 @@ class ObjectiveDesk:
             self._alert_owners(mission, objective, now)
             return
         marker = notify.objective_marker(objective, mission, now)
-        targets = self._targets(mission, objective) if objective.state in objectives.OPEN_STATES else []
+        targets = self._targets(mission, objective)
         if objective.awaiting_ack:
             self._sent[objective.id] = now
         for uid in targets:
             self.service.host.send_to(uid, marker)
+        if action == "state" and objective.state not in objectives.OPEN_STATES:
+            self._tell_finished(mission, objective, targets, applied.changes[0].author, now)
         for uid in list(mission.subscriptions):
             if uid not in targets:
                 self.service.host.send_to(uid, marker)
@@ -231,6 +233,19 @@ class ObjectiveDesk:
             mission,
             notify.mission_event(notify.CHANGED, mission, now, author=author, inner=change),
         )
+
+    def _tell_finished(
+        self, mission: Mission, objective: Objective, targets: list[str], author: str | None, now: int
+    ) -> None:
+        """The assignee's devices get a chat line when their objective is done or cancelled:
+        the marker's new state alone is easy to miss, and a cancelled task must stop."""
+        state = objective.state.replace("_", " ").upper()
+        text = f"{objective.short_id} {objective.title!r} on {mission.name}: {state}"
+        if author:
+            text += f" (by {author})"
+        server_uid = self.service.host.settings.server_id
+        for uid in targets:
+            self.service.host.send_to(uid, notify.alert_chat(server_uid, uid, text, now))
 
     def _targets(self, mission: Mission, objective: Objective) -> list[str]:
         if objective.assignee is None:
