@@ -92,6 +92,8 @@ export interface MissionChange {
   id?: number;
   type: string;
   author: string | null;
+  /** The callsign of the author's device (or the author as recorded). */
+  authorName?: string | null;
   time: number;
   summary: string;
 }

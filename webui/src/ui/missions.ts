@@ -200,7 +200,7 @@ export class MissionsPanel {
     reconcile(this.parts.list, this.objectiveRows(objectives));
     replace(
       this.parts.log,
-      ...changes.map((c) => h("li", {}, h("time", {}, formatTime(c.time)), ` ${c.author ?? ""}: ${c.summary || c.type}`)),
+      ...changes.map((c) => h("li", {}, h("time", {}, formatTime(c.time)), ` ${c.authorName ?? c.author ?? ""}: ${c.summary || c.type}`)),
     );
     reconcile(this.detail, this.parts.all);
   }
