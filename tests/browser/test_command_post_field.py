@@ -12,6 +12,7 @@ from tests.browser.conftest import TIMEOUT, CommandPost, camera_at_rest, login, 
 from tests.browser.test_command_post import LAT, LON, emergency, pli, received, remarks_contain
 from tests.interop.clients import event_xml
 from tests.interop.test_pytak import pytak_client
+from tests.web.test_web_data import package_zip
 
 PHONE = {"width": 390, "height": 844}
 TABLET = {"width": 820, "height": 1180}
@@ -208,4 +209,22 @@ async def test_contact_rows_are_reachable_and_selectable_by_keyboard(command_pos
         await until(page, "window.rallypoint.selected() === 'PYTAK-HOTEL'")
         assert "HOTEL" in await page.text_content("#contact-details h2")
         await command_post.screenshot(page)
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+async def test_the_packages_panel_fits_a_phone(command_post: CommandPost) -> None:
+    page = await command_post.page(viewport=PHONE)
+    await page.click("nav.tabs [data-tab=packages]")
+    name = "incident-area-north-ridge-sector-7-overnight-operational-period-plan.zip"
+    await page.set_input_files(
+        "#package-file", files=[{"name": name, "mimeType": "application/zip", "buffer": package_zip()}]
+    )
+    await page.click("#package-form button[type=submit]")
+    await until(page, "document.querySelectorAll('#package-list [data-hash]').length === 1")
+    overflow = await page.evaluate(
+        "[...document.querySelectorAll('.packages-panel, .packages-panel *')]"
+        ".filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1).map((e) => e.outerHTML.slice(0, 80))"
+    )
+    assert overflow == [], "nothing sticks out of the window"
+    await command_post.screenshot(page)
     assert page.errors == []  # type: ignore[attr-defined]

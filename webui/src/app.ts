@@ -307,6 +307,7 @@ export class App {
   private showLiveState(state: LiveState, detail: string): void {
     this.liveState.textContent = detail === "" ? state : `${state}: ${detail}`;
     this.liveState.dataset.state = state;
+    this.liveState.title = this.liveState.textContent;
   }
 
   private logout(): void {
