@@ -2,11 +2,14 @@
 updates, units that lose coverage kept as grey last-known positions, emergencies that cannot
 be missed and are acknowledged to the device, and a layout that works on a phone."""
 
+import io
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+from PIL import Image
+from playwright.async_api import Page
 
 from tests.browser.conftest import TIMEOUT, CommandPost, camera_at_rest, login, password, until
 from tests.browser.test_command_post import LAT, LON, emergency, pli, received, remarks_contain
@@ -14,6 +17,8 @@ from tests.interop.clients import event_xml
 from tests.interop.test_pytak import pytak_client
 from tests.web.test_web_data import package_zip
 
+RED = (255, 0, 0)
+CYAN = (0, 255, 255)
 PHONE = {"width": 390, "height": 844}
 TABLET = {"width": 820, "height": 1180}
 ROW = "#contact-list [data-uid='{}']"
@@ -227,4 +232,44 @@ async def test_the_packages_panel_fits_a_phone(command_post: CommandPost) -> Non
     )
     assert overflow == [], "nothing sticks out of the window"
     await command_post.screenshot(page)
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def team_pli(uid: str, callsign: str, team: str, lon: float) -> bytes:
+    detail = (
+        f'<contact callsign="{callsign}" endpoint="*:-1:stcp"/><__group name="{team}" role="Team Member"/>'
+    )
+    return event_xml(uid, "a-f-G-U-C", detail, lat=LAT, lon=lon)
+
+
+async def colour_pixels(page: Page, x: float, y: float, colour: tuple[int, int, int], box: int = 44) -> int:
+    """Pixels of ``colour`` (give or take) in a box of the screenshot centred on (x, y) of the map."""
+    area = await page.locator("#map").bounding_box()
+    assert area is not None
+    clip = {"x": area["x"] + x - box / 2, "y": area["y"] + y - box / 2, "width": box, "height": box}
+    data = Image.open(io.BytesIO(await page.screenshot(clip=clip))).convert("RGB").tobytes()
+    pixels = (data[i : i + 3] for i in range(0, len(data), 3))
+    return sum(1 for p in pixels if all(abs(a - b) <= 40 for a, b in zip(p, colour, strict=True)))
+
+
+async def test_teams_are_drawn_in_their_colours_and_a_team_can_be_framed(command_post: CommandPost) -> None:
+    page = await command_post.page()
+    far = LON + 0.5
+    async with pytak_client(command_post.ports.tcp, "browser-teams") as tool:
+        await tool.tx_queue.put(team_pli("PYTAK-INDIA", "INDIA", "Cyan", LON))
+        await tool.tx_queue.put(team_pli("PYTAK-JULIET", "JULIET", "Red", far))
+        await until(page, "window.rallypoint.renderedUids().length === 2")
+        await page.click("#contact-list [data-team='Red'] .zoom-team")
+        at = await camera_at_rest(page, far, LAT)
+        size = await page.locator("#map").bounding_box()
+        assert size is not None
+        assert abs(at["x"] - size["width"] / 2) < 5, "the Red team framed"
+        assert abs(at["y"] - size["height"] / 2) < 5
+        assert await colour_pixels(page, at["x"], at["y"], RED) > 30, "a red team ring"
+        assert await colour_pixels(page, at["x"], at["y"], CYAN) == 0
+        await command_post.screenshot(page)
+        await page.click("#zoom-all")
+        cyan = await camera_at_rest(page, LON, LAT)
+        assert 0 < cyan["x"] < size["width"], "zoom to all frames both teams"
+        assert await colour_pixels(page, cyan["x"], cyan["y"], CYAN) > 30, "a cyan team ring"
     assert page.errors == []  # type: ignore[attr-defined]

@@ -194,6 +194,8 @@ export class App {
       const entry = this.contacts.get(uid);
       if (entry !== undefined) this.map.flyTo(entry.contact.lon, entry.contact.lat);
     };
+    this.list.onZoomTeam = (team) =>
+      this.map.zoomTo(this.contacts.list().filter((e) => (e.contact.team ?? "No team") === team));
     this.details.onTrack = (track) => this.map.setTrack(track);
     this.details.onClose = () => {
       this.details.select(null);

@@ -8,6 +8,7 @@ import "maplibre-gl/dist/maplibre-gl.css";
 
 import type { ContactEntry } from "../state/contacts";
 import { stateView } from "../state/objectives";
+import { teamColour } from "../state/teams";
 import type { Objective, WebConfig } from "../types";
 import { formatClock } from "../ui/dom";
 import { baseStyle, loadBasemap } from "./basemap";
@@ -99,6 +100,8 @@ export class MapView {
         stale,
         lost: lost !== null,
       };
+      const team = teamColour(c.team);
+      if (team !== null) properties.team = team;
       if (c.course !== null && c.speed !== null && c.speed > 0.2) properties.course = c.course;
       return { type: "Feature", id: c.uid, properties, geometry: { type: "Point", coordinates: [c.lon, c.lat] } };
     });
@@ -279,6 +282,19 @@ export class MapView {
         "circle-color": "rgba(0,0,0,0)",
         "circle-stroke-color": ["match", ["get", "kind"], "alert", "#e01010", "#1f5fa8"],
         "circle-stroke-width": ["match", ["get", "kind"], "alert", 5, 3],
+      },
+    });
+    m.addLayer({
+      id: "contacts-team",
+      type: "circle",
+      source: "contacts",
+      filter: ["has", "team"],
+      paint: {
+        "circle-radius": 15,
+        "circle-color": "rgba(0,0,0,0)",
+        "circle-stroke-color": ["get", "team"],
+        "circle-stroke-width": 3,
+        "circle-stroke-opacity": ["case", ["get", "stale"], 0.4, 0.9],
       },
     });
     m.addLayer({

@@ -10,6 +10,7 @@ import type { Api } from "../api";
 import { type ContactEntry, type ContactStore, ago, batteryLevel } from "../state/contacts";
 import { type ListItem, ROW_PX, RowLayout, flatten } from "../state/rows";
 import { affiliationColour, affiliationName } from "../state/sidc";
+import { teamColour } from "../state/teams";
 import { errorText, formatClock, formatTime, h, replace, toast } from "./dom";
 
 const TRACK_MINUTES = 30;
@@ -41,6 +42,8 @@ export class ContactList {
   private viewportHeight = INITIAL_VIEWPORT_PX;
   private lastNow = 0;
   onSelect: (uid: string) => void = () => undefined;
+  /** A team heading was clicked: frame its members. */
+  onZoomTeam: (team: string) => void = () => undefined;
   /** The selected contact's uid: its row is highlighted. */
   selected: string | null = null;
 
@@ -58,6 +61,8 @@ export class ContactList {
       const row = event.target instanceof Element ? event.target.closest<HTMLElement>("[data-uid]") : null;
       const uid = row?.dataset.uid;
       if (uid !== undefined) this.onSelect(uid);
+      const team = event.target instanceof Element ? event.target.closest<HTMLElement>("[data-team]") : null;
+      if (team?.dataset.team !== undefined) this.onZoomTeam(team.dataset.team);
     });
     this.body.addEventListener("keydown", (event) => this.key(event));
     new ResizeObserver((entries) => {
@@ -142,7 +147,12 @@ export class ContactList {
       row.element.style.transform = `translateY(${top}px)`;
     }
     if (item.kind === "team") {
-      update(row, [item.team, `${item.live}/${item.total} live`]);
+      const changed = update(row, [item.team, `${item.live}/${item.total} live`, teamColour(item.team) ?? ""]);
+      if (changed.has(0)) row.element.dataset.team = item.team;
+      if (changed.has(2) && row.dot !== null) {
+        row.dot.style.background = row.shown[2] ?? "";
+        row.dot.hidden = row.shown[2] === "";
+      }
       return;
     }
     const entry: ContactEntry = item.entry;
@@ -188,8 +198,10 @@ function seenTitle(entry: ContactEntry): string {
 function teamRow(): Row {
   const name = h("span", {});
   const count = h("small", {});
-  const element = h("div", { className: "row team-head", role: "heading", "aria-level": 3 }, name, " ", count);
-  return { element, top: -1, texts: [name, count], shown: [], dot: null };
+  const swatch = h("span", { className: "swatch", hidden: true });
+  const zoom = h("button", { className: "link zoom-team", title: "Zoom to this team", tabindex: 0 }, "zoom");
+  const element = h("div", { className: "row team-head", role: "heading", "aria-level": 3 }, swatch, name, " ", count, zoom);
+  return { element, top: -1, texts: [name, count], shown: [], dot: swatch };
 }
 
 function contactRow(uid: string): Row {
