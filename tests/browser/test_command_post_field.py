@@ -273,3 +273,18 @@ async def test_teams_are_drawn_in_their_colours_and_a_team_can_be_framed(command
         assert 0 < cyan["x"] < size["width"], "zoom to all frames both teams"
         assert await colour_pixels(page, cyan["x"], cyan["y"], CYAN) > 30, "a cyan team ring"
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+async def test_the_selected_units_track_follows_it(command_post: CommandPost) -> None:
+    page = await command_post.page()
+    async with pytak_client(command_post.ports.tcp, "browser-track") as tool:
+        await tool.tx_queue.put(pli("PYTAK-KILO", "KILO"))
+        await until(page, "window.rallypoint.renderedUids().includes('PYTAK-KILO')")
+        await page.click(ROW.format("PYTAK-KILO"))
+        await until(page, "window.rallypoint.selected() === 'PYTAK-KILO'")
+        for step in range(1, 4):
+            await tool.tx_queue.put(pli("PYTAK-KILO", "KILO", lat=LAT + step * 0.002, lon=LON + step * 0.002))
+            await until(page, f"window.rallypoint.trackPoints() >= {step + 1}")
+        await camera_at_rest(page, LON, LAT)
+        await command_post.screenshot(page)
+    assert page.errors == []  # type: ignore[attr-defined]

@@ -10,6 +10,7 @@ import { AlertStore } from "./state/alerts";
 import { ChatStore } from "./state/chat";
 import { ContactStore } from "./state/contacts";
 import { ObjectiveStore } from "./state/objectives";
+import { extendTrack } from "./state/track";
 import { installTestHookIfAsked } from "./testhook";
 import type { Alert, LiveMessage, Session, WebConfig } from "./types";
 import { Alarm } from "./ui/alarm";
@@ -48,6 +49,8 @@ export class App {
   private readonly details: ContactDetails;
   private readonly banner: AlertBanner;
   private readonly alarm = new Alarm();
+  /** The selected contact's track as drawn (history, then its live positions). */
+  private track: GeoJSON.Feature | null = null;
   /** What the highlight rings were last drawn for (see drawHighlights). */
   private highlightKey = "";
   private readonly chatPanel: ChatPanel;
@@ -113,6 +116,7 @@ export class App {
       repaint: () => map.map.triggerRepaint(),
       alarm: () => this.alarm.state(),
       selected: () => this.details.selected,
+      trackPoints: () => (this.track?.geometry.type === "LineString" ? this.track.geometry.coordinates.length : 0),
     });
   }
 
@@ -166,11 +170,23 @@ export class App {
       this.map.setContacts(entries);
       if (this.fitPending) this.map.fitOnce(entries);
       this.fitPending = false;
+      this.followTrack();
     }
     this.banner.render();
     this.drawHighlights();
     this.chatPanel.render();
     this.renderPanels(now, PANEL_WAIT_MS);
+  }
+
+  /** The selected contact moved: its drawn track follows it. */
+  private followTrack(): void {
+    const selected = this.details.selected;
+    const c = selected === null ? undefined : this.contacts.get(selected)?.contact;
+    if (this.track === null || c === undefined) return;
+    const extended = extendTrack(this.track, c.lon, c.lat);
+    if (extended === this.track) return;
+    this.track = extended;
+    this.map.setTrack(extended);
   }
 
   /** Redraw the contacts tab if it is shown and its interval (plus ``grace``) has passed. */
@@ -196,7 +212,10 @@ export class App {
     };
     this.list.onZoomTeam = (team) =>
       this.map.zoomTo(this.contacts.list().filter((e) => (e.contact.team ?? "No team") === team));
-    this.details.onTrack = (track) => this.map.setTrack(track);
+    this.details.onTrack = (track) => {
+      this.track = track;
+      this.map.setTrack(track);
+    };
     this.details.onClose = () => {
       this.details.select(null);
       this.list.selected = null;

@@ -24,6 +24,8 @@ export interface HookSource {
   alarm(): AlarmState;
   /** The uid of the selected contact, or null. */
   selected(): string | null;
+  /** Points of the selected contact's drawn track. */
+  trackPoints(): number;
 }
 
 export interface TestHook {
@@ -44,6 +46,8 @@ export interface TestHook {
   /** What the emergency alarm has done (beeps, notifications) and whether it sounds now. */
   alarm(): AlarmState;
   selected(): string | null;
+  /** Points of the selected contact's track as drawn (history plus live positions). */
+  trackPoints(): number;
 }
 
 declare global {
@@ -64,6 +68,7 @@ export function testHook(source: HookSource): TestHook {
     objectiveState: (id) => source.objectiveState(id),
     alarm: () => source.alarm(),
     selected: () => source.selected(),
+    trackPoints: () => source.trackPoints(),
     waitForRendered: (count) =>
       new Promise((resolve) => {
         const stop = source.onRender(() => {

@@ -15,6 +15,7 @@ function source(rendered: string[][]): HookSource & { listeners: Array<() => voi
     objectiveState: (id) => (id === "o-1" ? "done" : null),
     alarm: () => ({ beeps: 3, notifications: 1, audio: "running", sounding: true, silenced: false }),
     selected: () => "PYTAK-1",
+    trackPoints: () => 4,
     onRender: (listener) => {
       listeners.push(listener);
       return () => listeners.splice(listeners.indexOf(listener), 1);
@@ -44,6 +45,7 @@ describe("test hook", () => {
     expect(page.rallypoint?.objectiveState("o-1")).toBe("done");
     expect(page.rallypoint?.alarm().beeps).toBe(3);
     expect(page.rallypoint?.selected()).toBe("PYTAK-1");
+    expect(page.rallypoint?.trackPoints()).toBe(4);
   });
 
   it("resolves waitForRendered at the first frame showing enough contacts, then stops listening", async () => {
