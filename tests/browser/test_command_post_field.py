@@ -288,3 +288,34 @@ async def test_the_selected_units_track_follows_it(command_post: CommandPost) ->
         await camera_at_rest(page, LON, LAT)
         await command_post.screenshot(page)
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+async def test_an_admin_adds_a_user_and_hands_out_a_certificate_from_the_page(
+    command_post: CommandPost,
+) -> None:
+    identities = command_post.server.context.identities
+    assert identities is not None
+    identities.add_user("root", password("root"), ["admin"])
+    alice = await command_post.page("alice")
+    assert await alice.locator("nav.tabs [data-tab=admin]").count() == 0, "no admin tab for a non-admin"
+    page = await command_post.page("root")
+    await page.click("nav.tabs [data-tab=admin]")
+    await page.fill("#admin-name", "crew7")
+    await page.fill("#admin-password", password("crew7"))
+    await page.fill("#admin-groups", "blue, __ANON__")
+    await page.fill("#admin-role", "Team Lead")
+    await page.click("#admin-create button[type=submit]")
+    user = "#admin-users [data-user='crew7']"
+    await until(page, f'!!document.querySelector("{user}")')
+    await page.click(f"{user} button.issue")
+    await until(page, "!!document.getElementById('admin-p12')")
+    assert len(await page.text_content("#admin-p12-password") or "") >= 12
+    async with page.expect_download() as download:
+        await page.click("#admin-p12")
+    assert (await download.value).suggested_filename == "crew7.p12"
+    await until(page, f"document.querySelector(\"{user} .certs\").textContent.startsWith('1 valid')")
+    await command_post.screenshot(page)
+    await page.click(f"{user} button.revoke")
+    await until(page, f"document.querySelector(\"{user} .certs\").textContent.includes('1 revoked')")
+    assert [r.serial for r in identities.certificates("crew7") if r.revoked_at is not None]
+    assert page.errors == []  # type: ignore[attr-defined]

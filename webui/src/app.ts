@@ -13,6 +13,7 @@ import { ObjectiveStore } from "./state/objectives";
 import { extendTrack } from "./state/track";
 import { installTestHookIfAsked } from "./testhook";
 import type { Alert, LiveMessage, Session, WebConfig } from "./types";
+import { ADMIN_GROUP, AdminPanel } from "./ui/admin";
 import { Alarm } from "./ui/alarm";
 import { AlertBanner } from "./ui/alerts";
 import { ChatPanel } from "./ui/chat";
@@ -36,7 +37,7 @@ const SWEEP_INTERVAL_MS = 1000;
 /** Where the side panel becomes a bottom sheet (keep in step with style.css). */
 const PHONE_QUERY = "(max-width: 760px)";
 
-type Tab = "contacts" | "missions" | "chat" | "packages";
+type Tab = "contacts" | "missions" | "chat" | "packages" | "admin";
 
 export class App {
   readonly contacts = new ContactStore();
@@ -95,6 +96,11 @@ export class App {
     this.addTab(side, "missions", "Missions", this.missions.element);
     this.addTab(side, "chat", "Chat", this.chatPanel.element);
     this.addTab(side, "packages", "Packages", this.packages.element);
+    if (session.groups.includes(ADMIN_GROUP)) {
+      const admin = new AdminPanel(api);
+      this.addTab(side, "admin", "Admin", admin.element);
+      admin.refresh();
+    }
     this.show("contacts");
     this.live = new LiveFeed(
       (message) => this.receive(message),
