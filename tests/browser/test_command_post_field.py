@@ -207,6 +207,10 @@ async def test_contact_rows_are_reachable_and_selectable_by_keyboard(command_pos
         await until(page, "document.querySelectorAll('#contact-list [data-uid]').length === 2")
         await page.focus("#contact-filter")
         await page.keyboard.press("Tab")
+        assert await page.evaluate("document.activeElement?.classList.contains('zoom-team')"), (
+            "the team first"
+        )
+        await page.keyboard.press("Tab")
         assert await page.evaluate("document.activeElement?.dataset.uid") == "PYTAK-GOLF"
         await page.keyboard.press("ArrowDown")
         assert await page.evaluate("document.activeElement?.dataset.uid") == "PYTAK-HOTEL"
