@@ -4,7 +4,8 @@
 // notifies and beeps once; it does not keep sounding.
 //
 // Browsers start audio only after the user has interacted with the page, so the first click or
-// key press (the login itself, usually) unlocks it and asks for the notification permission.
+// key press unlocks it and asks for the notification permission. That is usually the login,
+// before the command post (and its Alarm) exists: main.ts calls unlockOnFirstGesture at once.
 
 import type { Alert } from "../types";
 
@@ -29,8 +30,27 @@ export interface AlarmState {
   silenced: boolean;
 }
 
+/** The page's one audio context, created on the first user gesture. */
+let audio: AudioContext | null = null;
+
+/** Create (or resume) the audio context and ask for notifications on the page's first gestures. */
+export function unlockOnFirstGesture(): void {
+  const unlock = (): void => {
+    try {
+      audio ??= new AudioContext();
+      if (audio.state === "suspended") void audio.resume();
+    } catch {
+      audio = null; // no audio output: the title and notifications still work
+    }
+    if (typeof Notification !== "undefined" && Notification.permission === "default") {
+      void Notification.requestPermission();
+    }
+  };
+  window.addEventListener("pointerdown", unlock, { capture: true });
+  window.addEventListener("keydown", unlock, { capture: true });
+}
+
 export class Alarm {
-  private audio: AudioContext | null = null;
   private readonly notified = new Set<string>();
   private soundTimer: number | undefined;
   private blinkTimer: number | undefined;
@@ -43,17 +63,11 @@ export class Alarm {
   /** A notification was clicked: show its alert. */
   onOpen: (alert: Alert) => void = () => undefined;
 
-  constructor() {
-    const unlock = (): void => this.unlock();
-    window.addEventListener("pointerdown", unlock, { capture: true });
-    window.addEventListener("keydown", unlock, { capture: true });
-  }
-
   state(): AlarmState {
     return {
       beeps: this.beeps,
       notifications: this.notifications,
-      audio: this.audio?.state ?? "none",
+      audio: audio?.state ?? "none",
       sounding: this.soundTimer !== undefined,
       silenced: this.silenced,
     };
@@ -111,20 +125,7 @@ export class Alarm {
     document.title = this.blinkOn ? this.headline : this.baseTitle;
   }
 
-  private unlock(): void {
-    try {
-      this.audio ??= new AudioContext();
-      if (this.audio.state === "suspended") void this.audio.resume();
-    } catch {
-      this.audio = null; // no audio output: the title and notifications still work
-    }
-    if (typeof Notification !== "undefined" && Notification.permission === "default") {
-      void Notification.requestPermission();
-    }
-  }
-
   private burst(count: number): void {
-    const audio = this.audio;
     if (audio === null || audio.state !== "running") return;
     for (let i = 0; i < count; i += 1) {
       const at = audio.currentTime + i * BURST_GAP_S;
