@@ -19,6 +19,7 @@ from tests.web.test_web_data import package_zip
 
 RED = (255, 0, 0)
 CYAN = (0, 255, 255)
+LABEL_TEXT = (16, 16, 16)
 PHONE = {"width": 390, "height": 844}
 TABLET = {"width": 820, "height": 1180}
 ROW = "#contact-list [data-uid='{}']"
@@ -262,7 +263,7 @@ async def colour_pixels(page: Page, x: float, y: float, colour: tuple[int, int, 
 
 async def test_teams_are_drawn_in_their_colours_and_a_team_can_be_framed(command_post: CommandPost) -> None:
     page = await command_post.page()
-    far = LON + 0.5
+    far = LON + 2.0
     async with pytak_client(command_post.ports.tcp, "browser-teams") as tool:
         await tool.tx_queue.put(team_pli("PYTAK-INDIA", "INDIA", "Cyan", LON))
         await tool.tx_queue.put(team_pli("PYTAK-JULIET", "JULIET", "Red", far))
@@ -280,6 +281,9 @@ async def test_teams_are_drawn_in_their_colours_and_a_team_can_be_framed(command
         cyan = await camera_at_rest(page, LON, LAT)
         assert 0 < cyan["x"] < size["width"], "zoom to all frames both teams"
         assert await colour_pixels(page, cyan["x"], cyan["y"], CYAN) > 30, "a cyan team ring"
+        label = await colour_pixels(page, cyan["x"], cyan["y"] + 26, LABEL_TEXT, box=14)
+        assert label > 5, "a small picture is labelled when zoomed out to it"
+        await command_post.screenshot(page, "-all")
     assert page.errors == []  # type: ignore[attr-defined]
 
 

@@ -21,6 +21,13 @@ const FIT_MAX_ZOOM = 13;
  * noise, and placing them costs more than drawing the symbols (software WebGL especially).
  */
 const LABEL_MIN_ZOOM = 11;
+/**
+ * A small picture (a few crews) is labelled from this zoom on: its labels neither collide into
+ * noise nor cost much to place, and a commander zoomed out to the whole incident still reads
+ * who is where.
+ */
+const SMALL_PICTURE = 150;
+const SMALL_LABEL_MIN_ZOOM = 6;
 const HEADING_MIN_ZOOM = 9;
 /**
  * The basemap is converted and handed to MapLibre's worker only once the first contacts are
@@ -44,6 +51,7 @@ export class MapView {
   private contactsSet = false;
   private contactsDrawn: () => void = () => undefined;
   private blinkTimer: number | undefined;
+  private labelZoom = LABEL_MIN_ZOOM;
   /** True once the style and our layers exist; before that, data waits in ``pending``. */
   isReady = false;
   private readonly pending = new Map<string, GeoJSON.GeoJSON>();
@@ -106,10 +114,18 @@ export class MapView {
       return { type: "Feature", id: c.uid, properties, geometry: { type: "Point", coordinates: [c.lon, c.lat] } };
     });
     this.setData("contacts", { type: "FeatureCollection", features });
+    this.labelFrom(entries.length <= SMALL_PICTURE ? SMALL_LABEL_MIN_ZOOM : LABEL_MIN_ZOOM);
     if (!this.contactsSet) {
       this.contactsSet = true;
       this.map.once("idle", () => this.contactsDrawn());
     }
+  }
+
+  /** Show callsigns from ``zoom`` on (changed only when the picture crosses SMALL_PICTURE). */
+  private labelFrom(zoom: number): void {
+    if (zoom === this.labelZoom || !this.isReady) return;
+    this.labelZoom = zoom;
+    this.map.setLayoutProperty("contacts", "text-field", ["step", ["zoom"], "", zoom, ["get", "callsign"]]);
   }
 
   /**
