@@ -73,9 +73,10 @@ class CommandPost:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.ports.web}/"
 
-    async def page(self, user: str | None = "alice") -> Page:
-        """A fresh browser context on the command post, logged in as ``user`` (None: not)."""
-        context = await self.browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
+    async def page(self, user: str | None = "alice", viewport: dict[str, int] | None = None) -> Page:
+        """A fresh browser context on the command post, logged in as ``user`` (None: not),
+        with a window of ``viewport`` (default :data:`VIEWPORT`)."""
+        context = await self.browser.new_context(viewport=viewport or VIEWPORT)  # type: ignore[arg-type]
         await context.add_init_script(TEST_HOOK_SCRIPT)
         page = await context.new_page()
         errors: list[str] = []

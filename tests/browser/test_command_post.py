@@ -156,6 +156,9 @@ async def test_designate_assign_and_acknowledge_an_objective(command_post: Comma
         await page.click(f"{row} .to-in_progress")
         await until(page, f"document.querySelector('{row} .state')?.dataset.state === 'in_progress'")
         await until(page, "document.getElementById('change-log').children.length >= 3")
+        log = await page.text_content("#change-log") or ""
+        assert " BRAVO: " in log, f"the answer's author by callsign: {log}"
+        assert " PYTAK-BRAVO: " not in log
         await command_post.screenshot(page)
     assert page.errors == []  # type: ignore[attr-defined]
 

@@ -109,6 +109,26 @@ async def test_rest_transitions_and_illegal_move(harness: Harness) -> None:
     assert h.service.book.objective(objective_id)[1].state == "cancelled"
 
 
+@pytest.mark.parametrize("final", ["done", "cancelled"])
+async def test_the_assignee_is_told_when_its_objective_is_done_or_cancelled(
+    harness: Harness, final: str
+) -> None:
+    h = harness
+    connect(h.router, "ALPHA-UID", "Alpha")
+    objective_id = await designate(h)
+    if final == "done":
+        await h.service.desk.set_state(actor("CP"), objective_id, "acknowledged")
+    await h.service.desk.set_state(actor("CP"), objective_id, final)
+    markers = h.sent_to("ALPHA-UID", "b-m-p-s-p-i")
+    assert markers[-1].detail is not None
+    assert f'state="{final}"' in markers[-1].detail.xml, "the marker on its map shows the end"
+    [told] = h.sent_to("ALPHA-UID", "b-t-f")
+    assert told.detail is not None
+    short_id = h.service.book.objective(objective_id)[1].short_id
+    assert told.detail.xml.count(short_id) == 1
+    assert f"on op: {final.upper()} (by CP)" in told.detail.xml
+
+
 async def test_resend_to_connected_assignee_then_escalate_once(harness: Harness) -> None:
     h = harness
     mission = h.service.find(actor("CP"), name="op")

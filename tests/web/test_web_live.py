@@ -1,12 +1,14 @@
 """The live socket of the web command post against real TAK clients (pytak) on loopback."""
 
+import json
 import time
 import warnings
 from collections.abc import Callable
 from typing import Any
 
+from rallypoint.pki.paths import audit_path
 from tests.conftest import RunningServer
-from tests.interop.clients import TakClient, chat_xml, eventually, has_type, has_uid, pli_xml
+from tests.interop.clients import TakClient, chat_xml, event_xml, eventually, has_type, has_uid, pli_xml
 from tests.interop.pytak_tools import pytak_client, pytak_pli, pytak_until
 from tests.web.conftest import Browser
 
@@ -75,19 +77,34 @@ async def test_a_burst_of_positions_ends_on_the_latest(
     await client.close()
 
 
-async def test_delete_and_disconnect_remove_the_contact(
+async def test_a_delete_removes_an_item_and_a_disconnect_keeps_the_unit_as_lost(
     web_server: RunningServer, browsers: Callable[[], Browser]
 ) -> None:
-    browser = browsers()
+    browser, eve = browsers(), browsers()
     await browser.login("alice")
+    await eve.login("eve")
     client = await TakClient.connect(web_server.ports.tcp, "leaver")
     async with browser.live() as live:
         await live.receive(lambda m: m["type"] == "snapshot")
         await client.send(pli_xml("LEAVER", "LEAVER"))
+        await client.send(event_xml("MARKER-1", "b-m-p-s-m", '<contact callsign="spot"/>'))
         await live.receive(is_type("contact", uid="LEAVER"))
+        await live.receive(is_type("contact", uid="MARKER-1"))
+        await client.send(
+            event_xml("DEL-1", "t-x-d-d", '<link uid="MARKER-1" relation="none"/><__forcedelete/>')
+        )
+        assert await live.receive(lambda m: m["type"] == "remove") == {"type": "remove", "uid": "MARKER-1"}
         await client.close()
-        removed = await live.receive(lambda m: m["type"] == "remove")
-    assert removed == {"type": "remove", "uid": "LEAVER"}
+        lost = (await live.receive(lambda m: m["type"] == "contact" and m["contact"]["uid"] == "LEAVER"))[
+            "contact"
+        ]
+    assert lost["lost"]["reason"] == "disconnected"
+    assert (lost["lat"], lost["lon"]) == (1.5, 2.5), "its last known position"
+    async with browser.live() as again:
+        snapshot = await again.receive(lambda m: m["type"] == "snapshot")
+    assert [c["uid"] for c in snapshot["contacts"] if c.get("lost")] == ["LEAVER"]
+    async with eve.live() as other:
+        assert (await other.receive(lambda m: m["type"] == "snapshot"))["contacts"] == []
 
 
 async def test_chat_both_ways_with_a_pytak_client(
@@ -206,3 +223,33 @@ async def test_a_tak_client_cannot_reach_a_page_outside_its_groups(
     assert bounced.uid.startswith("GeoChat.ANON-1")
     assert not client.seen(has_uid("web-eve"))
     await client.close()
+
+
+async def test_acknowledging_an_emergency_tells_the_device_and_is_audited(
+    web_server: RunningServer, browsers: Callable[[], Browser]
+) -> None:
+    alice, eve = browsers(), browsers()
+    await alice.login("alice")
+    await eve.login("eve")
+    async with alice.live() as live, pytak_client(web_server.ports.tcp, "hawk") as tool:
+        await live.receive(lambda m: m["type"] == "snapshot")
+        await tool.tx_queue.put(pli_xml("PYTAK-1", "HAWK"))  # binds uid and callsign
+        await live.receive(is_type("contact", uid="PYTAK-1"))
+        now = time.time()
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(now))
+        stale = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(now + 60))
+        await tool.tx_queue.put(EMERGENCY.format(t=stamp, s=stale).encode())
+        alert = (await live.receive(lambda m: m["type"] == "alert"))["alert"]
+        assert alert["device"] == "PYTAK-1"
+        assert (await eve.post("/api/alerts/PYTAK-1-9-1-1/ack")).status_code == 404, "not eve's group"
+
+        ack = await alice.post("/api/alerts/PYTAK-1-9-1-1/ack")
+        assert ack.status_code == 200
+        assert ack.json()["device"] == "PYTAK-1"
+        told = (await pytak_until(tool, lambda e: e.get("type") == "b-t-f"))[-1]
+    assert told.findtext("detail/remarks") == "911 Alert acknowledged by alice at the command post"
+    lines = audit_path(web_server.server.settings.data_dir).read_text().splitlines()
+    entries = [entry for entry in map(json.loads, lines) if entry["kind"] == "alert_acknowledged"]
+    assert [(e["user"], e["alert"], e["device"], e["told"]) for e in entries] == [
+        ("alice", "PYTAK-1-9-1-1", "PYTAK-1", True)
+    ]

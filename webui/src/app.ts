@@ -10,8 +10,11 @@ import { AlertStore } from "./state/alerts";
 import { ChatStore } from "./state/chat";
 import { ContactStore } from "./state/contacts";
 import { ObjectiveStore } from "./state/objectives";
+import { extendTrack } from "./state/track";
 import { installTestHookIfAsked } from "./testhook";
-import type { LiveMessage, Session, WebConfig } from "./types";
+import type { Alert, LiveMessage, Session, WebConfig } from "./types";
+import { ADMIN_GROUP, AdminPanel } from "./ui/admin";
+import { Alarm } from "./ui/alarm";
 import { AlertBanner } from "./ui/alerts";
 import { ChatPanel } from "./ui/chat";
 import { ContactDetails, ContactList } from "./ui/contacts";
@@ -33,8 +36,10 @@ const BIG_PANEL_INTERVAL_MS = 1000;
 const PANEL_WAIT_MS = 500;
 const BIG_PICTURE = 200;
 const SWEEP_INTERVAL_MS = 1000;
+/** Where the side panel becomes a bottom sheet (keep in step with style.css). */
+const PHONE_QUERY = "(max-width: 760px)";
 
-type Tab = "contacts" | "missions" | "chat" | "packages" | "rollcall" | "replay";
+type Tab = "contacts" | "missions" | "chat" | "packages" | "rollcall" | "replay" | "admin";
 
 export class App {
   readonly contacts = new ContactStore();
@@ -46,6 +51,11 @@ export class App {
   private readonly list: ContactList;
   private readonly details: ContactDetails;
   private readonly banner: AlertBanner;
+  private readonly alarm = new Alarm();
+  /** The selected contact's track as drawn (history, then its live positions). */
+  private track: GeoJSON.Feature | null = null;
+  /** What the highlight rings were last drawn for (see drawHighlights). */
+  private highlightKey = "";
   private readonly chatPanel: ChatPanel;
   private readonly missions: MissionsPanel;
   private readonly packages: PackagesPanel;
@@ -54,6 +64,7 @@ export class App {
   private readonly tabs = new Map<Tab, { button: HTMLButtonElement; panel: HTMLElement }>();
   private readonly liveState = h("span", { className: "live-state", id: "live-state" }, "connecting");
   private lastPanelRender = 0;
+  private readonly layout: HTMLElement;
   private activeTab: Tab = "contacts";
   /** The first snapshot frames the map (see MapView.fitOnce). */
   private fitPending = false;
@@ -69,11 +80,13 @@ export class App {
     const mapElement = h("div", { className: "map", id: "map" });
     const side = h("aside", { className: "side" });
     this.banner = new AlertBanner(this.alerts, api);
+    this.layout = h("main", { className: "layout" }, mapElement, side);
+    if (window.matchMedia(PHONE_QUERY).matches) this.layout.classList.add("panel-collapsed");
     replace(
       root,
       this.header(side),
       this.banner.element,
-      h("main", { className: "layout" }, mapElement, side),
+      this.layout,
       h("div", { className: "toast", id: "toast", role: "status" }),
     );
     this.map = new MapView(mapElement, config);
@@ -91,6 +104,11 @@ export class App {
     this.addTab(side, "packages", "Packages", this.packages.element);
     this.addTab(side, "rollcall", "Roll call", this.rollcalls.element);
     this.addTab(side, "replay", "Replay", this.replay.element);
+    if (session.groups.includes(ADMIN_GROUP)) {
+      const admin = new AdminPanel(api);
+      this.addTab(side, "admin", "Admin", admin.element);
+      admin.refresh();
+    }
     this.show("contacts");
     this.live = new LiveFeed(
       (message) => this.receive(message),
@@ -110,6 +128,9 @@ export class App {
         return () => void map.map.off("render", listener);
       },
       repaint: () => map.map.triggerRepaint(),
+      alarm: () => this.alarm.state(),
+      selected: () => this.details.selected,
+      trackPoints: () => (this.track?.geometry.type === "LineString" ? this.track.geometry.coordinates.length : 0),
     });
   }
 
@@ -168,10 +189,23 @@ export class App {
       this.map.setContacts(entries);
       if (this.fitPending) this.map.fitOnce(entries);
       this.fitPending = false;
+      this.followTrack();
     }
     this.banner.render();
+    this.drawHighlights();
     this.chatPanel.render();
     this.renderPanels(now, PANEL_WAIT_MS);
+  }
+
+  /** The selected contact moved: its drawn track follows it. */
+  private followTrack(): void {
+    const selected = this.details.selected;
+    const c = selected === null ? undefined : this.contacts.get(selected)?.contact;
+    if (this.track === null || c === undefined) return;
+    const extended = extendTrack(this.track, c.lon, c.lat);
+    if (extended === this.track) return;
+    this.track = extended;
+    this.map.setTrack(extended);
   }
 
   /** Redraw the contacts tab if it is shown and its interval (plus ``grace``) has passed. */
@@ -185,19 +219,34 @@ export class App {
 
   private wire(): void {
     this.map.onContactClick = (uid) => this.select(uid);
+    this.map.coveredBelow = () => {
+      if (!window.matchMedia(PHONE_QUERY).matches) return 0;
+      return this.layout.querySelector("aside.side")?.getBoundingClientRect().height ?? 0;
+    };
     this.map.onRender = () => this.renderPanels(Date.now(), 0);
     this.list.onSelect = (uid) => {
       this.select(uid);
       const entry = this.contacts.get(uid);
       if (entry !== undefined) this.map.flyTo(entry.contact.lon, entry.contact.lat);
     };
-    this.details.onTrack = (track) => this.map.setTrack(track);
-    this.details.onClose = () => this.details.select(null);
+    this.list.onZoomTeam = (team) =>
+      this.map.zoomTo(this.contacts.list().filter((e) => (e.contact.team ?? "No team") === team));
+    this.details.onTrack = (track) => {
+      this.track = track;
+      this.map.setTrack(track);
+    };
+    this.details.onClose = () => {
+      this.details.select(null);
+      this.list.selected = null;
+    };
     this.details.onMessage = (uid, callsign) => {
       this.chatPanel.openDirect(uid, callsign);
       this.show("chat");
     };
-    this.banner.onShow = (lon, lat) => this.map.flyTo(lon, lat);
+    this.banner.onShow = (alert) => this.showAlert(alert);
+    this.banner.onSilence = () => this.alarm.silence();
+    this.banner.onPending = (pending) => this.alarm.update(pending);
+    this.alarm.onOpen = (alert) => this.showAlert(alert);
     this.missions.onObjectivesChanged = () => this.map.setObjectives(this.objectives.all());
     this.chatPanel.onUnread = (count) => {
       const button = this.tabs.get("chat")?.button;
@@ -212,7 +261,37 @@ export class App {
 
   private select(uid: string): void {
     this.details.select(uid);
-    this.show("contacts");
+    this.list.selected = uid;
+    this.show("contacts", true);
+  }
+
+  /** "Show" on an alert: the unit it is about selected (and ringed), the map on it. */
+  private showAlert(alert: Alert): void {
+    const uid = alert.device ?? alert.uid;
+    const entry = this.contacts.get(uid);
+    if (entry !== undefined) {
+      this.select(uid);
+      this.map.flyTo(entry.contact.lon, entry.contact.lat);
+    } else {
+      this.map.flyTo(alert.lon, alert.lat);
+    }
+  }
+
+  /**
+   * Ring the selected contact and every unit in a pending emergency, where they are now;
+   * redrawn only when one of them moved, or the selection or the alerts changed.
+   */
+  private drawHighlights(): void {
+    const where = (uid: string | null | undefined): [number, number] | null => {
+      const c = uid ? this.contacts.get(uid)?.contact : undefined;
+      return c === undefined ? null : [c.lon, c.lat];
+    };
+    const selected = where(this.details.selected);
+    const alerts = this.alerts.emergencies().map((a): [number, number] => where(a.device) ?? [a.lon, a.lat]);
+    const key = JSON.stringify([selected, alerts]);
+    if (key === this.highlightKey || !this.map.isReady) return;
+    this.highlightKey = key;
+    this.map.setHighlights(selected, alerts);
   }
 
   /** Teams and callsigns known from the picture, offered when assigning an objective. */
@@ -239,23 +318,34 @@ export class App {
       "header",
       { className: "top" },
       h("strong", {}, "Rallypoint"),
-      h("span", { className: "muted" }, ` command post · ${this.config.server}`),
+      h("span", { className: "muted server" }, ` command post · ${this.config.server}`),
       h("span", { className: "spacer" }),
       this.liveState,
       h("span", { className: "user", id: "user" }, `${this.session.user} (${this.session.groups.join(", ")})`),
+      h("button", { id: "zoom-all", title: "Zoom to all units", onclick: () => this.map.zoomTo(this.contacts.list()) }, "Units"),
+      h("button", { className: "panel-toggle", id: "panel-toggle", "aria-expanded": "true", onclick: () => this.togglePanel() }, "Panel"),
       h("button", { id: "logout", onclick: () => this.logout() }, "Log out"),
     );
   }
 
   private addTab(side: HTMLElement, tab: Tab, title: string, panel: HTMLElement): void {
-    const button = h("button", { className: "tab", "data-tab": tab, onclick: () => this.show(tab) }, title);
+    const button = h("button", { className: "tab", "data-tab": tab, onclick: () => this.show(tab, true) }, title);
     side.querySelector("nav")?.appendChild(button);
     panel.classList.add("tab-panel");
     side.appendChild(panel);
     this.tabs.set(tab, { button, panel });
   }
 
-  private show(tab: Tab): void {
+  /** Collapse or open the side panel (on a phone: the bottom sheet down to its tabs, or up). */
+  private togglePanel(open = this.layout.classList.contains("panel-collapsed")): void {
+    if (open !== this.layout.classList.contains("panel-collapsed")) return;
+    this.layout.classList.toggle("panel-collapsed", !open);
+    document.getElementById("panel-toggle")?.setAttribute("aria-expanded", String(open));
+    this.map.map.resize();
+  }
+
+  private show(tab: Tab, reveal = false): void {
+    if (reveal) this.togglePanel(true);
     this.activeTab = tab;
     this.lastPanelRender = 0;
     for (const [name, { button, panel }] of this.tabs) {
@@ -268,6 +358,7 @@ export class App {
   private showLiveState(state: LiveState, detail: string): void {
     this.liveState.textContent = detail === "" ? state : `${state}: ${detail}`;
     this.liveState.dataset.state = state;
+    this.liveState.title = this.liveState.textContent;
   }
 
   private logout(): void {

@@ -4,11 +4,13 @@
 import { Api } from "./api";
 import { App } from "./app";
 import type { Session } from "./types";
+import { unlockOnFirstGesture } from "./ui/alarm";
 import { errorText, h, replace } from "./ui/dom";
 import { showLogin } from "./ui/login";
 import "./style.css";
 
 const root = document.getElementById("app") as HTMLElement;
+unlockOnFirstGesture();
 const api = new Api();
 
 async function enter(session: Session): Promise<void> {

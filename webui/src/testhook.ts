@@ -7,6 +7,8 @@
 // has no `window.rallypoint`. It sees the page through the narrow `HookSource` below, so it
 // knows nothing of the app that feeds it.
 
+import type { AlarmState } from "./ui/alarm";
+
 /** What the hook reads from the page. */
 export interface HookSource {
   renderedContactUids(): string[];
@@ -19,6 +21,11 @@ export interface HookSource {
   onRender(listener: () => void): () => void;
   /** Asks the map for one more frame. */
   repaint(): void;
+  alarm(): AlarmState;
+  /** The uid of the selected contact, or null. */
+  selected(): string | null;
+  /** Points of the selected contact's drawn track. */
+  trackPoints(): number;
 }
 
 export interface TestHook {
@@ -36,6 +43,11 @@ export interface TestHook {
   basemapReady(): Promise<void>;
   /** The map's state of the given objective id, as drawn. */
   objectiveState(id: string): string | null;
+  /** What the emergency alarm has done (beeps, notifications) and whether it sounds now. */
+  alarm(): AlarmState;
+  selected(): string | null;
+  /** Points of the selected contact's track as drawn (history plus live positions). */
+  trackPoints(): number;
 }
 
 declare global {
@@ -54,6 +66,9 @@ export function testHook(source: HookSource): TestHook {
     mapReady: () => source.mapReady(),
     basemapReady: () => source.basemapReady(),
     objectiveState: (id) => source.objectiveState(id),
+    alarm: () => source.alarm(),
+    selected: () => source.selected(),
+    trackPoints: () => source.trackPoints(),
     waitForRendered: (count) =>
       new Promise((resolve) => {
         const stop = source.onRender(() => {

@@ -27,6 +27,15 @@ export interface Contact {
   affiliation: string | null;
   sidc: string | null;
   provenance: { sources: FusionSource[] } | null;
+  /** Set when the server lost contact with the unit: this is its last known position. */
+  lost?: LostMark | null;
+}
+
+export interface LostMark {
+  /** When contact was lost. */
+  since: number;
+  /** "disconnected" (its connection closed) or "stale" (it stopped reporting). */
+  reason: string;
 }
 
 export interface ChatMessage {
@@ -47,6 +56,12 @@ export interface Alert {
   lon: number;
   time: number;
   active: boolean;
+  /** This user acknowledged it (on another page, or before this one loaded). */
+  acknowledged?: boolean;
+  /** The uid of the unit the alert is about (the device in distress, or the lost unit). */
+  device?: string | null;
+  /** A lost unit's last report went stale (not an emergency the unit raised). */
+  lost?: boolean;
 }
 
 export interface ObjectiveHistoryEntry {
@@ -77,6 +92,8 @@ export interface MissionChange {
   id?: number;
   type: string;
   author: string | null;
+  /** The callsign of the author's device (or the author as recorded). */
+  authorName?: string | null;
   time: number;
   summary: string;
 }

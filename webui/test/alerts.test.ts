@@ -34,3 +34,21 @@ describe("AlertStore", () => {
     expect(store.pending().map((a) => a.uid)).toEqual(["x"]);
   });
 });
+
+describe("AlertStore and lost contact", () => {
+  it("separates emergencies (which sound the alarm) from lost-contact alerts", () => {
+    const store = new AlertStore();
+    store.apply(alert("a-9-1-1", { device: "a" }));
+    store.apply(alert("b", { lost: true, kind: "Lost contact", time: 2_000 }));
+    expect(store.pending().map((a) => a.uid)).toEqual(["b", "a-9-1-1"]);
+    expect(store.emergencies().map((a) => a.uid)).toEqual(["a-9-1-1"]);
+  });
+
+  it("takes an alert already acknowledged by this user (on another page) as acknowledged", () => {
+    const store = new AlertStore();
+    store.apply(alert("a", { acknowledged: true }));
+    expect(store.pending()).toHaveLength(0);
+    store.apply(alert("a", { time: 9_000 }));
+    expect(store.pending()).toHaveLength(1);
+  });
+});

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { ContactStore, ago } from "../src/state/contacts";
+import { ContactStore, ago, batteryLevel } from "../src/state/contacts";
 import { contact } from "./fixtures";
 
 describe("ContactStore", () => {
@@ -128,5 +128,34 @@ describe("ago", () => {
     expect(ago(0, 5 * 60_000)).toBe("5 min ago");
     expect(ago(0, 3 * 3_600_000)).toBe("3 h ago");
     expect(ago(10_000, 0)).toBe("0 s ago");
+  });
+});
+
+describe("lost units", () => {
+  const lost = { since: 5_000, reason: "disconnected" };
+
+  it("keeps a lost unit past its stale and grey time, until the server removes it", () => {
+    const store = new ContactStore({ greyMs: 1_000 });
+    store.upsert(contact("a", { stale: 10_000 }), 2_000);
+    expect(store.upsert(contact("a", { stale: 10_000, lost }), 5_000)).toBe(true);
+    expect(store.get("a")?.status).toBe("lost");
+    store.sweep(60_000);
+    expect(store.get("a")?.status).toBe("lost");
+    expect(store.upsert(contact("b", { stale: 1_000, lost }), 90_000)).toBe(true); // a snapshot long after
+    store.remove("a", 6_000); // before its stale time or after: the server's word is final
+    expect(store.get("a")).toBeUndefined();
+  });
+
+  it("is live again when a newer report comes", () => {
+    const store = new ContactStore();
+    store.upsert(contact("a", { lost }), 5_000);
+    store.upsert(contact("a", { time: 6_000 }), 6_000);
+    expect(store.get("a")?.status).toBe("live");
+    expect(store.get("a")?.contact.lost).toBeUndefined();
+  });
+
+  it("grades the battery so 8 % does not look like 95 %", () => {
+    expect([8, 19, 20, 49, 50, 95].map(batteryLevel)).toEqual(["low", "low", "warn", "warn", "ok", "ok"]);
+    expect(batteryLevel(null)).toBe("");
   });
 });

@@ -13,6 +13,9 @@ function source(rendered: string[][]): HookSource & { listeners: Array<() => voi
     mapReady: () => Promise.resolve(),
     basemapReady: () => Promise.resolve(),
     objectiveState: (id) => (id === "o-1" ? "done" : null),
+    alarm: () => ({ beeps: 3, notifications: 1, audio: "running", sounding: true, silenced: false }),
+    selected: () => "PYTAK-1",
+    trackPoints: () => 4,
     onRender: (listener) => {
       listeners.push(listener);
       return () => listeners.splice(listeners.indexOf(listener), 1);
@@ -40,6 +43,9 @@ describe("test hook", () => {
     installTestHookIfAsked(source([["A"]]));
     expect(page.rallypoint?.renderedUids()).toEqual(["A"]);
     expect(page.rallypoint?.objectiveState("o-1")).toBe("done");
+    expect(page.rallypoint?.alarm().beeps).toBe(3);
+    expect(page.rallypoint?.selected()).toBe("PYTAK-1");
+    expect(page.rallypoint?.trackPoints()).toBe(4);
   });
 
   it("resolves waitForRendered at the first frame showing enough contacts, then stops listening", async () => {

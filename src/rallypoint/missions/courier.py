@@ -4,7 +4,8 @@ An assignment goes to the devices its assignee names (the router's device regist
 :mod:`rallypoint.router.devices`) and, like every objective change, to the mission's
 subscribers: the marker (so the map updates) and a Data Sync change. Until the assignee
 acknowledges, the marker is re-sent to those of its devices that are connected every
-``objective_resend_s``. The courier only sends: it reads the book and never changes it.
+``objective_resend_s``; when it is done or cancelled they are also told by GeoChat. The
+courier only sends: it reads the book and never changes it.
 """
 
 from rallypoint.missions import notify, objectives
@@ -28,16 +29,19 @@ class ObjectiveCourier:
         """Marker to assignees (on assignment) and subscribers, plus a Data Sync change."""
         objective, mission = applied.objective, applied.mission
         assert objective is not None
-        if applied.body.get("action") == "escalate":
+        action = applied.body.get("action")
+        if action == "escalate":
             self._alert_owners(mission, objective, now)
             return
         marker = notify.objective_marker(objective, mission, now)
-        targets = self.targets(mission, objective) if objective.state in objectives.OPEN_STATES else []
+        targets = self.targets(mission, objective)
         if objective.awaiting_ack:
             self._sent[objective.id] = now
         send_to = self._host.send_to
         for uid in targets:
             send_to(uid, marker)
+        if action == "state" and objective.state not in objectives.OPEN_STATES:
+            self._tell_finished(mission, objective, targets, applied.changes[0].author, now)
         for uid in list(mission.subscriptions):
             if uid not in targets:
                 send_to(uid, marker)
@@ -46,6 +50,19 @@ class ObjectiveCourier:
         to_subscribers(
             send_to, mission, notify.mission_event(notify.CHANGED, mission, now, author=author, inner=change)
         )
+
+    def _tell_finished(
+        self, mission: Mission, objective: Objective, targets: list[str], author: str | None, now: int
+    ) -> None:
+        """The assignee's devices get a chat line when their objective is done or cancelled:
+        the marker's new state alone is easy to miss, and a cancelled task must stop."""
+        state = objective.state.replace("_", " ").upper()
+        text = f"{objective.short_id} {objective.title!r} on {mission.name}: {state}"
+        if author:
+            text += f" (by {author})"
+        server_uid = self._host.settings.server_id
+        for uid in targets:
+            self._host.send_to(uid, notify.alert_chat(server_uid, uid, text, now))
 
     def targets(self, mission: Mission, objective: Objective) -> list[str]:
         """The device uids the objective's assignee names among the mission's groups."""

@@ -130,8 +130,9 @@ class SituationCache:
             self._count(entry, -1)
         return entry
 
-    def expire(self, now_ms: int) -> list[str]:
-        """Drop every entry whose time is up; return their uids."""
+    def expire(self, now_ms: int, removed: list[CacheEntry] | None = None) -> list[str]:
+        """Drop every entry whose time is up; return their uids (and append the entries to
+        ``removed`` when given: the router tells who was watching which device went stale)."""
         expired: list[str] = []
         while self._expiry and self._expiry[0][0] <= now_ms:
             expires, uid = heapq.heappop(self._expiry)
@@ -144,6 +145,8 @@ class SituationCache:
             if entry.expires <= now_ms:
                 self.remove(uid)
                 expired.append(uid)
+                if removed is not None:
+                    removed.append(entry)
             else:
                 self._scheduled[uid] = entry.expires
                 heapq.heappush(self._expiry, (entry.expires, uid))

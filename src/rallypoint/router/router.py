@@ -18,7 +18,7 @@ from rallypoint.cot import control, types
 from rallypoint.cot.event import Event
 from rallypoint.cot.xml import is_frame_safe, quotes_event_tag
 from rallypoint.router.alerts import AlertBoard, is_cancel, sender_key
-from rallypoint.router.cache import SituationCache
+from rallypoint.router.cache import CacheEntry, SituationCache
 from rallypoint.router.devices import DeviceRegister
 from rallypoint.router.message import Outbound
 from rallypoint.router.ownership import OwnershipTable
@@ -32,6 +32,10 @@ DEFAULT_DEPARTED_TYPE = "a-f-G-U-C"
 """Type written in a disconnect delete when the client never sent a position."""
 
 TEAM_CHAT_PARENT = "TeamGroups"
+
+LOST_DISCONNECTED = "disconnected"
+LOST_STALE = "stale"
+"""Why a device's position left the cache (see ``Router.on_lost``)."""
 
 REPORT_INTERVAL_MS = 60_000
 """The same refusal (kind, sender, subject) is logged and reported once a minute; counters see all.
@@ -98,6 +102,10 @@ class Router:
         (the mailbox then answers the sender once the message is durable)."""
         self.devices = DeviceRegister()
         """Every known device, connected or departed (store-and-forward, missions, the API)."""
+        self.on_lost: list[Callable[[CacheEntry, str, int], None]] = []
+        """Told (entry, reason, now) when a device's position leaves the cache without a delete
+        from the device: ``disconnected`` (its connection closed) or ``stale`` (it stopped
+        reporting). The web command post keeps it as a last known position; quick, no raising."""
         self.on_bind: list[Callable[[Subscriber], None]] = []
         """Told when a connection first binds a device uid (store-and-forward delivers its mail)."""
         self.server_names: set[str] = set()
@@ -151,6 +159,8 @@ class Router:
         entry = self.cache.get(subscriber.uid)
         if entry is not None and entry.sender_id == subscriber.id:
             self.cache.remove(subscriber.uid)
+            for listener in self.on_lost:
+                listener(entry, LOST_DISCONNECTED, now_ms)
         departed_type = subscriber.last_type or DEFAULT_DEPARTED_TYPE
         delete = control.disconnect_delete(self._new_uid(), now_ms, subscriber.uid, departed_type)
         message = Outbound(delete)
@@ -453,9 +463,14 @@ class Router:
 
     def tick(self, now_ms: int) -> None:
         """Periodic work: expire stale cache entries and repeat active alerts."""
-        expired = self.cache.expire(now_ms)
+        removed: list[CacheEntry] = []
+        expired = self.cache.expire(now_ms, removed)
         if expired:
             self.counters.inc("cache_expired", len(expired))
+        for entry in removed:
+            if self.on_lost and self.devices.get(entry.message.event.uid) is not None:
+                for listener in self.on_lost:
+                    listener(entry, LOST_STALE, now_ms)
         for alert in self.alerts.due(now_ms):
             message = Outbound(alert.event)
             self.cache.put(message, alert.groups, alert.sender_id, now_ms, alert.owner)

@@ -18,6 +18,7 @@ import dataclasses
 import logging
 import ssl
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from rallypoint.cot.event import Event
 from rallypoint.errors import ConfigError
+from rallypoint.http.command_post.admin import AdminDeps, admin_routes
 from rallypoint.http.command_post.app import PACKAGED_UI, WebAppParts, build_web_app, tile_origin
 from rallypoint.http.command_post.auth import Session, SessionStore
 from rallypoint.http.command_post.data import TileConfig, data_routes
@@ -36,6 +38,7 @@ from rallypoint.http.command_post.replay import replay_routes
 from rallypoint.http.command_post.socket import live_routes
 from rallypoint.http.command_post.tiles import TILE_URL, MbTiles, tile_routes
 from rallypoint.http.common.ratelimit import LoginThrottle
+from rallypoint.pki.authority import CertificateAuthority
 from rallypoint.pki.identities import IdentitySnapshot
 from rallypoint.pki.watch import IdentityWatch
 from rallypoint.server.api import ApiService
@@ -110,6 +113,25 @@ class WebService:
         log.info("web command post stopped")
 
 
+def _admin_deps(context: ServerContext) -> AdminDeps:
+    """The web admin's view of the identity store and the CA (loaded or created on first use)."""
+    settings = context.settings
+    loaded: list[CertificateAuthority] = [context.authority] if context.authority is not None else []
+
+    def authority(now: datetime) -> CertificateAuthority:
+        if not loaded:
+            loaded.append(CertificateAuthority.load_or_create(settings.data_dir, settings.hostname_list, now))
+        return loaded[0]
+
+    return AdminDeps(
+        identities=context.identities,
+        authority=authority,
+        audit=context.audit,
+        validity_days=settings.certificate_validity_days,
+        now=lambda: datetime.fromtimestamp(context.clock.wall_ms() / 1000, UTC),
+    )
+
+
 async def start_web(
     context: ServerContext, parts: Sequence[Part], port: int, marti: ApiService | None
 ) -> WebService:
@@ -155,11 +177,12 @@ async def start_web(
     )
     routes: list[BaseRoute] = [
         *login.routes(),
-        *data_routes(api, hub, lambda: tile_config),
+        *data_routes(api, hub, lambda: tile_config, context.audit),
         *web_package_routes(packages),
         *replay_routes(api, context.xml_limits),
         *(tile_routes(tiles) if tiles else []),
         *live_routes(hub, sessions),
+        *admin_routes(_admin_deps(context)),
         *part_routes(parts, command_post=True),
     ]
     app = build_web_app(WebAppParts(sessions, routes, assets, tile_origin(settings.web_tile_url)))

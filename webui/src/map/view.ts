@@ -8,7 +8,9 @@ import "maplibre-gl/dist/maplibre-gl.css";
 
 import type { ContactEntry } from "../state/contacts";
 import { stateView } from "../state/objectives";
+import { teamColour } from "../state/teams";
 import type { Objective, WebConfig } from "../types";
+import { formatClock } from "../ui/dom";
 import { baseStyle, loadBasemap } from "./basemap";
 import { HEADING_IMAGE, SymbolImages } from "./symbols";
 
@@ -19,6 +21,13 @@ const FIT_MAX_ZOOM = 13;
  * noise, and placing them costs more than drawing the symbols (software WebGL especially).
  */
 const LABEL_MIN_ZOOM = 11;
+/**
+ * A small picture (a few crews) is labelled from this zoom on: its labels neither collide into
+ * noise nor cost much to place, and a commander zoomed out to the whole incident still reads
+ * who is where.
+ */
+const SMALL_PICTURE = 150;
+const SMALL_LABEL_MIN_ZOOM = 6;
 const HEADING_MIN_ZOOM = 9;
 /**
  * The basemap is converted and handed to MapLibre's worker only once the first contacts are
@@ -26,6 +35,8 @@ const HEADING_MIN_ZOOM = 9;
  * worker a second or more, and the picture matters more than the coastline.
  */
 const BASEMAP_WAIT_MS = 3000;
+/** Half a period of the emergency ring's blink. */
+const BLINK_MS = 500;
 const empty = (): GeoJSON.FeatureCollection => ({ type: "FeatureCollection", features: [] });
 
 export type LngLat = [number, number];
@@ -39,12 +50,16 @@ export class MapView {
   private fitted = false;
   private contactsSet = false;
   private contactsDrawn: () => void = () => undefined;
+  private blinkTimer: number | undefined;
+  private labelZoom = LABEL_MIN_ZOOM;
   /** True once the style and our layers exist; before that, data waits in ``pending``. */
   isReady = false;
   private readonly pending = new Map<string, GeoJSON.GeoJSON>();
   onContactClick: (uid: string) => void = () => undefined;
   /** Called in every frame the map draws (inside MapLibre's animation-frame callback). */
   onRender: () => void = () => undefined;
+  /** Pixels at the bottom of the map hidden by the panel (a phone's bottom sheet): centre above them. */
+  coveredBelow: () => number = () => 0;
   /** While set, map clicks go here (designating an objective) instead of selecting contacts. */
   onPick: ((at: LngLat) => void) | null = null;
 
@@ -84,21 +99,33 @@ export class MapView {
   setContacts(entries: ContactEntry[]): void {
     const features: GeoJSON.Feature[] = entries.map((entry) => {
       const c = entry.contact;
-      const stale = entry.status === "stale";
+      const stale = entry.status !== "live";
+      const lost = entry.status === "lost" && c.lost ? c.lost : null;
       const properties: Record<string, string | number | boolean> = {
         uid: c.uid,
-        callsign: c.callsign,
+        callsign: lost === null ? c.callsign : `${c.callsign} (lost ${formatClock(lost.since)})`,
         icon: this.symbols.ensure(entry.sidc, stale),
         stale,
+        lost: lost !== null,
       };
+      const team = teamColour(c.team);
+      if (team !== null) properties.team = team;
       if (c.course !== null && c.speed !== null && c.speed > 0.2) properties.course = c.course;
       return { type: "Feature", id: c.uid, properties, geometry: { type: "Point", coordinates: [c.lon, c.lat] } };
     });
     this.setData("contacts", { type: "FeatureCollection", features });
+    this.labelFrom(entries.length <= SMALL_PICTURE ? SMALL_LABEL_MIN_ZOOM : LABEL_MIN_ZOOM);
     if (!this.contactsSet) {
       this.contactsSet = true;
       this.map.once("idle", () => this.contactsDrawn());
     }
+  }
+
+  /** Show callsigns from ``zoom`` on (changed only when the picture crosses SMALL_PICTURE). */
+  private labelFrom(zoom: number): void {
+    if (zoom === this.labelZoom || !this.isReady) return;
+    this.labelZoom = zoom;
+    this.map.setLayoutProperty("contacts", "text-field", ["step", ["zoom"], "", zoom, ["get", "callsign"]]);
   }
 
   /**
@@ -144,8 +171,38 @@ export class MapView {
     this.setData("draft", { type: "FeatureCollection", features });
   }
 
+  /**
+   * Rings around what needs the commander's eye: the selected contact (blue) and every unit in
+   * an unacknowledged emergency (red, blinking while any is pending).
+   */
+  setHighlights(selected: LngLat | null, alerts: LngLat[]): void {
+    const ring = (at: LngLat, kind: string): GeoJSON.Feature => ({
+      type: "Feature",
+      properties: { kind },
+      geometry: { type: "Point", coordinates: at },
+    });
+    const features = alerts.map((at) => ring(at, "alert"));
+    if (selected !== null) features.push(ring(selected, "selected"));
+    this.setData("highlight", { type: "FeatureCollection", features });
+    window.clearInterval(this.blinkTimer);
+    this.blinkTimer = undefined;
+    if (alerts.length === 0 || !this.isReady) return;
+    let on = true;
+    this.blinkTimer = window.setInterval(() => {
+      on = !on;
+      this.map.setPaintProperty("highlight", "circle-stroke-opacity", on ? 1 : 0.25);
+    }, BLINK_MS);
+  }
+
+  /** Frame every contact given (all of them, or a team's). */
+  zoomTo(entries: ContactEntry[]): void {
+    if (entries.length === 0) return;
+    this.fit(entries.map((e) => [e.contact.lon, e.contact.lat]));
+  }
+
   flyTo(lon: number, lat: number): void {
-    this.map.easeTo({ center: [lon, lat], zoom: Math.max(this.map.getZoom(), 12), duration: 400 });
+    const padding = { top: 0, left: 0, right: 0, bottom: this.coveredBelow() };
+    this.map.easeTo({ center: [lon, lat], zoom: Math.max(this.map.getZoom(), 12), duration: 400, padding });
   }
 
   /** Uids of the contacts MapLibre actually drew in the current frame. */
@@ -179,7 +236,7 @@ export class MapView {
   private addLayers(): void {
     const m = this.map;
     this.symbols.addStatic();
-    for (const id of ["contacts", "track", "objectives", "draft"]) m.addSource(id, { type: "geojson", data: empty() });
+    for (const id of ["contacts", "track", "objectives", "draft", "highlight"]) m.addSource(id, { type: "geojson", data: empty() });
     m.addLayer({
       id: "objectives-fill",
       type: "fill",
@@ -231,6 +288,37 @@ export class MapView {
       source: "draft",
       filter: ["==", ["geometry-type"], "Point"],
       paint: { "circle-radius": 4, "circle-color": "#e05000" },
+    });
+    m.addLayer({
+      id: "highlight",
+      type: "circle",
+      source: "highlight",
+      paint: {
+        "circle-radius": ["match", ["get", "kind"], "alert", 24, 19],
+        "circle-color": "rgba(0,0,0,0)",
+        "circle-stroke-color": ["match", ["get", "kind"], "alert", "#e01010", "#1f5fa8"],
+        "circle-stroke-width": ["match", ["get", "kind"], "alert", 5, 3],
+      },
+    });
+    m.addLayer({
+      id: "contacts-team",
+      type: "circle",
+      source: "contacts",
+      filter: ["has", "team"],
+      paint: {
+        "circle-radius": 15,
+        "circle-color": "rgba(0,0,0,0)",
+        "circle-stroke-color": ["get", "team"],
+        "circle-stroke-width": 3,
+        "circle-stroke-opacity": ["case", ["get", "stale"], 0.4, 0.9],
+      },
+    });
+    m.addLayer({
+      id: "contacts-lost",
+      type: "circle",
+      source: "contacts",
+      filter: ["==", ["get", "lost"], true],
+      paint: { "circle-radius": 16, "circle-color": "rgba(120,120,120,0.15)", "circle-stroke-color": "#606060", "circle-stroke-width": 1.5 },
     });
     m.addLayer({
       id: "contacts-heading",

@@ -15,6 +15,7 @@ export class AlertStore {
       this.acknowledged.delete(alert.uid);
     } else {
       this.alerts.set(alert.uid, alert);
+      if (alert.acknowledged === true) this.acknowledged.set(alert.uid, alert.time);
     }
     this.version += 1;
   }
@@ -30,6 +31,11 @@ export class AlertStore {
     const alert = this.alerts.get(uid);
     if (alert !== undefined) this.acknowledged.set(uid, alert.time);
     this.version += 1;
+  }
+
+  /** Unacknowledged emergencies (not lost-contact alerts): what the alarm sounds for. */
+  emergencies(): Alert[] {
+    return this.pending().filter((a) => a.lost !== true);
   }
 
   /** Active alerts not yet acknowledged at their current time, newest first. */

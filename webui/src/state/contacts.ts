@@ -19,7 +19,8 @@ export const MAX_FLUSH_INTERVAL_MS = 1000;
 /** Upper bound on contacts kept: a runaway feed must not exhaust the page's memory. */
 export const MAX_CONTACTS = 20_000;
 
-export type ContactStatus = "live" | "stale";
+/** "lost": the server lost contact; kept (greyed) as the last known position until it reports. */
+export type ContactStatus = "live" | "stale" | "lost";
 
 export interface ContactEntry {
   contact: Contact;
@@ -73,11 +74,12 @@ export class ContactStore {
     const held = this.entries.get(contact.uid);
     if (held !== undefined && held.contact.time > contact.time) return false;
     if (held === undefined && this.entries.size >= this.maxContacts) return false;
-    if (now >= contact.stale + this.greyMs) return false;
+    const lost = contact.lost !== undefined && contact.lost !== null;
+    if (!lost && now >= contact.stale + this.greyMs) return false;
     this.entries.set(contact.uid, {
       contact,
       sidc: symbolCode(contact.type, contact.sidc),
-      status: now >= contact.stale ? "stale" : "live",
+      status: lost ? "lost" : now >= contact.stale ? "stale" : "live",
     });
     this.touch();
     return true;
@@ -85,12 +87,13 @@ export class ContactStore {
 
   /**
    * The server says the contact is gone. A delete before its stale time removes it now; one
-   * at or after it (stale expiry) leaves it greyed until the grey period ends.
+   * at or after it (stale expiry) leaves it greyed until the grey period ends. A lost unit
+   * is removed only by the server (it has kept it long enough).
    */
   remove(uid: string, now: number): void {
     const held = this.entries.get(uid);
     if (held === undefined) return;
-    if (now < held.contact.stale) {
+    if (now < held.contact.stale || held.status === "lost") {
       this.entries.delete(uid);
     } else {
       held.status = "stale";
@@ -102,6 +105,7 @@ export class ContactStore {
   sweep(now: number): boolean {
     let changed = false;
     for (const [uid, entry] of this.entries) {
+      if (entry.status === "lost") continue;
       if (now >= entry.contact.stale + this.greyMs) {
         this.entries.delete(uid);
         changed = true;
@@ -149,6 +153,16 @@ export class ContactStore {
 /** Code-point order: a thousand localeCompare calls per redraw cost more than the list is worth. */
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Below this a battery is shown as low (red), below BATTERY_WARN as getting low (amber). */
+const BATTERY_LOW = 20;
+const BATTERY_WARN = 50;
+
+/** "low", "warn" or "ok" ("" when unknown): how the list and details colour it. */
+export function batteryLevel(battery: number | null): string {
+  if (battery === null) return "";
+  return battery < BATTERY_LOW ? "low" : battery < BATTERY_WARN ? "warn" : "ok";
 }
 
 /** "12 s ago", "5 min ago", "3 h ago": how long ago ``time`` was at ``now``. */

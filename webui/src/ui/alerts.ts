@@ -1,14 +1,20 @@
-// The emergency banner: one line per unacknowledged alert, with "Show" and "Acknowledge".
-// Acknowledging tells the server (so it is recorded for this user) and hides the line.
+// The alert banner: one line per unacknowledged alert (an emergency a unit raised, or a lost
+// unit whose last report went stale), with "Show" (select the unit, fly to it) and
+// "Acknowledge". Acknowledging tells the server, which records it for this user and, for an
+// emergency, tells the device in distress who saw it; the line then hides.
 
 import type { Api } from "../api";
 import type { AlertStore } from "../state/alerts";
+import type { Alert } from "../types";
 import { errorText, formatTime, h, replace, toast } from "./dom";
 
 export class AlertBanner {
   readonly element: HTMLElement;
   private renderedVersion = -1;
-  onShow: (lon: number, lat: number) => void = () => undefined;
+  onShow: (alert: Alert) => void = () => undefined;
+  onSilence: () => void = () => undefined;
+  /** Called after each redraw with the pending alerts (the alarm follows them). */
+  onPending: (pending: Alert[]) => void = () => undefined;
 
   constructor(
     private readonly store: AlertStore,
@@ -22,19 +28,23 @@ export class AlertBanner {
     this.renderedVersion = this.store.version;
     const pending = this.store.pending();
     this.element.hidden = pending.length === 0;
+    this.element.classList.toggle("only-lost", pending.every((a) => a.lost === true));
+    const emergencies = pending.some((a) => a.lost !== true);
     replace(
       this.element,
       ...pending.map((alert) =>
         h(
           "div",
-          { className: "alert", "data-uid": alert.uid },
-          h("strong", {}, `EMERGENCY ${alert.kind}`),
-          ` ${alert.callsign} at ${alert.lat.toFixed(4)}, ${alert.lon.toFixed(4)}, ${formatTime(alert.time)} `,
-          h("button", { onclick: () => this.onShow(alert.lon, alert.lat) }, "Show"),
+          { className: alert.lost === true ? "alert lost" : "alert", "data-uid": alert.uid },
+          h("strong", {}, alert.lost === true ? "LOST CONTACT" : `EMERGENCY ${alert.kind}`),
+          h("span", { className: "what" }, describe(alert)),
+          h("button", { className: "show", onclick: () => this.onShow(alert) }, "Show"),
           h("button", { className: "ack", onclick: () => this.acknowledge(alert.uid) }, "Acknowledge"),
         ),
       ),
+      emergencies ? h("button", { className: "silence", id: "alarm-silence", onclick: () => this.onSilence() }, "Silence alarm") : null,
     );
+    this.onPending(pending);
   }
 
   private acknowledge(uid: string): void {
@@ -46,4 +56,10 @@ export class AlertBanner {
       })
       .catch((error: unknown) => toast(`Acknowledge failed: ${errorText(error)}`));
   }
+}
+
+function describe(alert: Alert): string {
+  const at = `${alert.lat.toFixed(5)}, ${alert.lon.toFixed(5)}`;
+  if (alert.lost === true) return ` ${alert.callsign}: no report since ${formatTime(alert.time)}, last known at ${at} `;
+  return ` ${alert.callsign} at ${at}, ${formatTime(alert.time)} `;
 }

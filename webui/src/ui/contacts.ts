@@ -7,10 +7,11 @@
 // ResizeObserver, so drawing never reads layout after writing it.
 
 import type { Api } from "../api";
-import { type ContactEntry, type ContactStore, ago } from "../state/contacts";
-import { type ListItem, RowLayout, flatten } from "../state/rows";
+import { type ContactEntry, type ContactStore, ago, batteryLevel } from "../state/contacts";
+import { type ListItem, ROW_PX, RowLayout, flatten } from "../state/rows";
 import { affiliationColour, affiliationName } from "../state/sidc";
-import { errorText, formatTime, h, replace, toast } from "./dom";
+import { teamColour } from "../state/teams";
+import { errorText, formatClock, formatTime, h, replace, toast } from "./dom";
 
 const TRACK_MINUTES = 30;
 /** Viewport height assumed until the ResizeObserver has measured it. */
@@ -41,11 +42,15 @@ export class ContactList {
   private viewportHeight = INITIAL_VIEWPORT_PX;
   private lastNow = 0;
   onSelect: (uid: string) => void = () => undefined;
+  /** A team heading was clicked: frame its members. */
+  onZoomTeam: (team: string) => void = () => undefined;
+  /** The selected contact's uid: its row is highlighted. */
+  selected: string | null = null;
 
   constructor(private readonly store: ContactStore) {
     this.filter = h("input", { type: "search", placeholder: "Filter callsign, team, type", id: "contact-filter" });
     this.filter.addEventListener("input", () => this.render(Date.now(), true));
-    this.sizer = h("div", { className: "rows", role: "list" });
+    this.sizer = h("div", { className: "rows", role: "listbox", "aria-label": "Contacts" });
     this.empty = h("p", { className: "muted", hidden: true }, "No contacts");
     this.body = h("div", { className: "contact-rows", id: "contact-list" }, this.empty, this.sizer);
     this.body.addEventListener("scroll", () => {
@@ -56,7 +61,10 @@ export class ContactList {
       const row = event.target instanceof Element ? event.target.closest<HTMLElement>("[data-uid]") : null;
       const uid = row?.dataset.uid;
       if (uid !== undefined) this.onSelect(uid);
+      const team = event.target instanceof Element ? event.target.closest<HTMLElement>("[data-team]") : null;
+      if (team?.dataset.team !== undefined) this.onZoomTeam(team.dataset.team);
     });
+    this.body.addEventListener("keydown", (event) => this.key(event));
     new ResizeObserver((entries) => {
       const box = entries[entries.length - 1]?.contentRect;
       if (box === undefined || box.height === this.viewportHeight) return;
@@ -77,6 +85,37 @@ export class ContactList {
       this.empty.hidden = this.layout.items.length > 0;
     }
     this.draw(now);
+  }
+
+  /** Enter or Space selects the focused row; the arrow keys move between rows. */
+  private key(event: KeyboardEvent): void {
+    const row = event.target instanceof HTMLElement ? event.target.closest<HTMLElement>("[data-uid]") : null;
+    const uid = row?.dataset.uid;
+    if (row === null || uid === undefined) return;
+    if (event.key === "Enter" || event.key === " ") {
+      event.preventDefault();
+      this.onSelect(uid);
+    } else if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      event.preventDefault();
+      this.focusNext(uid, event.key === "ArrowDown" ? 1 : -1);
+    }
+  }
+
+  private focusNext(uid: string, step: number): void {
+    const items = this.layout.items;
+    let index = items.findIndex((item) => item.kind === "contact" && item.entry.contact.uid === uid);
+    for (index += step; index >= 0 && index < items.length; index += step) {
+      const item = items[index];
+      if (item?.kind !== "contact") continue;
+      const top = this.layout.top(index);
+      if (top < this.body.scrollTop || top > this.body.scrollTop + this.viewportHeight - ROW_PX) {
+        this.body.scrollTop = Math.max(0, top - this.viewportHeight / 2);
+        this.scrollTop = this.body.scrollTop;
+      }
+      this.draw(this.lastNow);
+      this.rows.get(item.key)?.element.focus();
+      return;
+    }
   }
 
   private draw(now: number): void {
@@ -108,31 +147,61 @@ export class ContactList {
       row.element.style.transform = `translateY(${top}px)`;
     }
     if (item.kind === "team") {
-      update(row, [item.team, `${item.live}/${item.total} live`]);
+      const changed = update(row, [item.team, `${item.live}/${item.total} live`, teamColour(item.team) ?? ""]);
+      if (changed.has(0)) row.element.dataset.team = item.team;
+      if (changed.has(2) && row.dot !== null) {
+        row.dot.style.background = row.shown[2] ?? "";
+        row.dot.hidden = row.shown[2] === "";
+      }
       return;
     }
     const entry: ContactEntry = item.entry;
     const c = entry.contact;
-    const stale = entry.status === "stale";
+    const stale = entry.status !== "live";
     const changed = update(row, [
       c.callsign,
       c.battery === null ? "" : `${Math.round(c.battery)}%`,
-      stale ? "stale" : ago(c.time, now),
+      seenText(entry, now),
       affiliationColour(c.affiliation, stale),
-      stale ? "stale" : "live",
+      entry.status,
       String(c.time),
+      batteryLevel(c.battery),
+      c.uid === this.selected ? "selected" : "",
     ]);
     if (changed.has(3) && row.dot !== null) row.dot.style.background = row.shown[3] ?? "";
-    if (changed.has(4)) row.element.classList.toggle("stale", stale);
-    if (changed.has(5)) row.texts[2]?.setAttribute("title", formatTime(c.time));
+    if (changed.has(4)) {
+      row.element.classList.toggle("stale", stale);
+      row.element.classList.toggle("lost", entry.status === "lost");
+    }
+    if (changed.has(5) || changed.has(4)) row.texts[2]?.setAttribute("title", seenTitle(entry));
+    if (changed.has(6) && row.texts[1] !== undefined) row.texts[1].dataset.level = row.shown[6] ?? "";
+    if (changed.has(7)) {
+      row.element.classList.toggle("selected", row.shown[7] === "selected");
+      row.element.setAttribute("aria-selected", String(row.shown[7] === "selected"));
+    }
   }
+}
+
+/** The list's last-seen cell: how long ago, or that it went stale, or when contact was lost. */
+function seenText(entry: ContactEntry, now: number): string {
+  const lost = entry.contact.lost;
+  if (entry.status === "lost" && lost) return `lost ${formatClock(lost.since)}`;
+  return entry.status === "stale" ? "stale" : ago(entry.contact.time, now);
+}
+
+function seenTitle(entry: ContactEntry): string {
+  const lost = entry.contact.lost;
+  const last = `last report ${formatTime(entry.contact.time)}`;
+  return lost ? `contact lost ${formatTime(lost.since)} (${lost.reason}); ${last}` : last;
 }
 
 function teamRow(): Row {
   const name = h("span", {});
   const count = h("small", {});
-  const element = h("div", { className: "row team-head", role: "heading", "aria-level": 3 }, name, " ", count);
-  return { element, top: -1, texts: [name, count], shown: [], dot: null };
+  const swatch = h("span", { className: "swatch", hidden: true });
+  const zoom = h("button", { className: "link zoom-team", title: "Zoom to this team", tabindex: 0 }, "zoom");
+  const element = h("div", { className: "row team-head", role: "heading", "aria-level": 3 }, swatch, name, " ", count, zoom);
+  return { element, top: -1, texts: [name, count], shown: [], dot: swatch };
 }
 
 function contactRow(uid: string): Row {
@@ -140,7 +209,7 @@ function contactRow(uid: string): Row {
   const battery = h("span", { className: "battery", title: "battery" });
   const seen = h("span", { className: "seen" });
   const dot = h("span", { className: "dot" });
-  const element = h("div", { className: "row contact", role: "listitem", "data-uid": uid }, dot, callsign, battery, seen);
+  const element = h("div", { className: "row contact", role: "option", tabindex: 0, "data-uid": uid }, dot, callsign, battery, seen);
   return { element, top: -1, texts: [callsign, battery, seen], shown: [], dot };
 }
 
@@ -159,6 +228,19 @@ function update(row: Row, values: string[]): Set<number> {
   });
   return changed;
 }
+function statusText(entry: ContactEntry): string {
+  const lost = entry.contact.lost;
+  if (entry.status === "lost" && lost) return `CONTACT LOST ${formatTime(lost.since)} (${lost.reason}): last known position`;
+  return entry.status;
+}
+
+function batteryField(battery: number | null): HTMLElement | null {
+  if (battery === null) return null;
+  const level = batteryLevel(battery);
+  const text = `${Math.round(battery)}%${level === "low" ? " LOW" : ""}`;
+  return h("div", {}, h("dt", {}, "Battery"), h("dd", { className: "battery", "data-level": level }, text));
+}
+
 export class ContactDetails {
   readonly element: HTMLElement;
   selected: string | null = null;
@@ -205,14 +287,14 @@ export class ContactDetails {
       h(
         "dl",
         {},
-        field("Status", entry.status === "stale" ? "stale" : "live"),
+        field("Status", statusText(entry)),
         field("Type", `${c.type} (${affiliationName(c.affiliation)})`),
         field("Team", c.team === null ? null : `${c.team}${c.role ? ` / ${c.role}` : ""}`),
         field("Position", `${c.lat.toFixed(5)}, ${c.lon.toFixed(5)}`),
         field("Altitude", c.hae === null ? null : `${Math.round(c.hae)} m`),
         field("Course", c.course === null ? null : `${Math.round(c.course)}°`),
         field("Speed", c.speed === null ? null : `${c.speed.toFixed(1)} m/s`),
-        field("Battery", c.battery === null ? null : `${Math.round(c.battery)}%`),
+        batteryField(c.battery),
         field("Last report", `${formatTime(c.time)} (${ago(c.time, now)})`),
         field("Stale at", formatTime(c.stale)),
         field("Remarks", c.remarks),

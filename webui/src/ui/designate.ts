@@ -98,7 +98,11 @@ export class Designator {
       );
       return;
     }
-    replace(this.element, this.form());
+    const form = this.form();
+    replace(this.element, form);
+    // At once, not on a timer: a focus that lands later would pull the caret out of whatever
+    // field the commander has moved on to.
+    if (form.isConnected) form.querySelector<HTMLInputElement>("#objective-title")?.focus();
   }
 
   private form(): HTMLFormElement {
@@ -140,7 +144,6 @@ export class Designator {
         )
         .finally(() => (submit.disabled = false));
     });
-    window.setTimeout(() => title.focus(), 0);
     return form;
   }
 }

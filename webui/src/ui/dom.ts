@@ -39,11 +39,43 @@ export function replace(parent: Element, ...children: Child[]): void {
   append(parent, children);
 }
 
-/** One formatter for the page: toLocaleTimeString builds a new one on every call. */
-const timeFormat = new Intl.DateTimeFormat([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+/**
+ * Make ``parent``'s children exactly ``children`` (in order) by moving only what is out of
+ * place. Unlike {@link replace}, a child that stays where it is is never detached, so an input
+ * being typed in keeps its focus, caret and text while the rest of the panel is redrawn.
+ */
+export function reconcile(parent: Element, children: Node[]): void {
+  children.forEach((child, index) => {
+    const current = parent.childNodes[index];
+    if (current !== child) parent.insertBefore(child, current ?? null);
+  });
+  while (parent.childNodes.length > children.length) parent.lastChild?.remove();
+}
 
+/**
+ * One formatter for the page (toLocaleTimeString builds a new one on every call): date, time
+ * and zone, since a log read the next morning or from another zone must not be ambiguous.
+ */
+const timeFormat = new Intl.DateTimeFormat([], {
+  year: "numeric",
+  month: "short",
+  day: "numeric",
+  hour: "2-digit",
+  minute: "2-digit",
+  second: "2-digit",
+  hourCycle: "h23",
+  timeZoneName: "short",
+});
+const clockFormat = new Intl.DateTimeFormat([], { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+
+/** A moment in full: "Dec 2, 2026, 14:05:09 UTC". */
 export function formatTime(ms: number): string {
   return timeFormat.format(ms);
+}
+
+/** Just the hour and minute ("14:05"), where a row has no room for more (its title has it all). */
+export function formatClock(ms: number): string {
+  return clockFormat.format(ms);
 }
 
 /** Show an error message for a few seconds in the page's status line. */

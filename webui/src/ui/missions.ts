@@ -7,7 +7,7 @@ import type { MapView } from "../map/view";
 import { type ObjectiveStore, stateView } from "../state/objectives";
 import type { Mission, MissionChange, Objective } from "../types";
 import { Designator, type ObjectiveDraft } from "./designate";
-import { errorText, formatTime, h, replace, toast } from "./dom";
+import { errorText, formatTime, h, reconcile, replace, toast } from "./dom";
 
 /** Change-log entries shown for the open mission (newest first). */
 const MAX_LOG_ROWS = 200;
@@ -31,6 +31,29 @@ export function readDetail(answer: Record<string, unknown>): MissionDetail {
   };
 }
 
+/** The open mission's parts, built once and updated in place (see renderDetail). */
+interface DetailParts {
+  shownMission: string | null;
+  title: HTMLElement;
+  description: HTMLElement;
+  actions: HTMLElement;
+  count: HTMLElement;
+  list: HTMLElement;
+  log: HTMLElement;
+  all: HTMLElement[];
+}
+
+function detailParts(designator: HTMLElement): DetailParts {
+  const title = h("h2", {});
+  const description = h("p", { className: "muted" });
+  const actions = h("div", { className: "actions" });
+  const count = h("h3", {});
+  const list = h("ul", { className: "objectives", id: "objective-list" });
+  const log = h("ol", { className: "change-log", id: "change-log" });
+  const all = [title, description, actions, designator, count, list, h("h3", {}, "Change log"), log];
+  return { shownMission: null, title, description, actions, count, list, log, all };
+}
+
 export class MissionsPanel {
   readonly element: HTMLElement;
   private readonly list: HTMLElement;
@@ -39,6 +62,11 @@ export class MissionsPanel {
   private missions: Mission[] = [];
   private open: MissionDetail | null = null;
   private reloadTimer: number | undefined;
+  private readonly parts: DetailParts;
+  /** The drawn row of each objective of the open mission, with the objective it shows. */
+  private rows = new Map<string, { key: string; element: HTMLElement }>();
+  /** What the commander typed in an objective's assignee box and has not sent yet. */
+  private readonly assigneeDrafts = new Map<string, string>();
   onObjectivesChanged: () => void = () => undefined;
 
   constructor(
@@ -52,6 +80,7 @@ export class MissionsPanel {
     this.designator.onSubmit = (draft) => this.designate(draft);
     this.list = h("ul", { className: "mission-list", id: "mission-list" });
     this.detail = h("div", { className: "mission-detail", id: "mission-detail" });
+    this.parts = detailParts(this.designator.element);
     const name = h("input", { name: "name", id: "mission-name", placeholder: "New mission name", required: true, maxlength: 100 });
     const description = h("input", { name: "description", id: "mission-description", placeholder: "Description" });
     const create = h("form", { className: "mission-create", id: "mission-create" }, name, description, h("button", { type: "submit" }, "Create"));
@@ -85,6 +114,7 @@ export class MissionsPanel {
     this.api
       .get<Record<string, unknown>>(`/api/missions/${encodeURIComponent(name)}`)
       .then((answer) => {
+        if (this.open !== null && this.open.mission.name !== name) this.designator.cancel();
         this.open = readDetail(answer);
         for (const objective of this.open.objectives) this.objectives.upsert(objective);
         this.onObjectivesChanged();
@@ -138,43 +168,80 @@ export class MissionsPanel {
     );
   }
 
+  /**
+   * Redraw the open mission in place. The detail's parts are built once and only their
+   * contents change: the designation form is never detached, and an objective row is rebuilt
+   * only when its objective changed, so a live update never takes the focus or the text out of
+   * an input the commander is typing in.
+   */
   private renderDetail(): void {
     if (this.open === null) {
       replace(this.detail);
+      this.rows.clear();
       return;
     }
     const mission = this.open.mission;
     const objectives = this.objectives.ofMission(mission.name);
     const changes = [...this.open.changes].sort((a, b) => b.time - a.time).slice(0, MAX_LOG_ROWS);
-    replace(
-      this.detail,
-      h("h2", {}, mission.name),
-      mission.description ? h("p", { className: "muted" }, mission.description) : null,
-      h(
-        "div",
-        { className: "actions" },
+    if (this.parts.shownMission !== mission.name) {
+      this.parts.shownMission = mission.name;
+      this.rows.clear();
+      replace(
+        this.parts.actions,
         h("button", { id: "mission-subscribe", onclick: () => this.subscribe(mission.name) }, "Subscribe"),
         h("button", { id: "designate-point", onclick: () => this.designator.startPoint() }, "Designate point"),
         h("button", { id: "designate-area", onclick: () => this.designator.startArea() }, "Draw area"),
-      ),
-      this.designator.element,
-      h("h3", {}, `Objectives (${objectives.length})`),
-      h("ul", { className: "objectives", id: "objective-list" }, ...objectives.map((o) => this.objectiveRow(o))),
-      h("h3", {}, "Change log"),
-      h(
-        "ol",
-        { className: "change-log", id: "change-log" },
-        ...changes.map((c) => h("li", {}, h("time", {}, formatTime(c.time)), ` ${c.author ?? ""}: ${c.summary || c.type}`)),
-      ),
+      );
+    }
+    this.parts.title.textContent = mission.name;
+    this.parts.description.textContent = mission.description ?? "";
+    this.parts.description.hidden = !mission.description;
+    this.parts.count.textContent = `Objectives (${objectives.length})`;
+    reconcile(this.parts.list, this.objectiveRows(objectives));
+    replace(
+      this.parts.log,
+      ...changes.map((c) => h("li", {}, h("time", {}, formatTime(c.time)), ` ${c.authorName ?? c.author ?? ""}: ${c.summary || c.type}`)),
     );
+    reconcile(this.detail, this.parts.all);
+  }
+
+  /** A row per objective, reusing the drawn row of every objective that has not changed. */
+  private objectiveRows(objectives: Objective[]): HTMLElement[] {
+    const kept = new Map<string, { key: string; element: HTMLElement }>();
+    const rows = objectives.map((o) => {
+      const key = JSON.stringify(o);
+      let row = this.rows.get(o.id);
+      if (row === undefined || row.key !== key) row = { key, element: this.objectiveRow(o) };
+      kept.set(o.id, row);
+      return row.element;
+    });
+    this.rows = kept;
+    return rows;
   }
 
   private objectiveRow(o: Objective): HTMLElement {
     const view = stateView(o.state);
     const badge = h("span", { className: "state", "data-state": o.state }, view.label);
     badge.style.background = view.colour;
-    const assignee = h("input", { className: "assignee", placeholder: "team or callsign", list: "assignee-options", value: o.assignee ?? "" });
-    const assign = h("button", { className: "assign", disabled: view.final, onclick: () => this.move(o, "assign", { assignee: assignee.value.trim() }) }, "Assign");
+    const assignee = h("input", {
+      className: "assignee",
+      placeholder: "team or callsign",
+      list: "assignee-options",
+      value: this.assigneeDrafts.get(o.id) ?? o.assignee ?? "",
+    });
+    assignee.addEventListener("input", () => this.assigneeDrafts.set(o.id, assignee.value));
+    const assign = h(
+      "button",
+      {
+        className: "assign",
+        disabled: view.final,
+        onclick: () => {
+          this.assigneeDrafts.delete(o.id);
+          this.move(o, "assign", { assignee: assignee.value.trim() });
+        },
+      },
+      "Assign",
+    );
     return h(
       "li",
       { className: "objective", "data-objective": o.id },

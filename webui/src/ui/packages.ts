@@ -3,7 +3,7 @@
 
 import type { Api } from "../api";
 import type { PackageInfo } from "../types";
-import { errorText, h, replace, toast } from "./dom";
+import { errorText, formatTime, h, replace, toast } from "./dom";
 
 function sizeText(bytes: number | undefined): string {
   if (bytes === undefined) return "";
@@ -53,7 +53,8 @@ export class PackagesPanel {
           "li",
           { "data-hash": p.hash },
           h("a", { href: `/api/packages/${encodeURIComponent(p.hash)}`, download: p.name }, p.name || p.hash.slice(0, 12)),
-          h("span", { className: "muted" }, ` ${sizeText(p.size)}`),
+          h("span", { className: "muted" }, sizeText(p.size)),
+          p.time === undefined ? null : h("small", {}, formatTime(typeof p.time === "number" ? p.time : Date.parse(p.time))),
         ),
       ),
     );

@@ -35,6 +35,8 @@ MAX_REMARKS_CHARS = 2000
 MAX_FUSION_SOURCES = 32
 """Sources listed per fused track; a track seen by more is summarised by its first ones."""
 _TIME_ATTRIBUTES = ("last_report", "last_report_ms", "lastReport", "time")
+PARENT_RELATION = "p-p"
+"""The link relation by which an alert names the device that raised it."""
 ALERT_CALLSIGN_SUFFIX = "-Alert"
 """ATAK names the alert's contact after the device plus this."""
 
@@ -201,4 +203,13 @@ def alert_json(event: Event, *, active: bool = True, acknowledged: bool = False)
         "time": event.time,
         "active": active,
         "acknowledged": acknowledged,
+        "device": emergency_device(event),
     }
+
+
+def emergency_device(event: Event) -> str | None:
+    """The device that raised an emergency: the one its ``p-p`` link names (as ATAK sends it)."""
+    for link in event.detail.links if event.detail else ():
+        if link.relation == PARENT_RELATION:
+            return link.uid
+    return None

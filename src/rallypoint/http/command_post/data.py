@@ -14,13 +14,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from rallypoint.cot import types
+from rallypoint.cot.event import Event
 from rallypoint.cot.xml import serialize_event
 from rallypoint.http.command_post.auth import web_uid
 from rallypoint.http.command_post.chat import MAX_CHAT_CHARS, chat_event, chat_json
-from rallypoint.http.command_post.contacts import visible_contacts
+from rallypoint.http.command_post.contacts import emergency_device, visible_contacts
 from rallypoint.http.command_post.live import LiveHub
-from rallypoint.http.command_post.login import read_json
-from rallypoint.http.common.deps import ApiDeps, caller_of
+from rallypoint.http.command_post.login import Audit, read_json
+from rallypoint.http.common.deps import ApiDeps, Caller, caller_of
 from rallypoint.http.common.query import int_param
 from rallypoint.http.marti.history import require_store, track_feature
 from rallypoint.store.base import EventQuery
@@ -43,7 +44,9 @@ class TileConfig:
     attribution: str
 
 
-def data_routes(api: ApiDeps, hub: LiveHub, tiles: Callable[[], TileConfig]) -> list[BaseRoute]:
+def data_routes(
+    api: ApiDeps, hub: LiveHub, tiles: Callable[[], TileConfig], audit: Audit = lambda kind, **fields: None
+) -> list[BaseRoute]:
     """``/api/config``, ``/api/contacts``, ``/api/contacts/{uid}/track``, ``/api/chat``, alert ack."""
 
     async def config(request: Request) -> Response:
@@ -103,12 +106,16 @@ def data_routes(api: ApiDeps, hub: LiveHub, tiles: Callable[[], TileConfig]) -> 
         return JSONResponse({"id": event.uid, "delivered": delivered})
 
     async def acknowledge(request: Request) -> Response:
+        """Acknowledge an alert for the caller; an emergency's device is told who saw it."""
         caller = caller_of(request)
         assert caller.name is not None
         uid = request.path_params["uid"]
-        if not hub.acknowledge(caller.name, uid, caller.groups):
+        event = hub.acknowledge(caller.name, uid, caller.groups)
+        if event is None:
             raise HTTPException(404, f"no active alert {uid!r}")
-        return JSONResponse({"uid": uid, "acknowledged": True})
+        device, delivered = _tell_device(api, hub, caller, event)
+        audit("alert_acknowledged", user=caller.name, alert=uid, device=device, told=delivered > 0)
+        return JSONResponse({"uid": uid, "acknowledged": True, "device": device, "delivered": delivered})
 
     return [
         Route("/api/config", config, methods=["GET"]),
@@ -117,6 +124,29 @@ def data_routes(api: ApiDeps, hub: LiveHub, tiles: Callable[[], TileConfig]) -> 
         Route("/api/chat", chat, methods=["POST"]),
         Route("/api/alerts/{uid}/ack", acknowledge, methods=["POST"]),
     ]
+
+
+def _tell_device(api: ApiDeps, hub: LiveHub, caller: Caller, event: Event) -> tuple[str | None, int]:
+    """Send the device that raised an emergency a GeoChat saying who acknowledged it (a TAK
+    client shows it like any direct message); (its uid or None, clients it was handed to)."""
+    device = emergency_device(event) if types.is_emergency(event.type) else None
+    if device is None or caller.name is None:
+        return None, 0
+    text, to_callsign = acknowledgement_text(event, caller.name), _callsign_of(api, device)
+    sender, now = web_uid(caller.name), api.now_ms()
+    reply = chat_event(sender, caller.name, text, now, to_uid=device, to_callsign=to_callsign)
+    delivered = api.submit(caller, reply, serialize_event(reply))
+    message = chat_json(reply)
+    if message is not None:
+        hub.publish_chat(caller.name, message)
+    return device, delivered
+
+
+def acknowledgement_text(event: Event, user: str) -> str:
+    """The GeoChat line a device in distress gets back: what was seen, and by whom."""
+    emergency = event.detail.emergency if event.detail else None
+    kind = emergency.type if emergency is not None and emergency.type else "Emergency"
+    return f"{kind} acknowledged by {user} at the command post"
 
 
 def _callsign_of(api: ApiDeps, uid: str) -> str | None:

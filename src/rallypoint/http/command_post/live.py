@@ -26,7 +26,9 @@ from rallypoint.cot.event import Event
 from rallypoint.http.command_post.auth import WEB_TRANSPORT, Session
 from rallypoint.http.command_post.chat import ChatMessage, chat_json
 from rallypoint.http.command_post.contacts import alert_json, contact_json, is_contact_type, visible_contacts
+from rallypoint.http.command_post.lost import LostBoard, LostUnit
 from rallypoint.router.alerts import is_cancel
+from rallypoint.router.cache import CacheEntry
 from rallypoint.router.message import Outbound
 from rallypoint.router.registry import Subscriber
 from rallypoint.router.router import Router
@@ -147,6 +149,9 @@ class LiveHub:
         self._viewers: dict[str, _Viewer] = {}
         self._acknowledged: dict[str, set[str]] = {}
         self._next_stale_check_ms = 0
+        self.lost = LostBoard()
+        """Units whose contact was lost, kept on the pages as last known positions."""
+        router.on_lost.append(self._lose)
 
     @property
     def socket_count(self) -> int:
@@ -212,22 +217,27 @@ class LiveHub:
         if viewer is not None:
             viewer.publish({"type": "chat", "message": message})
 
-    def acknowledge(self, user: str, uid: str, groups: frozenset[str]) -> bool:
-        """Hide an alert from ``user``'s pages; False if no such alert is visible to ``groups``."""
+    def acknowledge(self, user: str, uid: str, groups: frozenset[str]) -> Event | None:
+        """Hide an alert from ``user``'s pages: the emergency (or the lost unit's last report)
+        acknowledged, or None if no such alert is visible to ``groups``."""
         viewer = self._viewers.get(user)
         event = viewer.alerts.get(uid) if viewer else None
         entry = self.router.cache.get(uid)
         if event is None and entry is not None and not entry.groups.isdisjoint(groups):
             event = entry.message.event if types.is_emergency(entry.message.event.type) else None
+        lost = self.lost.get(uid) if event is None else None
+        if lost is not None and lost.alerted and lost.visible_to(groups):
+            event = lost.event
         if event is None:
-            return False
+            return None
         seen = self._acknowledged.setdefault(user, set())
         if len(seen) >= MAX_ACKNOWLEDGED:
             seen.clear()
         seen.add(uid)
         if viewer is not None:
-            viewer.publish({"type": "alert", "alert": alert_json(event, acknowledged=True)})
-        return True
+            alert = lost.alert() if lost is not None else alert_json(event)
+            viewer.publish({"type": "alert", "alert": {**alert, "acknowledged": True}})
+        return event
 
     def relay(self, groups: frozenset[str], message: Message) -> None:
         """A missions-service change: to every page whose user shares one of ``groups``."""
@@ -256,6 +266,10 @@ class LiveHub:
                 viewer.alerts[event.uid] = event
                 if event.uid not in acknowledged:
                     alerts.append(alert_json(event))
+        for unit in self.lost.visible_to(viewer.groups):
+            contacts.append(unit.contact())
+            if unit.alerted and unit.event.uid not in acknowledged:
+                alerts.append(unit.alert())
         return {"type": "snapshot", "contacts": contacts, "alerts": alerts}
 
     def _drain(self, viewer: _Viewer) -> None:
@@ -269,6 +283,8 @@ class LiveHub:
         if event.type == types.DELETE:
             for link in event.detail.links if event.detail else ():
                 viewer.pending.pop(link.uid, None)
+                if self._shows_lost(viewer, link.uid):
+                    continue  # a disconnect: the page keeps it as lost (see _lose)
                 if viewer.shown.pop(link.uid, None) is not None:
                     viewer.publish({"type": "remove", "uid": link.uid})
         elif is_cancel(event):
@@ -284,6 +300,39 @@ class LiveHub:
                 viewer.publish({"type": "chat", "message": chat})
         elif is_contact_type(event.type):
             viewer.pending[event.uid] = event
+            self._found(event)
+
+    def _shows_lost(self, viewer: _Viewer, uid: str) -> bool:
+        unit = self.lost.get(uid)
+        return unit is not None and unit.visible_to(viewer.groups)
+
+    def _lose(self, entry: CacheEntry, reason: str, now_ms: int) -> None:
+        """The router let a device's position go: show it as lost on the pages that saw it."""
+        event = entry.message.event
+        if not is_contact_type(event.type):
+            return
+        unit = self.lost.lose(event, entry.groups, reason, now_ms)
+        for viewer in self._viewers.values():
+            if unit.visible_to(viewer.groups):
+                viewer.pending.pop(event.uid, None)
+                viewer.shown.pop(event.uid, None)
+        self._to_viewers_of(unit, {"type": "contact", "contact": unit.contact()})
+        self.counters.inc(f"web_units_lost{{reason={reason}}}")
+
+    def _found(self, event: Event) -> None:
+        """A newer report of a lost unit: it is back (its report clears the lost mark)."""
+        unit = self.lost.get(event.uid)
+        if unit is None or event.time < unit.event.time:
+            return
+        self.lost.found(event.uid)
+        if unit.alerted:
+            self._to_viewers_of(unit, {"type": "alert", "alert": unit.alert(active=False)})
+
+    def _to_viewers_of(self, unit: LostUnit, message: Message) -> None:
+        text = json.dumps(message, separators=(",", ":"))
+        for viewer in self._viewers.values():
+            if unit.visible_to(viewer.groups):
+                viewer.publish_text(text)
 
     def _cancel(self, viewer: _Viewer, event: Event) -> None:
         linked = {link.uid for link in event.detail.links} if event.detail else set()
@@ -307,9 +356,20 @@ class LiveHub:
                 viewer.publish_text(text)
 
     def expire(self, now_ms: int) -> None:
-        """Tell pages about contacts that went stale."""
+        """Tell pages about contacts that went stale (a lost unit stays, and is alerted once
+        its last report is stale), and about lost units kept long enough."""
         for viewer in self._viewers.values():
             stale = [uid for uid, until in viewer.shown.items() if until <= now_ms]
             for uid in stale:
                 del viewer.shown[uid]
-                viewer.publish({"type": "remove", "uid": uid})
+                if not self._shows_lost(viewer, uid):
+                    viewer.publish({"type": "remove", "uid": uid})
+        gone_stale, forgotten = self.lost.tick(now_ms)
+        for unit in gone_stale:
+            alert = {"type": "alert", "alert": unit.alert()}
+            for viewer in self._viewers.values():
+                acknowledged = self._acknowledged.get(viewer.user, ())
+                if unit.visible_to(viewer.groups) and unit.event.uid not in acknowledged:
+                    viewer.publish(alert)
+        for unit in forgotten:
+            self._to_viewers_of(unit, {"type": "remove", "uid": unit.event.uid})

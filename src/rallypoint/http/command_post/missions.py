@@ -101,9 +101,23 @@ class RestMissions:
         data = mission_json(mission, logs=True)
         data["objectives"] = [objective_json(o, mission.name) for o in mission.objectives.values()]
         data["checklists"] = [checklist_json(c) for c in mission.checklists.values()]
-        data["changeLog"] = [change_log_json(change) for change in mission.changes]
+        data["changeLog"] = [self._named(change_log_json(change)) for change in mission.changes]
         data["subscribers"] = sorted(mission.subscriptions)
         return data
+
+    def _named(self, change: dict[str, Any]) -> dict[str, Any]:
+        """The change with ``authorName``: the callsign its author's device uses (a uid means
+        nothing to a commander reading the log), or the author as recorded."""
+        author = change.get("author")
+        name = author
+        if isinstance(author, str):
+            router = self.service.host.router
+            device = router.devices.get(author)
+            connected = router.registry.by_uid(author)
+            callsign = device.callsign if device else None
+            name = callsign or (connected.callsign if connected else None) or author
+        change["authorName"] = name
+        return change
 
     async def subscribe(self, request: Request) -> Response:
         actor, _ = await self._actor(request)

@@ -1,0 +1,188 @@
+"""User and certificate administration from the command post: ``/api/users``.
+
+An incident commander should not need a shell to add a crew: the same operations as
+``rallypoint user add`` / ``cert issue`` / ``cert revoke``, on the same identity store, CA and
+audit log, for members of :data:`ADMIN_GROUP` only. Every change is audited with the admin who
+made it. A new certificate is answered once (PEM certificate and key, and a PKCS#12 keystore
+with its password) and never stored by the web side; revoking rewrites the CRL, and the
+server's identity watch ends the sessions and connections that used the revoked certificates.
+"""
+
+import asyncio
+import base64
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from rallypoint.errors import PkiError
+from rallypoint.http.command_post.login import Audit, read_json
+from rallypoint.http.common.deps import Caller, caller_of
+from rallypoint.pki.admin import certificate_pem
+from rallypoint.pki.authority import CertificateAuthority, private_pem
+from rallypoint.pki.identities import CertificateRecord, IdentityStore, User
+from rallypoint.pki.keystores import client_keystore, new_password
+
+ADMIN_GROUP = "admin"
+"""Members of this group administer users and certificates from the command post."""
+MAX_ADMIN_BODY_BYTES = 16 * 1024
+MAX_GROUPS = 64
+"""Groups one user may be given from the page (the CLI has no such need to be bounded)."""
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+@dataclass(frozen=True)
+class AdminDeps:
+    """The identity store, the CA (created on first use, as ``cert issue`` does) and the audit."""
+
+    identities: IdentityStore | None
+    authority: Callable[[datetime], CertificateAuthority]
+    audit: Audit
+    validity_days: int
+    now: Callable[[], datetime]
+
+
+def user_json(user: User, certificates: list[CertificateRecord]) -> dict[str, Any]:
+    return {
+        "name": user.name,
+        "groups": sorted(user.groups),
+        "role": user.role,
+        "disabled": user.disabled,
+        "certificates": [
+            {
+                "serial": f"{c.serial:x}",
+                "notAfter": c.not_after.isoformat(),
+                "revoked": c.revoked_at.isoformat() if c.revoked_at else None,
+                "fingerprint": c.fingerprint,
+            }
+            for c in certificates
+        ],
+    }
+
+
+def admin_routes(deps: AdminDeps) -> list[BaseRoute]:
+    """``GET``/``POST /api/users``, ``POST /api/users/{name}/certificate`` and ``…/revoke``."""
+
+    def gate(request: Request) -> tuple[Caller, IdentityStore]:
+        caller = caller_of(request)
+        if ADMIN_GROUP not in caller.groups:
+            raise HTTPException(403, f"only members of the {ADMIN_GROUP!r} group administer users")
+        if deps.identities is None:
+            raise HTTPException(503, "this server keeps no identity store")
+        return caller, deps.identities
+
+    async def index(request: Request) -> Response:
+        _, store = gate(request)
+
+        def listing() -> list[dict[str, Any]]:
+            return [user_json(user, store.certificates(user.name)) for user in store.users()]
+
+        return JSONResponse(await asyncio.to_thread(listing))
+
+    async def create(request: Request) -> Response:
+        caller, store = gate(request)
+        body = await read_json(request, MAX_ADMIN_BODY_BYTES)
+        name, password, groups, role = (
+            body.get("name"),
+            body.get("password"),
+            body.get("groups"),
+            body.get("role"),
+        )
+        if not isinstance(name, str) or not isinstance(password, str) or not password:
+            raise HTTPException(400, "name and password (non-empty strings) are required")
+        if not (
+            isinstance(groups, list)
+            and 0 < len(groups) <= MAX_GROUPS
+            and all(isinstance(g, str) for g in groups)
+        ):
+            raise HTTPException(400, f"groups must be a list of 1 to {MAX_GROUPS} group names")
+        if role is not None and not isinstance(role, str):
+            raise HTTPException(400, "role must be a string")
+        try:
+            user = await asyncio.to_thread(store.add_user, name, password, groups, role or None)
+        except PkiError as exc:
+            raise HTTPException(409 if store.user(name) else 400, str(exc)) from exc
+        deps.audit(
+            "user_added", user=user.name, groups=",".join(sorted(user.groups)), role=user.role, by=caller.name
+        )
+        return JSONResponse(user_json(user, []), status_code=201)
+
+    async def issue(request: Request) -> Response:
+        caller, store = gate(request)
+        user = _existing(store, request.path_params["name"])
+        if user.disabled:
+            raise HTTPException(409, f"user {user.name} is disabled")
+        now = deps.now()
+
+        def make() -> dict[str, Any]:
+            authority = deps.authority(now)
+            certificate, key = authority.issue(user.name, now, deps.validity_days)
+            record = store.record_certificate(certificate, user.name)
+            secret = new_password()
+            keystore = client_keystore(user.name, certificate, key, authority.certificate, secret)
+            return {
+                "serial": f"{record.serial:x}",
+                "notAfter": record.not_after.isoformat(),
+                "fingerprint": record.fingerprint,
+                "certificate": (
+                    certificate_pem(certificate) + certificate_pem(authority.certificate)
+                ).decode(),
+                "key": private_pem(key).decode(),
+                "p12": base64.b64encode(keystore).decode(),
+                "p12Password": secret,
+            }
+
+        issued = await asyncio.to_thread(make)
+        deps.audit(
+            "certificate_issued",
+            user=user.name,
+            serial=issued["serial"],
+            fingerprint=issued["fingerprint"],
+            via="web",
+            by=caller.name,
+        )
+        return JSONResponse(issued, status_code=201, headers=NO_STORE)
+
+    async def revoke(request: Request) -> Response:
+        caller, store = gate(request)
+        user = _existing(store, request.path_params["name"])
+        now = deps.now()
+
+        def withdraw() -> list[CertificateRecord]:
+            records = store.revoke(user.name, now)
+            deps.authority(now).write_crl(store.revoked(), now)
+            return records
+
+        records = await asyncio.to_thread(withdraw)
+        serials = ",".join(f"{record.serial:x}" for record in records)
+        deps.audit(
+            "revocation", user=user.name, serials=serials, count=len(records), via="web", by=caller.name
+        )
+        return JSONResponse({"user": user.name, "revoked": [f"{r.serial:x}" for r in records]})
+
+    return [
+        Route("/api/users", index, methods=["GET"]),
+        Route("/api/users", create, methods=["POST"]),
+        Route("/api/users/{name}/certificate", issue, methods=["POST"]),
+        Route("/api/users/{name}/revoke", revoke, methods=["POST"]),
+    ]
+
+
+def _group_list(groups: object) -> bool:
+    return (
+        isinstance(groups, list)
+        and 0 < len(groups) <= MAX_GROUPS
+        and all(isinstance(group, str) for group in groups)
+    )
+
+
+def _existing(store: IdentityStore, name: str) -> User:
+    user = store.user(name)
+    if user is None:
+        raise HTTPException(404, f"no user named {name!r}")
+    return user
