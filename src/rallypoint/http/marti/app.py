@@ -19,6 +19,7 @@ from rallypoint.http.common.deps import ApiDeps
 from rallypoint.http.common.headers import SecurityHeaders
 from rallypoint.http.common.ops import ops_routes
 from rallypoint.http.marti.history import history_routes
+from rallypoint.http.marti.iconset_routes import iconset_routes
 from rallypoint.http.marti.marti import marti_routes
 from rallypoint.http.marti.profiles import profile_routes
 from rallypoint.http.marti.video_routes import video_routes
@@ -61,6 +62,7 @@ def build_api_app(deps: ApiDeps, extra_routes: Sequence[BaseRoute] = ()) -> ASGI
         *marti_routes(deps),
         *video_routes(deps),
         *profile_routes(deps),
+        *iconset_routes(deps),
         *history_routes(deps),
         *ops_routes(deps),
         *extra_routes,
