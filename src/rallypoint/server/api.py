@@ -23,10 +23,13 @@ import ssl
 from collections import Counter
 from collections.abc import Sequence
 
+import h11
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from rallypoint.cot.framing import MAX_STREAM_HEADER
 from rallypoint.errors import PkiError
 from rallypoint.http.common.deps import CALLER_SCOPE_KEY, Caller, anonymous, client_address, with_caller
 from rallypoint.http.marti.app import build_api_app
@@ -58,6 +61,29 @@ log = logging.getLogger(__name__)
 PER_ADDRESS = "per_address"
 MAX_HTTP_CONNECTIONS = 1024
 """Connections and requests served at once on both ports; beyond it uvicorn answers 503."""
+
+
+def _upgrades_keeping_identity(base: type[H11Protocol]) -> type[H11Protocol]:
+    """``base``, whose WebSocket upgrades keep the connection's app (and so its verified
+    identity): uvicorn would hand an upgraded connection to the server's own app, the plain
+    port's, where the certificate is unknown."""
+
+    class KeepingIdentity(base):  # type: ignore[misc, valid-type]
+        def handle_websocket_upgrade(self, event: h11.Request) -> None:
+            self.connections.discard(self)
+            lines = [event.method, b" ", event.target, b" HTTP/1.1\r\n"]
+            for name, value in self.headers:
+                lines += [name, b": ", value, b"\r\n"]
+            lines.append(b"\r\n")
+            protocol = self.ws_protocol_class(
+                config=self.config, server_state=self.server_state, app_state=self.app_state
+            )
+            protocol.app = self.app
+            protocol.connection_made(self.transport)
+            self.transport.set_protocol(protocol)
+            protocol.data_received(b"".join(lines))
+
+    return KeepingIdentity
 
 
 class _Connection:
@@ -119,7 +145,7 @@ class ApiTlsListener:
         )
         self.ssl_context = server_ssl_context(self.authority)
         self.guard = _guard(context, "api_tls")
-        self.protocol_class = guarded(self.guard)
+        self.protocol_class = _upgrades_keeping_identity(guarded(self.guard))
         self._handshaking: Counter[str] = Counter()
         """Handshakes in progress per client address."""
         """uvicorn's HTTP/1.1 protocol under the TLS port's own connection bounds."""
@@ -288,6 +314,7 @@ async def start_marti_api(
         log_level=settings.log_level,
         http=guarded(_guard(context, "api_plain")),
         limit_concurrency=MAX_HTTP_CONNECTIONS,
+        ws_max_size=settings.max_event_bytes + MAX_STREAM_HEADER,
     )
     config.load()
     sockets = [] if plain_port is None else [listening_socket(settings.host, plain_port, "the Marti API")]

@@ -23,6 +23,7 @@ from rallypoint.http.marti.iconset_routes import iconset_routes
 from rallypoint.http.marti.marti import marti_routes
 from rallypoint.http.marti.profiles import profile_routes
 from rallypoint.http.marti.repeater import repeater_routes
+from rallypoint.http.marti.takproto_ws import takproto_routes
 from rallypoint.http.marti.video_routes import video_routes
 from rallypoint.router.stats import Counters
 
@@ -65,6 +66,7 @@ def build_api_app(deps: ApiDeps, extra_routes: Sequence[BaseRoute] = ()) -> ASGI
         *profile_routes(deps),
         *iconset_routes(deps),
         *repeater_routes(deps),
+        *takproto_routes(deps),
         *history_routes(deps),
         *ops_routes(deps),
         *extra_routes,
