@@ -14,6 +14,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from tests.conftest import Credentials, PkiFixture, RunningServer, TlsClients
 from tests.integration.test_marti_api import https, tls_settings
 from tests.interop.clients import eventually, has_uid, pli_xml
+from tests.interop.pytak_tools import pytak, pytak_until, running_pytak
 from tests.waiting import EVENT_TIMEOUT_S
 
 __all__ = ["tls_settings"]
@@ -81,8 +82,7 @@ async def test_broken_frames_close_the_socket(
     async with websocket(tls_server, pki, pki.add_user("mallory", "ops")) as web:
         await web.send(frame)
         with pytest.raises(websockets.ConnectionClosed) as closed:
-            while True:
-                await web.recv()
+            await web.recv()
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == code
 
@@ -93,3 +93,26 @@ async def test_without_a_certificate_there_is_no_websocket(
     with pytest.raises((ssl.SSLError, OSError, websockets.InvalidHandshake)):
         async with websocket(tls_server, pki, None):
             pass
+
+
+@pytest.mark.filterwarnings(
+    r"ignore:ssl.OP_NO_SSL\*/ssl.OP_NO_TLS\* options are deprecated:DeprecationWarning"
+)
+async def test_pytak_streams_over_the_websocket(tls_server: RunningServer, pki: PkiFixture) -> None:
+    sender, viewer_user = pki.add_user("pytak-ws", "ops"), pki.add_user("viewer", "ops")
+    config = {
+        "COT_URL": f"wss://127.0.0.1:{tls_server.ports.api_tls}/takproto/1",
+        "PYTAK_TLS_CLIENT_CERT": str(sender.certificate),
+        "PYTAK_TLS_CLIENT_KEY": str(sender.key),
+        "PYTAK_TLS_CLIENT_CAFILE": str(pki.ca_file),
+        "PYTAK_NO_HELLO": "1",
+    }
+    async with TlsClients(tls_server, pki) as clients:
+        viewer = await clients.connect(viewer_user)
+        async with running_pytak("pytak-ws", config) as tool:
+            await tool.tx_queue.put(pytak.gen_cot(lat=1.5, lon=2.5, uid="PYTAK-WS", callsign="WS", stale=120))
+            seen = await viewer.receive(has_uid("PYTAK-WS"))
+            await viewer.send(pli_xml("VIEWER", "Viewer"))
+            heard = await pytak_until(tool, lambda event: event.get("uid") == "VIEWER")
+    assert (seen.lat, seen.lon, seen.callsign) == (1.5, 2.5, "WS")
+    assert heard[-1].get("type") == "a-f-G-U-C"
