@@ -116,3 +116,26 @@ async def test_pytak_streams_over_the_websocket(tls_server: RunningServer, pki: 
             heard = await pytak_until(tool, lambda event: event.get("uid") == "VIEWER")
     assert (seen.lat, seen.lon, seen.callsign) == (1.5, 2.5, "WS")
     assert heard[-1].get("type") == "a-f-G-U-C"
+
+
+async def test_a_bearer_token_opens_the_websocket_on_the_plain_port(
+    tls_server: RunningServer, pki: PkiFixture
+) -> None:
+    """CloudTAK's way: a token from ``/oauth/token``, then the socket; without one it is refused."""
+    pki.store.add_user("alice", "correct horse", ["ops"])
+    login = {"grant_type": "password", "username": "alice", "password": "correct horse"}
+    async with https(tls_server, pki, pki.add_user("gateway", "ops")) as client:
+        token = (await client.post("/oauth/token", params=login)).json()["access_token"]
+    url = f"ws://127.0.0.1:{tls_server.ports.api_plain}/takproto/1"
+    router = tls_server.server.context.router
+    async with connect(url, additional_headers={"Authorization": f"Bearer {token}"}) as web:
+        await web.send(takproto.xml2proto(pli_xml("ALICE-TOKEN", "Alice"), takproto.TAKProtoVer.STREAM))
+        await eventually(lambda: router.cache.get("ALICE-TOKEN") is not None)
+        entry = router.cache.get("ALICE-TOKEN")
+    async with connect(url) as anonymous:
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await anonymous.recv()
+    assert entry is not None
+    assert entry.groups == frozenset({"ops"})
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1008
