@@ -5,6 +5,7 @@ of the same group, another group hears nothing, and broken frames close the sock
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 import pytest
 import takproto
@@ -139,3 +140,20 @@ async def test_a_bearer_token_opens_the_websocket_on_the_plain_port(
     assert entry.groups == frozenset({"ops"})
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 1008
+
+
+async def test_revoking_the_certificate_ends_the_socket(tls_server: RunningServer, pki: PkiFixture) -> None:
+    """A socket has no next request to be refused at: the identity watch ends it."""
+    router = tls_server.server.context.router
+    alice, bob = pki.add_user("alice", "ops"), pki.add_user("bob", "ops")
+    async with websocket(tls_server, pki, alice) as web, websocket(tls_server, pki, bob) as other:
+        await web.send(takproto.xml2proto(pli_xml("ALICE-WEB", "Alice"), takproto.TAKProtoVer.STREAM))
+        await eventually(lambda: router.cache.get("ALICE-WEB") is not None)
+        pki.store.revoke("alice", datetime.now(UTC))
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await frame_with_uid(web, "never")
+        await other.send(takproto.xml2proto(pli_xml("BOB-WEB", "Bob"), takproto.TAKProtoVer.STREAM))
+        await eventually(lambda: router.cache.get("BOB-WEB") is not None)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1008
+    assert tls_server.server.context.counters.get("websocket_dropped{reason=identity}") == 1

@@ -21,7 +21,7 @@ import logging
 import socket
 import ssl
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import h11
 from starlette.responses import JSONResponse
@@ -34,6 +34,7 @@ from rallypoint.errors import PkiError
 from rallypoint.http.common.deps import CALLER_SCOPE_KEY, Caller, anonymous, client_address, with_caller
 from rallypoint.http.marti.app import build_api_app
 from rallypoint.http.marti.oauth import TokenKey, auth_routes, bearer_caller
+from rallypoint.http.marti.takproto_ws import IDENTITY_WATCH_SCOPE_KEY
 from rallypoint.server.api_wiring import api_deps
 from rallypoint.transport.context import ServerContext, wall_clock_ms
 from rallypoint.transport.embedded import (
@@ -125,7 +126,10 @@ class _Connection:
             await JSONResponse(body, status_code=503)(scope, receive, send)
             return
         caller = Caller(identity.name, identity.groups, "https", self.address)
-        await self.app({**scope, CALLER_SCOPE_KEY: caller}, receive, send)
+        scope = {**scope, CALLER_SCOPE_KEY: caller}
+        if scope["type"] == "websocket":
+            scope[IDENTITY_WATCH_SCOPE_KEY] = lambda lost: self.listener.watch_socket(self, identity, lost)
+        await self.app(scope, receive, send)
 
 
 class ApiTlsListener:
@@ -149,7 +153,10 @@ class ApiTlsListener:
         self._handshaking: Counter[str] = Counter()
         """Handshakes in progress per client address."""
         """uvicorn's HTTP/1.1 protocol under the TLS port's own connection bounds."""
+        self._sockets: dict[int, tuple[_Connection, Identity, Callable[[], None]]] = {}
+        """Open WebSockets: a change of their identity (revoked, disabled, regrouped) ends them."""
         self._unsubscribe = context.identity_watch.on_crl(self._reload_crl)
+        self._unwatch = context.identity_watch.subscribe(self._recheck_sockets)
 
     async def start(self, host: str, port: int) -> int:
         """Listen on ``host:port``; return the bound port."""
@@ -159,6 +166,31 @@ class ApiTlsListener:
         """Stop accepting and abandon handshakes in progress (uvicorn closes the connections)."""
         await self._acceptor.stop()
         self._unsubscribe()
+        self._unwatch()
+
+    def watch_socket(
+        self, connection: _Connection, identity: Identity, lost: Callable[[], None]
+    ) -> Callable[[], None]:
+        """Call ``lost`` when ``identity`` no longer holds for the socket; returns what unwatches."""
+        key = id(lost)
+        self._sockets[key] = (connection, identity, lost)
+
+        def unwatch() -> None:
+            self._sockets.pop(key, None)
+
+        return unwatch
+
+    def _recheck_sockets(self, snapshot: object) -> None:
+        """The identity store changed: end each socket whose certificate or user no longer holds
+        as it did at the upgrade (a long-lived socket has no next request to be refused at)."""
+        for connection, identity, lost in list(self._sockets.values()):
+            try:
+                current = self.current_identity(connection)
+            except (Refused, PkiError):
+                lost()
+                continue
+            if current != identity:
+                lost()
 
     def current_identity(self, connection: _Connection) -> Identity:
         """The connection's identity, looked up again if the identity store changed (or Refused).

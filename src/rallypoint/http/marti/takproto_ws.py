@@ -16,6 +16,7 @@ A frame that is not a whole TAK frame, or is larger than an event may be, closes
 
 import logging
 import secrets
+from collections.abc import Callable
 
 import anyio
 from starlette.requests import Request
@@ -41,6 +42,9 @@ CLOSE_POLICY = 1008
 CLOSE_INVALID = 1007
 CLOSE_TOO_BIG = 1009
 CLOSE_TRY_LATER = 1013
+IDENTITY_WATCH_SCOPE_KEY = "rallypoint.identity_watch"
+"""Where the TLS listener offers ``watch(lost) -> unwatch``: ``lost`` is called when the
+socket's certificate is revoked or its user disabled or regrouped."""
 
 
 class BadFrame(ProtocolError):
@@ -100,14 +104,29 @@ class TakProtoSocket:
         router = self.deps.router
         router.attach(subscriber, self.deps.now_ms())
         self.deps.counters.inc("websocket_sessions")
+        watch = websocket.scope.get(IDENTITY_WATCH_SCOPE_KEY)
+        lost: list[bool] = []
+        unwatch: list[Callable[[], None]] = []
         try:
             async with anyio.create_task_group() as tasks:
+
+                def identity_lost() -> None:
+                    lost.append(True)
+                    tasks.cancel_scope.cancel()
+
+                if watch is not None:
+                    unwatch.append(watch(identity_lost))
                 tasks.start_soon(self._send, websocket, subscriber, wakes, tasks.cancel_scope)
                 code = await self._receive(websocket, subscriber)
                 tasks.cancel_scope.cancel()
-            if code is not None:
+            if lost:
+                self.deps.counters.inc("websocket_dropped{reason=identity}")
+                await websocket.close(CLOSE_POLICY, "the certificate or user no longer holds")
+            elif code is not None:
                 await websocket.close(code)
         finally:
+            for stop_watching in unwatch:
+                stop_watching()
             router.detach(subscriber, self.deps.now_ms())
 
     async def _receive(self, websocket: WebSocket, subscriber: Subscriber) -> int | None:
