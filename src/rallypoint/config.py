@@ -74,6 +74,13 @@ class Settings:
     found within idle + interval x probes = 25 s by default, and its mail kept again)."""
     tcp_user_timeout_s: float = 30.0
     """Written data unacknowledged this long ends the connection (``TCP_USER_TIMEOUT``); 0: the kernel's."""
+    server_ping_interval_s: float = 30.0
+    """A streaming connection silent both ways this long is sent a keepalive (a ``takPong``,
+    which TAK clients count as traffic and discard): on a half-open link its bytes stay
+    unacknowledged and ``tcp_user_timeout_s`` ends the connection, even where keepalive probes
+    are lost or answered by a middlebox; 0 sends none. Longer than ATAK's own 15 s ping, so a
+    live ATAK client never needs one; each costs a write (about 1 % of a core per 10 000
+    silent connections at 15 s)."""
     max_connections: int = 20_000
     max_bad_messages: int = 10
     """Invalid events in a row tolerated before a client is disconnected."""
@@ -151,6 +158,16 @@ class Settings:
     feeds_file: str = ""
     """TOML file with the ``[[feeds]]`` to run and the ``[fusion]`` options (aliases); empty: no
     fusion service. It may be the settings file itself (settings then sit under ``[rallypoint]``)."""
+
+    # Cluster mode (issue 17)
+    cluster_url: str = ""
+    """NATS server(s) with JetStream this node shares routed events through
+    (``nats://host:4222``, comma-separated for several); empty: the embedded default, one process.
+    Needs a PostgreSQL :attr:`store_url` shared by every node."""
+    cluster_name: str = "main"
+    """Nodes with the same name on one NATS form one cluster (its JetStream stream and subjects)."""
+    cluster_node_id: str = ""
+    """This node's name in the cluster, unique per node; empty: the host name and process id."""
 
     @property
     def effective_store_url(self) -> str:

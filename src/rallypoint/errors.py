@@ -163,3 +163,7 @@ class FeedDown(FeedError):
     """The feed's connection failed or ended; the supervisor restarts it after a back-off delay."""
 
     reason = "down"
+
+
+class ClusterError(RallypointError):
+    """A message on the cluster bus that is not ours or not well formed."""

@@ -13,8 +13,8 @@ import asyncio
 import contextlib
 import re
 
+from rallypoint.bench.faultproxy import FaultProxy
 from rallypoint.server.server import Server
-from tests.faults.proxy import FaultProxy
 from tests.interop.clients import HOST, chat_xml, pli_xml
 from tests.waiting import EVENT_TIMEOUT_S, eventually
 
@@ -44,7 +44,7 @@ async def test_a_throttled_link_reset_between_bursts_delivers_every_chat_once_in
 ) -> None:
     server, port = running
     registry = server.context.router.registry
-    proxy = FaultProxy(port)
+    proxy = FaultProxy(HOST, port)
     proxy_port = await proxy.start()
     proxy.throttle(THROTTLE_BYTES_PER_S)
     try:

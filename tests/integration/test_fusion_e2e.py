@@ -184,15 +184,19 @@ async def _scenario(
 
         collector = asyncio.create_task(collect())
         _, writer = await asyncio.open_connection("127.0.0.1", ports.tcp)
+        _, team = await asyncio.open_connection("127.0.0.1", ports.tcp)
         try:
             writer.write(pli_xml("Rescue-3", "RESCUE 3", lat=49.4756, lon=0.1314))
             await writer.drain()
+            team.write(pli_xml("Alpha-1", "ALPHA 1", lat=49.48, lon=0.12))  # a team on PLI only
+            await team.drain()
             north.enabled = south.enabled = True
             assert aprs.gate is not None
             aprs.gate.set()
             # AIS last: once the team's PLI is routed (fusion sees it as it is routed; the alias
             # joins the vessel to it) and the feed's socket is bound (a datagram sent before is lost).
             await eventually(lambda: "Rescue-3" in context.router.cache, what="the PLI routed")
+            await eventually(lambda: "Alpha-1" in context.router.cache, what="the team's PLI routed")
             counters = context.counters
             await eventually(
                 lambda: counters.gauges().get("feed_up{feed=ais-harbour}") == 1, what="AIS bound"
@@ -201,6 +205,7 @@ async def _scenario(
             await eventually(lambda: _complete(picture), what="the fused picture complete")
         finally:
             writer.close()
+            team.close()
             collector.cancel()
             await asyncio.gather(collector, return_exceptions=True)
 
@@ -216,6 +221,7 @@ async def _scenario(
     aircraft = picture.latest[owners["icao:3c6444"][0]]
     assert aircraft.get("type") == "a-n-A"
     assert len({uid for uids in owners.values() for uid in uids}) == len(picture.latest)
+    assert "uid:Alpha-1" not in owners  # its own PLI is its one icon: no fused copy is sent
     await _check_api(ports)
 
 
@@ -240,6 +246,9 @@ async def _check_api(ports: BoundPorts) -> None:
             for identity in track["identities"]:
                 by_identity[identity].append(track)
         (aircraft,) = by_identity["icao:3c6444"]
+        (alpha,) = by_identity["uid:Alpha-1"]  # PLI-only: not sent as CoT, but in the picture
+        assert [s["name"] for s in alpha["sources"]] == ["pli"]
+        assert alpha["callsign"] == "ALPHA 1"
         assert {s["name"] for s in aircraft["sources"]} == {"adsb-north", "adsb-south"}
         pushed = await client.post(
             "/api/feeds/teams/geojson",
@@ -265,3 +274,5 @@ async def _check_api(ports: BoundPorts) -> None:
         metrics = (await client.get("/metrics")).text
         assert 'rallypoint_feed_reports_total{feed="adsb-north"}' in metrics
         assert 'rallypoint_feed_up{feed="aprs"} 1' in metrics
+        assert "# TYPE rallypoint_feed_last_report_ms gauge" in metrics
+        assert "rallypoint_feed_last_report_ms_total" not in metrics

@@ -51,11 +51,37 @@ def test_aircraft_json_reports_fresh_positions_once() -> None:
     assert lufthansa.sigma_m == 25.0  # NACp 9 (30 m, 95 %) is better than the feed's floor
     assert first.reports[1].sigma_m == pytest.approx(92.6 / 2.45)  # NACp 8 widens it
     assert lufthansa.attributes["squawk"] == "1000"
+    assert lufthansa.climb == 0.0  # baro_rate 0 ft/min
     assert lufthansa.domain is Domain.AIR
     assert sorted(first.ignored) == ["no_position", "old_position"]
     assert first.errors == ()
     again = decoder.decode(data, NOW_MS + 1000)
     assert again.reports == ()  # the same snapshot holds no news
+
+
+def _snapshot(now: float, seen_pos: float, lat: float = 51.0) -> bytes:
+    entry = {"hex": "3c6444", "lat": lat, "lon": 7.0, "seen_pos": seen_pos}
+    return json.dumps({"now": now, "aircraft": [entry]}).encode()
+
+
+def test_aircraft_json_vertical_rate_prefers_geometric() -> None:
+    entry = {"hex": "3c6444", "lat": 51.0, "lon": 7.0, "seen_pos": 0.0, "geom_rate": 1920, "baro_rate": 1856}
+    body = json.dumps({"now": 1_712_345_678.0, "aircraft": [entry]}).encode()
+    (climbing,) = AircraftJsonDecoder(feed("adsb_json")).decode(body, NOW_MS).reports
+    assert climbing.climb == pytest.approx(1920 * 0.3048 / 60)  # 9.75 m/s
+
+
+def test_aircraft_json_one_fix_in_two_polls_is_reported_once() -> None:
+    # 1.001 s times 1000 is 1000.9999999999999: truncated, the second poll's copy of the fix
+    # came out 1 ms newer than the first and was fused a second time.
+    decoder = AircraftJsonDecoder(feed("adsb_json"))
+    first = decoder.decode(_snapshot(1_712_345_678.5, 0.501), NOW_MS)
+    assert [r.time_ms for r in first.reports] == [1_712_345_677_999]
+    assert decoder.decode(_snapshot(1_712_345_679.0, 1.001), NOW_MS + 500).reports == ()
+    # readsb's 0.1 s resolution can shift one fix by up to 0.2 s: same place, same fix.
+    assert decoder.decode(_snapshot(1_712_345_679.6, 1.5), NOW_MS + 1100).reports == ()
+    moved = decoder.decode(_snapshot(1_712_345_680.0, 1.5, lat=51.001), NOW_MS + 1500)
+    assert [(r.time_ms, r.lat) for r in moved.reports] == [(1_712_345_678_500, 51.001)]
 
 
 @pytest.mark.parametrize(

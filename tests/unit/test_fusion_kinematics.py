@@ -115,6 +115,7 @@ def test_height_is_filtered_once_reported() -> None:
     st.booleans(),
     st.sampled_from([None, 900.0]),
     st.sampled_from([None, 1000.0]),
+    st.sampled_from([None, 8.0]),
 )
 def test_fused_predict_update_is_bit_identical_to_the_two_steps(
     position: float,
@@ -127,10 +128,25 @@ def test_fused_predict_update_is_bit_identical_to_the_two_steps(
     with_velocity: bool,
     prior_up: float | None,
     measured_up: float | None,
+    climb: float | None,
 ) -> None:
     """The engine's hot path may use either: they must agree to the last bit, not approximately."""
     cross = correlation * (p_pos * p_vel) ** 0.5
-    state = State(1_000_000, position, -position, velocity, velocity / 2, p_pos, cross, p_vel, prior_up, 30.0)
+    state = State(
+        1_000_000,
+        position,
+        -position,
+        velocity,
+        velocity / 2,
+        p_pos,
+        cross,
+        p_vel,
+        prior_up,
+        30.0,
+        3.0,
+        1.0,
+        4.0,
+    )
     measurement = Measurement(
         1_000_000 + dt_ms,
         position + 30.0,
@@ -140,8 +156,10 @@ def test_fused_predict_update_is_bit_identical_to_the_two_steps(
         2.25,
         measured_up,
         225.0,
+        climb,
+        1.0,
     )
-    model = ConstantVelocity(3.0, 50.0)
+    model = ConstantVelocity(3.0, 2.0)
     two_steps = KalmanUpdater().update(model.predict(state, measurement.time_ms), measurement)
     fused = model.predict_update(state, *measurement)
     assert type(fused) is State

@@ -49,3 +49,33 @@ def test_both_receivers_hear_the_same_broadcast() -> None:
     shared = north.keys() & south.keys()
     assert len(shared) > 50
     assert all(north[key] == south[key] for key in shared)
+
+
+def test_courses_are_measured_from_true_north_where_the_object_is() -> None:
+    """Far from the scenario's origin the local north is turned (meridian convergence): a
+    reported course is from the local north, as a real transponder's is."""
+    import math
+
+    from rallypoint.fusion.geo import LocalFrame, velocity_from_course
+    from rallypoint.fusion.simulate import EPOCH_MS, TRUTH_STEP_MS, ScenarioSpec, build_scenario
+
+    scenario = build_scenario(ScenarioSpec(duration_s=60.0, aircraft=6))
+    index = {identity: i for i, obj in enumerate(scenario.objects) for identity in obj.identities}
+    local_errors, raw_errors = [], []
+    for report in scenario.reports:
+        if report.kind != "adsb" or report.course is None or report.speed is None:
+            continue
+        step = (report.time_ms - EPOCH_MS) // TRUTH_STEP_MS
+        if step + 1 >= len(scenario.truth):
+            continue
+        i = index[report.identity or ""]
+        (e0, n0), (e1, n1) = scenario.truth[step][1][i], scenario.truth[step + 1][1][i]
+        truth_heading = math.atan2(e1 - e0, n1 - n0)
+        east, north = velocity_from_course(report.course, report.speed)
+        converted = LocalFrame(report.lat, report.lon).velocity_in(scenario.frame, east, north)
+        local_errors.append(math.remainder(math.atan2(*converted) - truth_heading, math.tau))
+        raw_errors.append(math.remainder(math.atan2(east, north) - truth_heading, math.tau))
+    mean_local = sum(local_errors) / len(local_errors)
+    mean_raw = sum(raw_errors) / len(raw_errors)
+    assert abs(math.degrees(mean_local)) < abs(math.degrees(mean_raw))
+    assert abs(math.degrees(mean_raw) - math.degrees(mean_local)) > 0.05  # the convergence it corrects

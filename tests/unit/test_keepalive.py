@@ -32,3 +32,8 @@ def test_a_unix_socket_is_left_alone() -> None:
     with left, right:
         tune_stream_socket(left, Settings())
         assert left.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 0
+
+
+def test_the_servers_own_keepalive_is_on_and_leaves_atak_clients_to_their_own_pings() -> None:
+    interval = Settings().server_ping_interval_s
+    assert 15.0 < interval < 60.0  # ATAK pings after 15 s without traffic from the server

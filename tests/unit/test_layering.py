@@ -1,4 +1,4 @@
-"""Imports point one way (docs/architecture.md): cli -> server -> http / transport / features -> router ->
+"""Imports point one way (docs/architecture.md): cli -> server -> cluster -> http / transport / features -> router ->
 store -> cot; http and transport never import each other; cot imports only errors."""
 
 import ast
@@ -14,6 +14,7 @@ LAYERS = [
     "pki",
     "http",
     "transport",
+    "cluster",
     "server",
     "bench",
     "cli",

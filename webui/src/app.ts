@@ -18,6 +18,8 @@ import { ContactDetails, ContactList } from "./ui/contacts";
 import { h, replace } from "./ui/dom";
 import { MissionsPanel } from "./ui/missions";
 import { PackagesPanel } from "./ui/packages";
+import { ReplayPanel } from "./ui/replay";
+import { RollCallPanel } from "./ui/rollcall";
 
 /**
  * The side list and details redraw at most this often (the map has its own interval), and
@@ -32,7 +34,7 @@ const PANEL_WAIT_MS = 500;
 const BIG_PICTURE = 200;
 const SWEEP_INTERVAL_MS = 1000;
 
-type Tab = "contacts" | "missions" | "chat" | "packages";
+type Tab = "contacts" | "missions" | "chat" | "packages" | "rollcall" | "replay";
 
 export class App {
   readonly contacts = new ContactStore();
@@ -47,6 +49,8 @@ export class App {
   private readonly chatPanel: ChatPanel;
   private readonly missions: MissionsPanel;
   private readonly packages: PackagesPanel;
+  private readonly rollcalls: RollCallPanel;
+  private readonly replay: ReplayPanel;
   private readonly tabs = new Map<Tab, { button: HTMLButtonElement; panel: HTMLElement }>();
   private readonly liveState = h("span", { className: "live-state", id: "live-state" }, "connecting");
   private lastPanelRender = 0;
@@ -78,11 +82,15 @@ export class App {
     this.chatPanel = new ChatPanel(this.chat, api, me);
     this.packages = new PackagesPanel(api);
     this.missions = new MissionsPanel(api, this.objectives, this.map, me, () => this.assignees());
+    this.rollcalls = new RollCallPanel(api, () => this.teams());
+    this.replay = new ReplayPanel(api, this.map);
     this.wire();
     this.addTab(side, "contacts", "Contacts", h("div", { className: "stack contacts-tab" }, this.details.element, this.list.element));
     this.addTab(side, "missions", "Missions", this.missions.element);
     this.addTab(side, "chat", "Chat", this.chatPanel.element);
     this.addTab(side, "packages", "Packages", this.packages.element);
+    this.addTab(side, "rollcall", "Roll call", this.rollcalls.element);
+    this.addTab(side, "replay", "Replay", this.replay.element);
     this.show("contacts");
     this.live = new LiveFeed(
       (message) => this.receive(message),
@@ -125,6 +133,7 @@ export class App {
         this.contacts.replaceAll(message.contacts, now);
         this.fitPending = true;
         this.alerts.replaceAll(message.alerts);
+        this.rollcalls.refresh(); // after a reconnect: what changed while the feed was down
         break;
       case "contact":
         this.contacts.upsert(message.contact, now);
@@ -143,6 +152,10 @@ export class App {
         break;
       case "mission":
         this.missions.missionChanged(message.mission);
+        break;
+      case "rollcall":
+      case "rollcall-overdue":
+        this.rollcalls.receive(message);
         break;
       default:
         break;
@@ -191,6 +204,10 @@ export class App {
       if (button !== undefined) button.dataset.unread = count > 0 ? String(count) : "";
     };
     this.api.onUnauthorised = () => location.reload();
+    this.rollcalls.onAlarm = (active) => {
+      const button = this.tabs.get("rollcall")?.button;
+      if (button !== undefined) button.dataset.alarm = active ? "on" : "";
+    };
   }
 
   private select(uid: string): void {
@@ -206,6 +223,13 @@ export class App {
       if (entry.contact.type.startsWith("a-f")) names.add(entry.contact.callsign);
     }
     return [...names].sort();
+  }
+
+  /** Teams seen in the picture, offered for a roll call. */
+  private teams(): string[] {
+    const teams = new Set<string>();
+    for (const entry of this.contacts.list()) if (entry.contact.team !== null) teams.add(entry.contact.team);
+    return [...teams].sort();
   }
 
   private header(side: HTMLElement): HTMLElement {

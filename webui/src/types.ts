@@ -121,4 +121,70 @@ export type LiveMessage =
   | { type: "alert"; alert: Alert }
   | { type: "mission"; mission: Mission }
   | { type: "objective"; objective: Objective }
+  | { type: "rollcall"; rollcall: RollCall }
+  | { type: "rollcall-overdue"; id: string; code: string; overdue: string[] }
   | { type: "pong" };
+
+/** One device a roll call asks, with its status when the server last looked. */
+export interface RollCallMember {
+  uid: string;
+  callsign: string | null;
+  team: string | null;
+  status: "answered" | "waiting" | "overdue";
+  answered: number | null;
+  answer: string | null;
+  lastPosition: number | null;
+  noPosition: boolean;
+}
+
+/** A personnel accountability roll call (``/api/rollcalls``). */
+export interface RollCall {
+  id: string;
+  code: string;
+  team: string | null;
+  groups: string[];
+  author: string;
+  started: number;
+  deadline: number;
+  noPositionMinutes: number;
+  state: "open" | "cancelled";
+  ended: number | null;
+  complete: boolean;
+  counts: { answered: number; waiting: number; overdue: number; noPosition: number };
+  members: RollCallMember[];
+}
+
+export interface ReplayPosition {
+  uid: string;
+  callsign: string;
+  type: string;
+  time: number;
+  lat: number;
+  lon: number;
+}
+
+export interface ReplayObjective {
+  time: number;
+  id: string;
+  shortId: string;
+  title: string;
+  state: string;
+  assignee: string | null;
+  author: string | null;
+  mission: string;
+  lat: number;
+  lon: number;
+}
+
+/** ``/api/replay``: what happened in a window, each list in time order. */
+export interface ReplayWindow {
+  start: number;
+  end: number;
+  truncated: boolean;
+  positions: ReplayPosition[];
+  chat: ChatMessage[];
+  objectives: ReplayObjective[];
+  alerts: Alert[];
+  /** Roll call starts, check-ins, overdue alarms and cancellations. */
+  rollcalls?: { time: number; id: string; code: string; text: string }[];
+}

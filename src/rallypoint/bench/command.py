@@ -25,9 +25,11 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from rallypoint.bench import proc
+from rallypoint.bench.cluster import add_cluster_arguments, run_cluster_bench
 from rallypoint.bench.compare import compare_tls
 from rallypoint.bench.compare_store import compare_store
 from rallypoint.bench.errors import BenchError
+from rallypoint.bench.faults import add_faults_arguments, run_faults_bench
 from rallypoint.bench.fusion import add_fusion_arguments, run_fusion_bench
 from rallypoint.bench.missions import add_missions_arguments, run_missions_bench
 from rallypoint.bench.peers import add_peers_arguments, run_peers_bench
@@ -49,6 +51,8 @@ SPECIAL_BENCHES: dict[str, Callable[[argparse.Namespace], int]] = {
     "missions": run_missions_bench,
     "web": run_web_bench,
     "peers": run_peers_bench,
+    "cluster": run_cluster_bench,
+    "faults": run_faults_bench,
 }
 """Benchmarks that are not a load-generator scenario; each reads its own options from ``args``."""
 
@@ -122,6 +126,8 @@ def add_bench_parser(commands: Any) -> None:
     add_missions_arguments(bench)
     add_web_arguments(bench)
     add_peers_arguments(bench)
+    add_cluster_arguments(bench)
+    add_faults_arguments(bench)
     tls = bench.add_argument_group("TLS")
     tls.add_argument(
         "--tls", action="store_true", help="every connection over mutual TLS (reports the handshake rate)"

@@ -1,7 +1,10 @@
-"""``rallypoint bench fusion``: our fusion engine against a plain Stone Soup tracker, same reports.
+"""``rallypoint bench fusion``: our fusion engine against Stone Soup, same reports.
 
 Simulates the seeded scenario (``rallypoint.fusion.simulate``), replays it causally through
-our engine and, in the same run, through Stone Soup's GNN tracker when it is installed, and
+our engine and, in the same run, when Stone Soup is installed, through Stone Soup configured
+for the picture (``stonesoup``: identities, per-domain models, de-duplication; the baseline
+the targets compare with, :mod:`rallypoint.bench.fusion_configured`) and through its plain
+GNN tracker on positions only (``stonesoup_positions_only``), and
 prints mean OSPA and GOSPA (cutoff 100 m), identity switches, duplicate and false tracks and
 reports per second for both. Nothing touches the network.
 
@@ -16,9 +19,11 @@ import time
 from typing import Any, NamedTuple
 
 from rallypoint.bench.fusion_baseline import BaselineUnavailable, StoneSoupTracker
+from rallypoint.bench.fusion_configured import ConfiguredStoneSoupTracker
 from rallypoint.fusion.engine import FusionConfig, FusionEngine
 from rallypoint.fusion.evaluate import EngineTracker, Evaluation, evaluate
 from rallypoint.fusion.simulate import Scenario, ScenarioSpec, build_scenario
+from rallypoint.fusion.simulate_issue import ISSUE_SPEC, build_issue_scenario
 
 DEFAULT_DURATION_S = 120.0
 """Long enough for outages and AIS gaps; short enough for Stone Soup (~100 reports/s) to finish."""
@@ -35,7 +40,20 @@ def add_fusion_arguments(bench: argparse.ArgumentParser) -> None:
         "--aircraft", type=int, default=_DEFAULT_SPEC.aircraft, help="aircraft in the scenario"
     )
     group.add_argument("--cutoff", type=float, default=100.0, help="OSPA/GOSPA cutoff, metres")
+    group.add_argument(
+        "--scenario",
+        dest="fusion_scenario",
+        choices=("default", "issue"),
+        default="default",
+        help="default: the seeded coast; issue: issue 19's (turns, climbs, 3 receivers, TIS-B,"
+        " MMSI change, moored pair, aliased teams; --seed defaults to 19, --aircraft is fixed)",
+    )
     group.add_argument("--no-baseline", action="store_true", help="skip the Stone Soup comparison")
+    group.add_argument(
+        "--no-positions-only",
+        action="store_true",
+        help="skip the positions-only Stone Soup (20-60 reports/s: minutes on the issue scenario)",
+    )
     group.add_argument(
         "--min-rate", type=float, default=DEFAULT_MIN_RATE, help="reports/s our engine must reach"
     )
@@ -79,21 +97,41 @@ def _row(evaluation: Evaluation) -> dict[str, Any]:
         "id_switches": evaluation.id_switches,
         "duplicate_tracks": evaluation.duplicate_tracks,
         "false_tracks": evaluation.false_tracks,
+        "missed": evaluation.missed,
+        "breaks": evaluation.breaks,
         "reports": evaluation.reports,
         "reports_per_s": round(evaluation.reports_per_second),
+        "by_domain": {
+            domain.value: {
+                "mean_ospa_m": round(score.mean_ospa, 2),
+                "mean_gospa_m": round(score.mean_gospa, 1),
+                "id_switches": score.id_switches,
+                "duplicate_tracks": score.duplicate_tracks,
+                "false_tracks": score.false_tracks,
+                "missed": score.missed,
+                "breaks": score.breaks,
+            }
+            for domain, score in evaluation.by_domain.items()
+        },
     }
 
 
 def fusion_document(args: argparse.Namespace) -> dict[str, Any]:
     """Run the comparison the arguments describe; the results as a JSON-able document."""
-    spec = ScenarioSpec(
-        seed=args.seed, duration_s=args.duration or DEFAULT_DURATION_S, aircraft=args.aircraft
-    )
-    scenario = build_scenario(spec)
+    if args.fusion_scenario == "issue":
+        seed = ISSUE_SPEC.seed if args.seed == _DEFAULT_SPEC.seed else args.seed
+        scenario = build_issue_scenario(seed, args.duration or ISSUE_SPEC.duration_s)
+        spec = scenario.spec
+    else:
+        spec = ScenarioSpec(
+            seed=args.seed, duration_s=args.duration or DEFAULT_DURATION_S, aircraft=args.aircraft
+        )
+        scenario = build_scenario(spec)
     ours = evaluate(scenario, EngineTracker(scenario), args.cutoff)
     rate = ingest_rate(scenario)
     document: dict[str, Any] = {
         "scenario": {
+            "name": args.fusion_scenario,
             "seed": spec.seed,
             "duration_s": spec.duration_s,
             "objects": len(scenario.objects),
@@ -106,10 +144,15 @@ def fusion_document(args: argparse.Namespace) -> dict[str, Any]:
             "identified_reports_per_cpu_s": round(rate.cpu),
         },
         "stonesoup": None,
+        "stonesoup_positions_only": None,
     }
     if not args.no_baseline:
         try:
-            document["stonesoup"] = _row(evaluate(scenario, StoneSoupTracker(scenario), args.cutoff))
+            configured = ConfiguredStoneSoupTracker(scenario)
+            document["stonesoup"] = _row(evaluate(scenario, configured, args.cutoff))
+            if not args.no_positions_only:
+                plain = StoneSoupTracker(scenario)
+                document["stonesoup_positions_only"] = _row(evaluate(scenario, plain, args.cutoff))
         except BaselineUnavailable as exc:
             document["stonesoup_missing"] = str(exc)
     return document
@@ -124,26 +167,40 @@ def targets_met(document: dict[str, Any], min_rate: float) -> dict[str, bool]:
     }
     if baseline is not None:
         met["OSPA ≤ Stone Soup"] = ours["mean_ospa_m"] <= baseline["mean_ospa_m"]
+        for domain, score in ours["by_domain"].items():
+            theirs = baseline["by_domain"].get(domain)
+            if theirs is not None:
+                met[f"{domain} OSPA ≤ Stone Soup"] = score["mean_ospa_m"] <= theirs["mean_ospa_m"]
     return met
 
 
 def _text(document: dict[str, Any], met: dict[str, bool]) -> str:
     s = document["scenario"]
     lines = [
-        f"fusion scenario: seed {s['seed']}, {s['duration_s']:.0f} s, {s['objects']} objects,"
+        f"fusion scenario {s['name']}: seed {s['seed']}, {s['duration_s']:.0f} s, {s['objects']} objects,"
         f" {s['reports']} reports, cutoff {s['cutoff_m']:.0f} m",
-        f"{'':24}{'rallypoint':>14}{'stonesoup':>14}",
+        f"{'':24}{'rallypoint':>14}{'stonesoup':>14}{'ss positions':>14}",
     ]
     ours, baseline = document["rallypoint"], document["stonesoup"] or {}
+    plain = document.get("stonesoup_positions_only") or {}
     for key in (
         "mean_ospa_m",
         "mean_gospa_m",
         "id_switches",
         "duplicate_tracks",
         "false_tracks",
+        "missed",
+        "breaks",
         "reports_per_s",
     ):
-        lines.append(f"{key:24}{ours[key]!s:>14}{baseline.get(key, '-')!s:>14}")
+        lines.append(f"{key:24}{ours[key]!s:>14}{baseline.get(key, '-')!s:>14}{plain.get(key, '-')!s:>14}")
+    for domain in ours["by_domain"]:
+        for key in ("mean_ospa_m", "mean_gospa_m", "id_switches", "duplicate_tracks", "false_tracks",
+                    "missed", "breaks"):  # fmt: skip
+            values = [
+                row.get("by_domain", {}).get(domain, {}).get(key, "-") for row in (ours, baseline, plain)
+            ]
+            lines.append(f"{domain + ' ' + key:24}" + "".join(f"{v!s:>14}" for v in values))
     lines.append(f"{'identified reports/s':24}{ours['identified_reports_per_s']!s:>14}")
     lines.append(f"{'  per s of CPU time':24}{ours['identified_reports_per_cpu_s']!s:>14}")
     if "stonesoup_missing" in document:

@@ -56,14 +56,14 @@ def _modules() -> dict[str, ModuleType]:
         raise BaselineUnavailable(f"Stone Soup is not installed: {INSTALL_HINT}") from exc
 
 
-def _timestamp(time_ms: int) -> datetime:
+def timestamp_of(time_ms: int) -> datetime:
     return datetime.fromtimestamp(time_ms / 1000.0, tz=UTC).replace(tzinfo=None)
 
 
 class StoneSoupTracker:
     """Stone Soup's ``MultiTargetTracker`` with GNN, driven scan by scan."""
 
-    def __init__(self, scenario: Scenario, gate: float = 3.0) -> None:
+    def __init__(self, scenario: Scenario, gate: float = 3.0, min_points: int = 2) -> None:
         m = _modules()
         self._m = m
         self._frame = scenario.frame
@@ -79,10 +79,10 @@ class StoneSoupTracker:
         deleter = m["deleter"].UpdateTimeDeleter(timedelta(seconds=60))
         prior = m["state"].GaussianState(
             m["array"].StateVector([0.0, 0.0, 0.0, 0.0]),
-            m["array"].CovarianceMatrix(_diagonal([100.0**2, 150.0**2, 100.0**2, 150.0**2])),
+            m["array"].CovarianceMatrix(diagonal([100.0**2, 150.0**2, 100.0**2, 150.0**2])),
         )
         initiator = m["initiator"].MultiMeasurementInitiator(
-            prior, deleter, associator, updater, self._measurement_model, min_points=2
+            prior, deleter, associator, updater, self._measurement_model, min_points=min_points
         )
         self._tracker = m["tracker"].MultiTargetTracker(
             initiator=initiator, deleter=deleter, detector=None, data_associator=associator, updater=updater
@@ -92,7 +92,7 @@ class StoneSoupTracker:
     def _position_model(self, sigma: float) -> Any:
         m = self._m
         return m["measurement"].LinearGaussian(
-            ndim_state=4, mapping=(0, 2), noise_covar=m["array"].CovarianceMatrix(_diagonal([sigma**2] * 2))
+            ndim_state=4, mapping=(0, 2), noise_covar=m["array"].CovarianceMatrix(diagonal([sigma**2] * 2))
         )
 
     def feed(self, reports: Sequence[Report], now_ms: int) -> None:
@@ -106,14 +106,14 @@ class StoneSoupTracker:
             east, north, _ = self._frame.to_enu(report.lat, report.lon)
             vector = self._m["array"].StateVector([east, north])
             detections.add(
-                detection_type(vector, timestamp=_timestamp(report.time_ms), measurement_model=model)
+                detection_type(vector, timestamp=timestamp_of(report.time_ms), measurement_model=model)
             )
-        self._tracker.update_tracker(_timestamp(now_ms), detections)
+        self._tracker.update_tracker(timestamp_of(now_ms), detections)
 
     def estimates(self, scenario: Scenario, time_ms: int) -> list[Estimate]:
         """Every track, extrapolated at constant velocity to ``time_ms``."""
         found = []
-        at = _timestamp(time_ms)
+        at = timestamp_of(time_ms)
         for track in self._tracker.tracks:
             state = track.state
             x, vx, y, vy = (float(v) for v in state.state_vector.ravel())
@@ -123,5 +123,5 @@ class StoneSoupTracker:
         return found
 
 
-def _diagonal(values: list[float]) -> list[list[float]]:
+def diagonal(values: list[float]) -> list[list[float]]:
     return [[v if i == j else 0.0 for j in range(len(values))] for i, v in enumerate(values)]

@@ -29,6 +29,8 @@ class Route:
     offers: bool = True
     """The server sends a TAK protocol offer on connect, and clients wait for it; a peer
     server that sends none (taky) is counted from the moment a connection opens."""
+    spread: tuple[Endpoint, ...] = ()
+    """Receiver ``i`` uses ``spread[i % len(spread)]`` when given (the nodes of a cluster)."""
 
     @classmethod
     def plain(cls, host: str, port: int, *, offers: bool = True) -> "Route":
@@ -40,6 +42,10 @@ class Route:
     def tls(self) -> bool:
         """Whether the connections use TLS."""
         return self.receivers.ssl_context is not None
+
+    def receiver(self, index: int) -> Endpoint:
+        """The endpoint of receiver ``index``."""
+        return self.spread[index % len(self.spread)] if self.spread else self.receivers
 
     def sender(self, index: int) -> Endpoint:
         """The endpoint of sender ``index``."""

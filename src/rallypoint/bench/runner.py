@@ -103,7 +103,10 @@ async def _run_load(scenario: Scenario, route: Route, pid: int | None) -> BenchR
     ]
     before = _mark(pid)
     receivers = await connect_many(
-        [(route.receivers, partial(BenchClient, fmt, offered=route.offers))] * scenario.clients,
+        [
+            (route.receiver(i), partial(BenchClient, fmt, offered=route.offers))
+            for i in range(scenario.clients)
+        ],
         CONNECT_CONCURRENCY,
     )
     senders: list[Sender] = []

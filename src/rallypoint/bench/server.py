@@ -16,7 +16,7 @@ import os
 import socket
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -72,7 +72,7 @@ def free_ports(count: int, host: str = LOOPBACK) -> list[int]:
         return [int(probe.getsockname()[1]) for probe in probes]
 
 
-def serve_command(port: int, data_dir: Path, log_level: str) -> list[str]:
+def serve_command(port: int, data_dir: Path, log_level: str, host: str = LOOPBACK) -> list[str]:
     """The ``rallypoint serve`` command line for a bench server."""
     return [
         sys.executable,
@@ -80,7 +80,7 @@ def serve_command(port: int, data_dir: Path, log_level: str) -> list[str]:
         "rallypoint",
         "serve",
         "--host",
-        LOOPBACK,
+        host,
         "--tcp-port",
         str(port),
         "--data-dir",
@@ -108,20 +108,26 @@ def tls_environment(tls_port: int) -> dict[str, str]:
 
 @asynccontextmanager
 async def spawned_server(
-    log_level: str = "WARNING", *, tls_senders: int | None = None, store: bool = True, api: bool = False
+    log_level: str = "WARNING",
+    *,
+    tls_senders: int | None = None,
+    store: bool = True,
+    api: bool = False,
+    settings: Mapping[str, str] | None = None,
 ) -> AsyncIterator[SpawnedServer]:
     """Run a server process for the duration of the block; stop it afterwards.
 
     ``tls_senders`` not None turns TLS on, with one identity per sender and one for all receivers.
     ``store`` False runs it with ``store_url = off`` (nothing persisted); ``api`` opens the
-    plain API port too (:attr:`SpawnedServer.api_port`).
+    plain API port too (:attr:`SpawnedServer.api_port`). ``settings`` are more ``RALLYPOINT_*``
+    variables (a cluster node's).
     """
     with tempfile.TemporaryDirectory(prefix="rallypoint-bench-") as temp:
         workdir = Path(temp)
         data_dir = workdir / "data"
         port, spare_port, api_port = free_ports(3)
         log_path = workdir / "server.log"
-        env = {**os.environ, **PORTS_OFF}
+        env = {**os.environ, **PORTS_OFF, **(settings or {})}
         if not store:
             env["RALLYPOINT_STORE_URL"] = "off"
         if api:
@@ -153,7 +159,9 @@ async def spawned_server(
             await stop_process(process)
 
 
-async def wait_accepting(process: asyncio.subprocess.Process, ports: Sequence[int], log_path: Path) -> None:
+async def wait_accepting(
+    process: asyncio.subprocess.Process, ports: Sequence[int], log_path: Path, host: str = LOOPBACK
+) -> None:
     """Return once the server accepts connections on every port; fail fast if it exits instead.
 
     A probe of the TLS port closes without a handshake: the server logs it as refused.
@@ -165,7 +173,7 @@ async def wait_accepting(process: asyncio.subprocess.Process, ports: Sequence[in
         if process.returncode is not None:
             raise BenchError(f"server exited with code {process.returncode}:\n{_log_tail(log_path)}")
         try:
-            _, writer = await asyncio.open_connection(LOOPBACK, waiting[0])
+            _, writer = await asyncio.open_connection(host, waiting[0])
         except OSError:
             await asyncio.sleep(PROBE_INTERVAL_S)
             continue

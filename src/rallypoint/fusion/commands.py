@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from rallypoint.cot.event import Event
 from rallypoint.cot.xml import XmlLimits, serialize_event
 from rallypoint.errors import ConfigError
-from rallypoint.fusion.engine import FusionConfig, FusionEngine
+from rallypoint.fusion.engine import FusionEngine
 from rallypoint.fusion.feeds.adapters import session_for
 from rallypoint.fusion.feeds.backoff import Backoff
 from rallypoint.fusion.feeds.config import FeedConfig, FusionFileConfig, load_fusion_file
@@ -75,7 +75,7 @@ class StandaloneFeed:
         self.feed = feed
         self.address = address
         self.counters = Counters()
-        self.engine = FusionEngine(FusionConfig(aliases=dict(config.aliases)))
+        self.engine = FusionEngine(config.engine_config())
         self.queue: deque[bytes] = deque(maxlen=MAX_QUEUED_EVENTS)
         self.ready = asyncio.Event()
         self.emitter = TrackEmitter(

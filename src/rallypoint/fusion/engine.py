@@ -25,6 +25,7 @@ from types import MappingProxyType
 
 import numpy as np
 
+from rallypoint.fusion.adoption import adoption_rule, may_adopt
 from rallypoint.fusion.association import Associator, Candidates, GlobalNearestNeighbour, IdentityResolver
 from rallypoint.fusion.geo import LocalFrame
 from rallypoint.fusion.kinematics import (
@@ -37,7 +38,7 @@ from rallypoint.fusion.kinematics import (
 )
 from rallypoint.fusion.lifecycle import Deleter, HitsInitiator, Initiator, SilenceDeleter
 from rallypoint.fusion.report import Domain, Report
-from rallypoint.fusion.track import Track, TrackFile, TrackUpdate, track_uid
+from rallypoint.fusion.track import Adoption, Track, TrackFile, TrackUpdate, track_uid
 from rallypoint.fusion.tuning import FusionConfig
 
 __all__ = ["FusionConfig", "FusionCounters", "FusionEngine"]
@@ -63,6 +64,8 @@ class FusionCounters:
     tracks_created: int = 0
     tracks_deleted: int = 0
     tracks_merged: int = 0
+    identities_adopted: int = 0
+    """A second identity joined a track with identities by kinematics (TIS-B, MMSI change)."""
 
 
 class FusionEngine:
@@ -203,7 +206,7 @@ class FusionEngine:
                 track.add_identity(identity)
             self._apply(track, report)
             return track
-        track = self._adopt(report)
+        track = self._adopt(report, identity)
         if track is None:
             track = self._start(report, canonical)
             if track is None:
@@ -213,15 +216,31 @@ class FusionEngine:
         self._by_identity[canonical] = track
         return track
 
-    def _adopt(self, report: Report) -> TrackFile | None:
-        """A track without identity that this newly identified report falls in the gate of."""
-        tracks = [t for t in self._nearby(report) if not t.identities]
+    def _adopt(self, report: Report, identity: str) -> TrackFile | None:
+        """A track this newly seen identity is a second name of, by kinematics (see :mod:`adoption`).
+
+        A track without identity is adopted by global nearest neighbour as before; a track
+        with identities only when the rules allow it and the match is unambiguous: the report
+        falls in the gate of that track alone, so a formation 150 m apart or two vessels
+        moored side by side are never merged by a newcomer.
+        """
+        tracks = [t for t in self._nearby(report) if may_adopt(t, identity, report)]
         if not tracks:
             return None
-        pairs = self._assign([report], tracks)
-        if not pairs:
+        anonymous = [t for t in tracks if not t.identities]
+        if anonymous:
+            pairs = self._assign([report], anonymous)
+            if pairs:
+                return self._join(anonymous[pairs[0][1]], report, identity, "anonymous")
+        gated = [t for t in tracks if t.identities and self._assign([report], [t])]
+        if len(gated) != 1:
             return None
-        track = tracks[pairs[0][1]]
+        return self._join(gated[0], report, identity, adoption_rule(gated[0], identity, report))
+
+    def _join(self, track: TrackFile, report: Report, identity: str, rule: str) -> TrackFile:
+        track.adoptions = (*track.adoptions, Adoption(identity, rule, report.time_ms, track.identities))
+        if track.identities:
+            self.counters.identities_adopted += 1
         self._apply(track, report)
         return track
 
@@ -317,8 +336,12 @@ class FusionEngine:
             self.counters.over_capacity += 1
             return None
         frame = LocalFrame(report.lat, report.lon)
-        speed_sigma = self.config.models[report.domain].initial_speed_sigma
-        state = initial_state(self._filtering.measure(report, frame), speed_sigma * speed_sigma)
+        model = self.config.models[report.domain]
+        state = initial_state(
+            self._filtering.measure(report, frame),
+            model.initial_speed_sigma * model.initial_speed_sigma,
+            model.initial_climb_sigma * model.initial_climb_sigma,
+        )
         prefix = self.config.uid_prefix
         if identity is None:
             self._serial += 1
@@ -330,6 +353,7 @@ class FusionEngine:
             suffix += 1
             uid = f"{base}-{suffix}"
         track = TrackFile(uid, report, frame, state)
+        track.max_turn = math.radians(model.max_turn_rate_dps)
         track.confirmed = self._initiator.is_confirmed(track)
         self._tracks[uid] = track
         self.counters.tracks_created += 1

@@ -7,14 +7,15 @@ inside the tracker counts towards reports per second.
 """
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import NamedTuple, Protocol
 
 import numpy as np
 
 from rallypoint.fusion.engine import FusionConfig, FusionEngine
 from rallypoint.fusion.metrics import Scorer
-from rallypoint.fusion.report import Report
+from rallypoint.fusion.report import Domain, Report
 from rallypoint.fusion.simulate import EPOCH_MS, Scenario
 
 SCORE_EVERY_MS = 1000
@@ -28,6 +29,8 @@ class Estimate(NamedTuple):
     track_id: str
     east: float
     north: float
+    domain: Domain = Domain.AIR
+    """The tracker's domain for it (scored against the objects of that domain)."""
 
 
 class Tracker(Protocol):
@@ -57,8 +60,21 @@ class EngineTracker:
         for track in self.engine.tracks():
             lat, lon, _ = track.position(time_ms)
             east, north, _ = scenario.frame.to_enu(lat, lon)
-            found.append(Estimate(track.uid, east, north))
+            found.append(Estimate(track.uid, east, north, track.domain))
         return found
+
+
+class Score(NamedTuple):
+    """The scores of one tracker on the objects of one domain."""
+
+    mean_ospa: float
+    mean_gospa: float
+    id_switches: int
+    duplicate_tracks: int
+    false_tracks: int
+    missed: int
+    """Object-instants without a track within the cutoff."""
+    breaks: int
 
 
 class Evaluation(NamedTuple):
@@ -71,6 +87,9 @@ class Evaluation(NamedTuple):
     false_tracks: int
     reports: int
     tracker_seconds: float
+    missed: int = 0
+    breaks: int = 0
+    by_domain: Mapping[Domain, Score] = MappingProxyType({})
 
     @property
     def reports_per_second(self) -> float:
@@ -81,6 +100,8 @@ class Evaluation(NamedTuple):
 def evaluate(scenario: Scenario, tracker: Tracker, cutoff: float = 100.0) -> Evaluation:
     """Replay ``scenario`` through ``tracker`` and score it every second after the warm-up."""
     scorer = Scorer(cutoff)
+    domains = {d: Scorer(cutoff) for d in Domain if any(o.domain is d for o in scenario.objects)}
+    rows = {d: [i for i, o in enumerate(scenario.objects) if o.domain is d] for d in domains}
     reports = scenario.reports
     position, spent = 0, 0.0
     for time_ms, truth in scenario.truth:
@@ -97,7 +118,11 @@ def evaluate(scenario: Scenario, tracker: Tracker, cutoff: float = 100.0) -> Eva
             continue
         found = tracker.estimates(scenario, time_ms)
         points = np.array([(e.east, e.north) for e in found], dtype=np.float64).reshape(-1, 2)
-        scorer.add(np.array(truth, dtype=np.float64), [e.track_id for e in found], points)
+        truth_points = np.array(truth, dtype=np.float64)
+        scorer.add(truth_points, [e.track_id for e in found], points)
+        for domain, domain_scorer in domains.items():
+            mine = [index for index, e in enumerate(found) if e.domain is domain]
+            domain_scorer.add(truth_points[rows[domain]], [found[i].track_id for i in mine], points[mine])
     return Evaluation(
         scorer.mean_ospa,
         scorer.mean_gospa,
@@ -106,4 +131,19 @@ def evaluate(scenario: Scenario, tracker: Tracker, cutoff: float = 100.0) -> Eva
         len(scorer.false_ids),
         position,
         spent,
+        scorer.missed,
+        scorer.breaks,
+        MappingProxyType({domain: _score(s) for domain, s in domains.items()}),
+    )
+
+
+def _score(scorer: Scorer) -> Score:
+    return Score(
+        scorer.mean_ospa,
+        scorer.mean_gospa,
+        scorer.id_switches,
+        len(scorer.duplicate_ids),
+        len(scorer.false_ids),
+        scorer.missed,
+        scorer.breaks,
     )

@@ -1,4 +1,5 @@
-"""How good is a set of tracks: OSPA, GOSPA, identity switches and duplicate tracks.
+"""How good is a set of tracks: OSPA, GOSPA, identity switches, duplicate, false and missed
+tracks and track breaks.
 
 OSPA (Schuhmacher, Vo & Vo, 2008) and GOSPA (Rahmathullah, García-Fernández & Svensson,
 2017, with alpha = 2) compare the tracks' positions with the truth at one instant, each
@@ -81,7 +82,12 @@ class Scorer:
     """Tracks that were, at some instant, a second track within the cutoff of an object."""
     false_ids: set[str] = field(default_factory=set)
     """Tracks that were, at some instant, farther than the cutoff from every object."""
+    missed: int = 0
+    """Object-instants with no track within the cutoff."""
+    breaks: int = 0
+    """Times an object that had a track within the cutoff had none at the next instant."""
     _assigned: dict[int, str] = field(default_factory=dict)
+    _matched: set[int] = field(default_factory=set)
 
     def add(self, truth: FloatArray, track_ids: Sequence[str], tracks: FloatArray) -> None:
         """Score one instant: ``truth`` (objects in a fixed order) and the tracks shown then."""
@@ -89,10 +95,12 @@ class Scorer:
         self.gospa_values.append(gospa(truth, tracks, self.cutoff, self.p).distance)
         if len(truth) == 0 or len(tracks) == 0:
             self.false_ids.update(track_ids)
+            self._objects_matched(set(), len(truth))
             return
         distances = _distances(truth, tracks)
         pairs, _ = _assignment(distances, self.cutoff, self.p)
         matched = {c for r, c in pairs if distances[r, c] < self.cutoff}
+        self._objects_matched({r for r, c in pairs if distances[r, c] < self.cutoff}, len(truth))
         for r, c in pairs:
             if distances[r, c] < self.cutoff:
                 previous = self._assigned.get(r)
@@ -103,6 +111,11 @@ class Scorer:
             if c not in matched:
                 near = bool((distances[:, c] < self.cutoff).any())
                 (self.duplicate_ids if near else self.false_ids).add(track_id)
+
+    def _objects_matched(self, objects: set[int], count: int) -> None:
+        self.missed += count - len(objects)
+        self.breaks += len(self._matched - objects)
+        self._matched = objects
 
     @property
     def mean_ospa(self) -> float:

@@ -82,6 +82,12 @@ def _detail_xml(track: Track, kind: str) -> str:
             f' last="{format_time(info.last_report_ms)}" sigma="{format_number(round(info.sigma_m, 1))}"'
             f' count="{info.count}"/>'
         )
+    for adoption in track.adoptions:
+        joined = escape_attribute(" ".join(adoption.joined))
+        parts.append(
+            f'<adopted identity="{escape_attribute(adoption.identity)}" rule="{adoption.rule}"'
+            f' time="{format_time(adoption.time_ms)}" joined="{joined}"/>'
+        )
     parts.append("</__fusion>")
     for identity in track.identities:
         if identity.startswith(COT_UID_PREFIX):
@@ -111,6 +117,10 @@ def track_summary(track: Track) -> dict[str, Any]:
         "confirmed": track.confirmed,
         "first": format_time(track.first_ms),
         "attributes": dict(track.attributes),
+        "adoptions": [
+            {"identity": a.identity, "rule": a.rule, "time": format_time(a.time_ms), "joined": list(a.joined)}
+            for a in track.adoptions
+        ],
         "sources": [
             {
                 "name": name,

@@ -50,3 +50,5 @@ class Report(NamedTuple):
     callsign: str | None = None
     attributes: Mapping[str, str] = NO_ATTRIBUTES
     """Source-specific extras: squawk, ship name, …"""
+    climb: float | None = None
+    """Vertical rate, m/s, positive up (ADS-B ``geom_rate``/``baro_rate``), ``None`` if unknown."""

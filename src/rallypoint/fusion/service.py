@@ -20,8 +20,9 @@ from typing import Any
 
 from rallypoint.cot.xml import XmlLimits
 from rallypoint.errors import FeedError, FusionError, StoreError
-from rallypoint.fusion.engine import FusionConfig, FusionEngine
+from rallypoint.fusion.engine import FusionEngine
 from rallypoint.fusion.feeds.adapters import PushFeed, session_for
+from rallypoint.fusion.feeds.bounded import BoundedMap
 from rallypoint.fusion.feeds.config import FeedConfig, FusionFileConfig
 from rallypoint.fusion.feeds.cot import event_report
 from rallypoint.fusion.feeds.decoded import Decoded
@@ -53,7 +54,7 @@ class FusionService:
     def __init__(self, host: Host, config: FusionFileConfig, *, rng: random.Random | None = None) -> None:
         self.host = host
         self.config = config
-        self.engine = FusionEngine(FusionConfig(aliases=dict(config.aliases)))
+        self.engine = FusionEngine(config.engine_config())
         self.feeds = {feed.name: feed for feed in config.feeds}
         self.health = {feed.name: FeedHealth(feed.name, feed.kind, host.counters) for feed in config.feeds}
         self.push_feeds = {f.name: PushFeed(f) for f in config.feeds if f.kind == "geojson"}
@@ -68,6 +69,8 @@ class FusionService:
         self._limits = XmlLimits(host.settings.max_event_bytes, host.settings.max_xml_depth)
         self._tasks: list[asyncio.Task[None]] = []
         self._exported: dict[str, int] = {}
+        self._pli_groups: BoundedMap[str, frozenset[str]] = BoundedMap()
+        """``uid:…`` identity → the groups its client's position reports are routed into."""
 
     # -- Component -------------------------------------------------------------------------
 
@@ -122,6 +125,7 @@ class FusionService:
         decoded = event_report(event, PLI_SOURCE, "cot", PLI_SIGMA_M, now)
         if not decoded.reports:
             return
+        self._pli_groups.put(f"uid:{event.uid}", frozenset(sender.in_groups))
         try:
             self._on_reports(None, decoded.reports)
         except Exception:  # the boundary between the router and fusion: routing must go on
@@ -179,10 +183,20 @@ class FusionService:
     # -- output for the API ----------------------------------------------------------------
 
     def tracks_for(self, groups: frozenset[str]) -> list[dict[str, Any]]:
-        """Fused tracks (with provenance) routed to at least one of ``groups``."""
+        """Every track (with provenance) a caller in ``groups`` may see: those its feeds route
+        there, and those of clients whose position reports are routed there.
+
+        A track known only from clients' own position reports is not sent as CoT (each
+        client already shows itself on the map) but is part of the picture an API consumer
+        reads: without it, PLI-only teams were missing from ``GET /api/tracks``.
+        """
         visible = []
         for track in self.engine.tracks():
             track_groups, affiliation = self.emitter.routing(track)
+            for identity in track.identities:
+                pli_groups = self._pli_groups.get(identity)
+                if pli_groups is not None:
+                    track_groups |= pli_groups
             if track_groups & groups:
                 summary = track_summary(track)
                 summary["affiliation"] = affiliation

@@ -222,8 +222,11 @@ class _Simulation:
         sigma = transmitter.sigma_m
         east, north = mover.east + rng.gauss(0.0, sigma), mover.north + rng.gauss(0.0, sigma)
         v_east, v_north = mover.velocity
-        course, speed = course_from_velocity(v_east + rng.gauss(0.0, 0.5), v_north + rng.gauss(0.0, 0.5))
         lat, lon, _ = self.frame.to_geodetic(east, north)
+        # a course is measured from true north where the object is, not at the scenario's origin
+        # (30 km east at 51° N the two norths differ by 0.3°: 1 m/s across the track at 200 m/s)
+        v_east, v_north = self.frame.velocity_in(LocalFrame(lat, lon), v_east, v_north)
+        course, speed = course_from_velocity(v_east + rng.gauss(0.0, 0.5), v_north + rng.gauss(0.0, 0.5))
         hae = self.heights[index] + rng.gauss(0.0, 7.0) if transmitter.height else None
         time_ms = EPOCH_MS + offset
         for receiver in transmitter.receivers:

@@ -45,6 +45,20 @@ class SourceInfo:
     """Reports from this source absorbed by the track, duplicates included."""
 
 
+class Adoption(NamedTuple):
+    """A second identity that joined a track by kinematics: who, why, when, and whom it joined."""
+
+    identity: str
+    rule: str
+    """``"anonymous"`` (the track had no identity), ``"secondary"`` (a TIS-B/non-ICAO address
+    and an ICAO airframe, either way round) or ``"handover"`` (a new identity of the same
+    namespace after the old one fell silent: an MMSI change)."""
+    time_ms: int
+    """Observation time of the identity's first report."""
+    joined: tuple[str, ...]
+    """The track's identities before it joined."""
+
+
 class Track(NamedTuple):
     """A fused track at ``state.time_ms``, as the engine saw it when the snapshot was taken."""
 
@@ -61,6 +75,10 @@ class Track(NamedTuple):
     coasting: bool
     first_ms: int
     last_received_ms: int
+    adoptions: tuple[Adoption, ...] = ()
+    """Identities that joined by kinematics, in order: the merges, kept in the provenance."""
+    turn_rate: float = 0.0
+    """Estimated turn rate, rad/s, counter-clockwise in the local frame (0: extrapolate straight)."""
 
     @property
     def time_ms(self) -> int:
@@ -68,11 +86,14 @@ class Track(NamedTuple):
         return self.state.time_ms
 
     def position(self, time_ms: int | None = None) -> tuple[float, float, float | None]:
-        """``(lat, lon, hae)`` at ``time_ms`` (default: the estimate's time), at constant velocity."""
+        """``(lat, lon, hae)`` at ``time_ms`` (default: the estimate's time): along the turn the
+        track is in (a coordinated turn at :attr:`turn_rate`, for at most ``MAX_TURN_S``, then
+        straight on), or at constant velocity; height at its vertical rate."""
         s = self.state
         dt = 0.0 if time_ms is None else (time_ms - s.time_ms) / 1000.0
-        lat, lon, _ = self.frame.to_geodetic(s.east + dt * s.v_east, s.north + dt * s.v_north)
-        return lat, lon, s.up
+        east, north = _displacement(s.v_east, s.v_north, self.turn_rate, dt)
+        lat, lon, _ = self.frame.to_geodetic(s.east + east, s.north + north)
+        return lat, lon, None if s.up is None else s.up + dt * s.v_up
 
     @property
     def course_speed(self) -> tuple[float, float]:
@@ -92,6 +113,49 @@ class Track(NamedTuple):
     def covariance(self) -> npt.NDArray[np.float64]:
         """4x4 covariance of ``(east, north, v_east, v_north)`` in the track's frame."""
         return self.state.covariance()
+
+
+MAX_TURN_S = 10.0
+"""A turn is extrapolated this long at most: a longer silence is no evidence it goes on."""
+
+
+def _displacement(v_east: float, v_north: float, turn: float, dt: float) -> tuple[float, float]:
+    """How far a track moves in ``dt`` s: along an arc at ``turn`` rad/s, then straight."""
+    if turn == 0.0 or dt <= 0.0:
+        return dt * v_east, dt * v_north
+    arc = min(dt, MAX_TURN_S)
+    angle = turn * arc
+    along, across = math.sin(angle) / turn, (1.0 - math.cos(angle)) / turn
+    east = along * v_east - across * v_north
+    north = along * v_north + across * v_east
+    if dt > arc:  # straight on along the velocity at the end of the arc
+        c, s = math.cos(angle), math.sin(angle)
+        east += (dt - arc) * (c * v_east - s * v_north)
+        north += (dt - arc) * (s * v_east + c * v_north)
+    return east, north
+
+
+TURN_TIME_CONSTANT_S = 2.0
+"""The turn-rate estimate follows the filtered velocity's rotation with this time constant:
+quick enough for a 3°/s turn of 30 s, slow enough that velocity noise does not make one."""
+MIN_TURN_SPEED = 10.0
+"""Below this speed (m/s) a heading is noise: no turn is estimated."""
+
+
+def learn_turn(turn: float, old: "State", new: "State", max_turn: float) -> float:
+    """The turn-rate estimate after the filtered velocity went from ``old``'s to ``new``'s."""
+    dt = (new.time_ms - old.time_ms) / 1000.0
+    if dt <= 0.0:
+        return turn
+    speed2 = new.v_east * new.v_east + new.v_north * new.v_north
+    if speed2 < MIN_TURN_SPEED * MIN_TURN_SPEED:
+        return 0.0
+    cross = old.v_east * new.v_north - old.v_north * new.v_east
+    dot = old.v_east * new.v_east + old.v_north * new.v_north
+    observed = math.atan2(cross, dot) / dt
+    gain = min(1.0, dt / TURN_TIME_CONSTANT_S)
+    turn += gain * (observed - turn)
+    return max(-max_turn, min(max_turn, turn))
 
 
 class TrackUpdate(NamedTuple):
@@ -142,6 +206,21 @@ Advance = Callable[[State, Report], State]
 
 _UNSAFE_UID = re.compile(r"[^A-Za-z0-9_.-]+")
 
+CALLSIGN_RANKS = {"uid": 0, "icao": 1, "mmsi": 1, "aprs": 1, "geojson": 1, "adsb": 2}
+"""Whose callsign a track shows: a team's own (its TAK uid) first, then a primary identity
+(an ICAO address, an MMSI, an APRS call), then a TIS-B address; a report without identity last."""
+_NO_CALLSIGN = 99
+
+
+def callsign_rank(identity: str | None) -> int:
+    """The callsign rule: a track takes a report's callsign when the report's identity ranks
+    strictly better than the one its callsign came from, or is that very identity (a flight
+    number that changes). Two sources of equal rank never take turns, so the callsign does not
+    flip between them (53 flips in 184 polls, each one sent at once past the rate limit)."""
+    if identity is None:
+        return 3
+    return CALLSIGN_RANKS.get(identity.partition(":")[0], 2)
+
 
 def track_uid(prefix: str, identity: str) -> str:
     """A CoT uid for the track of ``identity``: stable across restarts, safe in XML and URLs."""
@@ -152,8 +231,10 @@ class TrackFile:
     """The engine's mutable record of one track."""
 
     __slots__ = (
+        "adoptions",
         "attributes",
         "callsign",
+        "callsign_from",
         "coasting",
         "confirmed",
         "domain",
@@ -163,8 +244,10 @@ class TrackFile:
         "hits",
         "identities",
         "last_received_ms",
+        "max_turn",
         "sources",
         "state",
+        "turn_rate",
         "uid",
     )
 
@@ -175,7 +258,15 @@ class TrackFile:
         self.state = state
         self.history: list[HistoryEntry] = [(report, state, frame)]
         self.identities: tuple[str, ...] = ()
+        self.adoptions: tuple[Adoption, ...] = ()
+        self.turn_rate = 0.0
+        self.max_turn = 0.0
+        """Largest turn rate estimated, rad/s; 0 (the default) keeps extrapolation straight."""
         self.callsign = report.callsign
+        self.callsign_from: tuple[int, str | None] = (
+            (callsign_rank(report.identity), report.identity) if report.callsign else (_NO_CALLSIGN, None)
+        )
+        """Rank and identity of the report the callsign came from (see :func:`callsign_rank`)."""
         self.sources: dict[str, SourceRow] = {}
         self.attributes: Mapping[str, str] = MappingProxyType(dict(report.attributes))
         """Replaced, never changed in place, so snapshots share it."""
@@ -192,7 +283,7 @@ class TrackFile:
             Track,
             (self.uid, self.domain, self.state, self.frame, self.identities, self.callsign,
              Provenance(self.sources.copy()), self.attributes, self.confirmed, self.coasting, self.first_ms,
-             self.last_received_ms),
+             self.last_received_ms, self.adoptions, self.turn_rate),
         )  # fmt: skip
 
     def add_identity(self, identity: str) -> None:
@@ -212,13 +303,24 @@ class TrackFile:
             sources[report.source] = (report.kind, report.identity, newest, report.sigma_m, known[4] + 1)
         if report.received_ms > self.last_received_ms:  # noqa: PLR1730 -- as above
             self.last_received_ms = report.received_ms
-        if report.callsign:
-            self.callsign = report.callsign
+        callsign = report.callsign
+        if callsign and callsign != self.callsign:
+            self._take_callsign(report, callsign)
         if report.attributes:
             self.attributes = MappingProxyType({**self.attributes, **report.attributes})
         if self.domain is Domain.GROUND and report.domain is not Domain.GROUND:
             self.domain = report.domain  # a phone aboard a boat or an aircraft reports "ground"
         self.coasting = False
+
+    def _take_callsign(self, report: Report, callsign: str) -> None:
+        """Show ``callsign`` if the rule of :func:`callsign_rank` lets this report set it."""
+        rank, identity = self.callsign_from
+        if report.identity is None or report.identity != identity:
+            rank_of_report = callsign_rank(report.identity)
+            if rank_of_report >= rank:
+                return
+            self.callsign_from = (rank_of_report, report.identity)
+        self.callsign = callsign
 
     def is_duplicate(self, report: Report) -> bool:
         """The same observation already absorbed (a re-sent message, or one broadcast heard twice)."""
@@ -232,6 +334,8 @@ class TrackFile:
 
     def absorb(self, report: Report, state: State, length: int) -> None:
         """Take ``state`` (``report`` filtered in, not older than the estimate); keep ``length`` entries."""
+        if self.max_turn:
+            self.turn_rate = learn_turn(self.turn_rate, self.state, state, self.max_turn)
         self.state = state
         history = self.history
         history.append((report, state, self.frame))

@@ -20,7 +20,7 @@ class DomainModel:
     q: float
     """White-noise acceleration spectral density, m²/s³ (≈ manoeuvre acceleration² x time scale)."""
     q_up: float
-    """Height random-walk density, m²/s."""
+    """Vertical white-noise acceleration density, m²/s³ (height and vertical rate are filtered)."""
     initial_speed_sigma: float
     """Velocity sigma of a track started from a report without course and speed, m/s."""
     silence_ms: int
@@ -29,21 +29,39 @@ class DomainModel:
     """Mark a track coasting after this long without a report."""
     max_speed: float
     """No object of the domain is faster, m/s: a report farther than that (+4 sigma) is not the track's."""
+    initial_climb_sigma: float = 1.0
+    """Vertical-rate sigma of a track whose first report gives no vertical rate, m/s."""
+    max_turn_rate_dps: float = 0.0
+    """Largest turn rate estimated for extrapolation, degrees/s; 0: extrapolate straight."""
 
 
 DEFAULT_MODELS: Mapping[Domain, DomainModel] = MappingProxyType(
     {
-        # Airliners turn at ~1.5 m/s², helicopters hover and sprint; ADS-B reports twice a second.
+        # Airliners turn at ~1.5 m/s² (a 3°/s turn at 120 m/s is 6 m/s²), helicopters hover and
+        # sprint; ADS-B reports twice a second. q = 10 scored best on the bench (3 trailed turns).
         Domain.AIR: DomainModel(
-            q=3.0, q_up=50.0, initial_speed_sigma=150.0, silence_ms=60_000, coast_ms=15_000, max_speed=350.0
+            q=10.0,
+            q_up=2.0,
+            initial_speed_sigma=150.0,
+            silence_ms=60_000,
+            coast_ms=15_000,
+            max_speed=350.0,
+            initial_climb_sigma=10.0,
+            max_turn_rate_dps=6.0,  # rate-one turns are 3°/s; fighters and helicopters more
         ),
         # Ships change speed over minutes; class A AIS at anchor reports only every 3 minutes.
         Domain.SEA: DomainModel(
-            q=0.02, q_up=0.1, initial_speed_sigma=10.0, silence_ms=900_000, coast_ms=240_000, max_speed=30.0
+            q=0.02, q_up=0.001, initial_speed_sigma=10.0, silence_ms=900_000, coast_ms=240_000, max_speed=30.0
         ),
         # People and vehicles stop and turn often; ATAK sends a PLI every few seconds to minutes.
         Domain.GROUND: DomainModel(
-            q=0.3, q_up=1.0, initial_speed_sigma=10.0, silence_ms=600_000, coast_ms=120_000, max_speed=60.0
+            q=0.3,
+            q_up=0.05,
+            initial_speed_sigma=10.0,
+            silence_ms=600_000,
+            coast_ms=120_000,
+            max_speed=60.0,
+            max_turn_rate_dps=10.0,
         ),
     }
 )
@@ -73,6 +91,8 @@ class FusionConfig:
     default_velocity_sigma: float = 2.0
     height_sigma: Mapping[str, float] = field(default_factory=lambda: DEFAULT_HEIGHT_SIGMA)
     default_height_sigma: float = 20.0
+    climb_sigma: float = 1.0
+    """Error of a reported vertical rate, m/s (ADS-B gives it in 64 ft/min steps: 0.33 m/s)."""
     history_length: int = 32
     """Reports kept per track for reprocessing late ones: ~16 s of ADS-B from two receivers."""
     max_lag_ms: int = 20_000

@@ -30,6 +30,8 @@ class Device:
     last_seen: int
     """Milliseconds since the epoch: bind, detach, or the stored report it was restored from."""
     connected: bool
+    node: str = ""
+    """The cluster node it is connected to when that is another one (``rallypoint.router.remote``)."""
 
 
 class DeviceRegister:
@@ -52,10 +54,18 @@ class DeviceRegister:
         return list(self._devices.values())
 
     def bound(
-        self, uid: str, callsign: str | None, team: str | None, groups: frozenset[str], now_ms: int
+        self,
+        uid: str,
+        callsign: str | None,
+        team: str | None,
+        groups: frozenset[str],
+        now_ms: int,
+        *,
+        node: str = "",
     ) -> None:
-        """A connection bound ``uid``, or a bound one changed its callsign or team: it is connected."""
-        self._put(Device(uid, callsign, team, groups, now_ms, connected=True))
+        """A connection bound ``uid``, or a bound one changed its callsign or team: it is connected
+        (here, or to the cluster node ``node``)."""
+        self._put(Device(uid, callsign, team, groups, now_ms, connected=True, node=node))
 
     def departed(self, uid: str, now_ms: int) -> None:
         """The last connection of ``uid`` closed."""
@@ -80,6 +90,15 @@ class DeviceRegister:
             matches = [self._devices[uid] for uid in self._by_callsign.get(dest.callsign, ())]
             return max(matches, key=lambda d: (d.connected, d.last_seen)) if matches else None
         return None
+
+    def elsewhere(self, dests: tuple[Dest, ...]) -> bool:
+        """Whether a device some ``dest`` names is connected to another node of the cluster, which
+        delivers it there: not to be kept here, nor its sender told it reached nobody."""
+        for dest in dests:
+            device = self.named_by(dest)
+            if device is not None and device.connected and device.node:
+                return True
+        return False
 
     def resolve(self, assignee: str, groups: frozenset[str]) -> list[str]:
         """Device uids ``assignee`` names among devices sharing one of ``groups``, in a stable order.

@@ -100,9 +100,15 @@ class Router:
         """Every known device, connected or departed (store-and-forward, missions, the API)."""
         self.on_bind: list[Callable[[Subscriber], None]] = []
         """Told when a connection first binds a device uid (store-and-forward delivers its mail)."""
+        self.server_names: set[str] = set()
+        """Uids and callsigns the server answers itself (check-ins and objective answers by chat):
+        a chat directed to one reached its recipient and is not bounced as undeliverable."""
         self.observers: list[Callable[[Outbound, Subscriber], None]] = []
         """Also told about every routed event after the recorder (missions, web live feed, fusion);
         each must be quick and must not raise: it runs on the routing path."""
+        self.on_publish: Callable[[Outbound, Subscriber, bool], None] | None = None
+        """Cluster mode: told (message, sender, departed) about every event routed here, and every
+        departure, for the other nodes (``rallypoint.router.remote``); quick, must not raise."""
 
     def attach(self, subscriber: Subscriber, now_ms: int) -> None:
         """Register a new connection and replay the current picture to it."""
@@ -152,6 +158,8 @@ class Router:
             receiver.deliver(message)
         if self.recorder is not None:
             self.recorder(message, subscriber)  # so a restart does not show it as still there
+        if self.on_publish is not None:
+            self.on_publish(message, subscriber, True)
 
     def submit(
         self,
@@ -222,9 +230,14 @@ class Router:
             message.recipients = frozenset(r.identity for r in receivers if r.identity is not None)
             if self.on_absent is not None:
                 kept = self._keep_for_absent(sender, message, receivers)
-        if not (delivered or kept) and directed and types.is_answerable(event.type):
-            self._bounce_chat(sender, event)
+        answerable = directed and types.is_answerable(event.type)
+        if answerable and not (delivered or kept or self._to_server(event)):
+            assert detail is not None
+            if not self.devices.elsewhere(detail.dests):
+                self._bounce_chat(sender, event)
         self._remember(sender, message, now_ms)
+        if self.on_publish is not None:
+            self.on_publish(message, sender, False)
         self.counters.inc("delivered", delivered)
         if self.recorder is not None:
             self.recorder(message, sender)
@@ -362,6 +375,8 @@ class Router:
             uid = known.uid
             if uid in reached or self.registry.by_uid(uid) is not None or uid == sender.uid:
                 continue
+            if known.connected and known.node:
+                continue  # connected to another node of the cluster, which delivers it
             if known.groups.isdisjoint(sender.in_groups):
                 self.counters.inc("group_denied")
                 continue
@@ -415,6 +430,11 @@ class Router:
         if recipient is not None and recipient in reachable and recipient is not sender:
             return {recipient}
         return {sub for sub in reachable if sub is not sender}
+
+    def _to_server(self, event: Event) -> bool:
+        assert event.detail is not None
+        names = self.server_names
+        return any(dest.uid in names or dest.callsign in names for dest in event.detail.dests)
 
     def _bounce_chat(self, sender: Subscriber, event: Event) -> None:
         """Tell the sender its chat reached nobody and is not kept (``b-t-f-s``), as TAK clients expect."""

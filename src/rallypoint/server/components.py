@@ -6,7 +6,8 @@ its changes. The features live below ``http`` and cannot build their own routes,
 made here, where both are known, and nothing downstream has to ask what type a component is.
 The server starts the components before its listeners open, its timer ticks each when it says
 it is next due, and it stops them before the store closes. Their routes join the Marti API's
-and the command post's (:func:`part_routes`).
+and the command post's; routes for the incident's staff only join the command post's
+(:func:`part_routes`).
 """
 
 import logging
@@ -20,10 +21,12 @@ from rallypoint.cot.event import Event
 from rallypoint.fusion.feeds.config import load_fusion_file
 from rallypoint.fusion.service import FusionService
 from rallypoint.http.command_post.missions import rest_routes
+from rallypoint.http.command_post.rollcall import rollcall_routes
 from rallypoint.http.common.deps import Caller
 from rallypoint.http.marti.excheck import excheck_routes
 from rallypoint.http.marti.fusion import fusion_routes
 from rallypoint.http.marti.missions import mission_routes
+from rallypoint.missions.rollcall_service import RollCallService
 from rallypoint.missions.service import Listener, MissionService
 from rallypoint.router.host import Component, Host
 from rallypoint.server.api_wiring import SERVER_TRANSPORT, route_as
@@ -59,6 +62,9 @@ class Part:
     """HTTP routes it adds to the Marti API and the command post."""
     change_listeners: list[Listener] | None = None
     """Where a follower of its changes registers (the web live feed), if it has changes to tell."""
+    command_post_routes: Sequence[BaseRoute] = ()
+    """HTTP routes for the command post only: commands for an incident's staff (a roll call),
+    which a TAK client has no call for and an anonymous caller on the plain port must not get."""
 
 
 def build_parts(context: ServerContext, host: Host) -> list[Part]:
@@ -72,15 +78,27 @@ def build_parts(context: ServerContext, host: Host) -> list[Part]:
             *excheck_routes(missions),
         ]
         parts.append(Part(missions, routes, missions.listeners))
+        rollcalls = RollCallService(host)  # personnel accountability, journaled like missions
+        parts.append(
+            Part(
+                rollcalls,
+                command_post_routes=rollcall_routes(rollcalls, context.audit),
+                change_listeners=rollcalls.listeners,
+            )
+        )
     if context.settings.feeds_file:
         fusion = FusionService(host, load_fusion_file(Path(context.settings.feeds_file)))
         parts.append(Part(fusion, fusion_routes(fusion)))
     return parts
 
 
-def part_routes(parts: Sequence[Part]) -> list[BaseRoute]:
-    """The HTTP routes of every part, in start order."""
-    return [route for part in parts for route in part.routes]
+def part_routes(parts: Sequence[Part], *, command_post: bool = False) -> list[BaseRoute]:
+    """The HTTP routes of every part, in start order, with the command post's own if asked."""
+    return [
+        route
+        for part in parts
+        for route in (*part.routes, *(part.command_post_routes if command_post else ()))
+    ]
 
 
 async def stop_components(components: Sequence[Component]) -> None:

@@ -12,17 +12,21 @@ Before any listener opens, the store is opened and the situation cache rebuilt f
 
 Start-up is all-or-nothing: if any step fails, :meth:`Server.start` stops what had started
 (listeners closed, components stopped, store closed) before it raises. :meth:`Server.stop` is
-the one place that orders shutdown: listeners, connections, the timer, components, identities,
-mailbox, store.
+the one place that orders shutdown: listeners, connections, the timer, the cluster bus (the
+departures of the closed connections are published first), components, identities, mailbox, store.
 """
 
 import asyncio
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from rallypoint.clock import Clock, SystemClock
+from rallypoint.cluster.node import check_cluster_settings, node_name
+from rallypoint.cluster.revocations import SharedRevocations
 from rallypoint.config import Settings
+from rallypoint.cot import control
 from rallypoint.errors import ConfigError, PkiError, StoreError
 from rallypoint.http.marti.files import file_routes
 from rallypoint.http.marti.packages import package_routes
@@ -33,6 +37,7 @@ from rallypoint.pki.identities import IdentityStore
 from rallypoint.pki.paths import audit_path, identity_path
 from rallypoint.pki.watch import IdentityWatch
 from rallypoint.router.host import Component
+from rallypoint.router.message import Outbound
 from rallypoint.server.api import ApiService, start_marti_api
 from rallypoint.server.api_wiring import package_deps
 from rallypoint.server.components import build_host, build_parts, part_routes, stop_components
@@ -49,6 +54,9 @@ from rallypoint.transport.datagram import DatagramInput, multicast_socket
 from rallypoint.transport.stream import StreamConnection
 from rallypoint.transport.tls import TlsListener
 
+if TYPE_CHECKING:
+    from rallypoint.cluster.bus import ClusterBus
+
 log = logging.getLogger(__name__)
 
 STORE_OFF = "off"
@@ -56,6 +64,20 @@ STORE_OFF = "off"
 
 TICK_INTERVAL_S = 1.0
 """Timeouts and expiry are checked this often (stale times are in seconds anyway)."""
+
+PING_CHECKS_PER_INTERVAL = 4
+"""Silent connections are looked for this often per ``server_ping_interval_s`` (at most once per
+tick): a keepalive leaves within a quarter interval of being due, and 20 000 connections are
+walked every few seconds, not every second."""
+
+
+def cluster_bus() -> "type[ClusterBus]":
+    """The cluster bus class; imported only in cluster mode, so NATS stays an optional extra."""
+    try:
+        from rallypoint.cluster.bus import ClusterBus
+    except ImportError as exc:
+        raise ConfigError(f"cluster mode needs nats-py: pip install 'rallypoint[cluster]' ({exc})") from exc
+    return ClusterBus
 
 
 class Server:
@@ -73,6 +95,8 @@ class Server:
         self._api: ApiService | None = None
         self._retention: Retention | None = None
         self.components: list[Component] = []
+        self.cluster: ClusterBus | None = None
+        """Cluster mode (``cluster_url``): this node's connection to the others."""
         self._stopped = asyncio.Event()
 
     async def start(self) -> BoundPorts:
@@ -89,6 +113,9 @@ class Server:
     async def _start(self) -> BoundPorts:
         loop = asyncio.get_running_loop()
         settings = self.settings
+        if settings.cluster_url:
+            check_cluster_settings(settings)
+        store_read_ms = self.context.clock.wall_ms()
         certificate_ports = (settings.tls_port, settings.enrollment_port, settings.api_tls_port)
         needs_authority = any(port is not None for port in certificate_ports) or (
             settings.web_port is not None and settings.web_tls
@@ -96,6 +123,21 @@ class Server:
         if needs_authority or settings.web_port is not None:
             self._open_identities(with_authority=needs_authority)
         await self._open_store()
+        if settings.cluster_url:  # before any client: what other nodes route from now on is seen
+            self.cluster = cluster_bus()(
+                self.context.router,
+                cluster=settings.cluster_name,
+                node=node_name(settings),
+                urls=settings.cluster_url,
+                limits=self.context.xml_limits,
+                now_ms=self.context.clock.wall_ms,
+            )
+            identities, watch = self.context.identities, self.context.identity_watch
+            if identities is not None and watch is not None:
+                self.cluster.revocations = SharedRevocations(
+                    identities, watch, self.cluster.publish_revocation, self.context.counters
+                )
+            await self.cluster.start(store_read_ms)
         self.context.mailbox.start()
         host = build_host(self.context)
         parts = build_parts(self.context, host)
@@ -234,7 +276,8 @@ class Server:
         log.info("multicast SA on %s:%d", settings.multicast_group, settings.multicast_port)
 
     def _schedule(self) -> None:
-        """Make the timer's jobs: the tick, the identity watch, the mailbox's expiry, each component."""
+        """Make the timer's jobs: the tick, the identity watch, the mailbox's expiry, each component,
+        the cluster's heartbeat."""
         self.timer.every("tick", lambda: TICK_INTERVAL_S, self._tick)
         watch = self.context.identity_watch
         if watch is not None:
@@ -244,8 +287,18 @@ class Server:
             )
         clock = self.context.clock
         self.timer.add("mail-expiry", self._due_job(self.context.mailbox.tick), clock())
+        if self.settings.server_ping_interval_s > 0:
+            self.timer.every(
+                "pings",
+                lambda: max(TICK_INTERVAL_S, self.settings.server_ping_interval_s / PING_CHECKS_PER_INTERVAL),
+                self._ping_silent,
+            )
         for component in self.components:
             self.timer.add(type(component).__name__, self._due_job(component.tick), clock())
+        cluster = self.cluster
+        if cluster is not None:
+            wall_ms = clock.wall_ms
+            self.timer.every("cluster", lambda: cluster.heartbeat_s, lambda _now: cluster.tick(wall_ms()))
 
     def _due_job(self, tick: Callable[[int], int | None]) -> Callable[[float], float]:
         """Run ``tick`` (a component's, the mailbox's); it is next due when it says (or after the
@@ -269,6 +322,15 @@ class Server:
         for connection in list(checked):
             assert isinstance(connection, StreamConnection)
             connection.check_timeouts(connection_now)
+
+    def _ping_silent(self, _now: float) -> None:
+        """Send a keepalive on every streaming connection that has been silent for the interval
+        (one message for all of them, so it is encoded once per wire format)."""
+        connection_now = self.context.clock()  # the connections' clock, as in the tick
+        keepalive = Outbound(control.pong(self.context.clock.wall_ms()), directed=True)
+        for connection in list(self.context.connections):
+            assert isinstance(connection, StreamConnection)
+            connection.ping_if_silent(connection_now, keepalive)
 
     async def _close_store(self) -> None:
         store, self.context.store = self.context.store, None
@@ -302,6 +364,8 @@ class Server:
         if self._tcp is not None:
             await self._tcp.wait_closed()
         await self._tasks.stop()
+        if self.cluster is not None:
+            await self.cluster.stop()
         await stop_components(self.components)
         self.components = []
         if self.context.identities is not None:

@@ -32,6 +32,7 @@ from rallypoint.http.command_post.data import TileConfig, data_routes
 from rallypoint.http.command_post.live import LiveHub
 from rallypoint.http.command_post.login import LoginService
 from rallypoint.http.command_post.packages import web_package_routes
+from rallypoint.http.command_post.replay import replay_routes
 from rallypoint.http.command_post.socket import live_routes
 from rallypoint.http.command_post.tiles import TILE_URL, MbTiles, tile_routes
 from rallypoint.http.common.ratelimit import LoginThrottle
@@ -156,9 +157,10 @@ async def start_web(
         *login.routes(),
         *data_routes(api, hub, lambda: tile_config),
         *web_package_routes(packages),
+        *replay_routes(api, context.xml_limits),
         *(tile_routes(tiles) if tiles else []),
         *live_routes(hub, sessions),
-        *part_routes(parts),
+        *part_routes(parts, command_post=True),
     ]
     app = build_web_app(WebAppParts(sessions, routes, assets, tile_origin(settings.web_tile_url)))
     guard = ConnectionGuard.for_port("web", MAX_WEB_CONNECTIONS, settings, context.counters)

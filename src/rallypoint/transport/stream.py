@@ -26,6 +26,7 @@ from rallypoint.transport.acks import AckTracker
 from rallypoint.transport.context import ServerContext, wall_clock_ms
 from rallypoint.transport.keepalive import tune_stream_socket
 from rallypoint.transport.outbox import Outbox, PutResult
+from rallypoint.transport.pings import PingSchedule
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,7 @@ class StreamConnection(asyncio.Protocol):
         self._paused_since: float | None = None
         self._partial_since: float | None = None
         self._last_received = self.context.clock()
+        self.pings = PingSchedule(settings.server_ping_interval_s, self._last_received)
         self._bad_in_a_row = 0
         self._auths = 0
         self._closing = False
@@ -153,6 +155,7 @@ class StreamConnection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self._last_received = self.context.clock()
+        self.pings.traffic(self._last_received)
         if not self._turn_end_scheduled:
             self._turn_end_scheduled = True
             self._loop.call_soon(self._end_of_turn)
@@ -389,6 +392,7 @@ class StreamConnection(asyncio.Protocol):
     def _write(self, data: bytes, returnable: list[Outbound]) -> None:
         assert self._transport is not None
         self._transport.write(data)
+        self.pings.traffic(self.context.clock())
         self.context.counters.inc("bytes_out", len(data))
         self.acks.wrote(len(data), returnable)
         self._confirm()
@@ -427,6 +431,15 @@ class StreamConnection(asyncio.Protocol):
             )
         elif settings.idle_timeout_s and now - self._last_received > settings.idle_timeout_s:
             self._timeout("idle", f"silent for {settings.idle_timeout_s:g} s")
+
+    def ping_if_silent(self, now: float, keepalive: Outbound) -> None:
+        """Send ``keepalive`` if nothing has crossed this connection for the ping interval (one
+        whose writes are paused has unacknowledged bytes already: the user timeout applies)."""
+        if self._closing or self._paused_since is not None or self.subscriber is None:
+            return
+        if self.pings.due(now):
+            self.context.counters.inc("pings_sent")
+            self.subscriber.deliver(keepalive)
 
     def _timeout(self, reason: str, why: str) -> None:
         self.context.counters.inc(f"disconnected{{reason={reason}}}")

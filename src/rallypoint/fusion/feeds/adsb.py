@@ -25,6 +25,10 @@ NACP_EPU_M = {11: 3.0, 10: 10.0, 9: 30.0, 8: 92.6, 7: 185.2, 6: 555.6, 5: 926.0,
 """Estimated position uncertainty (95 % bound) per NACp category, DO-260B."""
 EPU_TO_SIGMA = 2.45
 """A 95 % horizontal bound is about 2.45 standard deviations of a circular normal error."""
+SAME_FIX_MS = 200
+"""Two polls showing one position at times this close are one fix: readsb writes ``now`` and
+``seen_pos`` with 0.1 s resolution, so one fix seen in two polls can land up to 0.2 s apart.
+A new position message comes at least 0.4 s after the last (ADS-B sends two a second)."""
 
 
 def nacp_sigma(feed_sigma_m: float, nac_p: Any) -> float:
@@ -53,7 +57,8 @@ class AircraftJsonDecoder:
 
     def __init__(self, feed: FeedConfig) -> None:
         self.feed = feed
-        self._last_ms: BoundedMap[str, int] = BoundedMap()
+        self._last: BoundedMap[str, tuple[int, float, float]] = BoundedMap()
+        """Identity → time, latitude and longitude of its newest reported fix."""
 
     def decode(self, data: bytes, received_ms: int) -> Decoded:
         """Every fresh aircraft position in the document, errors per bad aircraft entry."""
@@ -66,7 +71,7 @@ class AircraftJsonDecoder:
         if not isinstance(document, dict) or not isinstance(document.get("aircraft"), list):
             return error("no_aircraft_list")
         now = document.get("now")
-        now_ms = int(now * 1000) if isinstance(now, int | float) and math.isfinite(now) else received_ms
+        now_ms = round(now * 1000) if isinstance(now, int | float) and math.isfinite(now) else received_ms
         reports: list[Report] = []
         errors: list[str] = []
         skipped: list[str] = []
@@ -91,11 +96,15 @@ class AircraftJsonDecoder:
         seen_pos = entry.get("seen_pos", 0.0)
         if not _numbers(seen_pos) or seen_pos > MAX_POSITION_AGE_S:
             return ignored("old_position")
-        time_ms = now_ms - int(seen_pos * 1000)
-        last = self._last_ms.get(identity)
-        if last is not None and time_ms <= last:
+        # Rounded, not truncated: int() turns 0.3 s into 299 ms, so one fix read in two polls
+        # got two times a millisecond apart and was fused twice.
+        time_ms = now_ms - round(seen_pos * 1000)
+        last = self._last.get(identity)
+        if last is not None and (
+            time_ms <= last[0] or (time_ms - last[0] <= SAME_FIX_MS and (lat, lon) == last[1:])
+        ):
             return NOTHING
-        self._last_ms.put(identity, time_ms)
+        self._last.put(identity, (time_ms, lat, lon))
         return one(self._report(entry, identity, time_ms, received_ms, position=(lat, lon)))
 
     def _report(
@@ -112,6 +121,8 @@ class AircraftJsonDecoder:
         altitude = _number(entry.get("alt_geom", entry.get("alt_baro", entry.get("altitude"))))
         speed = _number(entry.get("gs", entry.get("speed")))
         track = _number(entry.get("track"))
+        # geom_rate pairs with alt_geom; baro_rate (or dump1090's vert_rate) is the fallback: ft/min
+        rate = _number(entry.get("geom_rate", entry.get("baro_rate", entry.get("vert_rate"))))
         callsign = str(entry.get("flight", "")).strip() or None
         attributes = {
             key: str(entry[key]) for key in ("squawk", "category", "type") if isinstance(entry.get(key), str)
@@ -131,6 +142,7 @@ class AircraftJsonDecoder:
             domain=Domain.AIR,
             callsign=callsign,
             attributes=MappingProxyType(attributes),
+            climb=feet(rate) / 60.0 if rate is not None else None,
         )
 
 

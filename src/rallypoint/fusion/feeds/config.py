@@ -15,16 +15,22 @@ the settings file itself: the settings loader reads only its ``[rallypoint]`` ta
 
     [fusion.aliases]
     "mmsi:227006760" = "uid:Rescue-3"
+
+The engine's tuning (per-domain process noise, deletion times, gates) is read from the same
+``[fusion]`` table by :mod:`rallypoint.fusion.feeds.tuning_table`.
 """
 
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from rallypoint.errors import ConfigError
+from rallypoint.fusion.feeds.tuning_table import parse_tuning
 from rallypoint.fusion.output import AFFILIATIONS
+from rallypoint.fusion.tuning import FusionConfig
 
 KINDS = {
     "adsb_json": "readsb/dump1090 aircraft.json polled over HTTP (url, interval_s)",
@@ -67,6 +73,8 @@ class FeedConfig:
     """Receiver (lat, lon) for single-message Mode S position decoding (``avr``)."""
     backoff_initial_s: float = 1.0
     backoff_max_s: float = 60.0
+    backoff_probe_s: float = 1.0
+    """While backing off, probe the source this often and restart as soon as it answers."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +88,12 @@ class FusionFileConfig:
     """Stale time of the fused CoT events."""
     min_emit_interval_s: float = 1.0
     """Per-track output rate limit (a significant change still goes out at once)."""
+    tuning: FusionConfig = field(default_factory=FusionConfig)
+    """Motion models per domain, gates and deletion times from ``[fusion]`` (aliases apart)."""
+
+    def engine_config(self) -> FusionConfig:
+        """The engine's configuration: the file's tuning with its aliases."""
+        return replace(self.tuning, aliases=MappingProxyType(dict(self.aliases)))
 
     def feed(self, name: str) -> FeedConfig:
         """The feed called ``name`` (ConfigError if the file has none)."""
@@ -119,6 +133,7 @@ def parse_fusion_config(data: Mapping[str, Any]) -> FusionFileConfig:
             aliases={str(key): str(value) for key, value in aliases.items()},
             stale_s=float(fusion.get("stale_s", 60.0)),
             min_emit_interval_s=float(fusion.get("min_emit_interval_s", 1.0)),
+            tuning=parse_tuning(fusion),
         )
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"[fusion]: {exc}") from exc
@@ -152,6 +167,7 @@ def parse_feed(raw: Any) -> FeedConfig:
             reference=_reference(table.get("reference")),
             backoff_initial_s=float(table.get("backoff_initial_s", 1.0)),
             backoff_max_s=float(table.get("backoff_max_s", 60.0)),
+            backoff_probe_s=float(table.get("backoff_probe_s", 1.0)),
         )
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"feed {name}: {exc}") from exc
@@ -165,8 +181,8 @@ def _check(feed: FeedConfig) -> None:
         problems.append(f"affiliation {feed.affiliation!r} is not one of {''.join(sorted(AFFILIATIONS))}")
     if not feed.groups:
         problems.append("groups must name at least one group")
-    if feed.sigma_m <= 0 or feed.interval_s <= 0 or feed.backoff_initial_s <= 0:
-        problems.append("sigma_m, interval_s and backoff_initial_s must be positive")
+    if min(feed.sigma_m, feed.interval_s, feed.backoff_initial_s, feed.backoff_probe_s) <= 0:
+        problems.append("sigma_m, interval_s, backoff_initial_s and backoff_probe_s must be positive")
     if feed.backoff_max_s < feed.backoff_initial_s:
         problems.append("backoff_max_s must be at least backoff_initial_s")
     if feed.kind == "adsb_json" and not feed.url.startswith(("http://", "https://")):

@@ -2,9 +2,10 @@
 
 Counter names (labels in braces, as :mod:`rallypoint.http.common.ops` renders them):
 ``feed_reports{feed}``, ``feed_errors{feed,reason}``, ``feed_ignored{feed,reason}``,
-``feed_connects{feed}``, ``feed_failures{feed,reason}``, ``feed_last_report_ms{feed}`` (the
-newest report's arrival time, which only grows); and the gauges ``feed_up{feed}`` /
-``feed_backoff{feed}``, 1 while the feed is in that state and 0 otherwise.
+``feed_connects{feed}``, ``feed_failures{feed,reason}``; and the gauges ``feed_up{feed}`` /
+``feed_backoff{feed}``, 1 while the feed is in that state and 0 otherwise, and
+``feed_last_report_ms{feed}``, the newest report's arrival time (Unix ms). That one is a
+gauge: it is a point in time, not a count, so a rate or a ``_total`` suffix means nothing.
 """
 
 from enum import StrEnum
@@ -49,9 +50,8 @@ class FeedHealth:
         if decoded.reports:
             self.reports += len(decoded.reports)
             self.counters.inc(f"feed_reports{{{self._label}}}", len(decoded.reports))
-            previous = self.last_report_ms or 0
-            if received_ms > previous:
-                self.counters.inc(f"feed_last_report_ms{{{self._label}}}", received_ms - previous)
+            if received_ms > (self.last_report_ms or 0):
+                self.counters.set_gauge(f"feed_last_report_ms{{{self._label}}}", received_ms)
                 self.last_report_ms = received_ms
         for reason in decoded.errors:
             self.error(reason)

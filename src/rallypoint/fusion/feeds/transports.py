@@ -7,7 +7,8 @@ supervisor (:mod:`rallypoint.fusion.feeds.runner`) decides when to try again.
 """
 
 import asyncio
-from collections.abc import Callable, Sequence
+import logging
+from collections.abc import Awaitable, Callable, Sequence
 
 import httpx
 
@@ -27,6 +28,8 @@ MAX_HTTP_BODY_BYTES = 16 * 1024 * 1024
 """Largest polled document read (a busy readsb's aircraft.json is about 1.5 MB)."""
 MAX_DATAGRAM_LINES = 64
 """NMEA sentences one UDP datagram may hold (AIS-catcher sends one to a few per datagram)."""
+HTTP_CLIENT_LOGGERS = ("httpx", "httpcore")
+"""Loggers of the HTTP client: httpx logs every request at INFO, one line per poll."""
 
 Decode = Callable[[str, int], Decoded]
 """A line decoder: (line, arrival time in ms) -> decoded."""
@@ -58,7 +61,10 @@ class FeedLink:
 async def connect(feed: FeedConfig) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """Open the feed's TCP connection (FeedDown if refused or unanswered)."""
     try:
-        return await asyncio.wait_for(asyncio.open_connection(feed.host, feed.port), CONNECT_TIMEOUT_S)
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow the cancellation
+        # that stops the feed when the connection completes in the same loop iteration.
+        async with asyncio.timeout(CONNECT_TIMEOUT_S):
+            return await asyncio.open_connection(feed.host, feed.port)
     except TimeoutError as exc:
         raise FeedDown(f"{feed.host}:{feed.port} did not answer", reason="timeout") from exc
     except OSError as exc:
@@ -156,6 +162,7 @@ def datagram_whole(link: FeedLink, decode: DecodeBytes) -> Callable[[bytes], Non
 async def poll_http(link: FeedLink, decode: DecodeBytes) -> None:
     """GET the feed's URL every ``interval_s`` and decode each body, until a request fails."""
     feed = link.feed
+    quiet_http_client_logs()
     async with httpx.AsyncClient(timeout=HTTP_TIMEOUT_S, follow_redirects=False) as client:
         while True:
             body = await _get(client, feed.url)
@@ -164,6 +171,49 @@ async def poll_http(link: FeedLink, decode: DecodeBytes) -> None:
             now = link.now_ms()
             link.deliver(decode(body, now), now)
             await asyncio.sleep(feed.interval_s)
+
+
+PROBE_TIMEOUT_S = 2.0
+"""A probe waits this long for an answer: it runs every ``backoff_probe_s`` during a back-off."""
+
+Probe = Callable[[FeedConfig], Awaitable[bool]]
+"""Does the feed's source answer again? Cheap and silent: no session, no login, no decoding."""
+
+
+async def probe_source(feed: FeedConfig) -> bool:
+    """True when the source answers: a TCP connect is accepted, or a GET returns 200.
+
+    A listening feed (UDP, pushed GeoJSON) has nothing to probe; it answers False and its
+    supervisor simply waits out the back-off.
+    """
+    try:
+        if feed.kind == "adsb_json":
+            async with (
+                httpx.AsyncClient(timeout=PROBE_TIMEOUT_S, follow_redirects=False) as client,
+                client.stream("GET", feed.url) as response,
+            ):
+                return response.status_code == 200
+        if feed.port and not feed.kind.endswith("_udp"):
+            async with asyncio.timeout(PROBE_TIMEOUT_S):
+                _, writer = await asyncio.open_connection(feed.host, feed.port)
+            writer.close()
+            return True
+    except (OSError, TimeoutError, httpx.HTTPError):
+        return False
+    return False
+
+
+def quiet_http_client_logs() -> None:
+    """Raise the HTTP client's loggers to WARNING unless the operator set a level for them.
+
+    A feed polled twice a second would otherwise fill the server log with one
+    ``HTTP Request: GET …`` line per poll, drowning everything else; failures still show, as
+    the feed's own warnings and its ``feed_failures`` counter.
+    """
+    for name in HTTP_CLIENT_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logging.WARNING)
 
 
 async def _get(client: httpx.AsyncClient, url: str) -> bytes:

@@ -1,28 +1,31 @@
-"""A fault-injecting TCP proxy on loopback, in user space (this machine's kernel has no netem).
+"""A fault-injecting TCP proxy on loopback, in user space (for kernels without ``netem``).
 
 Every client connection gets its own upstream connection to the server. Faults apply to
 all connections from the moment they are set: ``throttle`` limits server-to-client bytes
 per second (the proxy reads upstream no faster, so the server's send queue backs up as on a
-thin link), ``stall`` stops forwarding server-to-client, ``reset`` aborts every connection
-at both ends. The proxy is a middlebox: bytes its kernel has acknowledged and it has not
-forwarded are lost on a reset, exactly as a TCP-terminating middlebox would lose them, so
-the tests reset only between bursts, when it holds nothing.
+thin link), ``stall`` stops forwarding server-to-client until ``resume``, ``reset`` aborts
+every connection at both ends. When the server ends a connection (even killed), what the
+proxy has already read is still forwarded before the client's side is closed.
+
+The proxy is a middlebox: bytes its kernel has acknowledged and it has not forwarded are
+lost on a reset, exactly as a TCP-terminating middlebox would lose them, and the server
+counts them as delivered. Whoever resets it mid-stream measures the proxy, not the server;
+reset it when it holds nothing for the client (every message sent through it has arrived).
 """
 
 import asyncio
 import contextlib
-
-from tests.interop.clients import HOST
 
 CHUNK = 1024
 """Bytes forwarded per step: small, so throttling is smooth."""
 
 
 class FaultProxy:
-    """Listens on an ephemeral loopback port and forwards to ``HOST:target``."""
+    """Listens on an ephemeral port of ``host`` and forwards to ``host:target``."""
 
-    def __init__(self, target: int) -> None:
-        self._target = target
+    def __init__(self, host: str, target: int) -> None:
+        self.host = host
+        self.target = target
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -31,7 +34,8 @@ class FaultProxy:
         self._flowing.set()
 
     async def start(self) -> int:
-        self._server = await asyncio.start_server(self._accept, HOST, 0)
+        """Listen; return the port clients connect to."""
+        self._server = await asyncio.start_server(self._accept, self.host, 0)
         return int(self._server.sockets[0].getsockname()[1])
 
     def throttle(self, bytes_per_s: int | None) -> None:
@@ -59,15 +63,27 @@ class FaultProxy:
                 await task
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection(HOST, self._target)
+        try:
+            up_reader, up_writer = await asyncio.open_connection(self.host, self.target)
+        except OSError:  # the server is down (killed, restarting): the client sees a reset
+            writer.transport.abort()
+            return
         self._writers |= {writer, up_writer}
         downstream = asyncio.create_task(self._pump(up_reader, writer, throttled=True))
         upstream = asyncio.create_task(self._pump(reader, up_writer, throttled=False))
         self._tasks |= {downstream, upstream}
-        await asyncio.wait({downstream, upstream}, return_when=asyncio.FIRST_COMPLETED)
-        for end in (writer, up_writer):
-            end.transport.abort()
-            self._writers.discard(end)
+        try:
+            await asyncio.wait({downstream, upstream}, return_when=asyncio.FIRST_COMPLETED)
+            if downstream.done() and not upstream.done():  # the server ended: the client gets the rest
+                with contextlib.suppress(ConnectionError):
+                    await writer.drain()
+        finally:
+            for task in (downstream, upstream):
+                task.cancel()
+                self._tasks.discard(task)
+            for end in (writer, up_writer):
+                end.transport.abort()
+                self._writers.discard(end)
 
     async def _pump(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, throttled: bool
@@ -82,6 +98,4 @@ class FaultProxy:
                 writer.write(chunk)
                 await writer.drain()
                 if throttled and self.bytes_per_s:
-                    await asyncio.sleep(
-                        len(chunk) / self.bytes_per_s
-                    )  # the fault itself, not a wait for an event
+                    await asyncio.sleep(len(chunk) / self.bytes_per_s)  # the fault itself, not a wait

@@ -1,0 +1,1 @@
+"""Cluster mode: nodes share routed events over NATS JetStream and keep one PostgreSQL store."""

@@ -1,0 +1,340 @@
+"""The cluster bus: thin asyncio glue between this node's router and NATS JetStream.
+
+Publishing: the router tells :meth:`ClusterBus.publish` about every event it routed (and
+every departure); the event is encoded once (``cluster.envelope``) and queued, and one task
+publishes the queue in order on ``rallypoint.<cluster>.<node>``, which the JetStream stream
+stream ``RALLYPOINT_<cluster>`` keeps. While NATS is unreachable the queue waits (bounded) and is published,
+in order, once the client has reconnected.
+
+Receiving: one push consumer per node reads every node's subject from the stream, in stream
+order, and hands each foreign event to :class:`~rallypoint.router.remote.Peers`, which routes
+it to this node's clients only: nothing is published again, so nothing echoes. After a
+reconnection (NATS restarted) the consumer is made again from the last stream sequence seen,
+so what others published meanwhile still arrives; message ids seen already are dropped.
+"""
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import secrets
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import nats.errors
+import nats.js.errors
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from nats.js import JetStreamContext, api
+
+from rallypoint.cluster.envelope import KIND_DEPARTED, KIND_REVOKED, decode, encode_headers
+from rallypoint.cluster.revocations import SharedRevocations
+from rallypoint.cot.xml import XmlLimits, parse_event, serialize_event
+from rallypoint.errors import ClusterError, ConfigError, ProtocolError
+from rallypoint.router.message import Outbound
+from rallypoint.router.registry import Subscriber
+from rallypoint.router.remote import Peers, RemoteSender, describe_sender
+from rallypoint.router.router import Router
+from rallypoint.router.stats import Counters
+from rallypoint.tasks import TaskSet
+
+log = logging.getLogger(__name__)
+
+STREAM_PREFIX = "RALLYPOINT_"
+SUBJECT_PREFIX = "rallypoint"
+STREAM_MAX_AGE_S = 3600.0
+"""Events stay in the stream an hour: a node that was cut off longer rebuilds from PostgreSQL."""
+STREAM_MAX_BYTES = 1024 * 1024 * 1024
+DUPLICATE_WINDOW_S = 120.0
+"""JetStream drops a message whose ``Nats-Msg-Id`` it stored this recently (a republish)."""
+CONNECT_TIMEOUT_S = 5.0
+"""How long ``serve`` tries to reach NATS at start before it refuses to run."""
+RECONNECT_WAIT_S = 1
+"""Seconds between reconnection attempts (an int: the NATS client declares it so)."""
+RECONNECT_BUFFER_BYTES = 64 * 1024 * 1024
+"""What the NATS client buffers while it reconnects (beyond it, publishing waits)."""
+MAX_QUEUED_PUBLISHES = 100_000
+"""Events routed here and not yet handed to NATS; past it new ones are not shared (counted)."""
+MAX_REMEMBERED_IDS = 100_000
+"""Message ids of routed remote events remembered, to drop redeliveries."""
+START_MARGIN_MS = 30_000
+"""At start the consumer reads the stream from this long before the store was read: what the
+store's write-behind had not written yet, and clock skew between nodes (replays are idempotent)."""
+HEARTBEAT_S = 2.0
+"""Each node says it is alive this often, on core NATS beside the stream (not stored)."""
+NODE_TIMEOUT_MS = 10_000
+"""A node not heard from this long, while this one is connected, is taken for gone (killed, cut
+off): its devices left (``Peers.node_lost``), so their mail is kept for wherever they return."""
+RETRIED = (nats.errors.OutboundBufferLimitError, nats.errors.ConnectionReconnectingError)
+"""Publishing errors after which the event stays at the head of the queue and is tried again."""
+
+
+class ClusterBus:
+    """One node's connection to the cluster (see the module docstring)."""
+
+    def __init__(
+        self,
+        router: Router,
+        *,
+        cluster: str,
+        node: str,
+        urls: str,
+        limits: XmlLimits,
+        now_ms: Callable[[], int],
+    ) -> None:
+        self.node = node
+        self._stream = f"{STREAM_PREFIX}{cluster}"
+        self._subjects = f"{SUBJECT_PREFIX}.{cluster}.*"
+        self._router = router
+        self._servers = [url.strip() for url in urls.split(",") if url.strip()]
+        self._limits = limits
+        self._now_ms = now_ms
+        self._counters: Counters = router.counters
+        self.peers = Peers(router)
+        self._subject = f"{SUBJECT_PREFIX}.{cluster}.{node}"
+        self._alive_subject = f"{SUBJECT_PREFIX}.{cluster}.alive.{node}"
+        self._alive_all = f"{SUBJECT_PREFIX}.{cluster}.alive.*"
+        self._heard: dict[str, int] = {}
+        """Other nodes, and when one of their events or heartbeats last arrived (wall ms)."""
+        self.heartbeat_s = HEARTBEAT_S
+        self.revocations: SharedRevocations | None = None
+        """Set by the server when this node has an identity store: revocations cross the bus."""
+        self._boot = secrets.token_hex(4)
+        """Distinguishes this run's message ids from those of an earlier run of the same node."""
+        self._sequence = itertools.count(1).__next__
+        self._queue: deque[tuple[bytes, dict[str, str]]] = deque()
+        self._queued = asyncio.Event()
+        self._connected = asyncio.Event()
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._last_stream_seq = 0
+        self._since_ms = 0
+        self._nc: Client | None = None
+        self._js: JetStreamContext | None = None
+        self._subscription: Subscription | None = None
+        self._tasks = TaskSet("cluster")
+
+    @property
+    def ready(self) -> bool:
+        """Connected to NATS and reading the stream (``/health``, tests)."""
+        return self._connected.is_set() and self._subscription is not None
+
+    async def start(self, since_ms: int) -> None:
+        """Connect (:class:`ConfigError` if NATS cannot be reached), make sure the stream exists,
+        read it from ``since_ms`` on, and share what the router routes from now on."""
+        self._since_ms = since_ms - START_MARGIN_MS
+        nc = Client()
+        try:
+            async with asyncio.timeout(CONNECT_TIMEOUT_S):
+                await nc.connect(
+                    servers=self._servers,
+                    name=f"rallypoint {self.node}",
+                    max_reconnect_attempts=-1,
+                    reconnect_time_wait=RECONNECT_WAIT_S,
+                    pending_size=RECONNECT_BUFFER_BYTES,
+                    error_cb=self._error,
+                    disconnected_cb=self._disconnected,
+                    reconnected_cb=self._reconnected,
+                )
+        except (TimeoutError, OSError, nats.errors.Error) as exc:
+            await nc.close()
+            reason = str(exc) or f"no answer in {CONNECT_TIMEOUT_S:g} s"
+            raise ConfigError(f"cannot reach NATS at {', '.join(self._servers)}: {reason}") from exc
+        self._nc, self._js = nc, nc.jetstream()
+        try:
+            await self._ensure_stream()
+            await self._subscribe()
+            await nc.subscribe(self._alive_all, cb=self._heartbeat)  # the client renews it on reconnection
+        except nats.errors.Error as exc:
+            await nc.close()
+            raise ConfigError(f"NATS at {', '.join(self._servers)} has no usable JetStream: {exc}") from exc
+        self._connected.set()
+        self._tasks.spawn(self._publish_queued(), name="rallypoint-cluster-publish")
+        if self.revocations is not None:
+            self.revocations.start()
+        self._router.on_publish = self.publish
+        log.info("cluster node %s on %s", self.node, ", ".join(self._servers))
+
+    async def stop(self) -> None:
+        """Stop sharing, publish what is queued (if NATS is there), and disconnect."""
+        if self._router.on_publish == self.publish:
+            self._router.on_publish = None
+        if self.revocations is not None:
+            self.revocations.stop()
+        await self._tasks.stop()
+        nc, self._nc = self._nc, None
+        if nc is None:
+            return
+        if nc.is_connected:
+            for payload, headers in self._queue:
+                with contextlib.suppress(nats.errors.Error):
+                    await nc.publish(self._subject, payload, headers=headers)
+        with contextlib.suppress(nats.errors.Error):
+            await nc.drain()
+        await nc.close()
+
+    def publish(self, message: Outbound, sender: Subscriber, departed: bool) -> None:
+        """The router's hook: queue one routed event for the other nodes (never blocks)."""
+        if len(self._queue) >= MAX_QUEUED_PUBLISHES:
+            self._counters.inc("cluster_dropped{reason=queue_full}")
+            return
+        event = message.event
+        payload = (
+            serialize_event(event) if event.detail is not None and event.detail.has_marti else message.xml
+        )
+        msg_id = f"{self.node}.{self._boot}.{self._sequence()}"
+        self._queue.append(
+            (payload, encode_headers(msg_id, describe_sender(sender, self.node), departed=departed))
+        )
+        self._queued.set()
+
+    def publish_revocation(self, user: str) -> None:
+        """Queue the news that ``user``'s certificates were revoked on this node."""
+        sender = RemoteSender(self.node, 0, user, None, None, None, frozenset(), frozenset())
+        msg_id = f"{self.node}.{self._boot}.{self._sequence()}"
+        self._queue.append((b"", encode_headers(msg_id, sender, departed=False, kind=KIND_REVOKED)))
+        self._queued.set()
+
+    async def _publish_queued(self) -> None:
+        while True:
+            await self._queued.wait()
+            self._queued.clear()
+            while self._queue:
+                await self._connected.wait()
+                assert self._nc is not None
+                payload, headers = self._queue[0]
+                try:
+                    await self._nc.publish(self._subject, payload, headers=headers)
+                except nats.errors.Error as exc:
+                    if isinstance(exc, RETRIED):
+                        await asyncio.sleep(RECONNECT_WAIT_S)  # kept at the head; sent once reconnected
+                        continue
+                    self._counters.inc("cluster_dropped{reason=publish_failed}")
+                    log.warning("cluster: event not shared: %s", exc)
+                self._queue.popleft()
+                self._counters.inc("cluster_published")
+
+    async def _ensure_stream(self) -> None:
+        assert self._js is not None
+        config = api.StreamConfig(
+            name=self._stream,
+            subjects=[self._subjects],
+            retention=api.RetentionPolicy.LIMITS,
+            max_age=STREAM_MAX_AGE_S,
+            max_bytes=STREAM_MAX_BYTES,
+            duplicate_window=DUPLICATE_WINDOW_S,
+            storage=api.StorageType.FILE,
+        )
+        try:
+            await self._js.add_stream(config)
+        except nats.js.errors.BadRequestError:
+            await self._js.update_stream(config)  # made by an older node with other limits
+
+    async def _subscribe(self) -> None:
+        """A push consumer from just after the last event seen (at start: from ``since``)."""
+        assert self._js is not None
+        if self._last_stream_seq:
+            config = api.ConsumerConfig(
+                deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=self._last_stream_seq + 1
+            )
+        else:
+            config = api.ConsumerConfig(
+                deliver_policy=api.DeliverPolicy.BY_START_TIME,
+                opt_start_time=datetime.fromtimestamp(self._since_ms / 1000, UTC),
+            )
+        config.ack_policy = api.AckPolicy.NONE
+        config.inactive_threshold = 60.0
+        self._subscription = await self._js.subscribe(
+            self._subjects, stream=self._stream, cb=self._received, config=config
+        )
+
+    async def _received(self, msg: Msg) -> None:
+        self._last_stream_seq = max(self._last_stream_seq, msg.metadata.sequence.stream)
+        if msg.subject == self._subject:
+            return  # our own: routed here already
+        try:
+            envelope = decode(msg.headers, msg.data)
+            if envelope.msg_id in self._seen:
+                self._counters.inc("cluster_duplicate")
+                return
+            if envelope.kind == KIND_REVOKED:
+                self._seen[envelope.msg_id] = None
+                self._revoked(envelope.sender)
+                return
+            event = parse_event(envelope.payload, self._limits)
+        except (ClusterError, ProtocolError) as exc:
+            self._counters.inc("cluster_refused")
+            log.warning("cluster: message on %s refused: %s", msg.subject, exc)
+            return
+        self._heard[envelope.sender.node] = self._now_ms()
+        self._seen[envelope.msg_id] = None
+        if len(self._seen) > MAX_REMEMBERED_IDS:
+            self._seen.popitem(last=False)
+        self._counters.inc("cluster_received")
+        if envelope.kind == KIND_DEPARTED:
+            self.peers.departed(envelope.sender, event, self._now_ms())
+        else:
+            self.peers.route(envelope.sender, event, envelope.payload, self._now_ms())
+
+    def _revoked(self, sender: RemoteSender) -> None:
+        if self.revocations is not None and sender.identity is not None:
+            now = datetime.fromtimestamp(self._now_ms() / 1000, UTC)
+            self.revocations.apply(sender.identity, sender.node, now)
+
+    def tick(self, now_ms: int) -> None:
+        """The server's timer, every :attr:`heartbeat_s`: say this node is alive, and let the
+        devices of nodes silent for :data:`NODE_TIMEOUT_MS` go. Not while NATS is away: then
+        every node is silent to this one and none of them is gone."""
+        if not self.ready or self._nc is None:
+            return
+        self._tasks.spawn(self._say_alive(self._nc), name="rallypoint-cluster-heartbeat")
+        for node, heard in list(self._heard.items()):
+            if now_ms - heard > NODE_TIMEOUT_MS:
+                del self._heard[node]
+                devices = self.peers.node_lost(node, now_ms)
+                self._counters.inc("cluster_node_lost")
+                log.warning("cluster: node %s silent for %d s: its %d device(s) taken as departed",
+                            node, NODE_TIMEOUT_MS // 1000, devices)  # fmt: skip
+
+    async def _say_alive(self, nc: Client) -> None:
+        with contextlib.suppress(nats.errors.Error):
+            await nc.publish(self._alive_subject, b"")
+
+    async def _heartbeat(self, msg: Msg) -> None:
+        node = msg.subject.rsplit(".", 1)[-1]
+        if node != self.node:
+            self._heard[node] = self._now_ms()
+
+    async def _error(self, exc: Exception) -> None:
+        if self._nc is not None:  # at start, an unreachable NATS is one ConfigError, not a log line per try
+            log.warning("cluster: NATS: %s", exc)
+
+    async def _disconnected(self) -> None:
+        self._connected.clear()
+        if self._nc is None:
+            return  # never connected (start refuses) or stopping
+        log.warning("cluster: disconnected from NATS; reconnecting")
+
+    async def _reconnected(self) -> None:
+        """NATS is back (perhaps restarted): the stream and this node's consumer again, then publish."""
+        self._tasks.spawn(self._resume(), name="rallypoint-cluster-resume")
+
+    async def _resume(self) -> None:
+        old, self._subscription = self._subscription, None
+        if old is not None:
+            with contextlib.suppress(nats.errors.Error):
+                await old.unsubscribe()
+        while self._nc is not None and self._nc.is_connected:
+            try:
+                await self._ensure_stream()
+                await self._subscribe()
+                break
+            except (TimeoutError, nats.errors.Error) as exc:  # JetStream not ready yet after a restart
+                log.warning("cluster: cannot read the stream again yet: %s", exc)
+                await asyncio.sleep(RECONNECT_WAIT_S)
+        else:
+            return  # disconnected again: the next reconnection resumes
+        self._heard = dict.fromkeys(self._heard, self._now_ms())  # silent only because we were away
+        self._connected.set()
+        log.info("cluster: reconnected to NATS; reading from stream sequence %d", self._last_stream_seq + 1)

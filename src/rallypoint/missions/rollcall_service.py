@@ -1,0 +1,361 @@
+"""The roll call component: asks the devices, hears their answers, raises the overdue alarm.
+
+Starting a roll call picks the devices of the device register that share a group with the
+caller (and are of the team asked, if one is), journals the roll call, then sends each a
+GeoChat request with ``send_to``: a connected device gets it at once, an offline one from its
+durable mailbox when it returns. A router observer (on the routing path: quick, never raises)
+takes two things from traffic: position reports of the devices being asked (the "no position
+for N minutes" column), and check-in chats, queued to a job that journals the answer off the
+routing path. An answer counts only for the device the chat came from (the connection's
+bound uid, never a uid the chat names) and only for a roll call that asked that device. The
+timer's tick raises the overdue alert once per roll call (journaled, so a restart does not
+raise it twice) and tells the pages when a member's position goes stale.
+"""
+
+import asyncio
+import contextlib
+import functools
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from rallypoint.cot import types
+from rallypoint.cot.event import Detail
+from rallypoint.cot.xml import XmlLimits, detail_tree
+from rallypoint.errors import (
+    InvalidMissionRequest,
+    MissionConflict,
+    MissionError,
+    MissionNotFound,
+    MissionsUnavailable,
+    ProtocolError,
+    StoreError,
+)
+from rallypoint.missions import rollcall as model
+from rallypoint.missions.notify import SERVER_CALLSIGN, alert_chat
+from rallypoint.missions.rollcall import RollCall, RollCallBook, rollcall_json
+from rallypoint.router.host import Host
+from rallypoint.router.jobs import JobQueue
+from rallypoint.router.message import Outbound
+from rallypoint.router.registry import Subscriber
+from rallypoint.store.base import Store
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[frozenset[str], dict[str, Any]], None]
+"""Told (roll call groups, message) after every change: the web live feed subscribes here."""
+
+MAX_QUEUED_ANSWERS = 10_000
+"""Check-ins waiting for the journal at most; past it they are dropped and counted."""
+REPLAY_PAGE = 10_000
+TICK_MS = 5_000
+"""How often open roll calls are looked at when no deadline is nearer (positions going stale)."""
+POSITION_PREFIX = "a-"
+
+
+class RollCallService:
+    """The server component for roll calls (see the module docstring)."""
+
+    def __init__(self, host: Host) -> None:
+        self.host = host
+        self.book = RollCallBook()
+        self.listeners: list[Listener] = []
+        self.lock = asyncio.Lock()
+        """Held from the check to the announcement of every change."""
+        self._jobs = JobQueue("rallypoint-rollcall", MAX_QUEUED_ANSWERS, (MissionError,), self._refused)
+        self._positions: dict[str, int] = {}
+        """Last position report (ms) of every device an open roll call asks."""
+        self._asked: frozenset[str] = frozenset()
+        """Every device an open roll call asks: the observer's one cheap test."""
+        self._lost: dict[str, frozenset[str]] = {}
+        """Per open roll call, the members without a position when the pages were last told."""
+        settings = host.settings
+        self._limits = XmlLimits(settings.max_event_bytes, settings.max_xml_depth)
+        self.ready = False
+
+    # lifecycle (Component)
+
+    async def start(self) -> None:
+        store = self.host.store()
+        if store is None:
+            log.warning("roll calls: no store, the roll call API answers 503")
+            return
+        after = 0
+        while True:
+            entries = await store.read_journal(model.STREAM_PREFIX, after_id=after, limit=REPLAY_PAGE)
+            for entry in entries:
+                self._replay(entry.stream, entry.time, entry.body)
+            if len(entries) < REPLAY_PAGE:
+                break
+            after = entries[-1].id
+        self._refresh_asked()
+        self.ready = True
+        self.host.router.server_names.update({self.host.settings.server_id, SERVER_CALLSIGN})
+        self.host.router.observers.append(self.observe)
+        self._jobs.start()
+        log.info("roll calls: %d kept, %d open", len(self.book.rollcalls), len(self.book.open()))
+
+    def _replay(self, stream: str, time: int, text: str) -> None:
+        try:
+            body = json.loads(text)
+            if isinstance(body, dict):
+                self.book.apply(stream.removeprefix(model.STREAM_PREFIX), time, body)
+        except (ValueError, KeyError, TypeError) as exc:
+            log.error("roll calls: journal entry of %s not applied: %s", stream, exc)
+
+    async def stop(self) -> None:
+        with contextlib.suppress(ValueError):
+            self.host.router.observers.remove(self.observe)
+        await self._jobs.stop()
+        self.ready = False
+
+    async def drain(self) -> None:
+        """Return once every queued answer is journaled (tests, shutdown)."""
+        await self._jobs.drain()
+
+    def tick(self, now_ms: int) -> int | None:
+        """Raise the overdue alert of roll calls past their deadline; tell the pages of positions
+        gone stale; due again at the nearest deadline or after :data:`TICK_MS`."""
+        if not self.ready:
+            return None
+        due = now_ms + TICK_MS
+        for rollcall in self.book.open():
+            if now_ms >= rollcall.deadline and not rollcall.overdue_raised and rollcall.waiting():
+                rollcall.overdue_raised = True  # at once, so the next tick does not queue it again
+                if not self._jobs.put(functools.partial(self._raise_overdue, rollcall)):
+                    self.host.counters.inc("rollcall_alerts_dropped")
+            elif now_ms < rollcall.deadline:
+                due = min(due, rollcall.deadline)
+            lost = self._lost_members(rollcall, now_ms)
+            if lost != self._lost.get(rollcall.id):
+                self._lost[rollcall.id] = lost
+                self._tell(rollcall, now_ms)
+        return due
+
+    def _refused(self, exc: Exception) -> None:
+        self.host.counters.inc("rollcall_answer_refused")
+        log.info("roll calls: %s", exc)
+
+    # reading
+
+    def store(self) -> Store:
+        store = self.host.store()
+        if store is None or not self.ready:
+            raise MissionsUnavailable("roll calls are unavailable: the store is closed")
+        return store
+
+    def visible(self, groups: frozenset[str]) -> list[RollCall]:
+        """Roll calls sharing a group with ``groups``, newest first."""
+        self.store()
+        return [r for r in reversed(self.book.rollcalls.values()) if not r.groups.isdisjoint(groups)]
+
+    def get(self, rollcall_id: str, groups: frozenset[str]) -> RollCall:
+        """The roll call, if ``groups`` may see it (else :class:`MissionNotFound`, as if absent)."""
+        self.store()
+        rollcall = self.book.rollcalls.get(rollcall_id)
+        if rollcall is None or rollcall.groups.isdisjoint(groups):
+            raise MissionNotFound(f"no roll call {rollcall_id!r}")
+        return rollcall
+
+    def json(self, rollcall: RollCall, now: int | None = None) -> dict[str, Any]:
+        return rollcall_json(rollcall, self.host.now_ms() if now is None else now, self.last_position)
+
+    def last_position(self, uid: str) -> int | None:
+        """The newest of the position this service saw and the one in the situation cache."""
+        seen = self._positions.get(uid)
+        entry = self.host.router.cache.get(uid)
+        cached = entry.message.event.time if entry is not None else None
+        known = [t for t in (seen, cached) if t is not None]
+        return max(known) if known else None
+
+    # changes
+
+    async def start_rollcall(
+        self, author: str, groups: frozenset[str], team: str | None, deadline_s: int, no_position_min: int
+    ) -> RollCall:
+        """Ask every device of ``groups`` (of ``team``, if given) to check in."""
+        self.store()
+        members = self._scope(groups, team)
+        if not members:
+            raise InvalidMissionRequest(f"no device of {'team ' + team if team else 'your groups'} is known")
+        async with self.lock:
+            if len(self.book.open()) >= model.MAX_OPEN:
+                raise MissionConflict(f"{model.MAX_OPEN} roll calls are open: cancel some first")
+            body = {
+                "op": "start",
+                "groups": sorted(groups),
+                "team": team,
+                "author": author,
+                "deadlineSeconds": deadline_s,
+                "noPositionMinutes": no_position_min,
+                "members": members,
+            }
+            rollcall_id = uuid.uuid4().hex
+            rollcall = await self._commit(rollcall_id, author, body)
+            assert rollcall is not None
+        now = rollcall.started
+        text = model.request_text(rollcall)
+        for uid in rollcall.members:
+            self.host.send_to(uid, alert_chat(self.host.settings.server_id, uid, text, now))
+        self.host.counters.inc("rollcall_started")
+        return rollcall
+
+    def _scope(self, groups: frozenset[str], team: str | None) -> list[tuple[str, str | None, str | None]]:
+        devices = [
+            d
+            for d in self.host.router.devices.devices()
+            if not d.groups.isdisjoint(groups) and (team is None or d.team == team)
+        ]
+        if len(devices) > model.MAX_MEMBERS:
+            raise InvalidMissionRequest(f"a roll call asks at most {model.MAX_MEMBERS} devices: name a team")
+        return sorted((d.uid, d.callsign, d.team) for d in devices)
+
+    async def cancel(self, rollcall: RollCall, author: str) -> RollCall:
+        async with self.lock:
+            if rollcall.state != model.OPEN:
+                raise MissionConflict(f"roll call {rollcall.code} is {rollcall.state}")
+            await self._commit(rollcall.id, author, {"op": "cancel"})
+        text = model.cancel_text(rollcall)
+        now = self.host.now_ms()
+        for uid, member in rollcall.members.items():
+            if member.answered is None:
+                self.host.send_to(uid, alert_chat(self.host.settings.server_id, uid, text, now))
+        return rollcall
+
+    async def answer(self, uid: str, groups: frozenset[str], code: str | None, text: str) -> list[RollCall]:
+        """``uid`` (the device a chat came from) checks in; the roll calls it answered."""
+        async with self.lock:
+            if code is not None:
+                named = self.book.by_code(code)
+                candidates = [] if named is None else [named]
+            else:
+                candidates = self.book.open()
+            asked = [r for r in candidates if uid in r.members and not r.groups.isdisjoint(groups)]
+            if code is not None and not asked:
+                raise MissionNotFound(f"{uid} is not asked by an open roll call {model.CODE_PREFIX}{code}")
+            answered = []
+            for rollcall in asked:
+                if rollcall.members[uid].answered is None:
+                    body = {"op": "answer", "uid": uid, "text": text[: model.MAX_ANSWER_CHARS]}
+                    await self._commit(rollcall.id, uid, body)
+                    answered.append(rollcall)
+        return answered
+
+    async def account(self, rollcall: RollCall, uid: str, author: str, note: str) -> RollCall:
+        """The command post accounts for a member itself (seen in person, checked in by radio)."""
+        async with self.lock:
+            if rollcall.state != model.OPEN:
+                raise MissionConflict(f"roll call {rollcall.code} is {rollcall.state}")
+            member = rollcall.members.get(uid)
+            if member is None:
+                raise MissionNotFound(f"{uid} is not asked by roll call {rollcall.code}")
+            if member.answered is None:
+                text = f"accounted for by {author}" + (f": {note}" if note else "")
+                body = {"op": "answer", "uid": uid, "text": text[: model.MAX_ANSWER_CHARS]}
+                await self._commit(rollcall.id, author, body)
+        return rollcall
+
+    async def _raise_overdue(self, rollcall: RollCall) -> None:
+        async with self.lock:
+            if rollcall.state != model.OPEN:
+                return
+            await self._commit(rollcall.id, None, {"op": "overdue"})
+        now = self.host.now_ms()
+        overdue = rollcall.overdue(now)
+        self.host.counters.inc("rollcall_overdue")
+        log.warning("roll call %s: %d devices overdue", rollcall.code, len(overdue))
+        alarm = {
+            "type": "rollcall-overdue",
+            "id": rollcall.id,
+            "code": rollcall.code,
+            "overdue": [m.callsign or m.uid for m in overdue],
+        }
+        self._notify(rollcall.groups, alarm)
+
+    async def _commit(self, rollcall_id: str, author: str | None, body: dict[str, Any]) -> RollCall | None:
+        """Journal one change, apply it, tell the pages; the caller holds :attr:`lock`."""
+        store = self.store()
+        now = self.host.now_ms()
+        stream = model.STREAM_PREFIX + rollcall_id
+        try:
+            await store.append_journal(stream, now, author, json.dumps(body, separators=(",", ":")))
+        except StoreError as exc:
+            raise MissionsUnavailable(f"the roll call could not be stored: {exc}") from exc
+        rollcall = self.book.apply(rollcall_id, now, body)
+        if body["op"] in ("start", "cancel"):
+            self._refresh_asked()
+        if rollcall is not None:
+            self._tell(rollcall, now)
+        return rollcall
+
+    def _refresh_asked(self) -> None:
+        self._asked = frozenset(uid for r in self.book.open() for uid in r.members)
+        self._positions = {uid: t for uid, t in self._positions.items() if uid in self._asked}
+        self._lost = {r.id: lost for r in self.book.open() if (lost := self._lost.get(r.id)) is not None}
+
+    def _tell(self, rollcall: RollCall, now: int) -> None:
+        self._notify(rollcall.groups, {"type": "rollcall", "rollcall": self.json(rollcall, now)})
+
+    def _notify(self, groups: frozenset[str], message: dict[str, Any]) -> None:
+        for listener in list(self.listeners):
+            try:
+                listener(groups, message)
+            except Exception:  # the boundary of code we do not own (the web live feed)
+                log.exception("roll calls: listener %r failed", listener)
+
+    def _lost_members(self, rollcall: RollCall, now: int) -> frozenset[str]:
+        return frozenset(
+            uid
+            for uid in rollcall.members
+            if (seen := self.last_position(uid)) is None or now - seen >= rollcall.no_position_ms
+        )
+
+    # the observer
+
+    def observe(self, message: Outbound, subscriber: Subscriber) -> None:
+        """Positions of asked devices and check-in chats (see the module docstring)."""
+        event = message.event
+        uid = subscriber.uid
+        asked = uid is not None and uid in self._asked
+        if event.type.startswith(POSITION_PREFIX):
+            if asked and event.uid == uid:
+                self._positions[event.uid] = self.host.now_ms()  # our clock: a device's may be off
+            return
+        detail = event.detail
+        if event.type != types.CHAT or detail is None:
+            return
+        if not asked and model.CODE_PREFIX not in detail.xml.upper():
+            return  # only an asked device's chats are read, and codes from others counted
+        text = self._remarks(detail)
+        found = model.find_answer(text)
+        if found is None:
+            return
+        code = found if isinstance(found, str) else None
+        if uid is None or not asked:
+            if code is not None:  # a code from a device no open roll call asks: not its to answer
+                self.host.counters.inc("rollcall_answer_refused")
+            return
+        groups = subscriber.in_groups
+        if not self._jobs.put(lambda: self._answered(uid, groups, code, text)):
+            self.host.counters.inc("rollcall_answers_dropped")
+
+    async def _answered(self, uid: str, groups: frozenset[str], code: str | None, text: str) -> None:
+        """Journal the check-in, then tell the device it counted (its user sees the reply arrive)."""
+        answered = await self.answer(uid, groups, code, text)
+        if answered:
+            self.host.counters.inc("rollcall_answered")
+            now = self.host.now_ms()
+            receipt = model.receipt_text(answered)
+            self.host.send_to(uid, alert_chat(self.host.settings.server_id, uid, receipt, now))
+
+    def _remarks(self, detail: Detail) -> str:
+        try:
+            element = detail_tree(detail, self._limits).find("remarks")
+        except ProtocolError:
+            return ""
+        return "" if element is None else "".join(str(text) for text in element.itertext())
+
+
+__all__ = ["RollCallService"]
