@@ -27,6 +27,12 @@ from rallypoint.pki.identities import CertificateRecord
 from rallypoint.pki.keystores import client_keystore, new_password
 from rallypoint.pki.package import write_connection_package, write_enrollment_package
 from rallypoint.pki.paths import audit_path
+from rallypoint.pki.qr import enrollment_link, write_enrollment_qr
+
+TAK_ENROLLMENT_PORT = 8446
+"""The port ATAK and iTAK enroll on after scanning a QR code (the link cannot name another)."""
+TAK_STREAMING_PORT = 8089
+"""The TLS streaming port those clients then connect to by default."""
 
 PKI_COMMANDS = frozenset({"ca", "cert", "user", "package", "audit"})
 """Top-level command names handled by :func:`run_pki_command`."""
@@ -82,6 +88,11 @@ def add_pki_parsers(commands: Any) -> None:
     package.add_argument("--enrollment", action="store_true", help="no certificate: the user enrolls instead")
     package.add_argument("--host", help="address clients connect to (default: first of setting hostnames)")
     package.add_argument("--out", type=Path, default=Path(), help="directory for the zip (default: .)")
+    package.add_argument(
+        "--qr",
+        action="store_true",
+        help="instead of a zip: a QR code ATAK/iTAK scan to enroll as NAME (asks NAME's password)",
+    )
     leaf(branch("audit", "the audit log"), "verify", _audit_verify, "check the audit log's hash chain")
 
 
@@ -224,6 +235,8 @@ def _package(admin: Admin, args: argparse.Namespace) -> int:
             f"warning: {host} is not among the server certificate's names ({settings.hostnames})",
             file=sys.stderr,
         )
+    if args.qr:
+        return _package_qr(admin, args, host)
     password = new_password()
     if args.enrollment:
         authority = admin.authority()
@@ -253,6 +266,31 @@ def _package(admin: Admin, args: argparse.Namespace) -> int:
         )
     print(f"wrote {path}")
     print(f"package password (shown once): {password}")
+    return 0
+
+
+def _package_qr(admin: Admin, args: argparse.Namespace, host: str) -> int:
+    """Print and write (``NAME-enroll.png``) the enrollment QR code of user NAME, whose password
+    is checked first: a code with a wrong password would only fail on the device."""
+    settings = admin.settings
+    if settings.enrollment_port is None:
+        raise PkiError("enrollment is off (setting enrollment_port), so a QR code has nothing to enroll on")
+    for setting, port, expected in (
+        ("enrollment_port", settings.enrollment_port, TAK_ENROLLMENT_PORT),
+        ("tls_port", settings.tls_port, TAK_STREAMING_PORT),
+    ):
+        if port != expected:
+            print(f"warning: {setting} is {port}; clients that scan the code use {expected}", file=sys.stderr)
+    password = read_password(sys.stdin)
+    with admin.store() as store:
+        name = existing_user(store, args.name).name
+        if store.authenticate(name, password) is None:
+            raise PkiError(f"wrong password for {name}, or {name} is disabled")
+    png = args.out / f"{name}-enroll.png"
+    refuse_existing([png])
+    print(write_enrollment_qr(enrollment_link(host, name, password), png), end="")
+    admin.audit.append("enrollment_qr_written", admin.now, user=name)
+    print(f"wrote {png} (it holds {name}'s password: hand it over, then delete it)")
     return 0
 
 

@@ -33,6 +33,8 @@ class ActiveAlert(NamedTuple):
     next_due: int
     owner: str = ""
     """Who may cancel it (see :meth:`AlertBoard.observe`)."""
+    activated: int = 0
+    """When it was first raised (ms), as TAK Server's repeater lists it."""
 
 
 def is_cancel(event: Event) -> bool:
@@ -41,10 +43,15 @@ def is_cancel(event: Event) -> bool:
     return event.type == types.EMERGENCY_CANCEL or (emergency is not None and emergency.cancel)
 
 
+def identity_key(identity: str) -> str:
+    """The owner key of a certificate's user (what the repeater API compares a caller to)."""
+    return f"identity {identity}"
+
+
 def sender_key(sender: Subscriber) -> str:
     """Who ``sender`` is for what it owns (alerts, cache share): identity, else device, else connection."""
     if sender.identity is not None:
-        return f"identity {sender.identity}"
+        return identity_key(sender.identity)
     if sender.uid is not None:
         return f"device {sender.uid}"
     return f"connection #{sender.id}"
@@ -83,8 +90,19 @@ class AlertBoard:
         if active is not None and not _raised_by(active, owner, sender_id):
             return []  # someone else's alert: re-sending its uid neither takes it nor stops it
         if active is not None or len(self._active) < MAX_ACTIVE_ALERTS:
-            self._active[event.uid] = ActiveAlert(event, groups, sender_id, now_ms + self.period_ms, owner)
+            activated = active.activated if active is not None else now_ms
+            self._active[event.uid] = ActiveAlert(
+                event, groups, sender_id, now_ms + self.period_ms, owner, activated
+            )
         return []
+
+    def active(self) -> list[ActiveAlert]:
+        """Every alert being repeated (the repeater API filters them by group)."""
+        return list(self._active.values())
+
+    def stop(self, uid: str) -> None:
+        """Stop repeating the alert ``uid`` (the repeater API, after its own checks)."""
+        self._active.pop(uid, None)
 
     def foreign(self, event: Event, owner: str, sender_id: int) -> list[str]:
         """The active alerts the cancel ``event`` names that neither ``owner`` nor this connection raised."""

@@ -21,16 +21,20 @@ import logging
 import socket
 import ssl
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+import h11
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from rallypoint.cot.framing import MAX_STREAM_HEADER
 from rallypoint.errors import PkiError
 from rallypoint.http.common.deps import CALLER_SCOPE_KEY, Caller, anonymous, client_address, with_caller
 from rallypoint.http.marti.app import build_api_app
 from rallypoint.http.marti.oauth import TokenKey, auth_routes, bearer_caller
+from rallypoint.http.marti.takproto_ws import IDENTITY_WATCH_SCOPE_KEY
 from rallypoint.server.api_wiring import api_deps
 from rallypoint.transport.context import ServerContext, wall_clock_ms
 from rallypoint.transport.embedded import (
@@ -58,6 +62,29 @@ log = logging.getLogger(__name__)
 PER_ADDRESS = "per_address"
 MAX_HTTP_CONNECTIONS = 1024
 """Connections and requests served at once on both ports; beyond it uvicorn answers 503."""
+
+
+def _upgrades_keeping_identity(base: type[H11Protocol]) -> type[H11Protocol]:
+    """``base``, whose WebSocket upgrades keep the connection's app (and so its verified
+    identity): uvicorn would hand an upgraded connection to the server's own app, the plain
+    port's, where the certificate is unknown."""
+
+    class KeepingIdentity(base):  # type: ignore[misc, valid-type]
+        def handle_websocket_upgrade(self, event: h11.Request) -> None:
+            self.connections.discard(self)
+            lines = [event.method, b" ", event.target, b" HTTP/1.1\r\n"]
+            for name, value in self.headers:
+                lines += [name, b": ", value, b"\r\n"]
+            lines.append(b"\r\n")
+            protocol = self.ws_protocol_class(
+                config=self.config, server_state=self.server_state, app_state=self.app_state
+            )
+            protocol.app = self.app
+            protocol.connection_made(self.transport)
+            self.transport.set_protocol(protocol)
+            protocol.data_received(b"".join(lines))
+
+    return KeepingIdentity
 
 
 class _Connection:
@@ -99,7 +126,10 @@ class _Connection:
             await JSONResponse(body, status_code=503)(scope, receive, send)
             return
         caller = Caller(identity.name, identity.groups, "https", self.address)
-        await self.app({**scope, CALLER_SCOPE_KEY: caller}, receive, send)
+        scope = {**scope, CALLER_SCOPE_KEY: caller}
+        if scope["type"] == "websocket":
+            scope[IDENTITY_WATCH_SCOPE_KEY] = lambda lost: self.listener.watch_socket(self, identity, lost)
+        await self.app(scope, receive, send)
 
 
 class ApiTlsListener:
@@ -119,11 +149,14 @@ class ApiTlsListener:
         )
         self.ssl_context = server_ssl_context(self.authority)
         self.guard = _guard(context, "api_tls")
-        self.protocol_class = guarded(self.guard)
+        self.protocol_class = _upgrades_keeping_identity(guarded(self.guard))
         self._handshaking: Counter[str] = Counter()
         """Handshakes in progress per client address."""
         """uvicorn's HTTP/1.1 protocol under the TLS port's own connection bounds."""
+        self._sockets: dict[int, tuple[_Connection, Identity, Callable[[], None]]] = {}
+        """Open WebSockets: a change of their identity (revoked, disabled, regrouped) ends them."""
         self._unsubscribe = context.identity_watch.on_crl(self._reload_crl)
+        self._unwatch = context.identity_watch.subscribe(self._recheck_sockets)
 
     async def start(self, host: str, port: int) -> int:
         """Listen on ``host:port``; return the bound port."""
@@ -133,6 +166,31 @@ class ApiTlsListener:
         """Stop accepting and abandon handshakes in progress (uvicorn closes the connections)."""
         await self._acceptor.stop()
         self._unsubscribe()
+        self._unwatch()
+
+    def watch_socket(
+        self, connection: _Connection, identity: Identity, lost: Callable[[], None]
+    ) -> Callable[[], None]:
+        """Call ``lost`` when ``identity`` no longer holds for the socket; returns what unwatches."""
+        key = id(lost)
+        self._sockets[key] = (connection, identity, lost)
+
+        def unwatch() -> None:
+            self._sockets.pop(key, None)
+
+        return unwatch
+
+    def _recheck_sockets(self, snapshot: object) -> None:
+        """The identity store changed: end each socket whose certificate or user no longer holds
+        as it did at the upgrade (a long-lived socket has no next request to be refused at)."""
+        for connection, identity, lost in list(self._sockets.values()):
+            try:
+                current = self.current_identity(connection)
+            except (Refused, PkiError):
+                lost()
+                continue
+            if current != identity:
+                lost()
 
     def current_identity(self, connection: _Connection) -> Identity:
         """The connection's identity, looked up again if the identity store changed (or Refused).
@@ -288,6 +346,7 @@ async def start_marti_api(
         log_level=settings.log_level,
         http=guarded(_guard(context, "api_plain")),
         limit_concurrency=MAX_HTTP_CONNECTIONS,
+        ws_max_size=settings.max_event_bytes + MAX_STREAM_HEADER,
     )
     config.load()
     sockets = [] if plain_port is None else [listening_socket(settings.host, plain_port, "the Marti API")]

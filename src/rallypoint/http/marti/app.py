@@ -19,8 +19,11 @@ from rallypoint.http.common.deps import ApiDeps
 from rallypoint.http.common.headers import SecurityHeaders
 from rallypoint.http.common.ops import ops_routes
 from rallypoint.http.marti.history import history_routes
+from rallypoint.http.marti.iconset_routes import iconset_routes
 from rallypoint.http.marti.marti import marti_routes
 from rallypoint.http.marti.profiles import profile_routes
+from rallypoint.http.marti.repeater import repeater_routes
+from rallypoint.http.marti.takproto_ws import takproto_routes
 from rallypoint.http.marti.video_routes import video_routes
 from rallypoint.router.stats import Counters
 
@@ -61,6 +64,9 @@ def build_api_app(deps: ApiDeps, extra_routes: Sequence[BaseRoute] = ()) -> ASGI
         *marti_routes(deps),
         *video_routes(deps),
         *profile_routes(deps),
+        *iconset_routes(deps),
+        *repeater_routes(deps),
+        *takproto_routes(deps),
         *history_routes(deps),
         *ops_routes(deps),
         *extra_routes,

@@ -7,7 +7,9 @@ and history reads only stored events routed into one of its groups. A posted eve
 routed as if the caller had sent it on a stream (same anti-spoofing, same groups).
 
 Posting CoT: ``POST /Marti/api/cot`` takes one CoT XML event as the body (Rallypoint's
-path); ``POST /Marti/api/injectors/cot/uid`` takes pytak's JSON ``{"uid", "toInject"}``.
+path); ``POST /Marti/api/injectors/cot/uid`` takes pytak's JSON ``{"uid", "toInject"}``
+and routes it when ``toInject`` is an event, else stores a TAK Server injector
+(:mod:`rallypoint.http.marti.injectors`).
 """
 
 import time
@@ -23,6 +25,7 @@ from rallypoint.errors import FrameTooLarge, ProtocolError
 from rallypoint.http.common.deps import API_VERSION, ApiDeps, Caller, caller_of, envelope
 from rallypoint.http.common.query import parse_json, read_body, time_param
 from rallypoint.http.marti.history import events_xml, require_store
+from rallypoint.http.marti.injectors import INJECTOR_TYPE, InjectorBook, checked_pair, injector_routes
 from rallypoint.router.cache import CacheEntry
 from rallypoint.router.registry import Subscriber
 from rallypoint.store.base import EventQuery
@@ -58,8 +61,9 @@ def _config_version(server_version: str) -> str:
 class Marti:
     """The handlers, sharing the server's router, settings and store."""
 
-    def __init__(self, deps: ApiDeps) -> None:
+    def __init__(self, deps: ApiDeps, injectors: InjectorBook) -> None:
         self.deps = deps
+        self.injectors = injectors
         settings = deps.settings
         self.limits = XmlLimits(max_event_bytes=settings.max_event_bytes, max_depth=settings.max_xml_depth)
 
@@ -221,14 +225,21 @@ class Marti:
         return self._route(caller, body)
 
     async def inject(self, request: Request) -> Response:
-        """pytak's ``MartiTXWorker``: ``{"uid": <its uid>, "toInject": "<event …/>"}``."""
+        """pytak's ``MartiTXWorker`` (``{"uid": <its uid>, "toInject": "<event …/>"}``) is routed;
+        TAK Server's injector (``{"uid", "toInject": <text>}``) is stored for the caller."""
         caller = caller_of(request)
         body = await read_body(request, self.deps.settings.max_event_bytes + INJECT_JSON_OVERHEAD)
         document = parse_json(body)
         xml = document.get("toInject") if isinstance(document, dict) else None
         if not isinstance(xml, str):
             raise HTTPException(400, 'JSON body must have a "toInject" string')
-        return self._route(caller, xml.encode())
+        if xml.lstrip().startswith("<"):
+            return self._route(caller, xml.encode())
+        assert isinstance(document, dict)
+        uid, text = checked_pair(document.get("uid"), xml)
+        self.injectors.add(caller, uid, text)
+        rows = [injector.json() for injector in self.injectors.mine(caller)]
+        return JSONResponse(envelope(INJECTOR_TYPE, rows, self.deps.settings.server_id))
 
     def _route(self, caller: Caller, data: bytes) -> Response:
         data = data.strip()
@@ -247,7 +258,8 @@ class Marti:
 
 def marti_routes(deps: ApiDeps) -> list[BaseRoute]:
     """The Marti endpoints this module serves."""
-    marti = Marti(deps)
+    injectors = InjectorBook()
+    marti = Marti(deps, injectors)
     return [
         Route("/Marti/api/version", marti.version, methods=["GET"]),
         Route("/Marti/api/version/config", marti.version_config, methods=["GET"]),
@@ -260,4 +272,5 @@ def marti_routes(deps: ApiDeps) -> list[BaseRoute]:
         Route("/Marti/api/cot/xml/{uid}/all", marti.uid_history, methods=["GET"]),
         Route("/Marti/api/cot", marti.post_cot, methods=["POST"]),
         Route("/Marti/api/injectors/cot/uid", marti.inject, methods=["POST"]),
+        *injector_routes(deps, injectors),
     ]
