@@ -79,6 +79,10 @@ NODE_TAK_MISSION: Schema = {
     "passwordProtected": bool,
 }
 """The required fields of node-tak 12's ``Mission`` TypeBox schema (lib/api/mission.ts)."""
+NODE_TAK_MISSION_SUBSCRIBER: Schema = {"clientUid": str, "username": str, "createTime": str, "role": dict}
+"""node-tak's ``MissionSubscriber`` (the rows of ``…/subscriptions/roles``)."""
+NODE_TAK_MISSION_INVITE: Schema = {"invitee": str, "type": str, "creatorUid": str, "createTime": str}
+"""The fields of node-tak's ``MissionInvite`` that TAK Server fills (times as ISO strings)."""
 NODE_TAK_MISSION_LAYER: Schema = {"name": str, "type": str, "uid": str}
 NODE_TAK_GROUP: Schema = {
     "name": str,

@@ -14,7 +14,9 @@ from tests.conftest import PkiFixture, RunningServer, TlsClients
 from tests.integration.tak_missions import (
     NODE_TAK_GROUP,
     NODE_TAK_MISSION,
+    NODE_TAK_MISSION_INVITE,
     NODE_TAK_MISSION_LAYER,
+    NODE_TAK_MISSION_SUBSCRIBER,
     NODE_TAK_SUBSCRIPTION,
     PREFIX,
     Callers,
@@ -197,6 +199,12 @@ async def test_contacts_invitations_and_all_subscriptions(callers: Callers) -> N
     assert [(row["invitee"], row["type"], row["role"]["type"]) for row in rows] == [
         ("ALPHA-9", "clientUid", "MISSION_SUBSCRIBER")
     ]
+    for row in rows:
+        conforms(row, NODE_TAK_MISSION_INVITE)
+    roles = data(await cp.get(f"{PREFIX}/op/subscriptions/roles"), "MissionSubscription")
+    assert roles
+    for row in roles:
+        conforms(row, NODE_TAK_MISSION_SUBSCRIBER)
     assert (await callers.eve.get(f"{PREFIX}/op/invitations")).status_code == 404
     await callers.alpha.put(f"{PREFIX}/op/subscription", params={"uid": "ALPHA-1"})
     refused = await callers.alpha.delete(

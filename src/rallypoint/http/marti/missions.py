@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from rallypoint.cot.timefmt import format_time
 from rallypoint.http.common.deps import envelope
 from rallypoint.http.marti.missions_archive import MissionArchive
 from rallypoint.http.marti.missions_common import (
@@ -134,7 +135,7 @@ class MartiMissions:
             {
                 "clientUid": s.uid,
                 "username": s.username or "",
-                "createTime": s.time,
+                "createTime": format_time(s.time),
                 "role": role_json(mission.role_of(s.uid)),
             }
             for s in mission.subscriptions.values()
@@ -189,7 +190,7 @@ class MartiMissions:
                 "invitee": i.invitee,
                 "type": i.type,
                 "creatorUid": i.creator,
-                "createTime": i.time,
+                "createTime": format_time(i.time),
                 "role": role_json(i.role),
             }
             for m in self.service.visible_missions(actor)

@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from rallypoint.cot.timefmt import format_time
 from rallypoint.http.common.deps import envelope
 from rallypoint.http.marti.missions_common import Handler, actor_of, mission_ref, read_json
 from rallypoint.http.marti.missions_create import expiration_of
@@ -48,7 +49,7 @@ def invitation_json(mission: Mission, index: int) -> dict[str, Any]:
         "invitee": invitation.invitee,
         "type": invitation.type,
         "creatorUid": invitation.creator,
-        "createTime": invitation.time,
+        "createTime": format_time(invitation.time),
         "role": role_json(invitation.role),
     }
 
