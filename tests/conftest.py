@@ -24,6 +24,7 @@ from rallypoint.pki.authority import CertificateAuthority
 from rallypoint.pki.identities import IdentityStore
 from rallypoint.server.server import BoundPorts, Server
 from tests.interop.clients import DEFAULT_TIMEOUT, HOST, READ_SIZE, TakClient, has_type
+from tests.settings import listening
 
 hypothesis_settings.register_profile(
     "rallypoint", deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
@@ -85,16 +86,7 @@ def hot_path(request: pytest.FixtureRequest) -> Iterator[str]:
 @pytest.fixture
 def server_settings(tmp_path: Path) -> Settings:
     """Settings for a test server: ephemeral ports on loopback, data in a temporary directory."""
-    return Settings(
-        data_dir=tmp_path / "data",
-        tcp_port=0,
-        udp_port=0,
-        tls_port=None,
-        enrollment_port=None,
-        api_tls_port=None,
-        api_plain_port=None,
-        web_port=None,
-    )
+    return listening(tmp_path, udp_port=0)
 
 
 @pytest.fixture
@@ -196,16 +188,7 @@ def write_credentials(
 @pytest.fixture
 def tls_settings(tmp_path: Path) -> Settings:
     """A test server with the TLS port on (port 0) beside the plain one; no UDP, no enrollment."""
-    return Settings(
-        data_dir=tmp_path / "data",
-        tcp_port=0,
-        udp_port=None,
-        tls_port=0,
-        enrollment_port=None,
-        api_tls_port=None,
-        api_plain_port=None,
-        web_port=None,
-    )
+    return listening(tmp_path, tls_port=0)
 
 
 @pytest.fixture

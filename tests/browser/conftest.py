@@ -17,11 +17,11 @@ import httpx
 import pytest
 
 from rallypoint.bench.web import TEST_HOOK_SCRIPT
-from rallypoint.config import Settings
 from rallypoint.http.command_post.app import PACKAGED_UI
 from rallypoint.pki.identities import IdentityStore
 from rallypoint.pki.paths import identity_path
 from rallypoint.server.server import BoundPorts, Server
+from tests.settings import listening
 from tests.waiting import EVENT_TIMEOUT_S
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -144,16 +144,7 @@ async def post_chat(command_post: CommandPost, user: str, text: str) -> None:
 
 @pytest.fixture
 async def command_post(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[CommandPost]:
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        tcp_port=0,
-        udp_port=None,
-        tls_port=None,
-        enrollment_port=None,
-        api_tls_port=None,
-        api_plain_port=None,
-        web_port=0,
-    )
+    settings = listening(tmp_path, web_port=0)
     settings.data_dir.mkdir(parents=True)
     with IdentityStore(identity_path(settings.data_dir)) as store:
         for name, groups in USERS.items():

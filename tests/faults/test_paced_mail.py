@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from rallypoint.config import Settings
 from rallypoint.router.mailbox import MAIL_PAGE
 from rallypoint.server.server import Server
 from tests.interop.clients import HOST, chat_xml, pli_xml
+from tests.settings import listening
 from tests.waiting import EVENT_TIMEOUT_S, eventually
 
 WRITE_QUEUE = MAIL_PAGE // 10
@@ -43,17 +43,7 @@ _UID = re.compile(rb'<event [^>]*uid="(GeoChat[^"]+)"')
 
 @pytest.fixture
 async def small_queue(tmp_path: Path) -> AsyncIterator[tuple[Server, int]]:
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        tcp_port=0,
-        udp_port=None,
-        tls_port=None,
-        enrollment_port=None,
-        api_tls_port=None,
-        api_plain_port=None,
-        web_port=None,
-        outbox_max_messages=WRITE_QUEUE,
-    )
+    settings = listening(tmp_path, outbox_max_messages=WRITE_QUEUE)
     server = Server(settings)
     ports = await server.start()
     try:

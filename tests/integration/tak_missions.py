@@ -12,22 +12,14 @@ import httpx
 from rallypoint.config import Settings
 from rallypoint.missions.service import MissionService
 from tests.conftest import Credentials, PkiFixture, RunningServer
+from tests.settings import listening
 from tests.waiting import EVENT_TIMEOUT_S
 
 PREFIX = "/Marti/api/missions"
 
 
 def api_settings(tmp_path: Path) -> Settings:
-    return Settings(
-        data_dir=tmp_path / "data",
-        tcp_port=0,
-        web_port=None,
-        udp_port=None,
-        tls_port=0,
-        enrollment_port=None,
-        api_tls_port=0,
-        api_plain_port=None,
-    )
+    return listening(tmp_path, tls_port=0, api_tls_port=0)
 
 
 @dataclass

@@ -10,6 +10,7 @@ import pytest
 from rallypoint.config import Settings
 from tests.conftest import PkiFixture, RunningServer
 from tests.integration.test_marti_api import https
+from tests.settings import listening
 
 TEMPLATE = b"""<checklist><checklistDetails><name>Casualty triage</name><uid></uid>
 <description>MASCAL drill</description><startTime></startTime><templateName>Casualty triage</templateName>
@@ -25,16 +26,7 @@ XML = {"content-type": "application/xml"}
 
 @pytest.fixture
 def tls_settings(tmp_path: Path) -> Settings:
-    return Settings(
-        data_dir=tmp_path / "data",
-        tcp_port=0,
-        web_port=None,
-        udp_port=None,
-        tls_port=None,
-        enrollment_port=None,
-        api_tls_port=0,
-        api_plain_port=None,
-    )
+    return listening(tmp_path, api_tls_port=0)
 
 
 def task_status(checklist: ET.Element) -> list[tuple[str, str]]:

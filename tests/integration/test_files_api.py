@@ -9,22 +9,14 @@ import pytest
 from rallypoint.config import Settings
 from tests.conftest import PkiFixture, RunningServer
 from tests.integration.test_marti_api import https
+from tests.settings import listening
 
 BODY = b"water point at the old mill\n"
 
 
 @pytest.fixture
 def tls_settings(tmp_path: Path) -> Settings:
-    return Settings(
-        data_dir=tmp_path / "data",
-        tcp_port=0,
-        web_port=None,
-        udp_port=None,
-        tls_port=None,
-        enrollment_port=None,
-        api_tls_port=0,
-        api_plain_port=None,
-    )
+    return listening(tmp_path, api_tls_port=0)
 
 
 async def test_keywords_creator_and_expiration_as_tak_clients_send_them(

@@ -14,12 +14,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from rallypoint.config import Settings
 from rallypoint.server.server import BoundPorts, Server
 from rallypoint.transport.context import ServerContext
 from tests.fixtures.feeds.fakes import HttpServer, LineServer, free_udp_port, send_udp
 from tests.interop.clients import pli_xml
 from tests.interop.test_pytak import pytak_client
+from tests.settings import listening
 from tests.waiting import EVENT_TIMEOUT_S, eventually
 
 FEEDS = Path(__file__).parents[1] / "fixtures" / "feeds"
@@ -148,14 +148,8 @@ async def test_one_fused_track_per_object_with_provenance(
 ) -> None:
     north, south, aprs = sources
     ais_port = free_udp_port()
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        tcp_port=0,
-        web_port=None,
-        udp_port=None,
-        tls_port=None,
-        enrollment_port=None,
-        api_tls_port=None,
+    settings = listening(
+        tmp_path,
         api_plain_port=0,
         feeds_file=str(feeds_file(tmp_path / "feeds.toml", north, south, aprs, ais_port)),
     )

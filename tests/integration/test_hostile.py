@@ -41,6 +41,7 @@ from tests.interop.clients import (
     ping_xml,
     pli_xml,
 )
+from tests.settings import listening
 
 PARTIAL_MESSAGE_TIMEOUT_S = 0.5
 STALL_TIMEOUT_S = 0.5
@@ -52,15 +53,8 @@ MAX_EVENT_BYTES = 64 * 1024
 @pytest.fixture
 def server_settings(tmp_path: Path) -> Settings:
     """Short timeouts and small queues, so each defence triggers within a second."""
-    return Settings(
-        data_dir=tmp_path / "data",
-        tcp_port=0,
-        web_port=None,
-        udp_port=None,
-        tls_port=None,
-        enrollment_port=None,
-        api_tls_port=None,
-        api_plain_port=None,
+    return listening(
+        tmp_path,
         max_event_bytes=MAX_EVENT_BYTES,
         partial_message_timeout_s=PARTIAL_MESSAGE_TIMEOUT_S,
         stall_timeout_s=STALL_TIMEOUT_S,
@@ -558,17 +552,7 @@ async def test_two_thousand_connections_opened_and_dropped(running_server: Runni
 async def test_connections_over_the_limit_are_refused(
     tmp_path: Path, server_logs: pytest.LogCaptureFixture
 ) -> None:
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        tcp_port=0,
-        web_port=None,
-        udp_port=None,
-        tls_port=None,
-        enrollment_port=None,
-        api_tls_port=None,
-        api_plain_port=None,
-        max_connections=3,
-    )
+    settings = listening(tmp_path, max_connections=3)
     server = Server(settings)
     ports = await server.start()
     try:

@@ -22,6 +22,7 @@ from rallypoint.http.common.zipcheck import MANIFEST_ENTRY
 from rallypoint.server import api
 from rallypoint.server.server import Server
 from tests.conftest import Credentials, PkiFixture, RunningServer
+from tests.settings import listening
 from tests.unit.test_zipcheck import build_zip, data_package, manifest
 from tests.waiting import EVENT_TIMEOUT_S, eventually
 
@@ -32,17 +33,7 @@ PER_ADDRESS = 16
 
 def attack_settings(tmp_path: Path) -> Settings:
     """Both API ports on ephemeral ports, nothing else, and a low per-address bound."""
-    return Settings(
-        data_dir=tmp_path / "data",
-        tcp_port=0,
-        udp_port=None,
-        tls_port=None,
-        enrollment_port=None,
-        api_tls_port=0,
-        api_plain_port=0,
-        web_port=None,
-        http_max_connections_per_address=PER_ADDRESS,
-    )
+    return listening(tmp_path, api_tls_port=0, api_plain_port=0, http_max_connections_per_address=PER_ADDRESS)
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ import pytest
 from rallypoint.config import Settings
 from tests.conftest import PkiFixture, RunningServer
 from tests.integration.test_http_attacks import BYSTANDER_ADDRESS, PER_ADDRESS, close_all, counter, open_idle
+from tests.settings import listening
 from tests.waiting import EVENT_TIMEOUT_S, eventually
 
 INDEX_HTML = "<!doctype html><title>Rallypoint</title>"
@@ -23,14 +24,9 @@ def tls_settings(tmp_path: Path) -> Settings:
     ui = tmp_path / "ui"
     (ui / "assets").mkdir(parents=True)
     (ui / "index.html").write_text(INDEX_HTML)
-    return Settings(
-        data_dir=tmp_path / "data",
-        tcp_port=0,
-        udp_port=None,
-        tls_port=None,
+    return listening(
+        tmp_path,
         enrollment_port=0,
-        api_tls_port=None,
-        api_plain_port=None,
         web_port=0,
         web_assets_dir=str(ui),
         http_max_connections_per_address=PER_ADDRESS,

@@ -13,6 +13,7 @@ from PIL import Image
 from rallypoint.config import Settings
 from tests.conftest import PkiFixture, RunningServer
 from tests.integration.test_marti_api import https
+from tests.settings import listening
 from tests.unit.test_zipcheck import build_zip
 
 UID = "6d781afb-89a6-4c07-b2b9-a89748b6a38f"
@@ -35,16 +36,7 @@ def iconset(**extra: bytes) -> bytes:
 
 @pytest.fixture
 def tls_settings(tmp_path: Path) -> Settings:
-    return Settings(
-        data_dir=tmp_path / "data",
-        tcp_port=0,
-        web_port=None,
-        udp_port=None,
-        tls_port=None,
-        enrollment_port=None,
-        api_tls_port=0,
-        api_plain_port=None,
-    )
+    return listening(tmp_path, api_tls_port=0)
 
 
 async def upload(client: httpx.AsyncClient, data: bytes) -> httpx.Response:

@@ -16,6 +16,7 @@ from rallypoint.errors import ConfigError
 from rallypoint.server.server import Server
 from tests.conftest import Credentials, PkiFixture, RunningServer, TlsClients
 from tests.interop.clients import TakClient, event_xml, eventually, has_uid, pli_xml
+from tests.settings import listening
 from tests.unit.test_zipcheck import build_zip, data_package
 from tests.waiting import EVENT_TIMEOUT_S
 
@@ -31,16 +32,7 @@ PROMETHEUS_LINE = re.compile(
 @pytest.fixture
 def tls_settings(tmp_path: Path) -> Settings:
     """Streaming TLS for the clients the API lists, and both API ports, all on ephemeral ports."""
-    return Settings(
-        data_dir=tmp_path / "data",
-        tcp_port=0,
-        web_port=None,
-        udp_port=None,
-        tls_port=0,
-        enrollment_port=None,
-        api_tls_port=0,
-        api_plain_port=0,
-    )
+    return listening(tmp_path, tls_port=0, api_tls_port=0, api_plain_port=0)
 
 
 def https(server: RunningServer, pki: PkiFixture, credentials: Credentials | None) -> httpx.AsyncClient:

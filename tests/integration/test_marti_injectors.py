@@ -10,22 +10,14 @@ from rallypoint.config import Settings
 from rallypoint.http.marti.injectors import MAX_INJECTORS_PER_USER
 from tests.conftest import PkiFixture, RunningServer
 from tests.integration.test_marti_api import https
+from tests.settings import listening
 
 PATH = "/Marti/api/injectors/cot/uid"
 
 
 @pytest.fixture
 def tls_settings(tmp_path: Path) -> Settings:
-    return Settings(
-        data_dir=tmp_path / "data",
-        tcp_port=0,
-        web_port=None,
-        udp_port=None,
-        tls_port=None,
-        enrollment_port=None,
-        api_tls_port=0,
-        api_plain_port=None,
-    )
+    return listening(tmp_path, api_tls_port=0)
 
 
 def pairs(answer: dict[str, object]) -> list[tuple[str, str]]:

@@ -22,6 +22,7 @@ from rallypoint.server.server import Server
 from tests.conftest import Credentials, PkiFixture, RunningServer, TlsClients
 from tests.interop.clients import eventually, pli_xml, sync
 from tests.interop.pytak_tools import pytak_tls_client, pytak_until
+from tests.settings import listening
 from tests.waiting import EVENT_TIMEOUT_S
 
 with warnings.catch_warnings():
@@ -38,16 +39,7 @@ POINT = {"type": "Point", "coordinates": [11.5, 48.1]}
 
 @pytest.fixture
 def tls_settings(tmp_path: Path) -> Settings:
-    return Settings(
-        data_dir=tmp_path / "data",
-        tcp_port=0,
-        web_port=None,
-        udp_port=None,
-        tls_port=0,
-        enrollment_port=None,
-        api_tls_port=0,
-        api_plain_port=None,
-    )
+    return listening(tmp_path, tls_port=0, api_tls_port=0)
 
 
 def https(server: RunningServer, pki: PkiFixture, credentials: Credentials) -> httpx.AsyncClient:
@@ -301,16 +293,7 @@ async def test_hostile_requests_get_clear_4xx(field: Field) -> None:
 
 
 async def test_missions_survive_a_restart(tmp_path: Path) -> None:
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        tcp_port=0,
-        web_port=None,
-        udp_port=None,
-        tls_port=None,
-        enrollment_port=None,
-        api_tls_port=None,
-        api_plain_port=0,
-    )
+    settings = listening(tmp_path, api_plain_port=0)
     server = Server(settings)
     ports = await server.start()
     try:

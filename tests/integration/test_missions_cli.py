@@ -9,23 +9,14 @@ from typing import Any
 import pytest
 
 from rallypoint.cli import main
-from rallypoint.config import Settings
 from rallypoint.missions.commands import due_millis, geometry
 from rallypoint.server.server import Server
+from tests.settings import listening
 
 
 @pytest.fixture
 async def url(tmp_path: Path) -> AsyncIterator[str]:
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        tcp_port=0,
-        web_port=None,
-        udp_port=None,
-        tls_port=None,
-        enrollment_port=None,
-        api_tls_port=None,
-        api_plain_port=0,
-    )
+    settings = listening(tmp_path, api_plain_port=0)
     server = Server(settings)
     ports = await server.start()
     try:

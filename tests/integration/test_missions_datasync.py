@@ -9,9 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from rallypoint.config import Settings
 from rallypoint.server.server import BoundPorts, Server
 from tests.interop.clients import TakClient, eventually, has_type, marker_xml, pli_xml
+from tests.settings import listening
 from tests.waiting import EVENT_TIMEOUT_S
 
 TIMEOUT = EVENT_TIMEOUT_S
@@ -20,16 +20,7 @@ POINT = {"type": "Point", "coordinates": [2.0, 1.0]}
 
 @pytest.fixture
 async def plain(tmp_path: Path) -> AsyncIterator[tuple[Server, BoundPorts, httpx.AsyncClient]]:
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        tcp_port=0,
-        web_port=None,
-        udp_port=None,
-        tls_port=None,
-        enrollment_port=None,
-        api_tls_port=None,
-        api_plain_port=0,
-    )
+    settings = listening(tmp_path, api_plain_port=0)
     server = Server(settings)
     ports = await server.start()
     try:

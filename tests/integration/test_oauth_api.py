@@ -8,21 +8,12 @@ import pytest
 from rallypoint.config import Settings
 from tests.conftest import PkiFixture, RunningServer
 from tests.integration.test_marti_api import https, plain
+from tests.settings import listening
 
 
 @pytest.fixture
 def tls_settings(tmp_path: Path) -> Settings:
-    return Settings(
-        data_dir=tmp_path / "data",
-        tcp_port=0,
-        web_port=None,
-        udp_port=None,
-        tls_port=None,
-        enrollment_port=None,
-        api_tls_port=0,
-        api_plain_port=0,
-        enrollment_max_failures=3,
-    )
+    return listening(tmp_path, api_tls_port=0, api_plain_port=0, enrollment_max_failures=3)
 
 
 def groups_of(response: httpx.Response) -> set[str]:

@@ -9,26 +9,16 @@ follows a timer run that checked every connection, so what was not sent was deci
 from pathlib import Path
 
 from rallypoint.clock import ManualClock
-from rallypoint.config import Settings
 from rallypoint.server.server import Server
 from tests.interop.clients import TakClient, has_type, ping_xml
+from tests.settings import listening
 from tests.waiting import eventually
 
 INTERVAL_S = 10.0
 
 
 async def test_a_silent_connection_gets_a_keepalive_and_a_chatty_one_does_not(tmp_path: Path) -> None:
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        tcp_port=0,
-        udp_port=None,
-        tls_port=None,
-        enrollment_port=None,
-        api_tls_port=None,
-        api_plain_port=None,
-        web_port=None,
-        server_ping_interval_s=INTERVAL_S,
-    )
+    settings = listening(tmp_path, server_ping_interval_s=INTERVAL_S)
     clock = ManualClock()
     server = Server(settings, clock=clock)
     port = (await server.start()).tcp

@@ -47,6 +47,7 @@ from tests.interop.clients import (
     marker_xml,
     pli_xml,
 )
+from tests.settings import listening
 
 INJECTION = '</event><event version="2.0" uid="VICTIM" type="a-f-G-U-C" how="m-g" time="{t}" start="{t}" stale="{s}"><point lat="9" lon="9"/><detail><contact callsign="VICTIM" endpoint="*:-1:stcp"/></detail></event>'
 
@@ -64,16 +65,7 @@ QUOTINGS = {
 
 @pytest.fixture
 def server_settings(tmp_path: Path) -> Settings:
-    return Settings(
-        data_dir=tmp_path / "data",
-        tcp_port=0,
-        udp_port=0,
-        web_port=None,
-        tls_port=None,
-        enrollment_port=None,
-        api_tls_port=None,
-        api_plain_port=0,
-    )
+    return listening(tmp_path, udp_port=0, api_plain_port=0)
 
 
 @pytest.fixture(autouse=True)

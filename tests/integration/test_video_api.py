@@ -9,6 +9,7 @@ from rallypoint.config import Settings
 from rallypoint.server.server import Server
 from tests.conftest import PkiFixture, RunningServer
 from tests.integration.test_marti_api import https
+from tests.settings import listening
 
 VCM = (
     b"<videoConnections><feed><uid>cam-gate</uid><active>true</active><alias>Gate camera</alias>"
@@ -19,16 +20,7 @@ VCM = (
 
 @pytest.fixture
 def tls_settings(tmp_path: Path) -> Settings:
-    return Settings(
-        data_dir=tmp_path / "data",
-        tcp_port=0,
-        web_port=None,
-        udp_port=None,
-        tls_port=None,
-        enrollment_port=None,
-        api_tls_port=0,
-        api_plain_port=None,
-    )
+    return listening(tmp_path, api_tls_port=0)
 
 
 async def test_vcm_xml_and_json_share_one_group_scoped_book(

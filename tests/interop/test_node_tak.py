@@ -13,22 +13,14 @@ from rallypoint.config import Settings
 from tests.conftest import PkiFixture, RunningServer, TlsClients
 from tests.interop.clients import eventually, pli_xml
 from tests.interop.node_tak import call_all, requires_node_tak, run_plan
+from tests.settings import listening
 
 pytestmark = requires_node_tak
 
 
 @pytest.fixture
 def tls_settings(tmp_path: Path) -> Settings:
-    return Settings(
-        data_dir=tmp_path / "data",
-        tcp_port=0,
-        web_port=None,
-        udp_port=None,
-        tls_port=0,
-        enrollment_port=None,
-        api_tls_port=0,
-        api_plain_port=None,
-    )
+    return listening(tmp_path, tls_port=0, api_tls_port=0)
 
 
 def api_url(server: RunningServer) -> str:

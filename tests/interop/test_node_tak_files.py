@@ -8,6 +8,7 @@ import pytest
 from rallypoint.config import Settings
 from tests.conftest import PkiFixture, RunningServer
 from tests.interop.node_tak import as_bytes, call_all, from_bytes, requires_node_tak
+from tests.settings import listening
 
 pytestmark = requires_node_tak
 
@@ -16,17 +17,7 @@ BODY = b"route notes: ford the river at the second bridge\n"
 
 @pytest.fixture
 def tls_settings(tmp_path: Path) -> Settings:
-    return Settings(
-        data_dir=tmp_path / "data",
-        tcp_port=0,
-        web_port=None,
-        udp_port=None,
-        tls_port=None,
-        enrollment_port=None,
-        api_tls_port=0,
-        api_plain_port=None,
-        upload_max_bytes=8 * 1024 * 1024,
-    )
+    return listening(tmp_path, api_tls_port=0, upload_max_bytes=8 * 1024 * 1024)
 
 
 async def test_files_round_trip_with_node_tak(

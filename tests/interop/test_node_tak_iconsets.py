@@ -11,6 +11,7 @@ from tests.conftest import PkiFixture, RunningServer
 from tests.integration.test_iconset_api import UID, iconset, upload
 from tests.integration.test_marti_api import https
 from tests.interop.node_tak import call_all, requires_node_tak
+from tests.settings import listening
 
 pytestmark = requires_node_tak
 
@@ -19,16 +20,7 @@ LIST = {"name": "list", "call": "Iconsets.list", "schema": "lib/api/iconsets#TAK
 
 @pytest.fixture
 def tls_settings(tmp_path: Path) -> Settings:
-    return Settings(
-        data_dir=tmp_path / "data",
-        tcp_port=0,
-        web_port=None,
-        udp_port=None,
-        tls_port=None,
-        enrollment_port=None,
-        api_tls_port=0,
-        api_plain_port=None,
-    )
+    return listening(tmp_path, api_tls_port=0)
 
 
 async def test_iconsets_with_node_tak(tls_server: RunningServer, pki: PkiFixture, tmp_path: Path) -> None:

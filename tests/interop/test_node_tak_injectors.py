@@ -9,6 +9,7 @@ import pytest
 from rallypoint.config import Settings
 from tests.conftest import PkiFixture, RunningServer
 from tests.interop.node_tak import call_all, requires_node_tak
+from tests.settings import listening
 
 pytestmark = requires_node_tak
 
@@ -18,16 +19,7 @@ CAMERA = {"uid": "ANDROID-cam", "toInject": "camera one"}
 
 @pytest.fixture
 def tls_settings(tmp_path: Path) -> Settings:
-    return Settings(
-        data_dir=tmp_path / "data",
-        tcp_port=0,
-        web_port=None,
-        udp_port=None,
-        tls_port=None,
-        enrollment_port=None,
-        api_tls_port=0,
-        api_plain_port=None,
-    )
+    return listening(tmp_path, api_tls_port=0)
 
 
 async def test_injectors_with_node_tak(tls_server: RunningServer, pki: PkiFixture, tmp_path: Path) -> None:

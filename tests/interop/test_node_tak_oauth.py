@@ -8,6 +8,7 @@ import pytest
 from rallypoint.config import Settings
 from tests.conftest import PkiFixture, RunningServer
 from tests.interop.node_tak import requires_node_tak, run_plan
+from tests.settings import listening
 
 pytestmark = requires_node_tak
 
@@ -16,16 +17,7 @@ GROUPS = {"name": "groups", "call": "Group.list"}
 
 @pytest.fixture
 def tls_settings(tmp_path: Path) -> Settings:
-    return Settings(
-        data_dir=tmp_path / "data",
-        tcp_port=0,
-        web_port=None,
-        udp_port=None,
-        tls_port=None,
-        enrollment_port=None,
-        api_tls_port=0,
-        api_plain_port=0,
-    )
+    return listening(tmp_path, api_tls_port=0, api_plain_port=0)
 
 
 async def test_password_login_and_bearer_token(

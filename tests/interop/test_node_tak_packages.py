@@ -11,6 +11,7 @@ from rallypoint.config import Settings
 from tests.conftest import PkiFixture, RunningServer, TlsClients
 from tests.interop.clients import eventually, pli_xml
 from tests.interop.node_tak import as_bytes, call_all, requires_node_tak
+from tests.settings import listening
 from tests.unit.test_zipcheck import PKG_UID, build_zip, data_package
 
 pytestmark = requires_node_tak
@@ -18,16 +19,7 @@ pytestmark = requires_node_tak
 
 @pytest.fixture
 def tls_settings(tmp_path: Path) -> Settings:
-    return Settings(
-        data_dir=tmp_path / "data",
-        tcp_port=0,
-        web_port=None,
-        udp_port=None,
-        tls_port=0,
-        enrollment_port=None,
-        api_tls_port=0,
-        api_plain_port=None,
-    )
+    return listening(tmp_path, tls_port=0, api_tls_port=0)
 
 
 async def test_packages_and_queries_with_node_tak(

@@ -9,6 +9,7 @@ import pytest
 from rallypoint.config import Settings
 from tests.conftest import PkiFixture, RunningServer
 from tests.interop.node_tak import call_all, requires_node_tak
+from tests.settings import listening
 
 pytestmark = requires_node_tak
 
@@ -29,17 +30,7 @@ def tls_settings(tmp_path: Path) -> Settings:
     (profiles / "tool" / "excheck" / "triage.xml").write_bytes(b"<checklist/>")
     for path in profiles.rglob("*"):
         os.utime(path, (OLD_MTIME, OLD_MTIME))  # unchanged for years: a device synced recently gets 204
-    return Settings(
-        data_dir=tmp_path / "data",
-        tcp_port=0,
-        web_port=None,
-        udp_port=None,
-        tls_port=None,
-        enrollment_port=None,
-        api_tls_port=0,
-        api_plain_port=None,
-        device_profile_dir=str(profiles),
-    )
+    return listening(tmp_path, api_tls_port=0, device_profile_dir=str(profiles))
 
 
 async def test_profiles_are_data_packages_node_cot_reads(

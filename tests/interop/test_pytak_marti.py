@@ -21,6 +21,7 @@ import pytest
 from rallypoint.config import Settings
 from tests.conftest import Credentials, PkiFixture, RunningServer, TlsClients
 from tests.interop.clients import TakClient, eventually, has_uid, pli_xml
+from tests.settings import listening
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message=r"The '\w+' package is required", category=UserWarning)
@@ -34,16 +35,7 @@ pytestmark = pytest.mark.filterwarnings(
 
 @pytest.fixture
 def tls_settings(tmp_path: Path) -> Settings:
-    return Settings(
-        data_dir=tmp_path / "data",
-        tcp_port=0,
-        web_port=None,
-        udp_port=None,
-        tls_port=0,
-        enrollment_port=None,
-        api_tls_port=0,
-        api_plain_port=0,
-    )
+    return listening(tmp_path, tls_port=0, api_tls_port=0, api_plain_port=0)
 
 
 def marti_config(

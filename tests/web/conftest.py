@@ -18,6 +18,7 @@ from rallypoint.pki.identities import IdentityStore
 from rallypoint.pki.paths import identity_path
 from rallypoint.server.server import Server
 from tests.conftest import RunningServer
+from tests.settings import listening
 from tests.waiting import EVENT_TIMEOUT_S
 
 TIMEOUT = EVENT_TIMEOUT_S
@@ -37,18 +38,7 @@ def web_settings(tmp_path: Path) -> Settings:
     (ui / "assets").mkdir(parents=True)
     (ui / "index.html").write_text(INDEX_HTML)
     (ui / "assets" / "app-1234.js").write_text("console.log('rallypoint')")
-    return Settings(
-        data_dir=tmp_path / "data",
-        tcp_port=0,
-        udp_port=None,
-        tls_port=None,
-        enrollment_port=None,
-        api_tls_port=None,
-        api_plain_port=None,
-        web_port=0,
-        web_assets_dir=str(ui),
-        enrollment_max_failures=3,
-    )
+    return listening(tmp_path, web_port=0, web_assets_dir=str(ui), enrollment_max_failures=3)
 
 
 @pytest.fixture
