@@ -8,12 +8,12 @@ from dataclasses import replace
 import pytest
 
 from rallypoint.bench import proc
-from rallypoint.bench.command import parse_address, scenario_from_args
+from rallypoint.bench.command import parse_address
 from rallypoint.bench.errors import BenchError
 from rallypoint.bench.messages import FENCE_TYPE, fence_bytes, stamped_pli
 from rallypoint.bench.report import render_text, to_json, verdicts
 from rallypoint.bench.results import BenchResult, ConnectPhase, Latency, ServerUsage
-from rallypoint.bench.scenarios import PRESETS, Target
+from rallypoint.bench.scenarios import PRESETS, Target, scenario_from_args
 from rallypoint.bench.tally import Tally
 from rallypoint.cli import build_parser
 from rallypoint.cot.negotiation import WireFormat

@@ -31,9 +31,8 @@ from rallypoint.bench.errors import BenchError
 from rallypoint.bench.results import BenchResult
 from rallypoint.bench.route import Route
 from rallypoint.bench.runner import run_scenario
-from rallypoint.bench.scenarios import PRESETS, Scenario
+from rallypoint.bench.scenarios import Scenario, scenario_from_args
 from rallypoint.bench.server import LOOPBACK, free_ports, spawned_server
-from rallypoint.cot.negotiation import WireFormat
 from rallypoint.hostnames import is_loopback_host
 from rallypoint.transport.loop import run_event_loop
 
@@ -67,20 +66,6 @@ def _ratio(runs: list[ClusterRun]) -> float | None:
     embedded = next((r.result.delivered_per_s for r in runs if r.nodes == 0), None)
     single = next((r.result.delivered_per_s for r in runs if r.nodes == 1), None)
     return single / embedded if embedded and single is not None else None
-
-
-def _scenario(args: argparse.Namespace) -> Scenario:
-    return PRESETS["fanout"].with_overrides(
-        clients=args.clients,
-        senders=args.senders,
-        rate=args.rate,
-        duration_s=args.duration,
-        warmup_s=args.warmup,
-        grace_s=args.grace,
-        wire_format=WireFormat(args.format) if args.format else None,
-        max_messages=args.max_messages,
-        window=args.window,
-    )
 
 
 def _nats_binary() -> str:
@@ -216,7 +201,7 @@ def run_cluster_bench(args: argparse.Namespace) -> int:
             "rallypoint bench: cluster needs --store-url postgresql://… (a scratch database)", file=sys.stderr
         )
         return 2
-    scenario = _scenario(args)
+    scenario = scenario_from_args(args, "fanout")
     try:
         runs = run_event_loop(
             _compare(scenario, postgres[0], args.nats_url, args.allow_remote, args.server_log_level)

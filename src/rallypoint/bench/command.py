@@ -36,7 +36,7 @@ from rallypoint.bench.peers import add_peers_arguments, run_peers_bench
 from rallypoint.bench.report import Outcome, passed, to_document, to_text
 from rallypoint.bench.route import Route
 from rallypoint.bench.runner import run_scenario
-from rallypoint.bench.scenarios import PRESETS, Scenario
+from rallypoint.bench.scenarios import PRESETS, Scenario, scenario_from_args
 from rallypoint.bench.server import spawned_server
 from rallypoint.bench.store_rate import add_store_options, run_store_bench
 from rallypoint.bench.tls import ClientFiles, TlsIdentities
@@ -158,21 +158,6 @@ def parse_address(text: str, *, allow_remote: bool = False) -> Address:
     if not allow_remote and not is_loopback_host(host):
         raise BenchError(f"--target {host} is not a loopback address (add --allow-remote if you mean it)")
     return Address(host, int(port_text))
-
-
-def scenario_from_args(args: argparse.Namespace) -> Scenario:
-    """The preset named on the command line with its overrides applied."""
-    return PRESETS[args.scenario].with_overrides(
-        clients=args.clients,
-        senders=args.senders,
-        rate=args.rate,
-        duration_s=args.duration,
-        warmup_s=args.warmup,
-        grace_s=args.grace,
-        wire_format=WireFormat(args.format) if args.format else None,
-        max_messages=args.max_messages,
-        window=args.window,
-    )
 
 
 def plan_from_args(args: argparse.Namespace) -> Plan:

@@ -6,6 +6,7 @@ messages/s in total) and ``idle`` (ten thousand silent connections held open). E
 parameter can be overridden from the command line; the targets stay those of the preset.
 """
 
+import argparse
 import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
@@ -148,3 +149,18 @@ PRESETS: dict[str, Scenario] = {
         targets=(Target("rss_per_connection_kib", "<", 20.0), Target("idle_cpu_percent", "<", 0.5)),
     ),
 }
+
+
+def scenario_from_args(args: argparse.Namespace, preset: str | None = None) -> Scenario:
+    """The preset named on the command line (or ``preset``) with its overrides applied."""
+    return PRESETS[preset or args.scenario].with_overrides(
+        clients=args.clients,
+        senders=args.senders,
+        rate=args.rate,
+        duration_s=args.duration,
+        warmup_s=args.warmup,
+        grace_s=args.grace,
+        wire_format=WireFormat(args.format) if args.format else None,
+        max_messages=args.max_messages,
+        window=args.window,
+    )

@@ -12,15 +12,15 @@ from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from rallypoint.cot.timefmt import format_time
-from rallypoint.http.common.deps import envelope
 from rallypoint.http.marti.missions_archive import MissionArchive
 from rallypoint.http.marti.missions_common import (
     Audit,
     Handler,
+    MissionHandlers,
     PasswordGate,
     actor_of,
     flag,
@@ -46,16 +46,8 @@ INVITATION_TYPE = "MissionInvitation"
 PREFIX = "/Marti/api/missions"
 
 
-class MartiMissions:
+class MartiMissions(MissionHandlers):
     """The mission handlers (one instance per API app)."""
-
-    def __init__(self, service: MissionService) -> None:
-        self.service = service
-        self.node = service.host.settings.server_id
-        self.limit = service.host.settings.mission_max_body_bytes
-
-    def reply(self, type_name: str, data: Any, status: int = 200) -> Response:
-        return JSONResponse(envelope(type_name, data, self.node), status_code=status)
 
     def mission(self, request: Request, actor: Actor) -> Mission:
         return self.service.find(actor, **mission_ref(request))
@@ -69,20 +61,20 @@ class MartiMissions:
             for m in self.service.visible_missions(actor, tool or None)
             if protected or m.password_hash is None or is_member(m, actor.uid)
         ]
-        return self.reply(MISSION_TYPE, [mission_json(m) for m in missions])
+        return self.answer(MISSION_TYPE, [mission_json(m) for m in missions])
 
     async def get(self, request: Request) -> Response:
         actor = actor_of(request, "clientUid")
         mission = self.mission(request, actor)
         await self.service.authorize(mission, actor, READ)
         data = mission_json(mission, changes=flag(request, "changes"), logs=flag(request, "logs"))
-        return self.reply(MISSION_TYPE, [data])
+        return self.answer(MISSION_TYPE, [data])
 
     async def delete(self, request: Request) -> Response:
         actor = actor_of(request, "creatorUid")
         mission = self.mission(request, actor)
         await self.service.change(mission, actor, DELETE, {"op": "delete"})
-        return self.reply(MISSION_TYPE, [mission_json(mission)])
+        return self.answer(MISSION_TYPE, [mission_json(mission)])
 
     async def delete_by_guid(self, request: Request) -> Response:
         """``DELETE /missions?guid=`` (node-tak's ``Mission.delete`` of a guid)."""
@@ -92,7 +84,7 @@ class MartiMissions:
         actor = actor_of(request, "creatorUid")
         mission = self.service.find(actor, guid=guid)
         await self.service.change(mission, actor, DELETE, {"op": "delete"})
-        return self.reply(MISSION_TYPE, [mission_json(mission)])
+        return self.answer(MISSION_TYPE, [mission_json(mission)])
 
     # subscriptions
 
@@ -102,7 +94,7 @@ class MartiMissions:
             raise HTTPException(400, "uid (the client uid to subscribe) is required")
         mission = self.mission(request, actor)
         subscription, token = await self.service.subscribe(mission, actor)
-        return self.reply(SUBSCRIPTION_TYPE, subscription_json(mission, subscription, token), 201)
+        return self.answer(SUBSCRIPTION_TYPE, subscription_json(mission, subscription, token), 201)
 
     async def unsubscribe(self, request: Request) -> Response:
         actor = actor_of(request, "uid")
@@ -110,7 +102,7 @@ class MartiMissions:
         if actor.uid not in mission.subscriptions:
             raise HTTPException(404, f"{actor.uid} is not subscribed to {mission.name!r}")
         await self.service.change(mission, actor, READ, {"op": "unsubscribe", "uid": actor.uid})
-        return self.reply(MISSION_TYPE, [mission_json(mission)])
+        return self.answer(MISSION_TYPE, [mission_json(mission)])
 
     async def subscription(self, request: Request) -> Response:
         actor = actor_of(request, "uid", "clientUid")
@@ -119,13 +111,13 @@ class MartiMissions:
         subscription = mission.subscriptions.get(actor.uid)
         if subscription is None:
             raise HTTPException(404, f"{actor.uid} is not subscribed to {mission.name!r}")
-        return self.reply(SUBSCRIPTION_TYPE, subscription_json(mission, subscription, None))
+        return self.answer(SUBSCRIPTION_TYPE, subscription_json(mission, subscription, None))
 
     async def subscriptions(self, request: Request) -> Response:
         actor = actor_of(request, "clientUid")
         mission = self.mission(request, actor)
         await self.service.authorize(mission, actor, READ)
-        return self.reply("MissionSubscription", sorted(mission.subscriptions))
+        return self.answer("MissionSubscription", sorted(mission.subscriptions))
 
     async def subscription_roles(self, request: Request) -> Response:
         actor = actor_of(request, "clientUid")
@@ -140,7 +132,7 @@ class MartiMissions:
             }
             for s in mission.subscriptions.values()
         ]
-        return self.reply("MissionSubscription", rows)
+        return self.answer("MissionSubscription", rows)
 
     # roles, passwords, invitations
 
@@ -148,7 +140,7 @@ class MartiMissions:
         actor = actor_of(request, "clientUid")
         mission = self.mission(request, actor)
         uid = await self.service.authorize(mission, actor, READ)
-        return self.reply(ROLE_TYPE, role_json(mission.role_of(uid)))
+        return self.answer(ROLE_TYPE, role_json(mission.role_of(uid)))
 
     async def set_role(self, request: Request) -> Response:
         actor = actor_of(request, "creatorUid")
@@ -158,7 +150,7 @@ class MartiMissions:
         role = check_role(request.query_params.get("role", ""))
         mission = self.mission(request, actor)
         await self.service.change(mission, actor, SET_ROLE, {"op": "role", "uid": target, "role": role})
-        return self.reply(ROLE_TYPE, role_json(role))
+        return self.answer(ROLE_TYPE, role_json(role))
 
     async def set_password(self, request: Request) -> Response:
         actor = actor_of(request, "creatorUid")
@@ -169,7 +161,7 @@ class MartiMissions:
             body["passwordHash"] = await asyncio.to_thread(hash_password, password)
         owner = actor._replace(password=None)
         await self.service.change(mission, owner, SET_PASSWORD, body)
-        return self.reply(MISSION_TYPE, [mission_json(mission)])
+        return self.answer(MISSION_TYPE, [mission_json(mission)])
 
     async def invite(self, request: Request) -> Response:
         actor = actor_of(request, "creatorUid")
@@ -179,7 +171,7 @@ class MartiMissions:
         mission = self.mission(request, actor)
         body = {"op": "invite", "type": kind, "invitee": invitee, "role": role}
         await self.service.change(mission, actor, SET_ROLE, body)
-        return self.reply(INVITATION_TYPE, {"missionName": mission.name, "invitee": invitee, "type": kind})
+        return self.answer(INVITATION_TYPE, {"missionName": mission.name, "invitee": invitee, "type": kind})
 
     async def invitations(self, request: Request) -> Response:
         actor = actor_of(request, "clientUid")
@@ -198,8 +190,8 @@ class MartiMissions:
             if i.invitee in (actor.uid, actor.username) or (i.type == "group" and i.invitee in actor.groups)
         ]
         if request.url.path.endswith("/all/invitations"):
-            return self.reply(INVITATION_TYPE, sorted({row["missionName"] for row in rows}))
-        return self.reply(INVITATION_TYPE, rows)
+            return self.answer(INVITATION_TYPE, sorted({row["missionName"] for row in rows}))
+        return self.answer(INVITATION_TYPE, rows)
 
 
 def mission_routes(service: MissionService, audit: Audit = lambda kind, **fields: None) -> list[BaseRoute]:

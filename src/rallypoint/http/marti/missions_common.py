@@ -12,7 +12,7 @@ from typing import Any, NoReturn
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
 from rallypoint.errors import (
     InvalidMissionRequest,
@@ -23,10 +23,11 @@ from rallypoint.errors import (
     MissionsUnavailable,
     WrongMissionPassword,
 )
-from rallypoint.http.common.deps import caller_of
+from rallypoint.http.common.deps import caller_of, envelope
 from rallypoint.http.common.query import parse_json, read_body
 from rallypoint.http.common.ratelimit import LoginThrottle, Verdict
 from rallypoint.missions.access import Actor
+from rallypoint.missions.service import MissionService
 from rallypoint.router.stats import Counters
 
 log = logging.getLogger(__name__)
@@ -203,3 +204,17 @@ def flag(request: Request, name: str, default: bool = False) -> bool:
     if text.lower() not in ("true", "false"):
         raise HTTPException(400, f"{name} must be true or false")
     return text.lower() == "true"
+
+
+class MissionHandlers:
+    """What each group of Data Sync handlers holds: the mission service, the node id TAK's
+    envelopes carry, and the largest request body it reads."""
+
+    def __init__(self, service: MissionService) -> None:
+        self.service = service
+        self.node = service.host.settings.server_id
+        self.limit = service.host.settings.mission_max_body_bytes
+
+    def answer(self, type_name: str, data: Any, status: int = 200) -> Response:
+        """``data`` in TAK's envelope (``version``, ``type``, ``data``, ``nodeId``)."""
+        return JSONResponse(envelope(type_name, data, self.node), status_code=status)

@@ -10,21 +10,26 @@ from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from rallypoint.cot.timefmt import format_time
 from rallypoint.errors import MissionNotFound
-from rallypoint.http.common.deps import envelope
 from rallypoint.http.common.query import time_param
 from rallypoint.http.marti.history import events_xml
-from rallypoint.http.marti.missions_common import Handler, actor_of, json_object, mission_ref, read_json
+from rallypoint.http.marti.missions_common import (
+    Handler,
+    MissionHandlers,
+    actor_of,
+    json_object,
+    mission_ref,
+    read_json,
+)
 from rallypoint.missions import requests as checks
 from rallypoint.missions.access import Actor
 from rallypoint.missions.field import item_details
 from rallypoint.missions.layers import existing_layer
 from rallypoint.missions.model import Mission, change_json, mission_json, tak_changes
 from rallypoint.missions.roles import READ, WRITE
-from rallypoint.missions.service import MissionService
 from rallypoint.store.base import PackageRecord
 
 CHANGE_TYPE = "MissionChange"
@@ -51,13 +56,8 @@ def resource_json(record: PackageRecord) -> dict[str, Any]:
     }
 
 
-class MissionContent:
+class MissionContent(MissionHandlers):
     """Handlers for the mission's contents and logs."""
-
-    def __init__(self, service: MissionService) -> None:
-        self.service = service
-        self.node = service.host.settings.server_id
-        self.limit = service.host.settings.mission_max_body_bytes
 
     def per_mission(self) -> list[tuple[str, Handler, list[str]]]:
         return [
@@ -74,9 +74,6 @@ class MissionContent:
     def _mission(self, request: Request, actor: Actor) -> Mission:
         return self.service.find(actor, **mission_ref(request))
 
-    def _reply(self, type_name: str, data: Any, status: int = 200) -> Response:
-        return JSONResponse(envelope(type_name, data, self.node), status_code=status)
-
     async def add(self, request: Request) -> Response:
         actor = actor_of(request, "creatorUid", "clientUid")
         hashes, uids, paths = checks.check_contents(await read_json(request, self.limit))
@@ -91,7 +88,7 @@ class MissionContent:
         for layer, filed in paths.items():
             body = {"op": "layer", "action": "file", "uid": layer, "uids": filed}
             await self.service.change(mission, actor, WRITE, body)
-        return self._reply("Mission", [mission_json(mission)])
+        return self.answer("Mission", [mission_json(mission)])
 
     async def _package(self, digest: str, actor: Actor) -> PackageRecord:
         records = await self.service.store().packages_of(digest.lower())
@@ -114,7 +111,7 @@ class MissionContent:
         if not (digest and digest in mission.contents) and not (uid and uid in mission.uids):
             raise HTTPException(404, "no such hash or uid in the mission")
         await self.service.change(mission, actor, WRITE, {"op": "remove_content", "hash": digest, "uid": uid})
-        return self._reply("Mission", [mission_json(mission)])
+        return self.answer("Mission", [mission_json(mission)])
 
     async def set_keywords(self, request: Request) -> Response:
         actor = actor_of(request, "creatorUid", "clientUid")
@@ -133,7 +130,7 @@ class MissionContent:
     async def _keywords(self, request: Request, actor: Actor, keywords: list[str]) -> Response:
         mission = self._mission(request, actor)
         await self.service.change(mission, actor, WRITE, {"op": "keywords", "keywords": keywords})
-        return self._reply("Mission", [mission_json(mission)])
+        return self.answer("Mission", [mission_json(mission)])
 
     def _window(self, request: Request) -> tuple[int | None, int | None]:
         start, end = time_param(request, "start"), time_param(request, "end")
@@ -154,7 +151,7 @@ class MissionContent:
             for change in tak_changes(mission)
             if (start is None or change.time >= start) and (end is None or change.time <= end)
         ]
-        return self._reply(CHANGE_TYPE, rows)
+        return self.answer(CHANGE_TYPE, rows)
 
     async def cot(self, request: Request) -> Response:
         actor = actor_of(request, "clientUid")
@@ -181,7 +178,7 @@ class MissionContent:
             for entry in mission.logs.values()
             if (start is None or entry["servertime"] >= start) and (end is None or entry["servertime"] <= end)
         ]
-        return self._reply(LOG_TYPE, rows)
+        return self.answer(LOG_TYPE, rows)
 
     async def post_log(self, request: Request) -> Response:
         """POST (new) or PUT (update, with ``id``) a log entry in each mission it names."""
@@ -199,7 +196,7 @@ class MissionContent:
             if request.method == "PUT" and entry_id not in mission.logs:
                 raise HTTPException(404, f"no log entry {entry_id} in {name!r}")
             await self.service.change(mission, actor, WRITE, {"op": "log", "entry": stored})
-        return self._reply(LOG_TYPE, stored, 201 if request.method == "POST" else 200)
+        return self.answer(LOG_TYPE, stored, 201 if request.method == "POST" else 200)
 
     async def delete_log(self, request: Request) -> Response:
         actor = actor_of(request, "creatorUid", "clientUid")
@@ -210,4 +207,4 @@ class MissionContent:
         for mission in missions:
             body = {"op": "log", "delete": True, "entry": {"id": entry_id}}
             await self.service.change(mission, actor, WRITE, body)
-        return self._reply(LOG_TYPE, {"id": entry_id})
+        return self.answer(LOG_TYPE, {"id": entry_id})

@@ -22,7 +22,7 @@ from starlette.responses import JSONResponse, Response
 
 from rallypoint.errors import InvalidMissionRequest, MissionConflict, MissionForbidden
 from rallypoint.http.common.deps import envelope
-from rallypoint.http.marti.missions_common import actor_of, flag, json_object, read_json
+from rallypoint.http.marti.missions_common import MissionHandlers, actor_of, flag, json_object, read_json
 from rallypoint.missions import requests as checks
 from rallypoint.missions.access import Actor
 from rallypoint.missions.credentials import hash_password
@@ -36,7 +36,6 @@ from rallypoint.missions.roles import (
     WRITE,
     check_role,
 )
-from rallypoint.missions.service import MissionService
 
 ANON_GROUP = "__ANON__"
 MISSION_TYPE = "Mission"
@@ -70,13 +69,8 @@ def expiration_of(text: str | None) -> int | None:
     return value
 
 
-class MissionCreation:
+class MissionCreation(MissionHandlers):
     """The create-or-update handler."""
-
-    def __init__(self, service: MissionService) -> None:
-        self.service = service
-        self.node = service.host.settings.server_id
-        self.limit = service.host.settings.mission_max_body_bytes
 
     def reply(self, mission: Mission, status: int, token: str | None = None) -> Response:
         data = mission_json(mission)

@@ -14,15 +14,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from rallypoint.cot.timefmt import format_time
-from rallypoint.http.common.deps import envelope
-from rallypoint.http.marti.missions_common import Handler, actor_of, mission_ref, read_json
+from rallypoint.http.marti.missions_common import Handler, MissionHandlers, actor_of, mission_ref, read_json
 from rallypoint.http.marti.missions_create import expiration_of
 from rallypoint.missions import layers as shapes
 from rallypoint.missions import requests as checks
 from rallypoint.missions.access import Actor, is_member
 from rallypoint.missions.model import Mission, mission_json
 from rallypoint.missions.roles import DELETE, READ, SET_ROLE, WRITE, role_json
-from rallypoint.missions.service import MissionService
 
 MISSION_TYPE = "Mission"
 LAYER_TYPE = "MissionLayer"
@@ -54,13 +52,8 @@ def invitation_json(mission: Mission, index: int) -> dict[str, Any]:
     }
 
 
-class MissionStructure:
+class MissionStructure(MissionHandlers):
     """The handlers; ``per_mission`` lists them for the name and guid routes."""
-
-    def __init__(self, service: MissionService) -> None:
-        self.service = service
-        self.node = service.host.settings.server_id
-        self.limit = service.host.settings.mission_max_body_bytes
 
     def per_mission(self) -> list[tuple[str, Handler, list[str]]]:
         return [
@@ -84,9 +77,6 @@ class MissionStructure:
             ("/invitations", self.invitations, ["GET"]),
             ("/invite/{type}/{invitee}", self.uninvite, ["DELETE"]),
         ]
-
-    def _reply(self, type_name: str, data: Any, status: int = 200) -> Response:
-        return JSONResponse(envelope(type_name, data, self.node), status_code=status)
 
     def _actor(self, request: Request, *uid_params: str) -> tuple[Mission, Actor]:
         """The mission and who acts on it: the client uid named, else the caller's own uid there."""
@@ -113,18 +103,18 @@ class MissionStructure:
         """``PUT …/expiration?expiration=<epoch s>`` (absent or -1: never). An owner's call."""
         expiration = expiration_of(request.query_params.get("expiration")) or -1
         mission = await self._change(request, DELETE, {"op": "update", "fields": {"expiration": expiration}})
-        return self._reply(MISSION_TYPE, [mission_json(mission)])
+        return self.answer(MISSION_TYPE, [mission_json(mission)])
 
     # layers
 
     async def list_layers(self, request: Request) -> Response:
         mission, _actor = await self._authorized(request, READ)
-        return self._reply(LAYER_TYPE, shapes.layers_json(mission))
+        return self.answer(LAYER_TYPE, shapes.layers_json(mission))
 
     async def get_layer(self, request: Request) -> Response:
         mission, _actor = await self._authorized(request, READ)
         uid = shapes.existing_layer(mission, request.path_params["layer"])
-        return self._reply(LAYER_TYPE, shapes.layer_json(mission, uid))
+        return self.answer(LAYER_TYPE, shapes.layer_json(mission, uid))
 
     async def add_layer(self, request: Request) -> Response:
         query = request.query_params
@@ -139,7 +129,7 @@ class MissionStructure:
             after=query.get("afterUid"),
         )
         await self.service.change(mission, actor, WRITE, body)
-        return self._reply(LAYER_TYPE, shapes.layer_json(mission, body["layer"]["uid"]))
+        return self.answer(LAYER_TYPE, shapes.layer_json(mission, body["layer"]["uid"]))
 
     async def rename_layer(self, request: Request) -> Response:
         mission, _actor = await self._authorized(request, WRITE)
@@ -197,7 +187,7 @@ class MissionStructure:
         layer["creatorUid"] = actor.uid
         layer.setdefault("createTime", self.service.host.now_ms())
         await self.service.change(mission, actor, WRITE, {"op": "map_layer", "action": "put", "layer": layer})
-        return self._reply(MAP_LAYER_TYPE, layer)
+        return self.answer(MAP_LAYER_TYPE, layer)
 
     async def delete_map_layer(self, request: Request) -> Response:
         mission, _actor = await self._authorized(request, WRITE, "creatorUid")
@@ -238,12 +228,12 @@ class MissionStructure:
         visible = {m.guid for m in self.service.visible_missions(actor)}
         if parent is None or parent.guid not in visible:
             raise HTTPException(404, f"{mission.name!r} has no parent mission")
-        return self._reply(MISSION_TYPE, mission_json(parent))
+        return self.answer(MISSION_TYPE, mission_json(parent))
 
     async def children(self, request: Request) -> Response:
         mission, actor = await self._authorized(request, READ)
         rows = [mission_json(m) for m in self.service.visible_missions(actor) if m.parent == mission.guid]
-        return self._reply(MISSION_TYPE, rows)
+        return self.answer(MISSION_TYPE, rows)
 
     # who
 
@@ -269,7 +259,7 @@ class MissionStructure:
     async def invitations(self, request: Request) -> Response:
         mission, _actor = await self._authorized(request, READ)
         rows = [invitation_json(mission, index) for index in range(len(mission.invitations))]
-        return self._reply(INVITATION_TYPE, rows)
+        return self.answer(INVITATION_TYPE, rows)
 
     async def uninvite(self, request: Request) -> Response:
         """``DELETE …/invite/{type}/{invitee}?creatorUid=``: by whoever may invite (an owner)."""
@@ -294,4 +284,4 @@ class MissionStructure:
             if is_member(mission, actor.uid) or (mission.password_hash is None and not mission.invite_only)
             for uid in sorted(mission.subscriptions)
         ]
-        return self._reply(SUBSCRIPTION_TYPE, rows)
+        return self.answer(SUBSCRIPTION_TYPE, rows)
