@@ -96,7 +96,7 @@ def vector_tile(layers: dict[str, list[Feature]]) -> bytes:
 
 
 def png_tile(rgb: tuple[int, int, int], size: int = 256) -> bytes:
-    """A solid-colour PNG of ``size`` × ``size`` pixels."""
+    """A solid-colour PNG of ``size`` by ``size`` pixels."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))

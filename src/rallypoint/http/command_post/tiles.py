@@ -138,8 +138,9 @@ def _check_schema(path: Path, layers_json: str | None) -> None:
         raise ConfigError(f"web_mbtiles {path}: unreadable vector_layers in its metadata: {exc}") from exc
     if names and not names & OPENMAPTILES_LAYERS:
         raise ConfigError(
-            f"web_mbtiles {path}: vector layers {sorted(names)} are not the OpenMapTiles schema the map's"
-            " style draws (water, landcover, transportation, building, place); use an OpenMapTiles or raster file"
+            f"web_mbtiles {path}: vector layers {sorted(names)} are not the OpenMapTiles schema the"
+            " map's style draws (water, landcover, transportation, building, place);"
+            " use an OpenMapTiles or raster file"
         )
 
 
