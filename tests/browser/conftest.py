@@ -143,7 +143,15 @@ async def post_chat(command_post: CommandPost, user: str, text: str) -> None:
 
 
 @pytest.fixture
-async def command_post(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[CommandPost]:
+def web_overrides() -> dict[str, Any]:
+    """Settings a test module changes for its server (overridden there, e.g. basemap files)."""
+    return {}
+
+
+@pytest.fixture
+async def command_post(
+    tmp_path: Path, request: pytest.FixtureRequest, web_overrides: dict[str, Any]
+) -> AsyncIterator[CommandPost]:
     settings = Settings(
         data_dir=tmp_path / "data",
         tcp_port=0,
@@ -153,6 +161,7 @@ async def command_post(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncI
         api_tls_port=None,
         api_plain_port=None,
         web_port=0,
+        **web_overrides,
     )
     settings.data_dir.mkdir(parents=True)
     with IdentityStore(identity_path(settings.data_dir)) as store:

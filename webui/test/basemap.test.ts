@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { basemapOptions, initialBasemap } from "../src/map/basemap";
+import { Basemaps, NEUTRAL, basemapOptions, initialBasemap } from "../src/map/basemap";
 import type { WebConfig } from "../src/types";
 
 const config = (local: "raster" | "vector" | null, url: string | null): WebConfig => ({
@@ -39,5 +39,14 @@ describe("initialBasemap", () => {
     expect(initialBasemap(basemapOptions(config("raster", "u")), "local-dark")).toBe("local");
     expect(initialBasemap(basemapOptions(config(null, "u")), null)).toBe("online");
     expect(initialBasemap(basemapOptions(config(null, null)), "local")).toBe("builtin");
+  });
+});
+
+describe("Basemaps", () => {
+  it("starts on a neutral background, not water, and shows only the chosen basemap's layers", () => {
+    const style = new Basemaps(config(null, null), null).style;
+    expect(style.layers[0]).toMatchObject({ id: "water", paint: { "background-color": NEUTRAL } });
+    const grid = style.layers.find((l) => l.id === "grid-line");
+    expect(grid?.layout).toMatchObject({ visibility: "visible" });
   });
 });

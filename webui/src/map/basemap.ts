@@ -17,6 +17,7 @@ import countriesUrl from "world-atlas/countries-50m.json?url";
 
 import type { LocalTiles, WebConfig } from "../types";
 import { planarFeatures, planarLines } from "./antimeridian";
+import { gridLines } from "./grid";
 import { DARK, LIGHT, type Palette, vectorLayers } from "./vectorstyle";
 
 /**
@@ -26,6 +27,8 @@ import { DARK, LIGHT, type Palette, vectorLayers } from "./vectorstyle";
 export const BASEMAP_MAX_ZOOM = 6;
 export const WATER = LIGHT.water;
 export const LAND = LIGHT.land;
+/** The grid is drawn from this zoom on (below it the outlines are detail enough). */
+const GRID_MIN_ZOOM = 5;
 /** The background while the basemap is not drawn yet: neither sea nor land. */
 export const NEUTRAL = "#d9d9d6";
 export const STORAGE_KEY = "rallypoint.basemap";
@@ -130,6 +133,16 @@ export class Basemaps {
   attach(map: MapLibre): void {
     this.map = map;
     this.apply();
+    map.on("moveend", () => this.drawGrid());
+    this.drawGrid();
+  }
+
+  /** The built-in basemap's grid for the current view. */
+  private drawGrid(): void {
+    const map = this.map;
+    if (map === null || this.current !== "builtin" || map.getZoom() < GRID_MIN_ZOOM) return;
+    const b = map.getBounds();
+    (map.getSource("grid") as GeoJSONSource).setData(gridLines(b.getWest(), b.getSouth(), b.getEast(), b.getNorth()));
   }
 
   /** Show ``id`` and remember it for the next visit. */
@@ -142,6 +155,7 @@ export class Basemaps {
       // storage full or refused: the choice holds for this page only
     }
     this.apply();
+    this.drawGrid();
   }
 
   /** The built-in outlines are converted: draw them and show the sea. */
@@ -194,6 +208,7 @@ export class Basemaps {
       land: { type: "geojson", data: empty, maxzoom: BASEMAP_MAX_ZOOM },
       borders: { type: "geojson", data: empty, maxzoom: BASEMAP_MAX_ZOOM },
       coast: { type: "geojson", data: empty, maxzoom: BASEMAP_MAX_ZOOM },
+      grid: { type: "geojson", data: empty },
     };
     const layers: LayerSpecification[] = [
       { id: "water", type: "background", paint: { "background-color": NEUTRAL } },
@@ -232,6 +247,22 @@ export class Basemaps {
         lines,
       ),
       this.only({ id: "coast", type: "line", source: "coast", paint: { "line-color": "#5b7fa3", "line-width": 1 } }, lines),
+    );
+    const grid = { source: "grid", minzoom: GRID_MIN_ZOOM };
+    layers.push(
+      this.only({ ...grid, id: "grid-line", type: "line", paint: { "line-color": "#b9ae98", "line-width": 0.7 } }, [
+        "builtin",
+      ]),
+      this.only(
+        {
+          ...grid,
+          id: "grid-label",
+          type: "symbol",
+          layout: { "symbol-placement": "line", "text-field": ["get", "label"], "text-size": 11 },
+          paint: { "text-color": "#6f6552", "text-halo-color": LAND, "text-halo-width": 1.5 },
+        },
+        ["builtin"],
+      ),
     );
     return { version: 8, sources, layers };
   }
