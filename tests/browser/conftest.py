@@ -143,8 +143,16 @@ async def post_chat(command_post: CommandPost, user: str, text: str) -> None:
 
 
 @pytest.fixture
-async def command_post(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[CommandPost]:
-    settings = listening(tmp_path, web_port=0)
+def web_overrides() -> dict[str, Any]:
+    """Settings a test module changes for its server (overridden there, e.g. basemap files)."""
+    return {}
+
+
+@pytest.fixture
+async def command_post(
+    tmp_path: Path, request: pytest.FixtureRequest, web_overrides: dict[str, Any]
+) -> AsyncIterator[CommandPost]:
+    settings = listening(tmp_path, web_port=0, **web_overrides)
     settings.data_dir.mkdir(parents=True)
     with IdentityStore(identity_path(settings.data_dir)) as store:
         for name, groups in USERS.items():

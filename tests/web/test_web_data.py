@@ -26,7 +26,7 @@ async def test_config_names_the_user_and_the_tiles(browsers: Callable[[], Browse
     await browser.login("alice")
     config = (await browser.get("/api/config")).json()
     assert (config["callsign"], config["uid"]) == ("alice", "web-alice")
-    assert config["tiles"] == {"url": None, "pmtiles": None, "attribution": ""}
+    assert config["tiles"] == {"url": None, "local": None, "attribution": ""}
     assert config["server"].startswith("Rallypoint")
 
 

@@ -115,8 +115,17 @@ export interface Session {
   csrf: string;
 }
 
+/** The server's offline MBTiles, as ``/api/config`` describes it. */
+export interface LocalTiles {
+  url: string;
+  kind: "raster" | "vector";
+  minzoom: number;
+  maxzoom: number;
+  bounds: [number, number, number, number] | null;
+}
+
 export interface WebConfig {
-  tiles: { url: string | null; pmtiles: string | null; attribution: string | null };
+  tiles: { url: string | null; local: LocalTiles | null; attribution: string | null };
   server: string;
   callsign: string;
   uid: string;

@@ -174,6 +174,7 @@ async def start_web(
         url=settings.web_tile_url or None,
         local=TILE_URL if tiles else None,
         attribution=settings.web_tile_attribution or (tiles.attribution if tiles else ""),
+        local_info=tiles.info if tiles else None,
     )
     routes: list[BaseRoute] = [
         *login.routes(),

@@ -11,7 +11,8 @@ import { stateView } from "../state/objectives";
 import { teamColour } from "../state/teams";
 import type { Objective, WebConfig } from "../types";
 import { formatClock } from "../ui/dom";
-import { baseStyle, loadBasemap } from "./basemap";
+import { Basemaps, loadBasemap } from "./basemap";
+import { BasemapSwitcher } from "./switcher";
 import { HEADING_IMAGE, SymbolImages } from "./symbols";
 
 const CONTACT_LAYERS = ["contacts", "contacts-heading"];
@@ -46,6 +47,7 @@ export class MapView {
   readonly ready: Promise<void>;
   /** Resolves once the shipped basemap is drawn (the map is idle with it). */
   readonly basemapReady: Promise<void>;
+  readonly basemaps: Basemaps;
   private readonly symbols: SymbolImages;
   private fitted = false;
   private contactsSet = false;
@@ -64,9 +66,10 @@ export class MapView {
   onPick: ((at: LngLat) => void) | null = null;
 
   constructor(container: HTMLElement, config: WebConfig | null) {
+    this.basemaps = new Basemaps(config, window.localStorage);
     this.map = new maplibregl.Map({
       container,
-      style: baseStyle(config),
+      style: this.basemaps.style,
       center: [10, 30],
       zoom: 1.6,
       attributionControl: { compact: true, customAttribution: "Natural Earth" },
@@ -74,9 +77,11 @@ export class MapView {
     });
     this.map.addControl(new maplibregl.NavigationControl({ showCompass: true }), "top-right");
     this.map.addControl(new maplibregl.ScaleControl({ unit: "metric" }), "bottom-right");
+    this.map.addControl(new BasemapSwitcher(this.basemaps), "top-left");
     this.symbols = new SymbolImages(this.map);
     this.ready = new Promise((resolve) => {
       this.map.once("load", () => {
+        this.basemaps.attach(this.map);
         this.addLayers();
         this.isReady = true;
         for (const [id, data] of this.pending) this.source(id).setData(data);
@@ -87,10 +92,7 @@ export class MapView {
     const contactsDrawn = new Promise<void>((resolve) => (this.contactsDrawn = resolve));
     const waited = this.ready.then(() => new Promise<void>((resolve) => window.setTimeout(resolve, BASEMAP_WAIT_MS)));
     this.basemapReady = Promise.race([contactsDrawn, waited]).then(async () => {
-      const basemap = await loadBasemap();
-      this.source("land").setData(basemap.land);
-      this.source("borders").setData(basemap.borders);
-      this.source("coast").setData(basemap.coast);
+      this.basemaps.fill(await loadBasemap());
       await this.map.once("idle");
     });
   }

@@ -21,6 +21,7 @@ from rallypoint.http.command_post.chat import MAX_CHAT_CHARS, chat_event, chat_j
 from rallypoint.http.command_post.contacts import emergency_device, visible_contacts
 from rallypoint.http.command_post.live import LiveHub
 from rallypoint.http.command_post.login import Audit, read_json
+from rallypoint.http.command_post.tiles import TileInfo
 from rallypoint.http.common.deps import ApiDeps, Caller, caller_of
 from rallypoint.http.common.query import int_param
 from rallypoint.http.marti.history import require_store, track_feature
@@ -42,6 +43,17 @@ class TileConfig:
     local: str | None
     """The server's own tile URL template when an MBTiles file is configured, or None."""
     attribution: str
+    local_info: TileInfo | None = None
+    """How to draw the local tiles (raster or vector, zooms, bounds)."""
+
+    def as_json(self) -> dict[str, object]:
+        """The ``tiles`` member of ``/api/config``."""
+        local: dict[str, object] | None = None
+        if self.local is not None and self.local_info is not None:
+            info = self.local_info
+            local = {"url": self.local, "kind": info.kind, "minzoom": info.minzoom, "maxzoom": info.maxzoom}
+            local["bounds"] = list(info.bounds) if info.bounds is not None else None
+        return {"url": self.url, "local": local, "attribution": self.attribution}
 
 
 def data_routes(
@@ -55,7 +67,7 @@ def data_routes(
         tile = tiles()
         return JSONResponse(
             {
-                "tiles": {"url": tile.url, "pmtiles": tile.local, "attribution": tile.attribution},
+                "tiles": tile.as_json(),
                 "server": api.server_version,
                 "callsign": caller.name,
                 "uid": web_uid(caller.name),
