@@ -5,6 +5,7 @@
 
 import type { Api } from "./api";
 import { LiveFeed, type LiveState } from "./live";
+import { MapTools } from "./map/tools";
 import { MapView } from "./map/view";
 import { AlertStore } from "./state/alerts";
 import { ChatStore } from "./state/chat";
@@ -93,6 +94,7 @@ export class App {
       h("div", { className: "toast", id: "toast", role: "status" }),
     );
     this.map = new MapView(mapElement, config);
+    new MapTools(this.map);
     this.list = new ContactList(this.contacts);
     this.details = new ContactDetails(this.contacts, api);
     this.chatPanel = new ChatPanel(this.chat, api, me);
