@@ -5,6 +5,7 @@
 
 import type { Api } from "./api";
 import { LiveFeed, type LiveState } from "./live";
+import { MapTools } from "./map/tools";
 import { MapView } from "./map/view";
 import { AlertStore } from "./state/alerts";
 import { ChatStore } from "./state/chat";
@@ -21,6 +22,7 @@ import { ContactDetails, ContactList } from "./ui/contacts";
 import { h, replace } from "./ui/dom";
 import { MissionsPanel } from "./ui/missions";
 import { PackagesPanel } from "./ui/packages";
+import { ReconnectBanner } from "./ui/reconnect";
 import { ReplayPanel } from "./ui/replay";
 import { RollCallPanel } from "./ui/rollcall";
 
@@ -51,6 +53,7 @@ export class App {
   private readonly list: ContactList;
   private readonly details: ContactDetails;
   private readonly banner: AlertBanner;
+  private readonly reconnect = new ReconnectBanner();
   private readonly alarm = new Alarm();
   /** The selected contact's track as drawn (history, then its live positions). */
   private track: GeoJSON.Feature | null = null;
@@ -85,11 +88,13 @@ export class App {
     replace(
       root,
       this.header(side),
+      this.reconnect.element,
       this.banner.element,
       this.layout,
       h("div", { className: "toast", id: "toast", role: "status" }),
     );
     this.map = new MapView(mapElement, config);
+    new MapTools(this.map);
     this.list = new ContactList(this.contacts);
     this.details = new ContactDetails(this.contacts, api);
     this.chatPanel = new ChatPanel(this.chat, api, me);
@@ -154,6 +159,7 @@ export class App {
         this.contacts.replaceAll(message.contacts, now);
         this.fitPending = true;
         this.alerts.replaceAll(message.alerts);
+        this.chat.addHistory(message.chat ?? []);
         this.rollcalls.refresh(); // after a reconnect: what changed while the feed was down
         break;
       case "contact":
@@ -356,6 +362,7 @@ export class App {
   }
 
   private showLiveState(state: LiveState, detail: string): void {
+    this.reconnect.update(state, detail);
     this.liveState.textContent = detail === "" ? state : `${state}: ${detail}`;
     this.liveState.dataset.state = state;
     this.liveState.title = this.liveState.textContent;

@@ -5,8 +5,9 @@
 import type { LiveMessage } from "./types";
 
 const PING_INTERVAL_MS = 20_000;
-const FIRST_RETRY_MS = 500;
-const MAX_RETRY_MS = 10_000;
+const FIRST_RETRY_MS = 250;
+/** Kept short: a restarted server is back within seconds and the page should be too. */
+const MAX_RETRY_MS = 2_000;
 /** Close codes after which reconnecting cannot help (policy violation: not logged in). */
 const FINAL_CLOSE_CODES = new Set([1008, 4401, 4403]);
 

@@ -140,7 +140,7 @@ export interface PackageInfo {
 }
 
 export type LiveMessage =
-  | { type: "snapshot"; contacts: Contact[]; alerts: Alert[] }
+  | { type: "snapshot"; contacts: Contact[]; alerts: Alert[]; chat?: ChatMessage[] }
   | { type: "contact"; contact: Contact }
   | { type: "remove"; uid: string }
   | { type: "chat"; message: ChatMessage }

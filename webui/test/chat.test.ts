@@ -17,6 +17,20 @@ describe("ChatStore", () => {
     expect(direct?.messages.map((m) => m.id)).toEqual(["2", "3"]);
   });
 
+  it("adds a snapshot's history once, in order, without counting it unread", () => {
+    const store = new ChatStore(ME);
+    store.add(chat("2", { to: ME, room: "alice", from_uid: "ANDROID-2", from_callsign: "BRAVO", time: 2_000 }));
+    store.addHistory([
+      chat("1", { to: ME, room: "alice", from_uid: "ANDROID-2", from_callsign: "BRAVO", time: 1_000 }),
+      chat("2", { to: ME, room: "alice", from_uid: "ANDROID-2", from_callsign: "BRAVO", time: 2_000 }),
+      chat("r", { time: 500 }),
+    ]);
+    const direct = store.get("ANDROID-2");
+    expect(direct?.messages.map((m) => m.id)).toEqual(["1", "2"]);
+    expect(direct?.unread).toBe(1); // the live one before, not the history
+    expect(store.get(ALL_CHAT_ROOMS)?.messages.map((m) => m.id)).toEqual(["r"]);
+  });
+
   it("drops a message it has already seen (the echo of one it sent)", () => {
     const store = new ChatStore(ME);
     expect(store.add(chat("1"))).toBe(true);

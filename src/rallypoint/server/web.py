@@ -29,12 +29,14 @@ from rallypoint.cot.event import Event
 from rallypoint.errors import ConfigError
 from rallypoint.http.command_post.admin import AdminDeps, admin_routes
 from rallypoint.http.command_post.app import PACKAGED_UI, WebAppParts, build_web_app, tile_origin
-from rallypoint.http.command_post.auth import Session, SessionStore
+from rallypoint.http.command_post.auth import Persistence, Session, SessionStore
+from rallypoint.http.command_post.chat_history import chat_history
 from rallypoint.http.command_post.data import TileConfig, data_routes
 from rallypoint.http.command_post.live import LiveHub
 from rallypoint.http.command_post.login import LoginService
 from rallypoint.http.command_post.packages import web_package_routes
 from rallypoint.http.command_post.replay import replay_routes
+from rallypoint.http.command_post.session_records import SessionRecords, session_records_path
 from rallypoint.http.command_post.socket import live_routes
 from rallypoint.http.command_post.tiles import TILE_URL, MbTiles, tile_routes
 from rallypoint.http.common.ratelimit import LoginThrottle
@@ -64,6 +66,8 @@ MAX_WEB_CONNECTIONS = 512
 """Connections and requests at once; beyond it uvicorn answers 503. A command post has a few pages."""
 WS_PING_INTERVAL_S = 20.0
 """WebSocket pings from the server; a page that answers none for as long is dropped."""
+SESSION_SWEEP_S = 60.0
+"""How often idle sessions are deleted from the sessions file (in memory they end at each tick)."""
 
 
 class WebService:
@@ -87,6 +91,7 @@ class WebService:
         self.port = port
         self._tiles = tiles
         self._unsubscribe = watch.subscribe(self._revalidate)
+        self._next_sweep = 0.0
 
     async def start(self) -> None:
         """Already started by :func:`start_web` (the component protocol's first call)."""
@@ -94,6 +99,9 @@ class WebService:
     def tick(self, now_ms: int) -> int:
         """End idle sessions; send the live feed's coalesced reports (due again at its period)."""
         self.sessions.expire()
+        if self.sessions.clock() >= self._next_sweep:
+            self._next_sweep = self.sessions.clock() + SESSION_SWEEP_S
+            self.sessions.sweep_stored()
         return self.hub.tick(now_ms)
 
     def _revalidate(self, snapshot: IdentitySnapshot) -> None:
@@ -110,6 +118,8 @@ class WebService:
         if self._tiles is not None:
             self._tiles.close()
         self._unsubscribe()
+        if self.sessions.persistence is not None:
+            self.sessions.persistence.records.close()
         log.info("web command post stopped")
 
 
@@ -144,7 +154,13 @@ async def start_web(
     settings = context.settings
     marti_url = _marti_url(context, marti)
     assert context.identity_watch is not None, "the server opens the identity store for the web port"
-    sessions = SessionStore(settings.web_session_idle_s, clock=context.clock)
+    watch = context.identity_watch
+    persistence = Persistence(
+        SessionRecords(session_records_path(Path(settings.data_dir))),
+        context.clock.wall_ms,
+        lambda session: _still_valid(session, watch.snapshot),
+    )
+    sessions = SessionStore(settings.web_session_idle_s, clock=context.clock, persistence=persistence)
     hub = LiveHub(context.router, context.counters, context.clock.wall_ms, settings.web_live_queue_max)
     for part in parts:  # the missions service's changes reach the pages
         if part.change_listeners is not None:
@@ -182,7 +198,9 @@ async def start_web(
         *web_package_routes(packages),
         *replay_routes(api, context.xml_limits),
         *(tile_routes(tiles) if tiles else []),
-        *live_routes(hub, sessions),
+        *live_routes(
+            hub, sessions, chat_history(lambda: context.store, context.clock.wall_ms, context.xml_limits)
+        ),
         *admin_routes(_admin_deps(context)),
         *part_routes(parts, command_post=True),
     ]
@@ -212,7 +230,6 @@ async def start_web(
     bound = int(sock.getsockname()[1])
     scheme = "https" if settings.web_tls else "http"
     log.info("web command post on %s://%s:%d/", scheme, _url_host(settings.host), bound)
-    watch = context.identity_watch
     return WebService(server, task, hub=hub, sessions=sessions, port=bound, tiles=tiles, watch=watch)
 
 

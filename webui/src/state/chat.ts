@@ -54,6 +54,17 @@ export class ChatStore {
     return true;
   }
 
+  /** Add the recent chat a snapshot replays (after a reload or a reconnect): messages already
+   *  shown are skipped, and none adds to a conversation's unread count (it is history). */
+  addHistory(messages: readonly ChatMessage[]): void {
+    for (const message of messages) {
+      const before = this.conversations.get(this.conversationKey(message))?.unread ?? 0;
+      if (!this.add(message)) continue;
+      const conversation = this.conversations.get(this.conversationKey(message));
+      if (conversation !== undefined) conversation.unread = before;
+    }
+  }
+
   /** Start (or reopen) a direct conversation with ``uid`` and make it the active one. */
   open(key: string, title: string): Conversation {
     const conversation = this.ensure(key, title);

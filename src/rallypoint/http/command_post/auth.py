@@ -3,15 +3,20 @@
 A browser logs in with the name and password of an identity-store user (the same users that
 enroll devices), through the failed-login throttle enrollment uses. The server keeps the
 session in memory under a random 256-bit id sent as the ``rp_session`` cookie (HttpOnly,
-SameSite=Strict); sessions end at logout, after :attr:`SessionStore.idle_s` without use, or
-when the oldest must make room. Every state-changing ``/api/*`` request must carry the
-session's CSRF token in ``X-CSRF-Token`` and, when the browser sends an ``Origin``, come from
-this very origin: SameSite already stops most cross-site requests; the token and the Origin
-check stop the rest (old browsers, sibling subdomains). A request with a live session is bound
-to the same :class:`~rallypoint.http.common.deps.Caller` the Marti API binds, so routes written for
-that app (missions, objectives) serve the page unchanged.
+SameSite=Strict), and with :class:`Persistence` also on disk under the id's hash
+(:mod:`rallypoint.http.command_post.session_records`), so that a page stays logged in across a
+server restart; sessions end at logout, after :attr:`SessionStore.idle_s` without use, when
+the oldest must make room, or when the identity store no longer allows them.
+Every state-changing ``/api/*`` request must carry the session's CSRF token in
+``X-CSRF-Token`` and, when the browser sends an ``Origin``, come from this very origin:
+SameSite already stops most cross-site requests; the token and the Origin check stop the rest
+(old browsers, sibling subdomains). A request with a live session is bound to the same
+:class:`~rallypoint.http.common.deps.Caller` the Marti API binds, so routes written for that
+app (missions, objectives) serve the page unchanged.
 """
 
+import base64
+import hashlib
 import hmac
 import secrets
 import time
@@ -25,6 +30,12 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from rallypoint.http.command_post.session_records import (
+    TOUCH_INTERVAL_MS,
+    SessionRecord,
+    SessionRecords,
+    token_hash,
+)
 from rallypoint.http.common.deps import CALLER_SCOPE_KEY, Caller, client_address
 
 COOKIE_NAME = "rp_session"
@@ -57,6 +68,8 @@ class Session:
     """Told when the session ends (its live sockets close)."""
     certificate: int | None = None
     """The serial of the client certificate that opened it, if one did (revoking it ends it)."""
+    stored_ms: int = 0
+    """The last use written to disk (see :data:`TOUCH_INTERVAL_MS`)."""
 
     @property
     def uid(self) -> str:
@@ -72,6 +85,22 @@ class Session:
         return {"user": self.user, "groups": sorted(self.groups), "csrf": self.csrf}
 
 
+def csrf_of(token: str) -> str:
+    """The CSRF token of a session: derived from its id, so it need not be stored anywhere."""
+    digest = hmac.new(token.encode(), b"rallypoint csrf", hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+@dataclass(frozen=True)
+class Persistence:
+    """Where sessions outlive the process, and how a revived one is checked."""
+
+    records: SessionRecords
+    wall_ms: Callable[[], int]
+    still_valid: Callable[[Session], bool]
+    """The identity store's verdict now (the user may have been disabled while the server was down)."""
+
+
 def web_uid(user: str) -> str:
     """``web-<user>``: the uid of a user's web page on the TAK network."""
     return f"web-{user}"
@@ -81,11 +110,16 @@ class SessionStore:
     """Sessions in memory, by id, in least-recently-used order (time passed in via ``clock``)."""
 
     def __init__(
-        self, idle_s: float, max_sessions: int = MAX_SESSIONS, clock: Clock = time.monotonic
+        self,
+        idle_s: float,
+        max_sessions: int = MAX_SESSIONS,
+        clock: Clock = time.monotonic,
+        persistence: Persistence | None = None,
     ) -> None:
         self.idle_s = idle_s
         self.max_sessions = max_sessions
         self.clock = clock
+        self.persistence = persistence
         self._sessions: OrderedDict[str, Session] = OrderedDict()
 
     def __len__(self) -> int:
@@ -93,25 +127,21 @@ class SessionStore:
 
     def create(self, user: str, groups: frozenset[str], certificate: int | None = None) -> Session:
         """A new session for ``user``; the oldest is ended if the store is full."""
-        while len(self._sessions) >= self.max_sessions:
-            _, oldest = self._sessions.popitem(last=False)
-            _ended(oldest)
-        session = Session(
-            id=secrets.token_urlsafe(SESSION_ID_BYTES),
-            user=user,
-            groups=groups,
-            csrf=secrets.token_urlsafe(SESSION_ID_BYTES),
-            last_used=self.clock(),
-            certificate=certificate,
-        )
+        self._make_room()
+        token = secrets.token_urlsafe(SESSION_ID_BYTES)
+        session = Session(token, user, groups, csrf_of(token), self.clock(), certificate=certificate)
         self._sessions[session.id] = session
+        if self.persistence is not None:
+            session.stored_ms = self.persistence.wall_ms()
+            record = SessionRecord(user, groups, certificate, session.stored_ms)
+            self.persistence.records.save(token_hash(token), record)
         return session
 
     def get(self, session_id: str | None) -> Session | None:
         """The live session with this id (its idle time restarts), or None."""
         if not session_id:
             return None
-        session = self._sessions.get(session_id)
+        session = self._sessions.get(session_id) or self._revive(session_id)
         if session is None:
             return None
         now = self.clock()
@@ -120,20 +150,65 @@ class SessionStore:
             return None
         session.last_used = now
         self._sessions.move_to_end(session_id)
+        self._touch(session)
         return session
 
     def end(self, session: Session) -> None:
-        """Forget ``session`` and close what depends on it."""
+        """Forget ``session`` (on disk too) and close what depends on it."""
+        if self.persistence is not None:
+            self.persistence.records.delete(token_hash(session.id))
         if self._sessions.pop(session.id, None) is not None:
             _ended(session)
 
     def expire(self) -> int:
-        """End every idle session; return how many ended."""
+        """End every idle session (and forget idle ones on disk); return how many ended in memory."""
         cutoff = self.clock() - self.idle_s
         idle = [session for session in self._sessions.values() if session.last_used < cutoff]
         for session in idle:
             self.end(session)
         return len(idle)
+
+    def sweep_stored(self) -> None:
+        """Forget the sessions on disk that have been idle too long or exceed the limit."""
+        if self.persistence is not None:
+            cutoff_ms = self.persistence.wall_ms() - round(self.idle_s * 1000)
+            self.persistence.records.sweep(cutoff_ms, self.max_sessions)
+
+    def _revive(self, token: str) -> Session | None:
+        """The session of ``token`` from before a restart, if it is still within its idle time and
+        the identity store still allows it; it is then kept in memory like a new one."""
+        if self.persistence is None:
+            return None
+        key = token_hash(token)
+        record = self.persistence.records.load(key)
+        if record is None:
+            return None
+        now_ms = self.persistence.wall_ms()
+        session = Session(
+            token, record.user, record.groups, csrf_of(token), self.clock(), certificate=record.certificate
+        )
+        session.stored_ms = record.last_used_ms
+        if now_ms - record.last_used_ms > self.idle_s * 1000 or not self.persistence.still_valid(session):
+            self.persistence.records.delete(key)
+            return None
+        self._make_room()
+        self._sessions[token] = session
+        return session
+
+    def _make_room(self) -> None:
+        """End the least recently used sessions in memory while the store is full (those on disk
+        are trimmed by :meth:`sweep_stored`)."""
+        while len(self._sessions) >= self.max_sessions:
+            _, oldest = self._sessions.popitem(last=False)
+            _ended(oldest)
+
+    def _touch(self, session: Session) -> None:
+        if self.persistence is None:
+            return
+        now_ms = self.persistence.wall_ms()
+        if now_ms - session.stored_ms >= TOUCH_INTERVAL_MS:
+            session.stored_ms = now_ms
+            self.persistence.records.touch(token_hash(session.id), now_ms)
 
     def revalidate(self, still_valid: Callable[[Session], bool]) -> int:
         """End the sessions ``still_valid`` rejects (user gone, disabled or regrouped, certificate

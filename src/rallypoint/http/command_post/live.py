@@ -173,8 +173,9 @@ class LiveHub:
             for socket in list(viewer.sockets):
                 socket.close(CLOSE_SHUTDOWN)
 
-    def attach(self, session: Session) -> LiveSocket:
-        """A new page of ``session``'s user; its first message, the snapshot, is already queued."""
+    def attach(self, session: Session, chat: list[ChatMessage] | None = None) -> LiveSocket:
+        """A new page of ``session``'s user; its first message, the snapshot (with the recent
+        ``chat``), is already queued."""
         viewer = self._viewers.get(session.user)
         if viewer is None or viewer.groups != session.groups:
             if viewer is not None:
@@ -189,7 +190,8 @@ class LiveHub:
         socket = LiveSocket(session, self.queue_max)
         viewer.sockets.add(socket)
         session.closers.append(lambda: socket.close(CLOSE_UNAUTHENTICATED))
-        socket.offer(json.dumps(self._snapshot(viewer), separators=(",", ":")))
+        snapshot = {**self._snapshot(viewer), "chat": chat or []}
+        socket.offer(json.dumps(snapshot, separators=(",", ":")))
         self.counters.inc("web_live_opened")
         return socket
 

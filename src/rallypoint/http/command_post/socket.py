@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from rallypoint.http.command_post.auth import SESSION_SCOPE_KEY, Session, SessionStore, same_origin
+from rallypoint.http.command_post.chat_history import ChatHistory
 from rallypoint.http.command_post.live import (
     CLOSE_BAD_DATA,
     CLOSE_ORIGIN,
@@ -36,8 +37,8 @@ is dropped without it."""
 LIVE_PATH = "/api/live"
 
 
-def live_routes(hub: LiveHub, sessions: SessionStore) -> list[BaseRoute]:
-    """The one WebSocket route."""
+def live_routes(hub: LiveHub, sessions: SessionStore, history: ChatHistory | None = None) -> list[BaseRoute]:
+    """The one WebSocket route; its snapshot holds the recent chat ``history`` reads."""
 
     async def live(websocket: WebSocket) -> None:
         await websocket.accept()
@@ -48,7 +49,8 @@ def live_routes(hub: LiveHub, sessions: SessionStore) -> list[BaseRoute]:
         if not isinstance(session, Session):
             await _close(websocket, CLOSE_UNAUTHENTICATED, "not logged in")
             return
-        socket = hub.attach(session)
+        chat = await history(session) if history is not None else []
+        socket = hub.attach(session, chat)
         try:
             code = await _serve(websocket, socket, sessions)
         finally:
