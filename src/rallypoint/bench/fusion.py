@@ -20,8 +20,10 @@ from typing import Any, NamedTuple
 
 from rallypoint.bench.fusion_baseline import BaselineUnavailable, StoneSoupTracker
 from rallypoint.bench.fusion_configured import ConfiguredStoneSoupTracker
+from rallypoint.bench.fusion_latency import latency_document
 from rallypoint.fusion.engine import FusionConfig, FusionEngine
 from rallypoint.fusion.evaluate import EngineTracker, Evaluation, evaluate
+from rallypoint.fusion.feeds.config import DEFAULT_MIN_EMIT_INTERVAL_S
 from rallypoint.fusion.simulate import Scenario, ScenarioSpec, build_scenario
 from rallypoint.fusion.simulate_issue import ISSUE_SPEC, build_issue_scenario
 
@@ -143,6 +145,7 @@ def fusion_document(args: argparse.Namespace) -> dict[str, Any]:
             "identified_reports_per_s": round(rate.wall),
             "identified_reports_per_cpu_s": round(rate.cpu),
         },
+        "display_latency": latency_document(scenario, round(DEFAULT_MIN_EMIT_INTERVAL_S * 1000)),
         "stonesoup": None,
         "stonesoup_positions_only": None,
     }
@@ -203,10 +206,24 @@ def _text(document: dict[str, Any], met: dict[str, bool]) -> str:
             lines.append(f"{domain + ' ' + key:24}" + "".join(f"{v!s:>14}" for v in values))
     lines.append(f"{'identified reports/s':24}{ours['identified_reports_per_s']!s:>14}")
     lines.append(f"{'  per s of CPU time':24}{ours['identified_reports_per_cpu_s']!s:>14}")
+    lines.extend(_latency_lines(document["display_latency"]))
     if "stonesoup_missing" in document:
         lines.append(f"baseline skipped: {document['stonesoup_missing']}")
     lines.extend(f"target {name}: {'met' if ok else 'MISSED'}" for name, ok in met.items())
     return "\n".join(lines)
+
+
+def _latency_lines(latency: dict[str, Any]) -> list[str]:
+    """Report received -> CoT event out, per emit policy (the source's own latency excluded)."""
+    columns = ("mean_ms", "p50_ms", "p95_ms", "max_ms", "events_out")
+    lines = [f"{'report -> CoT out (ms)':52}" + "".join(f"{c.removesuffix('_ms'):>8}" for c in columns)]
+    labels = {
+        "on_update": f"on update, <= 1 per {latency['min_emit_interval_ms']} ms per track",
+        "per_tick_former": "former: 1 s limit, held ones at the 1 s tick",
+    }
+    for name, label in labels.items():
+        lines.append(f"  {label:50}" + "".join(f"{latency[name][c]!s:>8}" for c in columns))
+    return lines
 
 
 def run_fusion_bench(args: argparse.Namespace) -> int:
