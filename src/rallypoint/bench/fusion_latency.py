@@ -30,8 +30,9 @@ FORMER_INTERVAL_MS = 1000
 """The former default ``min_emit_interval_s`` (1 s), with held updates flushed per tick."""
 FORMER_TICK_MS = 1000
 """The server's tick: the only time the former service sent held updates."""
-CLIENT_PLI_SOURCE = "pli"
-"""Clients' own reports: not a feed, so their tracks are not sent (the client shows itself)."""
+CLIENT_KIND = "cot"
+"""Clients' own position reports: not a feed, so their tracks are not sent (each client shows
+itself)."""
 
 
 class Latency(NamedTuple):
@@ -52,7 +53,7 @@ class Latency(NamedTuple):
 
 
 def _feeds(scenario: Scenario) -> Mapping[str, FeedConfig]:
-    names = {report.source for report in scenario.reports if report.source != CLIENT_PLI_SOURCE}
+    names = {report.source for report in scenario.reports if report.kind != CLIENT_KIND}
     return {name: FeedConfig(name=name, kind="geojson") for name in names}
 
 
