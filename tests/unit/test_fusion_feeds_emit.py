@@ -170,3 +170,14 @@ def test_held_updates_say_when_they_are_due() -> None:
     emitter.flush(T0 + 1000)
     assert len(sent.events) == 2
     assert emitter.next_due_ms() is None
+
+
+def test_a_silent_track_is_sent_again_before_it_goes_stale_on_the_map() -> None:
+    engine, emitter, sent = setup()  # stale_s 60: refreshed after 30 s without an update
+    feed(engine, emitter, report("ais", "mmsi:1", T0), T0)
+    emitter.flush(T0 + 29_999)
+    assert len(sent.events) == 1
+    emitter.flush(T0 + 30_000)
+    assert len(sent.events) == 2
+    refreshed, _ = sent.events[1]
+    assert (refreshed.uid, refreshed.time, refreshed.stale) == (sent.events[0][0].uid, T0 + 30_000, T0 + 90_000)

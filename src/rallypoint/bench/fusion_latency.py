@@ -92,7 +92,7 @@ def display_latency(scenario: Scenario, *, min_interval_ms: int, per_tick: bool)
                 due = emitter.next_due_ms()
         clock[0] = now
         for update in engine.ingest(report, now):
-            if not update.deleted:
+            if not update.deleted and report.kind != CLIENT_KIND:  # a client's PLI is relayed as is
                 pending.setdefault(update.track.uid, []).append(now)
             emitter.offer(update, now)
     delays.sort()

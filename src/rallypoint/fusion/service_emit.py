@@ -37,6 +37,7 @@ class _Sent(NamedTuple):
     affiliation: str
     signature: tuple[object, ...]
     """What makes a change significant: sources, identities, callsign, coasting."""
+    track: Track
 
 
 def signature(track: Track) -> tuple[object, ...]:
@@ -117,13 +118,18 @@ class TrackEmitter:
         return min(self._sent[uid].at_ms for uid in self._held) + self.min_interval_ms
 
     def flush(self, now_ms: int) -> None:
-        """Send held updates whose track's interval has passed, and withheld tracks whose client
-        no longer shows itself (its position report went stale)."""
+        """Send held updates whose track's interval has passed, withheld tracks whose client no
+        longer shows itself (its position report went stale), and tracks silent for half their
+        stale time again, so that a live track never goes stale on the map (a vessel at
+        anchor reports every 3 minutes, the events' stale time is a minute)."""
         due = [
             uid for uid, track in self._held.items() if now_ms - self._sent[uid].at_ms >= self.min_interval_ms
         ]
         for uid in due:
             self._announce(self._held.pop(uid), now_ms)
+        refresh_ms = self.stale_s * 500
+        for sent in [sent for sent in self._sent.values() if now_ms - sent.at_ms >= refresh_ms]:
+            self._announce(sent.track, now_ms)
         for track in list(self._withheld.values()):
             if self.targets(track, now_ms)[0]:
                 self._announce(track, now_ms)
@@ -143,7 +149,7 @@ class TrackEmitter:
                 self._withheld[track.uid] = track
             return
         event = track_to_event(track, now_ms, affiliation=affiliation, stale_s=self.stale_s)
-        self._sent[track.uid] = _Sent(now_ms, groups, affiliation, signature(track))
+        self._sent[track.uid] = _Sent(now_ms, groups, affiliation, signature(track), track)
         self._send(event, groups)
 
     def _send(self, event: Event, groups: frozenset[str]) -> None:
