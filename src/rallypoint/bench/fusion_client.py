@@ -17,7 +17,7 @@ source's and the network's latency, not the picture's).
 """
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import NamedTuple
 
 from rallypoint.bench.fusion_latency import CLIENT_KIND
@@ -51,6 +51,8 @@ class _Icon(NamedTuple):
 
 
 def _track_hint(event: Event) -> tuple[float | None, float | None]:
+    if event.detail is None:
+        return None, None
     for element in detail_elements(event.detail):
         if element.tag == "track":
             attributes = dict(element.attributes)
@@ -83,11 +85,13 @@ class ClientViewTracker:
 
     def _receive(self, event: Event, groups: frozenset[str], identity: str | None) -> int:
         if event.type == DELETE:
-            for link in event.detail.links:
+            for link in event.detail.links if event.detail is not None else ():
                 self.icons.pop(link.uid, None)
         else:
             course, speed = _track_hint(event)
-            self.icons[event.uid] = _Icon(event.point.lat, event.point.lon, event.time, event.stale, course, speed)
+            self.icons[event.uid] = _Icon(
+                event.point.lat, event.point.lon, event.time, event.stale, course, speed
+            )
         return 1
 
     def _offer(self, updates: Sequence[TrackUpdate], now_ms: int) -> None:
@@ -140,8 +144,3 @@ class ClientViewTracker:
                     north += moved * math.cos(math.radians(icon.course))
                 found.append(Estimate(uid, east, north, domains.get(uid, Domain.GROUND)))
         return found
-
-
-def client_views(scenario: Scenario) -> Mapping[str, ClientViewTracker]:
-    """The client view with the default emit interval."""
-    return {"client": ClientViewTracker(scenario)}
