@@ -24,8 +24,9 @@ ROUNDS = 8
 DECK_MMSI, OTHER_MMSI = 211000001, 211000002
 DECK_START, OTHER_START = (49.47, 0.13), (49.49, 0.13)
 """The team's vessel and a vessel without a team, 2.2 km apart."""
-STEP_DEG = 2e-5
-"""Each round both vessels move about 2 m north."""
+STEP_DEG = 2e-6
+"""Each round (a second of AIS time) both vessels move about 0.2 m north, as they report."""
+SPEED_KN = 0.4
 PLI_OFFSET_DEG = 3e-5
 """The team's phone is about 3 m from where the vessel's AIS antenna is."""
 SAME_OBJECT_M = 50.0
@@ -35,7 +36,7 @@ SAME_OBJECT_M = 50.0
 def ais_sentence(mmsi: int, lat: float, lon: float, time_ms: int) -> bytes:
     """A class A position report with a tag block time, as a shore station relays it."""
     (sentence,) = encode_dict(
-        {"type": 1, "mmsi": mmsi, "lat": lat, "lon": lon, "speed": 4.0, "course": 0.0, "heading": 0},
+        {"type": 1, "mmsi": mmsi, "lat": lat, "lon": lon, "speed": SPEED_KN, "course": 0.0, "heading": 0},
         talker_id="AI",
         sentence_type="VDM",
     )
