@@ -225,13 +225,13 @@ def _text(document: dict[str, Any], met: dict[str, bool]) -> str:
 def _latency_lines(latency: dict[str, Any]) -> list[str]:
     """Report received -> CoT event out, per emit policy (the source's own latency excluded)."""
     columns = ("mean_ms", "p50_ms", "p95_ms", "max_ms", "events_out")
-    lines = [f"{'report -> CoT out (ms)':52}" + "".join(f"{c.removesuffix('_ms'):>8}" for c in columns)]
+    lines = [f"{'report -> CoT out (ms)':52}" + "".join(f"{c.removesuffix('_ms'):>11}" for c in columns)]
     labels = {
         "on_update": f"on update, <= 1 per {latency['min_emit_interval_ms']} ms per track",
         "per_tick_former": "former: 1 s limit, held ones at the 1 s tick",
     }
     for name, label in labels.items():
-        lines.append(f"  {label:50}" + "".join(f"{latency[name][c]!s:>8}" for c in columns))
+        lines.append(f"  {label:50}" + "".join(f"{latency[name][c]!s:>11}" for c in columns))
     return lines
 
 
