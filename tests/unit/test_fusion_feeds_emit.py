@@ -180,4 +180,8 @@ def test_a_silent_track_is_sent_again_before_it_goes_stale_on_the_map() -> None:
     emitter.flush(T0 + 30_000)
     assert len(sent.events) == 2
     refreshed, _ = sent.events[1]
-    assert (refreshed.uid, refreshed.time, refreshed.stale) == (sent.events[0][0].uid, T0 + 30_000, T0 + 90_000)
+    assert (refreshed.uid, refreshed.time, refreshed.stale) == (
+        sent.events[0][0].uid,
+        T0 + 30_000,
+        T0 + 90_000,
+    )
