@@ -1,5 +1,6 @@
 """One icon per real-world object on a TAK client, end to end: a team aboard a vessel sends its
-own PLI while the vessel's AIS (aliased to the team) reaches the server over UDP. A raw-socket
+own PLI while the vessel's AIS positions (aliased to the team) reach the server through an AIS
+gateway pushing GeoJSON over HTTP. A raw-socket
 TAK client watching the whole run sees the team's relayed PLI as the vessel's one icon, never
 a fused copy beside it, and a vessel without a team as one fused icon; no identity switches."""
 
@@ -12,11 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from pyais.encode import encode_dict
 
 from rallypoint.config import Settings
 from rallypoint.server.server import Server
-from tests.fixtures.feeds.fakes import free_udp_port, send_udp
 from tests.interop.clients import ClientPool, Message, TakClient, pli_xml, sync
 from tests.waiting import EVENT_TIMEOUT_S, eventually
 
@@ -26,21 +25,27 @@ DECK_START, OTHER_START = (49.47, 0.13), (49.49, 0.13)
 """The team's vessel and a vessel without a team, 2.2 km apart."""
 STEP_DEG = 2e-6
 """Each round (a second of AIS time) both vessels move about 0.2 m north, as they report."""
-SPEED_KN = 0.4
+SPEED_M_S = 0.2
 PLI_OFFSET_DEG = 3e-5
 """The team's phone is about 3 m from where the vessel's AIS antenna is."""
 SAME_OBJECT_M = 50.0
 """An icon this close to an object is that object on the map (duplicates were 1-5 m apart)."""
 
 
-def ais_sentence(mmsi: int, lat: float, lon: float, time_ms: int) -> bytes:
-    """A class A position report with a tag block time, as a shore station relays it."""
-    (sentence,) = encode_dict(
-        {"type": 1, "mmsi": mmsi, "lat": lat, "lon": lon, "speed": SPEED_KN, "course": 0.0, "heading": 0},
-        talker_id="AI",
-        sentence_type="VDM",
-    )
-    return f"\\c:{time_ms}*00\\{sentence}".encode()
+def vessel(mmsi: int, lat: float, lon: float, time_ms: int) -> dict[str, Any]:
+    """A vessel's position as an AIS gateway pushes it: its MMSI, AIS time, course and speed."""
+    return {
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [lon, lat]},
+        "properties": {
+            "identity": f"mmsi:{mmsi}",
+            "time": time_ms,
+            "course": 0.0,
+            "speed": SPEED_M_S,
+            "domain": "sea",
+            "sigma_m": 10.0,
+        },
+    }
 
 
 def metres(a: tuple[float, float], b: tuple[float, float]) -> float:
@@ -84,7 +89,6 @@ def positions(start: tuple[float, float], offset: float = 0.0) -> Iterator[tuple
 
 
 async def test_an_aliased_team_shows_once_on_the_client_map(tmp_path: Path) -> None:
-    ais_port = free_udp_port()
     feeds = tmp_path / "feeds.toml"
     feeds.write_text(
         f"""
@@ -96,8 +100,7 @@ min_emit_interval_s = 0.2
 
 [[feeds]]
 name = "ais-harbour"
-kind = "ais_udp"
-port = {ais_port}
+kind = "geojson"
 affiliation = "f"
 """
     )
@@ -115,19 +118,17 @@ affiliation = "f"
     server = Server(settings)
     ports = await server.start()
     try:
-        counters = server.context.counters
-        await eventually(lambda: counters.gauges().get("feed_up{feed=ais-harbour}") == 1, what="AIS bound")
         async with ClientPool(ports.tcp) as pool:
             watcher = await pool.connect("watcher")
             team = await pool.connect("deck-1")
             base = f"http://127.0.0.1:{ports.api_plain}"
             async with httpx.AsyncClient(base_url=base, timeout=EVENT_TIMEOUT_S) as api:
-                await _run(api, watcher, team, ais_port)
+                await _run(api, watcher, team)
     finally:
         await server.stop()
 
 
-async def _run(api: httpx.AsyncClient, watcher: TakClient, team: TakClient, ais_port: int) -> None:
+async def _run(api: httpx.AsyncClient, watcher: TakClient, team: TakClient) -> None:
     view = MapView()
     first_ms = time.time_ns() // 1_000_000 - 10_000  # AIS times in order, in the recent past
     deck_path = list(positions(DECK_START))
@@ -136,7 +137,11 @@ async def _run(api: httpx.AsyncClient, watcher: TakClient, team: TakClient, ais_
         team_at = (deck[0] + PLI_OFFSET_DEG, deck[1])
         await team.send(pli_xml("Deck-1", "DECK 1", lat=team_at[0], lon=team_at[1]))
         at_ms = first_ms + step * 1000
-        send_udp(ais_port, ais_sentence(DECK_MMSI, *deck, at_ms), ais_sentence(OTHER_MMSI, *other, at_ms))
+        features = [vessel(DECK_MMSI, *deck, at_ms), vessel(OTHER_MMSI, *other, at_ms)]
+        pushed = await api.post(
+            "/api/feeds/ais-harbour/geojson", json={"type": "FeatureCollection", "features": features}
+        )
+        assert pushed.json()["data"] == {"accepted": 2, "rejected": []}
         await eventually(lambda n=step + 1: _ais_counts(api, n), what=f"AIS round {step + 1} fused")
         await sync(team, watcher)  # everything sent so far has reached the watcher
         for message in watcher.history[len(view.shown.get("deck", [])) :]:
