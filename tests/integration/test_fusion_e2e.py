@@ -208,10 +208,9 @@ async def _scenario(
     assert duplicates == {}
     assert picture.sources("icao:3c6444") == {"adsb-north", "adsb-south"}
     assert owners["icao:3c6444"] != owners["icao:3c6445"]  # formation: distinct identities stay apart
-    rescue = picture.latest[owners["uid:Rescue-3"][0]]
-    assert "mmsi:227006760" in rescue.find("detail/__fusion").get("identities", "")  # type: ignore[union-attr]
-    assert {link.get("uid") for link in rescue.iter("link")} == {"Rescue-3"}
-    assert rescue.get("type") == "a-f-S"
+    # the rescue boat's crew shows itself (its relayed PLI is the boat's one icon): no fused copy
+    assert "uid:Rescue-3" not in owners
+    assert "mmsi:227006760" not in owners
     aircraft = picture.latest[owners["icao:3c6444"][0]]
     assert aircraft.get("type") == "a-n-A"
     assert len({uid for uids in owners.values() for uid in uids}) == len(picture.latest)
@@ -225,9 +224,8 @@ def _complete(picture: Picture) -> bool:
     return (
         picture.sources("icao:3c6444") == {"adsb-north", "adsb-south"}
         and picture.sources("icao:3c6445") == {"adsb-north", "adsb-south"}
-        and picture.sources("uid:Rescue-3") == {"ais-harbour", "pli"}
         and aprs_objects <= set(owners)
-        and sum(1 for identity in owners if identity.startswith("mmsi:")) == 8
+        and sum(1 for identity in owners if identity.startswith("mmsi:")) == 7
     )
 
 
@@ -241,6 +239,10 @@ async def _check_api(ports: BoundPorts) -> None:
                 by_identity[identity].append(track)
         (aircraft,) = by_identity["icao:3c6444"]
         (alpha,) = by_identity["uid:Alpha-1"]  # PLI-only: not sent as CoT, but in the picture
+        (rescue,) = by_identity["uid:Rescue-3"]  # aliased: the fused provenance is here
+        assert "mmsi:227006760" in rescue["identities"]
+        assert {s["name"] for s in rescue["sources"]} == {"ais-harbour", "pli"}
+        assert (rescue["domain"], rescue["affiliation"]) == ("sea", "f")
         assert [s["name"] for s in alpha["sources"]] == ["pli"]
         assert alpha["callsign"] == "ALPHA 1"
         assert {s["name"] for s in aircraft["sources"]} == {"adsb-north", "adsb-south"}

@@ -8,7 +8,7 @@ from rallypoint.fusion.engine import FusionEngine
 from rallypoint.fusion.feeds.config import FeedConfig
 from rallypoint.fusion.report import Domain, Report
 from rallypoint.fusion.service_emit import TrackEmitter
-from rallypoint.fusion.track import TrackUpdate
+from rallypoint.fusion.track import Track, TrackUpdate
 from rallypoint.router.stats import Counters
 
 T0 = 1_712_345_679_000
@@ -98,3 +98,90 @@ def test_tracks_seen_only_by_clients_are_not_sent_and_deletions_retract() -> Non
     assert not emitter.emitted(update.track.uid)
     emitter.offer(TrackUpdate(update.track, True), T0 + 7000)  # twice: nothing more to retract
     assert sent.events[-1][0] is deletion
+
+
+class Clients:
+    """Which client uids show themselves in which groups until when, as the service tracks it."""
+
+    def __init__(self) -> None:
+        self.shown: dict[str, tuple[frozenset[str], int]] = {}
+
+    def __call__(self, track: Track, now_ms: int) -> frozenset[str]:
+        groups = frozenset[str]()
+        for identity in track.identities:
+            entry = self.shown.get(identity)
+            if entry is not None and entry[1] > now_ms:
+                groups |= entry[0]
+        return groups
+
+
+def aliased_setup() -> tuple[FusionEngine, TrackEmitter, Sent, Clients]:
+    sent, clients = Sent(), Clients()
+    engine = FusionEngine()
+    engine.set_alias("mmsi:1", "uid:DECK-1")
+    emitter = TrackEmitter(FEEDS, sent, Counters(), stale_s=60.0, min_interval_ms=1000, client_shown=clients)
+    return engine, emitter, sent, clients
+
+
+def test_an_aliased_track_is_not_sent_where_its_client_shows_itself() -> None:
+    engine, emitter, sent, clients = aliased_setup()
+    clients.shown["uid:DECK-1"] = (frozenset({"Cyan"}), T0 + 30_000)
+    feed(engine, emitter, report("pli", "uid:DECK-1", T0), T0)
+    for second in range(1, 20):
+        feed(
+            engine,
+            emitter,
+            report("ais", "mmsi:1", T0 + second * 1000, 49.0 + second * 1e-5),
+            T0 + second * 1000,
+        )
+        emitter.flush(T0 + second * 1000 + 500)
+    assert sent.events == []  # the client's own relayed PLI is the one icon in Cyan
+    (track,) = engine.tracks()
+    assert set(track.sources) == {"pli", "ais"}
+    emitter.flush(T0 + 30_000)  # its PLI went stale: the fused track takes over, under its own uid
+    event, groups = sent.events[-1]
+    assert (event.uid, groups) == (track.uid, frozenset({"Cyan"}))
+    assert event.uid != "DECK-1"
+    assert [link.uid for link in event.detail.links] == ["DECK-1"]
+
+
+def test_a_fresh_client_report_retracts_the_fused_copy_and_other_groups_keep_it() -> None:
+    engine, emitter, sent, clients = aliased_setup()
+    engine.set_alias("aprs:BOAT", "uid:DECK-1")
+    feed(engine, emitter, report("ais", "mmsi:1", T0), T0)
+    feed(engine, emitter, report("aprs", "aprs:BOAT", T0 + 100), T0 + 100)
+    assert sent.events[-1][1] == frozenset({"Cyan", "Red"})
+    clients.shown["uid:DECK-1"] = (frozenset({"Cyan"}), T0 + 60_000)
+    feed(engine, emitter, report("pli", "uid:DECK-1", T0 + 200), T0 + 200)  # at once, past the limit
+    (deletion, dropped), (update, kept) = sent.events[-2:]
+    assert (deletion.type, dropped) == ("t-x-d-d", frozenset({"Cyan"}))
+    assert (update.type, kept) == ("a-f-S", frozenset({"Red"}))
+
+
+def test_held_updates_say_when_they_are_due() -> None:
+    engine, emitter, sent = setup()
+    assert emitter.next_due_ms() is None
+    feed(engine, emitter, report("ais", "mmsi:1", T0), T0)
+    assert emitter.next_due_ms() is None  # sent at once: nothing held
+    feed(engine, emitter, report("ais", "mmsi:1", T0 + 300, 49.0001), T0 + 300)
+    assert emitter.next_due_ms() == T0 + 1000
+    emitter.flush(T0 + 999)
+    assert len(sent.events) == 1
+    emitter.flush(T0 + 1000)
+    assert len(sent.events) == 2
+    assert emitter.next_due_ms() is None
+
+
+def test_a_silent_track_is_sent_again_before_it_goes_stale_on_the_map() -> None:
+    engine, emitter, sent = setup()  # stale_s 60: refreshed after 30 s without an update
+    feed(engine, emitter, report("ais", "mmsi:1", T0), T0)
+    emitter.flush(T0 + 29_999)
+    assert len(sent.events) == 1
+    emitter.flush(T0 + 30_000)
+    assert len(sent.events) == 2
+    refreshed, _ = sent.events[1]
+    assert (refreshed.uid, refreshed.time, refreshed.stale) == (
+        sent.events[0][0].uid,
+        T0 + 30_000,
+        T0 + 90_000,
+    )

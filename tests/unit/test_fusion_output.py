@@ -89,3 +89,12 @@ def test_summary_is_json_with_every_source() -> None:
         ("tak", "cot", 1),
     ]
     assert summary["ce"] < 5.0
+
+
+def test_the_point_is_where_the_track_is_when_the_event_is_sent() -> None:
+    track = _boat()
+    at_estimate = track_to_event(track, track.time_ms, stale_s=30).point
+    later = track_to_event(track, track.time_ms + 10_000, stale_s=30).point
+    assert (at_estimate.lat, at_estimate.lon) == pytest.approx(track.position()[:2])
+    assert (later.lat, later.lon) == pytest.approx(track.position(track.time_ms + 10_000)[:2])
+    assert later.lon > at_estimate.lon  # 10 s further east at 5 m/s, course 90

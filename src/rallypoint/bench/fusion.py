@@ -19,9 +19,12 @@ import time
 from typing import Any, NamedTuple
 
 from rallypoint.bench.fusion_baseline import BaselineUnavailable, StoneSoupTracker
+from rallypoint.bench.fusion_client import ClientViewTracker
 from rallypoint.bench.fusion_configured import ConfiguredStoneSoupTracker
+from rallypoint.bench.fusion_latency import latency_document
 from rallypoint.fusion.engine import FusionConfig, FusionEngine
 from rallypoint.fusion.evaluate import EngineTracker, Evaluation, evaluate
+from rallypoint.fusion.feeds.config import DEFAULT_MIN_EMIT_INTERVAL_S
 from rallypoint.fusion.simulate import Scenario, ScenarioSpec, build_scenario
 from rallypoint.fusion.simulate_issue import ISSUE_SPEC, build_issue_scenario
 
@@ -128,6 +131,7 @@ def fusion_document(args: argparse.Namespace) -> dict[str, Any]:
         )
         scenario = build_scenario(spec)
     ours = evaluate(scenario, EngineTracker(scenario), args.cutoff)
+    client = evaluate(scenario, ClientViewTracker(scenario), args.cutoff)
     rate = ingest_rate(scenario)
     document: dict[str, Any] = {
         "scenario": {
@@ -143,6 +147,8 @@ def fusion_document(args: argparse.Namespace) -> dict[str, Any]:
             "identified_reports_per_s": round(rate.wall),
             "identified_reports_per_cpu_s": round(rate.cpu),
         },
+        "client_view": _row(client),
+        "display_latency": latency_document(scenario, round(DEFAULT_MIN_EMIT_INTERVAL_S * 1000)),
         "stonesoup": None,
         "stonesoup_positions_only": None,
     }
@@ -160,17 +166,21 @@ def fusion_document(args: argparse.Namespace) -> dict[str, Any]:
 
 def targets_met(document: dict[str, Any], min_rate: float) -> dict[str, bool]:
     """Each target of the issue, and whether this run met it."""
-    ours, baseline = document["rallypoint"], document["stonesoup"]
+    ours, client, baseline = document["rallypoint"], document["client_view"], document["stonesoup"]
     met = {
         "zero duplicate tracks": ours["duplicate_tracks"] == 0,
         f"≥ {min_rate:.0f} reports/s": ours["identified_reports_per_s"] >= min_rate,
+        "client view: zero duplicates and ID switches": client["duplicate_tracks"]
+        == client["id_switches"]
+        == 0,
     }
     if baseline is not None:
-        met["OSPA ≤ Stone Soup"] = ours["mean_ospa_m"] <= baseline["mean_ospa_m"]
-        for domain, score in ours["by_domain"].items():
-            theirs = baseline["by_domain"].get(domain)
-            if theirs is not None:
-                met[f"{domain} OSPA ≤ Stone Soup"] = score["mean_ospa_m"] <= theirs["mean_ospa_m"]
+        for prefix, row in (("", ours), ("client view ", client)):
+            met[f"{prefix}OSPA ≤ Stone Soup"] = row["mean_ospa_m"] <= baseline["mean_ospa_m"]
+            for domain, score in row["by_domain"].items():
+                theirs = baseline["by_domain"].get(domain)
+                if theirs is not None:
+                    met[f"{prefix}{domain} OSPA ≤ Stone Soup"] = score["mean_ospa_m"] <= theirs["mean_ospa_m"]
     return met
 
 
@@ -179,9 +189,9 @@ def _text(document: dict[str, Any], met: dict[str, bool]) -> str:
     lines = [
         f"fusion scenario {s['name']}: seed {s['seed']}, {s['duration_s']:.0f} s, {s['objects']} objects,"
         f" {s['reports']} reports, cutoff {s['cutoff_m']:.0f} m",
-        f"{'':24}{'rallypoint':>14}{'stonesoup':>14}{'ss positions':>14}",
+        f"{'':24}{'rallypoint':>14}{'client view':>14}{'stonesoup':>14}{'ss positions':>14}",
     ]
-    ours, baseline = document["rallypoint"], document["stonesoup"] or {}
+    ours, client, baseline = document["rallypoint"], document["client_view"], document["stonesoup"] or {}
     plain = document.get("stonesoup_positions_only") or {}
     for key in (
         "mean_ospa_m",
@@ -193,20 +203,36 @@ def _text(document: dict[str, Any], met: dict[str, bool]) -> str:
         "breaks",
         "reports_per_s",
     ):
-        lines.append(f"{key:24}{ours[key]!s:>14}{baseline.get(key, '-')!s:>14}{plain.get(key, '-')!s:>14}")
+        cells = (ours[key], client[key], baseline.get(key, "-"), plain.get(key, "-"))
+        lines.append(f"{key:24}" + "".join(f"{v!s:>14}" for v in cells))
     for domain in ours["by_domain"]:
         for key in ("mean_ospa_m", "mean_gospa_m", "id_switches", "duplicate_tracks", "false_tracks",
                     "missed", "breaks"):  # fmt: skip
             values = [
-                row.get("by_domain", {}).get(domain, {}).get(key, "-") for row in (ours, baseline, plain)
+                row.get("by_domain", {}).get(domain, {}).get(key, "-")
+                for row in (ours, client, baseline, plain)
             ]
             lines.append(f"{domain + ' ' + key:24}" + "".join(f"{v!s:>14}" for v in values))
     lines.append(f"{'identified reports/s':24}{ours['identified_reports_per_s']!s:>14}")
     lines.append(f"{'  per s of CPU time':24}{ours['identified_reports_per_cpu_s']!s:>14}")
+    lines.extend(_latency_lines(document["display_latency"]))
     if "stonesoup_missing" in document:
         lines.append(f"baseline skipped: {document['stonesoup_missing']}")
     lines.extend(f"target {name}: {'met' if ok else 'MISSED'}" for name, ok in met.items())
     return "\n".join(lines)
+
+
+def _latency_lines(latency: dict[str, Any]) -> list[str]:
+    """Report received -> CoT event out, per emit policy (the source's own latency excluded)."""
+    columns = ("mean_ms", "p50_ms", "p95_ms", "max_ms", "events_out")
+    lines = [f"{'report -> CoT out (ms)':52}" + "".join(f"{c.removesuffix('_ms'):>11}" for c in columns)]
+    labels = {
+        "on_update": f"on update, <= 1 per {latency['min_emit_interval_ms']} ms per track",
+        "per_tick_former": "former: 1 s limit, held ones at the 1 s tick",
+    }
+    for name, label in labels.items():
+        lines.append(f"  {label:50}" + "".join(f"{latency[name][c]!s:>11}" for c in columns))
+    return lines
 
 
 def run_fusion_bench(args: argparse.Namespace) -> int:

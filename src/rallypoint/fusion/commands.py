@@ -86,6 +86,7 @@ class StandaloneFeed:
             min_interval_ms=int(config.min_emit_interval_s * 1000),
         )
         self.rng = random.Random()
+        self._flush_handle: asyncio.TimerHandle | None = None
 
     def _enqueue(self, event: Event, groups: frozenset[str], identity: str | None) -> int:
         if len(self.queue) == self.queue.maxlen:
@@ -98,6 +99,20 @@ class StandaloneFeed:
         now = _now_ms()
         for update in self.engine.ingest_many(reports, now):
             self.emitter.offer(update, now)
+        self._arm_flush(now)
+
+    def _arm_flush(self, now_ms: int) -> None:
+        """Send held updates when they are due, not at the next tick (up to a second later)."""
+        due_ms = self.emitter.next_due_ms()
+        if due_ms is not None and self._flush_handle is None:
+            delay_s = max(0, due_ms - now_ms) / 1000
+            self._flush_handle = asyncio.get_running_loop().call_later(delay_s, self._flush)
+
+    def _flush(self) -> None:
+        self._flush_handle = None
+        now = _now_ms()
+        self.emitter.flush(now)
+        self._arm_flush(now)
 
     async def run_until_signalled(self) -> None:
         """Run the feed, the ticker and the sender until SIGINT/SIGTERM."""
@@ -122,6 +137,8 @@ class StandaloneFeed:
         try:
             await stop.wait()
         finally:
+            if self._flush_handle is not None:
+                self._flush_handle.cancel()
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)

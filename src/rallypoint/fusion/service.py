@@ -16,7 +16,7 @@ import logging
 import random
 from collections.abc import Sequence
 from dataclasses import fields
-from typing import Any
+from typing import Any, NamedTuple
 
 from rallypoint.cot.xml import XmlLimits
 from rallypoint.errors import FeedError, FusionError, StoreError
@@ -32,7 +32,7 @@ from rallypoint.fusion.feeds.transports import FeedLink
 from rallypoint.fusion.output import track_summary
 from rallypoint.fusion.report import Report
 from rallypoint.fusion.service_emit import TrackEmitter
-from rallypoint.fusion.track import TrackUpdate
+from rallypoint.fusion.track import Track, TrackUpdate
 from rallypoint.router.host import Host
 from rallypoint.router.message import Outbound
 from rallypoint.router.registry import Subscriber
@@ -46,6 +46,16 @@ PLI_SIGMA_M = 10.0
 ALIAS_STREAM = "fusion.aliases"
 MAX_IDENTITY_CHARS = 200
 IDENTITY_NAMESPACES = ("uid:", "icao:", "mmsi:", "aprs:", "adsb:", "geojson:")
+MAX_CLIENT_FRESH_MS = 600_000
+"""A client's position report shows it for at most this long after it arrived, whatever its
+own ``stale`` says (some clients set hours), before a fused track of it is sent instead."""
+
+
+class ClientReport(NamedTuple):
+    """Where a connected client's latest position report went, and until when it shows it."""
+
+    groups: frozenset[str]
+    shown_until_ms: int
 
 
 class FusionService:
@@ -64,13 +74,15 @@ class FusionService:
             host.counters,
             stale_s=config.stale_s,
             min_interval_ms=int(config.min_emit_interval_s * 1000),
+            client_shown=self._client_shown,
         )
         self.rng = rng if rng is not None else random.Random()
         self._limits = XmlLimits(host.settings.max_event_bytes, host.settings.max_xml_depth)
         self._tasks: list[asyncio.Task[None]] = []
         self._exported: dict[str, int] = {}
-        self._pli_groups: BoundedMap[str, frozenset[str]] = BoundedMap()
-        """``uid:…`` identity → the groups its client's position reports are routed into."""
+        self._clients: BoundedMap[str, ClientReport] = BoundedMap()
+        """``uid:…`` identity → where its client's latest position report went, until when."""
+        self._flush_handle: asyncio.TimerHandle | None = None
 
     # -- Component -------------------------------------------------------------------------
 
@@ -88,15 +100,20 @@ class FusionService:
             runner = FeedRunner(link, session, rng=random.Random(self.rng.random()))
             self._tasks.append(asyncio.create_task(runner.run(), name=f"rallypoint-feed-{feed.name}"))
 
-    def tick(self, now_ms: int) -> None:
-        """Delete silent tracks, send held updates, export the engine's counters."""
+    def tick(self, now_ms: int) -> int | None:
+        """Delete silent tracks, send held updates, export the engine's counters; due again
+        when the next held update is (or after the server's usual interval)."""
         for update in self.engine.tick(now_ms):
             self.emitter.offer(update, now_ms)
         self.emitter.flush(now_ms)
         self._export_counters()
+        return self.emitter.next_due_ms()
 
     async def stop(self) -> None:
         """Stop every feed; tracks live in memory only and are rebuilt from the feeds."""
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
         if self._observe in self.host.router.observers:
             self.host.router.observers.remove(self._observe)
         for task in self._tasks:
@@ -115,6 +132,33 @@ class FusionService:
     def _offer(self, updates: Sequence[TrackUpdate], now_ms: int) -> None:
         for update in updates:
             self.emitter.offer(update, now_ms)
+        self._arm_flush(now_ms)
+
+    def _arm_flush(self, now_ms: int) -> None:
+        """Wake up when the earliest held update may go out, not at the server's next tick
+        (up to a second later). The wake-up is a hint: :meth:`_flush` reads the host's clock
+        and sends only what is due by it, and the server's tick flushes too."""
+        due_ms = self.emitter.next_due_ms()
+        if due_ms is None or self._flush_handle is not None:
+            return
+        loop = asyncio.get_running_loop()
+        self._flush_handle = loop.call_later(max(0, due_ms - now_ms) / 1000, self._flush)
+
+    def _flush(self) -> None:
+        self._flush_handle = None
+        now = self.host.now_ms()
+        self.emitter.flush(now)
+        self._arm_flush(now)
+
+    def _client_shown(self, track: Track, now_ms: int) -> frozenset[str]:
+        """Groups where one of the clients ``track`` is shows itself by a fresh position report."""
+        shown = frozenset[str]()
+        for identity in track.identities:
+            if identity.startswith("uid:"):
+                client = self._clients.get(identity)
+                if client is not None and client.shown_until_ms > now_ms:
+                    shown |= client.groups
+        return shown
 
     def _observe(self, message: Outbound, sender: Subscriber) -> None:
         """Router observer: connected clients' own position reports join the picture."""
@@ -125,7 +169,8 @@ class FusionService:
         decoded = event_report(event, PLI_SOURCE, "cot", PLI_SIGMA_M, now)
         if not decoded.reports:
             return
-        self._pli_groups.put(f"uid:{event.uid}", frozenset(sender.in_groups))
+        shown_until = min(event.stale, now + MAX_CLIENT_FRESH_MS)
+        self._clients.put(f"uid:{event.uid}", ClientReport(frozenset(sender.in_groups), shown_until))
         try:
             self._on_reports(None, decoded.reports)
         except Exception:  # the boundary between the router and fusion: routing must go on
@@ -194,9 +239,9 @@ class FusionService:
         for track in self.engine.tracks():
             track_groups, affiliation = self.emitter.routing(track)
             for identity in track.identities:
-                pli_groups = self._pli_groups.get(identity)
-                if pli_groups is not None:
-                    track_groups |= pli_groups
+                client = self._clients.get(identity)
+                if client is not None:
+                    track_groups |= client.groups
             if track_groups & groups:
                 summary = track_summary(track)
                 summary["affiliation"] = affiliation
