@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from rallypoint.config import Settings
+from rallypoint.cot.xml import parse_event
 from tests.cluster_support import (
     NatsServer,
     bus_down,
@@ -303,3 +304,32 @@ async def test_a_revocation_on_one_node_cuts_the_device_off_on_another(
     assert "ALICE-1" in departed.raw.decode()
     assert one.server.context.counters.get("cluster_revocations_shared") == 1
     assert two.server.context.counters.get("cluster_revocations_applied") == 1
+
+
+async def test_the_servers_own_message_reaches_a_device_on_another_node_once(cluster: Cluster) -> None:
+    """``Host.send_to`` (objective assignments, mission notifications) on node 1 for a device on
+    node 2: relayed over the bus; for a device offline everywhere: kept in the shared mailbox."""
+    one, two = await cluster.start("node1"), await cluster.start("node2")
+    send_to = one.server.context.mailbox.send_to
+    async with ClientPool(one.ports.tcp) as pool1, ClientPool(two.ports.tcp) as pool2:
+        alpha, bravo = await pool1.connect("alpha"), await pool2.connect("bravo")
+        await bravo.send(pli_xml("BRAVO-1", "BRAVO"))
+        await alpha.receive(has_uid("BRAVO-1"))
+        live = send_to("BRAVO-1", parse_event(marker_xml("SERVER-LIVE", "SERVER")))
+        await bravo.receive(has_uid("SERVER-LIVE"))
+        await bravo.close()
+        await alpha.receive(has_type("t-x-d-d"))
+        kept = send_to("BRAVO-1", parse_event(marker_xml("SERVER-KEPT", "SERVER")))
+        await one.server.context.mailbox.drain()
+        back = await pool2.connect("bravo again")
+        await back.send(pli_xml("BRAVO-1", "BRAVO"))
+        await back.receive(has_uid("SERVER-KEPT"))
+        await alpha.send(marker_xml("AFTER", "ALPHA-1"))  # after both in the stream: bravo reads it last
+        await back.receive(has_uid("AFTER"))
+    assert live is True
+    assert kept is False
+    assert [m.uid for m in bravo.history].count("SERVER-LIVE") == 1
+    assert [m.uid for m in back.history].count("SERVER-KEPT") == 1
+    assert "SERVER-LIVE" not in {m.uid for m in alpha.history}
+    assert one.server.context.counters.get("mail_relayed") == 1
+    assert two.server.context.counters.get("cluster_send_to_received") == 1

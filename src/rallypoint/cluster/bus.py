@@ -32,10 +32,11 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext, api
 
-from rallypoint.cluster.envelope import KIND_DEPARTED, KIND_REVOKED, decode, encode_headers
+from rallypoint.cluster.envelope import KIND_DEPARTED, KIND_REVOKED, KIND_SEND_TO, decode, encode_headers
 from rallypoint.cluster.publisher import Publisher, Queued
 from rallypoint.cluster.revocations import SharedRevocations
 from rallypoint.cot import types
+from rallypoint.cot.event import Event
 from rallypoint.cot.xml import XmlLimits, parse_event, serialize_event
 from rallypoint.errors import ClusterError, ConfigError, ProtocolError
 from rallypoint.router.message import Outbound
@@ -100,6 +101,9 @@ class ClusterBus:
         self._heard: dict[str, int] = {}
         """Other nodes, and when one of their events or heartbeats last arrived (wall ms)."""
         self.heartbeat_s = HEARTBEAT_S
+        self.deliver_to: Callable[[str, Event], object] | None = None
+        """Set by the server: hands a server-sent event from another node to a device here, or
+        keeps it in the mailbox if the device has left (the mailbox's ``send_to``, not relayed)."""
         self.revocations: SharedRevocations | None = None
         """Set by the server when this node has an identity store: revocations cross the bus."""
         self._boot = secrets.token_hex(4)
@@ -202,6 +206,13 @@ class ClusterBus:
         self._counters.inc("cluster_chat_pending")
         sender.deliver(Outbound(message.event._replace(type=types.CHAT_PENDING), directed=True))
 
+    def send_elsewhere(self, node: str, uid: str, event: Event) -> None:
+        """The mailbox's relay: the server's own ``event`` for device ``uid``, connected to ``node``."""
+        sender = RemoteSender(self.node, 0, None, None, None, None, frozenset(), frozenset())
+        msg_id = f"{self.node}.{self._boot}.{self._sequence()}"
+        headers = encode_headers(msg_id, sender, departed=False, kind=KIND_SEND_TO, to=(node, uid))
+        self._publisher.put(Queued(serialize_event(event), headers, None))
+
     def publish_revocation(self, user: str) -> None:
         """Queue the news that ``user``'s certificates were revoked on this node."""
         sender = RemoteSender(self.node, 0, user, None, None, None, frozenset(), frozenset())
@@ -257,6 +268,10 @@ class ClusterBus:
                 self._revoked(envelope.sender)
                 return
             event = parse_event(envelope.payload, self._limits)
+            if envelope.kind == KIND_SEND_TO:
+                self._seen[envelope.msg_id] = None
+                self._send_to(envelope.to, event)
+                return
         except (ClusterError, ProtocolError) as exc:
             self._counters.inc("cluster_refused")
             log.warning("cluster: message on %s refused: %s", msg.subject, exc)
@@ -270,6 +285,11 @@ class ClusterBus:
             self.peers.departed(envelope.sender, event, self._now_ms())
         else:
             self.peers.route(envelope.sender, event, envelope.payload, self._now_ms())
+
+    def _send_to(self, to: tuple[str, str] | None, event: Event) -> None:
+        if to is not None and to[0] == self.node and self.deliver_to is not None:
+            self._counters.inc("cluster_send_to_received")
+            self.deliver_to(to[1], event)
 
     def _revoked(self, sender: RemoteSender) -> None:
         if self.revocations is not None and sender.identity is not None:
