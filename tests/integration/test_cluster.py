@@ -6,6 +6,8 @@ do not sleep: each node reads the one stream in order, so a marker broadcast aft
 in question and received on the other node proves that event was routed there before it.
 """
 
+import asyncio
+import json
 import shutil
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -15,6 +17,8 @@ import pytest
 
 from rallypoint.config import Settings
 from rallypoint.cot.xml import parse_event
+from rallypoint.http.command_post.auth import Session
+from rallypoint.http.command_post.live import LiveHub, LiveSocket
 from tests.cluster_support import (
     NatsServer,
     bus_down,
@@ -43,6 +47,7 @@ from tests.interop.clients import (
     pli_xml,
     sync,
 )
+from tests.waiting import EVENT_TIMEOUT_S
 
 __all__ = ["cluster_store", "nats_server", "nats_url", "postgres_url"]  # fixtures
 
@@ -333,3 +338,35 @@ async def test_the_servers_own_message_reaches_a_device_on_another_node_once(clu
     assert "SERVER-LIVE" not in {m.uid for m in alpha.history}
     assert one.server.context.counters.get("mail_relayed") == 1
     assert two.server.context.counters.get("cluster_send_to_received") == 1
+
+
+async def _page(socket: LiveSocket) -> dict[str, object]:
+    async with asyncio.timeout(EVENT_TIMEOUT_S):
+        text = await socket.next()
+    assert text is not None
+    message: dict[str, object] = json.loads(text)
+    return message
+
+
+async def test_the_web_live_feed_of_one_node_sees_another_nodes_events_live(cluster: Cluster) -> None:
+    """A command-post page on node 2 (its live hub on node 2's router) is told at once about a
+    chat and a position routed on node 1, not only through the picture when it opens."""
+    one, two = await cluster.start("node1"), await cluster.start("node2")
+    router = two.server.context.router
+    hub = LiveHub(router, router.counters, two.server.context.clock.wall_ms)
+    socket = hub.attach(Session("session", "watcher", frozenset({"__ANON__"}), "csrf", 0.0))
+    snapshot = await _page(socket)
+    async with ClientPool(one.ports.tcp) as pool1:
+        alpha = await pool1.connect("alpha")
+        await alpha.send(pli_xml("ALPHA-1", "ALPHA"))
+        await alpha.send(chat_xml("ALPHA-1", "ALPHA", "from node one"))
+        chat = await _page(socket)
+        hub.flush()  # positions wait for the hub's coalescing flush, the chat went out at once
+        contact = await _page(socket)
+    assert snapshot["type"] == "snapshot"
+    assert chat["type"] == "chat"
+    assert isinstance(chat["message"], dict)
+    assert chat["message"]["text"] == "from node one"
+    assert contact["type"] == "contact"
+    assert isinstance(contact["contact"], dict)
+    assert contact["contact"]["uid"] == "ALPHA-1"
