@@ -149,8 +149,6 @@ class Publisher:
                 tokens.append(token)
                 await nc.publish(self._subject, item.payload, reply=token, headers=item.headers)
                 _still_wanted()
-            await nc.flush(timeout=int(ACK_TIMEOUT_S))
-            _still_wanted()
             async with asyncio.timeout(ACK_TIMEOUT_S):
                 for stored, token in enumerate(tokens):
                     try:
