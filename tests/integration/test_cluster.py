@@ -6,6 +6,8 @@ do not sleep: each node reads the one stream in order, so a marker broadcast aft
 in question and received on the other node proves that event was routed there before it.
 """
 
+import asyncio
+import json
 import shutil
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -14,6 +16,9 @@ from pathlib import Path
 import pytest
 
 from rallypoint.config import Settings
+from rallypoint.cot.xml import parse_event
+from rallypoint.http.command_post.auth import Session
+from rallypoint.http.command_post.live import LiveHub, LiveSocket
 from tests.cluster_support import (
     NatsServer,
     bus_down,
@@ -42,6 +47,7 @@ from tests.interop.clients import (
     pli_xml,
     sync,
 )
+from tests.waiting import EVENT_TIMEOUT_S
 
 __all__ = ["cluster_store", "nats_server", "nats_url", "postgres_url"]  # fixtures
 
@@ -303,3 +309,64 @@ async def test_a_revocation_on_one_node_cuts_the_device_off_on_another(
     assert "ALICE-1" in departed.raw.decode()
     assert one.server.context.counters.get("cluster_revocations_shared") == 1
     assert two.server.context.counters.get("cluster_revocations_applied") == 1
+
+
+async def test_the_servers_own_message_reaches_a_device_on_another_node_once(cluster: Cluster) -> None:
+    """``Host.send_to`` (objective assignments, mission notifications) on node 1 for a device on
+    node 2: relayed over the bus; for a device offline everywhere: kept in the shared mailbox."""
+    one, two = await cluster.start("node1"), await cluster.start("node2")
+    send_to = one.server.context.mailbox.send_to
+    async with ClientPool(one.ports.tcp) as pool1, ClientPool(two.ports.tcp) as pool2:
+        alpha, bravo = await pool1.connect("alpha"), await pool2.connect("bravo")
+        await bravo.send(pli_xml("BRAVO-1", "BRAVO"))
+        await alpha.receive(has_uid("BRAVO-1"))
+        live = send_to("BRAVO-1", parse_event(marker_xml("SERVER-LIVE", "SERVER")))
+        await bravo.receive(has_uid("SERVER-LIVE"))
+        await bravo.close()
+        await alpha.receive(has_type("t-x-d-d"))
+        kept = send_to("BRAVO-1", parse_event(marker_xml("SERVER-KEPT", "SERVER")))
+        await one.server.context.mailbox.drain()
+        back = await pool2.connect("bravo again")
+        await back.send(pli_xml("BRAVO-1", "BRAVO"))
+        await back.receive(has_uid("SERVER-KEPT"))
+        await alpha.send(marker_xml("AFTER", "ALPHA-1"))  # after both in the stream: bravo reads it last
+        await back.receive(has_uid("AFTER"))
+    assert live is True
+    assert kept is False
+    assert [m.uid for m in bravo.history].count("SERVER-LIVE") == 1
+    assert [m.uid for m in back.history].count("SERVER-KEPT") == 1
+    assert "SERVER-LIVE" not in {m.uid for m in alpha.history}
+    assert one.server.context.counters.get("mail_relayed") == 1
+    assert two.server.context.counters.get("cluster_send_to_received") == 1
+
+
+async def _page(socket: LiveSocket) -> dict[str, object]:
+    async with asyncio.timeout(EVENT_TIMEOUT_S):
+        text = await socket.next()
+    assert text is not None
+    message: dict[str, object] = json.loads(text)
+    return message
+
+
+async def test_the_web_live_feed_of_one_node_sees_another_nodes_events_live(cluster: Cluster) -> None:
+    """A command-post page on node 2 (its live hub on node 2's router) is told at once about a
+    chat and a position routed on node 1, not only through the picture when it opens."""
+    one, two = await cluster.start("node1"), await cluster.start("node2")
+    router = two.server.context.router
+    hub = LiveHub(router, router.counters, two.server.context.clock.wall_ms)
+    socket = hub.attach(Session("session", "watcher", frozenset({"__ANON__"}), "csrf", 0.0))
+    snapshot = await _page(socket)
+    async with ClientPool(one.ports.tcp) as pool1:
+        alpha = await pool1.connect("alpha")
+        await alpha.send(pli_xml("ALPHA-1", "ALPHA"))
+        await alpha.send(chat_xml("ALPHA-1", "ALPHA", "from node one"))
+        chat = await _page(socket)
+        hub.flush()  # positions wait for the hub's coalescing flush, the chat went out at once
+        contact = await _page(socket)
+    assert snapshot["type"] == "snapshot"
+    assert chat["type"] == "chat"
+    assert isinstance(chat["message"], dict)
+    assert chat["message"]["text"] == "from node one"
+    assert contact["type"] == "contact"
+    assert isinstance(contact["contact"], dict)
+    assert contact["contact"]["uid"] == "ALPHA-1"

@@ -1,6 +1,7 @@
 """`rallypoint serve` in cluster mode as an operator runs it: node processes (one of them SIGKILLed),
 real NATS, real PostgreSQL."""
 
+import contextlib
 import os
 import signal
 import socket
@@ -169,3 +170,67 @@ async def test_a_node_killed_its_devices_carry_on_elsewhere_and_their_mail_is_ke
     assert kept.uid.startswith("GeoChat.BRAVO-1.")
     assert mail.uid == kept.uid
     assert two.server.context.counters.get("cluster_node_lost") == 1
+
+
+async def test_chats_answered_pending_survive_their_node_killed(
+    tmp_path: Path, nats_url: str, cluster_store: str, server_settings: Settings
+) -> None:
+    """A burst of chats from a device on node 1 (a process) to one on node 2; node 1 is SIGKILLed as
+    soon as half are answered ``b-t-f-p``: every chat answered reaches node 2's device exactly once."""
+    cluster, port, burst = cluster_name(), free_port(), 400
+    env = {
+        **os.environ,
+        **PORTS_OFF,
+        "RALLYPOINT_CLUSTER_URL": nats_url,
+        "RALLYPOINT_CLUSTER_NAME": cluster,
+        "RALLYPOINT_CLUSTER_NODE_ID": "node1",
+        "RALLYPOINT_STORE_URL": cluster_store,
+        "RALLYPOINT_DATA_DIR": str(tmp_path / "node1"),
+        "RALLYPOINT_TCP_PORT": str(port),
+    }
+    killed = subprocess.Popen(  # noqa: ASYNC220
+        [sys.executable, "-m", "rallypoint", "serve"], env=env, stderr=subprocess.DEVNULL
+    )
+    two = await start_node(
+        node_settings(server_settings, cluster, "node2", nats_url, cluster_store, tmp_path / "n2")
+    )
+    three = await start_node(
+        node_settings(server_settings, cluster, "node3", nats_url, cluster_store, tmp_path / "n3")
+    )
+    try:
+        wait_until(lambda: _listening(killed, port), what="node 1 listening")
+        assert two.ports.tcp is not None
+        assert three.ports.tcp is not None
+        alpha, bravo = await TakClient.connect(port, "alpha"), await TakClient.connect(two.ports.tcp, "bravo")
+        charlie = await TakClient.connect(three.ports.tcp, "charlie")
+        await bravo.send(pli_xml("BRAVO-1", "BRAVO"))
+        await alpha.receive(has_uid("BRAVO-1"))
+        await alpha.send(pli_xml("ALPHA-1", "ALPHA"))
+        await bravo.receive(has_uid("ALPHA-1"))
+        for n in range(burst):
+            await alpha.send(
+                chat_xml("ALPHA-1", "ALPHA", f"burst {n}", to_uid="BRAVO-1", marti='<dest uid="BRAVO-1"/>')
+            )
+        for _ in range(burst // 2):
+            await alpha.receive(has_type("b-t-f-p"))
+        os.kill(killed.pid, signal.SIGKILL)
+        killed.wait(timeout=EVENT_TIMEOUT_S)
+        with contextlib.suppress(ConnectionError):  # read to the end: all node 1 wrote to alpha
+            await alpha.receive(lambda _message: False)
+        answered = [m.uid for m in alpha.seen(has_type("b-t-f-p"))]
+        # Node 3's marker is in the stream after everything node 1 had stored: bravo reads it last.
+        await charlie.send(marker_xml("AFTER-KILL", "CHARLIE-1"))
+        await bravo.receive(has_uid("AFTER-KILL"))
+        for client in (alpha, bravo, charlie):
+            await client.close()
+    finally:
+        if killed.poll() is None:
+            os.kill(killed.pid, signal.SIGKILL)
+            killed.wait(timeout=EVENT_TIMEOUT_S)
+        await stop_nodes([two, three])
+        await delete_stream(nats_url, cluster)
+    received = [m.uid for m in bravo.history if m.type == "b-t-f"]
+    assert len(answered) >= burst // 2
+    assert len(set(answered)) == len(answered)
+    assert all(received.count(uid) == 1 for uid in answered)
+    assert len(set(received)) == len(received)  # nothing twice, answered or not

@@ -7,7 +7,7 @@ cluster mode without NATS.
 
 import pytest
 
-from rallypoint.cluster.envelope import decode, encode_headers
+from rallypoint.cluster.envelope import KIND_SEND_TO, decode, encode_headers
 from rallypoint.cot.xml import parse_event, serialize_event
 from rallypoint.errors import ClusterError
 from rallypoint.router.message import Outbound
@@ -63,7 +63,9 @@ def test_groups_isolate_across_nodes_and_nothing_is_republished() -> None:
 def test_a_direct_message_to_a_device_on_another_node_is_neither_bounced_nor_kept() -> None:
     link = Link()
     kept: list[str] = []
+    elsewhere: list[tuple[str, Subscriber]] = []
     link.one.on_absent = lambda uid, _message, _sender: kept.append(uid) is None
+    link.one.on_elsewhere = lambda message, sender: elsewhere.append((message.event.uid, sender))
     alpha = Client(link.one)
     bravo, charlie = Client(link.two), Client(link.two)
     _submit(link.one, alpha, _pli("ALPHA-1", "ALPHA"))
@@ -73,6 +75,7 @@ def test_a_direct_message_to_a_device_on_another_node_is_neither_bounced_nor_kep
     _submit(link.one, alpha, _chat_to("ALPHA-1", "BRAVO"))
     assert [m.event.type for m in alpha.received if m.event.type.startswith("b-t-f")] == []
     assert kept == []
+    assert elsewhere == [("GeoChat.ALPHA-1.BRAVO.1", alpha.sub)]  # the bus answers it once stored
     assert [m.event.type for m in bravo.received] == ["a-f-G-U-C", "b-t-f"]
     assert [m.event.type for m in charlie.received] == ["a-f-G-U-C"]
 
@@ -115,3 +118,12 @@ def test_a_silent_node_s_devices_are_taken_as_departed_here() -> None:
     assert "ALPHA-1" not in link.two.cache
     assert not link.two.devices.get("ALPHA-1").connected  # type: ignore[union-attr]
     assert link.peers.node_lost("node1", NOW + 2) == 0
+
+
+def test_a_send_to_envelope_names_its_node_and_device() -> None:
+    server = RemoteSender("node1", 0, None, None, None, None, frozenset(), frozenset())
+    headers = encode_headers("m-9", server, departed=False, kind=KIND_SEND_TO, to=("node2", "BRAVO-1"))
+    assert decode(headers, b"<event/>").to == ("node2", "BRAVO-1")
+    without = encode_headers("m-10", server, departed=False, kind=KIND_SEND_TO)
+    with pytest.raises(ClusterError):
+        decode(without, b"<event/>")

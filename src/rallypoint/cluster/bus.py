@@ -2,9 +2,11 @@
 
 Publishing: the router tells :meth:`ClusterBus.publish` about every event it routed (and
 every departure); the event is encoded once (``cluster.envelope``) and queued, and one task
-publishes the queue in order on ``rallypoint.<cluster>.<node>``, which the JetStream stream
-stream ``RALLYPOINT_<cluster>`` keeps. While NATS is unreachable the queue waits (bounded) and is published,
-in order, once the client has reconnected.
+publishes the queue in order, in acknowledged batches (``cluster.publisher``), on
+``rallypoint.<cluster>.<node>``, which the JetStream stream ``RALLYPOINT_<cluster>`` keeps.
+A directed chat whose recipient is connected to another node is answered ``b-t-f-p`` once
+JetStream stored it, as kept mail is once PostgreSQL committed it. While NATS is unreachable
+the queue waits (bounded) and is published, in order, once the client has reconnected.
 
 Receiving: one push consumer per node reads every node's subject from the stream, in stream
 order, and hands each foreign event to :class:`~rallypoint.router.remote.Peers`, which routes
@@ -15,10 +17,11 @@ so what others published meanwhile still arrives; message ids seen already are d
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import logging
 import secrets
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -29,8 +32,11 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext, api
 
-from rallypoint.cluster.envelope import KIND_DEPARTED, KIND_REVOKED, decode, encode_headers
+from rallypoint.cluster.envelope import KIND_DEPARTED, KIND_REVOKED, KIND_SEND_TO, decode, encode_headers
+from rallypoint.cluster.publisher import Publisher, Queued
 from rallypoint.cluster.revocations import SharedRevocations
+from rallypoint.cot import types
+from rallypoint.cot.event import Event
 from rallypoint.cot.xml import XmlLimits, parse_event, serialize_event
 from rallypoint.errors import ClusterError, ConfigError, ProtocolError
 from rallypoint.router.message import Outbound
@@ -55,8 +61,6 @@ RECONNECT_WAIT_S = 1
 """Seconds between reconnection attempts (an int: the NATS client declares it so)."""
 RECONNECT_BUFFER_BYTES = 64 * 1024 * 1024
 """What the NATS client buffers while it reconnects (beyond it, publishing waits)."""
-MAX_QUEUED_PUBLISHES = 100_000
-"""Events routed here and not yet handed to NATS; past it new ones are not shared (counted)."""
 MAX_REMEMBERED_IDS = 100_000
 """Message ids of routed remote events remembered, to drop redeliveries."""
 START_MARGIN_MS = 30_000
@@ -67,8 +71,6 @@ HEARTBEAT_S = 2.0
 NODE_TIMEOUT_MS = 10_000
 """A node not heard from this long, while this one is connected, is taken for gone (killed, cut
 off): its devices left (``Peers.node_lost``), so their mail is kept for wherever they return."""
-RETRIED = (nats.errors.OutboundBufferLimitError, nats.errors.ConnectionReconnectingError)
-"""Publishing errors after which the event stays at the head of the queue and is tried again."""
 
 
 class ClusterBus:
@@ -85,6 +87,7 @@ class ClusterBus:
         now_ms: Callable[[], int],
     ) -> None:
         self.node = node
+        self._subject = f"{SUBJECT_PREFIX}.{cluster}.{node}"
         self._stream = f"{STREAM_PREFIX}{cluster}"
         self._subjects = f"{SUBJECT_PREFIX}.{cluster}.*"
         self._router = router
@@ -93,19 +96,22 @@ class ClusterBus:
         self._now_ms = now_ms
         self._counters: Counters = router.counters
         self.peers = Peers(router)
-        self._subject = f"{SUBJECT_PREFIX}.{cluster}.{node}"
         self._alive_subject = f"{SUBJECT_PREFIX}.{cluster}.alive.{node}"
         self._alive_all = f"{SUBJECT_PREFIX}.{cluster}.alive.*"
         self._heard: dict[str, int] = {}
         """Other nodes, and when one of their events or heartbeats last arrived (wall ms)."""
         self.heartbeat_s = HEARTBEAT_S
+        self.deliver_to: Callable[[str, Event], object] | None = None
+        """Set by the server: hands a server-sent event from another node to a device here, or
+        keeps it in the mailbox if the device has left (the mailbox's ``send_to``, not relayed)."""
         self.revocations: SharedRevocations | None = None
         """Set by the server when this node has an identity store: revocations cross the bus."""
         self._boot = secrets.token_hex(4)
         """Distinguishes this run's message ids from those of an earlier run of the same node."""
         self._sequence = itertools.count(1).__next__
-        self._queue: deque[tuple[bytes, dict[str, str]]] = deque()
-        self._queued = asyncio.Event()
+        self._publisher = Publisher(self._subject, self._counters)
+        self._answer: tuple[Outbound, Subscriber] | None = None
+        """The directed chat the router just handed on to another node, to answer once stored."""
         self._connected = asyncio.Event()
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._last_stream_seq = 0
@@ -143,6 +149,7 @@ class ClusterBus:
             raise ConfigError(f"cannot reach NATS at {', '.join(self._servers)}: {reason}") from exc
         self._nc, self._js = nc, nc.jetstream()
         try:
+            await self._publisher.attach(nc)
             await self._ensure_stream()
             await self._subscribe()
             await nc.subscribe(self._alive_all, cb=self._heartbeat)  # the client renews it on reconnection
@@ -150,16 +157,18 @@ class ClusterBus:
             await nc.close()
             raise ConfigError(f"NATS at {', '.join(self._servers)} has no usable JetStream: {exc}") from exc
         self._connected.set()
-        self._tasks.spawn(self._publish_queued(), name="rallypoint-cluster-publish")
+        self._tasks.spawn(self._publisher.run(nc, self._connected), name="rallypoint-cluster-publish")
         if self.revocations is not None:
             self.revocations.start()
         self._router.on_publish = self.publish
+        self._router.on_elsewhere = self._elsewhere
         log.info("cluster node %s on %s", self.node, ", ".join(self._servers))
 
     async def stop(self) -> None:
         """Stop sharing, publish what is queued (if NATS is there), and disconnect."""
         if self._router.on_publish == self.publish:
             self._router.on_publish = None
+            self._router.on_elsewhere = None
         if self.revocations is not None:
             self.revocations.stop()
         await self._tasks.stop()
@@ -167,53 +176,49 @@ class ClusterBus:
         if nc is None:
             return
         if nc.is_connected:
-            for payload, headers in self._queue:
-                with contextlib.suppress(nats.errors.Error):
-                    await nc.publish(self._subject, payload, headers=headers)
+            await self._publisher.flush_unacknowledged(nc)
         with contextlib.suppress(nats.errors.Error):
             await nc.drain()
         await nc.close()
 
     def publish(self, message: Outbound, sender: Subscriber, departed: bool) -> None:
         """The router's hook: queue one routed event for the other nodes (never blocks)."""
-        if len(self._queue) >= MAX_QUEUED_PUBLISHES:
-            self._counters.inc("cluster_dropped{reason=queue_full}")
-            return
         event = message.event
         payload = (
             serialize_event(event) if event.detail is not None and event.detail.has_marti else message.xml
         )
         msg_id = f"{self.node}.{self._boot}.{self._sequence()}"
-        self._queue.append(
-            (payload, encode_headers(msg_id, describe_sender(sender, self.node), departed=departed))
-        )
-        self._queued.set()
+        answer, self._answer = self._answer, None
+        on_stored = None
+        if answer is not None and answer[0] is message:
+            on_stored = functools.partial(self._stored, message, sender)
+        headers = encode_headers(msg_id, describe_sender(sender, self.node), departed=departed)
+        self._publisher.put(Queued(payload, headers, on_stored))
+
+    def _elsewhere(self, message: Outbound, sender: Subscriber) -> None:
+        """The router's hook: ``message`` (a chat) is for devices connected to other nodes only."""
+        self._answer = (message, sender)
+
+    def _stored(self, message: Outbound, sender: Subscriber) -> None:
+        """JetStream stored a chat for another node's device: its sender is told it is accepted."""
+        if sender.uid is None or self._router.registry.by_uid(sender.uid) is not sender:
+            return  # gone: it will resend, or see the chat delivered
+        self._counters.inc("cluster_chat_pending")
+        sender.deliver(Outbound(message.event._replace(type=types.CHAT_PENDING), directed=True))
+
+    def send_elsewhere(self, node: str, uid: str, event: Event) -> None:
+        """The mailbox's relay: the server's own ``event`` for device ``uid``, connected to ``node``."""
+        sender = RemoteSender(self.node, 0, None, None, None, None, frozenset(), frozenset())
+        msg_id = f"{self.node}.{self._boot}.{self._sequence()}"
+        headers = encode_headers(msg_id, sender, departed=False, kind=KIND_SEND_TO, to=(node, uid))
+        self._publisher.put(Queued(serialize_event(event), headers, None))
 
     def publish_revocation(self, user: str) -> None:
         """Queue the news that ``user``'s certificates were revoked on this node."""
         sender = RemoteSender(self.node, 0, user, None, None, None, frozenset(), frozenset())
         msg_id = f"{self.node}.{self._boot}.{self._sequence()}"
-        self._queue.append((b"", encode_headers(msg_id, sender, departed=False, kind=KIND_REVOKED)))
-        self._queued.set()
-
-    async def _publish_queued(self) -> None:
-        while True:
-            await self._queued.wait()
-            self._queued.clear()
-            while self._queue:
-                await self._connected.wait()
-                assert self._nc is not None
-                payload, headers = self._queue[0]
-                try:
-                    await self._nc.publish(self._subject, payload, headers=headers)
-                except nats.errors.Error as exc:
-                    if isinstance(exc, RETRIED):
-                        await asyncio.sleep(RECONNECT_WAIT_S)  # kept at the head; sent once reconnected
-                        continue
-                    self._counters.inc("cluster_dropped{reason=publish_failed}")
-                    log.warning("cluster: event not shared: %s", exc)
-                self._queue.popleft()
-                self._counters.inc("cluster_published")
+        headers = encode_headers(msg_id, sender, departed=False, kind=KIND_REVOKED)
+        self._publisher.put(Queued(b"", headers, None))
 
     async def _ensure_stream(self) -> None:
         assert self._js is not None
@@ -263,6 +268,10 @@ class ClusterBus:
                 self._revoked(envelope.sender)
                 return
             event = parse_event(envelope.payload, self._limits)
+            if envelope.kind == KIND_SEND_TO:
+                self._seen[envelope.msg_id] = None
+                self._send_to(envelope.to, event)
+                return
         except (ClusterError, ProtocolError) as exc:
             self._counters.inc("cluster_refused")
             log.warning("cluster: message on %s refused: %s", msg.subject, exc)
@@ -276,6 +285,11 @@ class ClusterBus:
             self.peers.departed(envelope.sender, event, self._now_ms())
         else:
             self.peers.route(envelope.sender, event, envelope.payload, self._now_ms())
+
+    def _send_to(self, to: tuple[str, str] | None, event: Event) -> None:
+        if to is not None and to[0] == self.node and self.deliver_to is not None:
+            self._counters.inc("cluster_send_to_received")
+            self.deliver_to(to[1], event)
 
     def _revoked(self, sender: RemoteSender) -> None:
         if self.revocations is not None and sender.identity is not None:

@@ -23,6 +23,8 @@ KIND_EVENT = "event"
 KIND_DEPARTED = "departed"
 KIND_REVOKED = "revoked"
 """Not an event: the sender's identity had its certificates revoked on its node (empty payload)."""
+KIND_SEND_TO = "send_to"
+"""The server itself sends an event to one device connected to another node (``Host.send_to``)."""
 
 
 class Envelope(NamedTuple):
@@ -32,10 +34,17 @@ class Envelope(NamedTuple):
     kind: str
     sender: RemoteSender
     payload: bytes
+    to: tuple[str, str] | None = None
+    """For :data:`KIND_SEND_TO`: the node the device is connected to, and its uid."""
 
 
 def encode_headers(
-    msg_id: str, sender: RemoteSender, *, departed: bool, kind: str | None = None
+    msg_id: str,
+    sender: RemoteSender,
+    *,
+    departed: bool,
+    kind: str | None = None,
+    to: tuple[str, str] | None = None,
 ) -> dict[str, str]:
     """The NATS headers of one routed event (JSON is ASCII-only: safe in a header line)."""
     meta = {
@@ -50,6 +59,8 @@ def encode_headers(
         "in": sorted(sender.in_groups),
         "out": sorted(sender.out_groups),
     }
+    if to is not None:
+        meta["to"] = list(to)
     return {MSG_ID_HEADER: msg_id, META_HEADER: json.dumps(meta, separators=(",", ":"))}
 
 
@@ -67,7 +78,7 @@ def decode(headers: dict[str, str] | None, payload: bytes) -> Envelope:
     if not isinstance(meta, dict) or meta.get("v") != ENVELOPE_VERSION:
         raise ClusterError("unknown envelope version")
     kind = meta.get("kind")
-    if kind not in (KIND_EVENT, KIND_DEPARTED, KIND_REVOKED):
+    if kind not in (KIND_EVENT, KIND_DEPARTED, KIND_REVOKED, KIND_SEND_TO):
         raise ClusterError(f"unknown kind {kind!r}")
     sender = RemoteSender(
         node=_text(meta, "node"),
@@ -79,7 +90,13 @@ def decode(headers: dict[str, str] | None, payload: bytes) -> Envelope:
         in_groups=_groups(meta, "in"),
         out_groups=_groups(meta, "out"),
     )
-    return Envelope(headers[MSG_ID_HEADER], kind, sender, payload)
+    to = meta.get("to")
+    if kind == KIND_SEND_TO and not (
+        isinstance(to, list) and len(to) == 2 and all(isinstance(part, str) and part for part in to)
+    ):
+        raise ClusterError("send_to without its node and uid")
+    target = (to[0], to[1]) if kind == KIND_SEND_TO and isinstance(to, list) else None
+    return Envelope(headers[MSG_ID_HEADER], kind, sender, payload, target)
 
 
 def _text(meta: dict[str, object], key: str) -> str:

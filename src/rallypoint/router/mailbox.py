@@ -107,6 +107,8 @@ class Mailbox:
         self._ack_queued = False
         self._next_sweep_ms: int | None = None
         self._sweeping = False
+        self.relay: Callable[[str, str, Event], None] | None = None
+        """Cluster mode: sends the server's own event (node, uid, event) to a device on another node."""
         self.last_error: str | None = None
         """Why the last store operation failed; None once one succeeds again (``/health``)."""
 
@@ -129,8 +131,11 @@ class Mailbox:
         """Deposits accepted and not committed yet."""
         return len(self._batch)
 
-    def send_to(self, uid: str, event: Event) -> bool:
-        """Deliver ``event`` to the client with device uid ``uid`` now, or keep it (see :data:`SendTo`)."""
+    def send_to(self, uid: str, event: Event, *, relayed: bool = False) -> bool:
+        """Deliver ``event`` to the client with device uid ``uid`` now, or keep it (see :data:`SendTo`).
+
+        In cluster mode a device connected to another node is sent it through :attr:`relay`
+        (unless it was ``relayed`` here already: then a device gone from here has it kept)."""
         message = Outbound(event, directed=True, returnable=True)
         waiting = self._collecting.get(uid)
         if waiting is not None:
@@ -140,6 +145,11 @@ class Mailbox:
         if subscriber is not None and subscriber.receives:
             subscriber.deliver(message)
             self._counters.inc("mail_direct")
+            return True
+        known = self._router.devices.get(uid)
+        if self.relay is not None and not relayed and known is not None and known.connected and known.node:
+            self.relay(known.node, uid, event)
+            self._counters.inc("mail_relayed")
             return True
         self._deposit(uid, message.xml, message, None)
         return False

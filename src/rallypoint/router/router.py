@@ -117,6 +117,9 @@ class Router:
         self.on_publish: Callable[[Outbound, Subscriber, bool], None] | None = None
         """Cluster mode: told (message, sender, departed) about every event routed here, and every
         departure, for the other nodes (``rallypoint.router.remote``); quick, must not raise."""
+        self.on_elsewhere: Callable[[Outbound, Subscriber], None] | None = None
+        """Cluster mode: told, just before ``on_publish``, about a chat that only devices connected
+        to other nodes receive; the bus answers its sender ``b-t-f-p`` once the stream holds it."""
 
     def attach(self, subscriber: Subscriber, now_ms: int) -> None:
         """Register a new connection and replay the current picture to it."""
@@ -245,6 +248,8 @@ class Router:
             assert detail is not None
             if not self.devices.elsewhere(detail.dests):
                 self._bounce_chat(sender, event)
+            elif self.on_elsewhere is not None:
+                self.on_elsewhere(message, sender)
         self._remember(sender, message, now_ms)
         if self.on_publish is not None:
             self.on_publish(message, sender, False)

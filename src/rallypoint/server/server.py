@@ -17,6 +17,7 @@ departures of the closed connections are published first), components, identitie
 """
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -110,6 +111,26 @@ class Server:
             await self.stop()
             raise
 
+    async def _join_cluster(self, store_read_ms: int) -> None:
+        """Connect this node to the cluster bus; server-sent mail crosses it both ways."""
+        settings = self.settings
+        self.cluster = cluster_bus()(
+            self.context.router,
+            cluster=settings.cluster_name,
+            node=node_name(settings),
+            urls=settings.cluster_url,
+            limits=self.context.xml_limits,
+            now_ms=self.context.clock.wall_ms,
+        )
+        identities, watch = self.context.identities, self.context.identity_watch
+        if identities is not None and watch is not None:
+            self.cluster.revocations = SharedRevocations(
+                identities, watch, self.cluster.publish_revocation, self.context.counters
+            )
+        self.context.mailbox.relay = self.cluster.send_elsewhere
+        self.cluster.deliver_to = functools.partial(self.context.mailbox.send_to, relayed=True)
+        await self.cluster.start(store_read_ms)
+
     async def _start(self) -> BoundPorts:
         loop = asyncio.get_running_loop()
         settings = self.settings
@@ -124,20 +145,7 @@ class Server:
             self._open_identities(with_authority=needs_authority)
         await self._open_store()
         if settings.cluster_url:  # before any client: what other nodes route from now on is seen
-            self.cluster = cluster_bus()(
-                self.context.router,
-                cluster=settings.cluster_name,
-                node=node_name(settings),
-                urls=settings.cluster_url,
-                limits=self.context.xml_limits,
-                now_ms=self.context.clock.wall_ms,
-            )
-            identities, watch = self.context.identities, self.context.identity_watch
-            if identities is not None and watch is not None:
-                self.cluster.revocations = SharedRevocations(
-                    identities, watch, self.cluster.publish_revocation, self.context.counters
-                )
-            await self.cluster.start(store_read_ms)
+            await self._join_cluster(store_read_ms)
         self.context.mailbox.start()
         host = build_host(self.context)
         parts = build_parts(self.context, host)
