@@ -14,9 +14,9 @@ from typing import Any
 
 import httpx
 
-from rallypoint.config import Settings
 from rallypoint.server.server import Server
 from tests.interop.clients import ClientPool, Message, TakClient, pli_xml, sync
+from tests.settings import listening
 from tests.waiting import EVENT_TIMEOUT_S, eventually
 
 ROUNDS = 8
@@ -104,17 +104,7 @@ kind = "geojson"
 affiliation = "f"
 """
     )
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        tcp_port=0,
-        web_port=None,
-        udp_port=None,
-        tls_port=None,
-        enrollment_port=None,
-        api_tls_port=None,
-        api_plain_port=0,
-        feeds_file=str(feeds),
-    )
+    settings = listening(tmp_path, api_plain_port=0, feeds_file=str(feeds))
     server = Server(settings)
     ports = await server.start()
     try:
