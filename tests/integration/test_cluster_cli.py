@@ -71,25 +71,29 @@ def test_a_cluster_without_a_reachable_nats_is_refused(tmp_path: Path, cluster_s
     assert b"WARNING" not in result.stderr  # one line, not one per attempt
 
 
+def _node_process(
+    tmp_path: Path, name: str, port: int, nats_url: str, cluster: str, store_url: str
+) -> subprocess.Popen[bytes]:
+    """``rallypoint serve`` as cluster node ``name``, plain TCP on ``port``, the rest off."""
+    env = {
+        **os.environ,
+        **PORTS_OFF,
+        "RALLYPOINT_CLUSTER_URL": nats_url,
+        "RALLYPOINT_CLUSTER_NAME": cluster,
+        "RALLYPOINT_CLUSTER_NODE_ID": name,
+        "RALLYPOINT_STORE_URL": store_url,
+        "RALLYPOINT_DATA_DIR": str(tmp_path / name),
+        "RALLYPOINT_TCP_PORT": str(port),
+    }
+    return subprocess.Popen([sys.executable, "-m", "rallypoint", "serve"], env=env, stderr=subprocess.DEVNULL)
+
+
 async def test_two_node_processes_share_events(tmp_path: Path, nats_url: str, cluster_store: str) -> None:
     ports, cluster = [free_port(), free_port()], cluster_name()
-    processes = []
-    for name, port in zip(("node1", "node2"), ports, strict=True):
-        env = {
-            **os.environ,
-            **PORTS_OFF,
-            "RALLYPOINT_CLUSTER_URL": nats_url,
-            "RALLYPOINT_CLUSTER_NAME": cluster,
-            "RALLYPOINT_CLUSTER_NODE_ID": name,
-            "RALLYPOINT_STORE_URL": cluster_store,
-            "RALLYPOINT_DATA_DIR": str(tmp_path / name),
-            "RALLYPOINT_TCP_PORT": str(port),
-        }
-        processes.append(
-            subprocess.Popen(  # noqa: ASYNC220
-                [sys.executable, "-m", "rallypoint", "serve"], env=env, stderr=subprocess.DEVNULL
-            )
-        )
+    processes = [
+        _node_process(tmp_path, name, port, nats_url, cluster, cluster_store)
+        for name, port in zip(("node1", "node2"), ports, strict=True)
+    ]
     try:
         for process, port in zip(processes, ports, strict=True):
             wait_until(lambda p=process, n=port: _listening(p, n), what=f"node on {port}")
@@ -126,19 +130,7 @@ async def test_a_node_killed_its_devices_carry_on_elsewhere_and_their_mail_is_ke
     """Node 1 is a process SIGKILLed mid-run; node 2 (in this loop) takes its devices as gone."""
     monkeypatch.setattr(bus_module, "NODE_TIMEOUT_MS", 5_000)  # above node 1's 2 s heartbeat
     cluster, port = cluster_name(), free_port()
-    env = {
-        **os.environ,
-        **PORTS_OFF,
-        "RALLYPOINT_CLUSTER_URL": nats_url,
-        "RALLYPOINT_CLUSTER_NAME": cluster,
-        "RALLYPOINT_CLUSTER_NODE_ID": "node1",
-        "RALLYPOINT_STORE_URL": cluster_store,
-        "RALLYPOINT_DATA_DIR": str(tmp_path / "node1"),
-        "RALLYPOINT_TCP_PORT": str(port),
-    }
-    killed = subprocess.Popen(  # noqa: ASYNC220
-        [sys.executable, "-m", "rallypoint", "serve"], env=env, stderr=subprocess.DEVNULL
-    )
+    killed = _node_process(tmp_path, "node1", port, nats_url, cluster, cluster_store)
     two = await start_node(
         node_settings(server_settings, cluster, "node2", nats_url, cluster_store, tmp_path / "n2")
     )
@@ -178,19 +170,7 @@ async def test_chats_answered_pending_survive_their_node_killed(
     """A burst of chats from a device on node 1 (a process) to one on node 2; node 1 is SIGKILLed as
     soon as half are answered ``b-t-f-p``: every chat answered reaches node 2's device exactly once."""
     cluster, port, burst = cluster_name(), free_port(), 400
-    env = {
-        **os.environ,
-        **PORTS_OFF,
-        "RALLYPOINT_CLUSTER_URL": nats_url,
-        "RALLYPOINT_CLUSTER_NAME": cluster,
-        "RALLYPOINT_CLUSTER_NODE_ID": "node1",
-        "RALLYPOINT_STORE_URL": cluster_store,
-        "RALLYPOINT_DATA_DIR": str(tmp_path / "node1"),
-        "RALLYPOINT_TCP_PORT": str(port),
-    }
-    killed = subprocess.Popen(  # noqa: ASYNC220
-        [sys.executable, "-m", "rallypoint", "serve"], env=env, stderr=subprocess.DEVNULL
-    )
+    killed = _node_process(tmp_path, "node1", port, nats_url, cluster, cluster_store)
     two = await start_node(
         node_settings(server_settings, cluster, "node2", nats_url, cluster_store, tmp_path / "n2")
     )

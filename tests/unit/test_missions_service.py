@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from rallypoint.config import Settings
 from rallypoint.cot.event import Event
 from rallypoint.cot.xml import parse_event, serialize_event
 from rallypoint.errors import MissionConflict, MissionForbidden, MissionNotFound
@@ -20,9 +19,9 @@ from rallypoint.missions.access import Actor
 from rallypoint.missions.requests import mission_fields
 from rallypoint.missions.roles import READONLY, WRITE
 from rallypoint.missions.service import MissionService
-from rallypoint.router.host import Host
 from rallypoint.router.registry import Subscriber
 from rallypoint.router.router import Router
+from tests.hosts import recording_host
 from tests.memory_store import MemoryStore
 
 BLUE = frozenset({"blue"})
@@ -47,21 +46,7 @@ def make_harness(tmp_path: Path, journal: MemoryStore | None = None, **settings:
     router = Router()
     journal = journal or MemoryStore()
     clock = [1_700_000_000_000]
-    harness_sent: list[tuple[str, Event]] = []
-
-    def send_to(uid: str, event: Event) -> bool:
-        harness_sent.append((uid, event))
-        return False
-
-    host = Host(
-        router=router,
-        counters=router.counters,
-        settings=Settings(data_dir=tmp_path, **settings),  # type: ignore[arg-type]
-        now_ms=lambda: clock[0],
-        store=lambda: journal,  # type: ignore[arg-type,return-value]
-        inject=lambda event, groups, identity: 0,
-        send_to=send_to,
-    )
+    host, harness_sent = recording_host(tmp_path, router, journal, lambda: clock[0], **settings)
     return Harness(MissionService(host), router, journal, clock, harness_sent)
 
 

@@ -15,15 +15,14 @@ from typing import Any
 import pytest
 
 from rallypoint.clock import ManualClock
-from rallypoint.config import Settings
 from rallypoint.cot.event import Event
 from rallypoint.cot.xml import parse_event
 from rallypoint.errors import InvalidMissionRequest, MissionConflict, MissionNotFound
 from rallypoint.missions import rollcall as model
 from rallypoint.missions.rollcall_service import RollCallService
-from rallypoint.router.host import Host
 from rallypoint.router.registry import Subscriber
 from rallypoint.router.router import Router
+from tests.hosts import recording_host
 from tests.interop.clients import chat_xml, pli_xml
 from tests.memory_store import MemoryStore
 
@@ -63,21 +62,7 @@ def make_harness(tmp_path: Path, journal: MemoryStore | None = None) -> Harness:
     router = Router()
     clock = ManualClock()
     journal = journal or MemoryStore()
-    sent: list[tuple[str, Event]] = []
-
-    def send_to(uid: str, event: Event) -> bool:
-        sent.append((uid, event))
-        return False
-
-    host = Host(
-        router=router,
-        counters=router.counters,
-        settings=Settings(data_dir=tmp_path),
-        now_ms=clock.wall_ms,
-        store=lambda: journal,  # type: ignore[arg-type,return-value]
-        inject=lambda event, groups, identity: 0,
-        send_to=send_to,
-    )
+    host, sent = recording_host(tmp_path, router, journal, clock.wall_ms)
     harness = Harness(RollCallService(host), router, journal, clock, sent)
     harness.service.listeners.append(lambda groups, message: harness.told.append((groups, message)))
     return harness
