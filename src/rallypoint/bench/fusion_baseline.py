@@ -13,7 +13,7 @@ Stone Soup is optional (the ``bench`` extra) and imported only here, through
 
 import importlib
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from types import ModuleType
 from typing import Any
@@ -50,6 +50,11 @@ def _modules() -> dict[str, ModuleType]:
         "initiator": "stonesoup.initiator.simple",
         "tracker": "stonesoup.tracker.simple",
     }
+    return import_stonesoup(names)
+
+
+def import_stonesoup(names: Mapping[str, str]) -> dict[str, ModuleType]:
+    """The Stone Soup modules ``names`` maps keys to (it is optional: BaselineUnavailable if absent)."""
     try:
         return {key: importlib.import_module(name) for key, name in names.items()}
     except ImportError as exc:

@@ -18,14 +18,13 @@ was built:
 Stone Soup is optional and imported only here, through ``importlib``.
 """
 
-import importlib
 import math
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from types import ModuleType
 from typing import Any
 
-from rallypoint.bench.fusion_baseline import BaselineUnavailable, StoneSoupTracker, diagonal, timestamp_of
+from rallypoint.bench.fusion_baseline import StoneSoupTracker, diagonal, import_stonesoup, timestamp_of
 from rallypoint.fusion.evaluate import Estimate
 from rallypoint.fusion.geo import LocalFrame
 from rallypoint.fusion.report import Domain, Report
@@ -52,10 +51,7 @@ def _modules() -> dict[str, ModuleType]:
         "predictor": "stonesoup.predictor.kalman",
         "updater": "stonesoup.updater.kalman",
     }
-    try:
-        return {key: importlib.import_module(name) for key, name in names.items()}
-    except ImportError as exc:
-        raise BaselineUnavailable(f"Stone Soup is not installed: {exc}") from exc
+    return import_stonesoup(names)
 
 
 def _canonical(identity: str, aliases: Mapping[str, str]) -> str:
