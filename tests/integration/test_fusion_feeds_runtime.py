@@ -19,7 +19,7 @@ from rallypoint.fusion.feeds.backoff import Backoff
 from rallypoint.fusion.feeds.config import FeedConfig
 from rallypoint.fusion.feeds.health import FeedHealth, FeedState
 from rallypoint.fusion.feeds.runner import FeedRunner
-from rallypoint.fusion.feeds.transports import FeedLink, probe_source
+from rallypoint.fusion.feeds.transports import FeedLink, probe_source, read_chunk
 from rallypoint.fusion.report import Report
 from rallypoint.router.stats import Counters
 from tests.fixtures.feeds.fakes import HttpServer, LineServer, closed_tcp_port, free_udp_port, send_udp
@@ -127,6 +127,21 @@ async def test_a_dying_feed_is_restarted_with_growing_delays() -> None:
     assert harness.counters.get("feed_reports{feed=t-sbs}") == len(harness.reports)
     # each session delivered reports, so the delay starts again from the bottom every time
     assert all(delay <= 1.0 for delay in harness.delays)
+
+
+async def test_a_feed_stopped_as_its_read_completes_stops() -> None:
+    """The stop wins over bytes that arrive in the same loop iteration.
+
+    With ``asyncio.wait_for`` on Python 3.11 the read's result swallowed the cancellation,
+    the supervisor ran on and a stopped feed (or a test's harness) never ended.
+    """
+    reader = asyncio.StreamReader()
+    task = asyncio.create_task(read_chunk(reader))
+    await asyncio.sleep(0)  # a yield: the read is now waiting for bytes
+    reader.feed_data(b"MSG,3\n")
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
 
 
 async def test_refused_connections_back_off_exponentially() -> None:

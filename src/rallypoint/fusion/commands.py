@@ -156,7 +156,8 @@ class StandaloneFeed:
         while True:
             host, port = self.address
             try:
-                _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), CONNECT_TIMEOUT_S)
+                async with asyncio.timeout(CONNECT_TIMEOUT_S):  # wait_for may swallow a stop on 3.11
+                    _, writer = await asyncio.open_connection(host, port)
             except (OSError, TimeoutError) as exc:
                 delay = backoff.next_delay()
                 log.warning("server %s:%d unreachable (%s); retrying in %.1f s", host, port, exc, delay)

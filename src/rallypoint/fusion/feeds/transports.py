@@ -74,7 +74,10 @@ async def connect(feed: FeedConfig) -> tuple[asyncio.StreamReader, asyncio.Strea
 async def read_chunk(reader: asyncio.StreamReader) -> bytes:
     """The next bytes from the peer (FeedDown when it closes, fails or stays silent too long)."""
     try:
-        chunk = await asyncio.wait_for(reader.read(READ_BYTES), IDLE_TIMEOUT_S)
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows the feed's stop when
+        # the read completes in the same loop iteration, and the supervisor runs on for ever.
+        async with asyncio.timeout(IDLE_TIMEOUT_S):
+            chunk = await reader.read(READ_BYTES)
     except TimeoutError as exc:
         raise FeedDown("no data", reason="idle") from exc
     except OSError as exc:
