@@ -307,7 +307,7 @@ def test_fused_fast_path_gives_the_same_tracks_as_the_swappable_parts() -> None:
     config = FusionConfig(aliases=scenario.aliases)
     fast = FusionEngine(config)
     generic = FusionEngine(
-        config, predictors={d: _UnrecognisedModel(m.q, m.q_up) for d, m in config.models.items()}
+        config, predictors={d: _UnrecognisedModel(m.q, m.q_up, m.q_turn) for d, m in config.models.items()}
     )
     for r in scenario.reports:
         ours = fast.ingest(r, r.received_ms)

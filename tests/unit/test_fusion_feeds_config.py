@@ -107,6 +107,7 @@ delete_after_s = 60
 [fusion.ground]
 process_noise = 3
 delete_after_s = 150
+turn_noise = 0
 """
 
 
@@ -115,7 +116,7 @@ def test_the_fusion_table_tunes_each_domain() -> None:
     air, sea, ground = (config.models[d] for d in (Domain.AIR, Domain.SEA, Domain.GROUND))
     assert (air.q, air.silence_ms, air.coast_ms, air.max_turn_rate_dps) == (10.0, 15_000, 5_000, 0.0)
     assert (sea.q, sea.silence_ms, sea.coast_ms) == (0.03, 60_000, 60_000)  # coasting ≤ deletion
-    assert (ground.q, ground.silence_ms) == (3.0, 150_000)
+    assert (ground.q, ground.silence_ms, ground.q_turn) == (3.0, 150_000, 0.0)
     # what the file does not name keeps its default
     assert air.max_speed == DEFAULT_MODELS[Domain.AIR].max_speed
     assert (config.gate, config.confirm_hits, config.tentative_silence_ms) == (9.21, 2, 20_000)
@@ -147,6 +148,7 @@ def test_an_empty_fusion_table_gives_the_defaults() -> None:
         ),
         ("[fusion]\nair = 3", r"\[fusion.air\] must be a table"),
         ("[fusion.sea]\nmax_turn_rate_dps = -1", r"max_turn_rate_dps = -1: a number in 0\.\.30"),
+        ("[fusion.ground]\nturn_noise = 2", r"turn_noise = 2: a number in 0\.\.1"),
     ],
 )
 def test_bad_tuning_is_refused_clearly(fusion: str, message: str) -> None:

@@ -159,8 +159,21 @@ def test_fused_predict_update_is_bit_identical_to_the_two_steps(
         climb,
         1.0,
     )
-    model = ConstantVelocity(3.0, 2.0)
+    model = ConstantVelocity(3.0, 2.0, 0.01)
     two_steps = KalmanUpdater().update(model.predict(state, measurement.time_ms), measurement)
     fused = model.predict_update(state, *measurement)
     assert type(fused) is State
     assert fused == two_steps
+
+
+def test_turn_noise_grows_the_prediction_with_speed() -> None:
+    """``q_turn``: a car's prediction widens far more than a walker's over the same gap."""
+    model = ConstantVelocity(0.1, 1.0, 0.01)
+    walker = State(0, 0.0, 0.0, 1.5, 0.0, 25.0, 0.0, 1.0)
+    car = walker._replace(v_east=15.0)
+    assert model.density(1.5, 0.0) == 0.1 + 0.01 * 2.25
+    assert model.density(15.0, 0.0) == 0.1 + 0.01 * 225.0
+    assert model.predict(car, 10_000).p_pos > 5 * (model.predict(walker, 10_000).p_pos - 125.0)
+    assert ConstantVelocity(0.1, 1.0).predict(car, 10_000) == ConstantVelocity(0.1, 1.0, 0.0).predict(
+        car, 10_000
+    )

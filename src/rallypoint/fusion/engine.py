@@ -33,13 +33,14 @@ from rallypoint.fusion.kinematics import (
     KalmanUpdater,
     Predictor,
     ReportFilter,
+    State,
     Updater,
     initial_state,
 )
 from rallypoint.fusion.lifecycle import Deleter, HitsInitiator, Initiator, SilenceDeleter
 from rallypoint.fusion.report import Domain, Report
 from rallypoint.fusion.track import Adoption, Track, TrackFile, TrackUpdate, track_uid
-from rallypoint.fusion.tuning import FusionConfig
+from rallypoint.fusion.tuning import DomainModel, FusionConfig
 
 __all__ = ["FusionConfig", "FusionCounters", "FusionEngine"]
 
@@ -85,7 +86,7 @@ class FusionEngine:
         self.counters = FusionCounters()
         self._filtering = ReportFilter(
             config,
-            predictors or {d: ConstantVelocity(m.q, m.q_up) for d, m in config.models.items()},
+            predictors or {d: ConstantVelocity(m.q, m.q_up, m.q_turn) for d, m in config.models.items()},
             updater or KalmanUpdater(),
         )
         self._associator = associator or GlobalNearestNeighbour()
@@ -287,7 +288,11 @@ class FusionEngine:
         frame = LocalFrame(reports[0].lat, reports[0].lon)
         models = self.config.models
         candidates = Candidates(
-            frame, [(t.state, t.frame, models[t.domain].q, models[t.domain].max_speed) for t in tracks]
+            frame,
+            [
+                (t.state, t.frame, _density(models[t.domain], t.state), models[t.domain].max_speed)
+                for t in tracks
+            ],
         )
         positions = np.array([frame.to_enu(r.lat, r.lon)[:2] for r in reports], dtype=np.float64)
         distances = candidates.distances(
@@ -417,6 +422,11 @@ class FusionEngine:
 
 _new_update = tuple.__new__
 """Builds a ``TrackUpdate`` without the NamedTuple's Python-level ``__new__``."""
+
+
+def _density(model: DomainModel, state: State) -> float:
+    """The process-noise density the track's predictor uses at its velocity (see ``ConstantVelocity``)."""
+    return model.q + model.q_turn * (state.v_east * state.v_east + state.v_north * state.v_north)
 
 
 def _spread_m(reports: Sequence[Report]) -> float:

@@ -96,14 +96,23 @@ class ConstantVelocity:
     """Nearly-constant-velocity motion: white-noise acceleration of spectral density ``q``.
 
     Height and vertical rate follow the same model with vertical acceleration density
-    ``q_up`` (m²/s³).
+    ``q_up`` (m²/s³). ``q_turn`` (1/s) adds ``q_turn * speed²`` to ``q``: the acceleration
+    of a turn is turn rate times speed, so a vehicle at 15 m/s that turns as often as a
+    walker at 1.5 m/s manoeuvres a hundred times harder, and one density cannot suit both
+    (a walker's lets a vehicle's prediction drag its track outside a turn; a vehicle's lets
+    a walker's track follow every noisy fix).
     """
 
-    __slots__ = ("q", "q_up")
+    __slots__ = ("q", "q_turn", "q_up")
 
-    def __init__(self, q: float, q_up: float) -> None:
+    def __init__(self, q: float, q_up: float, q_turn: float = 0.0) -> None:
         self.q = q
         self.q_up = q_up
+        self.q_turn = q_turn
+
+    def density(self, v_east: float, v_north: float) -> float:
+        """The horizontal white-noise acceleration density at this velocity, m²/s³."""
+        return self.q + self.q_turn * (v_east * v_east + v_north * v_north)
 
     def predict(self, state: State, time_ms: int) -> State:
         """The state at ``time_ms``; process noise grows with ``|dt|`` in both directions."""
@@ -111,7 +120,7 @@ class ConstantVelocity:
         if dt == 0.0:
             return state
         adt = abs(dt)
-        q = self.q
+        q = self.q + self.q_turn * (state.v_east * state.v_east + state.v_north * state.v_north)
         p, c, v = state.p_pos, state.p_cross, state.p_vel
         return State(
             time_ms,
@@ -144,7 +153,7 @@ class ConstantVelocity:
         dt = (time_ms - t0) / 1000.0
         if dt != 0.0:
             adt = abs(dt)
-            q = self.q
+            q = self.q + self.q_turn * (ve * ve + vn * vn)
             e, n = e + dt * ve, n + dt * vn
             p, c, v = (
                 p + 2.0 * dt * c + dt * dt * v + q * adt**3 / 3.0,

@@ -33,6 +33,9 @@ class DomainModel:
     """Vertical-rate sigma of a track whose first report gives no vertical rate, m/s."""
     max_turn_rate_dps: float = 0.0
     """Largest turn rate estimated for extrapolation, degrees/s; 0: extrapolate straight."""
+    q_turn: float = 0.0
+    """Process noise per speed², 1/s: ``q + q_turn * speed²`` is the density at that speed
+    (about turn rate² x a turn's time scale: a turn's acceleration grows with speed)."""
 
 
 DEFAULT_MODELS: Mapping[Domain, DomainModel] = MappingProxyType(
@@ -54,14 +57,18 @@ DEFAULT_MODELS: Mapping[Domain, DomainModel] = MappingProxyType(
             q=0.02, q_up=0.001, initial_speed_sigma=10.0, silence_ms=900_000, coast_ms=240_000, max_speed=30.0
         ),
         # People and vehicles stop and turn often; ATAK sends a PLI every few seconds to minutes.
+        # A walker at 1.5 m/s and a car at 15 m/s turn alike, but the car's acceleration is ten
+        # times the walker's: q_turn = 0.01/s (≈ (5°/s)² x 3 s) gives the car q ≈ 2.3 m²/s³ and
+        # keeps the walker near 0.1. No turn extrapolation: between APRS reports 10 s apart the
+        # turn rate learnt is stale (the turn has often ended), and extrapolating it cost 1 m OSPA.
         Domain.GROUND: DomainModel(
-            q=0.3,
+            q=0.1,
             q_up=0.05,
             initial_speed_sigma=10.0,
             silence_ms=600_000,
             coast_ms=120_000,
             max_speed=60.0,
-            max_turn_rate_dps=10.0,
+            q_turn=0.01,
         ),
     }
 )

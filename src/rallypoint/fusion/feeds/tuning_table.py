@@ -40,6 +40,9 @@ DOMAIN_KEYS = {
 MAX_TURN_KEY = "max_turn_rate_dps"
 """Per-domain turn-rate cap for extrapolation, degrees/s: 0 (straight) up to ``MAX_TURN_DPS``."""
 MAX_TURN_DPS = 30.0
+TURN_NOISE_KEY = "turn_noise"
+"""Per-domain process noise per speed², 1/s (``DomainModel.q_turn``): 0 (none) up to ``MAX_TURN_NOISE``."""
+MAX_TURN_NOISE = 1.0
 DOMAIN_SECONDS = {"delete_after_s": "silence_ms", "coast_after_s": "coast_ms"}
 """Per-domain times in seconds → :class:`DomainModel` fields in milliseconds."""
 ENGINE_KEYS = ("gate", "confirm_hits", "tentative_delete_after_s", "max_lag_s")
@@ -79,9 +82,9 @@ def _model(domain: Domain, raw: Any) -> DomainModel:
     where = f"fusion.{domain.value}"
     if not isinstance(raw, dict):
         raise ConfigError(f"[{where}] must be a table")
-    unknown = set(raw) - set(DOMAIN_KEYS) - set(DOMAIN_SECONDS) - {MAX_TURN_KEY}
+    unknown = set(raw) - set(DOMAIN_KEYS) - set(DOMAIN_SECONDS) - {MAX_TURN_KEY, TURN_NOISE_KEY}
     if unknown:
-        allowed = ", ".join([*DOMAIN_KEYS, *DOMAIN_SECONDS, MAX_TURN_KEY])
+        allowed = ", ".join([*DOMAIN_KEYS, *DOMAIN_SECONDS, MAX_TURN_KEY, TURN_NOISE_KEY])
         raise ConfigError(f"[{where}]: unknown key(s) {', '.join(sorted(unknown))} (allowed: {allowed})")
     model = DEFAULT_MODELS[domain]
     changes: dict[str, Any] = {
@@ -96,6 +99,16 @@ def _model(domain: Domain, raw: Any) -> DomainModel:
             f"[{where}] {MAX_TURN_KEY} = {turn!r}: a number in 0..{MAX_TURN_DPS:g} (0: straight)"
         )
     changes["max_turn_rate_dps"] = float(turn)
+    turn_noise = raw.get(TURN_NOISE_KEY, model.q_turn)
+    if (
+        isinstance(turn_noise, bool)
+        or not isinstance(turn_noise, int | float)
+        or not 0 <= turn_noise <= MAX_TURN_NOISE
+    ):
+        raise ConfigError(
+            f"[{where}] {TURN_NOISE_KEY} = {turn_noise!r}: a number in 0..{MAX_TURN_NOISE:g} (0: none)"
+        )
+    changes["q_turn"] = float(turn_noise)
     if "coast_after_s" not in raw:
         # a shorter deletion time alone must not leave the default coasting time past it
         changes["coast_ms"] = min(model.coast_ms, changes["silence_ms"])
