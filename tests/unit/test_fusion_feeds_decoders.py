@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from rallypoint.fusion.engine import FusionEngine
+
 from rallypoint.fusion.feeds.adsb import AircraftJsonDecoder, SbsDecoder, identity_of, nacp_sigma
 from rallypoint.fusion.feeds.aprs import AprsDecoder, login_line
 from rallypoint.fusion.feeds.config import FeedConfig
@@ -132,6 +134,38 @@ def test_sbs1_merges_velocity_into_positions() -> None:
     assert second.course == pytest.approx(271.0)
     assert second.attributes["squawk"] == "6135"
     assert result.errors == ()
+
+
+def test_sbs1_vertical_rate_feeds_the_height_model() -> None:
+    """MSG,4's VerticalRate (field 17, ft/min) reaches the report as ``climb``, in m/s."""
+    decoder = SbsDecoder(feed("sbs"))
+    velocity = "MSG,4,111,11111,4CA4E5,111111,2008/11/28,14:53:50.985,2008/11/28,14:53:51.540,,,420.0,90.5,,,-1344,,0,0,0,0"
+    position = "MSG,3,111,11111,4CA4E5,111111,2008/11/28,14:53:51.200,2008/11/28,14:53:51.700,,24000,,,51.50000,-1.10000,,,0,0,0,0"
+    assert decoder.decode(velocity, NOW_MS).reports == ()
+    (report,) = decoder.decode(position, NOW_MS).reports
+    assert report.climb == pytest.approx(-1344 * 0.3048 / 60.0)
+    assert (report.speed, report.course) == (pytest.approx(420.0 * 1852 / 3600), pytest.approx(90.5))
+    # the fixture: 4CA2D6's MSG,4 says 0 ft/min (level), so its second position carries 0, the first none
+    first, second = decode_all(SbsDecoder(feed("sbs")), "sbs1.txt").reports
+    assert (first.climb, second.climb) == (None, 0.0)
+
+
+def test_sbs1_vertical_rate_lets_a_climb_be_followed() -> None:
+    """Through the engine: a climb at 10 m/s from SBS lines is followed without trailing."""
+    decoder, engine = SbsDecoder(feed("sbs")), FusionEngine()
+    rate_fpm = 10.0 * 60.0 / 0.3048
+    for second in range(20):
+        now = NOW_MS + second * 1000
+        altitude_ft = (3000.0 + 10.0 * second) / 0.3048
+        decoder.decode(f"MSG,4,1,1,4CA4E5,1,,,,,,,250.0,0.0,,,{rate_fpm:.0f},,0,0,0,0", now)
+        for r in decoder.decode(
+            f"MSG,3,1,1,4CA4E5,1,,,,,,{altitude_ft:.0f},,,51.5,-1.1,,,0,0,0,0", now
+        ).reports:
+            engine.ingest(r, now)
+    (track,) = engine.tracks()
+    assert track.state.v_up == pytest.approx(10.0, abs=0.2)
+    _, _, hae = track.position(NOW_MS + 21_000)
+    assert hae == pytest.approx(3210.0, abs=3.0)
 
 
 def test_sbs1_callsign_from_identification_message() -> None:

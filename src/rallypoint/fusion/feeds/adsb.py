@@ -159,6 +159,8 @@ class _Aircraft(NamedTuple):
     speed: float | None = None
     course: float | None = None
     squawk: str | None = None
+    climb: float | None = None
+    """Vertical rate, m/s (SBS field 17, ``VerticalRate``, ft/min, in MSG,4)."""
 
 
 SBS_FIELDS = 22
@@ -169,8 +171,9 @@ _POSITION_TYPES = {"2", "3"}
 
 
 class SbsDecoder:
-    """Decode SBS-1 ``MSG`` lines; identification (MSG,1) and velocity (MSG,4) are merged
-    into the next position of the same aircraft.
+    """Decode SBS-1 ``MSG`` lines; identification (MSG,1) and velocity (MSG,4: ground speed,
+    track and vertical rate) are merged into the next position of the same aircraft, so the
+    3-D model gets the vertical rate as it does from ``geom_rate``/``baro_rate`` in JSON.
 
     The timestamps in SBS-1 lines are the receiver's local time with no zone, so the time
     each line arrived is used as the observation time.
@@ -222,6 +225,7 @@ class SbsDecoder:
                 domain=Domain.AIR,
                 callsign=known.callsign,
                 attributes=MappingProxyType(attributes),
+                climb=known.climb,
             )
         )
 
@@ -231,4 +235,5 @@ class SbsDecoder:
         speed = knots(float(fields[12])) if fields[12] else known.speed
         track = course(float(fields[13])) if fields[13] else known.course
         squawk = fields[17].strip() if len(fields) > 17 and fields[17].strip() else known.squawk
-        return _Aircraft(callsign, speed, track, squawk)
+        climb = feet(float(fields[16])) / 60.0 if len(fields) > 16 and fields[16].strip() else known.climb
+        return _Aircraft(callsign, speed, track, squawk, climb)
