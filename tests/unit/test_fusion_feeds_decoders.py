@@ -6,7 +6,6 @@ from pathlib import Path
 import pytest
 
 from rallypoint.fusion.engine import FusionEngine
-
 from rallypoint.fusion.feeds.adsb import AircraftJsonDecoder, SbsDecoder, identity_of, nacp_sigma
 from rallypoint.fusion.feeds.aprs import AprsDecoder, login_line
 from rallypoint.fusion.feeds.config import FeedConfig
