@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+from pyais.encode import encode_dict  # loaded by the adapter's own `from pyais import` anyway
 
 from rallypoint.fusion.feeds.ais import AisDecoder, report_time_ms, split_tag_block
 from rallypoint.fusion.feeds.config import FeedConfig
@@ -127,8 +128,6 @@ def test_tag_block_time_and_second_field() -> None:
 
 
 def _position_of(mmsi: int) -> str:
-    from pyais.encode import encode_dict
-
     (sentence,) = encode_dict(
         {"type": 1, "mmsi": mmsi, "lat": 37.8, "lon": -122.4, "speed": 5.0, "course": 90.0, "accuracy": 1}
     )
