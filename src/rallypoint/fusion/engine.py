@@ -20,13 +20,12 @@ with one fused predict-and-update call on floats when the parts are the defaults
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from types import MappingProxyType
 
 import numpy as np
 
 from rallypoint.fusion.adoption import adoption_rule, may_adopt
 from rallypoint.fusion.association import Associator, Candidates, GlobalNearestNeighbour, IdentityResolver
+from rallypoint.fusion.counters import FusionCounters
 from rallypoint.fusion.geo import LocalFrame
 from rallypoint.fusion.kinematics import (
     ConstantVelocity,
@@ -38,6 +37,7 @@ from rallypoint.fusion.kinematics import (
     initial_state,
 )
 from rallypoint.fusion.lifecycle import Deleter, HitsInitiator, Initiator, SilenceDeleter
+from rallypoint.fusion.merging import merge_tracks
 from rallypoint.fusion.report import Domain, Report
 from rallypoint.fusion.track import Adoption, Track, TrackFile, TrackUpdate, track_uid
 from rallypoint.fusion.tuning import DomainModel, FusionConfig
@@ -45,28 +45,6 @@ from rallypoint.fusion.tuning import DomainModel, FusionConfig
 __all__ = ["FusionConfig", "FusionCounters", "FusionEngine"]
 
 _METRES_PER_DEGREE = 111_320.0
-
-
-@dataclass(slots=True)
-class FusionCounters:
-    """What happened to the reports; exported as metrics by the service."""
-
-    reports: int = 0
-    invalid: int = 0
-    """Non-finite or out-of-range position, or a non-positive error estimate."""
-    future: int = 0
-    """Timestamp too far ahead of the engine's clock."""
-    duplicates: int = 0
-    late_reprocessed: int = 0
-    """Older than its track's estimate and filtered again in time order."""
-    late_dropped: int = 0
-    """Older than the track's history (or ``max_lag_ms``): ignored so the state stays right."""
-    over_capacity: int = 0
-    tracks_created: int = 0
-    tracks_deleted: int = 0
-    tracks_merged: int = 0
-    identities_adopted: int = 0
-    """A second identity joined a track with identities by kinematics (TIS-B, MMSI change)."""
 
 
 class FusionEngine:
@@ -397,23 +375,8 @@ class FusionEngine:
         raise AssertionError("unreachable: every pass merges away one track")
 
     def _merge(self, survivor: TrackFile, absorbed: TrackFile) -> list[TrackUpdate]:
-        """Track-to-track fusion by replaying the absorbed track's recent reports into the survivor."""
-        for report, _, _ in absorbed.history:
-            if not survivor.is_duplicate(report):
-                self._filter(survivor, report)
-        for name, (kind, identity, last_ms, sigma_m, count) in absorbed.sources.items():
-            mine = survivor.sources.get(name)
-            if mine is None or last_ms > mine[2]:
-                survivor.sources[name] = (kind, identity, last_ms, sigma_m, count + (mine[4] if mine else 0))
-        for identity in absorbed.identities:
-            survivor.add_identity(identity)
-        survivor.callsign = survivor.callsign or absorbed.callsign
-        survivor.attributes = MappingProxyType({**absorbed.attributes, **survivor.attributes})
-        survivor.last_received_ms = max(survivor.last_received_ms, absorbed.last_received_ms)
-        survivor.first_ms = min(survivor.first_ms, absorbed.first_ms)
-        if survivor.domain is Domain.GROUND:
-            survivor.domain = absorbed.domain
-        survivor.confirmed = survivor.confirmed or absorbed.confirmed
+        """Track-to-track fusion (see :func:`~rallypoint.fusion.merging.merge_tracks`)."""
+        merge_tracks(survivor, absorbed, self._filter)
         del self._tracks[absorbed.uid]
         self.counters.tracks_merged += 1
         gone = [TrackUpdate(absorbed.snapshot(), True)] if absorbed.confirmed else []
