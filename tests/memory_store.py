@@ -10,6 +10,7 @@ from rallypoint.store.base import (
     ANY_SUBMITTER,
     EventQuery,
     JournalEntry,
+    LostRecord,
     MailDraft,
     MailItem,
     PackageRecord,
@@ -32,6 +33,7 @@ class MemoryStore:
         self.mail_ids = itertools.count(1)
         """Mail ids, increasing even when expired rows leave :attr:`mail`."""
         self.delivered: set[int] = set()
+        self.lost: dict[str, LostRecord] = {}
         self.reported_lag = lag
         self.events_lost = 0
         """What :meth:`write_health` reports as lost to failed transactions."""
@@ -207,3 +209,15 @@ class MemoryStore:
 
     async def mark_delivered(self, ids: Sequence[int], time: int) -> None:
         self.delivered.update(ids)
+
+    # lost units
+
+    async def put_lost(self, record: LostRecord) -> None:
+        self.lost[record.uid] = record
+
+    async def drop_lost(self, uids: Sequence[str]) -> None:
+        for uid in uids:
+            self.lost.pop(uid, None)
+
+    async def lost_units(self) -> list[LostRecord]:
+        return sorted(self.lost.values(), key=lambda record: (record.since, record.uid))

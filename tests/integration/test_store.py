@@ -24,7 +24,7 @@ import asyncpg
 import pytest
 
 from rallypoint.store import PackageRecord, Store, StoredEvent, open_store, schema
-from rallypoint.store.base import EventQuery, MailDraft
+from rallypoint.store.base import EventQuery, LostRecord, MailDraft
 
 POSTGRES_URL_ENV = "RALLYPOINT_TEST_POSTGRES_URL"
 T0 = 1_700_000_000_000
@@ -469,3 +469,26 @@ async def test_a_package_expiration_is_kept_per_record(store: Store) -> None:
     assert await store.set_package_expiration(record.hash, 1_900_000_000, record.submitter)
     assert (await store.packages_of(record.hash))[0].expiration == 1_900_000_000
     assert not await store.set_package_expiration("c" * 64, 5)
+
+
+async def test_lost_units_are_kept_one_per_uid_until_dropped(store_url: str) -> None:
+    store = open_store(store_url)
+    await store.open()
+    try:
+        await store.put_lost(LostRecord("b", T0 + 5, "stale", frozenset({"Cyan"}), b"<event uid='b'/>"))
+        await store.put_lost(LostRecord("a", T0, "disconnected", frozenset({"Red"}), b"<event/>"))
+        await store.put_lost(LostRecord("a", T0 + 9, "stale", frozenset({"Red", "Cyan"}), b"<e/>"))
+        await store.drop_lost(["nobody"])
+    finally:
+        await store.close()
+    reopened = open_store(store_url)
+    await reopened.open()
+    try:
+        assert await reopened.lost_units() == [
+            LostRecord("b", T0 + 5, "stale", frozenset({"Cyan"}), b"<event uid='b'/>"),
+            LostRecord("a", T0 + 9, "stale", frozenset({"Red", "Cyan"}), b"<e/>"),
+        ]
+        await reopened.drop_lost(["b"])
+        assert [record.uid for record in await reopened.lost_units()] == ["a"]
+    finally:
+        await reopened.close()

@@ -26,7 +26,7 @@ from starlette.routing import BaseRoute
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from rallypoint.cot.event import Event
-from rallypoint.errors import ConfigError
+from rallypoint.errors import ConfigError, StoreError
 from rallypoint.http.command_post.admin import AdminDeps, admin_routes
 from rallypoint.http.command_post.app import PACKAGED_UI, WebAppParts, build_web_app, tile_origin
 from rallypoint.http.command_post.auth import Persistence, Session, SessionStore
@@ -34,6 +34,7 @@ from rallypoint.http.command_post.chat_history import chat_history
 from rallypoint.http.command_post.data import TileConfig, data_routes
 from rallypoint.http.command_post.live import LiveHub
 from rallypoint.http.command_post.login import LoginService
+from rallypoint.http.command_post.lost_records import LostKeeper, restore_lost
 from rallypoint.http.command_post.packages import web_package_routes
 from rallypoint.http.command_post.replay import replay_routes
 from rallypoint.http.command_post.session_records import SessionRecords, session_records_path
@@ -114,6 +115,8 @@ class WebService:
     async def stop(self) -> None:
         """Close the pages' sockets, stop accepting, let requests finish (bounded)."""
         await self.hub.stop()
+        if self.hub.keeper is not None:
+            await self.hub.keeper.stop()  # before the store closes
         await stop_serving(self._server, self._task)
         if self._tiles is not None:
             self._tiles.close()
@@ -161,7 +164,16 @@ async def start_web(
         lambda session: _still_valid(session, watch.snapshot),
     )
     sessions = SessionStore(settings.web_session_idle_s, clock=context.clock, persistence=persistence)
-    hub = LiveHub(context.router, context.counters, context.clock.wall_ms, settings.web_live_queue_max)
+    keeper = LostKeeper(lambda: context.store, context.counters)
+    hub = LiveHub(
+        context.router, context.counters, context.clock.wall_ms, settings.web_live_queue_max, keeper
+    )
+    if context.store is not None:
+        try:
+            restored = await restore_lost(hub.lost, context.store, context.xml_limits)
+        except StoreError as exc:
+            raise ConfigError(f"cannot read the lost units from the store: {exc}") from exc
+        log.info("web: %d lost units restored", restored)
     for part in parts:  # the missions service's changes reach the pages
         if part.change_listeners is not None:
             part.change_listeners.append(hub.relay)
@@ -230,6 +242,7 @@ async def start_web(
     bound = int(sock.getsockname()[1])
     scheme = "https" if settings.web_tls else "http"
     log.info("web command post on %s://%s:%d/", scheme, _url_host(settings.host), bound)
+    keeper.start()
     return WebService(server, task, hub=hub, sessions=sessions, port=bound, tiles=tiles, watch=watch)
 
 

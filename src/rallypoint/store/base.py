@@ -1,8 +1,9 @@
-"""The storage interface, as four small protocols and the :class:`Store` that is all of them.
+"""The storage interface, as five small protocols and the :class:`Store` that is all of them.
 
 :class:`EventStore` (routed events: history, cache rebuild, retention), :class:`PackageStore`
-(the data-package index), :class:`JournalStore` (the components' append-only journal) and
-:class:`MailStore` (store-and-forward for offline clients). A caller names the slice it uses,
+(the data-package index), :class:`JournalStore` (the components' append-only journal),
+:class:`MailStore` (store-and-forward for offline clients) and :class:`LostStore` (the units
+the command post lost contact with). A caller names the slice it uses,
 so a test fakes only that slice (one in-memory fake serves them all). Two implementations
 provide the whole :class:`Store` (``sqlite.py`` embedded by default, ``postgres.py`` at
 scale), with the same schema (``schema.py``) and the same batched single writer
@@ -114,6 +115,20 @@ class MailItem(NamedTuple):
     """When it was kept (milliseconds since the epoch): its age counts from here."""
     xml: bytes
     sender: str | None = None
+
+
+class LostRecord(NamedTuple):
+    """A unit the command post lost contact with, as kept across a restart."""
+
+    uid: str
+    since: int
+    """When contact was lost (milliseconds since the epoch)."""
+    reason: str
+    """``disconnected`` or ``stale``."""
+    groups: frozenset[str]
+    """The groups its last report was routed into (who may see it)."""
+    xml: bytes
+    """Its last report as CoT XML."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,7 +261,20 @@ class MailStore(Protocol):
         """Record that these items reached their recipient (its TCP stack acknowledged them)."""
 
 
-class Store(EventStore, PackageStore, JournalStore, MailStore, Protocol):
+class LostStore(Protocol):
+    """The units the command post lost contact with, one row per uid."""
+
+    async def put_lost(self, record: LostRecord) -> None:
+        """Keep ``record``, replacing the one of the same uid."""
+
+    async def drop_lost(self, uids: Sequence[str]) -> None:
+        """Forget these units (they reported again, or were kept long enough)."""
+
+    async def lost_units(self) -> list[LostRecord]:
+        """Every kept unit, the one lost longest ago first."""
+
+
+class Store(EventStore, PackageStore, JournalStore, MailStore, LostStore, Protocol):
     """The whole store, as the server opens and closes it."""
 
     async def open(self) -> None:

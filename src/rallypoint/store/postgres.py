@@ -17,6 +17,7 @@ from rallypoint.store.base import (
     ANY_SUBMITTER,
     EventQuery,
     JournalEntry,
+    LostRecord,
     MailDraft,
     MailItem,
     PackageRecord,
@@ -69,6 +70,8 @@ _EXPIRE_MAIL = _sql(
     f"DELETE FROM mail WHERE id IN ({statements.EXPIRED_MAIL_IDS}) RETURNING {statements.MAIL_COLUMNS}"
 )
 _PURGE_DELIVERED_MAIL = _sql(statements.PURGE_DELIVERED_MAIL)
+_PUT_LOST = _sql(statements.PUT_LOST)
+_DROP_LOST = _sql(statements.DROP_LOST)
 
 
 class PostgresStore(WrittenInBatches):
@@ -267,3 +270,18 @@ class PostgresStore(WrittenInBatches):
         """Mark mail items delivered at ``time``."""
         sql = "UPDATE mail SET delivered = $1 WHERE id = ANY($2::BIGINT[])"
         await self._use(lambda connection: connection.execute(sql, time, list(ids)))
+
+    async def put_lost(self, record: LostRecord) -> None:
+        """Keep one lost unit (replacing its older row)."""
+        row = statements.lost_row(DIALECT, record)
+        await self._use(lambda connection: connection.execute(_PUT_LOST, *row))
+
+    async def drop_lost(self, uids: Sequence[str]) -> None:
+        """Forget these lost units."""
+        rows = [(uid,) for uid in uids]
+        await self._use(lambda connection: connection.executemany(_DROP_LOST, rows))
+
+    async def lost_units(self) -> list[LostRecord]:
+        """Every kept lost unit, the one lost longest ago first."""
+        rows = await self._use(lambda connection: connection.fetch(statements.LOST_UNITS))
+        return [statements.lost_from_row(DIALECT, row) for row in rows]

@@ -128,6 +128,16 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # When a file stops being offered (TAK's EXPIRATION, epoch seconds; -1: never).
     ("ALTER TABLE packages ADD COLUMN expiration BIGINT NOT NULL DEFAULT -1",),
+    (
+        # Units the command post lost contact with: their last report, kept across a restart.
+        """CREATE TABLE lost_units (
+            uid {binary_text} PRIMARY KEY,
+            since BIGINT NOT NULL,
+            reason TEXT NOT NULL,
+            groups {text_list} NOT NULL,
+            xml {blob} NOT NULL
+        )""",
+    ),
 )
 """Migration ``n`` (1-based) brings the schema from version ``n - 1`` to ``n``. Append only."""
 
@@ -146,6 +156,7 @@ EVENT_COLUMNS = (
     "xml",
     "recipients",
 )
+LOST_COLUMNS = ("uid", "since", "reason", "groups", "xml")
 JOURNAL_COLUMNS = ("id", "stream", "time", "author", "body")
 PACKAGE_COLUMNS = (
     "hash",

@@ -24,6 +24,7 @@ from rallypoint.store.base import (
     ANY_SUBMITTER,
     EventQuery,
     JournalEntry,
+    LostRecord,
     MailDraft,
     MailItem,
     PackageRecord,
@@ -300,3 +301,23 @@ class SqliteStore(WrittenInBatches):
                 db.executemany("UPDATE mail SET delivered = ? WHERE id = ?", rows)
 
         await self._run(mark)
+
+    async def put_lost(self, record: LostRecord) -> None:
+        """Keep one lost unit (replacing its older row)."""
+        row = statements.lost_row(DIALECT, record)
+        await self._run(lambda db: db.execute(statements.PUT_LOST, row))
+
+    async def drop_lost(self, uids: Sequence[str]) -> None:
+        """Forget these lost units."""
+        rows = [(uid,) for uid in uids]
+
+        def drop(db: sqlite3.Connection) -> None:
+            with db:
+                db.executemany(statements.DROP_LOST, rows)
+
+        await self._run(drop)
+
+    async def lost_units(self) -> list[LostRecord]:
+        """Every kept lost unit, the one lost longest ago first."""
+        rows = await self._run(lambda db: db.execute(statements.LOST_UNITS).fetchall())
+        return [statements.lost_from_row(DIALECT, row) for row in rows]

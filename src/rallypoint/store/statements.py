@@ -16,6 +16,7 @@ from typing import Any
 from rallypoint.store import schema
 from rallypoint.store.base import (
     EventQuery,
+    LostRecord,
     MailItem,
     PackageRecord,
     StoredEvent,
@@ -46,6 +47,14 @@ MAIL_BYTES = "SELECT coalesce(sum(length(xml)), 0) FROM mail WHERE recipient = ?
 EXPIRED_MAIL_IDS = "SELECT id FROM mail WHERE delivered IS NULL AND time < ? ORDER BY time, id LIMIT ?"
 """The oldest undelivered items kept before a time, at most a number of them."""
 PURGE_DELIVERED_MAIL = "DELETE FROM mail WHERE delivered IS NOT NULL AND time < ?"
+PUT_LOST = (
+    f"INSERT INTO lost_units ({', '.join(schema.LOST_COLUMNS)}) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (uid) DO UPDATE SET since = excluded.since, reason = excluded.reason, "
+    "groups = excluded.groups, xml = excluded.xml"
+)
+"""An upsert both databases spell the same way (SQLite since 3.24)."""
+DROP_LOST = "DELETE FROM lost_units WHERE uid = ?"
+LOST_UNITS = f"SELECT {', '.join(schema.LOST_COLUMNS)} FROM lost_units ORDER BY since, uid"
 SET_TOOL = "UPDATE packages SET tool = ?"
 SET_KEYWORDS = "UPDATE packages SET keywords = ?"
 SET_EXPIRATION = "UPDATE packages SET expiration = ?"
@@ -102,6 +111,17 @@ def event_from_row(dialect: Dialect, row: Sequence[Any]) -> StoredEvent:
 def mail_item(row: Sequence[Any]) -> MailItem:
     """One row of :data:`MAIL_COLUMNS` (a BLOB or BYTEA becomes bytes)."""
     return MailItem(row[0], row[1], row[2], bytes(row[3]), row[4])
+
+
+def lost_row(dialect: Dialect, record: LostRecord) -> tuple[Any, ...]:
+    """``record`` as the values of :data:`PUT_LOST`."""
+    return (record.uid, record.since, record.reason, dialect.list_value(record.groups), record.xml)
+
+
+def lost_from_row(dialect: Dialect, row: Sequence[Any]) -> LostRecord:
+    """A row of :data:`LOST_UNITS` (a BLOB or BYTEA becomes bytes)."""
+    uid, since, reason, groups, xml = row
+    return LostRecord(uid, since, reason, frozenset(dialect.list_of(groups)), bytes(xml))
 
 
 def package_row(dialect: Dialect, record: PackageRecord) -> tuple[Any, ...]:

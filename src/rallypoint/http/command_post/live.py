@@ -27,12 +27,14 @@ from rallypoint.http.command_post.auth import WEB_TRANSPORT, Session
 from rallypoint.http.command_post.chat import ChatMessage, chat_json
 from rallypoint.http.command_post.contacts import alert_json, contact_json, is_contact_type, visible_contacts
 from rallypoint.http.command_post.lost import LostBoard, LostUnit
+from rallypoint.http.command_post.lost_records import LostKeeper
 from rallypoint.router.alerts import is_cancel
 from rallypoint.router.cache import CacheEntry
 from rallypoint.router.message import Outbound
 from rallypoint.router.registry import Subscriber
 from rallypoint.router.router import Router
 from rallypoint.router.stats import Counters
+from rallypoint.store.base import LostRecord
 
 log = logging.getLogger(__name__)
 
@@ -141,8 +143,11 @@ class LiveHub:
         counters: Counters,
         now_ms: Callable[[], int],
         queue_max: int = DEFAULT_QUEUE_MAX,
+        keeper: LostKeeper | None = None,
     ) -> None:
         self.router = router
+        self.keeper = keeper
+        """Keeps :attr:`lost` in the store across restarts (None: in memory only)."""
         self.counters = counters
         self.now_ms = now_ms
         self.queue_max = queue_max
@@ -314,6 +319,8 @@ class LiveHub:
         if not is_contact_type(event.type):
             return
         unit = self.lost.lose(event, entry.groups, reason, now_ms)
+        if self.keeper is not None:
+            self.keeper.keep(LostRecord(event.uid, now_ms, reason, entry.groups, entry.message.xml))
         for viewer in self._viewers.values():
             if unit.visible_to(viewer.groups):
                 viewer.pending.pop(event.uid, None)
@@ -327,6 +334,8 @@ class LiveHub:
         if unit is None or event.time < unit.event.time:
             return
         self.lost.found(event.uid)
+        if self.keeper is not None:
+            self.keeper.forget(event.uid)
         if unit.alerted:
             self._to_viewers_of(unit, {"type": "alert", "alert": unit.alert(active=False)})
 
@@ -374,4 +383,6 @@ class LiveHub:
                 if unit.visible_to(viewer.groups) and unit.event.uid not in acknowledged:
                     viewer.publish(alert)
         for unit in forgotten:
+            if self.keeper is not None:
+                self.keeper.forget(unit.event.uid)
             self._to_viewers_of(unit, {"type": "remove", "uid": unit.event.uid})
