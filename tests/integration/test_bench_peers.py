@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from rallypoint.bench.errors import BenchError
+from rallypoint.bench.peers import per_cpu_second
 from rallypoint.bench.taky import install_taky
 from rallypoint.cli import main
 
@@ -40,3 +41,16 @@ def test_peers_measures_taky_and_rallypoint_in_one_run(
         assert row["paced_p99_ms"] is not None
     expected = rows["rallypoint"]["delivered_per_s"] / rows["taky"]["delivered_per_s"]
     assert document["peer_ratio"] == pytest.approx(expected)
+    for row in rows.values():  # the rate with each server's share of a core taken out
+        per_cpu = row["delivered_per_s"] / (row["server_cpu_percent"] / 100.0)
+        assert row["delivered_per_cpu_s"] == pytest.approx(per_cpu)
+    per_cpu_ratio = rows["rallypoint"]["delivered_per_cpu_s"] / rows["taky"]["delivered_per_cpu_s"]
+    assert document["per_cpu_second_ratio"] == pytest.approx(per_cpu_ratio)
+
+
+def test_per_cpu_second_takes_the_share_of_a_core_out() -> None:
+    assert per_cpu_second(1000.0, 50.0) == pytest.approx(2000.0)
+    assert per_cpu_second(1000.0, 200.0) == pytest.approx(500.0)  # two cores busy
+    assert per_cpu_second(None, 50.0) is None
+    assert per_cpu_second(1000.0, 0.0) is None  # no CPU reading: no figure, not infinity
+    assert per_cpu_second(1000.0, None) is None

@@ -117,6 +117,25 @@ def ratio(taky: PeerRuns, ours: PeerRuns) -> float | None:
     return mine / theirs if theirs and mine is not None else None
 
 
+def per_cpu_second(delivered_per_s: float | None, cpu_percent: float | None) -> float | None:
+    """Deliveries per second of server CPU (user + system from ``/proc/<pid>/stat``): the rate
+    with the share of a core each server got taken out, so a noisy shared machine skews it less."""
+    if delivered_per_s is None or not cpu_percent:
+        return None
+    return delivered_per_s / (cpu_percent / 100.0)
+
+
+def cpu_ratio(taky: PeerRuns, ours: PeerRuns) -> float | None:
+    """Rallypoint's deliveries per server CPU-second over taky's (None when either is unknown)."""
+    theirs, mine = (per_cpu_second(*_rate_and_cpu(runs)) for runs in (taky, ours))
+    return mine / theirs if theirs and mine is not None else None
+
+
+def _rate_and_cpu(runs: PeerRuns) -> tuple[float | None, float | None]:
+    flat = runs.flat_out
+    return flat.delivered_per_s, flat.server.cpu_percent if flat.server else None
+
+
 def _row(runs: PeerRuns) -> dict[str, Any]:
     flat, paced = runs.flat_out, runs.paced
     return {
@@ -124,6 +143,7 @@ def _row(runs: PeerRuns) -> dict[str, Any]:
         "delivered_per_s": flat.delivered_per_s,
         "delivery_ratio": flat.delivery_ratio,
         "server_cpu_percent": flat.server.cpu_percent if flat.server else None,
+        "delivered_per_cpu_s": per_cpu_second(*_rate_and_cpu(runs)),
         "generator_cpu_percent": flat.generator_cpu_percent,
         "flat_out_p99_ms": flat.latency.p99_ms,
         "paced_rate_per_s": paced.scenario.rate if paced else None,
@@ -141,7 +161,12 @@ def peers_document(taky: PeerRuns, ours: PeerRuns) -> dict[str, Any]:
         str(PEER_RATIO_TARGET): PEER_RATIO_TARGET.passed(value),
         str(PACED_P99_TARGET): PACED_P99_TARGET.passed(paced_p99),
     }
-    return {"runs": [_row(taky), _row(ours)], PEER_RATIO_TARGET.metric: value, "targets": targets}
+    return {
+        "runs": [_row(taky), _row(ours)],
+        PEER_RATIO_TARGET.metric: value,
+        "per_cpu_second_ratio": cpu_ratio(taky, ours),
+        "targets": targets,
+    }
 
 
 def _n(value: float | None, digits: int = 0) -> str:
@@ -154,17 +179,21 @@ def peers_text(scenario: Scenario, document: dict[str, Any]) -> str:
         f"rallypoint bench peers: {scenario.clients} clients, {scenario.senders} sender(s), xml,"
         f" {scenario.duration_s:g} s measured after {scenario.warmup_s:g} s warm-up; {TAKY_REQUIREMENT}"
         " and Rallypoint (store on) in this one run, the same load generator",
-        f"  {'server':<11} {'delivered/s':>12} {'ratio':>7} {'srv CPU':>8} {'gen CPU':>8}"
+        f"  {'server':<11} {'delivered/s':>12} {'ratio':>7} {'srv CPU':>8} {'per CPU-s':>10} {'gen CPU':>8}"
         f" {'p99 flat':>10} {'paced at/s':>11} {'p99 paced':>10}",
     ]
     for row in document["runs"]:
         lines.append(
             f"  {row['server']:<11} {_n(row['delivered_per_s']):>12} {_n(row['delivery_ratio'], 4):>7}"
-            f" {_n(row['server_cpu_percent'], 1):>7}% {_n(row['generator_cpu_percent'], 1):>7}%"
+            f" {_n(row['server_cpu_percent'], 1):>7}% {_n(row['delivered_per_cpu_s']):>10}"
+            f" {_n(row['generator_cpu_percent'], 1):>7}%"
             f" {_n(row['flat_out_p99_ms'], 1):>8}ms {_n(row['paced_rate_per_s']):>11}"
             f" {_n(row['paced_p99_ms'], 2):>8}ms"
         )
-    lines.append(f"  rallypoint/taky  {_n(document[PEER_RATIO_TARGET.metric], 2)}x delivered messages/s")
+    lines.append(
+        f"  rallypoint/taky  {_n(document[PEER_RATIO_TARGET.metric], 2)}x delivered messages/s,"
+        f" {_n(document['per_cpu_second_ratio'], 2)}x deliveries per server CPU-second"
+    )
     lines.append("targets")
     lines += [f"  {'PASS' if met else 'FAIL'}  {name}" for name, met in document["targets"].items()]
     return "\n".join(lines)
