@@ -10,22 +10,21 @@ A store that fails is logged and the change dropped: the page still shows the un
 restart would forget it.
 """
 
-import asyncio
-import contextlib
+import functools
 import logging
-from collections import deque
 from collections.abc import Callable
 
 from rallypoint.cot.xml import XmlLimits, parse_event
 from rallypoint.errors import ProtocolError, StoreError
 from rallypoint.http.command_post.lost import LostBoard
+from rallypoint.router.jobs import JobQueue
 from rallypoint.router.stats import Counters
 from rallypoint.store.base import LostRecord, LostStore
 
 log = logging.getLogger(__name__)
 
 MAX_PENDING_CHANGES = 20_000
-"""Changes waiting for the store; twice the board's size. Past it the oldest is dropped (counted)."""
+"""Changes waiting for the store; twice the board's size. Past it a new change is refused (counted)."""
 
 Change = LostRecord | str
 """A unit to keep, or the uid of one to forget."""
@@ -39,12 +38,7 @@ class LostKeeper:
     ) -> None:
         self._store = store
         self._counters = counters
-        self._limit = limit
-        self._pending: deque[Change] = deque()
-        self._wake = asyncio.Event()
-        self._idle = asyncio.Event()
-        self._idle.set()
-        self._task: asyncio.Task[None] | None = None
+        self._jobs = JobQueue("rallypoint-lost-units", limit, (StoreError,), self._failed)
 
     def keep(self, record: LostRecord) -> None:
         self._offer(record)
@@ -55,50 +49,32 @@ class LostKeeper:
     def _offer(self, change: Change) -> None:
         if self._store() is None:
             return
-        if len(self._pending) >= self._limit:
-            self._pending.popleft()
+        if not self._jobs.put(functools.partial(self._write, change)):
             self._counters.inc("web_lost_writes_dropped")
-        self._pending.append(change)
-        self._idle.clear()
-        self._wake.set()
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="rallypoint-lost-units")
+        self._jobs.start()
 
     async def flushed(self) -> None:
         """Return once every change offered so far is written (or failed)."""
-        await self._idle.wait()
+        await self._jobs.drain()
 
     async def stop(self) -> None:
         """Write what is pending, then end the task."""
-        if self._task is None:
-            return
-        await self.flushed()
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-        self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while self._pending:
-                await self._write(self._pending.popleft())
-            self._idle.set()
+        await self._jobs.stop()
 
     async def _write(self, change: Change) -> None:
         store = self._store()
         if store is None:
             return
-        try:
-            if isinstance(change, str):
-                await store.drop_lost([change])
-            else:
-                await store.put_lost(change)
-        except StoreError as exc:
-            self._counters.inc("web_lost_writes_failed")
-            log.warning("lost unit not kept in the store: %s", exc)
+        if isinstance(change, str):
+            await store.drop_lost([change])
+        else:
+            await store.put_lost(change)
+
+    def _failed(self, exc: Exception) -> None:
+        self._counters.inc("web_lost_writes_failed")
+        log.warning("lost unit not kept in the store: %s", exc)
 
 
 async def restore_lost(board: LostBoard, store: LostStore, limits: XmlLimits) -> int:
