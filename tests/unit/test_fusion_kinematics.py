@@ -11,6 +11,7 @@ from rallypoint.fusion.kinematics import (
     Measurement,
     State,
     initial_state,
+    noise_density,
 )
 
 positive = st.floats(0.5, 1e4)
@@ -171,8 +172,8 @@ def test_turn_noise_grows_the_prediction_with_speed() -> None:
     model = ConstantVelocity(0.1, 1.0, 0.01)
     walker = State(0, 0.0, 0.0, 1.5, 0.0, 25.0, 0.0, 1.0)
     car = walker._replace(v_east=15.0)
-    assert model.density(1.5, 0.0) == 0.1 + 0.01 * 2.25
-    assert model.density(15.0, 0.0) == 0.1 + 0.01 * 225.0
+    assert noise_density(0.1, 0.01, 1.5, 0.0) == 0.1 + 0.01 * 2.25
+    assert noise_density(0.1, 0.01, 15.0, 0.0) == 0.1 + 0.01 * 225.0
     assert model.predict(car, 10_000).p_pos > 5 * (model.predict(walker, 10_000).p_pos - 125.0)
     assert ConstantVelocity(0.1, 1.0).predict(car, 10_000) == ConstantVelocity(0.1, 1.0, 0.0).predict(
         car, 10_000

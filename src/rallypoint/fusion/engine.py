@@ -35,6 +35,7 @@ from rallypoint.fusion.kinematics import (
     State,
     Updater,
     initial_state,
+    noise_density,
 )
 from rallypoint.fusion.lifecycle import Deleter, HitsInitiator, Initiator, SilenceDeleter
 from rallypoint.fusion.merging import merge_tracks
@@ -389,7 +390,7 @@ _new_update = tuple.__new__
 
 def _density(model: DomainModel, state: State) -> float:
     """The process-noise density the track's predictor uses at its velocity (see ``ConstantVelocity``)."""
-    return model.q + model.q_turn * (state.v_east * state.v_east + state.v_north * state.v_north)
+    return noise_density(model.q, model.q_turn, state.v_east, state.v_north)
 
 
 def _spread_m(reports: Sequence[Report]) -> float:

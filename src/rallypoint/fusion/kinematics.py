@@ -92,6 +92,11 @@ class Updater(Protocol):
     def update(self, predicted: State, measurement: Measurement) -> State: ...
 
 
+def noise_density(q: float, q_turn: float, v_east: float, v_north: float) -> float:
+    """The horizontal white-noise acceleration density at this velocity, m²/s³ (see ``ConstantVelocity``)."""
+    return q + q_turn * (v_east * v_east + v_north * v_north)
+
+
 class ConstantVelocity:
     """Nearly-constant-velocity motion: white-noise acceleration of spectral density ``q``.
 
@@ -110,17 +115,13 @@ class ConstantVelocity:
         self.q_up = q_up
         self.q_turn = q_turn
 
-    def density(self, v_east: float, v_north: float) -> float:
-        """The horizontal white-noise acceleration density at this velocity, m²/s³."""
-        return self.q + self.q_turn * (v_east * v_east + v_north * v_north)
-
     def predict(self, state: State, time_ms: int) -> State:
         """The state at ``time_ms``; process noise grows with ``|dt|`` in both directions."""
         dt = (time_ms - state.time_ms) / 1000.0
         if dt == 0.0:
             return state
         adt = abs(dt)
-        q = self.q + self.q_turn * (state.v_east * state.v_east + state.v_north * state.v_north)
+        q = noise_density(self.q, self.q_turn, state.v_east, state.v_north)
         p, c, v = state.p_pos, state.p_cross, state.p_vel
         return State(
             time_ms,
@@ -153,7 +154,7 @@ class ConstantVelocity:
         dt = (time_ms - t0) / 1000.0
         if dt != 0.0:
             adt = abs(dt)
-            q = self.q + self.q_turn * (ve * ve + vn * vn)
+            q = self.q + self.q_turn * (ve * ve + vn * vn)  # noise_density, inlined: the hot path
             e, n = e + dt * ve, n + dt * vn
             p, c, v = (
                 p + 2.0 * dt * c + dt * dt * v + q * adt**3 / 3.0,
