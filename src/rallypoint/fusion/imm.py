@@ -25,8 +25,9 @@ model, once, outside the modes.
 import math
 from cmath import exp as cexp
 from collections.abc import Sequence
+from math import cos, exp, sin
 
-from rallypoint.fusion.kinematics import State, predict_height, update_height
+from rallypoint.fusion.kinematics import Height, Measurement, State, predict_height, update_height
 from rallypoint.fusion.mixture import Mixture, ModeEstimate
 
 INITIAL_PROBABILITIES = (0.8, 0.1, 0.1)
@@ -71,10 +72,35 @@ class InteractingMultipleModel:
     def predict(self, state: State, time_ms: int) -> State:
         """The combined state at ``time_ms`` (mixed, each mode moved on), the predicted mixture in it."""
         dt = (time_ms - state.time_ms) / 1000.0
-        priors, modes = self._predicted(state, dt)
-        return self._combined(state, time_ms, priors, modes, predict_height(state, dt, abs(dt), self.q_up))
+        mixture = state.mixture or self._start(state)
+        if dt != 0.0:
+            priors, mixed = self._mix(mixture, abs(dt))
+            motion = zip(mixed, self._rates, self._noise, strict=True)
+            modes = tuple(propagate(mode, dt, rate, q) for mode, rate, q in motion)
+            mixture = self._mixture(priors, modes)
+        return self._combined(time_ms, mixture, predict_height(state, dt, abs(dt), self.q_up))
 
-    def predict_update(  # noqa: PLR0917 -- positional: the engine's fused step (kinematics.Step)
+    def update(self, predicted: State, measurement: Measurement) -> State:
+        """The posterior of a state from :meth:`predict`: each mode updated, re-weighed by its likelihood."""
+        m = predicted.mixture or self._start(predicted)
+        position = complex(measurement.east, measurement.north)
+        velocity = None if measurement.velocity is None else complex(*measurement.velocity)
+        updated, logs = [], []
+        for mode in m.modes:
+            posterior, log_likelihood = update_mode(
+                mode, position, measurement.r_pos, velocity, measurement.r_vel
+            )
+            updated.append(posterior)
+            logs.append(log_likelihood)
+        weights = _reweighed(m.probabilities, logs)
+        height = (predicted.up, predicted.p_up, predicted.v_up, predicted.p_upc, predicted.p_vup)
+        if measurement.up is not None:
+            height = update_height(
+                *height, measurement.up, measurement.r_up, measurement.climb, measurement.r_climb
+            )
+        return self._combined(predicted.time_ms, self._mixture(weights, tuple(updated)), height)
+
+    def predict_update(  # noqa: PLR0917 -- positional, unrolled: it runs once per report
         self,
         state: State,
         time_ms: int,
@@ -88,54 +114,64 @@ class InteractingMultipleModel:
         climb: float | None = None,
         r_climb: float = 1.0,
     ) -> State:
-        """``state`` predicted to ``time_ms`` and updated with one report, mode by mode."""
+        """``self.update(self.predict(state, time_ms), Measurement(time_ms, east, north, …))``, unrolled
+        for the three modes (a test checks that the two agree)."""
         dt = (time_ms - state.time_ms) / 1000.0
-        priors, predicted = self._predicted(state, dt)
+        (u0, u1, u2), (m0, m1, m2), _ = state.mixture or self._start(state)
+        if dt != 0.0:
+            adt = abs(dt)
+            leave = 1.0 - exp(-adt / self.straight_s)
+            back = 1.0 - exp(-adt / self.turn_s)
+            stay, split, turning = (1.0 - leave) * u0, 0.5 * leave * u0, 1.0 - back
+            from_left, from_right = back * u1, back * u2
+            u0 = stay + from_left + from_right
+            u1, u2 = split + turning * u1, split + turning * u2
+            straight = _blend3(stay / u0, m0, from_left / u0, m1, from_right / u0, m2)
+            left, right = _blend2(split / u1, m0, m1), _blend2(split / u2, m0, m2)
+            q_straight, q_turn = self._noise[0], self._noise[1]
+            rate = self._rates[1]
+            angle = rate * dt
+            turn = complex(cos(angle), sin(angle))
+            along = (turn - 1.0) / (1j * rate)
+            m0 = propagate_straight(straight, dt, adt, q_straight)
+            m1 = _propagate(left, dt, adt, turn, along, q_turn)
+            m2 = _propagate(right, dt, adt, turn.conjugate(), along.conjugate(), q_turn)
         measured = complex(east, north)
         measured_velocity = None if velocity is None else complex(*velocity)
-        updated, logs = [], []
-        for mode in predicted:
-            posterior, log_likelihood = update_mode(mode, measured, r_pos, measured_velocity, r_vel)
-            updated.append(posterior)
-            logs.append(log_likelihood)
-        best = max(logs)
-        weights = [prior * math.exp(log - best) for prior, log in zip(priors, logs, strict=True)]
-        total = sum(weights)
-        posteriors = tuple(max(w / total, MIN_PROBABILITY) for w in weights)
+        m0, log0 = update_mode(m0, measured, r_pos, measured_velocity, r_vel)
+        m1, log1 = update_mode(m1, measured, r_pos, measured_velocity, r_vel)
+        m2, log2 = update_mode(m2, measured, r_pos, measured_velocity, r_vel)
+        u0, u1, u2 = _reweighed((u0, u1, u2), (log0, log1, log2))
         height = predict_height(state, dt, abs(dt), self.q_up)
         if up is not None:
             height = update_height(*height, up, r_up, climb, r_climb)
-        return self._combined(state, time_ms, posteriors, tuple(updated), height)
+        joint = _blend3(u0, m0, u1, m1, u2, m2)
+        mixture = _new(Mixture, ((u0, u1, u2), (m0, m1, m2), (u1 - u2) * self._rates[1]))
+        z, w = joint.position, joint.velocity
+        return _new(
+            State,
+            (time_ms, z.real, z.imag, w.real, w.imag, joint.p_pos, joint.p_cross.real, joint.p_vel,
+             *height, mixture),
+        )  # fmt: skip
 
-    def _predicted(self, state: State, dt: float) -> tuple[tuple[float, ...], tuple[ModeEstimate, ...]]:
-        """The modes' prior probabilities and mixed-then-propagated estimates ``dt`` seconds on."""
-        mixture = state.mixture
-        if mixture is None:  # the track's first step in this model: every mode from its estimate
-            start = ModeEstimate(
-                complex(state.east, state.north),
-                complex(state.v_east, state.v_north),
-                state.p_pos,
-                complex(state.p_cross),
-                state.p_vel,
-            )
-            mixture = Mixture(INITIAL_PROBABILITIES, (start,) * len(self._rates), 0.0)
-        if dt == 0.0:
-            return mixture.probabilities, mixture.modes
-        priors, mixed = self._mix(mixture, abs(dt))
-        modes = tuple(
-            propagate(mode, dt, rate, q)
-            for mode, rate, q in zip(mixed, self._rates, self._noise, strict=True)
+    def _start(self, state: State) -> Mixture:
+        """The mixture of a track's first step in this model: every mode from its estimate."""
+        start = ModeEstimate(
+            complex(state.east, state.north),
+            complex(state.v_east, state.v_north),
+            state.p_pos,
+            complex(state.p_cross),
+            state.p_vel,
         )
-        return priors, modes
+        return Mixture(INITIAL_PROBABILITIES, (start,) * len(self._rates), 0.0)
 
     def _mix(self, mixture: Mixture, dt: float) -> tuple[tuple[float, ...], list[ModeEstimate]]:
         """The IMM's interaction: each mode's prior probability and its start, mixed from every mode."""
-        leave = 1.0 - math.exp(-dt / self.straight_s)
-        back = 1.0 - math.exp(-dt / self.turn_s)
-        straight, left, right = mixture.probabilities
+        leave = 1.0 - exp(-dt / self.straight_s)
+        back = 1.0 - exp(-dt / self.turn_s)
         # p[i][j]: from mode i to mode j within dt
         p = ((1.0 - leave, leave / 2.0, leave / 2.0), (back, 1.0 - back, 0.0), (back, 0.0, 1.0 - back))
-        weights = (straight, left, right)
+        weights = mixture.probabilities
         priors, mixed = [], []
         for j in range(3):
             prior = sum(p[i][j] * weights[i] for i in range(3))
@@ -144,29 +180,70 @@ class InteractingMultipleModel:
             mixed.append(moment_match(shares))
         return tuple(priors), mixed
 
-    def _combined(
-        self,
-        state: State,
-        time_ms: int,
-        probabilities: tuple[float, ...],
-        modes: tuple[ModeEstimate, ...],
-        height: tuple[float | None, float, float, float, float],
-    ) -> State:
-        """The state the rest of the engine reads: the modes' moment-matched Gaussian, the mixture kept."""
-        joint = moment_match(list(zip(probabilities, modes, strict=True)))
+    def _mixture(self, probabilities: Sequence[float], modes: tuple[ModeEstimate, ...]) -> Mixture:
         turn = sum(w * rate for w, rate in zip(probabilities, self._rates, strict=True))
+        return Mixture(tuple(probabilities), modes, turn)
+
+    @staticmethod
+    def _combined(time_ms: int, mixture: Mixture, height: Height) -> State:
+        """The state the rest of the engine reads: the modes' moment-matched Gaussian, the mixture kept."""
+        joint = moment_match(list(zip(mixture.probabilities, mixture.modes, strict=True)))
+        z, w = joint.position, joint.velocity
         return State(
-            time_ms,
-            joint.position.real,
-            joint.position.imag,
-            joint.velocity.real,
-            joint.velocity.imag,
-            joint.p_pos,
-            joint.p_cross.real,
-            joint.p_vel,
-            *height,
-            mixture=Mixture(probabilities, modes, turn),
-        )
+            time_ms, z.real, z.imag, w.real, w.imag, joint.p_pos, joint.p_cross.real, joint.p_vel, *height,
+            mixture=mixture,
+        )  # fmt: skip
+
+
+_new = tuple.__new__
+"""Builds a NamedTuple from a ready tuple without its Python-level ``__new__`` (the hot path)."""
+
+
+def _reweighed(priors: Sequence[float], logs: Sequence[float]) -> tuple[float, float, float]:
+    """Posterior mode probabilities: prior x likelihood, normalised (in logs, against underflow)."""
+    best = max(logs)
+    w0, w1, w2 = (prior * exp(log - best) for prior, log in zip(priors, logs, strict=True))
+    inv = 1.0 / (w0 + w1 + w2)
+    floor = MIN_PROBABILITY
+    return max(w0 * inv, floor), max(w1 * inv, floor), max(w2 * inv, floor)
+
+
+def _blend2(weight: float, a: ModeEstimate, b: ModeEstimate) -> ModeEstimate:
+    """``moment_match([(weight, a), (1 - weight, b)])`` in closed form: the spread is ``w(1-w)ΔΔᴴ``."""
+    rest = 1.0 - weight
+    dz, dw = a.position - b.position, a.velocity - b.velocity
+    spread = 0.5 * weight * rest
+    return _new(
+        ModeEstimate,
+        (b.position + weight * dz, b.velocity + weight * dw,
+         weight * a.p_pos + rest * b.p_pos + spread * (dz.real * dz.real + dz.imag * dz.imag),
+         weight * a.p_cross + rest * b.p_cross + spread * dz * dw.conjugate(),
+         weight * a.p_vel + rest * b.p_vel + spread * (dw.real * dw.real + dw.imag * dw.imag)),
+    )  # fmt: skip
+
+
+def _blend3(  # noqa: PLR0917 -- three weighted modes
+    w0: float, a: ModeEstimate, w1: float, b: ModeEstimate, w2: float, c: ModeEstimate
+) -> ModeEstimate:
+    """``moment_match`` of three modes, unrolled: ``Σ w (P + x xᴴ) - x̄ x̄ᴴ`` (circular part)."""
+    za, zb, zc, va, vb, vc = a.position, b.position, c.position, a.velocity, b.velocity, c.velocity
+    z = w0 * za + w1 * zb + w2 * zc
+    v = w0 * va + w1 * vb + w2 * vc
+    da, db, dc = za - z, zb - z, zc - z
+    ea, eb, ec = va - v, vb - v, vc - v
+    return _new(
+        ModeEstimate,
+        (z, v,
+         w0 * (a.p_pos + 0.5 * abs2(da)) + w1 * (b.p_pos + 0.5 * abs2(db)) + w2 * (c.p_pos + 0.5 * abs2(dc)),
+         w0 * (a.p_cross + 0.5 * da * ea.conjugate()) + w1 * (b.p_cross + 0.5 * db * eb.conjugate())
+         + w2 * (c.p_cross + 0.5 * dc * ec.conjugate()),
+         w0 * (a.p_vel + 0.5 * abs2(ea)) + w1 * (b.p_vel + 0.5 * abs2(eb)) + w2 * (c.p_vel + 0.5 * abs2(ec))),
+    )  # fmt: skip
+
+
+def abs2(z: complex) -> float:
+    """``|z|²`` without the square root of ``abs``."""
+    return z.real * z.real + z.imag * z.imag
 
 
 def moment_match(shares: Sequence[tuple[float, ModeEstimate]]) -> ModeEstimate:
@@ -185,20 +262,34 @@ def moment_match(shares: Sequence[tuple[float, ModeEstimate]]) -> ModeEstimate:
 
 def propagate(mode: ModeEstimate, dt: float, rate: float, q: float) -> ModeEstimate:
     """One mode ``dt`` seconds on: the velocity turned by ``rate·dt``, white-noise acceleration ``q``."""
-    adt = abs(dt)
     if rate == 0.0:
-        turn, along = 1.0 + 0j, complex(dt)
-    else:
-        turn = cexp(1j * rate * dt)
-        along = (turn - 1.0) / (1j * rate)
+        return propagate_straight(mode, dt, abs(dt), q)
+    turn = cexp(1j * rate * dt)
+    return _propagate(mode, dt, abs(dt), turn, (turn - 1.0) / (1j * rate), q)
+
+
+def propagate_straight(mode: ModeEstimate, dt: float, adt: float, q: float) -> ModeEstimate:
+    """A straight mode ``dt`` seconds on: the algebra of ``kinematics.ConstantVelocity``."""
     p, c, v = mode.p_pos, mode.p_cross, mode.p_vel
-    return ModeEstimate(
-        mode.position + along * mode.velocity,
-        turn * mode.velocity,
-        p + 2.0 * (along.conjugate() * c).real + (along.real**2 + along.imag**2) * v + q * adt**3 / 3.0,
-        (c + along * v) * turn.conjugate() + q * dt * adt / 2.0,
-        v + q * adt,
-    )
+    return _new(
+        ModeEstimate,
+        (mode.position + dt * mode.velocity, mode.velocity,
+         p + 2.0 * dt * c.real + dt * dt * v + q * adt**3 / 3.0, c + dt * v + q * dt * adt / 2.0,
+         v + q * adt),
+    )  # fmt: skip
+
+
+def _propagate(  # noqa: PLR0917 -- the turn's two factors come precomputed
+    mode: ModeEstimate, dt: float, adt: float, turn: complex, along: complex, q: float
+) -> ModeEstimate:
+    """A turning mode moved on: ``position + along·velocity``, ``velocity·turn`` (``turn = e^{iωdt}``)."""
+    p, c, v = mode.p_pos, mode.p_cross, mode.p_vel
+    return _new(
+        ModeEstimate,
+        (mode.position + along * mode.velocity, turn * mode.velocity,
+         p + 2.0 * (along.conjugate() * c).real + abs2(along) * v + q * adt**3 / 3.0,
+         (c + along * v) * turn.conjugate() + q * dt * adt / 2.0, v + q * adt),
+    )  # fmt: skip
 
 
 def update_mode(
@@ -215,23 +306,21 @@ def update_mode(
         s = p + r_pos
         inv = 1.0 / s
         k0, k1 = p * inv, c.conjugate() * inv
-        updated = ModeEstimate(
-            mode.position + k0 * dz, mode.velocity + k1 * dz, p - p * k0, c - c * k0, v - cc * inv
+        updated = _new(
+            ModeEstimate,
+            (mode.position + k0 * dz, mode.velocity + k1 * dz, p - p * k0, c - c * k0, v - cc * inv),
         )
-        return updated, -0.5 * (dz.real * dz.real + dz.imag * dz.imag) * inv - math.log(s)
+        return updated, -0.5 * abs2(dz) * inv - math.log(s)
     a, d = p + r_pos, v + r_vel
     det = a * d - cc
     inv = 1.0 / det
     k00, k01 = (p * d - cc) * inv, c * (r_pos * inv)
     k10, k11 = c.conjugate() * (r_vel * inv), (v * a - cc) * inv
     dw = velocity - mode.velocity
-    updated = ModeEstimate(
-        mode.position + k00 * dz + k01 * dw,
-        mode.velocity + k10 * dz + k11 * dw,
-        p - (k00 * p + r_pos * cc * inv),
-        c - (k00 * c + k01 * v),
-        v - (r_vel * cc * inv + k11 * v),
-    )
-    quad = (d * (dz.real**2 + dz.imag**2) + a * (dw.real**2 + dw.imag**2)
-            - 2.0 * (dz.conjugate() * c * dw).real) * inv  # fmt: skip
+    updated = _new(
+        ModeEstimate,
+        (mode.position + k00 * dz + k01 * dw, mode.velocity + k10 * dz + k11 * dw,
+         p - (k00 * p + r_pos * cc * inv), c - (k00 * c + k01 * v), v - (r_vel * cc * inv + k11 * v)),
+    )  # fmt: skip
+    quad = (d * abs2(dz) + a * abs2(dw) - 2.0 * (dz.conjugate() * c * dw).real) * inv
     return updated, -0.5 * quad - math.log(det)
