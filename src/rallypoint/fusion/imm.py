@@ -201,8 +201,9 @@ _new = tuple.__new__
 
 def _reweighed(priors: Sequence[float], logs: Sequence[float]) -> tuple[float, float, float]:
     """Posterior mode probabilities: prior x likelihood, normalised (in logs, against underflow)."""
-    best = max(logs)
-    w0, w1, w2 = (prior * exp(log - best) for prior, log in zip(priors, logs, strict=True))
+    l0, l1, l2 = logs
+    best = max(l0, l1, l2)
+    w0, w1, w2 = priors[0] * exp(l0 - best), priors[1] * exp(l1 - best), priors[2] * exp(l2 - best)
     inv = 1.0 / (w0 + w1 + w2)
     floor = MIN_PROBABILITY
     return max(w0 * inv, floor), max(w1 * inv, floor), max(w2 * inv, floor)
@@ -216,9 +217,9 @@ def _blend2(weight: float, a: ModeEstimate, b: ModeEstimate) -> ModeEstimate:
     return _new(
         ModeEstimate,
         (b.position + weight * dz, b.velocity + weight * dw,
-         weight * a.p_pos + rest * b.p_pos + spread * (dz.real * dz.real + dz.imag * dz.imag),
+         weight * a.p_pos + rest * b.p_pos + spread * abs(dz) ** 2,
          weight * a.p_cross + rest * b.p_cross + spread * dz * dw.conjugate(),
-         weight * a.p_vel + rest * b.p_vel + spread * (dw.real * dw.real + dw.imag * dw.imag)),
+         weight * a.p_vel + rest * b.p_vel + spread * abs(dw) ** 2),
     )  # fmt: skip
 
 
@@ -231,19 +232,17 @@ def _blend3(  # noqa: PLR0917 -- three weighted modes
     v = w0 * va + w1 * vb + w2 * vc
     da, db, dc = za - z, zb - z, zc - z
     ea, eb, ec = va - v, vb - v, vc - v
+    h0, h1, h2 = 0.5 * w0, 0.5 * w1, 0.5 * w2
     return _new(
         ModeEstimate,
         (z, v,
-         w0 * (a.p_pos + 0.5 * abs2(da)) + w1 * (b.p_pos + 0.5 * abs2(db)) + w2 * (c.p_pos + 0.5 * abs2(dc)),
-         w0 * (a.p_cross + 0.5 * da * ea.conjugate()) + w1 * (b.p_cross + 0.5 * db * eb.conjugate())
-         + w2 * (c.p_cross + 0.5 * dc * ec.conjugate()),
-         w0 * (a.p_vel + 0.5 * abs2(ea)) + w1 * (b.p_vel + 0.5 * abs2(eb)) + w2 * (c.p_vel + 0.5 * abs2(ec))),
+         w0 * a.p_pos + w1 * b.p_pos + w2 * c.p_pos
+         + h0 * abs(da) ** 2 + h1 * abs(db) ** 2 + h2 * abs(dc) ** 2,
+         w0 * a.p_cross + w1 * b.p_cross + w2 * c.p_cross
+         + h0 * da * ea.conjugate() + h1 * db * eb.conjugate() + h2 * dc * ec.conjugate(),
+         w0 * a.p_vel + w1 * b.p_vel + w2 * c.p_vel
+         + h0 * abs(ea) ** 2 + h1 * abs(eb) ** 2 + h2 * abs(ec) ** 2),
     )  # fmt: skip
-
-
-def abs2(z: complex) -> float:
-    """``|z|²`` without the square root of ``abs``."""
-    return z.real * z.real + z.imag * z.imag
 
 
 def moment_match(shares: Sequence[tuple[float, ModeEstimate]]) -> ModeEstimate:
@@ -254,9 +253,9 @@ def moment_match(shares: Sequence[tuple[float, ModeEstimate]]) -> ModeEstimate:
     p_cross = 0j
     for weight, mode in shares:
         dz, dw = mode.position - position, mode.velocity - velocity
-        p_pos += weight * (mode.p_pos + 0.5 * (dz.real * dz.real + dz.imag * dz.imag))
+        p_pos += weight * (mode.p_pos + 0.5 * abs(dz) ** 2)
         p_cross += weight * (mode.p_cross + 0.5 * dz * dw.conjugate())
-        p_vel += weight * (mode.p_vel + 0.5 * (dw.real * dw.real + dw.imag * dw.imag))
+        p_vel += weight * (mode.p_vel + 0.5 * abs(dw) ** 2)
     return ModeEstimate(position, velocity, p_pos, p_cross, p_vel)
 
 
@@ -287,7 +286,7 @@ def _propagate(  # noqa: PLR0917 -- the turn's two factors come precomputed
     return _new(
         ModeEstimate,
         (mode.position + along * mode.velocity, turn * mode.velocity,
-         p + 2.0 * (along.conjugate() * c).real + abs2(along) * v + q * adt**3 / 3.0,
+         p + 2.0 * (along.conjugate() * c).real + abs(along) ** 2 * v + q * adt**3 / 3.0,
          (c + along * v) * turn.conjugate() + q * dt * adt / 2.0, v + q * adt),
     )  # fmt: skip
 
@@ -301,7 +300,7 @@ def update_mode(
     """
     p, c, v = mode.p_pos, mode.p_cross, mode.p_vel
     dz = position - mode.position
-    cc = c.real * c.real + c.imag * c.imag
+    cc = abs(c) ** 2
     if velocity is None:
         s = p + r_pos
         inv = 1.0 / s
@@ -310,7 +309,7 @@ def update_mode(
             ModeEstimate,
             (mode.position + k0 * dz, mode.velocity + k1 * dz, p - p * k0, c - c * k0, v - cc * inv),
         )
-        return updated, -0.5 * abs2(dz) * inv - math.log(s)
+        return updated, -0.5 * abs(dz) ** 2 * inv - math.log(s)
     a, d = p + r_pos, v + r_vel
     det = a * d - cc
     inv = 1.0 / det
@@ -322,5 +321,5 @@ def update_mode(
         (mode.position + k00 * dz + k01 * dw, mode.velocity + k10 * dz + k11 * dw,
          p - (k00 * p + r_pos * cc * inv), c - (k00 * c + k01 * v), v - (r_vel * cc * inv + k11 * v)),
     )  # fmt: skip
-    quad = (d * abs2(dz) + a * abs2(dw) - 2.0 * (dz.conjugate() * c * dw).real) * inv
+    quad = (d * abs(dz) ** 2 + a * abs(dw) ** 2 - 2.0 * (dz.conjugate() * c * dw).real) * inv
     return updated, -0.5 * quad - math.log(det)
