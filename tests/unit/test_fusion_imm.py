@@ -205,3 +205,16 @@ def test_re_anchoring_moves_every_mode_with_the_track() -> None:
     lat, lon, _ = track.position()
     east, north, _ = ORIGIN.to_enu(lat, lon)
     assert math.hypot(east - 0.0, north - SPEED * 99.5) < 15.0
+
+
+def test_reports_without_identity_stay_on_one_turning_track() -> None:
+    """Gating against an IMM track reads its combined state: a radar's plots of a turn make one track."""
+    rng = random.Random(4)
+    engine = FusionEngine(config(Motion.IMM))
+    for step in range(120):
+        t = step / 2
+        plot = report(t, rng, flight(t, 10.0, 50.0), False)._replace(identity=None, source="radar")
+        engine.ingest_many([plot], plot.received_ms)
+    (track,) = engine.tracks()
+    assert track.state.mixture is not None
+    assert engine.counters.tracks_created == 1
