@@ -20,8 +20,8 @@ from rallypoint.cot.stream import Frame, FrameKind, StreamDecoder
 from rallypoint.cot.xml import parse_event
 from rallypoint.errors import ForbiddenXml, FrameTooLarge, MalformedFrame, ProtocolError
 from rallypoint.router.message import Outbound
+from rallypoint.router.refusals import describe
 from rallypoint.router.registry import Subscriber
-from rallypoint.router.router import describe
 from rallypoint.transport.acks import AckTracker
 from rallypoint.transport.context import ServerContext, wall_clock_ms
 from rallypoint.transport.keepalive import tune_stream_socket
