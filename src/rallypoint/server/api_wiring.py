@@ -61,7 +61,9 @@ def api_deps(context: ServerContext) -> ApiDeps:
     """The Marti, history and operations routes' view of this server."""
 
     def queue_depth() -> int:
-        return sum(c.outbox.queued_messages for c in context.connections if isinstance(c, StreamConnection))
+        return sum(
+            c.egress.outbox.queued_messages for c in context.connections if isinstance(c, StreamConnection)
+        )
 
     return ApiDeps(
         router=context.router,
