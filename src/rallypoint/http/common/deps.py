@@ -28,6 +28,11 @@ API_VERSION = "3"
 """The Marti API level TAK Server reports (tak.server.Constants.API_VERSION)."""
 
 
+ADMIN_GROUP = "admin"
+"""Members of this group administer the server: users and certificates on the command post,
+and TAK Server's admin-only Marti calls (injectors, the repeat period)."""
+
+
 class Caller(NamedTuple):
     """Who sent a request: the certificate's user and groups, or the anonymous group."""
 
@@ -50,6 +55,12 @@ def caller_of(request: Request) -> Caller:
     if not isinstance(caller, Caller):
         raise HTTPException(401, "no authenticated caller")
     return caller
+
+
+def require_admin(caller: Caller, what: str) -> None:
+    """403 unless ``caller`` is a named member of :data:`ADMIN_GROUP` (``what`` says what it asked)."""
+    if caller.name is None or ADMIN_GROUP not in caller.groups:
+        raise HTTPException(403, f"only members of the {ADMIN_GROUP!r} group may {what}")
 
 
 def client_address(scope: Scope) -> str:

@@ -25,7 +25,7 @@ from rallypoint.errors import FrameTooLarge, ProtocolError
 from rallypoint.http.common.deps import API_VERSION, ApiDeps, Caller, caller_of, envelope
 from rallypoint.http.common.query import parse_json, read_body, time_param
 from rallypoint.http.marti.history import events_xml, require_store
-from rallypoint.http.marti.injectors import INJECTOR_TYPE, InjectorBook, checked_pair, injector_routes
+from rallypoint.http.marti.injectors import InjectorBook, InjectorRoutes, injector_routes
 from rallypoint.router.cache import CacheEntry
 from rallypoint.router.registry import Subscriber
 from rallypoint.store.base import EventQuery
@@ -64,6 +64,7 @@ class Marti:
     def __init__(self, deps: ApiDeps, injectors: InjectorBook) -> None:
         self.deps = deps
         self.injectors = injectors
+        self.injector_answers = InjectorRoutes(deps, injectors)
         settings = deps.settings
         self.limits = XmlLimits(max_event_bytes=settings.max_event_bytes, max_depth=settings.max_xml_depth)
 
@@ -226,7 +227,7 @@ class Marti:
 
     async def inject(self, request: Request) -> Response:
         """pytak's ``MartiTXWorker`` (``{"uid": <its uid>, "toInject": "<event …/>"}``) is routed;
-        TAK Server's injector (``{"uid", "toInject": <text>}``) is stored for the caller."""
+        TAK Server's injector (``{"uid", "toInject": "tag attr=…"}``) is set by an administrator."""
         caller = caller_of(request)
         body = await read_body(request, self.deps.settings.max_event_bytes + INJECT_JSON_OVERHEAD)
         document = parse_json(body)
@@ -236,10 +237,8 @@ class Marti:
         if xml.lstrip().startswith("<"):
             return self._route(caller, xml.encode())
         assert isinstance(document, dict)
-        uid, text = checked_pair(document.get("uid"), xml)
-        self.injectors.add(caller, uid, text)
-        rows = [injector.json() for injector in self.injectors.mine(caller)]
-        return JSONResponse(envelope(INJECTOR_TYPE, rows, self.deps.settings.server_id))
+        await self.injectors.add(caller, document.get("uid"), xml)
+        return self.injector_answers.answer(self.injectors.visible(caller))
 
     def _route(self, caller: Caller, data: bytes) -> Response:
         data = data.strip()
@@ -258,7 +257,7 @@ class Marti:
 
 def marti_routes(deps: ApiDeps) -> list[BaseRoute]:
     """The Marti endpoints this module serves."""
-    injectors = InjectorBook()
+    injectors = InjectorBook(deps)
     marti = Marti(deps, injectors)
     return [
         Route("/Marti/api/version", marti.version, methods=["GET"]),
