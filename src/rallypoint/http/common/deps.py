@@ -95,7 +95,7 @@ class ApiDeps:
     """The text version, e.g. ``Rallypoint 0.4.0``."""
     submit: Submit
     now_ms: Callable[[], int]
-    """Wall-clock milliseconds since the epoch (stale times are compared with it)."""
+    """Wall-clock milliseconds since the epoch on the server's clock (stale times are compared with it)."""
     store: Callable[[], Store | None] | None = None
     """Returns the open store, or None while it is closed. None: this server keeps no history."""
     queue_depth: Callable[[], int] = lambda: 0

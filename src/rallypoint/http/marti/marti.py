@@ -38,6 +38,8 @@ INJECT_JSON_OVERHEAD = 4096
 """Room for pytak's JSON wrapping (``uid``, quoting, escapes) around an event of the maximum size."""
 MAX_GROUPS_BODY_BYTES = 64 * 1024
 """A ``groups/active`` body: a few hundred groups at most."""
+MAX_GROUP_TIMES = 10_000
+"""Groups whose first-served time is remembered in memory (a deployment has tens of them)."""
 MAX_UID_HISTORY = 10_000
 """Events ``/cot/xml/{uid}/all`` returns at most (a day of 10 s position reports)."""
 
@@ -49,7 +51,7 @@ def java_millis_time(millis: int) -> str:
 
 
 def java_date(millis: int) -> str:
-    """``yyyy-MM-dd`` (UTC): the day a group list was read, as its ``created``."""
+    """``yyyy-MM-dd`` (UTC), the shape of TAK Server's ``Group.created``."""
     return time.strftime("%Y-%m-%d", time.gmtime(millis // 1000))
 
 
@@ -65,6 +67,8 @@ class Marti:
         self.deps = deps
         self.injectors = injectors
         self.injector_answers = InjectorRoutes(deps, injectors)
+        self._group_created: dict[str, int] = {}
+        """When each group was first served, as the store keeps it (read once per group)."""
         settings = deps.settings
         self.limits = XmlLimits(max_event_bytes=settings.max_event_bytes, max_depth=settings.max_xml_depth)
 
@@ -101,9 +105,10 @@ class Marti:
         return JSONResponse(envelope(CLIENT_ENDPOINT_TYPE, rows, self.deps.settings.server_id))
 
     async def groups(self, request: Request) -> Response:
-        """The caller's groups, each in both directions (it sends into and receives from all)."""
+        """The caller's groups, each in both directions (it sends into and receives from all);
+        ``created`` is the day the server first served the group, kept across restarts."""
         caller = caller_of(request)
-        created = java_date(self.deps.now_ms())
+        created = await self._created(sorted(caller.groups))
         rows: list[dict[str, Any]] = [
             {
                 "name": name,
@@ -112,12 +117,23 @@ class Marti:
                 "bitpos": position,
                 "active": True,
                 "description": "",
-                "created": created,
+                "created": java_date(created[name]),
             }
             for position, name in enumerate(sorted(caller.groups))
             for direction in ("IN", "OUT")
         ]
         return JSONResponse(envelope("com.bbn.marti.remote.groups.Group", rows, self.deps.settings.server_id))
+
+    async def _created(self, names: list[str]) -> dict[str, int]:
+        """When each group was first served: from memory, else from the store (which keeps the
+        new ones as now); without a store, now."""
+        now = self.deps.now_ms()
+        missing = [name for name in names if name not in self._group_created]
+        store = self.deps.store() if self.deps.store is not None else None
+        found = await store.group_created(missing, now) if missing and store is not None else {}
+        if len(self._group_created) + len(found) <= MAX_GROUP_TIMES:
+            self._group_created.update(found)
+        return {name: self._group_created.get(name) or found.get(name) or now for name in names}
 
     async def contacts(self, request: Request) -> Response:
         """``/contacts/all``: connected clients sharing a group with the caller, TAK's
