@@ -304,6 +304,8 @@ class Server:
             )
         for component in self.components:
             self.timer.add(type(component).__name__, self._due_job(component.tick), clock())
+        if self._api is not None:  # the WebSockets a bearer token opened end when it expires
+            self.timer.add("api-tokens", self._due_job(self._api.tick), clock())
         cluster = self.cluster
         if cluster is not None:
             wall_ms = clock.wall_ms
