@@ -151,9 +151,8 @@ class InjectorRoutes:
         return self.answer(self.book.visible(caller))
 
 
-def injector_routes(deps: ApiDeps, book: InjectorBook) -> list[BaseRoute]:
+def injector_routes(handlers: InjectorRoutes) -> list[BaseRoute]:
     """GET and DELETE beside the POST that :mod:`rallypoint.http.marti.marti` serves."""
-    handlers = InjectorRoutes(deps, book)
     return [
         Route("/Marti/api/injectors/cot/uid", handlers.list_all, methods=["GET"]),
         Route("/Marti/api/injectors/cot/uid", handlers.delete, methods=["DELETE"]),

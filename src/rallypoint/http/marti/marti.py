@@ -63,10 +63,10 @@ def _config_version(server_version: str) -> str:
 class Marti:
     """The handlers, sharing the server's router, settings and store."""
 
-    def __init__(self, deps: ApiDeps, injectors: InjectorBook) -> None:
+    def __init__(self, deps: ApiDeps, injectors: InjectorRoutes) -> None:
         self.deps = deps
-        self.injectors = injectors
-        self.injector_answers = InjectorRoutes(deps, injectors)
+        self.injectors = injectors.book
+        self.injector_answers = injectors
         self._group_created: dict[str, int] = {}
         """When each group was first served, as the store keeps it (read once per group)."""
         settings = deps.settings
@@ -273,7 +273,7 @@ class Marti:
 
 def marti_routes(deps: ApiDeps) -> list[BaseRoute]:
     """The Marti endpoints this module serves."""
-    injectors = InjectorBook(deps)
+    injectors = InjectorRoutes(deps, InjectorBook(deps))
     marti = Marti(deps, injectors)
     return [
         Route("/Marti/api/version", marti.version, methods=["GET"]),
@@ -287,5 +287,5 @@ def marti_routes(deps: ApiDeps) -> list[BaseRoute]:
         Route("/Marti/api/cot/xml/{uid}/all", marti.uid_history, methods=["GET"]),
         Route("/Marti/api/cot", marti.post_cot, methods=["POST"]),
         Route("/Marti/api/injectors/cot/uid", marti.inject, methods=["POST"]),
-        *injector_routes(deps, injectors),
+        *injector_routes(injectors),
     ]
