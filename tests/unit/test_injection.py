@@ -63,6 +63,6 @@ def test_an_injector_applies_to_its_uid_from_senders_in_its_groups_only() -> Non
 def test_removing_the_last_injector_of_a_uid_empties_the_table() -> None:
     injection = Injection("cam", "<remarks/>", OPS, None, 0)
     table = table_with(injection)
-    assert (len(table), table.find("cam", "<remarks/>")) == (1, injection)
+    assert (len(table), table.find("cam", "<remarks/>"), table.active) == (1, injection, True)
     table.remove(injection)
-    assert (len(table), table.all(), bool(table)) == (0, [], False)
+    assert (len(table), table.all(), table.active) == (0, [], False)

@@ -76,6 +76,8 @@ class InjectionTable:
     def __init__(self) -> None:
         self._by_uid: dict[str, list[Injection]] = {}
         self._count = 0
+        self.active = False
+        """Some injector is kept: the router's one test per event (an attribute, not a call)."""
 
     def __len__(self) -> int:
         return self._count
@@ -98,6 +100,7 @@ class InjectionTable:
         """Keep ``injection`` (the caller checked :meth:`find` and :meth:`room_for`)."""
         self._by_uid.setdefault(injection.uid, []).append(injection)
         self._count += 1
+        self.active = True
 
     def remove(self, injection: Injection) -> None:
         kept = self._by_uid.get(injection.uid, [])
@@ -106,6 +109,7 @@ class InjectionTable:
             self._count -= 1
         if not kept:
             self._by_uid.pop(injection.uid, None)
+        self.active = self._count > 0
 
     def apply(self, event: Event, sender_groups: frozenset[str]) -> Event:
         """``event`` with the elements injected for its uid and its sender's groups (itself if none)."""

@@ -272,7 +272,7 @@ class Router:
         ):
             self._quoted_event_tag(sender, event, now_ms)
             xml = protobuf = None
-        if self.injections:
+        if self.injections.active:
             injected = self.injections.apply(event, sender.in_groups)
             if injected is not event:
                 return injected, None, None
