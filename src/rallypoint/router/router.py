@@ -19,6 +19,7 @@ from rallypoint.router.addressing import Addressing
 from rallypoint.router.alerts import AlertBoard, is_cancel, sender_key
 from rallypoint.router.cache import CacheEntry, SituationCache
 from rallypoint.router.devices import DeviceRegister
+from rallypoint.router.injection import InjectionTable
 from rallypoint.router.message import Outbound
 from rallypoint.router.ownership import OwnershipTable
 from rallypoint.router.refusals import Denial, Refusals, describe
@@ -71,6 +72,8 @@ class Router:
         """Store-and-forward: told (recipient uid, message, sender) for each recipient of a
         directed message that is offline but allowed to receive it; True if it will be kept
         (the mailbox then answers the sender once the message is durable)."""
+        self.injections = InjectionTable()
+        """TAK Server's CoT injectors: applied to each event before its receivers are chosen."""
         self.devices = DeviceRegister()
         """Every known device, connected or departed (store-and-forward, missions, the API)."""
         self.on_lost: list[Callable[[CacheEntry, str, int], None]] = []
@@ -186,11 +189,9 @@ class Router:
         detail = event.detail
         directed = detail is not None and bool(detail.dests)
         keep_original = detail is None or not detail.has_marti
-        if (original_xml is not None and not is_frame_safe(original_xml)) or (
-            original_protobuf is not None and quotes_event_tag(original_protobuf)
-        ):
-            original_xml = original_protobuf = None  # the codec re-serialised what quotes an event tag
-            self._quoted_event_tag(sender, event, now_ms)
+        event, original_xml, original_protobuf = self._forwardable(
+            sender, event, original_xml, original_protobuf, now_ms
+        )
         message = Outbound(
             event,
             original_xml if keep_original else None,
@@ -232,6 +233,23 @@ class Router:
         for observer in self.observers:
             observer(message, sender)
         return delivered
+
+    def _forwardable(
+        self, sender: Subscriber, event: Event, xml: bytes | None, protobuf: bytes | None, now_ms: int
+    ) -> tuple[Event, bytes | None, bytes | None]:
+        """The event with its injectors applied, and the original bytes that may still be forwarded:
+        none once something was injected, or when they quote an event tag (the codec re-serialised
+        the detail)."""
+        if (xml is not None and not is_frame_safe(xml)) or (
+            protobuf is not None and quotes_event_tag(protobuf)
+        ):
+            self._quoted_event_tag(sender, event, now_ms)
+            xml = protobuf = None
+        if self.injections.active:
+            injected = self.injections.apply(event, sender.in_groups)
+            if injected is not event:
+                return injected, None, None
+        return event, xml, protobuf
 
     def _refuse_cancel(self, sender: Subscriber, event: Event, now_ms: int) -> bool:
         """A cancel of an alert someone else raised is refused whole: not routed, not applied."""

@@ -71,7 +71,7 @@ def api_deps(context: ServerContext) -> ApiDeps:
         settings=context.settings,
         server_version=context.server_version,
         submit=submitter(context),
-        now_ms=wall_clock_ms,
+        now_ms=context.clock.wall_ms,
         store=lambda: context.store,
         queue_depth=queue_depth,
         faults=lambda: store_faults(context),

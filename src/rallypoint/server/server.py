@@ -45,7 +45,7 @@ from rallypoint.server.components import build_host, build_parts, part_routes, s
 from rallypoint.server.enrollment import EnrollmentService, start_enrollment
 from rallypoint.server.guide import BoundPorts, connection_guide
 from rallypoint.server.identity_watch import identity_poll_s, refresh_identities
-from rallypoint.server.persistence import EventRecorder, Retention, rebuild_cache
+from rallypoint.server.persistence import EventRecorder, Retention, rebuild_cache, restore_injections
 from rallypoint.server.timer import Timer
 from rallypoint.server.web import start_web
 from rallypoint.store import open_store
@@ -261,6 +261,7 @@ class Server:
                 restored = await rebuild_cache(
                     context.router, store, context.clock.wall_ms(), context.xml_limits
                 )
+                injectors = await restore_injections(context.router, store)
             except StoreError:
                 await store.close()
                 raise
@@ -269,7 +270,7 @@ class Server:
         context.store = store
         context.router.recorder = EventRecorder(store, context.counters)
         self._retention = Retention(store, self.settings.retention_days)
-        log.info("store open; %d cached events restored", restored)
+        log.info("store open; %d cached events and %d injectors restored", restored, injectors)
 
     async def _start_multicast(self) -> None:
         settings = self.settings
@@ -303,6 +304,8 @@ class Server:
             )
         for component in self.components:
             self.timer.add(type(component).__name__, self._due_job(component.tick), clock())
+        if self._api is not None:  # the WebSockets a bearer token opened end when it expires
+            self.timer.add("api-tokens", self._due_job(self._api.tick), clock())
         cluster = self.cluster
         if cluster is not None:
             wall_ms = clock.wall_ms

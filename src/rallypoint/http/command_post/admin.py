@@ -22,14 +22,12 @@ from starlette.routing import BaseRoute, Route
 
 from rallypoint.errors import PkiError
 from rallypoint.http.command_post.login import Audit, read_json
-from rallypoint.http.common.deps import Caller, caller_of
+from rallypoint.http.common.deps import ADMIN_GROUP, Caller, caller_of
 from rallypoint.pki.admin import certificate_pem
 from rallypoint.pki.authority import CertificateAuthority, private_pem
 from rallypoint.pki.identities import CertificateRecord, IdentityStore, User
 from rallypoint.pki.keystores import client_keystore, new_password
 
-ADMIN_GROUP = "admin"
-"""Members of this group administer users and certificates from the command post."""
 MAX_ADMIN_BODY_BYTES = 16 * 1024
 MAX_GROUPS = 64
 """Groups one user may be given from the page (the CLI has no such need to be bounded)."""
