@@ -57,7 +57,7 @@ class Announcer:
             self._subscribers(
                 mission, notify.mission_event(notify.KEYWORDS_CHANGED, mission, now, author=author)
             )
-        elif op in ("update", "password"):
+        elif op in ("update", "password", "feed"):
             # TAK Server announces metadata to the mission's groups, as it does a creation
             event = notify.mission_event(notify.METADATA_CHANGED, mission, now, author=author)
             self._broadcast(mission, event)

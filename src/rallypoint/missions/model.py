@@ -121,6 +121,8 @@ class Mission:
     """Layers by uid, in display order."""
     map_layers: dict[str, dict[str, Any]] = field(default_factory=dict)
     """TAK MapLayer objects (validated JSON) by uid."""
+    feeds: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """TAK MissionFeed objects (a data feed of the server, with filters) by mission-feed uid."""
 
     def role_of(self, actor: str) -> str:
         """The actor's explicit role, the creator's ownership, else the default role."""
@@ -148,7 +150,7 @@ def mission_json(mission: Mission, *, changes: bool = False, logs: bool = False)
         "lastEdited": format_time(mission.last_edited or mission.create_time),
         "groups": sorted(mission.groups),
         "externalData": [],
-        "feeds": [],
+        "feeds": list(mission.feeds.values()),
         "mapLayers": list(mission.map_layers.values()),
         "defaultRole": role_json(mission.default_role),
         "ownerRole": role_json(OWNER),

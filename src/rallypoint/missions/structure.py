@@ -1,4 +1,4 @@
-"""Journal ops that reshape a mission: metadata updates, hierarchy, layers, map layers, uninvites.
+"""Journal ops that reshape a mission: metadata, hierarchy, layers, map layers, feeds, uninvites.
 
 Pure like :mod:`rallypoint.missions.book` (which dispatches to :data:`HANDLERS`): each handler
 gets the mission, the journal entry and its body, mutates the mission and says what it did.
@@ -17,6 +17,7 @@ METADATA = "METADATA"
 LAYER = "LAYER"
 HIERARCHY = "HIERARCHY"
 UNINVITE = "UNINVITE"
+FEED = "FEED"
 
 StructureHandler = Callable[[Mission, JournalEntry, str, dict[str, Any]], Applied]
 
@@ -100,6 +101,17 @@ def _map_layer(mission: Mission, entry: JournalEntry, author: str, body: dict[st
     return Applied("map_layer", mission, [Change(entry.id, LAYER, entry.time, author, summary)], body=body)
 
 
+def _feed(mission: Mission, entry: JournalEntry, author: str, body: dict[str, Any]) -> Applied:
+    if body["action"] == "put":
+        feed = body["feed"]
+        mission.feeds[feed["uid"]] = feed
+        summary = f"data feed {feed['dataFeedUid']!r} added"
+    else:
+        mission.feeds.pop(body["uid"], None)
+        summary = f"mission feed {body['uid']} removed"
+    return Applied("feed", mission, [Change(entry.id, FEED, entry.time, author, summary)], body=body)
+
+
 def _place(mission: Mission, uid: str, after: str | None) -> None:
     """Move layer ``uid`` right after ``after`` (or last) in the display order."""
     layer = mission.layers.pop(uid)
@@ -130,4 +142,5 @@ HANDLERS: dict[str, StructureHandler] = {
     "uninvite": _uninvite,
     "layer": _layer,
     "map_layer": _map_layer,
+    "feed": _feed,
 }

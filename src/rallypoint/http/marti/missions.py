@@ -30,6 +30,7 @@ from rallypoint.http.marti.missions_common import (
 from rallypoint.http.marti.missions_content import MissionContent
 from rallypoint.http.marti.missions_create import MissionCreation
 from rallypoint.http.marti.missions_kml import MissionKml
+from rallypoint.http.marti.missions_share import DataFeeds, MissionSharing
 from rallypoint.http.marti.missions_structure import MissionStructure
 from rallypoint.http.marti.subscriptions import subscription_routes
 from rallypoint.missions import requests as checks
@@ -194,8 +195,13 @@ class MartiMissions(MissionHandlers):
         return self.answer(INVITATION_TYPE, rows)
 
 
-def mission_routes(service: MissionService, audit: Audit = lambda kind, **fields: None) -> list[BaseRoute]:
+def mission_routes(
+    service: MissionService,
+    audit: Audit = lambda kind, **fields: None,
+    data_feeds: DataFeeds | None = None,
+) -> list[BaseRoute]:
     """The Data Sync routes, specific paths before ``{name}`` ones, each also by ``guid/{guid}``.
+    ``data_feeds`` are the server's feeds a mission may attach (``…/feed``).
 
     Every route that may check a mission password runs under one :class:`PasswordGate`."""
     settings = service.host.settings
@@ -206,6 +212,7 @@ def mission_routes(service: MissionService, audit: Audit = lambda kind, **fields
     structure = MissionStructure(service)
     archive = MissionArchive(service)
     kml = MissionKml(service)
+    sharing = MissionSharing(service, archive, data_feeds or {})
     fixed = [
         Route(PREFIX, guarded(marti.index), methods=["GET"]),
         Route(PREFIX, guarded(marti.delete_by_guid), methods=["DELETE"]),
@@ -230,6 +237,7 @@ def mission_routes(service: MissionService, audit: Audit = lambda kind, **fields
         *structure.per_mission(),
         *archive.per_mission(),
         *kml.per_mission(),
+        *sharing.per_mission(),
     ]
     host = service.host
     routes: list[BaseRoute] = [
