@@ -167,7 +167,20 @@ def mission_json(mission: Mission, *, changes: bool = False, logs: bool = False)
     if changes:
         data["missionChanges"] = [change_json(mission, change) for change in tak_changes(mission)]
     if logs:
-        data["logs"] = list(mission.logs.values())
+        data["logs"] = [log_json(entry) for entry in mission.logs.values()]
+    return data
+
+
+LOG_TIMES = ("servertime", "dtg", "created")
+"""LogEntry times: kept as epoch milliseconds in the journal, written as TAK's ISO strings."""
+
+
+def log_json(entry: dict[str, Any]) -> dict[str, Any]:
+    """A LogEntry as TAK writes it (node-tak's ``MissionLog``: its times are strings)."""
+    data = dict(entry)
+    for name in LOG_TIMES:
+        if isinstance(data.get(name), int):
+            data[name] = format_time(data[name])
     return data
 
 

@@ -9,6 +9,7 @@ were journaled, so replaying an old journal applies exactly what was accepted th
 from collections.abc import Callable
 from typing import Any
 
+from rallypoint.cot.timefmt import format_time
 from rallypoint.missions.model import DESCRIPTIVE_FIELDS, Applied, Change, Layer, Mission
 from rallypoint.store.base import JournalEntry
 
@@ -92,7 +93,9 @@ def _layer(mission: Mission, entry: JournalEntry, author: str, body: dict[str, A
 
 def _map_layer(mission: Mission, entry: JournalEntry, author: str, body: dict[str, Any]) -> Applied:
     if body["action"] == "put":
-        layer = body["layer"]
+        layer = dict(body["layer"])
+        if isinstance(layer.get("createTime"), int):  # journals written before times were ISO strings
+            layer["createTime"] = format_time(layer["createTime"])
         mission.map_layers[layer["uid"]] = layer
         summary = f"map layer {layer.get('name') or layer['uid']!r} saved"
     else:

@@ -28,7 +28,7 @@ from rallypoint.missions import requests as checks
 from rallypoint.missions.access import Actor
 from rallypoint.missions.field import item_details
 from rallypoint.missions.layers import existing_layer
-from rallypoint.missions.model import Mission, change_json, mission_json, tak_changes
+from rallypoint.missions.model import Mission, change_json, log_json, mission_json, tak_changes
 from rallypoint.missions.roles import READ, WRITE
 from rallypoint.store.base import PackageRecord
 
@@ -174,7 +174,7 @@ class MissionContent(MissionHandlers):
         await self.service.authorize(mission, actor, READ)
         start, end = self._window(request)
         rows = [
-            entry
+            log_json(entry)
             for entry in mission.logs.values()
             if (start is None or entry["servertime"] >= start) and (end is None or entry["servertime"] <= end)
         ]
@@ -196,7 +196,7 @@ class MissionContent(MissionHandlers):
             if request.method == "PUT" and entry_id not in mission.logs:
                 raise HTTPException(404, f"no log entry {entry_id} in {name!r}")
             await self.service.change(mission, actor, WRITE, {"op": "log", "entry": stored})
-        return self.answer(LOG_TYPE, stored, 201 if request.method == "POST" else 200)
+        return self.answer(LOG_TYPE, log_json(stored), 201 if request.method == "POST" else 200)
 
     async def delete_log(self, request: Request) -> Response:
         actor = actor_of(request, "creatorUid", "clientUid")
