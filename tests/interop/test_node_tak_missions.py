@@ -84,6 +84,31 @@ CALLS = [
         TOKEN,
         schema="lib/api/mission-log#TAKItem_MissionLog",
     ),
+    call(
+        "layer1",
+        "MissionLayer.get",
+        NAME,
+        {"$result": "layer", "path": "data.uid"},
+        TOKEN,
+        schema="lib/api/mission-layer#TAKItem_MissionLayer",
+    ),
+    call(
+        "rename",
+        "MissionLayer.rename",
+        NAME,
+        {"$result": "layer", "path": "data.uid"},
+        {"name": "Scouts", "creatorUid": "NODE-1"},
+        TOKEN,
+    ),
+    call(
+        "unlayer",
+        "MissionLayer.delete",
+        NAME,
+        {"uid": [{"$result": "layer", "path": "data.uid"}], "creatorUid": "NODE-1"},
+        TOKEN,
+    ),
+    call("feats", "Mission.latestFeats", NAME, TOKEN),
+    call("unlog", "MissionLog.delete", {"$result": "log", "path": "data.id"}, TOKEN),
     call("invite", "MissionInvite.invite", NAME, "clientUid", "NODE-9", {"creatorUid": "NODE-1"}, TOKEN),
     call("invites", "MissionInvite.get", NAME, TOKEN, schema="lib/api/mission-invite#MissionInviteList"),
     call("mine", "MissionInvite.list", "NODE-9", schema="lib/api/mission-invite#MissionInviteList"),
@@ -136,6 +161,8 @@ async def test_node_tak_mission_clients(tls_server: RunningServer, pki: PkiFixtu
     assert [row["uid"] for row in results["contacts"]["value"]] == ["ALICE-NODE"]
     assert [layer["name"] for layer in results["layers"]["value"]["data"]] == ["Recon"]
     assert results["log"]["value"]["data"]["content"] == "crossing at dawn"
+    assert results["layer1"]["value"]["data"]["name"] == "Recon"
+    assert [f["id"] for f in results["feats"]["value"]] == ["ALICE-NODE"]
     assert [row["invitee"] for row in results["invites"]["value"]["data"]] == ["NODE-9"]
     assert [row["missionName"] for row in results["mine"]["value"]["data"]] == [NAME]
     assert from_bytes(results["archive"]["value"])[:4] == b"PK\x03\x04"

@@ -221,6 +221,7 @@ def mission_routes(
         Route(f"{PREFIX}/all/subscriptions", guarded(structure.all_subscriptions), methods=["GET"]),
         Route(f"{PREFIX}/logs/entries", guarded(content.post_log), methods=["POST", "PUT"]),
         Route(f"{PREFIX}/logs/entries/{{id}}", guarded(content.delete_log), methods=["DELETE"]),
+        Route(f"{PREFIX}/logs/entries/{{id}}", guarded(content.get_log), methods=["GET"]),
     ]
     per_mission: list[tuple[str, Handler, list[str]]] = [
         ("", marti.get, ["GET"]),

@@ -198,6 +198,18 @@ class MissionContent(MissionHandlers):
             await self.service.change(mission, actor, WRITE, {"op": "log", "entry": stored})
         return self.answer(LOG_TYPE, log_json(stored), 201 if request.method == "POST" else 200)
 
+    async def get_log(self, request: Request) -> Response:
+        """``GET /missions/logs/entries/{id}``: the entry (a list of one, as TAK answers), if every
+        mission it is in that the caller sees grants it ``MISSION_READ``."""
+        actor = actor_of(request, "clientUid")
+        entry_id = request.path_params["id"]
+        missions = [m for m in self.service.visible_missions(actor) if entry_id in m.logs]
+        if not missions:
+            raise HTTPException(404, f"no log entry {entry_id}")
+        for mission in missions:
+            await self.service.authorize(mission, actor, READ)
+        return self.answer(LOG_TYPE, [log_json(missions[0].logs[entry_id])])
+
     async def delete_log(self, request: Request) -> Response:
         actor = actor_of(request, "creatorUid", "clientUid")
         entry_id = request.path_params["id"]
