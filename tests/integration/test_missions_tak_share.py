@@ -252,3 +252,83 @@ async def test_send_offers_the_archive_to_the_named_devices_of_the_callers_group
     hidden = await callers.eve.post(f"{PREFIX}/op/send", params={"contacts": "EVE-2"})
     empty = await cp.post(f"{PREFIX}/op/send")
     assert (hidden.status_code, empty.status_code) == (404, 400)
+
+
+async def test_item_keywords_for_map_items_and_files(callers: Callers) -> None:
+    cp = callers.cp
+    stored = await cp.post(
+        "/Marti/sync/upload",
+        params={"name": "orders.txt", "creatorUid": "CP-1"},
+        content=b"phase 2\n",
+        headers={"content-type": "text/plain"},
+    )
+    digest = stored.json()["Hash"]
+    body = {"hashes": [digest], "uids": ["spot-1"]}
+    await cp.put(f"{PREFIX}/op/contents", params={"creatorUid": "CP-1"}, json=body)
+    for path in (f"{PREFIX}/op/uid/spot-1/keywords", f"{PREFIX}/op/content/{digest}/keywords"):
+        answer = await cp.put(path, params={"creatorUid": "CP-1"}, json=["bridge", "night"])
+        assert answer.status_code == 200, answer.text
+    mission = only(await cp.get(f"{PREFIX}/op"))
+    assert mission["uids"][0]["keywords"] == ["bridge", "night"]
+    assert mission["contents"][0]["keywords"] == ["bridge", "night"]
+    empty = await cp.put(f"{PREFIX}/op/uid/spot-1/keywords", params={"creatorUid": "CP-1"}, json=[])
+    not_a_list = await cp.put(
+        f"{PREFIX}/op/uid/spot-1/keywords", params={"creatorUid": "CP-1"}, json={"a": 1}
+    )
+    unknown = await cp.put(f"{PREFIX}/op/uid/nobody/keywords", params={"creatorUid": "CP-1"}, json=["x"])
+    hidden = await callers.eve.put(
+        f"{PREFIX}/op/uid/spot-1/keywords", params={"creatorUid": "E-1"}, json=["x"]
+    )
+    assert (empty.status_code, not_a_list.status_code, unknown.status_code, hidden.status_code) == (
+        400,
+        400,
+        404,
+        404,
+    )
+    await callers.alpha.put(f"{PREFIX}/op/subscription", params={"uid": "ALPHA-1"})
+    await cp.put(
+        f"{PREFIX}/op/role",
+        params={"clientUid": "ALPHA-1", "role": "MISSION_READONLY_SUBSCRIBER", "creatorUid": "CP-1"},
+    )
+    readonly = await callers.alpha.delete(
+        f"{PREFIX}/op/uid/spot-1/keywords", params={"creatorUid": "ALPHA-1"}
+    )
+    assert readonly.status_code == 403
+    cleared = await cp.delete(f"{PREFIX}/op/content/{digest}/keywords", params={"creatorUid": "CP-1"})
+    assert cleared.status_code == 200
+    await cp.delete(f"{PREFIX}/op/contents", params={"uid": "spot-1", "creatorUid": "CP-1"})
+    await cp.put(f"{PREFIX}/op/contents", params={"creatorUid": "CP-1"}, json={"uids": ["spot-1"]})
+    mission = only(await cp.get(f"{PREFIX}/op"))
+    assert mission["contents"][0]["keywords"] == []
+    assert mission["uids"][0]["keywords"] == [], "an item removed and added again starts without keywords"
+
+
+async def test_roles_posted_as_subscriptions_update_subscribers_and_invite_the_rest(callers: Callers) -> None:
+    cp = callers.cp
+    await callers.alpha.put(f"{PREFIX}/op/subscription", params={"uid": "ALPHA-1"})
+    rows = [
+        {"clientUid": "ALPHA-1", "role": {"type": "MISSION_OWNER"}},
+        {"clientUid": "NEW-1", "role": {"type": "MISSION_SUBSCRIBER"}},
+    ]
+    posted = await cp.post(f"{PREFIX}/op/subscription", params={"creatorUid": "CP-1"}, json=rows)
+    assert posted.status_code == 200, posted.text
+    roles = listed(await cp.get(f"{PREFIX}/op/subscriptions/roles"), "MissionSubscription")
+    assert {row["clientUid"]: row["role"]["type"] for row in roles}["ALPHA-1"] == "MISSION_OWNER"
+    invited = listed(await cp.get(f"{PREFIX}/op/invitations"), "MissionInvitation")
+    assert [(row["invitee"], row["role"]["type"]) for row in invited] == [("NEW-1", "MISSION_SUBSCRIBER")]
+    weaker = [{"clientUid": "NEW-2", "role": {"type": "MISSION_READONLY_SUBSCRIBER"}}]
+    below_default = await cp.post(f"{PREFIX}/op/subscription", params={"creatorUid": "CP-1"}, json=weaker)
+    missing = await cp.post(
+        f"{PREFIX}/op/subscription", params={"creatorUid": "CP-1"}, json=[{"clientUid": "X"}]
+    )
+    no_creator = await cp.post(f"{PREFIX}/op/subscription", json=rows)
+    hidden = await callers.eve.post(f"{PREFIX}/op/subscription", params={"creatorUid": "E-1"}, json=rows)
+    assert (below_default.status_code, missing.status_code, no_creator.status_code, hidden.status_code) == (
+        403,
+        400,
+        400,
+        404,
+    )
+    await cp.put(f"{PREFIX}/op/subscription", params={"uid": "CP-5"})
+    subscriber = await cp.post(f"{PREFIX}/op/subscription", params={"creatorUid": "CP-5"}, json=rows)
+    assert subscriber.status_code == 403, "a subscriber may not set roles"

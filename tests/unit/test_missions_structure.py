@@ -152,3 +152,13 @@ def test_log_times_are_written_as_iso_strings() -> None:
         "content": "x",
     }
     assert entry["servertime"] == 1_700_000_000_000, "the stored entry keeps its milliseconds"
+
+
+def test_item_keywords_replay_and_go_with_their_item() -> None:
+    item = {"op": "add_content", "resources": [], "uids": [{"uid": "spot-1", "details": {}}]}
+    tagged = {"op": "item_keywords", "kind": "uid", "key": "spot-1", "keywords": ["bridge"]}
+    mission = replayed(journal([CREATE, item, tagged])).missions[GUID]
+    assert mission_json(mission)["uids"][0]["keywords"] == ["bridge"]
+    removed = {"op": "remove_content", "uid": "spot-1"}
+    again = replayed(journal([CREATE, item, tagged, removed, item])).missions[GUID]
+    assert mission_json(again)["uids"][0]["keywords"] == []

@@ -53,7 +53,7 @@ class Announcer:
                 inner = notify.changes_xml(mission, applied.changes)
                 event = notify.mission_event(notify.CHANGED, mission, now, author=author, inner=inner)
                 self._subscribers(mission, event)
-        elif op == "keywords":
+        elif op in ("keywords", "item_keywords"):
             self._subscribers(
                 mission, notify.mission_event(notify.KEYWORDS_CHANGED, mission, now, author=author)
             )

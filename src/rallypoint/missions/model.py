@@ -123,6 +123,10 @@ class Mission:
     """TAK MapLayer objects (validated JSON) by uid."""
     feeds: dict[str, dict[str, Any]] = field(default_factory=dict)
     """TAK MissionFeed objects (a data feed of the server, with filters) by mission-feed uid."""
+    uid_keywords: dict[str, list[str]] = field(default_factory=dict)
+    """Keywords of the mission's map items, by uid (TAK's ``…/uid/{uid}/keywords``)."""
+    content_keywords: dict[str, list[str]] = field(default_factory=dict)
+    """Keywords of the mission's files, by hash (TAK's ``…/content/{hash}/keywords``)."""
 
     def role_of(self, actor: str) -> str:
         """The actor's explicit role, the creator's ownership, else the default role."""
@@ -157,10 +161,15 @@ def mission_json(mission: Mission, *, changes: bool = False, logs: bool = False)
         "inviteOnly": mission.invite_only,
         "expiration": mission.expiration,
         "passwordProtected": mission.password_hash is not None,
-        "uids": [uid_json(item) for item in mission.uids.values()],
+        "uids": [uid_json(item, mission.uid_keywords.get(item.uid)) for item in mission.uids.values()],
         "contents": [
-            {"data": resource, "timestamp": format_time(time), "creatorUid": creator, "keywords": []}
-            for resource, time, creator in mission.contents.values()
+            {
+                "data": resource,
+                "timestamp": format_time(time),
+                "creatorUid": creator,
+                "keywords": list(mission.content_keywords.get(digest, [])),
+            }
+            for digest, (resource, time, creator) in mission.contents.items()
         ],
     }
     data.update(mission.descriptive)
@@ -184,12 +193,12 @@ def log_json(entry: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def uid_json(item: UidContent) -> dict[str, Any]:
+def uid_json(item: UidContent, keywords: list[str] | None = None) -> dict[str, Any]:
     return {
         "data": item.uid,
         "timestamp": format_time(item.time),
         "creatorUid": item.creator,
-        "keywords": [],
+        "keywords": list(keywords or []),
         "details": item.details,
     }
 

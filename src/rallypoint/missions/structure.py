@@ -1,4 +1,5 @@
-"""Journal ops that reshape a mission: metadata, hierarchy, layers, map layers, feeds, uninvites.
+"""Journal ops that reshape a mission: metadata, hierarchy, layers, map layers, feeds, item
+keywords, uninvites.
 
 Pure like :mod:`rallypoint.missions.book` (which dispatches to :data:`HANDLERS`): each handler
 gets the mission, the journal entry and its body, mutates the mission and says what it did.
@@ -19,6 +20,7 @@ LAYER = "LAYER"
 HIERARCHY = "HIERARCHY"
 UNINVITE = "UNINVITE"
 FEED = "FEED"
+KEYWORDS = "KEYWORDS"
 
 StructureHandler = Callable[[Mission, JournalEntry, str, dict[str, Any]], Applied]
 
@@ -115,6 +117,19 @@ def _feed(mission: Mission, entry: JournalEntry, author: str, body: dict[str, An
     return Applied("feed", mission, [Change(entry.id, FEED, entry.time, author, summary)], body=body)
 
 
+def _item_keywords(mission: Mission, entry: JournalEntry, author: str, body: dict[str, Any]) -> Applied:
+    """Keywords of one map item (``kind`` uid) or file (``kind`` hash); none clears them."""
+    table = mission.uid_keywords if body["kind"] == "uid" else mission.content_keywords
+    if body["keywords"]:
+        table[body["key"]] = list(body["keywords"])
+    else:
+        table.pop(body["key"], None)
+    summary = f"keywords of {body['key'][:40]}: " + ", ".join(body["keywords"])
+    return Applied(
+        "item_keywords", mission, [Change(entry.id, KEYWORDS, entry.time, author, summary)], body=body
+    )
+
+
 def _place(mission: Mission, uid: str, after: str | None) -> None:
     """Move layer ``uid`` right after ``after`` (or last) in the display order."""
     layer = mission.layers.pop(uid)
@@ -146,4 +161,5 @@ HANDLERS: dict[str, StructureHandler] = {
     "layer": _layer,
     "map_layer": _map_layer,
     "feed": _feed,
+    "item_keywords": _item_keywords,
 }

@@ -66,6 +66,10 @@ class MissionContent(MissionHandlers):
             ("/keywords", self.set_keywords, ["PUT"]),
             ("/keywords", self.clear_keywords, ["DELETE"]),
             ("/keywords/{keyword}", self.remove_keyword, ["DELETE"]),
+            ("/uid/{uid}/keywords", self.set_item_keywords, ["PUT"]),
+            ("/uid/{uid}/keywords", self.clear_item_keywords, ["DELETE"]),
+            ("/content/{hash}/keywords", self.set_item_keywords, ["PUT"]),
+            ("/content/{hash}/keywords", self.clear_item_keywords, ["DELETE"]),
             ("/changes", self.changes, ["GET"]),
             ("/cot", self.cot, ["GET"]),
             ("/log", self.log, ["GET"]),
@@ -131,6 +135,29 @@ class MissionContent(MissionHandlers):
         mission = self._mission(request, actor)
         await self.service.change(mission, actor, WRITE, {"op": "keywords", "keywords": keywords})
         return self.answer("Mission", [mission_json(mission)])
+
+    async def set_item_keywords(self, request: Request) -> Response:
+        """``PUT …/uid/{uid}/keywords`` or ``…/content/{hash}/keywords``: replace one item's keywords
+        (``MISSION_WRITE``; an empty list is TAK's 400, an item not in the mission 404)."""
+        keywords = checks.check_keywords(await read_json(request, self.limit))
+        if not keywords:
+            raise HTTPException(400, "empty keywords array")
+        return await self._item_keywords(request, keywords)
+
+    async def clear_item_keywords(self, request: Request) -> Response:
+        return await self._item_keywords(request, [])
+
+    async def _item_keywords(self, request: Request, keywords: list[str]) -> Response:
+        actor = actor_of(request, "creatorUid", "clientUid")
+        mission = self._mission(request, actor)
+        await self.service.authorize(mission, actor, WRITE)
+        params = request.path_params
+        kind, key = ("uid", params["uid"]) if "uid" in params else ("hash", params["hash"])
+        if key not in (mission.uids if kind == "uid" else mission.contents):
+            raise HTTPException(404, f"no {kind} {key!r} in {mission.name!r}")
+        body = {"op": "item_keywords", "kind": kind, "key": key, "keywords": keywords}
+        await self.service.change(mission, actor, WRITE, body)
+        return Response(status_code=200)
 
     def _window(self, request: Request) -> tuple[int | None, int | None]:
         start, end = time_param(request, "start"), time_param(request, "end")

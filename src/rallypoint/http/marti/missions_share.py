@@ -14,6 +14,8 @@
   older form ``?contacts=<uid>&contacts=…`` (clientUid invitations with the default role). As in
   TAK's ``validateRoleAssignment``, the caller may hand out only a role whose permissions it
   holds itself, and, on a mission without password, none below the default role (403).
+- ``POST …/{name}/subscription?creatorUid=`` with ``[{"clientUid", "role"}]`` (``MISSION_SET_ROLE``):
+  roles for subscribed devices, invitations with that role for the others (TAK's ``inviteOrUpdate``).
 - ``POST …/{name}/send?contacts=<uid>&contacts=…`` (``MISSION_READ``): the mission's archive is
   kept as a data package of the caller's groups and offered to those devices with a ``b-f-t-r``
   file share whose uid is the package hash, routed as the caller (only devices sharing one of
@@ -48,7 +50,7 @@ from rallypoint.missions import requests as checks
 from rallypoint.missions.access import Actor
 from rallypoint.missions.credentials import hash_password
 from rallypoint.missions.model import NEVER_EXPIRES, Mission, mission_json
-from rallypoint.missions.roles import PERMISSIONS, READ, WRITE, check_role
+from rallypoint.missions.roles import PERMISSIONS, READ, SET_ROLE, WRITE, check_role
 from rallypoint.missions.service import MissionService
 from rallypoint.store.base import TOOL_PRIVATE, PackageRecord
 
@@ -101,6 +103,21 @@ def invitations(value: Any) -> list[tuple[str, str, str | None]]:
     return found
 
 
+def subscription_roles(value: Any) -> list[tuple[str, str]]:
+    """A JSON list of MissionSubscriptions as (client uid, role): TAK refuses one without either."""
+    if not isinstance(value, list) or not value or len(value) > MAX_CONTACTS:
+        raise InvalidMissionRequest(f"the body must be a list of 1 to {MAX_CONTACTS} subscriptions")
+    rows: list[tuple[str, str]] = []
+    for item in value:
+        uid = item.get("clientUid") if isinstance(item, dict) else None
+        role = item.get("role") if isinstance(item, dict) else None
+        name = role.get("type") if isinstance(role, dict) else role
+        if not isinstance(uid, str) or not uid or len(uid) > MAX_UID_CHARS or not isinstance(name, str):
+            raise InvalidMissionRequest("missing clientUid or role")
+        rows.append((uid, check_role(name)))
+    return rows
+
+
 def may_assign(mission: Mission, holder: str, role: str) -> None:
     """TAK's ``validateRoleAssignment``: only roles within the holder's, none below the default."""
     if not set(PERMISSIONS[role]) <= set(PERMISSIONS[holder]):
@@ -123,6 +140,7 @@ class MissionSharing(MissionHandlers):
             ("/feed", self.add_feed, ["POST"]),
             ("/feed/{uid}", self.remove_feed, ["DELETE"]),
             ("/invite", self.invite, ["POST"]),
+            ("/subscription", self.set_roles, ["POST"]),
             ("/send", self.send, ["POST"]),
         ]
 
@@ -240,6 +258,24 @@ class MissionSharing(MissionHandlers):
             if (kind, invitee, role) not in existing:
                 change = {"op": "invite", "type": kind, "invitee": invitee, "role": role}
                 await self.service.change(mission, actor, READ, change)
+        return Response(status_code=200)
+
+    async def set_roles(self, request: Request) -> Response:
+        """``POST …/subscription?creatorUid=`` with ``[{"clientUid", "role": {"type"}}]`` (TAK's
+        ``setSubscriptionRole``, ``MISSION_SET_ROLE``): a subscribed device gets the role, any other
+        an invitation with it; each role as :func:`may_assign` allows."""
+        required(request, "creatorUid")
+        mission, actor = self._source(request, "creatorUid")
+        holder_uid = await self.service.authorize(mission, actor, SET_ROLE)
+        rows = subscription_roles(await read_json(request, self.limit))
+        holder = mission.role_of(holder_uid)
+        for _uid, role in rows:
+            may_assign(mission, holder, role)
+        for uid, role in rows:
+            body: dict[str, Any] = {"op": "role", "uid": uid, "role": role}
+            if uid not in mission.subscriptions:
+                body = {"op": "invite", "type": "clientUid", "invitee": uid, "role": role}
+            await self.service.change(mission, actor, SET_ROLE, body)
         return Response(status_code=200)
 
     # send
