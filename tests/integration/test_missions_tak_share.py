@@ -107,8 +107,14 @@ async def test_copy_stays_in_the_callers_groups_and_refuses_what_tak_refuses(cal
     assert (hidden.status_code, exists.status_code, no_name.status_code) == (404, 400, 400)
     assert (no_uid.status_code, bad_role.status_code) == (400, 400)
     await cp.put(f"{PREFIX}/locked", params={"group": "ops", "creatorUid": "CP-1", "password": "s3cret"})
-    locked = await callers.alpha.put(f"{PREFIX}/locked/copy", params={"creatorUid": "A-1", "copyName": "z"})
-    assert locked.status_code == 403
+    locked = await callers.alpha.put(
+        f"{PREFIX}/locked/copy", params={"creatorUid": "A-1", "copyName": "z", "password": "s3cret"}
+    )
+    assert locked.status_code == 403, "password= is the copy's: the source wants a role or a token"
+    relocked = await cp.put(
+        f"{PREFIX}/locked/copy", params={"creatorUid": "CP-1", "copyName": "locked-2", "password": "other"}
+    )
+    assert relocked.json()["data"][0]["passwordProtected"] is True
     assert (await callers.eve.get(f"{PREFIX}/stolen")).status_code == 404
     assert (await cp.get(f"{PREFIX}/z")).status_code == 404
 

@@ -154,6 +154,7 @@ class MissionSharing(MissionHandlers):
         required(request, "creatorUid")
         name = checks.check_name(required(request, "copyName"))
         source, actor = self._source(request, "creatorUid")
+        actor = actor._replace(password=None)  # ``password`` is the copy's; the source needs a role
         await self.service.authorize(source, actor, READ)
         if self.service.book.by_name(name) is not None:
             raise InvalidMissionRequest(f"a mission named {name!r} exists")
