@@ -48,7 +48,7 @@ class Announcer:
             self._broadcast(mission, notify.mission_event(notify.CREATED, mission, now, author=author))
         elif op == "delete":
             self._subscribers(mission, notify.mission_event(notify.DELETED, mission, now, author=author))
-        elif op in ("add_content", "remove_content"):
+        elif op in ("add_content", "remove_content", "external_data"):
             if applied.changes:
                 inner = notify.changes_xml(mission, applied.changes)
                 event = notify.mission_event(notify.CHANGED, mission, now, author=author, inner=inner)

@@ -39,6 +39,8 @@ class Change:
     resource: dict[str, Any] | None = None
     details: dict[str, Any] | None = None
     """For map items: ``type``, ``callsign``, ``location`` (TAK's UidDetails)."""
+    external: dict[str, Any] | None = None
+    """For external data: TAK's ExternalMissionData (with the change's ``notes``)."""
 
 
 @dataclass
@@ -127,6 +129,8 @@ class Mission:
     """Keywords of the mission's map items, by uid (TAK's ``…/uid/{uid}/keywords``)."""
     content_keywords: dict[str, list[str]] = field(default_factory=dict)
     """Keywords of the mission's files, by hash (TAK's ``…/content/{hash}/keywords``)."""
+    external_data: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """TAK ExternalMissionData (links to another tool's data) by uid."""
 
     def role_of(self, actor: str) -> str:
         """The actor's explicit role, the creator's ownership, else the default role."""
@@ -153,7 +157,7 @@ def mission_json(mission: Mission, *, changes: bool = False, logs: bool = False)
         "createTime": format_time(mission.create_time),
         "lastEdited": format_time(mission.last_edited or mission.create_time),
         "groups": sorted(mission.groups),
-        "externalData": [],
+        "externalData": list(mission.external_data.values()),
         "feeds": list(mission.feeds.values()),
         "mapLayers": list(mission.map_layers.values()),
         "defaultRole": role_json(mission.default_role),
@@ -225,6 +229,8 @@ def change_json(mission: Mission, change: Change) -> dict[str, Any]:
         data["details"] = change.details
     if change.resource is not None:
         data["contentResource"] = change.resource
+    if change.external is not None:
+        data["externalData"] = change.external
     return data
 
 

@@ -1,5 +1,5 @@
 """Journal ops that reshape a mission: metadata, hierarchy, layers, map layers, feeds, item
-keywords, uninvites.
+keywords, external data, uninvites.
 
 Pure like :mod:`rallypoint.missions.book` (which dispatches to :data:`HANDLERS`): each handler
 gets the mission, the journal entry and its body, mutates the mission and says what it did.
@@ -11,7 +11,15 @@ from collections.abc import Callable
 from typing import Any
 
 from rallypoint.cot.timefmt import format_time
-from rallypoint.missions.model import DESCRIPTIVE_FIELDS, Applied, Change, Layer, Mission
+from rallypoint.missions.model import (
+    ADD_CONTENT,
+    DESCRIPTIVE_FIELDS,
+    REMOVE_CONTENT,
+    Applied,
+    Change,
+    Layer,
+    Mission,
+)
 from rallypoint.store.base import JournalEntry
 
 METADATA = "METADATA"
@@ -130,6 +138,26 @@ def _item_keywords(mission: Mission, entry: JournalEntry, author: str, body: dic
     )
 
 
+def _external_data(mission: Mission, entry: JournalEntry, author: str, body: dict[str, Any]) -> Applied:
+    """External data saved (``put``), removed (``delete``) or said to have changed (``notify``):
+    TAK logs each as an ADD_CONTENT or REMOVE_CONTENT change carrying the data and the notes."""
+    action = body["action"]
+    data = body["data"] if action == "put" else mission.external_data.get(body["uid"])
+    if data is None:  # removed meanwhile: nothing to log or announce
+        return Applied("external_data", mission, [], body=body)
+    if action == "put":
+        mission.external_data[data["uid"]] = data
+    elif action == "delete":
+        mission.external_data.pop(data["uid"], None)
+    kind = REMOVE_CONTENT if action == "delete" else ADD_CONTENT
+    external = {**data, "notes": body.get("notes", data.get("notes", ""))}
+    if body.get("token"):
+        external["token"] = body["token"]
+    summary = f"external data {data.get('name') or data['uid']!r} {action}"
+    change = Change(entry.id, kind, entry.time, author, summary, external=external)
+    return Applied("external_data", mission, [change], body=body)
+
+
 def _place(mission: Mission, uid: str, after: str | None) -> None:
     """Move layer ``uid`` right after ``after`` (or last) in the display order."""
     layer = mission.layers.pop(uid)
@@ -162,4 +190,5 @@ HANDLERS: dict[str, StructureHandler] = {
     "map_layer": _map_layer,
     "feed": _feed,
     "item_keywords": _item_keywords,
+    "external_data": _external_data,
 }

@@ -29,6 +29,7 @@ from rallypoint.http.marti.missions_common import (
 )
 from rallypoint.http.marti.missions_content import MissionContent
 from rallypoint.http.marti.missions_create import MissionCreation
+from rallypoint.http.marti.missions_external import MissionExternalData
 from rallypoint.http.marti.missions_kml import MissionKml
 from rallypoint.http.marti.missions_share import DataFeeds, MissionSharing
 from rallypoint.http.marti.missions_structure import MissionStructure
@@ -213,6 +214,7 @@ def mission_routes(
     archive = MissionArchive(service)
     kml = MissionKml(service)
     sharing = MissionSharing(service, archive, data_feeds or {})
+    external = MissionExternalData(service)
     fixed = [
         Route(PREFIX, guarded(marti.index), methods=["GET"]),
         Route(PREFIX, guarded(marti.delete_by_guid), methods=["DELETE"]),
@@ -239,6 +241,7 @@ def mission_routes(
         *archive.per_mission(),
         *kml.per_mission(),
         *sharing.per_mission(),
+        *external.per_mission(),
     ]
     host = service.host
     routes: list[BaseRoute] = [

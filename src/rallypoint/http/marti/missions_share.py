@@ -2,7 +2,7 @@
 
 - ``PUT …/{name}/copy?creatorUid=&copyName=[&copyPath=&defaultRole=&password=]`` (``MISSION_READ``
   on the source): a new mission with the source's metadata, keywords, files, map items, map
-  layers, feeds and log entries; the caller's device is subscribed as its owner and the answer
+  layers, feeds, external data and log entries; the caller's device is subscribed as its owner and the answer
   (201) carries that subscription's token. Deviation: the copy is placed in the source's groups
   the caller is in (TAK copies all of them), since nobody creates into groups they are not in.
 - ``POST …/{name}/feed?creatorUid=&dataFeedUid=[&filterPolygon=x,y…&filterCotTypes=[json]&filterCallsign=]``
@@ -201,6 +201,9 @@ class MissionSharing(MissionHandlers):
         for layer in source.map_layers.values():
             bodies.append({"op": "map_layer", "action": "put", "layer": {**layer, "creatorUid": actor.uid}})
         bodies.extend(mission_feeds.copied_feed(feed) for feed in source.feeds.values())
+        bodies.extend(
+            {"op": "external_data", "action": "put", "data": data} for data in source.external_data.values()
+        )
         for entry in source.logs.values():
             names = [*entry.get("missionNames", []), copy.name]
             bodies.append({"op": "log", "entry": {**entry, "missionNames": names}})
