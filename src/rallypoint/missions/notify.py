@@ -95,6 +95,9 @@ def _change_xml(mission: Mission, change: Change) -> str:
     parts.append(f"<creatorUid>{_x(change.author)}</creatorUid>")
     if change.details is not None:
         parts.append(_details_xml(change.details))
+    if change.external is not None:
+        inner = "".join(f"<{key}>{_x(value)}</{key}>" for key, value in change.external.items())
+        parts.append(f"<externalData>{inner}</externalData>")
     parts.append(
         "<isFederatedChange>false</isFederatedChange>"
         f"<missionGuid>{_x(mission.guid)}</missionGuid><missionName>{_x(mission.name)}</missionName>"

@@ -70,10 +70,12 @@ class Part:
 def build_parts(context: ServerContext, host: Host) -> list[Part]:
     """The components the settings ask for, with their routes, in start order."""
     parts: list[Part] = []
+    feeds = load_fusion_file(Path(context.settings.feeds_file)) if context.settings.feeds_file else None
     if context.settings.missions_enabled:
         missions = MissionService(host)
+        data_feeds = {feed.name: feed.groups for feed in feeds.feeds} if feeds is not None else {}
         routes = [
-            *mission_routes(missions, context.audit),
+            *mission_routes(missions, context.audit, data_feeds),
             *rest_routes(missions, context.audit),
             *excheck_routes(missions),
         ]
@@ -86,8 +88,8 @@ def build_parts(context: ServerContext, host: Host) -> list[Part]:
                 change_listeners=rollcalls.listeners,
             )
         )
-    if context.settings.feeds_file:
-        fusion = FusionService(host, load_fusion_file(Path(context.settings.feeds_file)))
+    if feeds is not None:
+        fusion = FusionService(host, feeds)
         parts.append(Part(fusion, fusion_routes(fusion)))
     return parts
 

@@ -25,9 +25,18 @@ function finish(result, code = 0) {
 }
 
 // Arguments and answers cross the process boundary as JSON; bytes travel as {"$bytes": base64}.
-function decodeArg(value) {
-    if (value && typeof value === 'object' && '$bytes' in value) return Buffer.from(value.$bytes, 'base64');
-    return value;
+// {"$result": "name", "path": "a.b"} stands for that field of an earlier call's answer (a
+// mission's token), anywhere inside an argument.
+function decodeArg(value, results) {
+    if (Array.isArray(value)) return value.map((item) => decodeArg(item, results));
+    if (!value || typeof value !== 'object') return value;
+    if ('$bytes' in value) return Buffer.from(value.$bytes, 'base64');
+    if ('$result' in value) {
+        let found = results[value.$result]?.value;
+        for (const key of (value.path || '').split('.').filter(Boolean)) found = found?.[key];
+        return found;
+    }
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, decodeArg(item, results)]));
 }
 
 async function encodeValue(value) {
@@ -95,7 +104,7 @@ async function runCalls() {
                 const res = await api.fetch(call.path, { method: call.method || 'GET' }, true);
                 value = { status: res.status, body: await encodeValue(res.body) };
             } else {
-                value = await encodeValue(await api[target][method](...(call.args || []).map(decodeArg)));
+                value = await encodeValue(await api[target][method](...(call.args || []).map((arg) => decodeArg(arg, results))));
             }
             const entry = { ok: true, value, schemaErrors: await schemaErrors(call.schema, value, call.schemaItems) };
             if (call.dataPackage) entry.dataPackage = await dataPackage(value.body);
