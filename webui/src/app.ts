@@ -140,6 +140,7 @@ export class App {
       alarm: () => this.alarm.state(),
       selected: () => this.details.selected,
       trackPoints: () => (this.track?.geometry.type === "LineString" ? this.track.geometry.coordinates.length : 0),
+      renderedShapeUids: () => map.renderedShapeUids(),
     });
   }
 

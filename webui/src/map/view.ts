@@ -227,6 +227,12 @@ export class MapView {
     return [...new Set(features.map((f) => String(f.properties.uid)))];
   }
 
+  /** Uids of the markers and shapes MapLibre drew in the current frame. */
+  renderedShapeUids(): string[] {
+    if (!this.map.getLayer("shapes-line")) return [];
+    return [...new Set(this.map.queryRenderedFeatures({ layers: SHAPE_LAYERS }).map((f) => String(f.properties.uid)))];
+  }
+
   /** The screen position of a map coordinate (for the test hook and the benchmark). */
   project(lon: number, lat: number): { x: number; y: number } {
     const point = this.map.project([lon, lat]);
