@@ -1,10 +1,11 @@
-"""Placing markers and drawing shapes on the command post (issue 16): a marker, a polygon and a
-circle drawn with the mouse reach a TAK client on the plain TCP port as the CoT ATAK draws
-with; renaming the marker and deleting the circle follow; a rectangle the TAK client draws is
+"""Placing markers and drawing shapes on the command post (issue 16): a marker, a polygon, a
+circle and a range and bearing line drawn with the mouse reach a TAK client on the plain TCP
+port as the CoT ATAK draws with; renaming the marker and deleting the circle follow; a rectangle the TAK client draws is
 shown on the page as a shape, not as a unit symbol at its centre. Screenshots are saved with
 everything drawn and after the delete."""
 
 import contextlib
+import math
 from collections.abc import AsyncIterator
 
 from playwright.async_api import Page
@@ -16,6 +17,7 @@ LAT, LON = 48.137, 11.575
 POLYGON = [(LON + 0.008, LAT + 0.003), (LON + 0.016, LAT + 0.003), (LON + 0.012, LAT + 0.008)]
 """lon, lat of the clicks: at the go-to zoom a few hundred pixels apart, clear of the tool panels."""
 CIRCLE = [(LON - 0.012, LAT - 0.005), (LON - 0.012, LAT - 0.0035)]
+RANGE_BEARING = [(LON - 0.012, LAT + 0.003), (LON - 0.004, LAT + 0.006)]
 RECTANGLE = [
     (LAT - 0.01, LON + 0.008),
     (LAT - 0.01, LON + 0.016),
@@ -82,12 +84,22 @@ async def test_draw_markers_and_shapes_that_reach_a_tak_client(command_post: Com
         radius = float(attribute(circle, "shape/ellipse", "major") or "nan")
         assert abs(radius - 167) < 10, radius  # 0.0015 degree of latitude, clicked to the pixel
 
+        await page.click("#draw-rangebearing")
+        for lon, lat in RANGE_BEARING:
+            await click_at(page, lon, lat)
+        line = await field.receive(has_type("u-rb-a"))
+        (lon1, lat1), (lon2, lat2) = RANGE_BEARING
+        expected_m = math.hypot(
+            (lat2 - lat1) * 111_195, (lon2 - lon1) * 111_195 * math.cos(math.radians(lat1))
+        )
+        assert abs(float(attribute(line, "range", "value") or "nan") - expected_m) < 0.03 * expected_m
+
         links = "".join(f'<link point="{lat},{lon}"/>' for lat, lon in RECTANGLE)
         detail = f'{links}<strokeColor value="-16776961"/><fillColor value="1677721855"/><contact callsign="Rect 1"/>'
         await field.send(
             event_xml("atak-rect", "u-d-r", detail, how="h-e", lat=LAT - 0.0075, lon=LON + 0.012)
         )
-        drawn = [marker.uid, polygon.uid, circle.uid, "atak-rect"]
+        drawn = [marker.uid, polygon.uid, circle.uid, line.uid, "atak-rect"]
         await until(page, f"{drawn}.every((uid) => window.rallypoint.renderedShapeUids().includes(uid))")
         symbols = await page.evaluate("window.rallypoint.renderedUids()")
         assert not set(symbols) & set(drawn), symbols
@@ -98,6 +110,8 @@ async def test_draw_markers_and_shapes_that_reach_a_tak_client(command_post: Com
         await page.click("#drawing-save")
         renamed = await field.receive(has_uid(marker.uid))
         assert renamed.callsign == "CCP North"
+        await until(page, "document.getElementById('drawing-card').hidden")
+        await until(page, "document.getElementById('contact-list')?.textContent.includes('CCP North')")
 
         await command_post.screenshot(page, "-drawn")
         await click_at(page, *CIRCLE[0])

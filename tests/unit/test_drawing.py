@@ -120,6 +120,21 @@ def test_a_circle_has_its_radius_in_an_ellipse_and_a_kml_style() -> None:
     )
 
 
+def test_a_range_and_bearing_line_runs_from_its_point_to_the_second() -> None:
+    start, end = (38.82, -77.055), (38.8256, -77.0486)
+    data, root = built(Drawing("rangebearing", (start, end), "R&B 1", RED))
+    event = parse_event(data)
+    assert (event.type, event.point.lat, event.point.lon) == ("u-rb-a", *start)
+    fixture = etree.fromstring(fixture_bytes("rangebearing_line_atak.xml"))
+    assert {child.tag for child in root.find("detail")} == {child.tag for child in fixture.find("detail")}
+    assert float(root.find("detail/range").get("value")) == pytest.approx(832, abs=5)
+    assert float(root.find("detail/bearing").get("value")) == pytest.approx(41.2, abs=0.5)
+    shape = read_shape(event)
+    assert shape is not None
+    assert shape.kind == LINE
+    assert shape.points[1] == pytest.approx(end, abs=1e-6)
+
+
 def test_a_delete_names_its_target_and_forces_removal() -> None:
     event = parse_event(serialize_event(delete_event("d-1", "u-d-f", uid="x-1", now_ms=NOW)))
     assert event.type == "t-x-d-d"
@@ -197,6 +212,7 @@ def test_hostile_labels_stay_text(label: str) -> None:
         Drawing("polygon", SQUARE[:2], "a line", RED),
         Drawing("polyline", ((1.0, 2.0),) * (MAX_POINTS + 1), "too long", RED),
         Drawing("rectangle", SQUARE[:3], "three corners", RED),
+        Drawing("rangebearing", SQUARE[:3], "three ends", RED),
         Drawing("circle", ((1.0, 2.0),), "no radius", RED),
         Drawing("circle", ((1.0, 2.0),), "infinite", RED, radius_m=math.inf),
         Drawing("ellipse", ((1.0, 2.0),), "unknown kind", RED),

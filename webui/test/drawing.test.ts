@@ -29,7 +29,7 @@ function shape(fields: Partial<ContactShape>): ContactShape {
 
 describe("drawing tools", () => {
   it("know how many clicks each kind takes", () => {
-    expect([clicksNeeded("marker"), clicksNeeded("rectangle"), clicksNeeded("circle"), clicksNeeded("polygon")]).toEqual([1, 2, 2, null]);
+    expect([clicksNeeded("marker"), clicksNeeded("rectangle"), clicksNeeded("circle"), clicksNeeded("rangebearing"), clicksNeeded("polygon")]).toEqual([1, 2, 2, 2, null]);
     expect([minimumClicks("polygon"), minimumClicks("polyline")]).toEqual([3, 2]);
   });
 
@@ -82,6 +82,8 @@ describe("drawings on the map", () => {
     expect(bodyOf(polygon, "A", "#ff0000")?.points).toEqual(SQUARE.slice(0, 4));
     const circle = contact("c1", { type: "u-d-c-c", shape: shape({ kind: "circle", coordinates: [[1, 2]], radius: 250 }) });
     expect(bodyOf(circle, "Zone", "#ff0000")).toEqual({ kind: "circle", points: [[1, 2]], label: "Zone", colour: "#ff0000", radius: 250 });
+    const line = contact("rb1", { type: "u-rb-a", shape: shape({ kind: "line", coordinates: [[1, 2], [1.01, 2.01]] }) });
+    expect(bodyOf(line, "R&B 1", "#ff0000")).toEqual({ kind: "rangebearing", points: [[1, 2], [1.01, 2.01]], label: "R&B 1", colour: "#ff0000" });
     expect(bodyOf(contact("u1"), "x", "#ff0000")).toBeNull();
   });
 });

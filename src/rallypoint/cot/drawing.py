@@ -5,8 +5,9 @@ The shapes are the ones ATAK's drawing tools exchange (fixtures ``marker_spot_at
 ``usericon``; a free-form polygon or line ``u-d-f`` and a rectangle ``u-d-r`` with one bare
 ``<link point="lat,lon"/>`` per vertex (a closed polygon repeats its first vertex last); a
 circle ``u-d-c-c`` whose ``<shape><ellipse major minor angle>`` gives the radius around the
-event's point, with the KML style link older clients read. Colours are ``strokeColor`` /
-``fillColor`` / ``color`` values: signed 32-bit ARGB integers.
+event's point, with the KML style link older clients read; a range and bearing line ``u-rb-a``
+whose ``range`` (metres) and ``bearing`` (degrees true) run from the event's point. Colours
+are ``strokeColor`` / ``fillColor`` / ``color`` values: signed 32-bit ARGB integers.
 
 Every element is built with lxml, which escapes attribute values and text itself; user text
 is checked first (length, no control characters), so nothing a user types is ever spliced
@@ -22,6 +23,7 @@ from lxml import etree
 
 from rallypoint.cot import types
 from rallypoint.cot.event import UNKNOWN_DISTANCE, Event, Point
+from rallypoint.cot.shapes import range_bearing
 from rallypoint.cot.timefmt import format_time
 from rallypoint.cot.xml import format_number, parse_detail
 from rallypoint.errors import InvalidEvent
@@ -30,20 +32,23 @@ MARKER_TYPE = "b-m-p-s-m"
 FREEFORM_TYPE = "u-d-f"
 RECTANGLE_TYPE = "u-d-r"
 CIRCLE_TYPE = "u-d-c-c"
+RANGE_BEARING_TYPE = "u-rb-a"
 
 MARKER, POLYGON, POLYLINE, RECTANGLE, CIRCLE = "marker", "polygon", "polyline", "rectangle", "circle"
+RANGE_BEARING = "rangebearing"
 KIND_TYPES = {
     MARKER: MARKER_TYPE,
     POLYGON: FREEFORM_TYPE,
     POLYLINE: FREEFORM_TYPE,
     RECTANGLE: RECTANGLE_TYPE,
     CIRCLE: CIRCLE_TYPE,
+    RANGE_BEARING: RANGE_BEARING_TYPE,
 }
 """What the page may draw, and the CoT type each becomes."""
 
 MAX_POINTS = 500
 """Vertices of one shape: ~55 bytes each, so the largest event stays far below the 64 KiB cap."""
-MIN_POINTS = {MARKER: 1, POLYGON: 3, POLYLINE: 2, RECTANGLE: 2, CIRCLE: 1}
+MIN_POINTS = {MARKER: 1, POLYGON: 3, POLYLINE: 2, RECTANGLE: 2, CIRCLE: 1, RANGE_BEARING: 2}
 MAX_LABEL_CHARS = 200
 """A callsign-like name shown beside the item on every map."""
 MAX_REMARKS_CHARS = 2000
@@ -92,7 +97,7 @@ def check_drawing(drawing: Drawing) -> None:
         raise InvalidEvent(f"unknown drawing kind {drawing.kind[:32]!r}")
     count = len(drawing.points)
     low = MIN_POINTS[drawing.kind]
-    high = 1 if drawing.kind in (MARKER, CIRCLE) else MAX_POINTS
+    high = {MARKER: 1, CIRCLE: 1, RANGE_BEARING: 2}.get(drawing.kind, MAX_POINTS)
     if drawing.kind == RECTANGLE and count not in (2, 4):
         raise InvalidEvent("a rectangle takes two opposite corners or its four corners")
     if not low <= count <= high:
@@ -203,11 +208,14 @@ def _shape_detail(drawing: Drawing, uid: str) -> tuple[list[etree._Element], tup
         _element("strokeColor", value=str(stroke)),
         _element("strokeWeight", value=format_number(STROKE_WEIGHT)),
     ]
-    if drawing.kind != POLYLINE:
+    if drawing.kind not in (POLYLINE, RANGE_BEARING):
         style.append(_element("fillColor", value=str(fill)))
     labels = _element("labels_on", value="true")
     if drawing.kind == CIRCLE:
         return [_circle(drawing, uid), *style, *_common(drawing), labels], drawing.points[0]
+    if drawing.kind == RANGE_BEARING:
+        line = [*_range_bearing(drawing), *style, *_common(drawing), labels]
+        return [*line, _element("color", value=str(stroke))], drawing.points[0]
     vertices = list(drawing.points)
     if drawing.kind == RECTANGLE and len(vertices) == 2:
         (lat1, lon1), (lat2, lon2) = vertices
@@ -231,6 +239,20 @@ def _circle(drawing: Drawing, uid: str) -> etree._Element:
     poly = etree.SubElement(kml, "PolyStyle")
     etree.SubElement(poly, "color").text = kml_colour((FILL_ALPHA << 24) | (drawing.colour & 0xFFFFFF))
     return shape
+
+
+def _range_bearing(drawing: Drawing) -> list[etree._Element]:
+    """``range`` and ``bearing`` from the first point to the second, in metres and degrees true
+    (``rangeUnits`` 1 and ``bearingUnits`` 0 as ATAK writes them, true north)."""
+    metres, bearing = range_bearing(drawing.points[0], drawing.points[1])
+    return [
+        _element("range", value=format_number(metres)),
+        _element("bearing", value=format_number(bearing)),
+        _element("inclination", value="0.0"),
+        _element("rangeUnits", value="1"),
+        _element("bearingUnits", value="0"),
+        _element("northRef", value="1"),
+    ]
 
 
 def kml_colour(argb: int) -> str:

@@ -120,6 +120,16 @@ def destination(start: tuple[float, float], metres: float, bearing_deg: float) -
     return math.degrees(lat2), lon
 
 
+def range_bearing(start: tuple[float, float], end: tuple[float, float]) -> tuple[float, float]:
+    """Great-circle metres and initial bearing (degrees true, 0-360) from ``start`` to ``end``."""
+    lat1, lon1, lat2, lon2 = (math.radians(v) for v in (*start, *end))
+    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    metres = 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
+    y = math.sin(lon2 - lon1) * math.cos(lat2)
+    x = math.cos(lat1) * math.sin(lat2) - math.sin(lat1) * math.cos(lat2) * math.cos(lon2 - lon1)
+    return metres, math.degrees(math.atan2(y, x)) % 360
+
+
 def _colour(root: etree._Element, tag: str, attribute: str) -> int | None:
     """A signed (or unsigned) ARGB integer attribute as unsigned ARGB, or None."""
     element = root.find(tag)

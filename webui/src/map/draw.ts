@@ -45,7 +45,8 @@ export class DrawTools {
     private readonly lookup: (uid: string) => Contact | undefined,
   ) {
     for (const { kind, title } of DRAW_KINDS) {
-      const button = h("button", { type: "button", id: `draw-${kind}`, title: `Draw a ${title.toLowerCase()}`, onclick: () => this.toggle(kind) }, title);
+      const name = kind === "rangebearing" ? "range and bearing line" : title.toLowerCase();
+      const button = h("button", { type: "button", id: `draw-${kind}`, title: `Draw a ${name}`, onclick: () => this.toggle(kind) }, title);
       this.buttons.set(kind, button);
       this.bar.append(button);
     }
@@ -86,6 +87,7 @@ export class DrawTools {
     if (kind === "marker") return "Marker: click where it goes";
     if (kind === "rectangle") return this.clicks.length === 0 ? "Rectangle: click one corner" : "Rectangle: click the opposite corner";
     if (kind === "circle") return this.clicks.length === 0 ? "Circle: click the centre" : "Circle: click the edge";
+    if (kind === "rangebearing") return this.clicks.length === 0 ? "Range & bearing: click the start" : "Range & bearing: click the end";
     const title = kind === null ? "" : TITLES[kind];
     return `${title}: click the points (${this.clicks.length} so far), then Finish`;
   }

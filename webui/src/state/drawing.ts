@@ -4,7 +4,7 @@
 
 import type { Contact, ContactShape } from "../types";
 
-export type DrawKind = "marker" | "polygon" | "polyline" | "rectangle" | "circle";
+export type DrawKind = "marker" | "polygon" | "polyline" | "rectangle" | "circle" | "rangebearing";
 export type LngLat = [number, number];
 
 export const DRAW_KINDS: { kind: DrawKind; title: string }[] = [
@@ -13,6 +13,7 @@ export const DRAW_KINDS: { kind: DrawKind; title: string }[] = [
   { kind: "rectangle", title: "Rectangle" },
   { kind: "polyline", title: "Line" },
   { kind: "circle", title: "Circle" },
+  { kind: "rangebearing", title: "R&B" },
 ];
 
 /** ATAK's spot-map palette, by the names its users know. */
@@ -37,7 +38,7 @@ const CIRCLE_SEGMENTS = 72;
 /** Clicks each tool takes before it is done by itself; null: until "Finish". */
 export function clicksNeeded(kind: DrawKind): number | null {
   if (kind === "marker") return 1;
-  if (kind === "rectangle" || kind === "circle") return 2;
+  if (kind === "rectangle" || kind === "circle" || kind === "rangebearing") return 2;
   return null;
 }
 
@@ -74,7 +75,7 @@ export function bodyOf(contact: Contact, label: string, colour: string): Drawing
     case "circle":
       return { kind: "circle", points, label, colour, radius: shape.radius ?? 1 };
     case "line":
-      return { kind: "polyline", points, label, colour };
+      return { kind: contact.type === "u-rb-a" ? "rangebearing" : "polyline", points, label, colour };
     case "polygon":
       return { kind: contact.type === "u-d-r" ? "rectangle" : "polygon", points: open(points, contact.type), label, colour };
     default:
