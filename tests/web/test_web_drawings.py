@@ -142,6 +142,7 @@ async def test_drawings_are_replayed_and_shown_on_the_page(
 
 async def test_drawings_are_checked(tls_server: RunningServer, pki: PkiFixture, page: Browser) -> None:
     pki.add_user("erin", "red")
+    pki.add_user("finn", "blue")
     bad = [
         {"kind": "ellipse", "points": [[0, 0]], "label": "x"},
         {"kind": "marker", "points": [[0, 91]], "label": "x"},
@@ -166,5 +167,9 @@ async def test_drawings_are_checked(tls_server: RunningServer, pki: PkiFixture, 
         assert (await other.login("erin", "password-of-erin")).status_code == 200
         unseen = await other.http.delete(f"/api/drawings/{drawn['uid']}", headers=other.headers())
         assert unseen.status_code == 404
+        assert (await other.login("finn", "password-of-finn")).status_code == 200
+        body = {"kind": "marker", "points": [[1, 2]], "label": "not yours"}
+        theirs = await other.http.put(f"/api/drawings/{drawn['uid']}", json=body, headers=other.headers())
+        assert theirs.status_code == 403, theirs.text
     missing = await page.http.delete("/api/drawings/no-such-thing", headers=page.headers())
     assert missing.status_code == 404

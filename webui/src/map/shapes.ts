@@ -58,3 +58,9 @@ export function addShapeLayers(map: MapLibre): void {
     paint: halo,
   });
 }
+
+/** Uids of the drawings in the current frame. */
+export function renderedShapes(map: MapLibre): string[] {
+  if (!map.getLayer("shapes-line")) return [];
+  return [...new Set(map.queryRenderedFeatures({ layers: SHAPE_LAYERS }).map((f) => String(f.properties.uid)))];
+}

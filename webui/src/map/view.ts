@@ -13,7 +13,7 @@ import { teamColour } from "../state/teams";
 import type { Objective, WebConfig } from "../types";
 import { formatClock } from "../ui/dom";
 import { Basemaps, loadBasemap } from "./basemap";
-import { SHAPE_LAYERS, SHAPES_SOURCE, addShapeLayers } from "./shapes";
+import { SHAPE_LAYERS, SHAPES_SOURCE, addShapeLayers, renderedShapes } from "./shapes";
 import { BasemapSwitcher } from "./switcher";
 import { HEADING_IMAGE, SymbolImages } from "./symbols";
 
@@ -101,8 +101,7 @@ export class MapView {
     });
   }
 
-  /** Redraw every contact (called at most once per flush interval, once the map is ready):
-   * units as symbols, markers and drawings as what they are. */
+  /** Redraw every contact (at most once per flush interval): units as symbols, drawings as drawn. */
   setContacts(entries: ContactEntry[]): void {
     const features: GeoJSON.Feature[] = [];
     const shapes: GeoJSON.Feature[] = [];
@@ -229,8 +228,7 @@ export class MapView {
 
   /** Uids of the markers and shapes MapLibre drew in the current frame. */
   renderedShapeUids(): string[] {
-    if (!this.map.getLayer("shapes-line")) return [];
-    return [...new Set(this.map.queryRenderedFeatures({ layers: SHAPE_LAYERS }).map((f) => String(f.properties.uid)))];
+    return renderedShapes(this.map);
   }
 
   /** The screen position of a map coordinate (for the test hook and the benchmark). */

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from rallypoint.cot.drawing import KIND_TYPES, Creator, Drawing, delete_event, drawing_event
+from rallypoint.cot.drawing import KIND_TYPES, MAX_POINTS, Creator, Drawing, delete_event, drawing_event
 from rallypoint.cot.event import Event
 from rallypoint.cot.shapes import is_drawing_type
 from rallypoint.cot.xml import serialize_event
@@ -51,8 +51,10 @@ def drawing_from_json(body: dict[str, object]) -> Drawing:
 
 
 def _points(value: object) -> tuple[tuple[float, float], ...]:
-    if not isinstance(value, list) or len(value) > 10_000:
+    if not isinstance(value, list):
         raise InvalidEvent("points is a list of [lon, lat] pairs")
+    if len(value) > MAX_POINTS:
+        raise InvalidEvent(f"a drawing has at most {MAX_POINTS} points")
     points: list[tuple[float, float]] = []
     for pair in value:
         if not isinstance(pair, list) or len(pair) != 2:
