@@ -32,6 +32,7 @@ from rallypoint.http.command_post.app import PACKAGED_UI, WebAppParts, build_web
 from rallypoint.http.command_post.auth import Persistence, Session, SessionStore
 from rallypoint.http.command_post.chat_history import chat_history
 from rallypoint.http.command_post.data import TileConfig, data_routes
+from rallypoint.http.command_post.drawings import drawing_routes
 from rallypoint.http.command_post.live import LiveHub
 from rallypoint.http.command_post.login import LoginService
 from rallypoint.http.command_post.lost_records import LostKeeper, restore_lost
@@ -207,6 +208,7 @@ async def start_web(
     routes: list[BaseRoute] = [
         *login.routes(),
         *data_routes(api, hub, lambda: tile_config, context.audit),
+        *drawing_routes(api, context.audit),
         *web_package_routes(packages),
         *replay_routes(api, context.xml_limits),
         *(tile_routes(tiles) if tiles else []),
