@@ -69,10 +69,21 @@ export class AdminPanel {
     this.groups.onChanged = () => this.refreshUsers();
     this.onboarding = new OnboardingSection(api);
     this.devices = new DevicesSection(api);
+    const users = h("h3", { id: "admin-users-section" }, "Add a user");
+    const jump = (label: string, target: HTMLElement): HTMLElement =>
+      h("button", { className: "link", onclick: () => target.scrollIntoView({ block: "start" }) }, label);
     this.element = h(
       "section",
       { className: "panel admin-panel" },
-      h("h3", {}, "Add a user"),
+      h(
+        "nav",
+        { className: "admin-jump", "aria-label": "Admin sections" },
+        jump("Users", users),
+        jump("Groups", this.groups.element),
+        jump("Onboarding", this.onboarding.element),
+        jump("Devices", this.devices.element),
+      ),
+      users,
       form,
       this.issued,
       h("h3", {}, "Users"),

@@ -6,19 +6,16 @@ import type { Api } from "../api";
 import { type AdminDevice, ago, devicesInOrder } from "../state/admin";
 import { errorText, formatTime, h, replace, toast } from "./dom";
 
-const COLUMNS = ["Callsign", "Uid", "User", "Groups", "Address", "Connected since", "Last seen", ""];
-
 export class DevicesSection {
   readonly element: HTMLElement;
-  private readonly body = h("tbody", {});
+  private readonly list = h("ul", { className: "admin-devices", id: "admin-devices" });
 
   constructor(private readonly api: Api) {
-    const table = h("table", { className: "admin-devices", id: "admin-devices" }, h("thead", {}, h("tr", {}, ...COLUMNS.map((c) => h("th", {}, c)))), this.body);
     this.element = h(
       "section",
       { className: "admin-section", id: "admin-devices-section" },
       h("h3", {}, "Devices ", h("button", { className: "link", id: "admin-devices-refresh", onclick: () => this.refresh() }, "Refresh")),
-      h("div", { className: "table-scroll" }, table),
+      this.list,
     );
   }
 
@@ -29,30 +26,26 @@ export class DevicesSection {
       .catch((error: unknown) => toast(`Devices: ${errorText(error)}`));
   }
 
+  /** One row per device, two lines each: who it is, then where and since when (a side panel
+   * and a phone have no room for eight columns). */
   private render(devices: AdminDevice[]): void {
     const now = Date.now();
     replace(
-      this.body,
-      ...devicesInOrder(devices).map((d) =>
-        h(
-          "tr",
+      this.list,
+      ...devicesInOrder(devices).map((d) => {
+        const where = d.node !== null ? `on node ${d.node}` : (d.address ?? "");
+        const since = d.connectedSince === null ? "" : `connected ${formatTime(d.connectedSince)}`;
+        const seen = d.connected ? `last seen ${ago(d.lastSeen, now)}` : `gone since ${formatTime(d.lastSeen)}`;
+        return h(
+          "li",
           { "data-uid": d.uid, "data-connected": String(d.connected), className: d.connected ? "" : "departed" },
-          h("td", {}, d.callsign ?? ""),
-          h("td", { className: "uid" }, d.uid),
-          h("td", {}, d.user ?? (d.connected ? "anonymous" : "")),
-          h("td", {}, d.groups.join(", ")),
-          h("td", {}, d.node !== null ? `node ${d.node}` : (d.address ?? "")),
-          h("td", { title: d.connectedSince === null ? "" : formatTime(d.connectedSince) }, d.connectedSince === null ? "" : formatTime(d.connectedSince)),
-          h("td", { title: formatTime(d.lastSeen) }, d.connected ? ago(d.lastSeen, now) : formatTime(d.lastSeen)),
-          h(
-            "td",
-            {},
-            d.connected &&
-              d.node === null &&
-              h("button", { className: "disconnect", onclick: () => this.disconnect(d) }, "Disconnect"),
-          ),
-        ),
-      ),
+          h("strong", {}, d.callsign ?? d.uid),
+          h("span", { className: "muted uid" }, ` ${d.uid}`),
+          ["", d.user ?? (d.connected ? "anonymous" : ""), d.groups.join(", ")].filter((part, i) => i === 0 || part !== "").join(" · "),
+          d.connected && d.node === null && h("button", { className: "disconnect", onclick: () => this.disconnect(d) }, "Disconnect"),
+          h("div", { className: "muted" }, [where, since, seen].filter((part) => part !== "").join(" · ")),
+        );
+      }),
     );
   }
 
