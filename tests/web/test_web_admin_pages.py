@@ -173,6 +173,15 @@ async def test_an_enrollment_qr_code_for_a_user(
     ).status_code == 403
     assert [(e["kind"], e["user"]) for e in audited(web_server, "root")] == [("enrollment_qr_shown", "alice")]
 
+    # the password check goes through the login's throttle (3 failures a minute per user and per
+    # address here; the wrong guess for alice above counts for this address), not around it
+    answers = [
+        (await admin.post("/api/users/bob/enrollment-qr", {"password": f"guess {n}"})).status_code
+        for n in range(4)
+    ]
+    assert answers == [422, 422, 429, 429]
+    assert (await browsers().login("bob")).status_code == 429, "bob's logins from here are throttled too"
+
 
 def pli(uid: str) -> bytes:
     detail = f'<contact callsign="{uid}-CS" endpoint="*:-1:stcp"/><__group name="Cyan" role="Team Member"/>'

@@ -127,7 +127,7 @@ class WebService:
         log.info("web command post stopped")
 
 
-def _admin_deps(context: ServerContext, connect: ConnectPoints) -> AdminDeps:
+def _admin_deps(context: ServerContext, connect: ConnectPoints, throttle: LoginThrottle) -> AdminDeps:
     """The web admin's view of the identity store and the CA (loaded or created on first use),
     the device register, and this node's connections (to disconnect a device)."""
     settings = context.settings
@@ -147,6 +147,8 @@ def _admin_deps(context: ServerContext, connect: ConnectPoints) -> AdminDeps:
         router=context.router,
         disconnect=lambda uid: _disconnect(context, uid),
         connect=connect,
+        throttle=throttle,
+        clock=context.clock,
     )
 
 
@@ -207,10 +209,11 @@ async def start_web(
     tiles = MbTiles(Path(settings.web_mbtiles)) if settings.web_mbtiles else None
     assets = Path(settings.web_assets_dir) if settings.web_assets_dir else PACKAGED_UI
     identities = context.identities
+    throttle = LoginThrottle(settings.enrollment_max_failures)
     login = LoginService(
         sessions,
         identities.authenticate if identities is not None else None,
-        LoginThrottle(settings.enrollment_max_failures),
+        throttle,
         context.audit,
         clock=context.clock,
         certificate_user=certificate_user(lambda: context.identities, context.audit)
@@ -240,7 +243,7 @@ async def start_web(
         *live_routes(
             hub, sessions, chat_history(lambda: context.store, context.clock.wall_ms, context.xml_limits)
         ),
-        *admin_routes(_admin_deps(context, connect or ConnectPoints())),
+        *admin_routes(_admin_deps(context, connect or ConnectPoints(), throttle)),
         *part_routes(parts, command_post=True),
     ]
     app = build_web_app(WebAppParts(sessions, routes, assets, tile_origin(settings.web_tile_url)))

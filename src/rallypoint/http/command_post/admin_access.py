@@ -7,6 +7,7 @@ gate in front of ``/api`` already checked the login, the CSRF token and the Orig
 POST.
 """
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,11 +19,14 @@ from starlette.requests import Request
 from rallypoint.http.command_post.login import Audit
 from rallypoint.http.common.deps import Caller, caller_of
 from rallypoint.http.common.deps import require_admin as require_admin_caller
+from rallypoint.http.common.ratelimit import LoginThrottle
 from rallypoint.pki.authority import CertificateAuthority
 from rallypoint.pki.identities import CertificateRecord, IdentityStore, User
 from rallypoint.router.router import Router
 
 MAX_ADMIN_BODY_BYTES = 16 * 1024
+MAX_PASSWORD_FAILURES = 10
+"""Failed password checks a minute per user and per address when no throttle is shared."""
 NO_STORE = {"Cache-Control": "no-store"}
 """Answers that carry a secret (a key, a keystore password, a QR code holding a password)."""
 
@@ -55,6 +59,9 @@ class AdminDeps:
     router: Router | None = None
     disconnect: Disconnect = lambda uid: 0
     connect: ConnectPoints = field(default_factory=ConnectPoints)
+    throttle: LoginThrottle = field(default_factory=lambda: LoginThrottle(MAX_PASSWORD_FAILURES))
+    """The login page's throttle: a password the admin types for a QR code is a guess like a login."""
+    clock: Callable[[], float] = time.monotonic
 
 
 def require_admin(request: Request, deps: AdminDeps) -> tuple[Caller, IdentityStore]:

@@ -5,7 +5,8 @@ same pki code: a package is a fresh client certificate with the truststore and t
 preferences in a data package (:func:`~rallypoint.pki.package.connection_package`), answered
 once with its random password and never kept; a QR code is the ``tak://…/enroll`` link
 (:func:`~rallypoint.pki.qr.enrollment_link`) as a PNG the page shows, for the user's password,
-which the admin types and the server checks first (a wrong one would only fail on the device).
+which the admin types and the server checks first (a wrong one would only fail on the device),
+through the login page's throttle, so the check is no way around it to guess passwords.
 Both are audited; answers are ``no-store`` because they carry secrets.
 """
 
@@ -112,8 +113,7 @@ def onboarding_routes(deps: AdminDeps) -> list[BaseRoute]:
         if not isinstance(secret, str) or not secret:
             raise HTTPException(400, f"password (the password of {user.name}) is required")
         host, warnings = chosen_host(body, deps.connect)
-        if await asyncio.to_thread(store.authenticate, user.name, secret) is None:
-            raise HTTPException(422, f"wrong password for {user.name}, or {user.name} is disabled")
+        await _check_password(deps, user.name, secret, caller.address)
         warnings += _port_warnings(deps.connect)
         png = enrollment_png(enrollment_link(host, user.name, secret))
         deps.audit("enrollment_qr_shown", user=user.name, host=host, via="web", by=caller.name)
@@ -124,6 +124,20 @@ def onboarding_routes(deps: AdminDeps) -> list[BaseRoute]:
         Route("/api/users/{name}/package", package, methods=["POST"]),
         Route("/api/users/{name}/enrollment-qr", qr, methods=["POST"]),
     ]
+
+
+async def _check_password(deps: AdminDeps, name: str, secret: str, address: str) -> None:
+    """422 for a wrong password, 429 past the login throttle, which counts the check like a login."""
+    assert deps.identities is not None  # require_admin checked it
+    started = deps.clock()
+    verdict = deps.throttle.attempt(name, address, started)
+    if not verdict.allowed:
+        headers = {"Retry-After": str(verdict.retry_after_s)}
+        raise HTTPException(429, "too many wrong passwords; retry later", headers=headers)
+    if await asyncio.to_thread(deps.identities.authenticate, name, secret) is None:
+        deps.audit("login_failed", user=name, address=address, reason="bad credentials", transport="web qr")
+        raise HTTPException(422, f"wrong password for {name}, or {name} is disabled")
+    deps.throttle.succeeded(name, address, started)
 
 
 def _port_warnings(connect: ConnectPoints) -> list[str]:
