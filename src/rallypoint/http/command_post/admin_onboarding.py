@@ -113,7 +113,7 @@ def onboarding_routes(deps: AdminDeps) -> list[BaseRoute]:
         if not isinstance(secret, str) or not secret:
             raise HTTPException(400, f"password (the password of {user.name}) is required")
         host, warnings = chosen_host(body, deps.connect)
-        await _check_password(deps, user.name, secret, caller.address)
+        await _check_password(deps, user.name, secret, request.client.host if request.client else "unknown")
         warnings += _port_warnings(deps.connect)
         png = enrollment_png(enrollment_link(host, user.name, secret))
         deps.audit("enrollment_qr_shown", user=user.name, host=host, via="web", by=caller.name)
@@ -127,7 +127,8 @@ def onboarding_routes(deps: AdminDeps) -> list[BaseRoute]:
 
 
 async def _check_password(deps: AdminDeps, name: str, secret: str, address: str) -> None:
-    """422 for a wrong password, 429 past the login throttle, which counts the check like a login."""
+    """422 for a wrong password, 429 past the login throttle, which counts the check like a login
+    (per user and per client host, as the login does)."""
     assert deps.identities is not None  # require_admin checked it
     started = deps.clock()
     verdict = deps.throttle.attempt(name, address, started)
