@@ -213,8 +213,11 @@ async def test_connected_devices_and_disconnecting_one(
     assert alpha["user"] is None, "an anonymous plain-TCP device names no user"
     assert alpha["connectedSince"] <= alpha["lastSeen"]
 
-    assert (await alice.get("/api/devices")).status_code == 403
-    assert (await alice.post("/api/devices/ALPHA-1/disconnect")).status_code == 403
+    eve = browsers()
+    assert (await eve.login("eve")).status_code == 200
+    for outsider in (alice, eve):  # a user who sees the device, and one of another group
+        assert (await outsider.get("/api/devices")).status_code == 403
+        assert (await outsider.post("/api/devices/ALPHA-1/disconnect")).status_code == 403
     assert (await admin.post("/api/devices/NOBODY/disconnect")).status_code == 404
     assert router.registry.by_uid("ALPHA-1") is not None, "refused requests closed nothing"
 
