@@ -147,6 +147,9 @@ class Settings:
     """A web session unused this long ends (an open page keeps its session alive)."""
     web_live_queue_max: int = 2000
     """Messages waiting for one browser socket; a page that falls further behind is disconnected."""
+    rollcall_no_position_minutes: int = 10
+    """A roll call's member without a position this long raises the page's alarm (1-1440; a roll
+    call may name its own)."""
 
     # Device profiles (issue 14)
     device_profile_dir: str = ""

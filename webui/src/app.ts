@@ -188,6 +188,7 @@ export class App {
         break;
       case "rollcall":
       case "rollcall-overdue":
+      case "rollcall-no-position":
         this.rollcalls.receive(message);
         break;
       default:

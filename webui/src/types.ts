@@ -166,6 +166,7 @@ export type LiveMessage =
   | { type: "objective"; objective: Objective }
   | { type: "rollcall"; rollcall: RollCall }
   | { type: "rollcall-overdue"; id: string; code: string; overdue: string[] }
+  | { type: "rollcall-no-position"; id: string; code: string; minutes: number; members: string[] }
   | { type: "pong" };
 
 /** One device a roll call asks, with its status when the server last looked. */

@@ -199,8 +199,9 @@ def objective_remarks(objective: Objective) -> str:
     return "\n".join(lines)
 
 
-def alert_chat(server_uid: str, recipient_uid: str, text: str, now: int) -> Event:
-    """A GeoChat direct message from the server to one device."""
+def alert_chat(server_uid: str, recipient_uid: str, text: str, now: int, extra: str = "") -> Event:
+    """A GeoChat direct message from the server to one device (``extra``: our own detail
+    elements, which TAK clients ignore and a plugin may answer)."""
     message_id = str(uuid.uuid4())
     sender, to = _x(server_uid), _x(recipient_uid)
     xml = (
@@ -209,6 +210,7 @@ def alert_chat(server_uid: str, recipient_uid: str, text: str, now: int) -> Even
         f'<chatgrp uid0="{sender}" uid1="{to}" id="{to}"/></__chat>'
         f'<link uid="{sender}" type="a-f-G-U-C" relation="p-p"/>'
         f'<remarks source="BAO.F.ATAK.{sender}" to="{to}" time="{format_time(now)}">{_x(text)}</remarks>'
+        f"{extra}"
     )
     return Event(
         uid=f"GeoChat.{server_uid}.{recipient_uid}.{message_id}",

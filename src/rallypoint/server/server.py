@@ -29,6 +29,7 @@ from rallypoint.cluster.revocations import SharedRevocations
 from rallypoint.config import Settings
 from rallypoint.cot import control
 from rallypoint.errors import ConfigError, PkiError, StoreError
+from rallypoint.http.command_post.admin_access import ConnectPoints
 from rallypoint.http.marti.files import file_routes
 from rallypoint.http.marti.packages import package_routes
 from rallypoint.pki.audit import AuditLog
@@ -186,7 +187,8 @@ class Server:
             )
         web_port = None
         if settings.web_port is not None:  # a component, so that it is ticked and stopped with them
-            web = await start_web(self.context, parts, settings.web_port, self._api)
+            connect = ConnectPoints(tuple(settings.hostname_list), tls_port, enrollment_port)
+            web = await start_web(self.context, parts, settings.web_port, self._api, connect)
             self.components.append(web)
             web_port = web.port
         self._schedule()
