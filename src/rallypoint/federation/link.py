@@ -71,6 +71,14 @@ CONSUMER = "rallypoint"
 """The durable consumer's name on each inbound stream."""
 
 
+def _still_wanted() -> None:
+    """Raise :class:`asyncio.CancelledError` if this task was cancelled: the NATS client's fetch
+    returns the messages that arrived just as a cancellation reached it, and so loses it."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 class FederationLink:
     """This site's side of every federation link (see the module docstring); a server component."""
 
@@ -164,9 +172,9 @@ class FederationLink:
         if nc.is_connected:
             for publisher in self._publishers.values():
                 await publisher.flush_unacknowledged(nc)
-        with contextlib.suppress(nats.errors.Error):
-            await nc.drain()
-        await nc.close()
+            with contextlib.suppress(TimeoutError, nats.errors.Error):
+                await nc.flush(timeout=CONNECT_TIMEOUT_S)
+        await nc.close()  # not drain: it would wait for the pull subscriptions' last fetch
 
     def _publish(self, message: Outbound, sender: Subscriber, departed: bool) -> None:
         """The router's hook: queue a copy for each remote its outbound rule lets it leave to."""
@@ -227,10 +235,12 @@ class FederationLink:
                     try:
                         batch = await subscription.fetch(FETCH_BATCH, timeout=FETCH_WAIT_S)
                     except TimeoutError:
-                        continue
+                        batch = []
+                    _still_wanted()
                     for msg in batch:
                         self._arrived(arrivals, msg)
-                    await batch[-1].ack()
+                    if batch:
+                        await batch[-1].ack()
             except nats.errors.Error as exc:  # this site's NATS went away or lost the stream
                 log.warning("federation: reading from %s again: %s", arrivals.remote.site, exc)
                 await asyncio.sleep(RETRY_WAIT_S)
