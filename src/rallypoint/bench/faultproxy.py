@@ -4,8 +4,9 @@ Every client connection gets its own upstream connection to the server. Faults a
 all connections from the moment they are set: ``throttle`` limits server-to-client bytes
 per second (the proxy reads upstream no faster, so the server's send queue backs up as on a
 thin link), ``stall`` stops forwarding server-to-client until ``resume``, ``reset`` aborts
-every connection at both ends, ``cut`` does and refuses new ones until ``restore``. When the server ends a connection (even killed), what the
-proxy has already read is still forwarded before the client's side is closed.
+every connection at both ends, ``cut`` does and refuses new ones until ``restore``. When the
+server ends a connection (even killed), what the proxy has already read is still forwarded
+before the client's side is closed.
 
 The proxy is a middlebox: bytes its kernel has acknowledged and it has not forwarded are
 lost on a reset, exactly as a TCP-terminating middlebox would lose them, and the server

@@ -14,9 +14,9 @@ import contextlib
 import shutil
 import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable
-from functools import partial
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import nats
@@ -53,9 +53,8 @@ def site_config(site: str, port: int, store: Path, *, leaf_port: int | None, hub
     if leaf_port is not None:
         lines.append(f'leafnodes {{ listen: "{LOOPBACK}:{leaf_port}" }}')
     if hub_port is not None:
-        lines.append(
-            f'leafnodes {{ reconnect: {LEAF_RECONNECT_S}, remotes: [ {{ url: "nats-leaf://{LOOPBACK}:{hub_port}" }} ] }}'
-        )
+        remote = f'{{ url: "nats-leaf://{LOOPBACK}:{hub_port}" }}'
+        lines.append(f"leafnodes {{ reconnect: {LEAF_RECONNECT_S}, remotes: [ {remote} ] }}")
     return "\n".join(lines) + "\n"
 
 
@@ -115,13 +114,15 @@ async def _stop(process: asyncio.subprocess.Process) -> None:
         await process.wait()
 
 
-async def wait_for(probe: Callable[[], Awaitable[bool]], what: str, timeout: float = START_TIMEOUT_S) -> None:
-    """Poll ``probe`` until it is true; :class:`BenchError` after ``timeout``."""
+async def wait_for(
+    probe: Callable[[], Awaitable[bool]], what: str, within_s: float = START_TIMEOUT_S
+) -> None:
+    """Poll ``probe`` until it is true; :class:`BenchError` after ``within_s``."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + within_s
     while not await probe():
         if loop.time() > deadline:
-            raise BenchError(f"{what} not within {timeout:g} s")
+            raise BenchError(f"{what} not within {within_s:g} s")
         await asyncio.sleep(PROBE_INTERVAL_S)
 
 
@@ -139,7 +140,9 @@ async def two_sites(root: Path) -> AsyncIterator[Sites]:
         ):
             (root / site).mkdir(parents=True, exist_ok=True)
             config = root / site / "nats.conf"
-            config.write_text(site_config(site, port, root / site / "jetstream", leaf_port=leaf, hub_port=hub))
+            config.write_text(
+                site_config(site, port, root / site / "jetstream", leaf_port=leaf, hub_port=hub)
+            )
             processes.append(await _started(config, root / site / "nats.log"))
         sites = Sites(f"nats://{LOOPBACK}:{alpha_port}", f"nats://{LOOPBACK}:{bravo_port}", link)
         for url, domain in ((sites.alpha_url, "alpha"), (sites.bravo_url, "bravo")):

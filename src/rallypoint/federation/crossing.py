@@ -6,17 +6,18 @@ groups it may leave in. Events that entered from a remote never leave again, so 
 echoes and nothing is relayed on to a third site.
 
 Entering: :class:`Arrivals` (one per remote) applies the inbound rule (kinds, remote→local
-group mapping; an unmapped group never enters), skips stale events (not deletes: one applied late is still right) and an event whose uid and
-time it has routed already (a republish after an outage, a source resumed twice), and then
-routes it into the local router like a local sender would be routed: through
-:meth:`Router.submit`, with a stand-in :class:`Subscriber` per remote connection. So a
-directed message reaches its recipient here once, or is kept in this site's mailbox for an
-offline one and delivered once when it returns; the event is stored in this site's history,
-and this site's observers (missions, fusion, the web live feed) are told. A remote device's own
-position report makes it known here as connected to that site, so a chat sent here to it is
-neither kept in this site's mailbox nor answered "undeliverable": the remote site delivers it.
-A stand-in owns nothing here (``owner`` None): it may not overwrite what a local identity owns,
-and a device that moves from one site to the other is not refused its own uid.
+group mapping; an unmapped group never enters), skips stale events (not deletes: one applied
+late is still right) and an event whose uid and time it has routed already (a republish
+after an outage, a source resumed twice). It routes the rest into the local router as a
+local sender would be routed, through :meth:`Router.submit`, with a stand-in
+:class:`Subscriber` per remote connection. So a directed message reaches its recipient here
+once, or is kept in this site's mailbox for an offline one and delivered once when it
+returns; the event is stored in this site's history, and this site's observers (missions,
+fusion, the web live feed) are told. A remote device's own position report makes it known
+here as connected to that site, so a chat sent here to it is neither kept in this site's
+mailbox nor answered "undeliverable": the remote site delivers it. A stand-in owns nothing
+here (``owner`` None): it may not overwrite what a local identity owns, and a device that
+moves from one site to the other is not refused its own uid.
 """
 
 from collections import OrderedDict
@@ -86,7 +87,9 @@ class Arrivals:
         self._seen: OrderedDict[tuple[str, int], None] = OrderedDict()
         self._stand_ins: OrderedDict[int, Subscriber] = OrderedDict()
 
-    def route(self, origin: RemoteSender, event: Event, xml: bytes, *, departed: bool, now_ms: int) -> int | None:
+    def route(
+        self, origin: RemoteSender, event: Event, xml: bytes, *, departed: bool, now_ms: int
+    ) -> int | None:
         """Route one remote event here; how many local clients it reached, or None if it was
         dropped (counted by reason)."""
         counters = self._router.counters

@@ -58,6 +58,8 @@ DUPLICATE_WINDOW_S = 120.0
 CONNECT_TIMEOUT_S = 5.0
 """How long ``serve`` tries to reach this site's NATS before it refuses to run."""
 RECONNECT_WAIT_S = 1
+FLUSH_TIMEOUT_S = 5
+"""At stop, how long what was handed to NATS may take to leave (an int: the client declares it so)."""
 RECONNECT_BUFFER_BYTES = 64 * 1024 * 1024
 FETCH_BATCH = 256
 """Events fetched, routed and acknowledged together."""
@@ -173,7 +175,7 @@ class FederationLink:
             for publisher in self._publishers.values():
                 await publisher.flush_unacknowledged(nc)
             with contextlib.suppress(TimeoutError, nats.errors.Error):
-                await nc.flush(timeout=CONNECT_TIMEOUT_S)
+                await nc.flush(timeout=FLUSH_TIMEOUT_S)
         await nc.close()  # not drain: it would wait for the pull subscriptions' last fetch
 
     def _publish(self, message: Outbound, sender: Subscriber, departed: bool) -> None:
@@ -230,7 +232,9 @@ class FederationLink:
             assert self._js is not None
             try:
                 config = api.ConsumerConfig(ack_policy=api.AckPolicy.ALL, ack_wait=ACK_WAIT_S)
-                subscription = await self._js.pull_subscribe("", durable=CONSUMER, stream=stream, config=config)
+                subscription = await self._js.pull_subscribe(
+                    "", durable=CONSUMER, stream=stream, config=config
+                )
                 while True:
                     try:
                         batch = await subscription.fetch(FETCH_BATCH, timeout=FETCH_WAIT_S)

@@ -45,7 +45,9 @@ def domain_api(remote: str) -> str:
 def load_federation(settings: Settings) -> Policy:
     """The policy in :attr:`Settings.federation_file`; :class:`ConfigError` in one line if wrong."""
     if settings.cluster_url:
-        raise ConfigError("federation_url and cluster_url together are not supported yet: federate single nodes")
+        raise ConfigError(
+            "federation_url and cluster_url together are not supported yet: federate single nodes"
+        )
     if not settings.federation_file:
         raise ConfigError("federation_url needs federation_file, the TOML file with the [federation] table")
     path = Path(settings.federation_file)
@@ -63,7 +65,9 @@ def load_federation(settings: Settings) -> Policy:
     names = [policy.site, *(remote.site for remote in policy.remotes)]
     for name in names:
         if not _SITE_NAME.match(name):
-            raise ConfigError(f"federation site {name!r} may hold only letters, digits, '_' and '-' (1 to 32)")
+            raise ConfigError(
+                f"federation site {name!r} may hold only letters, digits, '_' and '-' (1 to 32)"
+            )
     if len({name.upper() for name in names}) != len(names):
         raise ConfigError("federation site names must differ from each other (ignoring case)")
     return policy
