@@ -14,10 +14,12 @@ import pytest
 
 from rallypoint.bench.federation_sites import Sites, two_sites
 from rallypoint.config import Settings
+from rallypoint.errors import ConfigError
 from rallypoint.federation.link import FederationLink
 from rallypoint.server.server import Server
-from tests.cluster_support import nats_binary
+from tests.cluster_support import free_port, nats_binary
 from tests.conftest import RunningServer
+from tests.integration.test_cluster_cli import _refusal, _serve
 from tests.interop.clients import (
     ClientPool,
     Message,
@@ -182,3 +184,25 @@ async def test_events_cross_by_policy_and_what_each_side_made_while_cut_crosses_
 
 async def _unlinked(sites: Sites) -> bool:
     return not await sites.linked()
+
+
+def test_serve_refuses_a_federation_nats_it_cannot_reach_in_one_line(tmp_path: Path) -> None:
+    policy = tmp_path / "federation.toml"
+    policy.write_text(ALPHA_POLICY)
+    nowhere = f"nats://127.0.0.1:{free_port()}"
+    result = _serve(tmp_path, federation_url=nowhere, federation_file=str(policy))
+    (line,) = _refusal(result)
+    assert f"cannot reach the federation NATS at {nowhere}" in line
+    assert b"WARNING" not in result.stderr  # one line, not one per attempt
+
+
+def test_serve_refuses_federation_without_its_policy_file_in_one_line(tmp_path: Path) -> None:
+    (line,) = _refusal(_serve(tmp_path, federation_url="nats://127.0.0.1:4222"))
+    assert "federation_url needs federation_file" in line
+
+
+async def test_a_site_on_a_nats_of_another_jetstream_domain_is_refused(
+    server_settings: Settings, sites: Sites, tmp_path: Path
+) -> None:
+    with pytest.raises(ConfigError, match="JetStream domain 'alpha', not this site's name 'bravo'"):
+        await _site(server_settings, tmp_path, "bravo", sites.alpha_url, BRAVO_POLICY)
