@@ -179,6 +179,8 @@ async def _outage(sites: "Sites", sender: asyncio.StreamWriter, counter: Counter
     await _until(
         lambda: _stored(sites.alpha_url, "RPFED_ALPHA_OUT", events + 1), "alpha's JetStream storing all"
     )
+    if len(counter.seen) > 1:
+        raise BenchError(f"{len(counter.seen) - 1} events crossed while the link was cut")
     restored = loop.time()
     sites.restore()
 

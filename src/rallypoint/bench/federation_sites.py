@@ -42,16 +42,22 @@ def nats_binary() -> str:
     raise BenchError("nats-server is not installed (Debian: apt-get install nats-server)")
 
 
-def site_config(site: str, port: int, store: Path, *, leaf_port: int | None, hub_port: int | None) -> str:
+def site_config(
+    site: str, port: int, store: Path, *, leaf_port: int | None, hub_port: int | None, advertise_port: int = 0
+) -> str:
     """A ``nats-server`` configuration: JetStream in domain ``site``, a leaf-node listener on
-    ``leaf_port`` (the hub) or one remote at ``hub_port`` (the leaf)."""
+    ``leaf_port`` that leaf nodes are told is at ``advertise_port`` (the hub), or one remote at
+    ``hub_port`` (the leaf)."""
     lines = [
         f"server_name: {site}",
         f'listen: "{LOOPBACK}:{port}"',
         f'jetstream {{ domain: {site}, store_dir: "{store}" }}',
     ]
     if leaf_port is not None:
-        lines.append(f'leafnodes {{ listen: "{LOOPBACK}:{leaf_port}" }}')
+        # advertise the proxy: else the hub tells the leaf its own address (no_advertise does not
+        # stop that in 2.9), and the leaf reconnects there directly, around the cut link
+        listen = f'listen: "{LOOPBACK}:{leaf_port}", advertise: "{LOOPBACK}:{advertise_port}"'
+        lines.append(f"leafnodes {{ {listen} }}")
     if hub_port is not None:
         remote = f'{{ url: "nats-leaf://{LOOPBACK}:{hub_port}" }}'
         lines.append(f"leafnodes {{ reconnect: {LEAF_RECONNECT_S}, remotes: [ {remote} ] }}")
@@ -140,9 +146,9 @@ async def two_sites(root: Path) -> AsyncIterator[Sites]:
         ):
             (root / site).mkdir(parents=True, exist_ok=True)
             config = root / site / "nats.conf"
-            config.write_text(
-                site_config(site, port, root / site / "jetstream", leaf_port=leaf, hub_port=hub)
-            )
+            store = root / site / "jetstream"
+            text = site_config(site, port, store, leaf_port=leaf, hub_port=hub, advertise_port=proxy_port)
+            config.write_text(text)
             processes.append(await _started(config, root / site / "nats.log"))
         sites = Sites(f"nats://{LOOPBACK}:{alpha_port}", f"nats://{LOOPBACK}:{bravo_port}", link)
         for url, domain in ((sites.alpha_url, "alpha"), (sites.bravo_url, "bravo")):
