@@ -63,6 +63,9 @@ FLUSH_TIMEOUT_S = 5
 RECONNECT_BUFFER_BYTES = 64 * 1024 * 1024
 FETCH_BATCH = 256
 """Events fetched, routed and acknowledged together."""
+MAX_ACK_PENDING = 4 * FETCH_BATCH
+"""Events the consumer may have out unacknowledged: above a batch, else a fetch gets part of one
+and waits out :data:`FETCH_WAIT_S` for the rest (JetStream's default is 1 000)."""
 FETCH_WAIT_S = 1.0
 """How long one fetch waits for events before it asks again."""
 RETRY_WAIT_S = 1.0
@@ -231,7 +234,9 @@ class FederationLink:
             await self._connected.wait()
             assert self._js is not None
             try:
-                config = api.ConsumerConfig(ack_policy=api.AckPolicy.ALL, ack_wait=ACK_WAIT_S)
+                config = api.ConsumerConfig(
+                    ack_policy=api.AckPolicy.ALL, ack_wait=ACK_WAIT_S, max_ack_pending=MAX_ACK_PENDING
+                )
                 subscription = await self._js.pull_subscribe(
                     "", durable=CONSUMER, stream=stream, config=config
                 )
