@@ -186,6 +186,40 @@ async def _unlinked(sites: Sites) -> bool:
     return not await sites.linked()
 
 
+async def test_a_site_restarted_reads_on_from_where_it_stopped(
+    server_settings: Settings, sites: Sites, tmp_path: Path
+) -> None:
+    """The consumer is durable and acknowledged: what crossed while bravo's server was down
+    arrives after its restart, and what it had routed before does not arrive again."""
+    alpha = await _site(server_settings, tmp_path, "alpha", sites.alpha_url, ALPHA_POLICY)
+    bravo = await _site(server_settings, tmp_path, "bravo", sites.bravo_url, BRAVO_POLICY)
+    try:
+        async with ClientPool(alpha.ports.tcp) as at_alpha:
+            a1 = await at_alpha.connect("a1")
+            await a1.send(pli_xml("ALPHA-1-UID", "ALPHA-1"))
+            async with ClientPool(bravo.ports.tcp) as at_bravo:
+                b1 = await at_bravo.connect("b1")
+                await b1.send(pli_xml("BRAVO-1-UID", "BRAVO-1"))
+                await a1.receive(has_uid("BRAVO-1-UID"))
+                await a1.send(chat_xml("ALPHA-1-UID", "ALPHA-1", "before", to_callsign="BRAVO-1"))
+                await b1.receive(lambda m: m.type == "b-t-f" and ">before</remarks>" in m.detail)
+            await bravo.server.stop()
+            await a1.send(chat_xml("ALPHA-1-UID", "ALPHA-1", "during", to_callsign="BRAVO-1"))
+            await eventually(lambda: _link(alpha).queued("bravo") == 0, what="alpha's JetStream stored it")
+            bravo = await _site(server_settings, tmp_path, "bravo", sites.bravo_url, BRAVO_POLICY)
+            async with ClientPool(bravo.ports.tcp) as at_bravo:
+                b1 = await at_bravo.connect("b1-again")
+                await b1.send(pli_xml("BRAVO-1-UID", "BRAVO-1"))
+                await b1.receive(lambda m: m.type == "b-t-f" and ">during</remarks>" in m.detail)
+                await a1.send(_track("A-FENCE"))
+                await b1.receive(has_uid("A-FENCE"))
+                assert len(_chats(b1, "during")) == 1
+                assert _chats(b1, "before") == []
+    finally:
+        await bravo.server.stop()
+        await alpha.server.stop()
+
+
 def test_serve_refuses_a_federation_nats_it_cannot_reach_in_one_line(tmp_path: Path) -> None:
     policy = tmp_path / "federation.toml"
     policy.write_text(ALPHA_POLICY)
