@@ -106,11 +106,6 @@ class FederationLink:
         self._js: JetStreamContext | None = None
         self._tasks = TaskSet("federation")
 
-    @property
-    def ready(self) -> bool:
-        """Connected to this site's NATS (``/health``, tests)."""
-        return self._connected.is_set()
-
     def queued(self, remote: str) -> int:
         """Events for ``remote`` not yet stored by this site's JetStream."""
         return len(self._publishers[remote])
