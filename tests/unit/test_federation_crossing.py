@@ -207,3 +207,23 @@ def test_a_good_file_gives_the_policy(tmp_path: Path) -> None:
         _settings(tmp_path, "[federation]\nsite = 'alpha'\n[[federation.remotes]]\nsite = 'bravo'\n")
     )
     assert (policy.site, [r.site for r in policy.remotes]) == ("alpha", ["bravo"])
+
+
+def test_one_event_leaves_once_per_remote_its_rules_allow_with_an_id_of_its_own() -> None:
+    policy = parse_policy(
+        {
+            "site": "alpha",
+            "remotes": [
+                {"site": "bravo", "outbound": {"groups": ["blue"], "kinds": ["positions"]}},
+                {"site": "charlie", "outbound": {"groups": ["blue"], "kinds": ["positions"]}},
+                {"site": "delta", "outbound": {"groups": ["red"], "kinds": ["positions"]}},
+            ],
+        }
+    )
+    router = Router()
+    sender = Client(router, ("blue", "green"))
+    message = Outbound(parse_event(_event("TRACK", "a-h-G")))
+    copies = list(leaving(policy, message, sender.sub))
+    assert [copy.remote for copy in copies] == ["bravo", "charlie"]
+    assert len({copy.msg_id for copy in copies}) == 2  # JetStream de-duplicates per stream
+    assert all(copy.sender.in_groups == {"blue"} for copy in copies)  # green stays at alpha
