@@ -172,6 +172,16 @@ class Settings:
     cluster_node_id: str = ""
     """This node's name in the cluster, unique per node; empty: the host name and process id."""
 
+    # Site federation (issue 17)
+    federation_url: str = ""
+    """This site's own NATS server(s) with JetStream, whose JetStream domain is the site's name and
+    which holds the leaf-node connection to the other sites (``nats://host:4222``); empty: no
+    federation. Its policy is read from :attr:`federation_file`."""
+    federation_file: str = ""
+    """TOML file with the ``[federation]`` table (this site, its remotes and what crosses to and
+    from each, see docs/federation.md); it may be the settings file itself (settings then sit
+    under ``[rallypoint]``)."""
+
     @property
     def effective_store_url(self) -> str:
         """:attr:`store_url`, or the SQLite file in the data directory."""

@@ -18,6 +18,8 @@ from pathlib import Path
 from starlette.routing import BaseRoute
 
 from rallypoint.cot.event import Event
+from rallypoint.errors import ConfigError
+from rallypoint.federation.policy import Policy
 from rallypoint.fusion.feeds.config import load_fusion_file
 from rallypoint.fusion.service import FusionService
 from rallypoint.http.command_post.missions import rest_routes
@@ -67,9 +69,27 @@ class Part:
     which a TAK client has no call for and an anonymous caller on the plain port must not get."""
 
 
-def build_parts(context: ServerContext, host: Host) -> list[Part]:
-    """The components the settings ask for, with their routes, in start order."""
+def federation_link(context: ServerContext, policy: Policy) -> Component:
+    """This site's federation link; imported only when federating, so NATS stays an optional extra."""
+    try:
+        from rallypoint.federation.link import FederationLink
+    except ImportError as exc:
+        raise ConfigError(f"federation needs nats-py: pip install 'rallypoint[cluster]' ({exc})") from exc
+    return FederationLink(
+        context.router,
+        policy,
+        urls=context.settings.federation_url,
+        limits=context.xml_limits,
+        now_ms=context.clock.wall_ms,
+    )
+
+
+def build_parts(context: ServerContext, host: Host, federation: Policy | None = None) -> list[Part]:
+    """The components the settings ask for, with their routes, in start order (the federation
+    link first, so that it is stopped last, once nothing routes any more)."""
     parts: list[Part] = []
+    if federation is not None:
+        parts.append(Part(federation_link(context, federation)))
     feeds = load_fusion_file(Path(context.settings.feeds_file)) if context.settings.feeds_file else None
     if context.settings.missions_enabled:
         missions = MissionService(host)

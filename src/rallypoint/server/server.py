@@ -29,6 +29,7 @@ from rallypoint.cluster.revocations import SharedRevocations
 from rallypoint.config import Settings
 from rallypoint.cot import control
 from rallypoint.errors import ConfigError, PkiError, StoreError
+from rallypoint.federation.settings import load_federation
 from rallypoint.http.command_post.admin_access import ConnectPoints
 from rallypoint.http.marti.files import file_routes
 from rallypoint.http.marti.packages import package_routes
@@ -137,6 +138,7 @@ class Server:
         settings = self.settings
         if settings.cluster_url:
             check_cluster_settings(settings)
+        federation = load_federation(settings) if settings.federation_url else None
         store_read_ms = self.context.clock.wall_ms()
         certificate_ports = (settings.tls_port, settings.enrollment_port, settings.api_tls_port)
         needs_authority = any(port is not None for port in certificate_ports) or (
@@ -149,7 +151,7 @@ class Server:
             await self._join_cluster(store_read_ms)
         self.context.mailbox.start()
         host = build_host(self.context)
-        parts = build_parts(self.context, host)
+        parts = build_parts(self.context, host, federation)
         for part in parts:
             await part.component.start()
             self.components.append(part.component)  # stopped by stop() from now on
