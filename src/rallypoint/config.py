@@ -157,6 +157,18 @@ class Settings:
     connect, ``tool/<name>/`` on request, ``groups/<group>/…`` likewise for that group only
     (map sources, ``.pref`` preferences, …); empty: no profiles (TAK clients get 204)."""
 
+    # TAK's locate API (issue 14)
+    locate_enabled: bool = False
+    """Serve ``POST /locate/api``: anyone who can reach an API port, with no TAK client, posts a
+    position and a name, and it becomes a marker in :attr:`locate_group`. Off by default, as in
+    TAK Server (its ``locate`` element is absent unless configured)."""
+    locate_group: str = "__ANON__"
+    """The group a located marker is routed to (TAK's ``locate/@group``)."""
+    locate_cot_type: str = "a-f-G"
+    """The CoT type of a located marker (TAK's ``locate/@cotType``)."""
+    locate_max_per_minute: int = 10
+    """Positions one client address may post per minute before the answer is 429."""
+
     # Feeds and track fusion (issue 7)
     feeds_file: str = ""
     """TOML file with the ``[[feeds]]`` to run and the ``[fusion]`` options (aliases); empty: no

@@ -31,6 +31,7 @@ from rallypoint.http.marti.missions_content import MissionContent
 from rallypoint.http.marti.missions_create import MissionCreation
 from rallypoint.http.marti.missions_external import MissionExternalData
 from rallypoint.http.marti.missions_kml import MissionKml
+from rallypoint.http.marti.missions_paged import paged_mission_routes
 from rallypoint.http.marti.missions_share import DataFeeds, MissionSharing
 from rallypoint.http.marti.missions_structure import MissionStructure
 from rallypoint.http.marti.subscriptions import subscription_routes
@@ -217,6 +218,7 @@ def mission_routes(
     external = MissionExternalData(service)
     fixed = [
         Route(PREFIX, guarded(marti.index), methods=["GET"]),
+        *paged_mission_routes(service),
         Route(PREFIX, guarded(marti.delete_by_guid), methods=["DELETE"]),
         Route(f"{PREFIX}/invitations", guarded(marti.invitations), methods=["GET"]),
         Route(f"{PREFIX}/all/invitations", guarded(marti.invitations), methods=["GET"]),
