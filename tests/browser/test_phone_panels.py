@@ -1,6 +1,5 @@
-"""The admin tab and the roll-call panel on a phone (390 × 844): with real content in them (users,
-groups, devices; a roll call with its table and the overdue alarm) nothing sticks out to the
-side, so a commander never has to scroll the page sideways to reach a button. A screenshot of
+"""The admin tab and the roll-call panel on a phone (390 x 844): with real content in them (users,
+groups, devices; a roll call with its table of long callsigns) nothing sticks out to the side, so a commander never has to scroll the page sideways to reach a button. A screenshot of
 each is saved."""
 
 from typing import Any

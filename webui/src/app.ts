@@ -10,7 +10,7 @@ import { MapTools } from "./map/tools";
 import { MapView } from "./map/view";
 import { AlertStore } from "./state/alerts";
 import { ChatStore } from "./state/chat";
-import { ContactStore } from "./state/contacts";
+import { ContactStore, sectionOf } from "./state/contacts";
 import { ObjectiveStore } from "./state/objectives";
 import { extendTrack } from "./state/track";
 import { installTestHookIfAsked } from "./testhook";
@@ -145,8 +145,7 @@ export class App {
   }
 
   start(): void {
-    this.live.start();
-    this.missions.refresh();
+    this.live.start(); // its snapshot loads the missions and their objectives
     this.packages.refresh();
     window.setInterval(() => this.contacts.sweep(Date.now()), SWEEP_INTERVAL_MS);
     const frame = (): void => {
@@ -165,7 +164,9 @@ export class App {
         this.fitPending = true;
         this.alerts.replaceAll(message.alerts);
         this.chat.addHistory(message.chat ?? []);
-        this.rollcalls.refresh(); // after a reconnect: what changed while the feed was down
+        // after a reconnect: what changed while the feed was down
+        this.rollcalls.refresh();
+        this.missions.refresh();
         break;
       case "contact":
         this.contacts.upsert(message.contact, now);
@@ -243,7 +244,7 @@ export class App {
       if (entry !== undefined) this.map.flyTo(entry.contact.lon, entry.contact.lat);
     };
     this.list.onZoomTeam = (team) =>
-      this.map.zoomTo(this.contacts.list().filter((e) => (e.contact.team ?? "No team") === team));
+      this.map.zoomTo(this.contacts.list().filter((e) => sectionOf(e.contact) === team));
     this.details.onTrack = (track) => {
       this.track = track;
       this.map.setTrack(track);
