@@ -42,6 +42,9 @@ const SWEEP_INTERVAL_MS = 1000;
 /** Where the side panel becomes a bottom sheet (keep in step with style.css). */
 const PHONE_QUERY = "(max-width: 760px)";
 
+/** The map source the objectives layer draws from (see MapView.setObjectives). */
+const OBJECTIVES_SOURCE = "objectives";
+
 type Tab = "contacts" | "missions" | "chat" | "packages" | "rollcall" | "replay" | "admin";
 
 export class App {
@@ -141,6 +144,7 @@ export class App {
       selected: () => this.details.selected,
       trackPoints: () => (this.track?.geometry.type === "LineString" ? this.track.geometry.coordinates.length : 0),
       renderedShapeUids: () => map.renderedShapeUids(),
+      renderedObjectiveIds: () => renderedFrom(map, OBJECTIVES_SOURCE, "id"),
     });
   }
 
@@ -380,4 +384,12 @@ export class App {
     this.live.stop();
     this.api.logout().finally(() => location.reload());
   }
+}
+
+/** The ``property`` of every feature of ``source`` the map drew in the current frame, whatever its layers. */
+function renderedFrom(view: MapView, source: string, property: string): string[] {
+  const layers = view.map.getStyle().layers.filter((layer) => "source" in layer && layer.source === source);
+  if (layers.length === 0) return [];
+  const features = view.map.queryRenderedFeatures({ layers: layers.map((layer) => layer.id) });
+  return [...new Set(features.map((feature) => String(feature.properties[property])))];
 }
