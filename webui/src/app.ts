@@ -10,7 +10,7 @@ import { MapTools } from "./map/tools";
 import { MapView } from "./map/view";
 import { AlertStore } from "./state/alerts";
 import { ChatStore } from "./state/chat";
-import { ContactStore } from "./state/contacts";
+import { ContactStore, sectionOf } from "./state/contacts";
 import { ObjectiveStore } from "./state/objectives";
 import { extendTrack } from "./state/track";
 import { installTestHookIfAsked } from "./testhook";
@@ -41,6 +41,9 @@ const BIG_PICTURE = 200;
 const SWEEP_INTERVAL_MS = 1000;
 /** Where the side panel becomes a bottom sheet (keep in step with style.css). */
 const PHONE_QUERY = "(max-width: 760px)";
+
+/** The map source the objectives layer draws from (see MapView.setObjectives). */
+const OBJECTIVES_SOURCE = "objectives";
 
 type Tab = "contacts" | "missions" | "chat" | "packages" | "rollcall" | "replay" | "admin";
 
@@ -141,12 +144,12 @@ export class App {
       selected: () => this.details.selected,
       trackPoints: () => (this.track?.geometry.type === "LineString" ? this.track.geometry.coordinates.length : 0),
       renderedShapeUids: () => map.renderedShapeUids(),
+      renderedObjectiveIds: () => renderedFrom(map, OBJECTIVES_SOURCE, "id"),
     });
   }
 
   start(): void {
-    this.live.start();
-    this.missions.refresh();
+    this.live.start(); // its snapshot loads the missions and their objectives
     this.packages.refresh();
     window.setInterval(() => this.contacts.sweep(Date.now()), SWEEP_INTERVAL_MS);
     const frame = (): void => {
@@ -165,7 +168,9 @@ export class App {
         this.fitPending = true;
         this.alerts.replaceAll(message.alerts);
         this.chat.addHistory(message.chat ?? []);
-        this.rollcalls.refresh(); // after a reconnect: what changed while the feed was down
+        // after a reconnect: what changed while the feed was down
+        this.rollcalls.refresh();
+        this.missions.refresh();
         break;
       case "contact":
         this.contacts.upsert(message.contact, now);
@@ -243,7 +248,7 @@ export class App {
       if (entry !== undefined) this.map.flyTo(entry.contact.lon, entry.contact.lat);
     };
     this.list.onZoomTeam = (team) =>
-      this.map.zoomTo(this.contacts.list().filter((e) => (e.contact.team ?? "No team") === team));
+      this.map.zoomTo(this.contacts.list().filter((e) => sectionOf(e.contact) === team));
     this.details.onTrack = (track) => {
       this.track = track;
       this.map.setTrack(track);
@@ -379,4 +384,12 @@ export class App {
     this.live.stop();
     this.api.logout().finally(() => location.reload());
   }
+}
+
+/** The ``property`` of every feature of ``source`` the map drew in the current frame, whatever its layers. */
+function renderedFrom(view: MapView, source: string, property: string): string[] {
+  const layers = view.map.getStyle().layers.filter((layer) => "source" in layer && layer.source === source);
+  if (layers.length === 0) return [];
+  const features = view.map.queryRenderedFeatures({ layers: layers.map((layer) => layer.id) });
+  return [...new Set(features.map((feature) => String(feature.properties[property])))];
 }

@@ -28,6 +28,8 @@ export interface HookSource {
   trackPoints(): number;
   /** Uids of the markers and shapes the map drew in the current frame. */
   renderedShapeUids(): string[];
+  /** Ids of the mission objectives the map drew in the current frame. */
+  renderedObjectiveIds(): string[];
 }
 
 export interface TestHook {
@@ -52,6 +54,8 @@ export interface TestHook {
   trackPoints(): number;
   /** Uids of the markers and shapes in the current frame (drawn as shapes, not symbols). */
   renderedShapeUids(): string[];
+  /** Ids of the objectives in the current frame (on the objectives layer). */
+  renderedObjectiveIds(): string[];
 }
 
 declare global {
@@ -74,6 +78,7 @@ export function testHook(source: HookSource): TestHook {
     selected: () => source.selected(),
     trackPoints: () => source.trackPoints(),
     renderedShapeUids: () => source.renderedShapeUids(),
+    renderedObjectiveIds: () => source.renderedObjectiveIds(),
     waitForRendered: (count) =>
       new Promise((resolve) => {
         const stop = source.onRender(() => {

@@ -31,6 +31,8 @@ export interface Contact {
   lost?: LostMark | null;
   /** Set for a marker or drawn shape: the map draws it as such, not as a unit symbol. */
   shape?: ContactShape | null;
+  /** Set (to the objective's id) for a mission objective's marker: the objectives layer draws it. */
+  objective?: string | null;
 }
 
 /** How to draw a marker or shape (any sender's): coordinates are [lon, lat], colours CSS. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { ContactStore, ago, batteryLevel } from "../src/state/contacts";
+import { ContactStore, DRAWINGS, ago, batteryLevel, sectionOf } from "../src/state/contacts";
 import { contact } from "./fixtures";
 
 describe("ContactStore", () => {
@@ -109,6 +109,31 @@ describe("ContactStore", () => {
     expect([...store.byTeam("a-h").keys()]).toEqual(["No team"]);
     expect(store.byTeam("alpha-2").get("Cyan")?.length).toBe(1);
     expect(store.byTeam("nothing").size).toBe(0);
+  });
+
+  it("lists markers and shapes in their own section after the teams, not under No team", () => {
+    const store = new ContactStore();
+    const square = { kind: "polygon" as const, coordinates: [], radius: null, stroke: "#f00", fill: null, colour: "#ff0000", weight: 3, labels: true };
+    store.upsert(contact("u", { callsign: "UNIT", team: null }), 1_000);
+    store.upsert(contact("zulu", { callsign: "ZULU", team: "Yellow" }), 1_000);
+    store.upsert(contact("spot", { callsign: "CCP", team: null, type: "b-m-p-s-m", affiliation: null }), 1_000);
+    store.upsert(contact("rect", { callsign: "Rect 1", team: null, type: "u-d-r", shape: square }), 1_000);
+    store.upsert(contact("rb", { callsign: "R&B 1", team: null, type: "u-rb-a" }), 1_000);
+    const sections = store.byTeam("");
+    expect([...sections.keys()]).toEqual(["No team", "Yellow", DRAWINGS]);
+    expect(sections.get("No team")?.map((e) => e.contact.uid)).toEqual(["u"]);
+    expect(sections.get(DRAWINGS)?.map((e) => e.contact.callsign)).toEqual(["CCP", "R&B 1", "Rect 1"]);
+    expect(sectionOf(contact("g", { team: "Cyan", type: "u-d-f" }))).toBe(DRAWINGS);
+    expect([...store.byTeam("ccp").keys()]).toEqual([DRAWINGS]);
+  });
+
+  it("keeps no mission objective's marker: the objectives layer draws it, once", () => {
+    const store = new ContactStore();
+    expect(store.upsert(contact("obj-1", { type: "b-m-p-s-p-i", team: null, objective: "obj-1" }), 1_000)).toBe(false);
+    expect(store.upsert(contact("obj-2", { type: "u-d-f", team: null, objective: "obj-2" }), 1_000)).toBe(false);
+    expect(store.size).toBe(0);
+    expect(store.byTeam("").size).toBe(0);
+    expect(store.upsert(contact("spot", { type: "b-m-p-s-m", objective: null }), 1_000)).toBe(true);
   });
 
   it("bumps its version on every change so views know when to redraw", () => {

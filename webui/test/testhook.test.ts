@@ -17,6 +17,7 @@ function source(rendered: string[][]): HookSource & { listeners: Array<() => voi
     selected: () => "PYTAK-1",
     trackPoints: () => 4,
     renderedShapeUids: () => ["shape-1"],
+    renderedObjectiveIds: () => ["objective-1"],
     onRender: (listener) => {
       listeners.push(listener);
       return () => listeners.splice(listeners.indexOf(listener), 1);
@@ -48,6 +49,7 @@ describe("test hook", () => {
     expect(page.rallypoint?.selected()).toBe("PYTAK-1");
     expect(page.rallypoint?.trackPoints()).toBe(4);
     expect(page.rallypoint?.renderedShapeUids()).toEqual(["shape-1"]);
+    expect(page.rallypoint?.renderedObjectiveIds()).toEqual(["objective-1"]);
   });
 
   it("resolves waitForRendered at the first frame showing enough contacts, then stops listening", async () => {

@@ -18,6 +18,25 @@ export const FLUSH_MS_PER_CONTACT = 0.9;
 export const MAX_FLUSH_INTERVAL_MS = 1000;
 /** Upper bound on contacts kept: a runaway feed must not exhaust the page's memory. */
 export const MAX_CONTACTS = 20_000;
+/**
+ * The list's section for markers and drawn shapes, after the teams: they are map items, not
+ * people, and a commander counting a team must not count its spot markers (as WebTAK and
+ * CloudTAK keep them apart from the units).
+ */
+export const DRAWINGS = "Drawings/markers";
+export const NO_TEAM = "No team";
+/** CoT types of drawings and markers, whoever drew them (cot/shapes.py is_drawing_type). */
+const DRAWING_TYPE = /^(u-d-|b-m-p)|^u-rb-a$/;
+
+/** A marker or drawn shape rather than a unit: the server read a shape, or the type says so. */
+export function isDrawing(contact: Contact): boolean {
+  return (contact.shape !== null && contact.shape !== undefined) || DRAWING_TYPE.test(contact.type);
+}
+
+/** The list section a contact is shown in: its team, "No team", or the drawings. */
+export function sectionOf(contact: Contact): string {
+  return isDrawing(contact) ? DRAWINGS : (contact.team ?? NO_TEAM);
+}
 
 /** "lost": the server lost contact; kept (greyed) as the last known position until it reports. */
 export type ContactStatus = "live" | "stale" | "lost";
@@ -69,8 +88,13 @@ export class ContactStore {
     this.touch();
   }
 
-  /** Keep ``contact`` unless an entry with a newer report time is already held; true if kept. */
+  /**
+   * Keep ``contact`` unless an entry with a newer report time is already held; true if kept.
+   * A mission objective's marker is never kept: the objectives layer draws it (by its state),
+   * and a second copy here would put it on the map twice and in the list as a unit.
+   */
   upsert(contact: Contact, now: number): boolean {
+    if (contact.objective) return false;
     const held = this.entries.get(contact.uid);
     if (held !== undefined && held.contact.time > contact.time) return false;
     if (held === undefined && this.entries.size >= this.maxContacts) return false;
@@ -127,7 +151,10 @@ export class ContactStore {
     return true;
   }
 
-  /** Entries whose callsign, team, type or uid contains ``filter`` (case-insensitive), by team. */
+  /**
+   * Entries whose callsign, team, type or uid contains ``filter`` (case-insensitive), by
+   * section: the teams (and "No team") in name order, then the drawings.
+   */
   byTeam(filter: string): Map<string, ContactEntry[]> {
     const needle = filter.trim().toLowerCase();
     const teams = new Map<string, ContactEntry[]>();
@@ -136,12 +163,13 @@ export class ContactStore {
       const c = entry.contact;
       const haystack = `${c.callsign} ${c.team ?? ""} ${c.type} ${c.uid} ${c.role ?? ""}`.toLowerCase();
       if (needle !== "" && !haystack.includes(needle)) continue;
-      const team = c.team ?? "No team";
+      const team = sectionOf(c);
       const members = teams.get(team);
       if (members === undefined) teams.set(team, [entry]);
       else members.push(entry);
     }
-    return new Map([...teams.entries()].sort(([a], [b]) => compare(a, b)));
+    const order = (name: string): number => (name === DRAWINGS ? 1 : 0);
+    return new Map([...teams.entries()].sort(([a], [b]) => order(a) - order(b) || compare(a, b)));
   }
 
   private touch(): void {

@@ -7,7 +7,7 @@
 // ResizeObserver, so drawing never reads layout after writing it.
 
 import type { Api } from "../api";
-import { type ContactEntry, type ContactStore, ago, batteryLevel } from "../state/contacts";
+import { type ContactEntry, type ContactStore, DRAWINGS, ago, batteryLevel } from "../state/contacts";
 import { type ListItem, ROW_PX, RowLayout, flatten } from "../state/rows";
 import { affiliationColour, affiliationName } from "../state/sidc";
 import { teamColour } from "../state/teams";
@@ -147,7 +147,8 @@ export class ContactList {
       row.element.style.transform = `translateY(${top}px)`;
     }
     if (item.kind === "team") {
-      const changed = update(row, [item.team, `${item.live}/${item.total} live`, teamColour(item.team) ?? ""]);
+      const count = item.team === DRAWINGS ? `${item.total} on the map` : `${item.live}/${item.total} live`;
+      const changed = update(row, [item.team, count, item.team === DRAWINGS ? "" : (teamColour(item.team) ?? "")]);
       if (changed.has(0)) row.element.dataset.team = item.team;
       if (changed.has(2) && row.dot !== null) {
         row.dot.style.background = row.shown[2] ?? "";
@@ -162,7 +163,7 @@ export class ContactList {
       c.callsign,
       c.battery === null ? "" : `${Math.round(c.battery)}%`,
       seenText(entry, now),
-      affiliationColour(c.affiliation, stale),
+      c.shape ? c.shape.stroke : affiliationColour(c.affiliation, stale),
       entry.status,
       String(c.time),
       batteryLevel(c.battery),

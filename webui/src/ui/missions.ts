@@ -100,6 +100,11 @@ export class MissionsPanel {
     this.element = h("section", { className: "panel missions-panel" }, create, this.list, this.detail);
   }
 
+  /**
+   * The missions list, and every objective the user may see: the objectives layer is the only
+   * place the map draws them (their markers are not contacts), so it must not wait for the
+   * commander to open each mission.
+   */
   refresh(): void {
     this.api
       .get<Mission[] | { missions?: Mission[]; data?: Mission[] }>("/api/missions")
@@ -108,6 +113,14 @@ export class MissionsPanel {
         this.renderList();
       })
       .catch((error: unknown) => toast(`Missions: ${errorText(error)}`));
+    this.api
+      .get<Objective[]>("/api/objectives")
+      .then((objectives) => {
+        let changed = false;
+        for (const objective of objectives) changed = this.objectives.upsert(objective) || changed;
+        if (changed) this.onObjectivesChanged();
+      })
+      .catch((error: unknown) => toast(`Objectives: ${errorText(error)}`));
   }
 
   select(name: string): void {

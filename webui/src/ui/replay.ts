@@ -110,7 +110,7 @@ export class ReplayPanel {
     const timeline = this.timeline;
     if (timeline === null) return;
     this.slider.value = String(time);
-    this.clock.textContent = `${new Date(time).toLocaleDateString()} ${formatTime(time)}`;
+    this.clock.textContent = formatTime(time);
     this.element.dataset.time = String(time);
     const positions = timeline.positionsAt(time);
     replace(

@@ -122,6 +122,8 @@ export class RollCallPanel {
   private renderDetail(rollcall: RollCall, now: number): void {
     const left = rollcall.deadline - now;
     const due = rollcall.state !== "open" ? rollcall.state : left > 0 ? `due in ${Math.ceil(left / 1000)} s` : "deadline passed";
+    /** A team's roll call names its team once, in the heading: the column would repeat it (and crowd a phone). */
+    const oneTeam = rollcall.team !== null;
     const rows = membersInOrder(rollcall, now).map((member) => {
       const status = statusAt(rollcall, member, now);
       const position =
@@ -130,7 +132,7 @@ export class RollCallPanel {
         "tr",
         { "data-uid": member.uid, "data-status": status, "data-no-position": member.noPosition },
         h("td", {}, member.callsign ?? member.uid),
-        h("td", {}, member.team ?? ""),
+        oneTeam ? null : h("td", {}, member.team ?? ""),
         h("td", { className: `status ${status}` }, status),
         h("td", {}, member.answered === null ? "" : formatTime(member.answered)),
         h("td", { className: member.noPosition ? "no-position" : "" }, member.noPosition ? `no position (${position})` : position),
@@ -157,7 +159,7 @@ export class RollCallPanel {
       h(
         "table",
         { className: "rollcall-table", id: "rollcall-table" },
-        h("thead", {}, h("tr", {}, ...["Unit", "Team", "Status", "Answered", "Position", ""].map((t) => h("th", {}, t)))),
+        h("thead", {}, h("tr", {}, ...["Unit", oneTeam ? null : "Team", "Status", "Answered", "Position", ""].map((t) => t !== null && h("th", {}, t)))),
         h("tbody", {}, ...rows),
       ),
     );

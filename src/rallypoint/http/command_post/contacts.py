@@ -98,7 +98,8 @@ def contact_json(event: Event) -> Contact:
         "affiliation": affiliation(event.type),
         "sidc": sidc(event.type),
         "provenance": extra.provenance,
-        "shape": shape_json(event) if extra.title is None else None,
+        "shape": shape_json(event) if extra.objective is None else None,
+        "objective": extra.objective,
     }
 
 
@@ -143,7 +144,7 @@ def _known(value: float) -> float | None:
 class _DetailExtras:
     """The detail children only the page cares about, read from one lxml parse."""
 
-    __slots__ = ("battery", "course", "provenance", "remarks", "speed", "title")
+    __slots__ = ("battery", "course", "objective", "provenance", "remarks", "speed", "title")
 
     def __init__(self) -> None:
         self.course: float | None = None
@@ -151,6 +152,8 @@ class _DetailExtras:
         self.battery: float | None = None
         self.remarks: str | None = None
         self.title: str | None = None
+        self.objective: str | None = None
+        """The id in ``<__objective>``: a mission objective's marker (or a device's answer to one)."""
         self.provenance: dict[str, Any] | None = None
 
     @classmethod
@@ -178,6 +181,7 @@ class _DetailExtras:
             self.remarks = text[:MAX_REMARKS_CHARS] or None
         elif tag == "__objective":
             self.title = element.get("title")
+            self.objective = element.get("id") or None
         elif tag == "__fusion":
             self.provenance = {"sources": _fusion_sources(element)}
 
