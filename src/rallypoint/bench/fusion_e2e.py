@@ -32,7 +32,7 @@ from rallypoint.bench.fusion_sources import (
     sources_of,
     wall_ms,
 )
-from rallypoint.bench.fusion_view import Latencies, RecordedView, Watcher
+from rallypoint.bench.fusion_view import Latencies, Received, RecordedView, Watcher
 from rallypoint.bench.proc import sample
 from rallypoint.bench.server import spawned_server
 from rallypoint.fusion.evaluate import Evaluation, evaluate
@@ -59,6 +59,8 @@ class EndToEnd(NamedTuple):
     server_cpu_s: float
     latency: Latencies
     poll_s: float
+    view_events: tuple[Received, ...] = ()
+    """Everything the watching client received, in order."""
 
 
 def feeds_toml(scenario: Scenario, ports: dict[str, int], urls: dict[str, str], poll_s: float) -> str:
@@ -125,7 +127,7 @@ class _Sources:
         for task in self._drains:
             task.cancel()
         await asyncio.gather(*self._drains, return_exceptions=True)
-        servers = [s.server for s in (*self.readsbs.values(), *self.lines.values())]
+        servers = [r.server for r in self.readsbs.values()] + [s.server for s in self.lines.values()]
         for server in servers:
             if server is not None:
                 server.close()
@@ -200,7 +202,8 @@ async def run_end_to_end(
         await sources.stop()
     view = RecordedView(watcher.events, shift_ms, scenario.aliases)
     evaluation = evaluate(scenario, view, cutoff)
-    return EndToEnd(evaluation, published, decoded, len(watcher.events), cpu, watcher.latencies, poll_s)
+    events = tuple(watcher.events)
+    return EndToEnd(evaluation, published, decoded, len(events), cpu, watcher.latencies, poll_s, events)
 
 
 def end_to_end_document(result: EndToEnd) -> dict[str, Any]:

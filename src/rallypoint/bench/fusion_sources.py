@@ -108,8 +108,8 @@ class Readsb:
                 await reader.readuntil(b"\r\n\r\n")
                 self.polls += 1
                 body = self.document(wall_ms())
-                head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-                writer.write(head.encode() + body)
+                head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+                writer.write(head.encode() + b"\r\n" + body)
                 await writer.drain()
         writer.close()
 
@@ -150,7 +150,7 @@ def nmea_checksum(text: str) -> str:
 def ais_lines(report: Report, time_ms: int) -> bytes:
     """A type 1 position report behind a tag block carrying the station's reception time."""
     assert report.identity is not None
-    fields = {
+    fields: dict[str, str | int | float | bytes | bool] = {
         "msg_type": 1,
         "mmsi": int(report.identity.removeprefix("mmsi:")),
         "lat": report.lat,
@@ -163,7 +163,8 @@ def ais_lines(report: Report, time_ms: int) -> bytes:
         fields["course"] = round(report.course, 1)
     tag = f"c:{time_ms}"
     block = f"\\{tag}*{nmea_checksum(tag)}\\"
-    return "".join(f"{block}{s}\r\n" for s in encode_dict(fields, talker_id="AI", sentence_type="VDM")).encode("ascii")
+    sentences = encode_dict(fields, talker_id="AI", sentence_type="VDM")
+    return "".join(f"{block}{s}\r\n" for s in sentences).encode("ascii")
 
 
 def _base91(value: int) -> str:

@@ -17,13 +17,15 @@ each team PLI from its sending to the client receiving its relayed copy.
 import asyncio
 import contextlib
 import math
-import xml.etree.ElementTree as ET
 from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
+from lxml import etree
+
 from rallypoint.bench.fusion_sources import pli_xml, wall_ms
 from rallypoint.cot.timefmt import parse_time
+from rallypoint.cot.xml import hardened_parser
 from rallypoint.fusion.evaluate import Estimate
 from rallypoint.fusion.report import Domain, Report
 from rallypoint.fusion.simulate import Scenario
@@ -31,6 +33,7 @@ from rallypoint.fusion.simulate import Scenario
 WATCHER_UID = "E2E-WATCHER"
 SAME_FIX_TOLERANCE_MS = 100
 """aircraft.json times are ``now - seen_pos`` with seen_pos in 0.1 s: a fix reads up to 50 ms off."""
+_PARSER = hardened_parser(remove_blank_text=True)
 _DOMAINS = {"A": Domain.AIR, "S": Domain.SEA}
 
 
@@ -48,6 +51,10 @@ class Received(NamedTuple):
     domain: Domain
     course: float | None
     speed: float | None
+    identities: tuple[str, ...] = ()
+    """A fused track's ``<__fusion identities>``; empty for a relayed PLI."""
+    kind: str = ""
+    """The CoT type."""
 
 
 def _percentile(values: Sequence[int], share: float) -> int:
@@ -60,6 +67,8 @@ class Latencies:
     def __init__(self) -> None:
         self._waiting: dict[tuple[str, str], deque[tuple[int, int]]] = {}
         """(feed, identity) → (observation ms, published ms), in publication order."""
+        self._shown: dict[tuple[str, str], int] = {}
+        """(feed, identity) → the newest fix of it the client has been shown (``last``)."""
         self._pli: dict[tuple[str, int], int] = {}
         self.fused: list[int] = []
         self.relayed: list[int] = []
@@ -70,9 +79,11 @@ class Latencies:
             self._pli[(report.identity.removeprefix("uid:"), report.time_ms + shift_ms)] = now_ms
         else:
             key = (report.source, report.identity)
+            if report.time_ms + shift_ms <= self._shown.get(key, 0):
+                return  # a re-sent or superseded fix: the map already shows a newer one
             self._waiting.setdefault(key, deque()).append((report.time_ms + shift_ms, now_ms))
 
-    def shown(self, element: ET.Element, arrived_ms: int) -> None:
+    def shown(self, element: etree._Element, arrived_ms: int) -> None:
         """An event arrived: every report it shows at least as new a fix of is timed."""
         fusion = element.find("detail/__fusion")
         if fusion is None:
@@ -81,10 +92,12 @@ class Latencies:
                 self.relayed.append(arrived_ms - sent)
             return
         for source in fusion.iter("source"):
-            waiting = self._waiting.get((source.get("name", ""), source.get("identity", "")))
+            key = (source.get("name", ""), source.get("identity", ""))
+            last = parse_time(source.get("last", "")) + SAME_FIX_TOLERANCE_MS
+            self._shown[key] = max(last, self._shown.get(key, 0))
+            waiting = self._waiting.get(key)
             if not waiting:
                 continue
-            last = parse_time(source.get("last", "")) + SAME_FIX_TOLERANCE_MS
             while waiting and waiting[0][1] <= arrived_ms and waiting[0][0] <= last:
                 self.fused.append(arrived_ms - waiting.popleft()[1])
 
@@ -100,7 +113,7 @@ class Latencies:
         return out
 
 
-def received(element: ET.Element, arrived_ms: int) -> Received:
+def received(element: etree._Element, arrived_ms: int) -> Received:
     """The parts of an event the map needs."""
     kind = element.get("type", "")
     point = element.find("point")
@@ -108,6 +121,8 @@ def received(element: ET.Element, arrived_ms: int) -> Received:
     deleted = tuple(link.get("uid", "") for link in element.iter("link")) if kind == "t-x-d-d" else ()
     parts = kind.split("-")
     course = speed = None
+    fusion = element.find("detail/__fusion")
+    identities = tuple(fusion.get("identities", "").split()) if fusion is not None else ()
     if track is not None:
         course, speed = float(track.get("course", "0")), float(track.get("speed", "0"))
     return Received(
@@ -121,6 +136,8 @@ def received(element: ET.Element, arrived_ms: int) -> Received:
         _DOMAINS.get(parts[2], Domain.GROUND) if len(parts) > 2 else Domain.GROUND,
         course,
         speed,
+        identities,
+        kind,
     )
 
 
@@ -152,7 +169,7 @@ class Watcher:
                     start = text.find(b"<event")
                     if start < 0:
                         continue
-                    element = ET.fromstring(text[start:] + b"</event>")
+                    element = etree.fromstring(text[start:] + b"</event>", _PARSER)
                     self.latencies.shown(element, now)
                     self.events.append(received(element, now))
 
@@ -183,7 +200,7 @@ class RecordedView:
             if event.deleted:
                 for uid in event.deleted:
                     self.icons.pop(uid, None)
-            elif event.uid != WATCHER_UID:
+            elif event.kind.startswith("a-") and event.uid != WATCHER_UID:  # not t-x-takp-v and kin
                 self.icons[event.uid] = event
 
     def estimates(self, scenario: Scenario, time_ms: int) -> list[Estimate]:
@@ -201,4 +218,3 @@ class RecordedView:
             domain = Domain.SEA if uid in self.aboard else icon.domain
             found.append(Estimate(uid, east, north, domain))
         return found
-
