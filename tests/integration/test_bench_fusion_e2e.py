@@ -24,7 +24,7 @@ async def test_end_to_end_picture_through_real_sockets() -> None:
     assert 0 < result.decoded <= result.published - pli
     fused = [e for e in result.view_events if e.identities]
     claimed = {identity for event in fused for identity in event.identities}
-    heard = {r.identity for r in identified if r.kind in {"adsb", "ais", "aprs"}}
+    heard = {r.identity for r in identified if r.identity and r.kind in {"adsb", "ais", "aprs"}}
     # every object on the map: fused, or (a vessel with a team aboard) as the team's relayed PLI
     assert {i for i in heard if not i.startswith("adsb:") and i not in scenario.aliases} <= claimed
     relayed = {e.uid for e in result.view_events if not e.identities and e.kind.startswith("a-")}
