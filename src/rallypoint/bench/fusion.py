@@ -294,7 +294,9 @@ def _end_to_end_lines(e2e: dict[str, Any]) -> list[str]:
         f"end to end: {e2e['reports_published']} reports published, {e2e['reports_decoded']} decoded,"
         f" {e2e['events_received']} events received, server CPU {e2e['server_cpu_s']} s"
         f" = {e2e['reports_per_server_cpu_s']} reports per server CPU-second"
-        f" (aircraft.json polled every {e2e['poll_interval_s']} s)"
+        f" (aircraft.json polled every {e2e['poll_interval_s']} s)",
+        f"  idle server CPU {e2e['idle_server_cpu_per_s']} s/s; above idle:"
+        f" {e2e['reports_per_server_cpu_s_above_idle']} reports per server CPU-second",
     ]
     for name, row in e2e["latency"].items():
         lines.append(

@@ -44,6 +44,10 @@ LEAD_MS = 1000
 SETTLE_MS = 1500
 """After the last report, the server gets this long to send what it still holds."""
 READY_TIMEOUT_S = 20.0
+IDLE_S = 3.0
+"""Before the replay the server's CPU is read over this long with every source connected and
+polled but silent: its fixed cost (polls of empty documents, timers), which a scenario of a
+few hundred reports a second does not amortise."""
 
 
 class EndToEnd(NamedTuple):
@@ -57,8 +61,12 @@ class EndToEnd(NamedTuple):
     events: int
     """CoT events the watching client received."""
     server_cpu_s: float
+    idle_cpu_per_s: float
+    """Server CPU seconds per second with the sources connected and silent."""
     latency: Latencies
     poll_s: float
+    wall_s: float
+    """Wall-clock seconds the server CPU was read over (the replay and the settling)."""
     view_events: tuple[Received, ...] = ()
     """Everything the watching client received, in order."""
 
@@ -188,12 +196,17 @@ async def run_end_to_end(
                 try:
                     await sources.connect_teams(scenario, server.port)
                     await _until(sources.ready, "the feeds' connections")
-                    shift_ms = wall_ms() + LEAD_MS - EPOCH_MS
+                    idle = sample(server.pid).cpu_s
+                    await asyncio.sleep(IDLE_S)
                     before = sample(server.pid).cpu_s
+                    idle = (before - idle) / IDLE_S
+                    started = time.monotonic()
+                    shift_ms = wall_ms() + LEAD_MS - EPOCH_MS
                     published = await _replay(scenario.reports, sources, watcher, shift_ms)
                     end = EPOCH_MS + round(scenario.spec.duration_s * 1000) + shift_ms
                     await asyncio.sleep(max(0, end - wall_ms()) / 1000 + SETTLE_MS / 1000)
                     cpu = sample(server.pid).cpu_s - before
+                    wall_s = time.monotonic() - started
                     assert server.api_port is not None
                     decoded = await _decoded(server.api_port)
                 finally:
@@ -203,18 +216,23 @@ async def run_end_to_end(
     view = RecordedView(watcher.events, shift_ms, scenario.aliases)
     evaluation = evaluate(scenario, view, cutoff)
     events = tuple(watcher.events)
-    return EndToEnd(evaluation, published, decoded, len(events), cpu, watcher.latencies, poll_s, events)
+    return EndToEnd(
+        evaluation, published, decoded, len(events), cpu, idle, watcher.latencies, poll_s, wall_s, events
+    )
 
 
 def end_to_end_document(result: EndToEnd) -> dict[str, Any]:
     """The run's numbers besides the scores, as the bench prints them."""
     rate = result.published / result.server_cpu_s if result.server_cpu_s > 0 else 0.0
+    busy = result.server_cpu_s - result.idle_cpu_per_s * result.wall_s
     return {
         "reports_published": result.published,
         "reports_decoded": result.decoded,
         "events_received": result.events,
         "server_cpu_s": round(result.server_cpu_s, 2),
         "reports_per_server_cpu_s": round(rate),
+        "idle_server_cpu_per_s": round(result.idle_cpu_per_s, 4),
+        "reports_per_server_cpu_s_above_idle": round(result.published / busy) if busy > 0 else None,
         "poll_interval_s": result.poll_s,
         "latency": result.latency.as_json(),
     }
