@@ -65,12 +65,14 @@ class Latencies:
     """Publication → client receipt, fused reports and relayed PLIs kept apart."""
 
     def __init__(self) -> None:
-        self._waiting: dict[tuple[str, str], deque[tuple[int, int]]] = {}
-        """(feed, identity) → (observation ms, published ms), in publication order."""
+        self._waiting: dict[tuple[str, str], deque[tuple[int, int, str]]] = {}
+        """(feed, identity) → (observation ms, published ms, kind), in publication order."""
         self._shown: dict[tuple[str, str], int] = {}
         """(feed, identity) → the newest fix of it the client has been shown (``last``)."""
         self._pli: dict[tuple[str, int], int] = {}
         self.fused: list[int] = []
+        self.by_kind: dict[str, list[int]] = {}
+        """The fused latencies per report kind (adsb, ais, aprs)."""
         self.relayed: list[int] = []
 
     def published(self, report: Report, shift_ms: int, now_ms: int) -> None:
@@ -81,7 +83,7 @@ class Latencies:
             key = (report.source, report.identity)
             if report.time_ms + shift_ms <= self._shown.get(key, 0):
                 return  # a re-sent or superseded fix: the map already shows a newer one
-            self._waiting.setdefault(key, deque()).append((report.time_ms + shift_ms, now_ms))
+            self._waiting.setdefault(key, deque()).append((report.time_ms + shift_ms, now_ms, report.kind))
 
     def shown(self, element: etree._Element, arrived_ms: int) -> None:
         """An event arrived: every report it shows at least as new a fix of is timed."""
@@ -99,11 +101,15 @@ class Latencies:
             if not waiting:
                 continue
             while waiting and waiting[0][1] <= arrived_ms and waiting[0][0] <= last:
-                self.fused.append(arrived_ms - waiting.popleft()[1])
+                _, published, kind = waiting.popleft()
+                self.fused.append(arrived_ms - published)
+                self.by_kind.setdefault(kind, []).append(arrived_ms - published)
 
     def as_json(self) -> dict[str, Any]:
         out = {}
-        for name, values in (("fused", sorted(self.fused)), ("relayed_pli", sorted(self.relayed))):
+        rows = [("fused", self.fused), *((f"fused {k}", v) for k, v in sorted(self.by_kind.items()))]
+        for name, unsorted in (*rows, ("relayed_pli", self.relayed)):
+            values = sorted(unsorted)
             out[name] = {
                 "reports": len(values),
                 "p50_ms": _percentile(values, 0.5),
