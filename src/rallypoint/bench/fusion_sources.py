@@ -7,7 +7,9 @@ with an ephemeral port:
   with ``aircraft.json``, each aircraft's newest position with ``now`` (ms) and ``seen_pos``
   (0.1 s, as readsb writes it), non-ICAO addresses with readsb's ``~``;
 - an AIS shore station (``ais``) is an NMEA TCP server sending ``!AIVDM`` type 1 sentences
-  (encoded by pyais) behind a ``\\c:`` tag block with the station's time of reception;
+  (encoded by pyais) behind a ``\\c:`` tag block with the station's time of reception (the
+  UTC-second field says "not available": a scenario fix is not on a whole second, and the
+  decoder would date it to the second);
 - the APRS-IS server (``aprs``) sends compressed position packets (0.3 m resolution);
 - each team (``cot``) is a TAK client on the server's TCP port sending its own PLI.
 
@@ -156,7 +158,7 @@ def ais_lines(report: Report, time_ms: int) -> bytes:
         "lat": report.lat,
         "lon": report.lon,
         "accuracy": 1,
-        "second": (time_ms // 1000) % 60,
+        "second": 60,  # "not available": the scenario's fixes are not on whole seconds, the tag is
     }
     if report.speed is not None and report.course is not None:
         fields["speed"] = round(report.speed / KNOT_MS, 1)

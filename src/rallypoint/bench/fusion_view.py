@@ -9,9 +9,10 @@ air, ``a-?-S`` sea, else ground); a team's relayed PLI whose uid an alias joins 
 is that vessel's icon (the server's one-icon rule), so it is scored as sea.
 
 :class:`Latencies` times each report from its publication by the source to the first event
-the client received whose ``<__fusion><source>`` for that feed and identity is at least as
-new (a fix superseded at the source before it was read counts until a newer one showed), and
-each team PLI from its sending to the client receiving its relayed copy.
+the client received for its identity whose ``<__fusion estimate>`` (the newest fix the track
+holds) is at least as new: a fix superseded at the source before it was read counts until a
+newer one showed; one the map already shows (another receiver's copy of one broadcast, a
+re-sent one) is not counted. Each team PLI is timed from its sending to its relayed copy.
 """
 
 import asyncio
@@ -65,10 +66,10 @@ class Latencies:
     """Publication → client receipt, fused reports and relayed PLIs kept apart."""
 
     def __init__(self) -> None:
-        self._waiting: dict[tuple[str, str], deque[tuple[int, int, str]]] = {}
-        """(feed, identity) → (observation ms, published ms, kind), in publication order."""
-        self._shown: dict[tuple[str, str], int] = {}
-        """(feed, identity) → the newest fix of it the client has been shown (``last``)."""
+        self._waiting: dict[str, deque[tuple[int, int, str]]] = {}
+        """identity → (observation ms, published ms, kind), in publication order."""
+        self._shown: dict[str, int] = {}
+        """identity → the newest fix of it the client has been shown (``estimate``)."""
         self._pli: dict[tuple[str, int], int] = {}
         self.fused: list[int] = []
         self.by_kind: dict[str, list[int]] = {}
@@ -79,28 +80,25 @@ class Latencies:
         assert report.identity is not None
         if report.kind == "cot":
             self._pli[(report.identity.removeprefix("uid:"), report.time_ms + shift_ms)] = now_ms
-        else:
-            key = (report.source, report.identity)
-            if report.time_ms + shift_ms <= self._shown.get(key, 0):
-                return  # a re-sent or superseded fix: the map already shows a newer one
-            self._waiting.setdefault(key, deque()).append((report.time_ms + shift_ms, now_ms, report.kind))
+            return
+        if report.time_ms + shift_ms <= self._shown.get(report.identity, 0):
+            return  # another receiver's copy, re-sent or superseded: the map already shows it
+        waiting = self._waiting.setdefault(report.identity, deque())
+        waiting.append((report.time_ms + shift_ms, now_ms, report.kind))
 
     def shown(self, element: etree._Element, arrived_ms: int) -> None:
-        """An event arrived: every report it shows at least as new a fix of is timed."""
+        """An event arrived: every report of its identities no newer than its estimate is timed."""
         fusion = element.find("detail/__fusion")
         if fusion is None:
             sent = self._pli.pop((element.get("uid", ""), parse_time(element.get("time", ""))), None)
             if sent is not None:
                 self.relayed.append(arrived_ms - sent)
             return
-        for source in fusion.iter("source"):
-            key = (source.get("name", ""), source.get("identity", ""))
-            last = parse_time(source.get("last", "")) + SAME_FIX_TOLERANCE_MS
-            self._shown[key] = max(last, self._shown.get(key, 0))
-            waiting = self._waiting.get(key)
-            if not waiting:
-                continue
-            while waiting and waiting[0][1] <= arrived_ms and waiting[0][0] <= last:
+        estimate = parse_time(fusion.get("estimate", "")) + SAME_FIX_TOLERANCE_MS
+        for identity in fusion.get("identities", "").split():
+            self._shown[identity] = max(estimate, self._shown.get(identity, 0))
+            waiting = self._waiting.get(identity)
+            while waiting and waiting[0][1] <= arrived_ms and waiting[0][0] <= estimate:
                 _, published, kind = waiting.popleft()
                 self.fused.append(arrived_ms - published)
                 self.by_kind.setdefault(kind, []).append(arrived_ms - published)
