@@ -5,11 +5,12 @@ import json
 import pytest
 
 from rallypoint.cot.event import UNKNOWN_DISTANCE
-from rallypoint.cot.xml import detail_elements, parse_event, serialize_event
+from rallypoint.cot.xml import detail_elements, parse_detail, parse_event, serialize_event
 from rallypoint.errors import FusionError
 from rallypoint.fusion.engine import FusionConfig, FusionEngine
-from rallypoint.fusion.output import cot_type, deletion_event, track_summary, track_to_event
+from rallypoint.fusion.output import cot_type, deletion_event, fused_detail, track_summary, track_to_event
 from rallypoint.fusion.report import Domain, Report
+from rallypoint.fusion.simulate_issue import build_issue_scenario
 from rallypoint.fusion.track import Track
 
 T0 = 1_767_225_600_000
@@ -98,3 +99,17 @@ def test_the_point_is_where_the_track_is_when_the_event_is_sent() -> None:
     assert (at_estimate.lat, at_estimate.lon) == pytest.approx(track.position()[:2])
     assert (later.lat, later.lon) == pytest.approx(track.position(track.time_ms + 10_000)[:2])
     assert later.lon > at_estimate.lon  # 10 s further east at 5 m/s, course 90
+
+
+def test_detail_built_beside_its_text_equals_the_text_parsed() -> None:
+    """The routing view of a fused ``<detail>`` is built, not scanned: it must be what a scan finds."""
+    scenario = build_issue_scenario(19, 40.0)
+    engine = FusionEngine(FusionConfig(aliases=scenario.aliases))
+    for report in scenario.reports:
+        engine.ingest(report, report.received_ms)
+    tracks = [*engine.tracks(), _boat()]
+    tracks[0] = tracks[0]._replace(callsign='A & "B" <c>\tline\nnext')
+    assert any(detail.links for detail in (fused_detail(t, "a-f-S") for t in tracks))
+    for track in tracks:
+        detail = fused_detail(track, "a-f-S")
+        assert detail == parse_detail(detail.xml)

@@ -13,16 +13,19 @@ the baseline's, at least ``--min-rate`` reports/s), 1 a target missed.
 """
 
 import argparse
+import asyncio
 import json
 import sys
 import time
 from dataclasses import replace
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from rallypoint.bench.fusion_baseline import BaselineUnavailable, StoneSoupTracker
 from rallypoint.bench.fusion_client import ClientViewTracker
 from rallypoint.bench.fusion_configured import ConfiguredStoneSoupTracker
+from rallypoint.bench.fusion_e2e import end_to_end_document, run_end_to_end
 from rallypoint.bench.fusion_latency import latency_document
 from rallypoint.fusion.engine import FusionConfig, FusionEngine
 from rallypoint.fusion.evaluate import EngineTracker, Evaluation, evaluate
@@ -37,6 +40,8 @@ DEFAULT_DURATION_S = 120.0
 _DEFAULT_SPEC = ScenarioSpec()
 DEFAULT_MIN_RATE = 100_000.0
 """Identified reports/s our engine must sustain on one core (the issue's target)."""
+E2E_MIN_RATE = 20_000.0
+"""Reports per second of the server's CPU time through the real adapters (the issue's target)."""
 
 
 def add_fusion_arguments(bench: argparse.ArgumentParser) -> None:
@@ -66,6 +71,15 @@ def add_fusion_arguments(bench: argparse.ArgumentParser) -> None:
         "--no-positions-only",
         action="store_true",
         help="skip the positions-only Stone Soup (20-60 reports/s: minutes on the issue scenario)",
+    )
+    group.add_argument(
+        "--end-to-end",
+        action="store_true",
+        help="also run the scenario in real time through a spawned `rallypoint serve` and real"
+        " sockets, scored from a TAK client's view (the end to end column)",
+    )
+    group.add_argument(
+        "--e2e-profile", type=Path, default=None, help="write a cProfile of the end-to-end server here"
     )
     group.add_argument(
         "--min-rate", type=float, default=DEFAULT_MIN_RATE, help="reports/s our engine must reach"
@@ -170,9 +184,14 @@ def fusion_document(args: argparse.Namespace) -> dict[str, Any]:
         },
         "client_view": _row(client),
         "display_latency": latency_document(scenario, round(DEFAULT_MIN_EMIT_INTERVAL_S * 1000)),
+        "end_to_end": None,
         "stonesoup": None,
         "stonesoup_positions_only": None,
     }
+    if args.end_to_end:
+        run = asyncio.run(run_end_to_end(scenario, cutoff=args.cutoff, profile=args.e2e_profile))
+        document["end_to_end"] = {**_row(run.evaluation), **end_to_end_document(run)}
+        document["end_to_end"]["reports_per_s"] = document["end_to_end"]["reports_per_server_cpu_s"]
     if not args.no_baseline:
         try:
             configured = ConfiguredStoneSoupTracker(scenario)
@@ -195,8 +214,17 @@ def targets_met(document: dict[str, Any], min_rate: float) -> dict[str, bool]:
         == client["id_switches"]
         == 0,
     }
+    e2e = document["end_to_end"]
+    rows = [("", ours), ("client view ", client)]
+    if e2e is not None:
+        met[f"end to end ≥ {E2E_MIN_RATE:.0f} reports per server CPU-second"] = (
+            e2e["reports_per_server_cpu_s"] >= E2E_MIN_RATE
+        )
+        clean = e2e["duplicate_tracks"] == e2e["id_switches"] == 0
+        met["end to end: zero duplicates and ID switches"] = clean
+        rows.append(("end to end ", e2e))
     if baseline is not None:
-        for prefix, row in (("", ours), ("client view ", client)):
+        for prefix, row in rows:
             met[f"{prefix}OSPA ≤ Stone Soup"] = row["mean_ospa_m"] <= baseline["mean_ospa_m"]
             for domain, score in row["by_domain"].items():
                 theirs = baseline["by_domain"].get(domain)
@@ -210,9 +238,11 @@ def _text(document: dict[str, Any], met: dict[str, bool]) -> str:
     lines = [
         f"fusion scenario {s['name']}: seed {s['seed']}, {s['duration_s']:.0f} s, {s['objects']} objects,"
         f" {s['reports']} reports, cutoff {s['cutoff_m']:.0f} m, air motion {s['air_motion']}",
-        f"{'':24}{'rallypoint':>14}{'client view':>14}{'stonesoup':>14}{'ss positions':>14}",
+        f"{'':24}{'rallypoint':>14}{'client view':>14}{'end to end':>14}{'stonesoup':>14}"
+        f"{'ss positions':>14}",
     ]
     ours, client, baseline = document["rallypoint"], document["client_view"], document["stonesoup"] or {}
+    e2e = document["end_to_end"] or {}
     plain = document.get("stonesoup_positions_only") or {}
     for key in (
         "mean_ospa_m",
@@ -224,19 +254,21 @@ def _text(document: dict[str, Any], met: dict[str, bool]) -> str:
         "breaks",
         "reports_per_s",
     ):
-        cells = (ours[key], client[key], baseline.get(key, "-"), plain.get(key, "-"))
+        cells = (ours[key], client[key], e2e.get(key, "-"), baseline.get(key, "-"), plain.get(key, "-"))
         lines.append(f"{key:24}" + "".join(f"{v!s:>14}" for v in cells))
     for domain in ours["by_domain"]:
         for key in ("mean_ospa_m", "mean_gospa_m", "id_switches", "duplicate_tracks", "false_tracks",
                     "missed", "breaks"):  # fmt: skip
             values = [
                 row.get("by_domain", {}).get(domain, {}).get(key, "-")
-                for row in (ours, client, baseline, plain)
+                for row in (ours, client, e2e, baseline, plain)
             ]
             lines.append(f"{domain + ' ' + key:24}" + "".join(f"{v!s:>14}" for v in values))
     lines.append(f"{'identified reports/s':24}{ours['identified_reports_per_s']!s:>14}")
     lines.append(f"{'  per s of CPU time':24}{ours['identified_reports_per_cpu_s']!s:>14}")
     lines.extend(_latency_lines(document["display_latency"]))
+    if e2e:
+        lines.extend(_end_to_end_lines(e2e))
     if "stonesoup_missing" in document:
         lines.append(f"baseline skipped: {document['stonesoup_missing']}")
     lines.extend(f"target {name}: {'met' if ok else 'MISSED'}" for name, ok in met.items())
@@ -253,6 +285,24 @@ def _latency_lines(latency: dict[str, Any]) -> list[str]:
     }
     for name, label in labels.items():
         lines.append(f"  {label:50}" + "".join(f"{latency[name][c]!s:>11}" for c in columns))
+    return lines
+
+
+def _end_to_end_lines(e2e: dict[str, Any]) -> list[str]:
+    """The end-to-end run's path numbers (its scores are in the table's column)."""
+    lines = [
+        f"end to end: {e2e['reports_published']} reports published, {e2e['reports_decoded']} decoded,"
+        f" {e2e['events_received']} events received, server CPU {e2e['server_cpu_s']} s"
+        f" = {e2e['reports_per_server_cpu_s']} reports per server CPU-second"
+        f" (aircraft.json polled every {e2e['poll_interval_s']} s)",
+        f"  idle server CPU {e2e['idle_server_cpu_per_s']} s/s; above idle:"
+        f" {e2e['reports_per_server_cpu_s_above_idle']} reports per server CPU-second",
+    ]
+    for name, row in e2e["latency"].items():
+        lines.append(
+            f"  {'report -> client (ms), ' + name:50} p50 {row['p50_ms']}  p99 {row['p99_ms']}"
+            f"  max {row['max_ms']}  ({row['reports']} reports)"
+        )
     return lines
 
 

@@ -72,10 +72,14 @@ def free_ports(count: int, host: str = LOOPBACK) -> list[int]:
         return [int(probe.getsockname()[1]) for probe in probes]
 
 
-def serve_command(port: int, data_dir: Path, log_level: str, host: str = LOOPBACK) -> list[str]:
-    """The ``rallypoint serve`` command line for a bench server."""
+def serve_command(
+    port: int, data_dir: Path, log_level: str, host: str = LOOPBACK, profile: Path | None = None
+) -> list[str]:
+    """The ``rallypoint serve`` command line for a bench server (under cProfile if ``profile``)."""
+    profiler = ["-m", "cProfile", "-o", str(profile)] if profile is not None else []
     return [
         sys.executable,
+        *profiler,
         "-m",
         "rallypoint",
         "serve",
@@ -114,13 +118,14 @@ async def spawned_server(
     store: bool = True,
     api: bool = False,
     settings: Mapping[str, str] | None = None,
+    profile: Path | None = None,
 ) -> AsyncIterator[SpawnedServer]:
     """Run a server process for the duration of the block; stop it afterwards.
 
     ``tls_senders`` not None turns TLS on, with one identity per sender and one for all receivers.
     ``store`` False runs it with ``store_url = off`` (nothing persisted); ``api`` opens the
     plain API port too (:attr:`SpawnedServer.api_port`). ``settings`` are more ``RALLYPOINT_*``
-    variables (a cluster node's).
+    variables (a cluster node's). ``profile`` runs it under cProfile, written there when it stops.
     """
     with tempfile.TemporaryDirectory(prefix="rallypoint-bench-") as temp:
         workdir = Path(temp)
@@ -142,7 +147,7 @@ async def spawned_server(
             env.update(tls_environment(tls_port))
         with log_path.open("wb") as log_file:
             process = await asyncio.create_subprocess_exec(
-                *serve_command(port, data_dir, log_level),
+                *serve_command(port, data_dir, log_level, profile=profile),
                 cwd=workdir,
                 env=env,
                 stdin=asyncio.subprocess.DEVNULL,

@@ -8,6 +8,7 @@ read a time without zone as UTC, and always emit three fractional digits with ``
 
 import time
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from rallypoint.errors import InvalidEvent
 
@@ -48,4 +49,12 @@ def format_time(millis: int) -> str:
     if not is_valid_millis(millis):
         raise InvalidEvent(f"timestamp {millis} ms is out of range")
     seconds, ms = divmod(millis, 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{ms:03d}Z"
+    return f"{_second_text(seconds)}.{ms:03d}Z"
+
+
+@lru_cache(maxsize=1024)
+def _second_text(seconds: int) -> str:
+    """``YYYY-MM-DDTHH:MM:SS`` of one second, cached: a fused event writes its time, stale and
+    every source's newest report, mostly in the same few seconds (strftime was 3 % of the
+    server's CPU end to end)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))

@@ -11,7 +11,7 @@ feed: kind, identity, newest report, error estimate, count), documented in
 
 from typing import Any
 
-from rallypoint.cot.event import UNKNOWN_DISTANCE, Event, Point
+from rallypoint.cot.event import UNKNOWN_DISTANCE, Contact, Detail, Event, Link, Point
 from rallypoint.cot.timefmt import format_time
 from rallypoint.cot.types import DELETE
 from rallypoint.cot.xml import escape_attribute, format_number, parse_detail
@@ -57,8 +57,20 @@ def track_to_event(track: Track, now_ms: int, *, affiliation: str = "u", stale_s
         round(track.ce, 1),
         UNKNOWN_DISTANCE if le is None else round(le, 1),
     )
-    detail = parse_detail(_detail_xml(track, kind))
+    detail = fused_detail(track, kind)
     return Event(track.uid, kind, FUSED_HOW, now_ms, now_ms, now_ms + int(stale_s * 1000), point, detail)
+
+
+def fused_detail(track: Track, kind: str) -> Detail:
+    """The track's ``<detail>`` with its routing view built beside the text, not parsed back out
+    of it: the text is ours and escaped, so the scan would find exactly the ``<contact>`` and
+    ``<link>`` written (re-parsing it was a tenth of the fused output's cost end to end)."""
+    links = tuple(
+        Link(identity.removeprefix(COT_UID_PREFIX), kind, "p-p")
+        for identity in track.identities
+        if identity.startswith(COT_UID_PREFIX) and len(identity) > len(COT_UID_PREFIX)
+    )
+    return Detail(xml=_detail_xml(track, kind), contact=Contact(track.callsign or track.uid), links=links)
 
 
 def deletion_event(track: Track, now_ms: int, *, affiliation: str = "u") -> Event:
