@@ -18,6 +18,7 @@ from rallypoint.bench.scenarios import Scenario
 from rallypoint.bench.tls import ClientFiles, TlsIdentities
 from rallypoint.cli import main
 from rallypoint.cot.negotiation import WireFormat
+from rallypoint.transport.handshake import MAX_PENDING_PER_ADDRESS
 from tests.conftest import PkiFixture, RunningServer
 
 
@@ -121,7 +122,11 @@ def test_command_compares_plain_and_tls_on_one_server(capsys: pytest.CaptureFixt
 
 
 def test_command_holds_idle_tls_connections(capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["bench", "idle", "--tls", "--clients", "20", "--duration", "0.2", "--warmup", "0", "--json"])
+    """More connections than the server lets one address handshake at once: none is refused."""
+    clients = str(MAX_PENDING_PER_ADDRESS + 8)
+    code = main(
+        ["bench", "idle", "--tls", "--clients", clients, "--duration", "0.2", "--warmup", "0", "--json"]
+    )
     document = json.loads(capsys.readouterr().out)
     assert code == (0 if document["passed"] else 1)
     assert document["transport"] == "tls"

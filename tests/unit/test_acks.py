@@ -81,3 +81,20 @@ def test_a_reset_connection_acknowledges_nothing() -> None:
         tracker.wrote(1, [_message("a")])
         assert unacknowledged_bytes(server) is None
         assert tracker.acknowledged(0) == []
+
+
+def test_the_queue_of_written_messages_is_made_only_for_a_returnable_one() -> None:
+    """An idle connection's tracker holds no queue: it is made at the first returnable write
+    and let go once what it held was handed back."""
+    tracker = AckTracker(None, exact=True)
+    tracker.wrote(400, [])  # the protocol offer, a keepalive: nothing to track
+    assert not tracker.allocated
+    assert tracker.acknowledged(0) == []
+    assert tracker.unacknowledged() == []
+    assert not tracker.allocated
+    message = _message("a")
+    tracker.wrote(300, [message])
+    assert tracker.allocated
+    assert tracker.unacknowledged() == [message]
+    assert not tracker.allocated
+    assert tracker.written == 700

@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 from rallypoint.bench.compare import Comparison
 from rallypoint.bench.compare_store import StoreComparison, render_store_text, store_comparison_json
 from rallypoint.bench.results import BenchResult
-from rallypoint.bench.runner import CONNECT_CONCURRENCY
+from rallypoint.bench.runner import TLS_CONNECT_CONCURRENCY
 from rallypoint.bench.scenarios import TLS_RATIO_TARGET, Scenario, Target
 
 
@@ -92,8 +92,9 @@ def render_text(result: BenchResult, origin: str) -> str:
     if result.tls:
         connect = result.connect
         lines += [
-            f"  handshakes   {_number(result.handshakes_per_s, 0, '/s')} (mutual TLS, {CONNECT_CONCURRENCY}"
-            " at a time, from the first connect until the server let the last client in)",
+            f"  handshakes   {_number(result.handshakes_per_s, 0, '/s')} (mutual TLS,"
+            f" {TLS_CONNECT_CONCURRENCY} at a time, from the first connect until the server let"
+            " the last client in)",
             f"  handshake    server {_number(connect.server_ms_each, 2, ' ms')} CPU each"
             f" ({_number(connect.server_cpu_percent, 0, ' %')} of a core; at most"
             f" {_number(connect.server_capacity_per_s, 0, '/s')} per server core),"

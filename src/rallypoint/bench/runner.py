@@ -8,7 +8,7 @@ of the warm-up is counted in the measurement, and the ratio counts exactly what 
 came. An idle run only holds connections.
 
 Over TLS every connection completes a mutual-TLS handshake first; the connect phase (all
-connections, :data:`CONNECT_CONCURRENCY` at a time, from the first connect until the server's
+connections, :data:`TLS_CONNECT_CONCURRENCY` at a time, from the first connect until the server's
 protocol offer reached the last one) then gives the handshake rate.
 
 The server's memory and CPU are read only when its pid is known; the load generator's own
@@ -31,9 +31,14 @@ from rallypoint.bench.results import BenchResult, ConnectPhase, Latency, ServerU
 from rallypoint.bench.route import Route
 from rallypoint.bench.scenarios import Scenario
 from rallypoint.bench.tally import Tally
+from rallypoint.transport.handshake import MAX_PENDING_PER_ADDRESS
 
 CONNECT_CONCURRENCY = 256
 """Handshakes in progress at once: well under the server's listen backlog (4096)."""
+
+TLS_CONNECT_CONCURRENCY = MAX_PENDING_PER_ADDRESS // 2
+"""TLS handshakes in progress at once: every bench connection comes from one address, and the
+server refuses handshakes from an address beyond its per-address limit (``address_busy``)."""
 
 SENDER_SLACK_S = 5.0
 """Senders stop themselves at the deadline; this guards against a stuck event loop."""
@@ -75,6 +80,11 @@ def _server_samples(*marks: _Mark) -> list[proc.ProcSample] | None:
     return samples if len(samples) == len(marks) else None
 
 
+def _concurrency(route: Route) -> int:
+    """Connections opened at once on ``route``."""
+    return TLS_CONNECT_CONCURRENCY if route.tls else CONNECT_CONCURRENCY
+
+
 def _connect_phase(connections: int, start: _Mark, end: _Mark) -> ConnectPhase:
     server_cpu_s = None
     if start.server is not None and end.server is not None:
@@ -107,11 +117,11 @@ async def _run_load(scenario: Scenario, route: Route, pid: int | None) -> BenchR
             (route.receiver(i), partial(BenchClient, fmt, offered=route.offers))
             for i in range(scenario.clients)
         ],
-        CONNECT_CONCURRENCY,
+        _concurrency(route),
     )
     senders: list[Sender] = []
     try:
-        senders = await connect_many(sender_dials, CONNECT_CONCURRENCY)
+        senders = await connect_many(sender_dials, _concurrency(route))
         connected = _mark(pid)
         if scenario.warmup_s > 0:
             await _warm_up(scenario, receivers, senders)
@@ -195,7 +205,7 @@ async def _run_idle(scenario: Scenario, route: Route, pid: int | None) -> BenchR
     before = _mark(pid)
     clients = await connect_many(
         [(route.receivers, partial(BenchClient, scenario.wire_format))] * scenario.clients,
-        CONNECT_CONCURRENCY,
+        _concurrency(route),
     )
     try:
         opened = _mark(pid)

@@ -9,6 +9,9 @@ from rallypoint.router.message import Outbound
 
 ANONYMOUS_GROUP = "__ANON__"
 """The group every anonymous client (plain port, UDP input) is in, both directions."""
+_ANONYMOUS_GROUPS = frozenset((ANONYMOUS_GROUP,))
+"""One set shared by every anonymous subscriber (``frozenset`` of a frozenset is that set):
+ten thousand idle connections need not hold ten thousand copies."""
 
 Wake = Callable[[], None]
 
@@ -63,8 +66,8 @@ class Subscriber:
         *,
         transport: str,
         address: str = "",
-        in_groups: Iterable[str] = (ANONYMOUS_GROUP,),
-        out_groups: Iterable[str] = (ANONYMOUS_GROUP,),
+        in_groups: Iterable[str] = _ANONYMOUS_GROUPS,
+        out_groups: Iterable[str] = _ANONYMOUS_GROUPS,
         identity: str | None = None,
         owner: str | None = None,
         receives: bool = True,

@@ -28,6 +28,19 @@ log = logging.getLogger(__name__)
 class Egress:
     """The sending side of one connection: ``transport`` is set once the connection is made."""
 
+    __slots__ = (
+        "_on_acknowledged",
+        "_on_overflow",
+        "acks",
+        "context",
+        "format",
+        "outbox",
+        "peer",
+        "pings",
+        "transport",
+        "unsent",
+    )
+
     def __init__(
         self,
         context: ServerContext,

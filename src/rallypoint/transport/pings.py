@@ -14,6 +14,8 @@ so it also spares them their own pings, and no client shows it or routes it.
 class PingSchedule:
     """Tracks the last traffic on one connection and says when a keepalive is due."""
 
+    __slots__ = ("_last_traffic", "interval_s")
+
     def __init__(self, interval_s: float, now: float) -> None:
         self.interval_s = interval_s
         """Silence after which a keepalive is sent; 0 or less: never."""

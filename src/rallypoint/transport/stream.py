@@ -11,7 +11,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Callable
-from functools import partial
+from functools import cache, partial
 from typing import NamedTuple, cast
 
 from rallypoint.cot import control, types
@@ -64,6 +64,12 @@ class Identity(NamedTuple):
     serial: int
 
 
+@cache
+def _events_in_counters(transport_name: str) -> dict[FrameKind, str]:
+    """The ``events_in`` counter names by frame kind: one dictionary per transport, shared."""
+    return {kind: f"events_in{{transport={transport_name},format={kind.value}}}" for kind in FrameKind}
+
+
 class StreamConnection(asyncio.Protocol):
     """A CoT streaming client: XML by default, TAK protocol v1 after negotiation.
 
@@ -71,6 +77,33 @@ class StreamConnection(asyncio.Protocol):
     client sends); anonymous clients share the ``__ANON__`` group. ``on_lost`` is told when
     the connection has closed.
     """
+
+    __slots__ = (
+        "_auths",
+        "_bad_in_a_row",
+        "_closing",
+        "_events_in_counter",
+        "_flush_scheduled",
+        "_last_received",
+        "_loop",
+        "_on_lost",
+        "_partial_since",
+        "_paused_since",
+        "_read_this_turn",
+        "_reading_paused",
+        "_transport",
+        "_turn_end_scheduled",
+        "context",
+        "decoder",
+        "egress",
+        "identity",
+        "negotiator",
+        "peer",
+        "pings",
+        "subscriber",
+        "transport_name",
+    )
+    """Ten thousand idle connections: no instance dictionary each."""
 
     def __init__(
         self,
@@ -108,9 +141,7 @@ class StreamConnection(asyncio.Protocol):
         self._read_this_turn = 0
         self._turn_end_scheduled = False
         self._reading_paused = False
-        self._events_in_counter = {
-            kind: f"events_in{{transport={transport_name},format={kind.value}}}" for kind in FrameKind
-        }
+        self._events_in_counter = _events_in_counters(transport_name)
 
     # asyncio callbacks
 
