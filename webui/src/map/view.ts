@@ -9,10 +9,11 @@ import "maplibre-gl/dist/maplibre-gl.css";
 import type { ContactEntry } from "../state/contacts";
 import { stateView } from "../state/objectives";
 import { teamColour } from "../state/teams";
-import type { Objective, WebConfig } from "../types";
+import type { MissionItem, Objective, WebConfig } from "../types";
 import { formatClock } from "../ui/dom";
 import { Basemaps, loadBasemap } from "./basemap";
 import { CLUSTER_LAYERS, UNCLUSTERED, addClusterLayers, clusteredSource, drawnUids, zoomIntoCluster } from "./clusters";
+import { MISSION_ITEMS_SOURCE, addMissionItemLayers, missionItemFeatures } from "./missionitems";
 import { BasemapSwitcher } from "./switcher";
 import { HEADING_IMAGE, SymbolImages } from "./symbols";
 
@@ -146,6 +147,11 @@ export class MapView {
     this.setData("objectives", { type: "FeatureCollection", features });
   }
 
+  /** The open mission's map items (none when no mission is open). */
+  setMissionItems(items: MissionItem[]): void {
+    this.setData(MISSION_ITEMS_SOURCE, missionItemFeatures(items));
+  }
+
   /** The points of the area being drawn (a line while open, the first point marked). */
   setDraft(points: LngLat[]): void {
     const features: GeoJSON.Feature[] = points.map((p) => ({
@@ -226,6 +232,7 @@ export class MapView {
     this.symbols.addStatic();
     m.addSource("contacts", clusteredSource(empty()));
     for (const id of ["track", "objectives", "draft", "highlight"]) m.addSource(id, { type: "geojson", data: empty() });
+    addMissionItemLayers(m);
     m.addLayer({
       id: "objectives-fill",
       type: "fill",
