@@ -22,6 +22,7 @@ import { ContactDetails, ContactList } from "./ui/contacts";
 import { h, replace } from "./ui/dom";
 import { MissionsPanel } from "./ui/missions";
 import { PackagesPanel } from "./ui/packages";
+import { PrintSheet } from "./ui/print";
 import { ReconnectBanner } from "./ui/reconnect";
 import { ReplayPanel } from "./ui/replay";
 import { RollCallPanel } from "./ui/rollcall";
@@ -95,6 +96,7 @@ export class App {
     );
     this.map = new MapView(mapElement, config);
     new MapTools(this.map);
+    new PrintSheet(this.map, () => this.contacts.list(), `Rallypoint · ${config.server}`);
     this.list = new ContactList(this.contacts);
     this.details = new ContactDetails(this.contacts, api);
     this.chatPanel = new ChatPanel(this.chat, api, me);
