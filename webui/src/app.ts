@@ -96,7 +96,7 @@ export class App {
     );
     this.map = new MapView(mapElement, config);
     new MapTools(this.map);
-    new PrintSheet(this.map, () => this.contacts.list(), `Rallypoint · ${config.server}`);
+    new PrintSheet(this.map, () => this.contacts.list(), "Rallypoint command post");
     this.list = new ContactList(this.contacts);
     this.details = new ContactDetails(this.contacts, api);
     this.chatPanel = new ChatPanel(this.chat, api, me);

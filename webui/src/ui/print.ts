@@ -40,7 +40,7 @@ export class PrintSheet {
           h(
             "div",
             { className: "maplibregl-ctrl maplibregl-ctrl-group" },
-            h("button", { type: "button", id: "print-map", title: "Print the map (or save as PDF)", onclick: () => this.print() }, "⎙"),
+            h("button", { type: "button", id: "print-map", title: "Print the map (or save as PDF)", onclick: () => this.print() }, "Print"),
           ),
         onRemove: () => undefined,
       },
@@ -60,7 +60,10 @@ export class PrintSheet {
     this.image.src = snapshot(map);
     const bearing = map.getBearing();
     this.north.style.transform = `rotate(${-bearing}deg)`;
-    const width = map.getCanvas().clientWidth || 1;
+    // The drawing buffer's size: the print style sheet has already hidden the canvas itself.
+    const canvas = map.getCanvas();
+    const width = canvas.width / map.getPixelRatio() || 1;
+    this.image.style.setProperty("--aspect", String(canvas.width / (canvas.height || 1)));
     const centre = map.getCenter();
     const bar = scaleBar(metresPerPixel(centre.lat, map.getZoom()), width);
     this.bar.style.width = `${(bar.fraction * 100).toFixed(2)}%`;
