@@ -23,6 +23,7 @@ import socket
 import ssl
 from collections import Counter
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 
 import h11
 from starlette.responses import JSONResponse
@@ -34,6 +35,7 @@ from rallypoint.cot.framing import MAX_STREAM_HEADER
 from rallypoint.errors import PkiError
 from rallypoint.http.common.deps import CALLER_SCOPE_KEY, Caller
 from rallypoint.http.marti.app import build_api_app
+from rallypoint.http.marti.certadmin import certadmin_routes
 from rallypoint.http.marti.oauth import TokenKey, auth_routes
 from rallypoint.http.marti.takproto_ws import IDENTITY_WATCH_SCOPE_KEY
 from rallypoint.http.marti.token_sockets import TokenSockets
@@ -319,6 +321,10 @@ class ApiService:
         log.info("Marti API stopped")
 
 
+def _wall_time(context: ServerContext) -> Callable[[], datetime]:
+    return lambda: datetime.fromtimestamp(context.clock.wall_ms() / 1000, UTC)
+
+
 async def start_marti_api(
     context: ServerContext,
     *,
@@ -335,7 +341,10 @@ async def start_marti_api(
     key: TokenKey | None = None
     if context.identities is not None and context.authority is not None:
         key = TokenKey.load_or_create(settings.data_dir, settings.server_id)
-        extra_routes = [*auth_routes(deps, key, context.identities, context.authority), *extra_routes]
+        admin = certadmin_routes(
+            deps, context.identities, context.authority, context.audit, _wall_time(context)
+        )
+        extra_routes = [*auth_routes(deps, key, context.identities, context.authority), *admin, *extra_routes]
     app = build_api_app(deps, extra_routes)
     identities, watch = context.identities, context.identity_watch
     token_sockets = TokenSockets(revoked_of(identities))

@@ -29,6 +29,8 @@ from rallypoint.cluster.revocations import SharedRevocations
 from rallypoint.config import Settings
 from rallypoint.cot import control
 from rallypoint.errors import ConfigError, PkiError, StoreError
+from rallypoint.federation.settings import load_federation
+from rallypoint.http.command_post.admin_access import ConnectPoints
 from rallypoint.http.marti.files import file_routes
 from rallypoint.http.marti.packages import package_routes
 from rallypoint.pki.audit import AuditLog
@@ -136,6 +138,7 @@ class Server:
         settings = self.settings
         if settings.cluster_url:
             check_cluster_settings(settings)
+        federation = load_federation(settings) if settings.federation_url else None
         store_read_ms = self.context.clock.wall_ms()
         certificate_ports = (settings.tls_port, settings.enrollment_port, settings.api_tls_port)
         needs_authority = any(port is not None for port in certificate_ports) or (
@@ -148,7 +151,7 @@ class Server:
             await self._join_cluster(store_read_ms)
         self.context.mailbox.start()
         host = build_host(self.context)
-        parts = build_parts(self.context, host)
+        parts = build_parts(self.context, host, federation)
         for part in parts:
             await part.component.start()
             self.components.append(part.component)  # stopped by stop() from now on
@@ -186,7 +189,8 @@ class Server:
             )
         web_port = None
         if settings.web_port is not None:  # a component, so that it is ticked and stopped with them
-            web = await start_web(self.context, parts, settings.web_port, self._api)
+            connect = ConnectPoints(tuple(settings.hostname_list), tls_port, enrollment_port)
+            web = await start_web(self.context, parts, settings.web_port, self._api, connect)
             self.components.append(web)
             web_port = web.port
         self._schedule()
