@@ -23,6 +23,7 @@ import { ContactDetails, ContactList } from "./ui/contacts";
 import { h, replace } from "./ui/dom";
 import { MissionsPanel } from "./ui/missions";
 import { PackagesPanel } from "./ui/packages";
+import { PrintSheet } from "./ui/print";
 import { ReconnectBanner } from "./ui/reconnect";
 import { ReplayPanel } from "./ui/replay";
 import { RollCallPanel } from "./ui/rollcall";
@@ -102,6 +103,7 @@ export class App {
     const tools = new MapTools(this.map);
     this.draw = new DrawTools(this.map, api, (uid) => this.contacts.get(uid)?.contact);
     tools.panel.append(...this.draw.elements());
+    new PrintSheet(this.map, () => this.contacts.list(), "Rallypoint command post");
     this.list = new ContactList(this.contacts);
     this.details = new ContactDetails(this.contacts, api);
     this.chatPanel = new ChatPanel(this.chat, api, me);

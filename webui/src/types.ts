@@ -117,6 +117,17 @@ export interface MissionChange {
   summary: string;
 }
 
+/** A map item a unit sent to the mission (marker, route, drawing), with the shape to draw. */
+export interface MissionItem {
+  uid: string;
+  type: string | null;
+  callsign: string | null;
+  creatorUid: string;
+  time: number;
+  /** Null for an item the server never saw a location of. */
+  geometry: GeoJSON.Point | GeoJSON.LineString | GeoJSON.Polygon | null;
+}
+
 export interface Mission {
   name: string;
   description?: string;

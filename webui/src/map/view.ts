@@ -10,27 +10,23 @@ import type { ContactEntry } from "../state/contacts";
 import { shapeFeature } from "../state/drawing";
 import { stateView } from "../state/objectives";
 import { teamColour } from "../state/teams";
-import type { Objective, WebConfig } from "../types";
+import type { MissionItem, Objective, WebConfig } from "../types";
 import { formatClock } from "../ui/dom";
 import { Basemaps, loadBasemap } from "./basemap";
+import { CLUSTER_LAYERS, UNCLUSTERED, addClusterLayers, clusteredSource, drawnUids, zoomIntoCluster } from "./clusters";
+import { MISSION_ITEMS_SOURCE, addMissionItemLayers, missionItemFeatures } from "./missionitems";
 import { SHAPE_LAYERS, SHAPES_SOURCE, addShapeLayers, renderedShapes } from "./shapes";
 import { BasemapSwitcher } from "./switcher";
 import { HEADING_IMAGE, SymbolImages } from "./symbols";
 
-const CONTACT_LAYERS = ["contacts", "contacts-heading", ...SHAPE_LAYERS];
+const CONTACT_LAYERS = ["contacts", "contacts-heading", ...SHAPE_LAYERS, ...CLUSTER_LAYERS];
 const FIT_MAX_ZOOM = 13;
 /**
- * Callsigns and heading arrows from these zooms on: below them a thousand labels collide into
- * noise, and placing them costs more than drawing the symbols (software WebGL especially).
+ * Callsigns from this zoom on. Below CLUSTER_MAX_ZOOM crowded units are clusters, so the units
+ * still drawn alone have room for a label and there are few to place; labels that still
+ * collide move to another side of their symbol or give way (text-optional).
  */
-const LABEL_MIN_ZOOM = 11;
-/**
- * A small picture (a few crews) is labelled from this zoom on: its labels neither collide into
- * noise nor cost much to place, and a commander zoomed out to the whole incident still reads
- * who is where.
- */
-const SMALL_PICTURE = 150;
-const SMALL_LABEL_MIN_ZOOM = 6;
+const LABEL_MIN_ZOOM = 6;
 const HEADING_MIN_ZOOM = 9;
 /**
  * The basemap is converted and handed to MapLibre's worker only once the first contacts are
@@ -55,7 +51,6 @@ export class MapView {
   private contactsSet = false;
   private contactsDrawn: () => void = () => undefined;
   private blinkTimer: number | undefined;
-  private labelZoom = LABEL_MIN_ZOOM;
   /** True once the style and our layers exist; before that, data waits in ``pending``. */
   isReady = false;
   private readonly pending = new Map<string, GeoJSON.GeoJSON>();
@@ -128,18 +123,10 @@ export class MapView {
     }
     this.setData(SHAPES_SOURCE, { type: "FeatureCollection", features: shapes });
     this.setData("contacts", { type: "FeatureCollection", features });
-    this.labelFrom(entries.length <= SMALL_PICTURE ? SMALL_LABEL_MIN_ZOOM : LABEL_MIN_ZOOM);
     if (!this.contactsSet) {
       this.contactsSet = true;
       this.map.once("idle", () => this.contactsDrawn());
     }
-  }
-
-  /** Show callsigns from ``zoom`` on (changed only when the picture crosses SMALL_PICTURE). */
-  private labelFrom(zoom: number): void {
-    if (zoom === this.labelZoom || !this.isReady) return;
-    this.labelZoom = zoom;
-    this.map.setLayoutProperty("contacts", "text-field", ["step", ["zoom"], "", zoom, ["get", "callsign"]]);
   }
 
   /**
@@ -170,6 +157,11 @@ export class MapView {
       });
     }
     this.setData("objectives", { type: "FeatureCollection", features });
+  }
+
+  /** The open mission's map items (none when no mission is open). */
+  setMissionItems(items: MissionItem[]): void {
+    this.setData(MISSION_ITEMS_SOURCE, missionItemFeatures(items));
   }
 
   /** The points of the area being drawn (a line while open, the first point marked). */
@@ -219,11 +211,11 @@ export class MapView {
     this.map.easeTo({ center: [lon, lat], zoom: Math.max(this.map.getZoom(), 12), duration: 400, padding });
   }
 
-  /** Uids of the contacts MapLibre actually drew in the current frame. */
+  /** Uids of the contacts MapLibre actually drew in the current frame (alone or in a cluster). */
   renderedContactUids(): string[] {
     if (!this.map.getLayer("contacts")) return [];
-    const features = this.map.queryRenderedFeatures({ layers: ["contacts"] });
-    return [...new Set(features.map((f) => String(f.properties.uid)))];
+    const features = this.map.queryRenderedFeatures({ layers: ["contacts", "contacts-cluster"] });
+    return [...new Set(features.flatMap((f) => drawnUids(f.properties)))];
   }
 
   /** Uids of the markers and shapes MapLibre drew in the current frame. */
@@ -255,7 +247,9 @@ export class MapView {
   private addLayers(): void {
     const m = this.map;
     this.symbols.addStatic();
-    for (const id of ["contacts", "track", "objectives", "draft", "highlight"]) m.addSource(id, { type: "geojson", data: empty() });
+    m.addSource("contacts", clusteredSource(empty()));
+    for (const id of ["track", "objectives", "draft", "highlight"]) m.addSource(id, { type: "geojson", data: empty() });
+    addMissionItemLayers(m);
     m.addLayer({
       id: "objectives-fill",
       type: "fill",
@@ -309,6 +303,7 @@ export class MapView {
       filter: ["==", ["geometry-type"], "Point"],
       paint: { "circle-radius": 4, "circle-color": "#e05000" },
     });
+    addClusterLayers(m, "contacts");
     m.addLayer({
       id: "highlight",
       type: "circle",
@@ -324,7 +319,7 @@ export class MapView {
       id: "contacts-team",
       type: "circle",
       source: "contacts",
-      filter: ["has", "team"],
+      filter: ["all", UNCLUSTERED, ["has", "team"]],
       paint: {
         "circle-radius": 15,
         "circle-color": "rgba(0,0,0,0)",
@@ -337,7 +332,7 @@ export class MapView {
       id: "contacts-lost",
       type: "circle",
       source: "contacts",
-      filter: ["==", ["get", "lost"], true],
+      filter: ["all", UNCLUSTERED, ["==", ["get", "lost"], true]],
       paint: { "circle-radius": 16, "circle-color": "rgba(120,120,120,0.15)", "circle-stroke-color": "#606060", "circle-stroke-width": 1.5 },
     });
     m.addLayer({
@@ -345,7 +340,7 @@ export class MapView {
       type: "symbol",
       source: "contacts",
       minzoom: HEADING_MIN_ZOOM,
-      filter: ["has", "course"],
+      filter: ["all", UNCLUSTERED, ["has", "course"]],
       layout: {
         "icon-image": HEADING_IMAGE,
         "icon-rotate": ["get", "course"],
@@ -359,14 +354,15 @@ export class MapView {
       id: "contacts",
       type: "symbol",
       source: "contacts",
+      filter: UNCLUSTERED,
       layout: {
         "icon-image": ["get", "icon"],
         "icon-allow-overlap": true,
         "icon-ignore-placement": true,
         "text-field": ["step", ["zoom"], "", LABEL_MIN_ZOOM, ["get", "callsign"]],
         "text-size": 12,
-        "text-offset": [0, 1.5],
-        "text-anchor": "top",
+        "text-variable-anchor": ["top", "bottom", "right", "left"],
+        "text-radial-offset": 1.5,
         "text-optional": true,
       },
       paint: {
@@ -393,6 +389,7 @@ export class MapView {
       [event.point.x - 6, event.point.y - 6],
       [event.point.x + 6, event.point.y + 6],
     ];
+    if (zoomIntoCluster(this.map, "contacts", this.map.queryRenderedFeatures(box, { layers: ["contacts-cluster"] }))) return;
     const hit = this.map.queryRenderedFeatures(box, { layers: ["contacts"] })[0];
     if (hit !== undefined) {
       this.onContactClick(String(hit.properties.uid));

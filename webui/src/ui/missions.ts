@@ -3,9 +3,10 @@
 // log; and designation of new objectives on the map.
 
 import type { Api } from "../api";
+import { itemAnchor } from "../map/missionitems";
 import type { MapView } from "../map/view";
 import { type ObjectiveStore, stateView } from "../state/objectives";
-import type { Mission, MissionChange, Objective } from "../types";
+import type { Mission, MissionChange, MissionItem, Objective } from "../types";
 import { Designator, type ObjectiveDraft } from "./designate";
 import { errorText, formatTime, h, reconcile, replace, toast } from "./dom";
 
@@ -18,6 +19,8 @@ interface MissionDetail {
   mission: Mission;
   objectives: Objective[];
   changes: MissionChange[];
+  /** Markers, routes and drawings units sent to the mission. */
+  items: MissionItem[];
 }
 
 /** The detail answer, whether the mission is at the top level or under `mission`. */
@@ -28,6 +31,7 @@ export function readDetail(answer: Record<string, unknown>): MissionDetail {
     mission,
     objectives: pick<Objective>(answer.objectives, mission.objectives),
     changes: pick<MissionChange>(answer.changes, answer.changeLog, mission.changes),
+    items: pick<MissionItem>(answer.items),
   };
 }
 
@@ -39,6 +43,8 @@ interface DetailParts {
   actions: HTMLElement;
   count: HTMLElement;
   list: HTMLElement;
+  itemCount: HTMLElement;
+  items: HTMLElement;
   log: HTMLElement;
   all: HTMLElement[];
 }
@@ -49,9 +55,11 @@ function detailParts(designator: HTMLElement): DetailParts {
   const actions = h("div", { className: "actions" });
   const count = h("h3", {});
   const list = h("ul", { className: "objectives", id: "objective-list" });
+  const itemCount = h("h3", {});
+  const items = h("ul", { className: "mission-items", id: "mission-items" });
   const log = h("ol", { className: "change-log", id: "change-log" });
-  const all = [title, description, actions, designator, count, list, h("h3", {}, "Change log"), log];
-  return { shownMission: null, title, description, actions, count, list, log, all };
+  const all = [title, description, actions, designator, count, list, itemCount, items, h("h3", {}, "Change log"), log];
+  return { shownMission: null, title, description, actions, count, list, itemCount, items, log, all };
 }
 
 export class MissionsPanel {
@@ -131,6 +139,7 @@ export class MissionsPanel {
         this.open = readDetail(answer);
         for (const objective of this.open.objectives) this.objectives.upsert(objective);
         this.onObjectivesChanged();
+        this.map.setMissionItems(this.open.items);
         this.renderList();
         this.renderDetail();
       })
@@ -211,6 +220,8 @@ export class MissionsPanel {
     this.parts.description.hidden = !mission.description;
     this.parts.count.textContent = `Objectives (${objectives.length})`;
     reconcile(this.parts.list, this.objectiveRows(objectives));
+    this.parts.itemCount.textContent = `Map items (${this.open.items.length})`;
+    replace(this.parts.items, ...this.open.items.map((item) => this.itemRow(item)));
     replace(
       this.parts.log,
       ...changes.map((c) => h("li", {}, h("time", {}, formatTime(c.time)), ` ${c.authorName ?? c.author ?? ""}: ${c.summary || c.type}`)),
@@ -273,6 +284,17 @@ export class MissionsPanel {
             ),
           ),
       h("button", { className: "link", onclick: () => this.show(o) }, "Show on map"),
+    );
+  }
+
+  private itemRow(item: MissionItem): HTMLElement {
+    const at = itemAnchor(item);
+    return h(
+      "li",
+      { className: "mission-item", "data-item": item.uid },
+      h("strong", {}, item.callsign ?? item.uid),
+      h("small", {}, ` ${item.type ?? ""} · ${formatTime(item.time)}`),
+      at === null ? null : h("button", { className: "link", onclick: () => this.map.flyTo(at[0], at[1]) }, "Show on map"),
     );
   }
 

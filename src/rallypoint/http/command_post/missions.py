@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from rallypoint.cot.xml import XmlLimits
 from rallypoint.http.marti.missions_common import (
     Audit,
     PasswordGate,
@@ -29,6 +30,7 @@ from rallypoint.missions.access import Actor
 from rallypoint.missions.announce import summary_json
 from rallypoint.missions.checklists import check_template, checklist_json
 from rallypoint.missions.credentials import hash_password
+from rallypoint.missions.item_shapes import item_json
 from rallypoint.missions.model import Mission, change_log_json, mission_json
 from rallypoint.missions.objectives import check_fields, objective_json
 from rallypoint.missions.roles import READ
@@ -50,6 +52,8 @@ class RestMissions:
     def __init__(self, service: MissionService) -> None:
         self.service = service
         self.limit = service.host.settings.mission_max_body_bytes
+        settings = service.host.settings
+        self.xml_limits = XmlLimits(settings.max_event_bytes, settings.max_xml_depth)
 
     async def _body(self, request: Request) -> dict[str, Any]:
         return json_object(await read_json(request, self.limit))
@@ -103,6 +107,8 @@ class RestMissions:
         data["checklists"] = [checklist_json(c) for c in mission.checklists.values()]
         data["changeLog"] = [self._named(change_log_json(change)) for change in mission.changes]
         data["subscribers"] = sorted(mission.subscriptions)
+        items = [item for uid, item in mission.uids.items() if uid not in mission.objectives]
+        data["items"] = [item_json(item, self.xml_limits) for item in items]
         return data
 
     def _named(self, change: dict[str, Any]) -> dict[str, Any]:
