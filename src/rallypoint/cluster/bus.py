@@ -32,7 +32,14 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext, api
 
-from rallypoint.cluster.envelope import KIND_DEPARTED, KIND_REVOKED, KIND_SEND_TO, decode, encode_headers
+from rallypoint.cluster.envelope import (
+    KIND_DEPARTED,
+    KIND_JOURNAL,
+    KIND_REVOKED,
+    KIND_SEND_TO,
+    decode,
+    encode_headers,
+)
 from rallypoint.cluster.publisher import Publisher, Queued
 from rallypoint.cluster.revocations import SharedRevocations
 from rallypoint.cot import types
@@ -40,6 +47,7 @@ from rallypoint.cot.event import Event
 from rallypoint.cot.xml import XmlLimits, parse_event, serialize_event
 from rallypoint.errors import ClusterError, ConfigError, ProtocolError
 from rallypoint.router.message import Outbound
+from rallypoint.router.notices import JournalNotices
 from rallypoint.router.registry import Subscriber
 from rallypoint.router.remote import Peers, RemoteSender, describe_sender
 from rallypoint.router.router import Router
@@ -106,6 +114,8 @@ class ClusterBus:
         keeps it in the mailbox if the device has left (the mailbox's ``send_to``, not relayed)."""
         self.revocations: SharedRevocations | None = None
         """Set by the server when this node has an identity store: revocations cross the bus."""
+        self.notices: JournalNotices | None = None
+        """Set by the server: news of shared journal entries (missions, identities) both ways."""
         self._boot = secrets.token_hex(4)
         """Distinguishes this run's message ids from those of an earlier run of the same node."""
         self._sequence = itertools.count(1).__next__
@@ -162,6 +172,8 @@ class ClusterBus:
             self.revocations.start()
         self._router.on_publish = self.publish
         self._router.on_elsewhere = self._elsewhere
+        if self.notices is not None:
+            self.notices.relay = self.publish_journal
         log.info("cluster node %s on %s", self.node, ", ".join(self._servers))
 
     async def stop(self) -> None:
@@ -171,6 +183,8 @@ class ClusterBus:
             self._router.on_elsewhere = None
         if self.revocations is not None:
             self.revocations.stop()
+        if self.notices is not None and self.notices.relay == self.publish_journal:
+            self.notices.relay = None
         await self._tasks.stop()
         nc, self._nc = self._nc, None
         if nc is None:
@@ -220,6 +234,13 @@ class ClusterBus:
         headers = encode_headers(msg_id, sender, departed=False, kind=KIND_REVOKED)
         self._publisher.put(Queued(b"", headers, None))
 
+    def publish_journal(self, prefix: str) -> None:
+        """Queue the news that this node appended to the shared journal ``prefix``."""
+        sender = RemoteSender(self.node, 0, None, None, None, None, frozenset(), frozenset())
+        msg_id = f"{self.node}.{self._boot}.{self._sequence()}"
+        headers = encode_headers(msg_id, sender, departed=False, kind=KIND_JOURNAL, topic=prefix)
+        self._publisher.put(Queued(b"", headers, None))
+
     async def _ensure_stream(self) -> None:
         assert self._js is not None
         config = api.StreamConfig(
@@ -266,6 +287,11 @@ class ClusterBus:
             if envelope.kind == KIND_REVOKED:
                 self._seen[envelope.msg_id] = None
                 self._revoked(envelope.sender)
+                return
+            if envelope.kind == KIND_JOURNAL:
+                self._seen[envelope.msg_id] = None
+                if self.notices is not None and envelope.topic is not None:
+                    self.notices.received(envelope.topic)
                 return
             event = parse_event(envelope.payload, self._limits)
             if envelope.kind == KIND_SEND_TO:

@@ -127,6 +127,7 @@ class Server:
             self.cluster.revocations = SharedRevocations(
                 identities, watch, self.cluster.publish_revocation, self.context.counters
             )
+        self.cluster.notices = self.context.notices
         self.context.mailbox.relay = self.cluster.send_elsewhere
         self.cluster.deliver_to = functools.partial(self.context.mailbox.send_to, relayed=True)
         await self.cluster.start(store_read_ms)
