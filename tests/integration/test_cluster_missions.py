@@ -6,7 +6,6 @@ the Marti API to node 1; the team's device is connected to node 2 and uses node 
 """
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
