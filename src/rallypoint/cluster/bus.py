@@ -35,13 +35,12 @@ from nats.js import JetStreamContext, api
 from rallypoint.cluster.envelope import (
     KIND_DEPARTED,
     KIND_JOURNAL,
-    KIND_REVOKED,
     KIND_SEND_TO,
     decode,
     encode_headers,
 )
+from rallypoint.cluster.identities import SharedIdentities
 from rallypoint.cluster.publisher import Publisher, Queued
-from rallypoint.cluster.revocations import SharedRevocations
 from rallypoint.cot import types
 from rallypoint.cot.event import Event
 from rallypoint.cot.xml import XmlLimits, parse_event, serialize_event
@@ -112,8 +111,8 @@ class ClusterBus:
         self.deliver_to: Callable[[str, Event], object] | None = None
         """Set by the server: hands a server-sent event from another node to a device here, or
         keeps it in the mailbox if the device has left (the mailbox's ``send_to``, not relayed)."""
-        self.revocations: SharedRevocations | None = None
-        """Set by the server when this node has an identity store: revocations cross the bus."""
+        self.identities: SharedIdentities | None = None
+        """Set by the server when this node has an identity store: it is shared with the others."""
         self.notices: JournalNotices | None = None
         """Set by the server: news of shared journal entries (missions, identities) both ways."""
         self._boot = secrets.token_hex(4)
@@ -168,12 +167,12 @@ class ClusterBus:
             raise ConfigError(f"NATS at {', '.join(self._servers)} has no usable JetStream: {exc}") from exc
         self._connected.set()
         self._tasks.spawn(self._publisher.run(nc, self._connected), name="rallypoint-cluster-publish")
-        if self.revocations is not None:
-            self.revocations.start()
         self._router.on_publish = self.publish
         self._router.on_elsewhere = self._elsewhere
         if self.notices is not None:
             self.notices.relay = self.publish_journal
+        if self.identities is not None:
+            await self.identities.start()
         log.info("cluster node %s on %s", self.node, ", ".join(self._servers))
 
     async def stop(self) -> None:
@@ -181,8 +180,8 @@ class ClusterBus:
         if self._router.on_publish == self.publish:
             self._router.on_publish = None
             self._router.on_elsewhere = None
-        if self.revocations is not None:
-            self.revocations.stop()
+        if self.identities is not None:
+            await self.identities.stop()
         if self.notices is not None and self.notices.relay == self.publish_journal:
             self.notices.relay = None
         await self._tasks.stop()
@@ -226,13 +225,6 @@ class ClusterBus:
         msg_id = f"{self.node}.{self._boot}.{self._sequence()}"
         headers = encode_headers(msg_id, sender, departed=False, kind=KIND_SEND_TO, to=(node, uid))
         self._publisher.put(Queued(serialize_event(event), headers, None))
-
-    def publish_revocation(self, user: str) -> None:
-        """Queue the news that ``user``'s certificates were revoked on this node."""
-        sender = RemoteSender(self.node, 0, user, None, None, None, frozenset(), frozenset())
-        msg_id = f"{self.node}.{self._boot}.{self._sequence()}"
-        headers = encode_headers(msg_id, sender, departed=False, kind=KIND_REVOKED)
-        self._publisher.put(Queued(b"", headers, None))
 
     def publish_journal(self, prefix: str) -> None:
         """Queue the news that this node appended to the shared journal ``prefix``."""
@@ -284,10 +276,6 @@ class ClusterBus:
             if envelope.msg_id in self._seen:
                 self._counters.inc("cluster_duplicate")
                 return
-            if envelope.kind == KIND_REVOKED:
-                self._seen[envelope.msg_id] = None
-                self._revoked(envelope.sender)
-                return
             if envelope.kind == KIND_JOURNAL:
                 self._seen[envelope.msg_id] = None
                 if self.notices is not None and envelope.topic is not None:
@@ -317,11 +305,6 @@ class ClusterBus:
             self._counters.inc("cluster_send_to_received")
             self.deliver_to(to[1], event)
 
-    def _revoked(self, sender: RemoteSender) -> None:
-        if self.revocations is not None and sender.identity is not None:
-            now = datetime.fromtimestamp(self._now_ms() / 1000, UTC)
-            self.revocations.apply(sender.identity, sender.node, now)
-
     def tick(self, now_ms: int) -> None:
         """The server's timer, every :attr:`heartbeat_s`: say this node is alive, and let the
         devices of nodes silent for :data:`NODE_TIMEOUT_MS` go. Not while NATS is away: then
@@ -329,6 +312,8 @@ class ClusterBus:
         if not self.ready or self._nc is None:
             return
         self._tasks.spawn(self._say_alive(self._nc), name="rallypoint-cluster-heartbeat")
+        if self.identities is not None:
+            self.identities.tick()
         for node, heard in list(self._heard.items()):
             if now_ms - heard > NODE_TIMEOUT_MS:
                 del self._heard[node]

@@ -21,8 +21,6 @@ MAX_META_BYTES = 16 * 1024
 
 KIND_EVENT = "event"
 KIND_DEPARTED = "departed"
-KIND_REVOKED = "revoked"
-"""Not an event: the sender's identity had its certificates revoked on its node (empty payload)."""
 KIND_JOURNAL = "journal"
 """Not an event: the sender's node appended to a shared journal, the prefix in ``topic``."""
 KIND_SEND_TO = "send_to"
@@ -85,7 +83,7 @@ def decode(headers: dict[str, str] | None, payload: bytes) -> Envelope:
     if not isinstance(meta, dict) or meta.get("v") != ENVELOPE_VERSION:
         raise ClusterError("unknown envelope version")
     kind = meta.get("kind")
-    if kind not in (KIND_EVENT, KIND_DEPARTED, KIND_REVOKED, KIND_SEND_TO, KIND_JOURNAL):
+    if kind not in (KIND_EVENT, KIND_DEPARTED, KIND_SEND_TO, KIND_JOURNAL):
         raise ClusterError(f"unknown kind {kind!r}")
     sender = RemoteSender(
         node=_text(meta, "node"),
