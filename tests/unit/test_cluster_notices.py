@@ -27,19 +27,26 @@ def test_a_journal_notice_without_a_topic_is_refused() -> None:
         decode(headers, b"")
 
 
-def test_notices_wake_only_the_listeners_of_their_prefix_and_relay_only_when_shared() -> None:
+async def test_notices_wake_only_the_listeners_of_their_prefix_and_relay_only_when_shared() -> None:
     notices = JournalNotices()
     woken: list[str] = []
-    undo = notices.subscribe("mission:", lambda: woken.append("missions"))
-    notices.subscribe("identity:", lambda: woken.append("identities"))
+
+    async def missions() -> None:
+        woken.append("missions")
+
+    async def identities() -> None:
+        woken.append("identities")
+
+    undo = notices.subscribe("mission:", missions)
+    notices.subscribe("identity:", identities)
     notices.changed("mission:")  # embedded: nowhere to send it
     assert not notices.shared
     relayed: list[str] = []
     notices.relay = relayed.append
     notices.changed("mission:")
-    notices.received("mission:")
+    await notices.received("mission:")
     undo()
-    notices.received("mission:")
+    await notices.received("mission:")
     assert notices.shared
     assert relayed == ["mission:"]
     assert woken == ["missions"]

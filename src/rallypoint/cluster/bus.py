@@ -75,6 +75,9 @@ START_MARGIN_MS = 30_000
 store's write-behind had not written yet, and clock skew between nodes (replays are idempotent)."""
 HEARTBEAT_S = 2.0
 """Each node says it is alive this often, on core NATS beside the stream (not stored)."""
+NOTICE_WAIT_S = 2.0
+"""How long the consumer waits for a journal notice's entries to be applied before it goes on
+(they are then applied by the next catch-up): the store's round trip, far below it."""
 NODE_TIMEOUT_MS = 10_000
 """A node not heard from this long, while this one is connected, is taken for gone (killed, cut
 off): its devices left (``Peers.node_lost``), so their mail is kept for wherever they return."""
@@ -278,8 +281,7 @@ class ClusterBus:
                 return
             if envelope.kind == KIND_JOURNAL:
                 self._seen[envelope.msg_id] = None
-                if self.notices is not None and envelope.topic is not None:
-                    self.notices.received(envelope.topic)
+                await self._journal_changed(envelope.topic)
                 return
             event = parse_event(envelope.payload, self._limits)
             if envelope.kind == KIND_SEND_TO:
@@ -299,6 +301,19 @@ class ClusterBus:
             self.peers.departed(envelope.sender, event, self._now_ms())
         else:
             self.peers.route(envelope.sender, event, envelope.payload, self._now_ms())
+
+    async def _journal_changed(self, topic: str | None) -> None:
+        """Let this node apply another's journal entries before the messages that followed the
+        notice (a notification of that change) are handled; bounded, so a slow store cannot
+        hold the bus."""
+        if self.notices is None or topic is None:
+            return
+        try:
+            async with asyncio.timeout(NOTICE_WAIT_S):
+                await self.notices.received(topic)
+        except TimeoutError:
+            self._counters.inc("cluster_journal_wait_timeout")
+            log.warning("cluster: %s entries not applied within %g s; going on", topic, NOTICE_WAIT_S)
 
     def _send_to(self, to: tuple[str, str] | None, event: Event) -> None:
         if to is not None and to[0] == self.node and self.deliver_to is not None:

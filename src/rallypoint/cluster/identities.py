@@ -77,7 +77,7 @@ class SharedIdentities:
         self._jobs.start()
         self._undo = [
             self._watch.subscribe(self._local_change),
-            self._notices.subscribe(STREAM_PREFIX, self.request_sync),
+            self._notices.subscribe(STREAM_PREFIX, self._notified),
         ]
 
     async def stop(self) -> None:
@@ -93,6 +93,9 @@ class SharedIdentities:
     def request_sync(self) -> None:
         if not self._queued and self._jobs.put(self._queued_sync):
             self._queued = True
+
+    async def _notified(self) -> None:
+        self.request_sync()  # on the job queue: one sync at a time reads the journal
 
     def _local_change(self, _snapshot: IdentitySnapshot) -> None:
         self.request_sync()

@@ -98,6 +98,16 @@ class MissionLedger:
         if not self.enqueue(self._queued_catch_up):
             self._catch_up_queued = False
 
+    async def catch_up_now(self) -> None:
+        """Another node said it appended mission entries: apply them before returning."""
+        if not self.ready:
+            return
+        try:
+            async with self.locked():
+                pass
+        except MissionError as exc:  # the store is away: the tick's catch-up reads them later
+            self._refused(exc)
+
     async def _queued_catch_up(self) -> None:
         self._catch_up_queued = False
         async with self.locked():

@@ -87,7 +87,7 @@ class MissionService:
                 break
             after = entries[-1].id
         self.ledger.ready = True
-        self._unsubscribe = self.host.notices.subscribe(STREAM_PREFIX, self.ledger.other_node_changed)
+        self._unsubscribe = self.host.notices.subscribe(STREAM_PREFIX, self.ledger.catch_up_now)
         self.field.start()
         log.info("missions: %d missions from %d journal entries", len(self.book.missions), count)
 

@@ -12,10 +12,12 @@ In the embedded default nothing relays: :attr:`JournalNotices.shared` is False a
 components skip the catch-up reads, since this process writes every entry itself.
 """
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
-Listener = Callable[[], None]
-"""Told that entries of one journal prefix were appended on another node."""
+Listener = Callable[[], Awaitable[None]]
+"""Told that entries of one journal prefix were appended on another node. The bus awaits it
+before it hands on what followed the notice in the stream (a notification the same change
+sent to a device here), so a device told of a change reads the changed state from this node."""
 
 
 class JournalNotices:
@@ -42,7 +44,7 @@ class JournalNotices:
         listeners.append(listener)
         return lambda: listeners.remove(listener) if listener in listeners else None
 
-    def received(self, prefix: str) -> None:
-        """Another node appended to ``prefix``: wake its listeners (each catches up itself)."""
+    async def received(self, prefix: str) -> None:
+        """Another node appended to ``prefix``: let its listeners catch up, one after the other."""
         for listener in list(self._listeners.get(prefix, ())):
-            listener()
+            await listener()
