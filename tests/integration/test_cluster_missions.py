@@ -5,6 +5,7 @@ changes) and, here, one data directory (one CA and identity store). The command 
 the Marti API to node 1; the team's device is connected to node 2 and uses node 2's API.
 """
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -116,3 +117,22 @@ async def test_an_objective_assigned_on_one_node_reaches_a_device_on_another_and
         await eventually(lambda: book(one).objective(objective["id"])[1].state == "acknowledged")
     assert f"ACK {objective['shortId']}" in marker.raw.decode()
     assert book(two).objective(objective["id"])[1].state == "acknowledged"
+
+
+async def test_one_mission_created_on_two_nodes_at_once_exists_once_on_both(
+    nodes: list[RunningServer], pki: PkiFixture
+) -> None:
+    one, two = nodes
+    cp, alpha = pki.add_user("cp", "ops"), pki.add_user("alpha", "ops")
+    async with https(one, pki, cp) as on1, https(two, pki, alpha) as on2:
+        first, second = await asyncio.gather(
+            *(client.put("/Marti/api/missions/op", params={"group": "ops"}) for client in (on1, on2))
+        )
+        statuses = sorted([first.status_code, second.status_code])
+        winner = first if first.status_code == 201 else second
+        guid = winner.json()["data"][0]["guid"]
+        await eventually(lambda: all(guid in book(node).missions for node in nodes))
+        guids_on_two = (await mission_json(on2))["guid"], (await mission_json(on1))["guid"]
+    assert statuses in ([200, 201], [201, 409])  # the later one updated it, or lost the race: 409
+    assert [list(book(node).missions) for node in nodes] == [[guid], [guid]]
+    assert guids_on_two == (guid, guid)
