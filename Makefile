@@ -14,7 +14,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 # The native hot path (setup.py) is compiled at install: a changed C source reinstalls.
-NATIVE_SOURCES := setup.py src/rallypoint/cot/_native.c
+NATIVE_SOURCES := setup.py src/rallypoint/cot/_native.c src/rallypoint/cot/_numbers.c
 
 $(VENV)/.run-installed: pyproject.toml $(NATIVE_SOURCES) | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .

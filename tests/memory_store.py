@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from rallypoint.store.base import (
     ANY_SUBMITTER,
     EventQuery,
+    InjectorRecord,
     JournalEntry,
     LostRecord,
     MailDraft,
@@ -34,6 +35,8 @@ class MemoryStore:
         """Mail ids, increasing even when expired rows leave :attr:`mail`."""
         self.delivered: set[int] = set()
         self.lost: dict[str, LostRecord] = {}
+        self.injector_rows: dict[tuple[str, str], InjectorRecord] = {}
+        self.group_names: dict[str, int] = {}
         self.reported_lag = lag
         self.events_lost = 0
         """What :meth:`write_health` reports as lost to failed transactions."""
@@ -221,3 +224,18 @@ class MemoryStore:
 
     async def lost_units(self) -> list[LostRecord]:
         return sorted(self.lost.values(), key=lambda record: (record.since, record.uid))
+
+    # settings
+
+    async def put_injector(self, record: InjectorRecord) -> None:
+        self.injector_rows.setdefault((record.uid, record.element), record)
+
+    async def drop_injectors(self, uid: str, element: str | None = None) -> None:
+        for key in [k for k in self.injector_rows if k[0] == uid and element in (None, k[1])]:
+            del self.injector_rows[key]
+
+    async def injectors(self) -> list[InjectorRecord]:
+        return sorted(self.injector_rows.values(), key=lambda r: (r.created, r.uid, r.element))
+
+    async def group_created(self, names: Sequence[str], now_ms: int) -> dict[str, int]:
+        return {name: self.group_names.setdefault(name, now_ms) for name in names}

@@ -147,12 +147,27 @@ class Settings:
     """A web session unused this long ends (an open page keeps its session alive)."""
     web_live_queue_max: int = 2000
     """Messages waiting for one browser socket; a page that falls further behind is disconnected."""
+    rollcall_no_position_minutes: int = 10
+    """A roll call's member without a position this long raises the page's alarm (1-1440; a roll
+    call may name its own)."""
 
     # Device profiles (issue 14)
     device_profile_dir: str = ""
     """Folder of files pushed to devices as profile data packages: ``connection/`` on every
     connect, ``tool/<name>/`` on request, ``groups/<group>/…`` likewise for that group only
     (map sources, ``.pref`` preferences, …); empty: no profiles (TAK clients get 204)."""
+
+    # TAK's locate API (issue 14)
+    locate_enabled: bool = False
+    """Serve ``POST /locate/api``: anyone who can reach an API port, with no TAK client, posts a
+    position and a name, and it becomes a marker in :attr:`locate_group`. Off by default, as in
+    TAK Server (its ``locate`` element is absent unless configured)."""
+    locate_group: str = "__ANON__"
+    """The group a located marker is routed to (TAK's ``locate/@group``)."""
+    locate_cot_type: str = "a-f-G"
+    """The CoT type of a located marker (TAK's ``locate/@cotType``)."""
+    locate_max_per_minute: int = 10
+    """Positions one client address may post per minute before the answer is 429."""
 
     # Feeds and track fusion (issue 7)
     feeds_file: str = ""
@@ -168,6 +183,16 @@ class Settings:
     """Nodes with the same name on one NATS form one cluster (its JetStream stream and subjects)."""
     cluster_node_id: str = ""
     """This node's name in the cluster, unique per node; empty: the host name and process id."""
+
+    # Site federation (issue 17)
+    federation_url: str = ""
+    """This site's own NATS server(s) with JetStream, whose JetStream domain is the site's name and
+    which holds the leaf-node connection to the other sites (``nats://host:4222``); empty: no
+    federation. Its policy is read from :attr:`federation_file`."""
+    federation_file: str = ""
+    """TOML file with the ``[federation]`` table (this site, its remotes and what crosses to and
+    from each, see docs/federation.md); it may be the settings file itself (settings then sit
+    under ``[rallypoint]``)."""
 
     @property
     def effective_store_url(self) -> str:

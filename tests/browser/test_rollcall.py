@@ -1,13 +1,17 @@
 """The roll call (PAR) panel in headless Chromium: the commander starts a roll call from the page,
 two TAK-like devices on raw TCP sockets receive the GeoChat request, one checks in by chat and
 shows as answered, the other turns overdue and the alarm shows (banner, tab; a screenshot is
-saved), until the commander accounts for it by hand."""
+saved), until the commander accounts for it by hand; and a CoT reply answering while a member
+without a recent position raises the no-position alarm."""
+
+import re
 
 from tests.browser.conftest import CommandPost, until
-from tests.interop.clients import Message, TakClient, chat_xml, eventually, pli_xml
+from tests.interop.clients import Message, TakClient, chat_xml, event_xml, eventually, pli_xml
 
 OVERDUE_TIMEOUT_S = 60.0
 """The shortest deadline the form offers is 15 s; the alarm follows at the server's next tick."""
+PLI_DETAIL = '<contact callsign="{}" endpoint="*:-1:stcp"/><__group name="Cyan" role="Team Member"/>'
 
 
 def is_request(message: Message) -> bool:
@@ -57,3 +61,46 @@ async def test_start_a_roll_call_see_answers_and_the_overdue_alarm(command_post:
     assert page.errors == []  # type: ignore[attr-defined]
     await alpha.close()
     await bravo.close()
+
+
+async def test_a_cot_reply_answers_and_a_member_without_position_raises_the_alarm(
+    command_post: CommandPost,
+) -> None:
+    """QUIET's last report is two minutes old when the roll call asks for one within a minute:
+    the server's next look raises the no-position alarm. FRESH answers by CoT reply."""
+    fresh = await TakClient.connect(command_post.ports.tcp, "fresh")
+    quiet = await TakClient.connect(command_post.ports.tcp, "quiet")
+    await fresh.send(pli_xml("FRESH-1", "FRESH", lat=48.137, lon=11.575))
+    await quiet.send(
+        event_xml("QUIET-1", "a-f-G-U-C", PLI_DETAIL.format("QUIET"), lat=48.14, lon=11.58, age_s=120)
+    )
+    registry = command_post.server.context.router.registry
+    await eventually(
+        lambda: registry.by_uid("FRESH-1") is not None and registry.by_uid("QUIET-1") is not None
+    )
+    page = await command_post.page("alice")
+    await page.click("button.tab[data-tab=rollcall]")
+    await page.fill("#rollcall-form input[name=noPosition]", "1")
+    await page.click("#rollcall-start")
+    request = await fresh.receive(is_request)
+    tag = re.search(r"<__rollcall [^>]*/>", request.detail)
+    assert tag is not None, request.detail
+    reply = tag.group(0).replace('state="requested"', 'state="answered"')
+    await fresh.send(
+        event_xml("FRESH-1", "a-f-G-U-C", PLI_DETAIL.format("FRESH") + reply, lat=48.137, lon=11.575)
+    )
+    await until(
+        page, "!!document.querySelector('#rollcall-table tr[data-uid=\"FRESH-1\"][data-status=answered]')"
+    )
+    await until(page, "!!document.querySelector('#rollcall-alarm [data-kind=no-position]')")
+    alarm = await page.inner_text("#rollcall-alarm")
+    assert "NO POSITION FOR 1 MIN" in alarm
+    assert "QUIET" in alarm
+    assert "FRESH" not in alarm
+    assert await page.get_attribute("button.tab[data-tab=rollcall]", "data-alarm") == "on"
+    await command_post.screenshot(page)
+    await page.click("#rollcall-alarm [data-kind=no-position] button")
+    await until(page, "document.getElementById('rollcall-alarm').hidden")
+    assert page.errors == []  # type: ignore[attr-defined]
+    await fresh.close()
+    await quiet.close()

@@ -79,7 +79,7 @@ def connection_of(server: Server, uid: str) -> StreamConnection | None:
 def all_acknowledged(server: Server, uid: str) -> bool:
     """The server has seen the device's TCP stack acknowledge everything directed to it."""
     connection = connection_of(server, uid)
-    return connection is not None and not connection.acks
+    return connection is not None and not connection.egress.acks
 
 
 @pytest.mark.parametrize("case", CASES)

@@ -244,3 +244,18 @@ async def test_updates_and_layer_changes_are_announced_to_the_mission_only(calle
         neighbour = await streams.connect(callers.pki.add_user("eve3", "other"))
         await sync(neighbour, eve)
         assert not [m for m in eve.history if m.type.startswith("t-x-m-")]
+
+
+async def test_one_log_entry_by_id(callers: Callers) -> None:
+    """``GET /missions/logs/entries/{id}`` (node-tak ``MissionLog.get``): TAK's list of one."""
+    posted = await callers.cp.post(
+        f"{PREFIX}/logs/entries", json={"content": "bridge out", "missionNames": ["op"], "creatorUid": "CP-1"}
+    )
+    entry_id = posted.json()["data"]["id"]
+    (entry,) = data(
+        await callers.cp.get(f"{PREFIX}/logs/entries/{entry_id}"), "com.bbn.marti.sync.model.LogEntry"
+    )
+    assert (entry["id"], entry["content"], entry["missionNames"]) == (entry_id, "bridge out", ["op"])
+    hidden = await callers.eve.get(f"{PREFIX}/logs/entries/{entry_id}")
+    unknown = await callers.cp.get(f"{PREFIX}/logs/entries/no-such-entry")
+    assert (hidden.status_code, unknown.status_code) == (404, 404)

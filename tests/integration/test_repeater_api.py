@@ -1,6 +1,6 @@
 """TAK Server's repeater API over the alert board on a real server over mutual TLS: an
 emergency raised on a stream is listed to its groups, stopped only by whoever raised it, and
-the period is bounded."""
+the period is set by an administrator only, within bounds."""
 
 import httpx
 
@@ -53,7 +53,7 @@ async def test_a_raised_alert_is_listed_to_its_groups_and_stopped_by_its_raiser(
 
 async def test_the_period_is_read_and_set_within_bounds(tls_server: RunningServer, pki: PkiFixture) -> None:
     board = tls_server.server.context.router.alerts
-    async with https(tls_server, pki, pki.add_user("carol", "ops")) as client:
+    async with https(tls_server, pki, pki.add_user("carol", "admin", "ops")) as client:
         before = (await client.get("/Marti/api/repeater/period")).json()["data"]
         changed = await client.post("/Marti/api/repeater/period", content=b"5000")
         refused = [
@@ -66,6 +66,20 @@ async def test_the_period_is_read_and_set_within_bounds(tls_server: RunningServe
     assert refused[:7] == [400] * 6 + [413]
     assert refused[7] == 400
     assert after == board.period_ms == 5000
+
+
+async def test_only_an_administrator_changes_the_period(tls_server: RunningServer, pki: PkiFixture) -> None:
+    board = tls_server.server.context.router.alerts
+    async with https(tls_server, pki, pki.add_user("dave", "ops")) as client:
+        refused = await client.post("/Marti/api/repeater/period", content=b"5000")
+        read = await client.get("/Marti/api/repeater/period")
+    async with https(tls_server, pki, pki.add_user("root", "admin")) as client:
+        accepted = await client.post("/Marti/api/repeater/period", content=b"6000")
+    assert refused.status_code == 403
+    assert "'admin' group" in refused.json()["error"]
+    assert read.json()["data"] == 3000, "reading it is anyone's"
+    assert accepted.status_code == 200
+    assert board.period_ms == 6000
 
 
 async def test_an_anonymous_caller_cannot_change_the_period(

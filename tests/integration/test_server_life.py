@@ -78,7 +78,7 @@ async def test_advancing_the_clock_drives_a_components_deadline(
 ) -> None:
     fast, slow = _Beacon(1_000), _Beacon(5_000)
 
-    def build(_context: ServerContext, _host: Host) -> list[Part]:
+    def build(_context: ServerContext, _host: Host, _federation: object = None) -> list[Part]:
         return [Part(fast), Part(slow)]
 
     monkeypatch.setattr(server_module, "build_parts", build)

@@ -24,7 +24,7 @@ import asyncpg
 import pytest
 
 from rallypoint.store import PackageRecord, Store, StoredEvent, open_store, schema
-from rallypoint.store.base import EventQuery, LostRecord, MailDraft
+from rallypoint.store.base import EventQuery, InjectorRecord, LostRecord, MailDraft
 
 POSTGRES_URL_ENV = "RALLYPOINT_TEST_POSTGRES_URL"
 T0 = 1_700_000_000_000
@@ -492,3 +492,32 @@ async def test_lost_units_are_kept_one_per_uid_until_dropped(store_url: str) -> 
         assert [record.uid for record in await reopened.lost_units()] == ["a"]
     finally:
         await reopened.close()
+
+
+async def test_injectors_and_group_times_survive_a_reopen(store_url: str) -> None:
+    camera = InjectorRecord("cam", '<remarks text="north gate"/>', frozenset({"ops"}), "alice", T0)
+    spare = InjectorRecord("cam", '<__video url="rtsp://cam/1"/>', frozenset({"ops", "admin"}), None, T0 + 1)
+    store = open_store(store_url)
+    await store.open()
+    try:
+        await store.put_injector(camera)
+        await store.put_injector(camera._replace(created=T0 + 50))
+        await store.put_injector(spare)
+        await store.put_injector(camera._replace(uid="other"))
+        first = await store.group_created(["ops", "admin"], T0)
+        await store.drop_injectors("other")
+    finally:
+        await store.close()
+    reopened = open_store(store_url)
+    await reopened.open()
+    try:
+        kept = await reopened.injectors()
+        later = await reopened.group_created(["ops", "new"], T0 + 1000)
+        await reopened.drop_injectors("cam", spare.element)
+        left = await reopened.injectors()
+    finally:
+        await reopened.close()
+    assert kept == [camera, spare], "one row per (uid, element), the first kept"
+    assert first == {"ops": T0, "admin": T0}
+    assert later == {"ops": T0, "new": T0 + 1000}, "a group keeps the time it was first served"
+    assert left == [camera]

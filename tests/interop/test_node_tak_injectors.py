@@ -1,6 +1,7 @@
 """node-tak's ``Injectors`` (``/Marti/api/injectors/cot/uid``) against a real server: create,
-list, get and delete through the client's own code, answers checked with its TypeBox schema,
-and another user's injectors kept out of reach."""
+list, get and delete by an administrator through the client's own code, answers checked with
+its TypeBox schema; another team's administrator cannot reach them and a non-administrator is
+refused."""
 
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from tests.settings import listening
 pytestmark = requires_node_tak
 
 SCHEMA = "lib/api/injectors#TAKList_Injector"
-CAMERA = {"uid": "ANDROID-cam", "toInject": "camera one"}
+CAMERA = {"uid": "ANDROID-cam", "toInject": 'remarks source="camera one"'}
 
 
 @pytest.fixture
@@ -24,7 +25,8 @@ def tls_settings(tmp_path: Path) -> Settings:
 
 async def test_injectors_with_node_tak(tls_server: RunningServer, pki: PkiFixture, tmp_path: Path) -> None:
     api = f"https://127.0.0.1:{tls_server.ports.api_tls}"
-    alice, mallory = pki.add_user("alice", "ops"), pki.add_user("mallory", "ops")
+    alice, mallory = pki.add_user("alice", "admin", "ops"), pki.add_user("mallory", "admin", "other")
+    bob = pki.add_user("bob", "ops")
     made = await call_all(
         api,
         pki,
@@ -52,6 +54,9 @@ async def test_injectors_with_node_tak(tls_server: RunningServer, pki: PkiFixtur
     )
     assert outsider["list"]["value"]["data"] == []
     assert outsider["delete"]["status"] == 404
+
+    member = await call_all(api, pki, bob, [{"name": "list", "call": "Injectors.list"}], tmp_path / "m")
+    assert member["list"]["status"] == 403
 
     end = await call_all(
         api,

@@ -17,12 +17,21 @@ __all__ = ["tls_settings"]
 async def test_repeater_with_node_tak(tls_server: RunningServer, pki: PkiFixture, tmp_path: Path) -> None:
     api = f"https://127.0.0.1:{tls_server.ports.api_tls}"
     board = tls_server.server.context.router.alerts
-    alice, eve = pki.add_user("alice", "ops"), pki.add_user("eve", "other")
+    alice, eve = pki.add_user("alice", "admin", "ops"), pki.add_user("eve", "other")
     async with TlsClients(tls_server, pki) as clients:
         device = await clients.connect(alice)
         await device.send(alert_xml("ALICE", "Alice"))
         await eventually(lambda: len(board) == 1)
-        outsider = await call_all(api, pki, eve, [{"name": "list", "call": "Repeater.list"}], tmp_path / "e")
+        outsider = await call_all(
+            api,
+            pki,
+            eve,
+            [
+                {"name": "list", "call": "Repeater.list"},
+                {"name": "set", "call": "Repeater.period", "args": ["5000"]},
+            ],
+            tmp_path / "e",
+        )
         calls = [
             {"name": "list", "call": "Repeater.list", "schema": "lib/api/repeater#TAKList_Repeater"},
             # node-tak hands its argument to fetch as the body: a number is refused by undici
@@ -34,6 +43,7 @@ async def test_repeater_with_node_tak(tls_server: RunningServer, pki: PkiFixture
         ]
         done = await call_all(api, pki, alice, calls, tmp_path / "a")
     assert outsider["list"]["value"]["data"] == []
+    assert outsider["set"]["status"] == 403, "a non-administrator cannot set the period"
     assert done["list"]["schemaErrors"] == [], done["list"]
     assert [row["uid"] for row in done["list"]["value"]["data"]] == ["ALICE-9-1-1"]
     assert done["set"]["ok"], done["set"]

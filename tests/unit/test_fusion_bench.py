@@ -100,3 +100,15 @@ def test_bench_runs_the_issue_scenario_per_domain(capsys: pytest.CaptureFixture[
     assert set(ours["by_domain"]) == {"air", "sea", "ground"}
     assert all(row["duplicate_tracks"] == 0 for row in ours["by_domain"].values())
     assert {"missed", "breaks"} <= set(ours)
+
+
+def test_bench_runs_the_engine_with_the_imm_for_air(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ("--scenario", "issue", "--duration", "30", "--no-baseline", "--json", "--min-rate", "0")
+    code = run_fusion_bench(_args(*args, "--air-motion", "imm"))
+    document = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert document["scenario"]["air_motion"] == "imm"
+    for row in (document["rallypoint"], document["client_view"]):
+        air = row["by_domain"]["air"]
+        assert (air["duplicate_tracks"], air["id_switches"], air["missed"]) == (0, 0, 0)
+        assert air["mean_ospa_m"] < 10.0

@@ -9,8 +9,10 @@ from rallypoint.config import Settings, load_settings
 from rallypoint.errors import ConfigError
 from rallypoint.fusion.engine import FusionEngine
 from rallypoint.fusion.feeds.config import load_fusion_file, parse_fusion_config
+from rallypoint.fusion.imm import InteractingMultipleModel
+from rallypoint.fusion.kinematics import ConstantVelocity
 from rallypoint.fusion.report import Domain
-from rallypoint.fusion.tuning import DEFAULT_MODELS
+from rallypoint.fusion.tuning import DEFAULT_MODELS, Motion
 
 EXAMPLE = """
 [rallypoint]
@@ -125,6 +127,20 @@ def test_the_fusion_table_tunes_each_domain() -> None:
     assert FusionEngine(config).config.models[Domain.SEA].q == 0.03
 
 
+def test_the_motion_model_is_chosen_per_domain() -> None:
+    table = tomllib.loads(
+        "[fusion.air]\nmotion = 'imm'\nimm_turn_rate_dps = 2.5\nimm_turn_s = 20\n[fusion.ground]\nmotion = 'cv'"
+    )
+    config = parse_fusion_config(table).engine_config()
+    air, ground = config.models[Domain.AIR], config.models[Domain.GROUND]
+    assert (air.motion, air.imm_turn_dps, air.imm_turn_s) == (Motion.IMM, 2.5, 20.0)
+    assert air.imm_straight_q == DEFAULT_MODELS[Domain.AIR].imm_straight_q
+    assert ground.motion is Motion.CV
+    engine = FusionEngine(config)
+    assert isinstance(engine._filtering._predictors[Domain.AIR], InteractingMultipleModel)
+    assert isinstance(engine._filtering._predictors[Domain.GROUND], ConstantVelocity)
+
+
 def test_an_empty_fusion_table_gives_the_defaults() -> None:
     config = parse_fusion_config({}).engine_config()
     assert dict(config.models) == dict(DEFAULT_MODELS)
@@ -149,6 +165,9 @@ def test_an_empty_fusion_table_gives_the_defaults() -> None:
         ("[fusion]\nair = 3", r"\[fusion.air\] must be a table"),
         ("[fusion.sea]\nmax_turn_rate_dps = -1", r"max_turn_rate_dps = -1: a number in 0\.\.30"),
         ("[fusion.ground]\nturn_noise = 2", r"turn_noise = 2: a number in 0\.\.1"),
+        ("[fusion.air]\nmotion = 'ct'", r"motion = 'ct': \"cv\" or \"imm\""),
+        ("[fusion.air]\nimm_turn_noise = 0", r"imm_turn_noise = 0: a finite number greater than 0"),
+        ("[fusion.air]\nimm_turn_rate_dps = 45", r"imm_turn_rate_dps = 45: at most 30"),
     ],
 )
 def test_bad_tuning_is_refused_clearly(fusion: str, message: str) -> None:

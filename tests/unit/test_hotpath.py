@@ -49,6 +49,17 @@ def test_native_twin_checks_its_arguments() -> None:
     with pytest.raises(ValueError, match="out of range"):
         _native.xml_end(b"<event></event>", -1, b"", b"</event", 32)
     assert _native.xml_end(bytearray(b"<event></event>"), 0, b"", b"</event", 32) == (15, b"", 0)
+    with pytest.raises(TypeError):
+        _native.event_numbers([("time", "x")], {})  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        _native.event_numbers({})  # type: ignore[call-arg]
+
+
+def test_the_python_hot_path_leaves_every_number_to_the_codec(restore: None) -> None:
+    hotpath.use(hotpath.PYTHON)
+    assert (
+        hotpath.event_numbers({"time": "2024-05-01T12:00:00Z", "stale": "2024-05-01T12:00:00Z"}, {}) is None
+    )
 
 
 @needs_native

@@ -1,4 +1,4 @@
-"""Imports point one way (docs/architecture.md): cli -> server -> cluster -> http / transport / features -> router ->
+"""Imports point one way (docs/architecture.md): cli -> server -> federation -> cluster -> http / transport / features -> router ->
 store -> cot; http and transport never import each other; cot imports only errors."""
 
 import ast
@@ -15,6 +15,7 @@ LAYERS = [
     "http",
     "transport",
     "cluster",
+    "federation",
     "server",
     "bench",
     "cli",

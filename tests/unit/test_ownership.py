@@ -11,8 +11,9 @@ import pytest
 from rallypoint.cot.event import Event
 from rallypoint.cot.xml import parse_event
 from rallypoint.router.ownership import OwnershipTable, Refusal
+from rallypoint.router.refusals import REPORT_INTERVAL_MS, Denial
 from rallypoint.router.registry import Subscriber
-from rallypoint.router.router import REPORT_INTERVAL_MS, Denial, Router
+from rallypoint.router.router import Router
 from rallypoint.router.skeleton import skeleton
 
 NOW = 1_700_000_000_000

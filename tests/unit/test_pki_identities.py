@@ -273,3 +273,24 @@ def test_store_file_is_private_and_errors_are_typed(tmp_path: Path) -> None:
         store.add_user("alice", "pw", ["blue"])
         with pytest.raises(PkiError, match="timezone-aware"):
             store.revoke("alice", datetime(2026, 1, 1))
+
+
+def test_one_certificate_is_revoked_and_issued_ones_keep_their_der(
+    store: IdentityStore, certificates: list[x509.Certificate]
+) -> None:
+    store.add_user("alice", "pw", ["blue"])
+    first, second = (store.record_certificate(c, "alice") for c in certificates[:2])
+    revision = store.revision()
+    revoked = store.revoke_certificate(first.serial, NOW)
+    assert revoked is not None
+    assert revoked.revoked_at == NOW
+    assert store.revision() > revision, "the identity watch sees the change"
+    assert store.revoke_certificate(first.serial, NOW) is None, "already revoked"
+    assert store.revoke_certificate(12345, NOW) is None, "never issued here"
+    assert [serial for serial, _ in store.revoked()] == [first.serial]
+    issued = store.issued()
+    assert [row.record.serial for row in issued] == [first.serial, second.serial]
+    assert issued[0].id < issued[1].id
+    assert issued[1].der is not None
+    assert x509.load_der_x509_certificate(issued[1].der) == certificates[1]
+    assert issued[1].record.revoked_at is None

@@ -2,9 +2,9 @@
 and a ManualClock moved on instead of waited for.
 
 Covers the scope (the caller's groups, a team), the GeoChat request to each device, answers
-by chat (plain ``PAR`` and the code), answers that must not count (another device, another
+by chat (plain ``PAR`` and the code) and by CoT reply, answers that must not count (another device, another
 group, a spoofed sender uid), the overdue alarm raised once and not again after a restart,
-the no-position column, cancelling, and replay of the journal.
+the no-position column and alarm, cancelling, and replay of the journal.
 """
 
 from collections.abc import AsyncIterator
@@ -176,8 +176,57 @@ async def test_no_position_for_n_minutes_is_shown_and_told(harness: Harness) -> 
     lost = {m["uid"]: m["noPosition"] for m in data["members"]}
     assert lost == {"ALPHA-1": False, "BRAVO-1": True}
     assert data["counts"]["noPosition"] == 1
-    [(_, told)] = harness.told
+    [(_, told), (groups, alarm)] = harness.told
     assert told["rollcall"]["counts"]["noPosition"] == 1
+    assert groups == BLUE
+    assert alarm == {
+        "type": "rollcall-no-position",
+        "id": rollcall.id,
+        "code": rollcall.code,
+        "minutes": 2,
+        "members": ["BRAVO-1"],
+    }
+
+    harness.told.clear()
+    harness.service.tick(harness.clock.wall_ms())
+    assert harness.told == [], "nothing changed: no second alarm"
+    harness.clock.advance(60)  # ALPHA's report is 2 minutes old now
+    harness.service.tick(harness.clock.wall_ms())
+    alarms = [m for _, m in harness.told if m["type"] == "rollcall-no-position"]
+    assert [a["members"] for a in alarms] == [["ALPHA-1"]], "only the member newly without position"
+    assert harness.router.counters.get("rollcall_no_position") == 2
+
+
+def reply_xml(uid: str, tag: str) -> bytes:
+    """A pytak script's (or a plugin's) answer: its own PLI carrying the request's tag back."""
+    return pli_xml(uid, uid).replace(b"</detail>", tag.encode() + b"</detail>")
+
+
+async def test_a_cot_reply_with_the_request_tag_answers(harness: Harness) -> None:
+    alpha = harness.device("ALPHA-1")
+    bravo = harness.device("BRAVO-1")
+    outsider = harness.device("RED-1", groups=RED)
+    rollcall = await harness.service.start_rollcall("cp", BLUE, None, 300, 10)
+    [request] = harness.texts_to("ALPHA-1")
+    tag = f'<__rollcall id="{rollcall.id}" code="{rollcall.code}" state="requested"/>'
+    assert tag in request, "the request names the roll call for a CoT reply"
+
+    def send(sender: Subscriber, uid: str, tag: str) -> None:
+        harness.router.submit(sender, parse_event(reply_xml(uid, tag)), None, harness.clock.wall_ms())
+
+    send(alpha, "ALPHA-1", tag)  # re-sent unchanged: still only requested
+    send(outsider, "RED-1", f'<__rollcall id="{rollcall.id}" state="answered"/>')  # not asked
+    send(bravo, "BRAVO-1", '<__rollcall id="0000" state="answered"/>')  # no such roll call
+    await harness.service.drain()
+    assert status(harness, rollcall) == {"ALPHA-1": "waiting", "BRAVO-1": "waiting"}
+    assert harness.router.counters.get("rollcall_answer_refused") == 2
+
+    send(alpha, "ALPHA-1", f'<__rollcall id="{rollcall.id}" state="answered" text="4 pax ok"/>')
+    send(bravo, "BRAVO-1", f'<__rollcall code="{rollcall.code.lower()}" state="answered"/>')
+    await harness.service.drain()
+    assert status(harness, rollcall) == {"ALPHA-1": "answered", "BRAVO-1": "answered"}
+    assert [m.answer for m in rollcall.members.values()] == ["4 pax ok", "CoT reply"]
+    assert any("check-in received" in xml for xml in harness.texts_to("BRAVO-1")), "the device is told"
 
 
 async def test_another_groups_roll_call_is_invisible_and_cancel_tells_the_waiting(harness: Harness) -> None:
@@ -219,6 +268,8 @@ def test_answers_found_in_chat_text() -> None:
 def test_start_requests_are_checked() -> None:
     assert model.check_start({}) == (None, model.DEFAULT_DEADLINE_S, model.DEFAULT_NO_POSITION_MIN)
     assert model.check_start({"team": "Cyan", "deadlineSeconds": 60}) == ("Cyan", 60, 10)
+    assert model.check_start({}, no_position_min=3)[2] == 3, "the setting's default"
+    assert model.check_start({"noPositionMinutes": 7}, no_position_min=3)[2] == 7
     for bad in ({"team": 3}, {"deadlineSeconds": 1}, {"deadlineSeconds": True}, {"noPositionMinutes": 0}):
         with pytest.raises(InvalidMissionRequest):
             model.check_start(bad)

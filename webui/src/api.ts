@@ -56,6 +56,14 @@ export class Api {
     return this.send<T>("POST", path, body);
   }
 
+  put<T>(path: string, body: unknown): Promise<T> {
+    return this.send<T>("PUT", path, body);
+  }
+
+  delete<T>(path: string): Promise<T> {
+    return this.send<T>("DELETE", path);
+  }
+
   async packages(): Promise<PackageInfo[]> {
     const answer = await this.get<PackageInfo[] | { packages?: PackageInfo[]; data?: PackageInfo[] }>(
       "/api/packages",

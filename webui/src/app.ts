@@ -5,6 +5,7 @@
 
 import type { Api } from "./api";
 import { LiveFeed, type LiveState } from "./live";
+import { DrawTools } from "./map/draw";
 import { MapTools } from "./map/tools";
 import { MapView } from "./map/view";
 import { AlertStore } from "./state/alerts";
@@ -55,6 +56,7 @@ export class App {
   private readonly banner: AlertBanner;
   private readonly reconnect = new ReconnectBanner();
   private readonly alarm = new Alarm();
+  private readonly draw: DrawTools;
   /** The selected contact's track as drawn (history, then its live positions). */
   private track: GeoJSON.Feature | null = null;
   /** What the highlight rings were last drawn for (see drawHighlights). */
@@ -94,7 +96,9 @@ export class App {
       h("div", { className: "toast", id: "toast", role: "status" }),
     );
     this.map = new MapView(mapElement, config);
-    new MapTools(this.map);
+    const tools = new MapTools(this.map);
+    this.draw = new DrawTools(this.map, api, (uid) => this.contacts.get(uid)?.contact);
+    tools.panel.append(...this.draw.elements());
     this.list = new ContactList(this.contacts);
     this.details = new ContactDetails(this.contacts, api);
     this.chatPanel = new ChatPanel(this.chat, api, me);
@@ -136,6 +140,7 @@ export class App {
       alarm: () => this.alarm.state(),
       selected: () => this.details.selected,
       trackPoints: () => (this.track?.geometry.type === "LineString" ? this.track.geometry.coordinates.length : 0),
+      renderedShapeUids: () => map.renderedShapeUids(),
     });
   }
 
@@ -167,6 +172,7 @@ export class App {
         break;
       case "remove":
         this.contacts.remove(message.uid, now);
+        this.draw.removed(message.uid);
         break;
       case "chat":
         this.chat.add(message.message);
@@ -182,6 +188,7 @@ export class App {
         break;
       case "rollcall":
       case "rollcall-overdue":
+      case "rollcall-no-position":
         this.rollcalls.receive(message);
         break;
       default:

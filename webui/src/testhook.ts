@@ -26,6 +26,8 @@ export interface HookSource {
   selected(): string | null;
   /** Points of the selected contact's drawn track. */
   trackPoints(): number;
+  /** Uids of the markers and shapes the map drew in the current frame. */
+  renderedShapeUids(): string[];
 }
 
 export interface TestHook {
@@ -48,6 +50,8 @@ export interface TestHook {
   selected(): string | null;
   /** Points of the selected contact's track as drawn (history plus live positions). */
   trackPoints(): number;
+  /** Uids of the markers and shapes in the current frame (drawn as shapes, not symbols). */
+  renderedShapeUids(): string[];
 }
 
 declare global {
@@ -69,6 +73,7 @@ export function testHook(source: HookSource): TestHook {
     alarm: () => source.alarm(),
     selected: () => source.selected(),
     trackPoints: () => source.trackPoints(),
+    renderedShapeUids: () => source.renderedShapeUids(),
     waitForRendered: (count) =>
       new Promise((resolve) => {
         const stop = source.onRender(() => {

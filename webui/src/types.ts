@@ -29,6 +29,23 @@ export interface Contact {
   provenance: { sources: FusionSource[] } | null;
   /** Set when the server lost contact with the unit: this is its last known position. */
   lost?: LostMark | null;
+  /** Set for a marker or drawn shape: the map draws it as such, not as a unit symbol. */
+  shape?: ContactShape | null;
+}
+
+/** How to draw a marker or shape (any sender's): coordinates are [lon, lat], colours CSS. */
+export interface ContactShape {
+  kind: "point" | "line" | "polygon" | "circle";
+  coordinates: number[][];
+  /** A circle's radius in metres. */
+  radius: number | null;
+  stroke: string;
+  fill: string | null;
+  /** The stroke as #rrggbb, for the edit form. */
+  colour: string;
+  weight: number | null;
+  /** The sender asked for the label to be shown on the map. */
+  labels: boolean;
 }
 
 export interface LostMark {
@@ -149,6 +166,7 @@ export type LiveMessage =
   | { type: "objective"; objective: Objective }
   | { type: "rollcall"; rollcall: RollCall }
   | { type: "rollcall-overdue"; id: string; code: string; overdue: string[] }
+  | { type: "rollcall-no-position"; id: string; code: string; minutes: number; members: string[] }
   | { type: "pong" };
 
 /** One device a roll call asks, with its status when the server last looked. */

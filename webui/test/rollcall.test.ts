@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { membersInOrder, RollCallStore, statusAt, summary } from "../src/state/rollcall";
+import { type Alarm, membersInOrder, RollCallStore, statusAt, summary } from "../src/state/rollcall";
 import type { RollCall, RollCallMember } from "../src/types";
 
 function member(uid: string, fields: Partial<RollCallMember> = {}): RollCallMember {
@@ -55,12 +55,13 @@ describe("roll call state", () => {
   it("keeps an alarm until acknowledged or the roll call ends", () => {
     const store = new RollCallStore();
     store.apply(rollcall());
-    store.raise({ id: "r1", code: "PAR-ABC123", overdue: ["BRAVO"] });
+    const overdue: Alarm = { id: "r1", code: "PAR-ABC123", kind: "overdue", names: ["BRAVO"] };
+    store.raise(overdue);
     expect(store.pendingAlarms()).toHaveLength(1);
     store.apply(rollcall({ complete: true }));
     expect(store.pendingAlarms()).toHaveLength(0);
-    store.raise({ id: "r1", code: "PAR-ABC123", overdue: ["BRAVO"] });
-    store.acknowledge("r1");
+    store.raise(overdue);
+    store.acknowledge(overdue);
     expect(store.pendingAlarms()).toHaveLength(0);
   });
 
@@ -68,9 +69,34 @@ describe("roll call state", () => {
     const store = new RollCallStore();
     const late = rollcall({ members: [member("BRAVO", { status: "overdue" })] });
     store.replaceAll([late]);
-    expect(store.pendingAlarms()).toEqual([{ id: "r1", code: "PAR-ABC123", overdue: ["BRAVO"] }]);
-    store.acknowledge("r1");
+    const [alarm] = store.pendingAlarms();
+    expect(alarm).toEqual({ id: "r1", code: "PAR-ABC123", kind: "overdue", names: ["BRAVO"] });
+    store.acknowledge(alarm!);
     store.replaceAll([late]);
+    expect(store.pendingAlarms()).toEqual([]);
+  });
+
+  it("alarms for members without position, again for each one newly lost", () => {
+    const store = new RollCallStore();
+    store.apply(rollcall());
+    store.raise({ id: "r1", code: "PAR-ABC123", kind: "no-position", names: ["BRAVO"], minutes: 10 });
+    store.raise({ id: "r1", code: "PAR-ABC123", kind: "no-position", names: ["ALPHA"], minutes: 10 });
+    const [alarm] = store.pendingAlarms();
+    expect(alarm?.names).toEqual(["BRAVO", "ALPHA"]);
+    store.acknowledge(alarm!);
+    const lost = rollcall({ members: [member("BRAVO", { noPosition: true }), member("ALPHA", { noPosition: true })] });
+    store.replaceAll([lost]);
+    expect(store.pendingAlarms()).toEqual([]);
+    store.raise({ id: "r1", code: "PAR-ABC123", kind: "no-position", names: ["BRAVO"], minutes: 10 });
+    expect(store.pendingAlarms().map((a) => a.names)).toEqual([["BRAVO"]]);
+  });
+
+  it("drops a member from the no-position alarm once it reports again", () => {
+    const store = new RollCallStore();
+    store.raise({ id: "r1", code: "PAR-ABC123", kind: "no-position", names: ["BRAVO", "ALPHA"], minutes: 10 });
+    store.apply(rollcall({ members: [member("BRAVO", { noPosition: true }), member("ALPHA")] }));
+    expect(store.pendingAlarms().map((a) => a.names)).toEqual([["BRAVO"]]);
+    store.apply(rollcall({ members: [member("BRAVO"), member("ALPHA")] }));
     expect(store.pendingAlarms()).toEqual([]);
   });
 

@@ -16,6 +16,7 @@ function source(rendered: string[][]): HookSource & { listeners: Array<() => voi
     alarm: () => ({ beeps: 3, notifications: 1, audio: "running", sounding: true, silenced: false }),
     selected: () => "PYTAK-1",
     trackPoints: () => 4,
+    renderedShapeUids: () => ["shape-1"],
     onRender: (listener) => {
       listeners.push(listener);
       return () => listeners.splice(listeners.indexOf(listener), 1);
@@ -46,6 +47,7 @@ describe("test hook", () => {
     expect(page.rallypoint?.alarm().beeps).toBe(3);
     expect(page.rallypoint?.selected()).toBe("PYTAK-1");
     expect(page.rallypoint?.trackPoints()).toBe(4);
+    expect(page.rallypoint?.renderedShapeUids()).toEqual(["shape-1"]);
   });
 
   it("resolves waitForRendered at the first frame showing enough contacts, then stops listening", async () => {

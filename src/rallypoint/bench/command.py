@@ -30,6 +30,7 @@ from rallypoint.bench.compare import compare_tls
 from rallypoint.bench.compare_store import compare_store
 from rallypoint.bench.errors import BenchError
 from rallypoint.bench.faults import add_faults_arguments, run_faults_bench
+from rallypoint.bench.federation import run_federation_bench
 from rallypoint.bench.fusion import add_fusion_arguments, run_fusion_bench
 from rallypoint.bench.missions import add_missions_arguments, run_missions_bench
 from rallypoint.bench.peers import add_peers_arguments, run_peers_bench
@@ -52,6 +53,7 @@ SPECIAL_BENCHES: dict[str, Callable[[argparse.Namespace], int]] = {
     "web": run_web_bench,
     "peers": run_peers_bench,
     "cluster": run_cluster_bench,
+    "federation": run_federation_bench,
     "faults": run_faults_bench,
 }
 """Benchmarks that are not a load-generator scenario; each reads its own options from ``args``."""

@@ -4,8 +4,9 @@ Every client connection gets its own upstream connection to the server. Faults a
 all connections from the moment they are set: ``throttle`` limits server-to-client bytes
 per second (the proxy reads upstream no faster, so the server's send queue backs up as on a
 thin link), ``stall`` stops forwarding server-to-client until ``resume``, ``reset`` aborts
-every connection at both ends. When the server ends a connection (even killed), what the
-proxy has already read is still forwarded before the client's side is closed.
+every connection at both ends, ``cut`` does and refuses new ones until ``restore``. When the
+server ends a connection (even killed), what the proxy has already read is still forwarded
+before the client's side is closed.
 
 The proxy is a middlebox: bytes its kernel has acknowledged and it has not forwarded are
 lost on a reset, exactly as a TCP-terminating middlebox would lose them, and the server
@@ -32,6 +33,8 @@ class FaultProxy:
         self.bytes_per_s: int | None = None
         self._flowing = asyncio.Event()
         self._flowing.set()
+        self.refusing = False
+        """Set by :meth:`cut`: connections are aborted as they arrive (a link that is down)."""
 
     async def start(self) -> int:
         """Listen; return the port clients connect to."""
@@ -51,6 +54,14 @@ class FaultProxy:
         for writer in list(self._writers):
             writer.transport.abort()
 
+    def cut(self) -> None:
+        """The link goes down: every connection aborted, new ones refused until :meth:`restore`."""
+        self.refusing = True
+        self.reset()
+
+    def restore(self) -> None:
+        self.refusing = False
+
     async def close(self) -> None:
         self.reset()
         if self._server is not None:
@@ -63,6 +74,9 @@ class FaultProxy:
                 await task
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.refusing:
+            writer.transport.abort()
+            return
         try:
             up_reader, up_writer = await asyncio.open_connection(self.host, self.target)
         except OSError:  # the server is down (killed, restarting): the client sees a reset

@@ -16,6 +16,8 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from rallypoint.bench.fusion_baseline import BaselineUnavailable, StoneSoupTracker
@@ -25,8 +27,10 @@ from rallypoint.bench.fusion_latency import latency_document
 from rallypoint.fusion.engine import FusionConfig, FusionEngine
 from rallypoint.fusion.evaluate import EngineTracker, Evaluation, evaluate
 from rallypoint.fusion.feeds.config import DEFAULT_MIN_EMIT_INTERVAL_S
+from rallypoint.fusion.report import Domain
 from rallypoint.fusion.simulate import Scenario, ScenarioSpec, build_scenario
 from rallypoint.fusion.simulate_issue import ISSUE_SPEC, build_issue_scenario
+from rallypoint.fusion.tuning import Motion
 
 DEFAULT_DURATION_S = 120.0
 """Long enough for outages and AIS gaps; short enough for Stone Soup (~100 reports/s) to finish."""
@@ -51,6 +55,12 @@ def add_fusion_arguments(bench: argparse.ArgumentParser) -> None:
         help="default: the seeded coast; issue: issue 19's (turns, climbs, 3 receivers, TIS-B,"
         " MMSI change, moored pair, aliased teams; --seed defaults to 19, --aircraft is fixed)",
     )
+    group.add_argument(
+        "--air-motion",
+        choices=[m.value for m in Motion],
+        default=None,
+        help="the engine's air motion model (default: the engine's, cv; imm: straight flight and turns)",
+    )
     group.add_argument("--no-baseline", action="store_true", help="skip the Stone Soup comparison")
     group.add_argument(
         "--no-positions-only",
@@ -69,7 +79,16 @@ class IngestRate(NamedTuple):
     cpu: float
 
 
-def ingest_rate(scenario: Scenario, repeats: int = 5) -> IngestRate:
+def engine_config(scenario: Scenario, air_motion: str | None) -> FusionConfig:
+    """The engine's defaults with the scenario's aliases, and air's motion model if one is named."""
+    config = FusionConfig(aliases=scenario.aliases)
+    if air_motion is None:
+        return config
+    air = replace(config.models[Domain.AIR], motion=Motion(air_motion))
+    return replace(config, models=MappingProxyType({**config.models, Domain.AIR: air}))
+
+
+def ingest_rate(scenario: Scenario, repeats: int = 5, config: FusionConfig | None = None) -> IngestRate:
     """Reports/s of the bare engine on the identified reports: no ticks, no scoring, best of ``repeats``.
 
     Identified reports are the bulk of real traffic (ADS-B, AIS, APRS, PLI all carry one).
@@ -82,7 +101,7 @@ def ingest_rate(scenario: Scenario, repeats: int = 5) -> IngestRate:
     reports = [r for r in scenario.reports if r.identity is not None]
     best_wall = best_cpu = 0.0
     for _ in range(repeats):
-        engine = FusionEngine(FusionConfig(aliases=scenario.aliases))
+        engine = FusionEngine(config or FusionConfig(aliases=scenario.aliases))
         wall, cpu = time.perf_counter(), time.process_time()
         for report in reports:
             engine.ingest(report, report.received_ms)
@@ -130,9 +149,10 @@ def fusion_document(args: argparse.Namespace) -> dict[str, Any]:
             seed=args.seed, duration_s=args.duration or DEFAULT_DURATION_S, aircraft=args.aircraft
         )
         scenario = build_scenario(spec)
-    ours = evaluate(scenario, EngineTracker(scenario), args.cutoff)
-    client = evaluate(scenario, ClientViewTracker(scenario), args.cutoff)
-    rate = ingest_rate(scenario)
+    config = engine_config(scenario, args.air_motion)
+    ours = evaluate(scenario, EngineTracker(scenario, config), args.cutoff)
+    client = evaluate(scenario, ClientViewTracker(scenario, config=config), args.cutoff)
+    rate = ingest_rate(scenario, config=config)
     document: dict[str, Any] = {
         "scenario": {
             "name": args.fusion_scenario,
@@ -141,6 +161,7 @@ def fusion_document(args: argparse.Namespace) -> dict[str, Any]:
             "objects": len(scenario.objects),
             "reports": len(scenario.reports),
             "cutoff_m": args.cutoff,
+            "air_motion": config.models[Domain.AIR].motion.value,
         },
         "rallypoint": {
             **_row(ours),
@@ -188,7 +209,7 @@ def _text(document: dict[str, Any], met: dict[str, bool]) -> str:
     s = document["scenario"]
     lines = [
         f"fusion scenario {s['name']}: seed {s['seed']}, {s['duration_s']:.0f} s, {s['objects']} objects,"
-        f" {s['reports']} reports, cutoff {s['cutoff_m']:.0f} m",
+        f" {s['reports']} reports, cutoff {s['cutoff_m']:.0f} m, air motion {s['air_motion']}",
         f"{'':24}{'rallypoint':>14}{'client view':>14}{'stonesoup':>14}{'ss positions':>14}",
     ]
     ours, client, baseline = document["rallypoint"], document["client_view"], document["stonesoup"] or {}

@@ -63,9 +63,11 @@ def _track_hint(event: Event) -> tuple[float | None, float | None]:
 class ClientViewTracker:
     """A :class:`~rallypoint.fusion.evaluate.Tracker` whose estimates are a client's icons."""
 
-    def __init__(self, scenario: Scenario, min_interval_ms: int | None = None) -> None:
+    def __init__(
+        self, scenario: Scenario, min_interval_ms: int | None = None, config: FusionConfig | None = None
+    ) -> None:
         interval = round(DEFAULT_MIN_EMIT_INTERVAL_S * 1000) if min_interval_ms is None else min_interval_ms
-        self.engine = FusionEngine(FusionConfig(aliases=scenario.aliases))
+        self.engine = FusionEngine(config or FusionConfig(aliases=scenario.aliases))
         feeds = {r.source for r in scenario.reports if r.kind != CLIENT_KIND}
         self.emitter = TrackEmitter(
             {name: FeedConfig(name=name, kind="geojson", groups=GROUPS) for name in feeds},

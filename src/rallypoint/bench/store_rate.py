@@ -30,7 +30,12 @@ def add_store_options(bench: argparse.ArgumentParser) -> None:
         default=[],
         help="with `store`: also measure this scratch database (repeatable), e.g. postgresql://…",
     )
-    group.add_argument("--events", type=int, default=DEFAULT_EVENTS, help="with `store`: events to record")
+    group.add_argument(
+        "--events",
+        type=int,
+        default=DEFAULT_EVENTS,
+        help="with `store`: events to record; with `federation`: events made during the outage",
+    )
 
 
 def run_store_bench(args: argparse.Namespace) -> int:

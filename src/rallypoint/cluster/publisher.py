@@ -97,9 +97,11 @@ def _still_wanted() -> None:
 class Publisher:
     """The acknowledged, batched publishing queue of one node (see the module docstring)."""
 
-    def __init__(self, subject: str, counters: Counters) -> None:
+    def __init__(self, subject: str, counters: Counters, name: str = "cluster") -> None:
         self._subject = subject
         self._counters = counters
+        self._name = name
+        """What its counters and log lines are called (``cluster``, ``federation``)."""
         self._queue: deque[Queued] = deque()
         """Every message not yet acknowledged, in order; the first :attr:`_sent` are in flight."""
         self._queued = asyncio.Event()
@@ -123,7 +125,7 @@ class Publisher:
     def put(self, item: Queued) -> bool:
         """Queue ``item`` (never blocks); False, counted, when the queue is full."""
         if len(self._queue) >= MAX_QUEUED_PUBLISHES:
-            self._counters.inc("cluster_dropped{reason=queue_full}")
+            self._counters.inc(f"{self._name}_dropped{{reason=queue_full}}")
             return False
         self._queue.append(item)
         self._queued.set()
@@ -154,7 +156,7 @@ class Publisher:
                 if not exc.stored:
                     await asyncio.sleep(RETRY_WAIT_S)
             except (nats.errors.Error, TimeoutError) as exc:
-                log.warning("cluster: publish not acknowledged, trying again: %s", exc)
+                log.warning("%s: publish not acknowledged, trying again: %s", self._name, exc)
                 await asyncio.sleep(RETRY_WAIT_S)
 
     async def _pump(self, nc: Client) -> None:
@@ -213,7 +215,7 @@ class Publisher:
             item = self._queue.popleft()
             if item.on_stored is not None:
                 item.on_stored()
-        self._counters.inc("cluster_published", count)
+        self._counters.inc(f"{self._name}_published", count)
 
     def _forget(self, batch: _Batch) -> None:
         for token in batch.tokens:
@@ -235,12 +237,12 @@ class Publisher:
             return  # the refused one is at the head now: tried again at once
         self._refusals += 1
         if self._refusals < MAX_ATTEMPTS:
-            log.warning("cluster: JetStream refused an event, trying again: %s", exc)
+            log.warning("%s: JetStream refused an event, trying again: %s", self._name, exc)
             return
         self._refusals = 0
         self._queue.popleft()
-        self._counters.inc("cluster_dropped{reason=publish_failed}")
-        log.warning("cluster: event not shared after %d refusals: %s", MAX_ATTEMPTS, exc)
+        self._counters.inc(f"{self._name}_dropped{{reason=publish_failed}}")
+        log.warning("%s: event not shared after %d refusals: %s", self._name, MAX_ATTEMPTS, exc)
 
     async def _acknowledged(self, msg: Msg) -> None:
         entry = self._waiting.pop(msg.subject, None)

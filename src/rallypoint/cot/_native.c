@@ -18,6 +18,10 @@
 #include <expat.h>
 #include <string.h>
 
+/* Defined in _numbers.c: an event's times and point read natively. */
+int numbers_init(void);
+PyObject *native_event_numbers(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+
 static PyObject *ScanError;           /* the message is the MalformedXml text */
 static PyObject *UnsupportedEncoding; /* use the Python twin for this input */
 
@@ -604,6 +608,8 @@ static PyMethodDef methods[] = {
     {"event_tags", native_event_tags, METH_O, "Occurrences of <event or </event, ASCII case ignored."},
     {"xml_end", (PyCFunction)(void (*)(void))native_xml_end, METH_FASTCALL,
      "End of the XML message being searched: see StreamDecoder._xml_end."},
+    {"event_numbers", (PyCFunction)(void (*)(void))native_event_numbers, METH_FASTCALL,
+     "time, start, stale and the point as numbers, or None when not canonical: see _numbers.c."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -625,7 +631,7 @@ PyMODINIT_FUNC PyInit__native(void) {
     }
     memcpy(&hash_salt, PyBytes_AS_STRING(salt), sizeof hash_salt);
     Py_DECREF(salt);
-    PyObject *module = PyModule_Create(&module_def);
+    PyObject *module = numbers_init() < 0 ? NULL : PyModule_Create(&module_def);
     if (module == NULL) {
         return NULL;
     }

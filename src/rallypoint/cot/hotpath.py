@@ -7,6 +7,10 @@ present. Both give identical results (the same expat does the parsing; tests run
 suites against both and compare them on hostile input), so the choice changes only speed.
 ``rallypoint serve`` logs :data:`IMPLEMENTATION`.
 
+:func:`event_numbers` is a shortcut rather than a twin: the native one (``_numbers.c``) reads an
+event's times and point when they are written in the canonical form, and says ``None`` for
+anything else; the Python one always says ``None``, and the codec's general path reads them.
+
 Callers go through this module's functions (``hotpath.scan(...)``), which :func:`use` rebinds.
 """
 
@@ -27,6 +31,8 @@ AVAILABLE = (PYTHON, NATIVE) if _native is not None else (PYTHON,)
 """The implementations this installation has."""
 
 ScanFunction = Callable[..., ScanResult]
+EventNumbers = tuple[int, int, int, float, float, float, float, float]
+"""``time``, ``start``, ``stale`` (ms since the epoch) and ``lat``, ``lon``, ``hae``, ``ce``, ``le``."""
 
 
 def _python_scan(data: bytes, *, detail_root: bool, max_depth: int, capture: frozenset[str]) -> ScanResult:
@@ -73,6 +79,10 @@ def _native_xml_end(
     return _native.xml_end(buffer, position, closer, name, markup.MAX_END_TAG_SPACE)
 
 
+def _python_event_numbers(_root: dict[str, str], _point: dict[str, str]) -> EventNumbers | None:
+    return None  # the codec's general path reads every form
+
+
 scan: ScanFunction = _python_scan
 """One pass over an event or a bare ``<detail>``: see :class:`rallypoint.cot.xmlscan.Scan`."""
 check_well_formed: Callable[[bytes], None] = xmlscan.check_well_formed
@@ -81,20 +91,23 @@ xml_end: Callable[[bytes | bytearray, int, bytes, bytes], tuple[int, bytes, int]
 """See :func:`rallypoint.cot.markup.xml_end`."""
 event_tags: Callable[[bytes | bytearray], int] = markup.event_tags
 """See :func:`rallypoint.cot.markup.event_tags`."""
+event_numbers: Callable[[dict[str, str], dict[str, str]], EventNumbers | None] = _python_event_numbers
+"""The numbers of an event's ``<event>`` and ``<point>`` attributes, or ``None``: then the caller
+reads them itself (a form other than the canonical one, or a value it refuses)."""
 IMPLEMENTATION = PYTHON
 
 
 def use(name: str) -> None:
     """Switch every caller to ``name`` (one of :data:`AVAILABLE`)."""
-    global scan, check_well_formed, xml_end, event_tags, IMPLEMENTATION
+    global scan, check_well_formed, xml_end, event_tags, event_numbers, IMPLEMENTATION
     if name not in AVAILABLE:
         raise ValueError(f"hot path {name!r} is not available here (have: {', '.join(AVAILABLE)})")
     if name == NATIVE:
         scan, check_well_formed, xml_end = _native_scan, _native_check_well_formed, _native_xml_end
-        event_tags = _native.event_tags
+        event_tags, event_numbers = _native.event_tags, _native.event_numbers
     else:
         scan, check_well_formed, xml_end = _python_scan, xmlscan.check_well_formed, markup.xml_end
-        event_tags = markup.event_tags
+        event_tags, event_numbers = markup.event_tags, _python_event_numbers
     IMPLEMENTATION = name
 
 

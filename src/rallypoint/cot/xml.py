@@ -73,22 +73,24 @@ def parse_event(data: bytes, limits: XmlLimits = DEFAULT_LIMITS) -> Event:
     if scan.point is None:
         raise InvalidEvent("<event> has no <point>")
     root = scan.root
-    time_text = _required(root, "time")
-    start_text = root.get("start") or time_text
-    time = parse_time(time_text)
+    numbers = hotpath.event_numbers(root, scan.point)  # None: read here, checked in this order
+    time = parse_time(_required(root, "time")) if numbers is None else numbers[0]
     detail = (
         build_detail(frame_safe_detail(scan.detail_text(data), limits), scan.nodes)
         if scan.detail_found
         else None
     )
+    uid, kind = _required(root, "uid"), _required(root, "type")
+    if numbers is None:
+        numbers = _numbers(root, scan.point, time)
     return Event(
-        uid=_required(root, "uid"),
-        type=_required(root, "type"),
+        uid=uid,
+        type=kind,
         how=root.get("how") or "",
         time=time,
-        start=time if start_text == time_text else parse_time(start_text),
-        stale=parse_time(_required(root, "stale")),
-        point=_point(scan.point),
+        start=numbers[1],
+        stale=numbers[2],
+        point=Point(numbers[3], numbers[4], numbers[5], numbers[6], numbers[7]),
         detail=detail,
         access=root.get("access"),
         qos=root.get("qos"),
@@ -181,6 +183,14 @@ def _required(attributes: dict[str, str], name: str) -> str:
     if not value:
         raise InvalidEvent(f"<event> lacks the required attribute {name!r}")
     return value
+
+
+def _numbers(root: dict[str, str], point: dict[str, str], time: int) -> hotpath.EventNumbers:
+    """What :func:`hotpath.event_numbers` gives, read from any form Python reads (or refused)."""
+    time_text = root["time"]
+    start_text = root.get("start") or time_text
+    start = time if start_text == time_text else parse_time(start_text)
+    return (time, start, parse_time(_required(root, "stale")), *_point(point))
 
 
 def _float(attributes: dict[str, str], name: str, default: float) -> float:

@@ -14,7 +14,7 @@ error and fusing both would overstate the accuracy.
 
 Identified reports are the bulk of the traffic, so their path is kept short: a route
 table from raw identity straight to its track (cleared whenever aliases or tracks
-change), and :class:`~rallypoint.fusion.kinematics.ReportFilter`, which filters a report in
+change), and :class:`~rallypoint.fusion.filtering.ReportFilter`, which filters a report in
 with one fused predict-and-update call on floats when the parts are the defaults.
 """
 
@@ -26,12 +26,11 @@ import numpy as np
 from rallypoint.fusion.adoption import adoption_rule, may_adopt
 from rallypoint.fusion.association import Associator, Candidates, GlobalNearestNeighbour, IdentityResolver
 from rallypoint.fusion.counters import FusionCounters
+from rallypoint.fusion.filtering import ReportFilter, default_predictors
 from rallypoint.fusion.geo import LocalFrame
 from rallypoint.fusion.kinematics import (
-    ConstantVelocity,
     KalmanUpdater,
     Predictor,
-    ReportFilter,
     State,
     Updater,
     initial_state,
@@ -65,7 +64,7 @@ class FusionEngine:
         self.counters = FusionCounters()
         self._filtering = ReportFilter(
             config,
-            predictors or {d: ConstantVelocity(m.q, m.q_up, m.q_turn) for d, m in config.models.items()},
+            predictors or default_predictors(config),
             updater or KalmanUpdater(),
         )
         self._associator = associator or GlobalNearestNeighbour()

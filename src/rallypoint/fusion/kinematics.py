@@ -15,21 +15,16 @@ trails as the former random walk did (30 m at 10 m/s).
 
 :meth:`ConstantVelocity.predict_update` fuses the default predictor and updater into one
 call on plain floats, with the same arithmetic in the same order (so the same bits), and
-:class:`ReportFilter` uses it when the engine runs the defaults: the hot path builds no
-intermediate ``State`` and no ``Measurement``.
+:class:`~rallypoint.fusion.filtering.ReportFilter` uses it when the engine runs the
+defaults: the hot path builds no intermediate ``State`` and no ``Measurement``.
 """
 
-import math
-from collections.abc import Callable, Mapping
-from math import cos, sin
 from typing import NamedTuple, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-from rallypoint.fusion.geo import LocalFrame, velocity_from_course
-from rallypoint.fusion.report import Domain, Report
-from rallypoint.fusion.tuning import FusionConfig
+from rallypoint.fusion.mixture import Mixture
 
 
 class State(NamedTuple):
@@ -55,6 +50,8 @@ class State(NamedTuple):
     """Covariance of height and vertical rate, m²/s."""
     p_vup: float = 0.0
     """Variance of the vertical rate, m²/s² (the prior one while no height is known)."""
+    mixture: Mixture | None = None
+    """The modes of a track filtered by the IMM (:mod:`rallypoint.fusion.imm`); ``None`` otherwise."""
 
     def covariance(self) -> npt.NDArray[np.float64]:
         """The full 4x4 covariance of ``(east, north, v_east, v_north)``."""
@@ -132,7 +129,7 @@ class ConstantVelocity:
             p + 2.0 * dt * c + dt * dt * v + q * adt**3 / 3.0,
             c + dt * v + q * dt * adt / 2.0,
             v + q * adt,
-            *_predict_height(state, dt, adt, self.q_up),
+            *predict_height(state, dt, adt, self.q_up),
         )
 
     def predict_update(  # noqa: PLR0917 -- positional: it runs once per report
@@ -150,7 +147,7 @@ class ConstantVelocity:
         r_climb: float = 1.0,
     ) -> State:
         """``KalmanUpdater().update(self.predict(state, time_ms), Measurement(time_ms, east, …))``."""
-        t0, e, n, ve, vn, p, c, v, s_up, p_up, v_up, p_upc, p_vup = state
+        t0, e, n, ve, vn, p, c, v, s_up, p_up, v_up, p_upc, p_vup, _ = state
         dt = (time_ms - t0) / 1000.0
         if dt != 0.0:
             adt = abs(dt)
@@ -161,9 +158,9 @@ class ConstantVelocity:
                 c + dt * v + q * dt * adt / 2.0,
                 v + q * adt,
             )
-            s_up, p_up, v_up, p_upc, p_vup = _predict_height(state, dt, adt, self.q_up)
+            s_up, p_up, v_up, p_upc, p_vup = predict_height(state, dt, adt, self.q_up)
         if up is not None:
-            s_up, p_up, v_up, p_upc, p_vup = _update_height(
+            s_up, p_up, v_up, p_upc, p_vup = update_height(
                 s_up, p_up, v_up, p_upc, p_vup, up, r_up, climb, r_climb
             )
         de, dn = east - e, north - n
@@ -173,7 +170,7 @@ class ConstantVelocity:
             return _new_state(
                 State,
                 (time_ms, e + k0 * de, n + k0 * dn, ve + k1 * de, vn + k1 * dn,
-                 p - p * k0, c - c * k0, v - c * k1, s_up, p_up, v_up, p_upc, p_vup),
+                 p - p * k0, c - c * k0, v - c * k1, s_up, p_up, v_up, p_upc, p_vup, None),
             )  # fmt: skip
         a, d = p + r_pos, v + r_vel
         inv_det = 1.0 / (a * d - c * c)
@@ -185,7 +182,7 @@ class ConstantVelocity:
             (time_ms, e + k00 * de + k01 * dve, n + k00 * dn + k01 * dvn,
              ve + k10 * de + k11 * dve, vn + k10 * dn + k11 * dvn,
              p - (k00 * p + k01 * c), c - (k00 * c + k01 * v), v - (k10 * c + k11 * v),
-             s_up, p_up, v_up, p_upc, p_vup),
+             s_up, p_up, v_up, p_upc, p_vup, None),
         )  # fmt: skip
 
 
@@ -207,7 +204,7 @@ class KalmanUpdater:
         height = (
             (s.up, s.p_up, s.v_up, s.p_upc, s.p_vup)
             if m.up is None
-            else _update_height(s.up, s.p_up, s.v_up, s.p_upc, s.p_vup, m.up, m.r_up, m.climb, m.r_climb)
+            else update_height(s.up, s.p_up, s.v_up, s.p_upc, s.p_vup, m.up, m.r_up, m.climb, m.r_climb)
         )
         if measurement.velocity is None:
             inv = 1.0 / (p + measurement.r_pos)
@@ -246,7 +243,7 @@ Height = tuple[float | None, float, float, float, float]
 """Height, its variance, vertical rate, their covariance, the rate's variance."""
 
 
-def _predict_height(state: State, dt: float, adt: float, q_up: float) -> Height:
+def predict_height(state: State, dt: float, adt: float, q_up: float) -> Height:
     """The height block ``dt`` seconds on; before any height, only the rate's prior is kept."""
     up, p, c, v = state.up, state.p_up, state.p_upc, state.p_vup
     if up is None:
@@ -260,7 +257,7 @@ def _predict_height(state: State, dt: float, adt: float, q_up: float) -> Height:
     )
 
 
-def _update_height(  # noqa: PLR0917 -- positional: it runs once per report with a height
+def update_height(  # noqa: PLR0917 -- positional: it runs once per report with a height
     up: float | None,
     p: float,
     v_up: float,
@@ -304,97 +301,3 @@ def initial_state(measurement: Measurement, v_var: float, climb_var: float = 0.0
         m.time_ms, m.east, m.north, velocity[0], velocity[1], m.r_pos, 0.0, p_vel,
         m.up, m.r_up, climb, 0.0, p_climb,
     )  # fmt: skip
-
-
-Step = Callable[
-    [
-        State,
-        int,
-        float,
-        float,
-        float,
-        tuple[float, float] | None,
-        float,
-        float | None,
-        float,
-        float | None,
-        float,
-    ],
-    State,
-]
-"""A fused predict-and-update: state, time, east, north, r_pos, velocity, r_vel, height, r_up,
-vertical rate, r_climb."""
-
-_RADIANS = math.pi / 180.0
-"""What ``math.radians`` multiplies by (the same double: the same results)."""
-
-_MAX_NOISE_KINDS = 256
-"""Feed kinds whose noise is cached (kinds come from code, so this is never reached)."""
-
-
-class ReportFilter:
-    """Filters reports into states: the noise model per feed kind, a predictor per domain, the updater.
-
-    When the predictor of a domain is exactly :class:`ConstantVelocity` and the updater
-    :class:`KalmanUpdater`, a report goes through :meth:`ConstantVelocity.predict_update`
-    straight from its fields; other parts get the generic predict, then update.
-    """
-
-    __slots__ = ("_config", "_noise", "_predictors", "_r_climb", "_steps", "_updater")
-
-    def __init__(
-        self, config: FusionConfig, predictors: Mapping[Domain, Predictor], updater: Updater
-    ) -> None:
-        self._config = config
-        self._predictors = predictors
-        self._updater = updater
-        self._noise: dict[str, tuple[float, float]] = {}
-        """Feed kind → (velocity variance, height variance)."""
-        self._r_climb = config.climb_sigma * config.climb_sigma
-        self._steps: dict[Domain, Step | None] = {
-            domain: predictor.predict_update
-            if type(predictor) is ConstantVelocity and type(updater) is KalmanUpdater
-            else None
-            for domain, predictor in predictors.items()
-        }
-
-    def advance(self, state: State, report: Report, frame: LocalFrame, domain: Domain) -> State:
-        """``state`` with ``report`` filtered in (predicted to the report's time first)."""
-        step = self._steps[domain]
-        if step is None:
-            predicted = self._predictors[domain].predict(state, report.time_ms)
-            return self._updater.update(predicted, self.measure(report, frame))
-        east, north, _ = frame.to_enu(report.lat, report.lon)
-        r_vel, r_up = self._noise.get(report.kind) or self._noise_of(report.kind)
-        course, speed = report.course, report.speed
-        velocity = None
-        if course is not None and speed is not None:
-            heading = course * _RADIANS  # velocity_from_course, inlined: it runs once per report
-            velocity = (speed * sin(heading), speed * cos(heading))
-        sigma = report.sigma_m
-        return step(
-            state, report.time_ms, east, north, sigma * sigma, velocity, r_vel, report.hae, r_up,
-            report.climb, self._r_climb,
-        )  # fmt: skip
-
-    def measure(self, report: Report, frame: LocalFrame) -> Measurement:
-        """The report in ``frame``, with its feed kind's noise."""
-        east, north, _ = frame.to_enu(report.lat, report.lon)
-        velocity = None
-        if report.course is not None and report.speed is not None:
-            velocity = velocity_from_course(report.course, report.speed)
-        r_vel, r_up = self._noise.get(report.kind) or self._noise_of(report.kind)
-        return Measurement(
-            report.time_ms, east, north, report.sigma_m * report.sigma_m, velocity, r_vel, report.hae, r_up,
-            report.climb, self._r_climb,
-        )  # fmt: skip
-
-    def _noise_of(self, kind: str) -> tuple[float, float]:
-        """Velocity and height variances of a feed kind's reports."""
-        config = self._config
-        v_sigma = config.velocity_sigma.get(kind, config.default_velocity_sigma)
-        h_sigma = config.height_sigma.get(kind, config.default_height_sigma)
-        noise = (v_sigma * v_sigma, h_sigma * h_sigma)
-        if len(self._noise) < _MAX_NOISE_KINDS:
-            self._noise[kind] = noise
-        return noise

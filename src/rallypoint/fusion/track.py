@@ -28,6 +28,7 @@ import numpy.typing as npt
 
 from rallypoint.fusion.geo import LocalFrame, course_from_velocity
 from rallypoint.fusion.kinematics import State
+from rallypoint.fusion.mixture import reframe
 from rallypoint.fusion.report import Domain, Report
 
 
@@ -334,7 +335,9 @@ class TrackFile:
 
     def absorb(self, report: Report, state: State, length: int) -> None:
         """Take ``state`` (``report`` filtered in, not older than the estimate); keep ``length`` entries."""
-        if self.max_turn:
+        if state.mixture is not None:  # the IMM's own turn rate, capped as the learnt one
+            self.turn_rate = max(-self.max_turn, min(self.max_turn, state.mixture.turn_rate))
+        elif self.max_turn:
             self.turn_rate = learn_turn(self.turn_rate, self.state, state, self.max_turn)
         self.state = state
         history = self.history
@@ -360,6 +363,8 @@ class TrackFile:
         for item in replay:
             state = advance(state, item)
             history.append((item, state, frame))
+        if state.mixture is not None:
+            self.turn_rate = max(-self.max_turn, min(self.max_turn, state.mixture.turn_rate))
         self.state = state
         if len(history) > length:
             del history[: len(history) - length]
@@ -387,4 +392,5 @@ def _convert(state: State, old: LocalFrame, new: LocalFrame) -> State:
     lat, lon, _ = old.to_geodetic(state.east, state.north)
     east, north, _ = new.to_enu(lat, lon)
     v_east, v_north = old.velocity_in(new, state.v_east, state.v_north)
-    return state._replace(east=east, north=north, v_east=v_east, v_north=v_north)
+    mixture = None if state.mixture is None else reframe(state.mixture, old, new)
+    return state._replace(east=east, north=north, v_east=v_east, v_north=v_north, mixture=mixture)

@@ -7,10 +7,20 @@ configuration is a frozen value: a running engine changes aliases through
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from types import MappingProxyType
 
 from rallypoint.errors import FusionError
 from rallypoint.fusion.report import Domain
+
+
+class Motion(StrEnum):
+    """A domain's motion model (the ``motion`` key of ``[fusion.air]`` and the others)."""
+
+    CV = "cv"
+    """Nearly constant velocity (:class:`~rallypoint.fusion.kinematics.ConstantVelocity`)."""
+    IMM = "imm"
+    """Straight flight and coordinated turns (:class:`~rallypoint.fusion.imm.InteractingMultipleModel`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +46,18 @@ class DomainModel:
     q_turn: float = 0.0
     """Process noise per speed², 1/s: ``q + q_turn * speed²`` is the density at that speed
     (about turn rate² x a turn's time scale: a turn's acceleration grows with speed)."""
+    motion: Motion = Motion.CV
+    """The motion model; the ``imm_*`` numbers below apply to ``Motion.IMM`` only."""
+    imm_turn_dps: float = 3.0
+    """The IMM's turn modes turn at this rate, degrees/s, left and right (a rate-one turn)."""
+    imm_straight_q: float = 0.5
+    """Process noise of the IMM's straight mode, m²/s³: speed changes, no turns."""
+    imm_turn_q: float = 2.0
+    """Process noise of its turn modes, m²/s³: turns faster or slower than ``imm_turn_dps``."""
+    imm_straight_s: float = 30.0
+    """Mean time flown straight before a turn, s (the Markov chain's sojourn)."""
+    imm_turn_s: float = 15.0
+    """Mean length of a turn, s (a rate-one turn through 45°)."""
 
 
 DEFAULT_MODELS: Mapping[Domain, DomainModel] = MappingProxyType(

@@ -48,16 +48,16 @@ class Announcer:
             self._broadcast(mission, notify.mission_event(notify.CREATED, mission, now, author=author))
         elif op == "delete":
             self._subscribers(mission, notify.mission_event(notify.DELETED, mission, now, author=author))
-        elif op in ("add_content", "remove_content"):
+        elif op in ("add_content", "remove_content", "external_data"):
             if applied.changes:
                 inner = notify.changes_xml(mission, applied.changes)
                 event = notify.mission_event(notify.CHANGED, mission, now, author=author, inner=inner)
                 self._subscribers(mission, event)
-        elif op == "keywords":
+        elif op in ("keywords", "item_keywords"):
             self._subscribers(
                 mission, notify.mission_event(notify.KEYWORDS_CHANGED, mission, now, author=author)
             )
-        elif op in ("update", "password"):
+        elif op in ("update", "password", "feed"):
             # TAK Server announces metadata to the mission's groups, as it does a creation
             event = notify.mission_event(notify.METADATA_CHANGED, mission, now, author=author)
             self._broadcast(mission, event)

@@ -147,6 +147,7 @@ class MissionBook:
         digest, uid = body.get("hash"), body.get("uid")
         if digest and digest in mission.contents:
             resource = mission.contents.pop(digest)[0]
+            mission.content_keywords.pop(digest, None)
             changes.append(
                 Change(
                     entry.id,
@@ -159,6 +160,7 @@ class MissionBook:
             )
         if uid and uid in mission.uids:
             details = mission.uids.pop(uid).details
+            mission.uid_keywords.pop(uid, None)
             changes.append(
                 Change(entry.id, REMOVE_CONTENT, entry.time, author, f"removed {uid}", uid, details=details)
             )

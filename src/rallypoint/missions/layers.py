@@ -108,7 +108,11 @@ def layer_json(mission: Mission, uid: str, level: int = 0) -> dict[str, Any]:
     if children:
         data["mission_layers"] = children
     if layer.type == "UID":
-        data["uids"] = [uid_json(mission.uids[item]) for item in layer.uids if item in mission.uids]
+        data["uids"] = [
+            uid_json(mission.uids[item], mission.uid_keywords.get(item))
+            for item in layer.uids
+            if item in mission.uids
+        ]
     return data
 
 

@@ -39,6 +39,8 @@ class Change:
     resource: dict[str, Any] | None = None
     details: dict[str, Any] | None = None
     """For map items: ``type``, ``callsign``, ``location`` (TAK's UidDetails)."""
+    external: dict[str, Any] | None = None
+    """For external data: TAK's ExternalMissionData (with the change's ``notes``)."""
 
 
 @dataclass
@@ -121,6 +123,14 @@ class Mission:
     """Layers by uid, in display order."""
     map_layers: dict[str, dict[str, Any]] = field(default_factory=dict)
     """TAK MapLayer objects (validated JSON) by uid."""
+    feeds: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """TAK MissionFeed objects (a data feed of the server, with filters) by mission-feed uid."""
+    uid_keywords: dict[str, list[str]] = field(default_factory=dict)
+    """Keywords of the mission's map items, by uid (TAK's ``…/uid/{uid}/keywords``)."""
+    content_keywords: dict[str, list[str]] = field(default_factory=dict)
+    """Keywords of the mission's files, by hash (TAK's ``…/content/{hash}/keywords``)."""
+    external_data: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """TAK ExternalMissionData (links to another tool's data) by uid."""
 
     def role_of(self, actor: str) -> str:
         """The actor's explicit role, the creator's ownership, else the default role."""
@@ -147,34 +157,52 @@ def mission_json(mission: Mission, *, changes: bool = False, logs: bool = False)
         "createTime": format_time(mission.create_time),
         "lastEdited": format_time(mission.last_edited or mission.create_time),
         "groups": sorted(mission.groups),
-        "externalData": [],
-        "feeds": [],
+        "externalData": list(mission.external_data.values()),
+        "feeds": list(mission.feeds.values()),
         "mapLayers": list(mission.map_layers.values()),
         "defaultRole": role_json(mission.default_role),
         "ownerRole": role_json(OWNER),
         "inviteOnly": mission.invite_only,
         "expiration": mission.expiration,
         "passwordProtected": mission.password_hash is not None,
-        "uids": [uid_json(item) for item in mission.uids.values()],
+        "uids": [uid_json(item, mission.uid_keywords.get(item.uid)) for item in mission.uids.values()],
         "contents": [
-            {"data": resource, "timestamp": format_time(time), "creatorUid": creator, "keywords": []}
-            for resource, time, creator in mission.contents.values()
+            {
+                "data": resource,
+                "timestamp": format_time(time),
+                "creatorUid": creator,
+                "keywords": list(mission.content_keywords.get(digest, [])),
+            }
+            for digest, (resource, time, creator) in mission.contents.items()
         ],
     }
     data.update(mission.descriptive)
     if changes:
         data["missionChanges"] = [change_json(mission, change) for change in tak_changes(mission)]
     if logs:
-        data["logs"] = list(mission.logs.values())
+        data["logs"] = [log_json(entry) for entry in mission.logs.values()]
     return data
 
 
-def uid_json(item: UidContent) -> dict[str, Any]:
+LOG_TIMES = ("servertime", "dtg", "created")
+"""LogEntry times: kept as epoch milliseconds in the journal, written as TAK's ISO strings."""
+
+
+def log_json(entry: dict[str, Any]) -> dict[str, Any]:
+    """A LogEntry as TAK writes it (node-tak's ``MissionLog``: its times are strings)."""
+    data = dict(entry)
+    for name in LOG_TIMES:
+        if isinstance(data.get(name), int):
+            data[name] = format_time(data[name])
+    return data
+
+
+def uid_json(item: UidContent, keywords: list[str] | None = None) -> dict[str, Any]:
     return {
         "data": item.uid,
         "timestamp": format_time(item.time),
         "creatorUid": item.creator,
-        "keywords": [],
+        "keywords": list(keywords or []),
         "details": item.details,
     }
 
@@ -201,6 +229,8 @@ def change_json(mission: Mission, change: Change) -> dict[str, Any]:
         data["details"] = change.details
     if change.resource is not None:
         data["contentResource"] = change.resource
+    if change.external is not None:
+        data["externalData"] = change.external
     return data
 
 

@@ -95,6 +95,9 @@ def _change_xml(mission: Mission, change: Change) -> str:
     parts.append(f"<creatorUid>{_x(change.author)}</creatorUid>")
     if change.details is not None:
         parts.append(_details_xml(change.details))
+    if change.external is not None:
+        inner = "".join(f"<{key}>{_x(value)}</{key}>" for key, value in change.external.items())
+        parts.append(f"<externalData>{inner}</externalData>")
     parts.append(
         "<isFederatedChange>false</isFederatedChange>"
         f"<missionGuid>{_x(mission.guid)}</missionGuid><missionName>{_x(mission.name)}</missionName>"
@@ -196,8 +199,9 @@ def objective_remarks(objective: Objective) -> str:
     return "\n".join(lines)
 
 
-def alert_chat(server_uid: str, recipient_uid: str, text: str, now: int) -> Event:
-    """A GeoChat direct message from the server to one device."""
+def alert_chat(server_uid: str, recipient_uid: str, text: str, now: int, extra: str = "") -> Event:
+    """A GeoChat direct message from the server to one device (``extra``: our own detail
+    elements, which TAK clients ignore and a plugin may answer)."""
     message_id = str(uuid.uuid4())
     sender, to = _x(server_uid), _x(recipient_uid)
     xml = (
@@ -206,6 +210,7 @@ def alert_chat(server_uid: str, recipient_uid: str, text: str, now: int) -> Even
         f'<chatgrp uid0="{sender}" uid1="{to}" id="{to}"/></__chat>'
         f'<link uid="{sender}" type="a-f-G-U-C" relation="p-p"/>'
         f'<remarks source="BAO.F.ATAK.{sender}" to="{to}" time="{format_time(now)}">{_x(text)}</remarks>'
+        f"{extra}"
     )
     return Event(
         uid=f"GeoChat.{server_uid}.{recipient_uid}.{message_id}",

@@ -6,7 +6,8 @@ these decide. Limits are named so a hostile request is refused with a clear mess
 
 from typing import Any
 
-from rallypoint.errors import InvalidMissionRequest, MissionForbidden
+from rallypoint.cot.timefmt import is_valid_millis, parse_time
+from rallypoint.errors import InvalidEvent, InvalidMissionRequest, MissionForbidden
 from rallypoint.missions.access import Actor
 from rallypoint.missions.credentials import MAX_PASSWORD_CHARS
 from rallypoint.missions.roles import SUBSCRIBER, check_role
@@ -141,8 +142,13 @@ def check_log_entry(value: Any) -> dict[str, Any]:
     if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
         raise InvalidMissionRequest("missionNames must be a non-empty list of mission names")
     dtg = value.get("dtg")
-    if dtg is not None and not isinstance(dtg, int | str):
-        raise InvalidMissionRequest("dtg must be a time")
+    if isinstance(dtg, str):
+        try:
+            dtg = parse_time(dtg)
+        except InvalidEvent:
+            raise InvalidMissionRequest("dtg must be an ISO 8601 time or epoch milliseconds") from None
+    elif dtg is not None and (not isinstance(dtg, int) or isinstance(dtg, bool) or not is_valid_millis(dtg)):
+        raise InvalidMissionRequest("dtg must be an ISO 8601 time or epoch milliseconds")
     hashes = value.get("contentHashes", [])
     if not isinstance(hashes, list) or not all(isinstance(h, str) for h in hashes):
         raise InvalidMissionRequest("contentHashes must be a list of strings")

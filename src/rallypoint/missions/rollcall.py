@@ -2,7 +2,9 @@
 
 No TAK server has one, so the answer has to come from a stock client: every device in scope
 gets a GeoChat direct message from the server (like an objective's alert) and checks in by
-replying ``PAR`` or ``OK``, or the roll call's code ``PAR-1A2B3C`` when several are open. The
+replying ``PAR`` or ``OK``, or the roll call's code ``PAR-1A2B3C`` when several are open; or,
+as objectives are answered, by a CoT reply carrying the request's ``<__rollcall>`` tag with
+``state="answered"`` (:mod:`rollcall_watch`). The
 state lives in memory and is rebuilt at start from the store's journal (streams
 ``rollcall:<id>``), the way missions are; this module is the sans-I/O part: the values, the
 journal bodies applied to them, the answer a chat carries, and the JSON the API shows. Time
@@ -37,6 +39,10 @@ MAX_KEPT = 1_000
 MAX_ANSWER_CHARS = 140
 """Of the answering chat's text kept with the answer (what a person typed, not a novel)."""
 CODE_PREFIX = "PAR-"
+REPLY_TAG = "__rollcall"
+"""Our detail element on the request, which a CoT reply carries back (TAK clients ignore it)."""
+REQUESTED = "requested"
+REPLY_STATE = "answered"
 
 _CODE = re.compile(r"\bPAR-([0-9A-F]{6})\b", re.IGNORECASE)
 _PLAIN = re.compile(r"^\s*(PAR|OK)\b", re.IGNORECASE)
@@ -115,6 +121,11 @@ def request_text(rollcall: RollCall) -> str:
     )
 
 
+def request_tag(rollcall: RollCall) -> str:
+    """``<__rollcall id code state="requested"/>``: what a CoT reply re-sends as ``answered``."""
+    return f'<{REPLY_TAG} id="{rollcall.id}" code="{rollcall.code}" state="{REQUESTED}"/>'
+
+
 def receipt_text(answered: list[RollCall]) -> str:
     """What a device is told after its check-in counted."""
     return f"ROLL CALL {', '.join(r.code for r in answered)}: check-in received, thank you."
@@ -124,13 +135,16 @@ def cancel_text(rollcall: RollCall) -> str:
     return f"ROLL CALL {rollcall.code} cancelled by the command post: no answer needed."
 
 
-def check_start(body: dict[str, Any]) -> tuple[str | None, int, int]:
-    """(team, deadline seconds, no-position minutes) from a start request's JSON body."""
+def check_start(
+    body: dict[str, Any], no_position_min: int = DEFAULT_NO_POSITION_MIN
+) -> tuple[str | None, int, int]:
+    """(team, deadline seconds, no-position minutes) from a start request's JSON body; the
+    minutes default to ``no_position_min`` (the setting ``rollcall_no_position_minutes``)."""
     team = body.get("team")
     if team is not None and (not isinstance(team, str) or not team or len(team) > 100):
         raise InvalidMissionRequest("team must be a team name (absent: the whole incident)")
     deadline = _int(body, "deadlineSeconds", DEFAULT_DEADLINE_S, MIN_DEADLINE_S, MAX_DEADLINE_S)
-    no_position = _int(body, "noPositionMinutes", DEFAULT_NO_POSITION_MIN, 1, MAX_NO_POSITION_MIN)
+    no_position = _int(body, "noPositionMinutes", no_position_min, 1, MAX_NO_POSITION_MIN)
     return team, deadline, no_position
 
 

@@ -1,15 +1,13 @@
-"""The roll call component: asks the devices, hears their answers, raises the overdue alarm.
+"""The roll call component: asks the devices, hears their answers, raises the alarms.
 
 Starting a roll call picks the devices of the device register that share a group with the
 caller (and are of the team asked, if one is), journals the roll call, then sends each a
 GeoChat request with ``send_to``: a connected device gets it at once, an offline one from its
-durable mailbox when it returns. A router observer (on the routing path: quick, never raises)
-takes two things from traffic: position reports of the devices being asked (the "no position
-for N minutes" column), and check-in chats, queued to a job that journals the answer off the
-routing path. An answer counts only for the device the chat came from (the connection's
-bound uid, never a uid the chat names) and only for a roll call that asked that device. The
-timer's tick raises the overdue alert once per roll call (journaled, so a restart does not
-raise it twice) and tells the pages when a member's position goes stale.
+durable mailbox when it returns. The router observer (:mod:`rollcall_watch`) takes positions
+and check-ins (GeoChat or CoT replies) from traffic; check-ins are journaled by a job off the
+routing path. The timer's tick raises the overdue alarm once per roll call (journaled, so a
+restart does not raise it twice) and the no-position alarm for the members whose last
+position became older than the roll call's N minutes, and tells the pages of both.
 """
 
 import asyncio
@@ -21,25 +19,21 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from rallypoint.cot import types
-from rallypoint.cot.event import Detail
-from rallypoint.cot.xml import XmlLimits, detail_tree
 from rallypoint.errors import (
+    ConfigError,
     InvalidMissionRequest,
     MissionConflict,
     MissionError,
     MissionNotFound,
     MissionsUnavailable,
-    ProtocolError,
     StoreError,
 )
 from rallypoint.missions import rollcall as model
 from rallypoint.missions.notify import SERVER_CALLSIGN, alert_chat
 from rallypoint.missions.rollcall import RollCall, RollCallBook, rollcall_json
+from rallypoint.missions.rollcall_watch import RollCallWatch
 from rallypoint.router.host import Host
 from rallypoint.router.jobs import JobQueue
-from rallypoint.router.message import Outbound
-from rallypoint.router.registry import Subscriber
 from rallypoint.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -52,7 +46,6 @@ MAX_QUEUED_ANSWERS = 10_000
 REPLAY_PAGE = 10_000
 TICK_MS = 5_000
 """How often open roll calls are looked at when no deadline is nearer (positions going stale)."""
-POSITION_PREFIX = "a-"
 
 
 class RollCallService:
@@ -65,14 +58,12 @@ class RollCallService:
         self.lock = asyncio.Lock()
         """Held from the check to the announcement of every change."""
         self._jobs = JobQueue("rallypoint-rollcall", MAX_QUEUED_ANSWERS, (MissionError,), self._refused)
-        self._positions: dict[str, int] = {}
-        """Last position report (ms) of every device an open roll call asks."""
-        self._asked: frozenset[str] = frozenset()
-        """Every device an open roll call asks: the observer's one cheap test."""
+        self.watch = RollCallWatch(host, self.book, self._jobs.put, self._answered)
         self._lost: dict[str, frozenset[str]] = {}
         """Per open roll call, the members without a position when the pages were last told."""
-        settings = host.settings
-        self._limits = XmlLimits(settings.max_event_bytes, settings.max_xml_depth)
+        self.default_no_position_min = host.settings.rollcall_no_position_minutes
+        if not 1 <= self.default_no_position_min <= model.MAX_NO_POSITION_MIN:
+            raise ConfigError(f"rollcall_no_position_minutes must be 1 to {model.MAX_NO_POSITION_MIN}")
         self.ready = False
 
     # lifecycle (Component)
@@ -93,7 +84,7 @@ class RollCallService:
         self._refresh_asked()
         self.ready = True
         self.host.router.server_names.update({self.host.settings.server_id, SERVER_CALLSIGN})
-        self.host.router.observers.append(self.observe)
+        self.host.router.observers.append(self.watch.observe)
         self._jobs.start()
         log.info("roll calls: %d kept, %d open", len(self.book.rollcalls), len(self.book.open()))
 
@@ -107,7 +98,7 @@ class RollCallService:
 
     async def stop(self) -> None:
         with contextlib.suppress(ValueError):
-            self.host.router.observers.remove(self.observe)
+            self.host.router.observers.remove(self.watch.observe)
         await self._jobs.stop()
         self.ready = False
 
@@ -116,8 +107,9 @@ class RollCallService:
         await self._jobs.drain()
 
     def tick(self, now_ms: int) -> int | None:
-        """Raise the overdue alert of roll calls past their deadline; tell the pages of positions
-        gone stale; due again at the nearest deadline or after :data:`TICK_MS`."""
+        """Raise the overdue alert of roll calls past their deadline and the no-position alarm of
+        members whose position went stale; due again at the nearest deadline or after
+        :data:`TICK_MS`."""
         if not self.ready:
             return None
         due = now_ms + TICK_MS
@@ -129,10 +121,27 @@ class RollCallService:
             elif now_ms < rollcall.deadline:
                 due = min(due, rollcall.deadline)
             lost = self._lost_members(rollcall, now_ms)
-            if lost != self._lost.get(rollcall.id):
+            before = self._lost.get(rollcall.id)
+            if lost != before:
                 self._lost[rollcall.id] = lost
                 self._tell(rollcall, now_ms)
+                self._raise_no_position(rollcall, lost - (before or frozenset()))
         return due
+
+    def _raise_no_position(self, rollcall: RollCall, newly: frozenset[str]) -> None:
+        """Tell the pages which members have just gone N minutes without a position."""
+        if not newly:
+            return
+        self.host.counters.inc("rollcall_no_position", len(newly))
+        members = [rollcall.members[uid] for uid in sorted(newly)]
+        alarm = {
+            "type": "rollcall-no-position",
+            "id": rollcall.id,
+            "code": rollcall.code,
+            "minutes": rollcall.no_position_ms // 60_000,
+            "members": [m.callsign or m.uid for m in members],
+        }
+        self._notify(rollcall.groups, alarm)
 
     def _refused(self, exc: Exception) -> None:
         self.host.counters.inc("rollcall_answer_refused")
@@ -164,7 +173,7 @@ class RollCallService:
 
     def last_position(self, uid: str) -> int | None:
         """The newest of the position this service saw and the one in the situation cache."""
-        seen = self._positions.get(uid)
+        seen = self.watch.positions.get(uid)
         entry = self.host.router.cache.get(uid)
         cached = entry.message.event.time if entry is not None else None
         known = [t for t in (seen, cached) if t is not None]
@@ -196,9 +205,9 @@ class RollCallService:
             rollcall = await self._commit(rollcall_id, author, body)
             assert rollcall is not None
         now = rollcall.started
-        text = model.request_text(rollcall)
+        text, tag = model.request_text(rollcall), model.request_tag(rollcall)
         for uid in rollcall.members:
-            self.host.send_to(uid, alert_chat(self.host.settings.server_id, uid, text, now))
+            self.host.send_to(uid, alert_chat(self.host.settings.server_id, uid, text, now, tag))
         self.host.counters.inc("rollcall_started")
         return rollcall
 
@@ -291,8 +300,7 @@ class RollCallService:
         return rollcall
 
     def _refresh_asked(self) -> None:
-        self._asked = frozenset(uid for r in self.book.open() for uid in r.members)
-        self._positions = {uid: t for uid, t in self._positions.items() if uid in self._asked}
+        self.watch.refresh()
         self._lost = {r.id: lost for r in self.book.open() if (lost := self._lost.get(r.id)) is not None}
 
     def _tell(self, rollcall: RollCall, now: int) -> None:
@@ -312,35 +320,6 @@ class RollCallService:
             if (seen := self.last_position(uid)) is None or now - seen >= rollcall.no_position_ms
         )
 
-    # the observer
-
-    def observe(self, message: Outbound, subscriber: Subscriber) -> None:
-        """Positions of asked devices and check-in chats (see the module docstring)."""
-        event = message.event
-        uid = subscriber.uid
-        asked = uid is not None and uid in self._asked
-        if event.type.startswith(POSITION_PREFIX):
-            if asked and event.uid == uid:
-                self._positions[event.uid] = self.host.now_ms()  # our clock: a device's may be off
-            return
-        detail = event.detail
-        if event.type != types.CHAT or detail is None:
-            return
-        if not asked and model.CODE_PREFIX not in detail.xml.upper():
-            return  # only an asked device's chats are read, and codes from others counted
-        text = self._remarks(detail)
-        found = model.find_answer(text)
-        if found is None:
-            return
-        code = found if isinstance(found, str) else None
-        if uid is None or not asked:
-            if code is not None:  # a code from a device no open roll call asks: not its to answer
-                self.host.counters.inc("rollcall_answer_refused")
-            return
-        groups = subscriber.in_groups
-        if not self._jobs.put(lambda: self._answered(uid, groups, code, text)):
-            self.host.counters.inc("rollcall_answers_dropped")
-
     async def _answered(self, uid: str, groups: frozenset[str], code: str | None, text: str) -> None:
         """Journal the check-in, then tell the device it counted (its user sees the reply arrive)."""
         answered = await self.answer(uid, groups, code, text)
@@ -349,13 +328,6 @@ class RollCallService:
             now = self.host.now_ms()
             receipt = model.receipt_text(answered)
             self.host.send_to(uid, alert_chat(self.host.settings.server_id, uid, receipt, now))
-
-    def _remarks(self, detail: Detail) -> str:
-        try:
-            element = detail_tree(detail, self._limits).find("remarks")
-        except ProtocolError:
-            return ""
-        return "" if element is None else "".join(str(text) for text in element.itertext())
 
 
 __all__ = ["RollCallService"]

@@ -1,4 +1,5 @@
-"""Journal ops that reshape a mission: metadata updates, hierarchy, layers, map layers, uninvites.
+"""Journal ops that reshape a mission: metadata, hierarchy, layers, map layers, feeds, item
+keywords, external data, uninvites.
 
 Pure like :mod:`rallypoint.missions.book` (which dispatches to :data:`HANDLERS`): each handler
 gets the mission, the journal entry and its body, mutates the mission and says what it did.
@@ -9,7 +10,16 @@ were journaled, so replaying an old journal applies exactly what was accepted th
 from collections.abc import Callable
 from typing import Any
 
-from rallypoint.missions.model import DESCRIPTIVE_FIELDS, Applied, Change, Layer, Mission
+from rallypoint.cot.timefmt import format_time
+from rallypoint.missions.model import (
+    ADD_CONTENT,
+    DESCRIPTIVE_FIELDS,
+    REMOVE_CONTENT,
+    Applied,
+    Change,
+    Layer,
+    Mission,
+)
 from rallypoint.store.base import JournalEntry
 
 METADATA = "METADATA"
@@ -17,6 +27,8 @@ METADATA = "METADATA"
 LAYER = "LAYER"
 HIERARCHY = "HIERARCHY"
 UNINVITE = "UNINVITE"
+FEED = "FEED"
+KEYWORDS = "KEYWORDS"
 
 StructureHandler = Callable[[Mission, JournalEntry, str, dict[str, Any]], Applied]
 
@@ -91,13 +103,59 @@ def _layer(mission: Mission, entry: JournalEntry, author: str, body: dict[str, A
 
 def _map_layer(mission: Mission, entry: JournalEntry, author: str, body: dict[str, Any]) -> Applied:
     if body["action"] == "put":
-        layer = body["layer"]
+        layer = dict(body["layer"])
+        if isinstance(layer.get("createTime"), int):  # journals written before times were ISO strings
+            layer["createTime"] = format_time(layer["createTime"])
         mission.map_layers[layer["uid"]] = layer
         summary = f"map layer {layer.get('name') or layer['uid']!r} saved"
     else:
         mission.map_layers.pop(body["uid"], None)
         summary = f"map layer {body['uid']} removed"
     return Applied("map_layer", mission, [Change(entry.id, LAYER, entry.time, author, summary)], body=body)
+
+
+def _feed(mission: Mission, entry: JournalEntry, author: str, body: dict[str, Any]) -> Applied:
+    if body["action"] == "put":
+        feed = body["feed"]
+        mission.feeds[feed["uid"]] = feed
+        summary = f"data feed {feed['dataFeedUid']!r} added"
+    else:
+        mission.feeds.pop(body["uid"], None)
+        summary = f"mission feed {body['uid']} removed"
+    return Applied("feed", mission, [Change(entry.id, FEED, entry.time, author, summary)], body=body)
+
+
+def _item_keywords(mission: Mission, entry: JournalEntry, author: str, body: dict[str, Any]) -> Applied:
+    """Keywords of one map item (``kind`` uid) or file (``kind`` hash); none clears them."""
+    table = mission.uid_keywords if body["kind"] == "uid" else mission.content_keywords
+    if body["keywords"]:
+        table[body["key"]] = list(body["keywords"])
+    else:
+        table.pop(body["key"], None)
+    summary = f"keywords of {body['key'][:40]}: " + ", ".join(body["keywords"])
+    return Applied(
+        "item_keywords", mission, [Change(entry.id, KEYWORDS, entry.time, author, summary)], body=body
+    )
+
+
+def _external_data(mission: Mission, entry: JournalEntry, author: str, body: dict[str, Any]) -> Applied:
+    """External data saved (``put``), removed (``delete``) or said to have changed (``notify``):
+    TAK logs each as an ADD_CONTENT or REMOVE_CONTENT change carrying the data and the notes."""
+    action = body["action"]
+    data = body["data"] if action == "put" else mission.external_data.get(body["uid"])
+    if data is None:  # removed meanwhile: nothing to log or announce
+        return Applied("external_data", mission, [], body=body)
+    if action == "put":
+        mission.external_data[data["uid"]] = data
+    elif action == "delete":
+        mission.external_data.pop(data["uid"], None)
+    kind = REMOVE_CONTENT if action == "delete" else ADD_CONTENT
+    external = {**data, "notes": body.get("notes", data.get("notes", ""))}
+    if body.get("token"):
+        external["token"] = body["token"]
+    summary = f"external data {data.get('name') or data['uid']!r} {action}"
+    change = Change(entry.id, kind, entry.time, author, summary, external=external)
+    return Applied("external_data", mission, [change], body=body)
 
 
 def _place(mission: Mission, uid: str, after: str | None) -> None:
@@ -130,4 +188,7 @@ HANDLERS: dict[str, StructureHandler] = {
     "uninvite": _uninvite,
     "layer": _layer,
     "map_layer": _map_layer,
+    "feed": _feed,
+    "item_keywords": _item_keywords,
+    "external_data": _external_data,
 }

@@ -27,12 +27,7 @@ from rallypoint.pki.identities import CertificateRecord
 from rallypoint.pki.keystores import client_keystore, new_password
 from rallypoint.pki.package import write_connection_package, write_enrollment_package
 from rallypoint.pki.paths import audit_path
-from rallypoint.pki.qr import enrollment_link, write_enrollment_qr
-
-TAK_ENROLLMENT_PORT = 8446
-"""The port ATAK and iTAK enroll on after scanning a QR code (the link cannot name another)."""
-TAK_STREAMING_PORT = 8089
-"""The TLS streaming port those clients then connect to by default."""
+from rallypoint.pki.qr import TAK_ENROLLMENT_PORT, TAK_STREAMING_PORT, enrollment_link, write_enrollment_qr
 
 PKI_COMMANDS = frozenset({"ca", "cert", "user", "package", "audit"})
 """Top-level command names handled by :func:`run_pki_command`."""

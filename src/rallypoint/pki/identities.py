@@ -58,6 +58,7 @@ CREATE TABLE IF NOT EXISTS certificates (
     fingerprint TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS certificates_by_user ON certificates(user_id);
+CREATE TABLE IF NOT EXISTS certificate_bodies (serial TEXT PRIMARY KEY, der BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS revision (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL);
 INSERT OR IGNORE INTO revision VALUES (1, 0);
 COMMIT;
@@ -72,6 +73,11 @@ FROM certificates c JOIN users u ON u.id = c.user_id
 """
 
 _REVOKED = "SELECT serial, revoked_at FROM certificates WHERE revoked_at IS NOT NULL"
+_ISSUED = """
+SELECT c.serial, u.name, c.not_before, c.not_after, c.revoked_at, c.client_uid, c.fingerprint, c.rowid, b.der
+FROM certificates c JOIN users u ON u.id = c.user_id LEFT JOIN certificate_bodies b ON b.serial = c.serial
+ORDER BY c.rowid
+"""
 
 
 class User(NamedTuple):
@@ -94,6 +100,15 @@ class CertificateRecord(NamedTuple):
     client_uid: str | None
     fingerprint: str
     """SHA-256 of the DER certificate, lowercase hex."""
+
+
+class IssuedCertificate(NamedTuple):
+    """A certificate record with its row number (a small, stable id for TAK's certificate admin)
+    and the DER certificate (None for those recorded before certificates were kept)."""
+
+    id: int
+    record: CertificateRecord
+    der: bytes | None
 
 
 class IdentitySnapshot(NamedTuple):
@@ -218,6 +233,8 @@ class IdentityStore:
                 )
             except sqlite3.IntegrityError:
                 raise PkiError(f"a certificate with serial {record.serial:x} is already recorded") from None
+            der = certificate.public_bytes(serialization.Encoding.DER)
+            db.execute("INSERT INTO certificate_bodies VALUES (?, ?)", (_serial(record.serial), der))
             name = db.execute("SELECT name FROM users WHERE id = ?", (user_id,)).fetchone()[0]
         return record._replace(user=name)
 
@@ -245,6 +262,24 @@ class IdentityStore:
             ).fetchall()
         serials = {int(row[0], 16) for row in rows}
         return [record for record in self.certificates(user) if record.serial in serials]
+
+    def revoke_certificate(self, serial: int, now: datetime) -> CertificateRecord | None:
+        """Revoke one certificate; the record if it was issued here and not yet revoked, else None."""
+        with self._write() as db:
+            rows = db.execute(
+                "UPDATE certificates SET revoked_at = ?"
+                " WHERE serial = ? AND revoked_at IS NULL RETURNING serial",
+                (_time(now), _serial(serial)),
+            ).fetchall()
+        return self.certificate(serial) if rows else None
+
+    def issued(self) -> list[IssuedCertificate]:
+        """Every recorded certificate with its id and DER, in the order they were recorded."""
+        rows = self._read(_ISSUED, ())
+        return [
+            IssuedCertificate(int(row[7]), _record(row), None if row[8] is None else bytes(row[8]))
+            for row in rows
+        ]
 
     def revoked(self) -> list[tuple[int, datetime]]:
         """``(serial, revocation time)`` of every revoked certificate: the CRL's content."""

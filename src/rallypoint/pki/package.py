@@ -50,6 +50,29 @@ def write_connection_package(
     password: str,
 ) -> Path:
     """``out_dir/<name>.zip``: connect to ``host:tls_port`` over TLS as the certificate's owner."""
+    data = connection_package(
+        name,
+        host=host,
+        tls_port=tls_port,
+        authority=authority,
+        certificate=certificate,
+        key=key,
+        password=password,
+    )
+    return _write_package(_checked_dir(out_dir), name, data)
+
+
+def connection_package(
+    name: str,
+    *,
+    host: str,
+    tls_port: int,
+    authority: CertificateAuthority,
+    certificate: x509.Certificate,
+    key: PrivateKey,
+    password: str,
+) -> bytes:
+    """The bytes of ``<name>.zip`` (see :func:`write_connection_package`), for the web's download."""
     client_file = f"{_checked(name)}.p12"
     locations: Entries = [
         ("caLocation", TRUSTSTORE_LOCATION),
@@ -63,7 +86,7 @@ def write_connection_package(
         TRUSTSTORE_ENTRY: truststore(authority.certificate, password),
         f"certs/{client_file}": client_keystore(name, certificate, key, authority.certificate, password),
     }
-    return _write_package(_checked_dir(out_dir), name, files)
+    return package_zip(f"{name}.zip", files)
 
 
 def write_enrollment_package(
@@ -81,7 +104,7 @@ def write_enrollment_package(
         PREF_ENTRY: preferences(stream, locations),
         TRUSTSTORE_ENTRY: truststore(authority.certificate, password),
     }
-    return _write_package(_checked_dir(out_dir), _checked(name), files)
+    return _write_package(_checked_dir(out_dir), _checked(name), package_zip(f"{name}.zip", files))
 
 
 def preferences(streams: Entries, app: Entries) -> bytes:
@@ -124,15 +147,20 @@ def _first_stream(entries: Entries) -> Entries:
     return [(f"{setting}0", value) for setting, value in entries]
 
 
-def _write_package(out_dir: Path, name: str, files: dict[str, bytes]) -> Path:
-    path = out_dir / f"{name}.zip"
+def package_zip(package_name: str, files: dict[str, bytes]) -> bytes:
+    """A data package holding ``files`` and its manifest."""
     buffer = io.BytesIO()
     # Stored, not deflated, as pytak builds them: every TAK client reads stored entries.
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
-        archive.writestr("MANIFEST/manifest.xml", manifest(path.name, list(files)))
+        archive.writestr("MANIFEST/manifest.xml", manifest(package_name, list(files)))
         for entry, data in files.items():
             archive.writestr(entry, data)
-    write_atomic(path, buffer.getvalue(), PRIVATE)
+    return buffer.getvalue()
+
+
+def _write_package(out_dir: Path, name: str, data: bytes) -> Path:
+    path = out_dir / f"{name}.zip"
+    write_atomic(path, data, PRIVATE)
     return path
 
 

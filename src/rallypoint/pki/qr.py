@@ -15,6 +15,10 @@ import segno
 from rallypoint.pki.files import PRIVATE, write_atomic
 
 ENROLL_LINK = "tak://com.atakmap.app/enroll"
+TAK_ENROLLMENT_PORT = 8446
+"""The port ATAK and iTAK enroll on after scanning a QR code (the link cannot name another)."""
+TAK_STREAMING_PORT = 8089
+"""The TLS streaming port those clients then connect to by default."""
 PNG_SCALE = 8
 """Pixels per module: a version-6 code is about 400 px wide, easy for a phone to read off a screen."""
 QUIET_ZONE = 4
@@ -27,12 +31,17 @@ def enrollment_link(host: str, username: str, token: str) -> str:
     return f"{ENROLL_LINK}?{query}"
 
 
+def enrollment_png(link: str) -> bytes:
+    """``link`` as a QR code in a PNG (the web command post shows it; the CLI writes it)."""
+    image = io.BytesIO()
+    segno.make(link, error="m").save(image, kind="png", scale=PNG_SCALE, border=QUIET_ZONE)
+    return image.getvalue()
+
+
 def write_enrollment_qr(link: str, png: Path) -> str:
     """Write ``link`` as a PNG (mode 0600) and return the same code drawn with text blocks."""
+    write_atomic(png, enrollment_png(link), PRIVATE)
     code = segno.make(link, error="m")
-    image = io.BytesIO()
-    code.save(image, kind="png", scale=PNG_SCALE, border=QUIET_ZONE)
-    write_atomic(png, image.getvalue(), PRIVATE)
     text = io.StringIO()
     code.terminal(out=text, compact=True, border=QUIET_ZONE)
     return text.getvalue()

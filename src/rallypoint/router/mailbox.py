@@ -41,8 +41,9 @@ from rallypoint.errors import ProtocolError, StoreError
 from rallypoint.router.jobs import JobQueue
 from rallypoint.router.mail_limits import EXPIRE_BATCH, EXPIRED, MailLimits
 from rallypoint.router.message import Outbound
+from rallypoint.router.refusals import describe
 from rallypoint.router.registry import Subscriber
-from rallypoint.router.router import Router, describe
+from rallypoint.router.router import Router
 from rallypoint.router.stats import Counters
 from rallypoint.store.base import MailDraft, MailItem, Store
 

@@ -126,7 +126,7 @@ class Peers:
             returnable=directed,
         )
         delivered = 0
-        for receiver in router._recipients(proxy, event, now_ms):
+        for receiver in router.addressing.recipients(proxy, event, now_ms):
             if directed and receiver.held is not None:
                 receiver.held.append(message)
             else:

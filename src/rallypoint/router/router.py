@@ -1,27 +1,28 @@
-"""The router: decides which connected clients receive each event (reference §5).
+"""The router: takes each event from a connected client and hands it to its recipients (reference §5).
 
-Reachability is by server-side groups: a message from S reaches R when some group S sends
-into is one R receives from. ``marti/dest`` narrows delivery to named clients, GeoChat
-without ``marti`` falls back on its chat envelope, and everything else is broadcast to
-every reachable client except the sender. The router also keeps the situation cache,
-the active alerts, the registry of connected clients and the owners of uids and callsigns
-(anti-spoofing). It does no I/O: refusals worth an audit entry go to ``on_denial``.
+Who the recipients are is :mod:`rallypoint.router.addressing`'s to say (groups, ``marti/dest``,
+the GeoChat envelope). The router applies what an event means on the way: the owners of uids
+and callsigns (anti-spoofing), deletes, alerts and their cancels, the situation cache, the
+registry of connected clients and known devices, store-and-forward for offline recipients. It
+does no I/O: refusals worth an audit entry go to ``refusals.on_denial``.
 """
 
 import logging
 import uuid
 from collections.abc import Callable
 from collections.abc import Set as AbstractSet
-from typing import NamedTuple
 
 from rallypoint.cot import control, types
 from rallypoint.cot.event import Event
 from rallypoint.cot.xml import is_frame_safe, quotes_event_tag
+from rallypoint.router.addressing import Addressing
 from rallypoint.router.alerts import AlertBoard, is_cancel, sender_key
 from rallypoint.router.cache import CacheEntry, SituationCache
 from rallypoint.router.devices import DeviceRegister
+from rallypoint.router.injection import InjectionTable
 from rallypoint.router.message import Outbound
 from rallypoint.router.ownership import OwnershipTable
+from rallypoint.router.refusals import Denial, Refusals, describe
 from rallypoint.router.registry import Registry, Subscriber
 from rallypoint.router.stats import Counters
 from rallypoint.router.teams import TeamBook
@@ -31,42 +32,13 @@ log = logging.getLogger(__name__)
 DEFAULT_DEPARTED_TYPE = "a-f-G-U-C"
 """Type written in a disconnect delete when the client never sent a position."""
 
-TEAM_CHAT_PARENT = "TeamGroups"
-
 LOST_DISCONNECTED = "disconnected"
 LOST_STALE = "stale"
 """Why a device's position left the cache (see ``Router.on_lost``)."""
 
-REPORT_INTERVAL_MS = 60_000
-"""The same refusal (kind, sender, subject) is logged and reported once a minute; counters see all.
-A misconfigured device repeating a refused event every few seconds must not fill the logs."""
-
-MAX_REPORTED = 10_000
-"""Refusals remembered for :data:`REPORT_INTERVAL_MS`; past it the memory starts afresh."""
-
-
-class Denial(NamedTuple):
-    """An event (or part of one) the router refused, for the audit log."""
-
-    kind: str
-    """``spoofing_refused``, ``group_denied`` or ``alert_cancel_refused``."""
-    sender: Subscriber
-    event: Event
-    subject: str
-    """The uid or callsign claimed, or the recipient or group addressed."""
-    other: str | None
-    """The rightful owner, or the identity of the recipient that may not be reached."""
-
 
 def _new_uid() -> str:
     return str(uuid.uuid4())
-
-
-def describe(subscriber: Subscriber) -> str:
-    """Who a subscriber is, for log lines and audit entries: its identity, or its address."""
-    if subscriber.identity is not None:
-        return subscriber.identity
-    return f"anonymous {subscriber.transport} {subscriber.address}".rstrip()
 
 
 class Router:
@@ -91,15 +63,17 @@ class Router:
         """Opt-in (``isolate_teams``): broadcasts only within a team, each client's team recorded."""
         self._new_uid = uid_factory
         self.ownership = ownership if ownership is not None else OwnershipTable()
-        self.on_denial = on_denial
-        """Told about refused events (once per :data:`REPORT_INTERVAL_MS` for repeats)."""
-        self._reported: dict[tuple[str, int, str], int] = {}
+        self.refusals = Refusals(on_denial)
+        """Refusals worth an audit entry, and which of them were reported lately."""
+        self.addressing = Addressing(self.registry, self.teams, self.counters, self.refusals)
         self.recorder: Callable[[Outbound, Subscriber], None] | None = None
         """Told about every routed event after delivery (persistence); must not block or raise."""
         self.on_absent: Callable[[str, Outbound, Subscriber], bool] | None = None
         """Store-and-forward: told (recipient uid, message, sender) for each recipient of a
         directed message that is offline but allowed to receive it; True if it will be kept
         (the mailbox then answers the sender once the message is durable)."""
+        self.injections = InjectionTable()
+        """TAK Server's CoT injectors: applied to each event before its receivers are chosen."""
         self.devices = DeviceRegister()
         """Every known device, connected or departed (store-and-forward, missions, the API)."""
         self.on_lost: list[Callable[[CacheEntry, str, int], None]] = []
@@ -194,7 +168,7 @@ class Router:
         refusal = self.ownership.admit(sender.owner, event)
         if refusal is not None:
             self.counters.inc("spoofing_refused")
-            if self._first_report("spoofing_refused", sender, f"{refusal.claim} {refusal.subject}", now_ms):
+            if self.refusals.first("spoofing_refused", sender, f"{refusal.claim} {refusal.subject}", now_ms):
                 log.warning(
                     "refused %s from %s: %s %r belongs to %s",
                     event.type,
@@ -203,7 +177,9 @@ class Router:
                     refusal.subject,
                     refusal.owner,
                 )
-                self._report(Denial("spoofing_refused", sender, event, refusal.subject, refusal.owner))
+                self.refusals.report(
+                    Denial("spoofing_refused", sender, event, refusal.subject, refusal.owner)
+                )
             return 0
         self._learn_sender(sender, event, now_ms)
         if event.type == types.DELETE and not self._apply_delete(sender, event):
@@ -213,11 +189,9 @@ class Router:
         detail = event.detail
         directed = detail is not None and bool(detail.dests)
         keep_original = detail is None or not detail.has_marti
-        if (original_xml is not None and not is_frame_safe(original_xml)) or (
-            original_protobuf is not None and quotes_event_tag(original_protobuf)
-        ):
-            original_xml = original_protobuf = None  # the codec re-serialised what quotes an event tag
-            self._quoted_event_tag(sender, event, now_ms)
+        event, original_xml, original_protobuf = self._forwardable(
+            sender, event, original_xml, original_protobuf, now_ms
+        )
         message = Outbound(
             event,
             original_xml if keep_original else None,
@@ -227,7 +201,7 @@ class Router:
             returnable=directed,
         )
         delivered = 0
-        receivers = self._recipients(sender, event, now_ms)
+        receivers = self.addressing.recipients(sender, event, now_ms)
         for receiver in receivers:
             if receiver is not sender:
                 if directed and receiver.held is not None:
@@ -260,17 +234,34 @@ class Router:
             observer(message, sender)
         return delivered
 
+    def _forwardable(
+        self, sender: Subscriber, event: Event, xml: bytes | None, protobuf: bytes | None, now_ms: int
+    ) -> tuple[Event, bytes | None, bytes | None]:
+        """The event with its injectors applied, and the original bytes that may still be forwarded:
+        none once something was injected, or when they quote an event tag (the codec re-serialised
+        the detail)."""
+        if (xml is not None and not is_frame_safe(xml)) or (
+            protobuf is not None and quotes_event_tag(protobuf)
+        ):
+            self._quoted_event_tag(sender, event, now_ms)
+            xml = protobuf = None
+        if self.injections.active:
+            injected = self.injections.apply(event, sender.in_groups)
+            if injected is not event:
+                return injected, None, None
+        return event, xml, protobuf
+
     def _refuse_cancel(self, sender: Subscriber, event: Event, now_ms: int) -> bool:
         """A cancel of an alert someone else raised is refused whole: not routed, not applied."""
         foreign = self.alerts.foreign(event, sender_key(sender), sender.id)
         if not foreign:
             return False
         self.counters.inc("alert_cancel_refused")
-        if self._first_report("alert_cancel_refused", sender, foreign[0], now_ms):
+        if self.refusals.first("alert_cancel_refused", sender, foreign[0], now_ms):
             log.warning(
                 "refused %s from %s: alert %r was raised by another", event.type, describe(sender), foreign[0]
             )
-            self._report(Denial("alert_cancel_refused", sender, event, foreign[0], None))
+            self.refusals.report(Denial("alert_cancel_refused", sender, event, foreign[0], None))
         return True
 
     def _cache_put(self, sender: Subscriber, message: Outbound, now_ms: int) -> None:
@@ -279,7 +270,7 @@ class Router:
         if self.cache.refused == refused:
             return  # cached, or older than the cached one, or stale: not a refusal
         self.counters.inc("cache_refused")
-        if self._first_report("cache_refused", sender, "", now_ms):
+        if self.refusals.first("cache_refused", sender, "", now_ms):
             log.warning(
                 "%s from %s not cached: its share of the situation cache is full",
                 message.event.uid,
@@ -288,7 +279,7 @@ class Router:
 
     def _quoted_event_tag(self, sender: Subscriber, event: Event, now_ms: int) -> None:
         self.counters.inc("reserialised{reason=quoted_event_tag}")
-        if self._first_report("quoted_event_tag", sender, "", now_ms):
+        if self.refusals.first("quoted_event_tag", sender, "", now_ms):
             log.warning(
                 "%s from %s quotes an event tag: re-serialised, not forwarded as sent",
                 event.uid,
@@ -319,7 +310,7 @@ class Router:
         if kept is None:
             return
         self.counters.inc("team_change_refused")
-        if self._first_report("team_change_refused", sender, team, now_ms):
+        if self.refusals.first("team_change_refused", sender, team, now_ms):
             log.warning("%s claims team %r; it stays in %r (isolate_teams)", describe(sender), team, kept)
 
     def _apply_delete(self, sender: Subscriber, event: Event) -> bool:
@@ -332,47 +323,6 @@ class Router:
             if entry is not None and not entry.groups.isdisjoint(sender.in_groups):
                 self.cache.remove(link.uid)
         return True
-
-    def _recipients(self, sender: Subscriber, event: Event, now_ms: int) -> AbstractSet[Subscriber]:
-        reachable = self.registry.reachable_from(sender.in_groups)
-        detail = event.detail
-        if detail is not None and detail.dests:
-            return self._directed(sender, event, reachable, now_ms)
-        if detail is not None and detail.chat is not None and not detail.has_marti:
-            return self._chat_fallback(sender, event, reachable)
-        if self.teams.isolate and sender.team is not None:
-            return {sub for sub in reachable if sub.team == sender.team}
-        return reachable  # the caller skips the sender
-
-    def _directed(
-        self, sender: Subscriber, event: Event, reachable: AbstractSet[Subscriber], now_ms: int
-    ) -> set[Subscriber]:
-        targets: set[Subscriber] = set()
-        assert event.detail is not None
-        for dest in event.detail.dests:
-            if dest.callsign == types.ALL_STREAMING:
-                targets |= reachable
-            elif dest.callsign:
-                targets |= self.registry.by_callsign(dest.callsign)
-            if dest.uid:
-                bound = self.registry.by_uid(dest.uid)
-                if bound is not None:
-                    targets.add(bound)
-            if dest.group:
-                if dest.group in sender.in_groups:
-                    targets |= self.registry.members(dest.group)
-                else:
-                    self.counters.inc("dropped{reason=illegal_group}")
-                    if self._first_report("group_denied", sender, dest.group, now_ms):
-                        log.warning("%r addressed group %r it does not belong to", sender, dest.group)
-                        self._report(Denial("group_denied", sender, event, dest.group, None))
-            if dest.mission or dest.mission_guid:
-                self.counters.inc("dest_mission")  # the missions service adds and forwards it (observer)
-        targets.discard(sender)
-        for denied in [target for target in targets if target not in reachable]:
-            self._deny_recipient(sender, event, denied, now_ms)
-            targets.discard(denied)
-        return targets
 
     def _keep_for_absent(
         self, sender: Subscriber, message: Outbound, receivers: AbstractSet[Subscriber]
@@ -398,53 +348,6 @@ class Router:
             reached.add(uid)
             kept += self.on_absent(uid, message, sender)
         return kept
-
-    def _deny_recipient(self, sender: Subscriber, event: Event, recipient: Subscriber, now_ms: int) -> None:
-        """A directed message named a connected client outside the sender's groups: not delivered."""
-        self.counters.inc("group_denied")
-        name = describe(recipient)
-        if self._first_report("group_denied", sender, name, now_ms):
-            log.warning(
-                "%s addressed %s (%s) outside its groups: not delivered",
-                describe(sender),
-                recipient.callsign or recipient.uid,
-                name,
-            )
-            self._report(
-                Denial("group_denied", sender, event, recipient.callsign or recipient.uid or "", name)
-            )
-
-    def _first_report(self, kind: str, sender: Subscriber, subject: str, now_ms: int) -> bool:
-        """True unless the same refusal was reported less than :data:`REPORT_INTERVAL_MS` ago."""
-        key = (kind, sender.id, subject)
-        last = self._reported.get(key)
-        if last is not None and now_ms - last < REPORT_INTERVAL_MS:
-            return False
-        if len(self._reported) >= MAX_REPORTED:
-            self._reported.clear()
-        self._reported[key] = now_ms
-        return True
-
-    def _report(self, denial: Denial) -> None:
-        if self.on_denial is not None:
-            self.on_denial(denial)
-
-    def _chat_fallback(
-        self, sender: Subscriber, event: Event, reachable: AbstractSet[Subscriber]
-    ) -> set[Subscriber]:
-        """GeoChat from clients that add no ``marti``: route by the chat envelope (taky's rule)."""
-        assert event.detail is not None
-        assert event.detail.chat is not None
-        chat = event.detail.chat
-        if chat.chatroom == types.ALL_CHAT_ROOMS:
-            return {sub for sub in reachable if sub is not sender}
-        if chat.parent == TEAM_CHAT_PARENT:
-            team = sender.team if self.teams.isolate else chat.chatroom  # isolated: its own team only
-            return {sub for sub in reachable if sub.team == team and sub is not sender}
-        recipient = self.registry.by_uid(chat.chat_id)
-        if recipient is not None and recipient in reachable and recipient is not sender:
-            return {recipient}
-        return {sub for sub in reachable if sub is not sender}
 
     def _to_server(self, event: Event) -> bool:
         assert event.detail is not None

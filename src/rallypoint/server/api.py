@@ -13,7 +13,8 @@ so a revoked certificate or a disabled user is refused at its next request. New 
 use the CRL the process's identity watch re-signed.
 
 The plain port is uvicorn's own listening socket; every request on it is anonymous, in the
-``__ANON__`` group, like plain streaming clients.
+``__ANON__`` group, like plain streaming clients, unless it carries a bearer token of ours
+(:mod:`rallypoint.server.api_plain`).
 """
 
 import asyncio
@@ -22,6 +23,7 @@ import socket
 import ssl
 from collections import Counter
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 
 import h11
 from starlette.responses import JSONResponse
@@ -31,12 +33,15 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from rallypoint.cot.framing import MAX_STREAM_HEADER
 from rallypoint.errors import PkiError
-from rallypoint.http.common.deps import CALLER_SCOPE_KEY, Caller, anonymous, client_address, with_caller
+from rallypoint.http.common.deps import CALLER_SCOPE_KEY, Caller
 from rallypoint.http.marti.app import build_api_app
-from rallypoint.http.marti.oauth import TokenKey, auth_routes, bearer_caller
+from rallypoint.http.marti.certadmin import certadmin_routes
+from rallypoint.http.marti.oauth import TokenKey, auth_routes
 from rallypoint.http.marti.takproto_ws import IDENTITY_WATCH_SCOPE_KEY
+from rallypoint.http.marti.token_sockets import TokenSockets
+from rallypoint.server.api_plain import plain_app, revoked_of
 from rallypoint.server.api_wiring import api_deps
-from rallypoint.transport.context import ServerContext, wall_clock_ms
+from rallypoint.transport.context import ServerContext
 from rallypoint.transport.embedded import (
     EmbeddedServer,
     embedded_config,
@@ -277,22 +282,6 @@ class ApiTlsListener:
         )
 
 
-def _plain_caller(context: ServerContext, key: TokenKey | None, scope: Scope) -> Caller:
-    """Anonymous, unless the request carries a bearer token of ours for an enabled user."""
-    address = client_address(scope)
-    if key is not None and context.identities is not None:
-        header = dict(scope.get("headers") or ()).get(b"authorization")
-        authorization = header.decode("latin-1") if header is not None else None
-        try:
-            caller = bearer_caller(key, context.identities, authorization, address, wall_clock_ms() // 1000)
-        except PkiError as exc:  # the identity store cannot be read: no one is vouched for
-            log.warning("cannot check a bearer token: %s", exc)
-            caller = None
-        if caller is not None:
-            return caller
-    return anonymous("http", address)
-
-
 def _guard(context: ServerContext, port: str) -> ConnectionGuard:
     return ConnectionGuard.for_port(port, MAX_HTTP_CONNECTIONS, context.settings, context.counters)
 
@@ -307,19 +296,33 @@ class ApiService:
         tls: ApiTlsListener | None,
         tls_port: int | None,
         plain_port: int | None,
+        *,
+        token_sockets: TokenSockets,
+        unwatch: Callable[[], None],
     ) -> None:
         self._server = server
         self._task = task
         self._tls = tls
         self.tls_port = tls_port
         self.plain_port = plain_port
+        self.token_sockets = token_sockets
+        self._unwatch = unwatch
+
+    def tick(self, now_ms: int) -> int | None:
+        """The server timer's job: end the WebSockets whose token expired; the next expiry."""
+        return self.token_sockets.tick(now_ms)
 
     async def close(self) -> None:
         """Stop accepting, let running requests finish (bounded), end uvicorn's task."""
+        self._unwatch()
         if self._tls is not None:
             await self._tls.stop()
         await stop_serving(self._server, self._task)
         log.info("Marti API stopped")
+
+
+def _wall_time(context: ServerContext) -> Callable[[], datetime]:
+    return lambda: datetime.fromtimestamp(context.clock.wall_ms() / 1000, UTC)
 
 
 async def start_marti_api(
@@ -338,11 +341,17 @@ async def start_marti_api(
     key: TokenKey | None = None
     if context.identities is not None and context.authority is not None:
         key = TokenKey.load_or_create(settings.data_dir, settings.server_id)
-        extra_routes = [*auth_routes(deps, key, context.identities, context.authority), *extra_routes]
+        admin = certadmin_routes(
+            deps, context.identities, context.authority, context.audit, _wall_time(context)
+        )
+        extra_routes = [*auth_routes(deps, key, context.identities, context.authority), *admin, *extra_routes]
     app = build_api_app(deps, extra_routes)
-    plain_app = with_caller(app, lambda scope: _plain_caller(context, key, scope))
+    identities, watch = context.identities, context.identity_watch
+    token_sockets = TokenSockets(revoked_of(identities))
+    unwatch = watch.subscribe(token_sockets.recheck) if watch is not None else (lambda: None)
+    plain = plain_app(app, context, key, token_sockets)
     config = embedded_config(
-        plain_app,
+        plain,
         log_level=settings.log_level,
         http=guarded(_guard(context, "api_plain")),
         limit_concurrency=MAX_HTTP_CONNECTIONS,
@@ -358,6 +367,7 @@ async def start_marti_api(
             tls = ApiTlsListener(context, app, server)
             bound_tls = await tls.start(settings.host, tls_port)
     except BaseException:
+        unwatch()
         if tls is not None:
             await tls.stop()
         await stop_serving(server, task)
@@ -368,4 +378,4 @@ async def start_marti_api(
         f" https/{bound_tls} (client certificates)" if bound_tls else "",
         f" http/{bound_plain} (anonymous)" if bound_plain else "",
     )
-    return ApiService(server, task, tls, bound_tls, bound_plain)
+    return ApiService(server, task, tls, bound_tls, bound_plain, token_sockets=token_sockets, unwatch=unwatch)

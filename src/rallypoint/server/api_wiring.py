@@ -61,7 +61,9 @@ def api_deps(context: ServerContext) -> ApiDeps:
     """The Marti, history and operations routes' view of this server."""
 
     def queue_depth() -> int:
-        return sum(c.outbox.queued_messages for c in context.connections if isinstance(c, StreamConnection))
+        return sum(
+            c.egress.outbox.queued_messages for c in context.connections if isinstance(c, StreamConnection)
+        )
 
     return ApiDeps(
         router=context.router,
@@ -69,7 +71,7 @@ def api_deps(context: ServerContext) -> ApiDeps:
         settings=context.settings,
         server_version=context.server_version,
         submit=submitter(context),
-        now_ms=wall_clock_ms,
+        now_ms=context.clock.wall_ms,
         store=lambda: context.store,
         queue_depth=queue_depth,
         faults=lambda: store_faults(context),

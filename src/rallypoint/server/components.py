@@ -18,6 +18,8 @@ from pathlib import Path
 from starlette.routing import BaseRoute
 
 from rallypoint.cot.event import Event
+from rallypoint.errors import ConfigError
+from rallypoint.federation.policy import Policy
 from rallypoint.fusion.feeds.config import load_fusion_file
 from rallypoint.fusion.service import FusionService
 from rallypoint.http.command_post.missions import rest_routes
@@ -68,13 +70,33 @@ class Part:
     which a TAK client has no call for and an anonymous caller on the plain port must not get."""
 
 
-def build_parts(context: ServerContext, host: Host) -> list[Part]:
-    """The components the settings ask for, with their routes, in start order."""
+def federation_link(context: ServerContext, policy: Policy) -> Component:
+    """This site's federation link; imported only when federating, so NATS stays an optional extra."""
+    try:
+        from rallypoint.federation.link import FederationLink
+    except ImportError as exc:
+        raise ConfigError(f"federation needs nats-py: pip install 'rallypoint[cluster]' ({exc})") from exc
+    return FederationLink(
+        context.router,
+        policy,
+        urls=context.settings.federation_url,
+        limits=context.xml_limits,
+        now_ms=context.clock.wall_ms,
+    )
+
+
+def build_parts(context: ServerContext, host: Host, federation: Policy | None = None) -> list[Part]:
+    """The components the settings ask for, with their routes, in start order (the federation
+    link first, so that it is stopped last, once nothing routes any more)."""
     parts: list[Part] = []
+    if federation is not None:
+        parts.append(Part(federation_link(context, federation)))
+    feeds = load_fusion_file(Path(context.settings.feeds_file)) if context.settings.feeds_file else None
     if context.settings.missions_enabled:
         missions = MissionService(host)
+        data_feeds = {feed.name: feed.groups for feed in feeds.feeds} if feeds is not None else {}
         routes = [
-            *mission_routes(missions, context.audit),
+            *mission_routes(missions, context.audit, data_feeds),
             *rest_routes(missions, context.audit),
             *excheck_routes(missions),
         ]
@@ -87,8 +109,8 @@ def build_parts(context: ServerContext, host: Host) -> list[Part]:
                 change_listeners=rollcalls.listeners,
             )
         )
-    if context.settings.feeds_file:
-        fusion = FusionService(host, load_fusion_file(Path(context.settings.feeds_file)))
+    if feeds is not None:
+        fusion = FusionService(host, feeds)
         parts.append(Part(fusion, fusion_routes(fusion)))
     return parts
 

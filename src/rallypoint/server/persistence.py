@@ -16,11 +16,12 @@ from rallypoint.cot import types
 from rallypoint.cot.event import Event
 from rallypoint.cot.xml import XmlLimits, parse_event
 from rallypoint.errors import ProtocolError, StoreError
+from rallypoint.router.injection import Injection
 from rallypoint.router.message import Outbound
 from rallypoint.router.registry import Subscriber
 from rallypoint.router.router import Router
 from rallypoint.router.stats import Counters
-from rallypoint.store.base import EventQuery, EventStore, StoredEvent
+from rallypoint.store.base import EventQuery, EventStore, SettingStore, StoredEvent
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +117,14 @@ async def rebuild_cache(router: Router, store: EventStore, now_ms: int, limits: 
         message = Outbound(event, stored.xml, replace_key=replace_key)
         restored += cache.put(message, stored.groups, RESTORED_SENDER_ID, now_ms)
     return restored
+
+
+async def restore_injections(router: Router, store: SettingStore) -> int:
+    """Put the kept CoT injectors back into the router's table (before any client connects)."""
+    records = await store.injectors()
+    for record in records:
+        router.injections.add(Injection(*record))
+    return len(records)
 
 
 def _parse(stored: StoredEvent, limits: XmlLimits) -> Event | None:

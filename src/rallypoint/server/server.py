@@ -29,6 +29,8 @@ from rallypoint.cluster.node import check_cluster_settings, node_name
 from rallypoint.config import Settings
 from rallypoint.cot import control
 from rallypoint.errors import ConfigError, PkiError, StoreError
+from rallypoint.federation.settings import load_federation
+from rallypoint.http.command_post.admin_access import ConnectPoints
 from rallypoint.http.marti.files import file_routes
 from rallypoint.http.marti.packages import package_routes
 from rallypoint.pki.audit import AuditLog
@@ -45,7 +47,7 @@ from rallypoint.server.components import build_host, build_parts, part_routes, s
 from rallypoint.server.enrollment import EnrollmentService, start_enrollment
 from rallypoint.server.guide import BoundPorts, connection_guide
 from rallypoint.server.identity_watch import identity_poll_s, refresh_identities
-from rallypoint.server.persistence import EventRecorder, Retention, rebuild_cache
+from rallypoint.server.persistence import EventRecorder, Retention, rebuild_cache, restore_injections
 from rallypoint.server.timer import Timer
 from rallypoint.server.web import start_web
 from rallypoint.store import open_store
@@ -142,6 +144,7 @@ class Server:
         settings = self.settings
         if settings.cluster_url:
             check_cluster_settings(settings)
+        federation = load_federation(settings) if settings.federation_url else None
         store_read_ms = self.context.clock.wall_ms()
         certificate_ports = (settings.tls_port, settings.enrollment_port, settings.api_tls_port)
         needs_authority = any(port is not None for port in certificate_ports) or (
@@ -154,7 +157,7 @@ class Server:
             await self._join_cluster(store_read_ms)
         self.context.mailbox.start()
         host = build_host(self.context)
-        parts = build_parts(self.context, host)
+        parts = build_parts(self.context, host, federation)
         for part in parts:
             await part.component.start()
             self.components.append(part.component)  # stopped by stop() from now on
@@ -192,7 +195,8 @@ class Server:
             )
         web_port = None
         if settings.web_port is not None:  # a component, so that it is ticked and stopped with them
-            web = await start_web(self.context, parts, settings.web_port, self._api)
+            connect = ConnectPoints(tuple(settings.hostname_list), tls_port, enrollment_port)
+            web = await start_web(self.context, parts, settings.web_port, self._api, connect)
             self.components.append(web)
             web_port = web.port
         self._schedule()
@@ -267,6 +271,7 @@ class Server:
                 restored = await rebuild_cache(
                     context.router, store, context.clock.wall_ms(), context.xml_limits
                 )
+                injectors = await restore_injections(context.router, store)
             except StoreError:
                 await store.close()
                 raise
@@ -275,7 +280,7 @@ class Server:
         context.store = store
         context.router.recorder = EventRecorder(store, context.counters)
         self._retention = Retention(store, self.settings.retention_days)
-        log.info("store open; %d cached events restored", restored)
+        log.info("store open; %d cached events and %d injectors restored", restored, injectors)
 
     async def _start_multicast(self) -> None:
         settings = self.settings
@@ -309,6 +314,8 @@ class Server:
             )
         for component in self.components:
             self.timer.add(type(component).__name__, self._due_job(component.tick), clock())
+        if self._api is not None:  # the WebSockets a bearer token opened end when it expires
+            self.timer.add("api-tokens", self._due_job(self._api.tick), clock())
         cluster = self.cluster
         if cluster is not None:
             wall_ms = clock.wall_ms

@@ -27,11 +27,12 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from rallypoint.cot.event import Event
 from rallypoint.errors import ConfigError, StoreError
-from rallypoint.http.command_post.admin import AdminDeps, admin_routes
+from rallypoint.http.command_post.admin import AdminDeps, ConnectPoints, admin_routes
 from rallypoint.http.command_post.app import PACKAGED_UI, WebAppParts, build_web_app, tile_origin
 from rallypoint.http.command_post.auth import Persistence, Session, SessionStore
 from rallypoint.http.command_post.chat_history import chat_history
 from rallypoint.http.command_post.data import TileConfig, data_routes
+from rallypoint.http.command_post.drawings import drawing_routes
 from rallypoint.http.command_post.live import LiveHub
 from rallypoint.http.command_post.login import LoginService
 from rallypoint.http.command_post.lost_records import LostKeeper, restore_lost
@@ -58,6 +59,7 @@ from rallypoint.transport.embedded import (
 )
 from rallypoint.transport.handshake import TLS12_CIPHERS
 from rallypoint.transport.http_guard import ConnectionGuard, guarded
+from rallypoint.transport.stream import StreamConnection
 
 log = logging.getLogger(__name__)
 
@@ -126,8 +128,9 @@ class WebService:
         log.info("web command post stopped")
 
 
-def _admin_deps(context: ServerContext) -> AdminDeps:
-    """The web admin's view of the identity store and the CA (loaded or created on first use)."""
+def _admin_deps(context: ServerContext, connect: ConnectPoints, throttle: LoginThrottle) -> AdminDeps:
+    """The web admin's view of the identity store and the CA (loaded or created on first use),
+    the device register, and this node's connections (to disconnect a device)."""
     settings = context.settings
     loaded: list[CertificateAuthority] = [context.authority] if context.authority is not None else []
 
@@ -142,13 +145,40 @@ def _admin_deps(context: ServerContext) -> AdminDeps:
         audit=context.audit,
         validity_days=settings.certificate_validity_days,
         now=lambda: datetime.fromtimestamp(context.clock.wall_ms() / 1000, UTC),
+        router=context.router,
+        disconnect=lambda uid: _disconnect(context, uid),
+        connect=connect,
+        throttle=throttle,
+        clock=context.clock,
     )
 
 
+def _disconnect(context: ServerContext, uid: str) -> int:
+    """Close (flushing what is queued) this node's streaming connections bound to ``uid``."""
+    bound = [
+        connection
+        for connection in list(context.connections)
+        if isinstance(connection, StreamConnection)
+        and connection.subscriber is not None
+        and connection.subscriber.uid == uid
+    ]
+    for connection in bound:
+        log.warning("%s (%s) disconnected from the command post", connection.peer, uid)
+        connection.close()
+    return len(bound)
+
+
 async def start_web(
-    context: ServerContext, parts: Sequence[Part], port: int, marti: ApiService | None
+    context: ServerContext,
+    parts: Sequence[Part],
+    port: int,
+    marti: ApiService | None,
+    connect: ConnectPoints | None = None,
 ) -> WebService:
     """Serve the web command post on ``port``; return once it accepts connections.
+
+    ``connect`` says where devices onboarded from the admin page connect (the bound TLS and
+    enrollment ports and the server certificate's names; None: nowhere).
 
     Packages uploaded from the page are offered to TAK clients with a link to the ``marti``
     API (which they can download from); with no Marti API port open nothing is offered.
@@ -180,10 +210,11 @@ async def start_web(
     tiles = MbTiles(Path(settings.web_mbtiles)) if settings.web_mbtiles else None
     assets = Path(settings.web_assets_dir) if settings.web_assets_dir else PACKAGED_UI
     identities = context.identities
+    throttle = LoginThrottle(settings.enrollment_max_failures)
     login = LoginService(
         sessions,
         identities.authenticate if identities is not None else None,
-        LoginThrottle(settings.enrollment_max_failures),
+        throttle,
         context.audit,
         clock=context.clock,
         certificate_user=certificate_user(lambda: context.identities, context.audit)
@@ -207,13 +238,14 @@ async def start_web(
     routes: list[BaseRoute] = [
         *login.routes(),
         *data_routes(api, hub, lambda: tile_config, context.audit),
+        *drawing_routes(api, context.audit),
         *web_package_routes(packages),
         *replay_routes(api, context.xml_limits),
         *(tile_routes(tiles) if tiles else []),
         *live_routes(
             hub, sessions, chat_history(lambda: context.store, context.clock.wall_ms, context.xml_limits)
         ),
-        *admin_routes(_admin_deps(context)),
+        *admin_routes(_admin_deps(context, connect or ConnectPoints(), throttle)),
         *part_routes(parts, command_post=True),
     ]
     app = build_web_app(WebAppParts(sessions, routes, assets, tile_origin(settings.web_tile_url)))

@@ -131,6 +131,19 @@ class LostRecord(NamedTuple):
     """Its last report as CoT XML."""
 
 
+class InjectorRecord(NamedTuple):
+    """A CoT injector as kept across a restart: ``element`` joins the detail of ``uid``'s events."""
+
+    uid: str
+    element: str
+    """One empty XML element with attributes, as the server wrote it (``<remarks a="b"/>``)."""
+    groups: frozenset[str]
+    """The groups of the administrator who set it: it applies to senders in one of them."""
+    creator: str | None
+    created: int
+    """Milliseconds since the epoch."""
+
+
 @dataclass(frozen=True, slots=True)
 class EventQuery:
     """What :meth:`EventStore.query_events` selects; every filter given must hold.
@@ -274,7 +287,23 @@ class LostStore(Protocol):
         """Every kept unit, the one lost longest ago first."""
 
 
-class Store(EventStore, PackageStore, JournalStore, MailStore, LostStore, Protocol):
+class SettingStore(Protocol):
+    """What administrators set on the running server over the API, and the groups it served."""
+
+    async def put_injector(self, record: InjectorRecord) -> None:
+        """Keep ``record`` (the same uid and element twice is one injector)."""
+
+    async def drop_injectors(self, uid: str, element: str | None = None) -> None:
+        """Forget the injectors of ``uid`` (only the one of ``element`` if given)."""
+
+    async def injectors(self) -> list[InjectorRecord]:
+        """Every kept injector, the oldest first."""
+
+    async def group_created(self, names: Sequence[str], now_ms: int) -> dict[str, int]:
+        """When each group of ``names`` was first served; those never served are kept as now."""
+
+
+class Store(EventStore, PackageStore, JournalStore, MailStore, LostStore, SettingStore, Protocol):
     """The whole store, as the server opens and closes it."""
 
     async def open(self) -> None:

@@ -16,6 +16,7 @@ from rallypoint.store import schema, statements
 from rallypoint.store.base import (
     ANY_SUBMITTER,
     EventQuery,
+    InjectorRecord,
     JournalEntry,
     LostRecord,
     MailDraft,
@@ -76,6 +77,8 @@ _EXPIRE_MAIL = _sql(
 _PURGE_DELIVERED_MAIL = _sql(statements.PURGE_DELIVERED_MAIL)
 _PUT_LOST = _sql(statements.PUT_LOST)
 _DROP_LOST = _sql(statements.DROP_LOST)
+_PUT_INJECTOR = _sql(statements.PUT_INJECTOR)
+_PUT_GROUP_NAME = _sql(statements.PUT_GROUP_NAME)
 
 
 class PostgresStore(WrittenInBatches):
@@ -295,3 +298,30 @@ class PostgresStore(WrittenInBatches):
         """Every kept lost unit, the one lost longest ago first."""
         rows = await self._use(lambda connection: connection.fetch(statements.LOST_UNITS))
         return [statements.lost_from_row(DIALECT, row) for row in rows]
+
+    async def put_injector(self, record: InjectorRecord) -> None:
+        """Keep one injector (the same uid and element twice is one)."""
+        row = statements.injector_row(DIALECT, record)
+        await self._use(lambda connection: connection.execute(_PUT_INJECTOR, *row))
+
+    async def drop_injectors(self, uid: str, element: str | None = None) -> None:
+        """Forget ``uid``'s injectors (only ``element``'s if given)."""
+        sql, values = statements.drop_injectors_sql(uid, element)
+        await self._use(lambda connection: connection.execute(_sql(sql), *values))
+
+    async def injectors(self) -> list[InjectorRecord]:
+        """Every kept injector, the oldest first."""
+        rows = await self._use(lambda connection: connection.fetch(statements.INJECTORS))
+        return [statements.injector_from_row(DIALECT, row) for row in rows]
+
+    async def group_created(self, names: Sequence[str], now_ms: int) -> dict[str, int]:
+        """When each of ``names`` was first served (now for those never served before)."""
+        rows = [(name, now_ms) for name in names]
+
+        async def created(connection: asyncpg.Connection) -> dict[str, int]:
+            async with connection.transaction():
+                await connection.executemany(_PUT_GROUP_NAME, rows)
+            found = await connection.fetch(statements.GROUP_NAMES)
+            return {row[0]: int(row[1]) for row in found if row[0] in names}
+
+        return await self._use(created)

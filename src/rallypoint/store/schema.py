@@ -138,6 +138,20 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             xml {blob} NOT NULL
         )""",
     ),
+    (
+        # TAK Server's CoT injectors: an element added to the detail of every event of one uid,
+        # set by an administrator of the groups it applies in.
+        """CREATE TABLE injectors (
+            uid {binary_text} NOT NULL,
+            element TEXT NOT NULL,
+            groups {text_list} NOT NULL,
+            creator TEXT,
+            created BIGINT NOT NULL,
+            PRIMARY KEY (uid, element)
+        )""",
+        # When the server first served each group (TAK Server's Group ``created``).
+        "CREATE TABLE group_names (name TEXT PRIMARY KEY, created BIGINT NOT NULL)",
+    ),
 )
 """Migration ``n`` (1-based) brings the schema from version ``n - 1`` to ``n``. Append only."""
 
@@ -157,6 +171,7 @@ EVENT_COLUMNS = (
     "recipients",
 )
 LOST_COLUMNS = ("uid", "since", "reason", "groups", "xml")
+INJECTOR_COLUMNS = ("uid", "element", "groups", "creator", "created")
 JOURNAL_COLUMNS = ("id", "stream", "time", "author", "body")
 PACKAGE_COLUMNS = (
     "hash",

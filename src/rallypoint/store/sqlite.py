@@ -23,6 +23,7 @@ from rallypoint.store import schema, statements
 from rallypoint.store.base import (
     ANY_SUBMITTER,
     EventQuery,
+    InjectorRecord,
     JournalEntry,
     LostRecord,
     MailDraft,
@@ -321,3 +322,39 @@ class SqliteStore(WrittenInBatches):
         """Every kept lost unit, the one lost longest ago first."""
         rows = await self._run(lambda db: db.execute(statements.LOST_UNITS).fetchall())
         return [statements.lost_from_row(DIALECT, row) for row in rows]
+
+    async def put_injector(self, record: InjectorRecord) -> None:
+        """Keep one injector (the same uid and element twice is one)."""
+        row = statements.injector_row(DIALECT, record)
+
+        def put(db: sqlite3.Connection) -> None:
+            with db:
+                db.execute(statements.PUT_INJECTOR, row)
+
+        await self._run(put)
+
+    async def drop_injectors(self, uid: str, element: str | None = None) -> None:
+        """Forget ``uid``'s injectors (only ``element``'s if given)."""
+        sql, values = statements.drop_injectors_sql(uid, element)
+
+        def drop(db: sqlite3.Connection) -> None:
+            with db:
+                db.execute(sql, values)
+
+        await self._run(drop)
+
+    async def injectors(self) -> list[InjectorRecord]:
+        """Every kept injector, the oldest first."""
+        rows = await self._run(lambda db: db.execute(statements.INJECTORS).fetchall())
+        return [statements.injector_from_row(DIALECT, row) for row in rows]
+
+    async def group_created(self, names: Sequence[str], now_ms: int) -> dict[str, int]:
+        """When each of ``names`` was first served (now for those never served before)."""
+        rows = [(name, now_ms) for name in names]
+
+        def created(db: sqlite3.Connection) -> dict[str, int]:
+            with db:
+                db.executemany(statements.PUT_GROUP_NAME, rows)
+            return {name: int(when) for name, when in db.execute(statements.GROUP_NAMES) if name in names}
+
+        return await self._run(created)

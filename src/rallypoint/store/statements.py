@@ -16,6 +16,7 @@ from typing import Any
 from rallypoint.store import schema
 from rallypoint.store.base import (
     EventQuery,
+    InjectorRecord,
     LostRecord,
     MailItem,
     PackageRecord,
@@ -55,6 +56,15 @@ PUT_LOST = (
 """An upsert both databases spell the same way (SQLite since 3.24)."""
 DROP_LOST = "DELETE FROM lost_units WHERE uid = ?"
 LOST_UNITS = f"SELECT {', '.join(schema.LOST_COLUMNS)} FROM lost_units ORDER BY since, uid"
+PUT_INJECTOR = (
+    f"INSERT INTO injectors ({', '.join(schema.INJECTOR_COLUMNS)}) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (uid, element) DO NOTHING"
+)
+DROP_INJECTORS = "DELETE FROM injectors WHERE uid = ?"
+DROP_INJECTOR = "DELETE FROM injectors WHERE uid = ? AND element = ?"
+INJECTORS = f"SELECT {', '.join(schema.INJECTOR_COLUMNS)} FROM injectors ORDER BY created, uid, element"
+PUT_GROUP_NAME = "INSERT INTO group_names (name, created) VALUES (?, ?) ON CONFLICT (name) DO NOTHING"
+GROUP_NAMES = "SELECT name, created FROM group_names"
 SET_TOOL = "UPDATE packages SET tool = ?"
 SET_KEYWORDS = "UPDATE packages SET keywords = ?"
 SET_EXPIRATION = "UPDATE packages SET expiration = ?"
@@ -122,6 +132,22 @@ def lost_from_row(dialect: Dialect, row: Sequence[Any]) -> LostRecord:
     """A row of :data:`LOST_UNITS` (a BLOB or BYTEA becomes bytes)."""
     uid, since, reason, groups, xml = row
     return LostRecord(uid, since, reason, frozenset(dialect.list_of(groups)), bytes(xml))
+
+
+def injector_row(dialect: Dialect, record: InjectorRecord) -> tuple[Any, ...]:
+    """``record`` as the values of :data:`PUT_INJECTOR`."""
+    return (record.uid, record.element, dialect.list_value(record.groups), record.creator, record.created)
+
+
+def injector_from_row(dialect: Dialect, row: Sequence[Any]) -> InjectorRecord:
+    """A row of :data:`INJECTORS`."""
+    uid, element, groups, creator, created = row
+    return InjectorRecord(uid, element, frozenset(dialect.list_of(groups)), creator, created)
+
+
+def drop_injectors_sql(uid: str, element: str | None) -> tuple[str, tuple[str, ...]]:
+    """The statement (``?`` placeholders) and values forgetting ``uid``'s injectors."""
+    return (DROP_INJECTORS, (uid,)) if element is None else (DROP_INJECTOR, (uid, element))
 
 
 def package_row(dialect: Dialect, record: PackageRecord) -> tuple[Any, ...]:

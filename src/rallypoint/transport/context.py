@@ -21,8 +21,9 @@ from rallypoint.pki.watch import IdentityWatch
 from rallypoint.router.mail_limits import MailLimits
 from rallypoint.router.mailbox import Mailbox
 from rallypoint.router.notices import JournalNotices
+from rallypoint.router.refusals import Denial, describe
 from rallypoint.router.registry import Subscriber, Wake
-from rallypoint.router.router import Denial, Router, describe
+from rallypoint.router.router import Router
 from rallypoint.router.stats import Counters
 from rallypoint.store import Store
 
@@ -85,7 +86,7 @@ class ServerContext:
             counters=counters,
             xml_limits=XmlLimits(max_event_bytes=settings.max_event_bytes, max_depth=settings.max_xml_depth),
         )
-        context.router.on_denial = context.audit_denial
+        context.router.refusals.on_denial = context.audit_denial
         return context
 
     def identified_subscriber(

@@ -2,30 +2,32 @@
 
 The protocol object is glue: the :class:`StreamDecoder` splits the bytes, the codecs
 parse them, the :class:`Negotiator` handles the protocol switch, the router decides who
-receives what, and the :class:`Outbox` holds what the socket cannot take yet. Everything
-this client sends ready in one loop turn leaves in one ``write``.
+receives what, and the :class:`Egress` encodes it, holds what the socket cannot take yet and
+tracks what the peer acknowledged. Everything this client sends ready in one loop turn
+leaves in one ``write``.
 """
 
 import asyncio
 import logging
 import uuid
 from collections.abc import Callable
+from functools import partial
 from typing import NamedTuple, cast
 
 from rallypoint.cot import control, types
 from rallypoint.cot.event import Event
-from rallypoint.cot.negotiation import Negotiator, WireFormat
+from rallypoint.cot.negotiation import Negotiator
 from rallypoint.cot.protobuf import proto_to_event
 from rallypoint.cot.stream import Frame, FrameKind, StreamDecoder
 from rallypoint.cot.xml import parse_event
 from rallypoint.errors import ForbiddenXml, FrameTooLarge, MalformedFrame, ProtocolError
 from rallypoint.router.message import Outbound
+from rallypoint.router.refusals import describe
 from rallypoint.router.registry import Subscriber
-from rallypoint.router.router import describe
 from rallypoint.transport.acks import AckTracker
 from rallypoint.transport.context import ServerContext, wall_clock_ms
+from rallypoint.transport.egress import Egress
 from rallypoint.transport.keepalive import tune_stream_socket
-from rallypoint.transport.outbox import Outbox, PutResult
 from rallypoint.transport.pings import PingSchedule
 
 log = logging.getLogger(__name__)
@@ -84,12 +86,7 @@ class StreamConnection(asyncio.Protocol):
         self._on_lost = on_lost
         settings = context.settings
         self.decoder = StreamDecoder(settings.max_event_bytes, settings.max_event_bytes, MESSAGES_PER_TURN)
-        self.outbox = Outbox(settings.outbox_max_messages, settings.outbox_max_bytes)
-        self.acks = AckTracker(None, exact=True)
-        self._unsent: list[Outbound] = []
-        """Returnable messages that arrived after the connection started closing."""
         self.negotiator = Negotiator(str(uuid.uuid4()), context.server_version)
-        self.format = WireFormat.XML
         self.subscriber: Subscriber | None = None
         self.peer = "?"
         self._transport: asyncio.Transport | None = None
@@ -99,6 +96,12 @@ class StreamConnection(asyncio.Protocol):
         self._partial_since: float | None = None
         self._last_received = self.context.clock()
         self.pings = PingSchedule(settings.server_ping_interval_s, self._last_received)
+        self.egress = Egress(
+            context,
+            self.pings,
+            on_overflow=partial(self.close, abort=True),
+            on_acknowledged=self._update_watch,
+        )
         self._bad_in_a_row = 0
         self._auths = 0
         self._closing = False
@@ -115,6 +118,7 @@ class StreamConnection(asyncio.Protocol):
         transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass asyncio's
         self._transport = transport
         self.peer = peer_address(transport)
+        self.egress.transport, self.egress.peer = transport, self.peer
         counters = self.context.counters
         if len(self.context.connections) >= self.context.settings.max_connections:
             counters.inc("connections_refused{reason=limit}")
@@ -124,7 +128,7 @@ class StreamConnection(asyncio.Protocol):
         sock = transport.get_extra_info("socket")
         if sock is not None:
             tune_stream_socket(sock, self.context.settings)
-        self.acks = AckTracker(sock, exact=self.transport_name != "tls")
+        self.egress.acks = AckTracker(sock, exact=self.transport_name != "tls")
         transport.set_write_buffer_limits(high=TRANSPORT_HIGH_WATER)
         self.context.connections.add(self)
         counters.inc(f"connections_opened{{transport={self.transport_name}}}")
@@ -213,7 +217,7 @@ class StreamConnection(asyncio.Protocol):
 
     def _update_watch(self) -> None:
         """Keep this connection in the set the tick checks only while a timer can fire."""
-        if self._paused_since is None and self._partial_since is None and not self.acks:
+        if self._paused_since is None and self._partial_since is None and not self.egress.acks:
             self.context.watched.discard(self)
         else:
             self.context.watched.add(self)
@@ -224,7 +228,7 @@ class StreamConnection(asyncio.Protocol):
         self.context.watched.discard(self)
         if self.subscriber is not None:
             self.context.router.detach(self.subscriber, wall_clock_ms())
-            self._return_unacknowledged(self.subscriber)
+            self.egress.return_unacknowledged(self.subscriber)
             self._offer_room(self.subscriber)
             self.context.counters.inc(f"connections_closed{{transport={self.transport_name}}}")
             log.debug("%s disconnected (%s)", self.peer, exc or "closed")
@@ -280,7 +284,7 @@ class StreamConnection(asyncio.Protocol):
             self._send_event(reply.response)
             if reply.switch_to is not None:
                 self._flush()  # the response and all before it leave in the old format
-                self.format = reply.switch_to
+                self.egress.format = reply.switch_to
                 log.info("%s now speaks TAK protocol v1", self.peer)
             return
         assert self.subscriber is not None
@@ -321,13 +325,13 @@ class StreamConnection(asyncio.Protocol):
         pending = subscriber.pending
         if pending:
             subscriber.pending = []
-            if self._paused_since is None and not self.outbox:
-                self._write(self._encode_all(pending), [m for m in pending if m.returnable])
+            if self._paused_since is None and not self.egress.outbox:
+                self.egress.write(self.egress.encode_all(pending), [m for m in pending if m.returnable])
             else:
                 for message in pending:
-                    self._park(message)
-        if self._paused_since is None and self.outbox:
-            self._write(*self.outbox.take_with_returnable())
+                    self.egress.park(message, closing=self._closing)
+        if self._paused_since is None and self.egress.outbox:
+            self.egress.write_outbox()
         if self._writable():
             self._offer_room(subscriber)
 
@@ -335,7 +339,7 @@ class StreamConnection(asyncio.Protocol):
         """Nothing waits to be written and the socket takes more: what is handed over now is
         written at once, whatever the queue's size (the subscriber's ``writable``)."""
         subscriber = self.subscriber
-        idle = subscriber is not None and not subscriber.pending and not self.outbox
+        idle = subscriber is not None and not subscriber.pending and not self.egress.outbox
         return idle and not self._closing and self._paused_since is None
 
     @staticmethod
@@ -345,81 +349,11 @@ class StreamConnection(asyncio.Protocol):
         if ready is not None:
             ready()
 
-    def _encode_all(self, messages: list[Outbound]) -> bytes:
-        wire_format = self.format
-        try:
-            if wire_format is WireFormat.XML:
-                return b"".join([message.xml for message in messages])
-            return b"".join([message.protobuf for message in messages])
-        except ProtocolError:
-            return b"".join(self._encode_or_skip(message) for message in messages)
-
-    def _encode_or_skip(self, message: Outbound) -> bytes:
-        try:
-            return message.encoded(self.format)
-        except ProtocolError as exc:  # an event valid as XML that this format cannot carry
-            self.context.counters.inc(f"encode_failed{{format={self.format.value}}}")
-            log.warning("cannot encode %s for %s: %s", message.event.uid, self.peer, exc)
-            return b""
-
-    def _park(self, message: Outbound) -> None:
-        """Queue one message in the bounded outbox, applying its overflow policy."""
-        if self._closing:
-            if message.returnable:
-                self._unsent.append(message)
-            return
-        data = self._encode_or_skip(message)
-        if not data:
-            return
-        event_type = message.event.type
-        result = self.outbox.put(
-            data,
-            message.replace_key,
-            urgent=types.is_emergency(event_type) or event_type == types.EMERGENCY_CANCEL,
-            returnable=message if message.returnable else None,
-        )
-        if result is PutResult.QUEUED:
-            return
-        self.context.counters.inc(f"outbox{{result={result.value}}}")
-        if result is PutResult.OVERFLOW:
-            log.warning(
-                "%s disconnected: write queue full (%d messages)", self.peer, self.outbox.queued_messages
-            )
-            self.close(abort=True)
-            if message.returnable:
-                self._unsent.append(message)
-
-    def _write(self, data: bytes, returnable: list[Outbound]) -> None:
-        assert self._transport is not None
-        self._transport.write(data)
-        self.pings.traffic(self.context.clock())
-        self.context.counters.inc("bytes_out", len(data))
-        self.acks.wrote(len(data), returnable)
-        self._confirm()
-
-    def _confirm(self) -> None:
-        """Tell the mailbox which written messages the peer's TCP stack has acknowledged."""
-        if not self.acks or self._transport is None:
-            return
-        acknowledged = self.acks.acknowledged(self._transport.get_write_buffer_size())
-        if acknowledged:
-            self.context.mailbox.acknowledged(acknowledged)
-        self._update_watch()
-
-    def _return_unacknowledged(self, subscriber: Subscriber) -> None:
-        """The connection ended: what was directed to it and not acknowledged goes back, in order."""
-        if subscriber.uid is None:
-            return
-        returned = [*self.acks.unacknowledged(), *self.outbox.returnable(), *self._unsent]
-        returned += [message for message in subscriber.pending if message.returnable]
-        if returned:
-            self.context.mailbox.returned(subscriber.uid, returned)
-
     # lifecycle
 
     def check_timeouts(self, now: float) -> None:
         """Close this connection if it is stalled, trickling, or (when configured) idle."""
-        self._confirm()
+        self.egress.confirm()
         settings = self.context.settings
         if self._paused_since is not None and now - self._paused_since > settings.stall_timeout_s:
             self._timeout("stalled", f"accepted no data for {settings.stall_timeout_s:g} s")
@@ -452,8 +386,8 @@ class StreamConnection(asyncio.Protocol):
             return
         if not abort:
             self._flush()
-            if self.outbox:
-                self._write(*self.outbox.take_with_returnable())
+            if self.egress.outbox:
+                self.egress.write_outbox()
         self._closing = True
         if abort:
             self._transport.abort()

@@ -12,6 +12,7 @@ import { Readable } from 'node:stream';
 import TAK, { TAKAPI, APIAuthCertificate, APIAuthPassword, APIAuthToken } from '@tak-ps/node-tak';
 import { CoTParser, DataPackage } from '@tak-ps/node-cot';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { FormatRegistry } from '@sinclair/typebox';
 import { Agent, setGlobalDispatcher } from 'undici';
 
 const plan = JSON.parse(readFileSync(process.argv[2], 'utf8'));
@@ -25,9 +26,18 @@ function finish(result, code = 0) {
 }
 
 // Arguments and answers cross the process boundary as JSON; bytes travel as {"$bytes": base64}.
-function decodeArg(value) {
-    if (value && typeof value === 'object' && '$bytes' in value) return Buffer.from(value.$bytes, 'base64');
-    return value;
+// {"$result": "name", "path": "a.b"} stands for that field of an earlier call's answer (a
+// mission's token), anywhere inside an argument.
+function decodeArg(value, results) {
+    if (Array.isArray(value)) return value.map((item) => decodeArg(item, results));
+    if (!value || typeof value !== 'object') return value;
+    if ('$bytes' in value) return Buffer.from(value.$bytes, 'base64');
+    if ('$result' in value) {
+        let found = results[value.$result]?.value;
+        for (const key of (value.path || '').split('.').filter(Boolean)) found = found?.[key];
+        return found;
+    }
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, decodeArg(item, results)]));
 }
 
 async function encodeValue(value) {
@@ -38,6 +48,10 @@ async function encodeValue(value) {
     }
     return value === undefined ? null : value;
 }
+
+// TypeBox knows no string formats until told: node-tak's `date-time` is RFC 3339's.
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+FormatRegistry.Set('date-time', (value) => RFC3339.test(value) && !Number.isNaN(Date.parse(value)));
 
 // `schema` names an exported TypeBox schema of node-tak ("lib/api/files#Content"); with
 // `schemaItems` it is checked against every element of that field of the answer instead.
@@ -92,10 +106,13 @@ async function runCalls() {
             let value;
             if (call.call === 'fetch') {
                 // node-tak's own request path, raw: for answers its typed methods read as text (zips).
+                // With `json`, the answer is parsed as the typed methods would (for the methods
+                // node-tak 12 cannot send itself: they pass no `method` to its fetch).
                 const res = await api.fetch(call.path, { method: call.method || 'GET' }, true);
-                value = { status: res.status, body: await encodeValue(res.body) };
+                if (call.json && res.status >= 400) throw Object.assign(new Error(`HTTP ${res.status}`), { status: res.status });
+                value = call.json ? await res.json() : { status: res.status, body: await encodeValue(res.body) };
             } else {
-                value = await encodeValue(await api[target][method](...(call.args || []).map(decodeArg)));
+                value = await encodeValue(await api[target][method](...(call.args || []).map((arg) => decodeArg(arg, results))));
             }
             const entry = { ok: true, value, schemaErrors: await schemaErrors(call.schema, value, call.schemaItems) };
             if (call.dataPackage) entry.dataPackage = await dataPackage(value.body);

@@ -26,6 +26,8 @@ export class MapTools {
   });
   private readonly measureButton = h("button", { type: "button", id: "measure-button", title: "Measure distance and bearing" }, "Measure");
   private readonly result = h("div", { className: "map-tool-result", id: "map-tool-result", role: "status" });
+  /** The panel over the map's top left corner the tools sit in (other tools may join it). */
+  readonly panel: HTMLElement;
   private marker: maplibregl.Marker | null = null;
   private measuring: LatLon[] | null = null;
 
@@ -43,7 +45,8 @@ export class MapTools {
     });
     this.measureButton.addEventListener("click", () => this.toggleMeasure());
     const container = view.map.getContainer();
-    container.append(h("div", { className: "map-tools" }, form, this.result), this.cursor);
+    this.panel = h("div", { className: "map-tools" }, form, this.result);
+    container.append(this.panel, this.cursor);
     view.map.on("mousemove", (event: MapMouseEvent) => this.showCursor(event.lngLat.lat, event.lngLat.lng));
   }
 

@@ -7,15 +7,17 @@ import type { GeoJSONSource, Map as MapLibre, MapMouseEvent } from "maplibre-gl"
 import "maplibre-gl/dist/maplibre-gl.css";
 
 import type { ContactEntry } from "../state/contacts";
+import { shapeFeature } from "../state/drawing";
 import { stateView } from "../state/objectives";
 import { teamColour } from "../state/teams";
 import type { Objective, WebConfig } from "../types";
 import { formatClock } from "../ui/dom";
 import { Basemaps, loadBasemap } from "./basemap";
+import { SHAPE_LAYERS, SHAPES_SOURCE, addShapeLayers, renderedShapes } from "./shapes";
 import { BasemapSwitcher } from "./switcher";
 import { HEADING_IMAGE, SymbolImages } from "./symbols";
 
-const CONTACT_LAYERS = ["contacts", "contacts-heading"];
+const CONTACT_LAYERS = ["contacts", "contacts-heading", ...SHAPE_LAYERS];
 const FIT_MAX_ZOOM = 13;
 /**
  * Callsigns and heading arrows from these zooms on: below them a thousand labels collide into
@@ -58,6 +60,8 @@ export class MapView {
   isReady = false;
   private readonly pending = new Map<string, GeoJSON.GeoJSON>();
   onContactClick: (uid: string) => void = () => undefined;
+  /** A marker or shape was clicked (when no unit was under the click). */
+  onShapeClick: (uid: string) => void = () => undefined;
   /** Called in every frame the map draws (inside MapLibre's animation-frame callback). */
   onRender: () => void = () => undefined;
   /** Pixels at the bottom of the map hidden by the panel (a phone's bottom sheet): centre above them. */
@@ -97,11 +101,18 @@ export class MapView {
     });
   }
 
-  /** Redraw every contact (called at most once per flush interval, once the map is ready). */
+  /** Redraw every contact (at most once per flush interval): units as symbols, drawings as drawn. */
   setContacts(entries: ContactEntry[]): void {
-    const features: GeoJSON.Feature[] = entries.map((entry) => {
+    const features: GeoJSON.Feature[] = [];
+    const shapes: GeoJSON.Feature[] = [];
+    for (const entry of entries) {
       const c = entry.contact;
       const stale = entry.status !== "live";
+      const shape = c.shape ? shapeFeature(c, stale) : null;
+      if (shape !== null) {
+        shapes.push(shape);
+        continue;
+      }
       const lost = entry.status === "lost" && c.lost ? c.lost : null;
       const properties: Record<string, string | number | boolean> = {
         uid: c.uid,
@@ -113,8 +124,9 @@ export class MapView {
       const team = teamColour(c.team);
       if (team !== null) properties.team = team;
       if (c.course !== null && c.speed !== null && c.speed > 0.2) properties.course = c.course;
-      return { type: "Feature", id: c.uid, properties, geometry: { type: "Point", coordinates: [c.lon, c.lat] } };
-    });
+      features.push({ type: "Feature", id: c.uid, properties, geometry: { type: "Point", coordinates: [c.lon, c.lat] } });
+    }
+    this.setData(SHAPES_SOURCE, { type: "FeatureCollection", features: shapes });
     this.setData("contacts", { type: "FeatureCollection", features });
     this.labelFrom(entries.length <= SMALL_PICTURE ? SMALL_LABEL_MIN_ZOOM : LABEL_MIN_ZOOM);
     if (!this.contactsSet) {
@@ -214,6 +226,11 @@ export class MapView {
     return [...new Set(features.map((f) => String(f.properties.uid)))];
   }
 
+  /** Uids of the markers and shapes MapLibre drew in the current frame. */
+  renderedShapeUids(): string[] {
+    return renderedShapes(this.map);
+  }
+
   /** The screen position of a map coordinate (for the test hook and the benchmark). */
   project(lon: number, lat: number): { x: number; y: number } {
     const point = this.map.project([lon, lat]);
@@ -272,6 +289,7 @@ export class MapView {
       layout: { "text-field": ["get", "title"], "text-size": 12, "text-offset": [0, 1.4], "text-anchor": "top" },
       paint: { "text-color": "#202020", "text-halo-color": "#ffffff", "text-halo-width": 1.5 },
     });
+    addShapeLayers(m);
     m.addLayer({
       id: "track",
       type: "line",
@@ -376,6 +394,11 @@ export class MapView {
       [event.point.x + 6, event.point.y + 6],
     ];
     const hit = this.map.queryRenderedFeatures(box, { layers: ["contacts"] })[0];
-    if (hit !== undefined) this.onContactClick(String(hit.properties.uid));
+    if (hit !== undefined) {
+      this.onContactClick(String(hit.properties.uid));
+      return;
+    }
+    const drawn = this.map.queryRenderedFeatures(box, { layers: SHAPE_LAYERS })[0];
+    if (drawn !== undefined) this.onShapeClick(String(drawn.properties.uid));
   }
 }

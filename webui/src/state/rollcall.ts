@@ -1,41 +1,60 @@
 // Roll calls as the page knows them: the server's JSON by id, updated by live messages, and the
-// overdue alarms not yet acknowledged. A member's status is recomputed from the clock between
-// server updates, so "overdue" shows the moment the deadline passes even if no message comes.
+// alarms not yet acknowledged: "overdue" (the deadline passed with members unaccounted for) and
+// "no position" (members whose last position is older than the roll call's N minutes). A
+// member's status is recomputed from the clock between server updates, so "overdue" shows the
+// moment the deadline passes even if no message comes.
 
 import type { RollCall, RollCallMember } from "../types";
 
 export type MemberStatus = RollCallMember["status"];
+export type AlarmKind = "overdue" | "no-position";
 
 export interface Alarm {
   id: string;
   code: string;
-  overdue: string[];
+  kind: AlarmKind;
+  /** Who the alarm is about (callsigns, else uids). */
+  names: string[];
+  /** For "no-position": the roll call's N minutes. */
+  minutes?: number;
 }
+
+const nameOf = (member: RollCallMember): string => member.callsign ?? member.uid;
+const keyOf = (kind: AlarmKind, id: string): string => `${kind}:${id}`;
 
 export class RollCallStore {
   private readonly byId = new Map<string, RollCall>();
   private readonly alarms = new Map<string, Alarm>();
-  private readonly acknowledged = new Set<string>();
+  /** Per alarm key, the names acknowledged (a member newly without position alarms again). */
+  private readonly acknowledged = new Map<string, Set<string>>();
   /** Bumped on every change, so a panel redraws only when something changed. */
   version = 0;
 
-  /** Take the server's list whole; an open roll call with overdue members raises its alarm
-   * unless it was acknowledged here (the page may have missed the alarm while reconnecting). */
+  /** Take the server's list whole; an open roll call with overdue members, or members without
+   * a position, raises its alarm unless it was acknowledged here (the page may have missed the
+   * alarm while reconnecting). */
   replaceAll(rollcalls: RollCall[]): void {
     this.byId.clear();
     for (const rollcall of rollcalls) {
       this.byId.set(rollcall.id, rollcall);
-      const overdue = rollcall.members.filter((m) => m.status === "overdue");
-      if (rollcall.state === "open" && overdue.length > 0 && !this.acknowledged.has(rollcall.id)) {
-        this.alarms.set(rollcall.id, { id: rollcall.id, code: rollcall.code, overdue: overdue.map((m) => m.callsign ?? m.uid) });
-      }
+      if (rollcall.state !== "open") continue;
+      const overdue = rollcall.members.filter((m) => m.status === "overdue").map(nameOf);
+      this.raiseUnacknowledged({ id: rollcall.id, code: rollcall.code, kind: "overdue", names: overdue });
+      const lost = rollcall.members.filter((m) => m.noPosition).map(nameOf);
+      this.raiseUnacknowledged({ id: rollcall.id, code: rollcall.code, kind: "no-position", names: lost, minutes: rollcall.noPositionMinutes });
     }
     this.version++;
   }
 
   apply(rollcall: RollCall): void {
     this.byId.set(rollcall.id, rollcall);
-    if (rollcall.state !== "open" || rollcall.complete) this.alarms.delete(rollcall.id);
+    if (rollcall.state !== "open" || rollcall.complete) this.alarms.delete(keyOf("overdue", rollcall.id));
+    const lost = this.alarms.get(keyOf("no-position", rollcall.id));
+    if (lost !== undefined) {
+      const still = new Set(rollcall.members.filter((m) => m.noPosition).map(nameOf));
+      lost.names = rollcall.state === "open" ? lost.names.filter((name) => still.has(name)) : [];
+      if (lost.names.length === 0) this.alarms.delete(keyOf("no-position", rollcall.id));
+    }
     this.version++;
   }
 
@@ -48,18 +67,34 @@ export class RollCallStore {
     return [...this.byId.values()].sort((a, b) => b.started - a.started);
   }
 
+  /** An alarm from the server: shown even if an earlier one of the roll call was acknowledged;
+   * a no-position alarm adds its members to the one still showing. */
   raise(alarm: Alarm): void {
-    this.alarms.set(alarm.id, alarm);
+    const key = keyOf(alarm.kind, alarm.id);
+    const shown = this.alarms.get(key);
+    const names = alarm.kind === "no-position" && shown !== undefined ? [...new Set([...shown.names, ...alarm.names])] : alarm.names;
+    this.alarms.set(key, { ...alarm, names });
+    const acknowledged = this.acknowledged.get(key);
+    for (const name of alarm.names) acknowledged?.delete(name);
     this.version++;
   }
 
-  acknowledge(id: string): void {
-    this.acknowledged.add(id);
-    if (this.alarms.delete(id)) this.version++;
+  acknowledge(alarm: Alarm): void {
+    const key = keyOf(alarm.kind, alarm.id);
+    const seen = this.acknowledged.get(key) ?? new Set<string>();
+    for (const name of alarm.names) seen.add(name);
+    this.acknowledged.set(key, seen);
+    if (this.alarms.delete(key)) this.version++;
   }
 
   pendingAlarms(): Alarm[] {
     return [...this.alarms.values()];
+  }
+
+  private raiseUnacknowledged(alarm: Alarm): void {
+    const seen = this.acknowledged.get(keyOf(alarm.kind, alarm.id));
+    const names = alarm.names.filter((name) => !seen?.has(name));
+    if (names.length > 0) this.alarms.set(keyOf(alarm.kind, alarm.id), { ...alarm, names });
   }
 }
 

@@ -1,8 +1,13 @@
 // The admin tab (members of the "admin" group only): the users of this server, a form to add
 // one, and per user a new client certificate (a PKCS#12 keystore to hand to the device, with
-// its password shown once) or the revocation of all of theirs. The server audits every action.
+// its password shown once) or the revocation of all of theirs; then the groups, onboarding a
+// device (package or QR code) and the connected devices. The server audits every action.
 
 import type { Api } from "../api";
+import { base64Bytes } from "../state/admin";
+import { DevicesSection } from "./admin_devices";
+import { GroupsSection } from "./admin_groups";
+import { OnboardingSection } from "./admin_onboarding";
 import { errorText, h, replace, toast } from "./dom";
 
 export const ADMIN_GROUP = "admin";
@@ -31,6 +36,9 @@ export class AdminPanel {
   readonly element: HTMLElement;
   private readonly list: HTMLElement;
   private readonly issued: HTMLElement;
+  private readonly groups: GroupsSection;
+  private readonly onboarding: OnboardingSection;
+  private readonly devices: DevicesSection;
 
   constructor(private readonly api: Api) {
     const name = h("input", { id: "admin-name", placeholder: "user name", required: true, maxlength: 64, autocomplete: "off" });
@@ -57,13 +65,50 @@ export class AdminPanel {
     });
     this.issued = h("div", { className: "issued", id: "admin-issued" });
     this.list = h("ul", { className: "admin-users", id: "admin-users" });
-    this.element = h("section", { className: "panel admin-panel" }, h("h3", {}, "Add a user"), form, this.issued, h("h3", {}, "Users"), this.list);
+    this.groups = new GroupsSection(api);
+    this.groups.onChanged = () => this.refreshUsers();
+    this.onboarding = new OnboardingSection(api);
+    this.devices = new DevicesSection(api);
+    const users = h("h3", { id: "admin-users-section" }, "Add a user");
+    const jump = (label: string, target: HTMLElement): HTMLElement =>
+      h("button", { className: "link", onclick: () => target.scrollIntoView({ block: "start" }) }, label);
+    this.element = h(
+      "section",
+      { className: "panel admin-panel" },
+      h(
+        "nav",
+        { className: "admin-jump", "aria-label": "Admin sections" },
+        jump("Users", users),
+        jump("Groups", this.groups.element),
+        jump("Onboarding", this.onboarding.element),
+        jump("Devices", this.devices.element),
+      ),
+      users,
+      form,
+      this.issued,
+      h("h3", {}, "Users"),
+      this.list,
+      this.groups.element,
+      this.onboarding.element,
+      this.devices.element,
+    );
   }
 
   refresh(): void {
+    this.refreshUsers();
+    this.groups.refresh();
+    this.devices.refresh();
+  }
+
+  private refreshUsers(): void {
     this.api
       .get<AdminUser[]>("/api/users")
-      .then((users) => this.render(users))
+      .then((users) => {
+        this.render(users);
+        const names = users.map((u) => u.name);
+        this.groups.setUsers(names);
+        this.onboarding.setUsers(names.filter((name) => !users.find((u) => u.name === name)?.disabled));
+      })
       .catch((error: unknown) => toast(`Users: ${errorText(error)}`));
   }
 
@@ -93,14 +138,13 @@ export class AdminPanel {
     this.api
       .post<Issued>(`/api/users/${encodeURIComponent(name)}/certificate`, {})
       .then((issued) => {
-        const bytes = Uint8Array.from(atob(issued.p12), (c) => c.charCodeAt(0));
-        const url = URL.createObjectURL(new Blob([bytes], { type: "application/x-pkcs12" }));
+        const url = URL.createObjectURL(new Blob([base64Bytes(issued.p12)], { type: "application/x-pkcs12" }));
         replace(
           this.issued,
           h("p", {}, `Certificate ${issued.serial} for ${name}: `, h("a", { href: url, download: `${name}.p12`, id: "admin-p12" }, `${name}.p12`)),
           h("p", {}, "Keystore password (shown once): ", h("code", { id: "admin-p12-password" }, issued.p12Password)),
         );
-        this.refresh();
+        this.refreshUsers();
       })
       .catch((error: unknown) => toast(`Certificate not issued: ${errorText(error)}`));
   }
@@ -110,7 +154,7 @@ export class AdminPanel {
       .post<{ revoked: string[] }>(`/api/users/${encodeURIComponent(name)}/revoke`, {})
       .then((answer) => {
         toast(`Revoked ${answer.revoked.length} certificate(s) of ${name}`);
-        this.refresh();
+        this.refreshUsers();
       })
       .catch((error: unknown) => toast(`Not revoked: ${errorText(error)}`));
   }

@@ -1,7 +1,8 @@
 // The roll call (PAR) panel: start a roll call for a team or the whole incident, follow who
 // answered, who is overdue and who has sent no position lately, and hear the alarm when the
-// deadline passes with devices unaccounted for. The server sends every change on the live feed;
-// the panel also redraws each second so the countdown and the overdue column move on their own.
+// deadline passes with devices unaccounted for or a member goes N minutes without a position.
+// The server sends every change on the live feed; the panel also redraws each second so the
+// countdown and the overdue column move on their own.
 
 import type { Api } from "../api";
 import { membersInOrder, RollCallStore, statusAt, summary } from "../state/rollcall";
@@ -16,7 +17,7 @@ const MINUTE_MS = 60_000;
 /** The shortest deadline the form offers (the server takes 10 s and more): a quarter minute. */
 const DEADLINE_STEP_MIN = "0.25";
 
-type RollCallLive = Extract<LiveMessage, { type: "rollcall" } | { type: "rollcall-overdue" }>;
+type RollCallLive = Extract<LiveMessage, { type: "rollcall" } | { type: "rollcall-overdue" } | { type: "rollcall-no-position" }>;
 
 export class RollCallPanel {
   readonly element: HTMLElement;
@@ -68,7 +69,8 @@ export class RollCallPanel {
     if (message.type === "rollcall") {
       this.store.apply(message.rollcall);
     } else {
-      this.store.raise({ id: message.id, code: message.code, overdue: message.overdue });
+      if (message.type === "rollcall-overdue") this.store.raise({ id: message.id, code: message.code, kind: "overdue", names: message.overdue });
+      else this.store.raise({ id: message.id, code: message.code, kind: "no-position", names: message.members, minutes: message.minutes });
       this.selected = message.id;
       this.sound();
     }
@@ -108,10 +110,10 @@ export class RollCallPanel {
       ...alarms.map((a) =>
         h(
           "div",
-          { "data-id": a.id },
-          h("strong", {}, `OVERDUE ${a.code}: `),
-          `${a.overdue.join(", ")} `,
-          h("button", { onclick: () => this.store.acknowledge(a.id) }, "Acknowledge"),
+          { "data-id": a.id, "data-kind": a.kind },
+          h("strong", {}, a.kind === "overdue" ? `OVERDUE ${a.code}: ` : `NO POSITION FOR ${a.minutes ?? "?"} MIN ${a.code}: `),
+          `${a.names.join(", ")} `,
+          h("button", { onclick: () => this.store.acknowledge(a) }, "Acknowledge"),
         ),
       ),
     );

@@ -14,6 +14,8 @@ gets the tuned defaults. Per-domain models go in ``[fusion.air]``, ``[fusion.sea
     process_noise = 10.0         # m²/s³, white-noise acceleration
     delete_after_s = 60
     coast_after_s = 15
+    motion = "imm"               # "cv" (constant velocity) or "imm" (straight + turns)
+    imm_turn_rate_dps = 3.0      # the IMM's turn modes, and its other imm_* numbers
 
 A bad value is refused with the key, the value and what is allowed: a typo in a tuning file
 must not start a server that tracks nothing.
@@ -27,7 +29,7 @@ from typing import Any
 
 from rallypoint.errors import ConfigError
 from rallypoint.fusion.report import Domain
-from rallypoint.fusion.tuning import DEFAULT_MODELS, DomainModel, FusionConfig
+from rallypoint.fusion.tuning import DEFAULT_MODELS, DomainModel, FusionConfig, Motion
 
 DOMAIN_KEYS = {
     "process_noise": "q",
@@ -43,6 +45,17 @@ MAX_TURN_DPS = 30.0
 TURN_NOISE_KEY = "turn_noise"
 """Per-domain process noise per speed², 1/s (``DomainModel.q_turn``): 0 (none) up to ``MAX_TURN_NOISE``."""
 MAX_TURN_NOISE = 1.0
+IMM_KEYS = {
+    "imm_turn_rate_dps": "imm_turn_dps",
+    "imm_straight_noise": "imm_straight_q",
+    "imm_turn_noise": "imm_turn_q",
+    "imm_straight_s": "imm_straight_s",
+    "imm_turn_s": "imm_turn_s",
+}
+"""Per-domain IMM keys → :class:`DomainModel` fields (positive numbers; the turn rate at most
+``MAX_TURN_DPS``)."""
+MOTION_KEY = "motion"
+"""Per-domain motion model: ``"cv"`` or ``"imm"`` (:class:`~rallypoint.fusion.tuning.Motion`)."""
 DOMAIN_SECONDS = {"delete_after_s": "silence_ms", "coast_after_s": "coast_ms"}
 """Per-domain times in seconds → :class:`DomainModel` fields in milliseconds."""
 ENGINE_KEYS = ("gate", "confirm_hits", "tentative_delete_after_s", "max_lag_s")
@@ -82,9 +95,10 @@ def _model(domain: Domain, raw: Any) -> DomainModel:
     where = f"fusion.{domain.value}"
     if not isinstance(raw, dict):
         raise ConfigError(f"[{where}] must be a table")
-    unknown = set(raw) - set(DOMAIN_KEYS) - set(DOMAIN_SECONDS) - {MAX_TURN_KEY, TURN_NOISE_KEY}
+    keys = [*DOMAIN_KEYS, *DOMAIN_SECONDS, MAX_TURN_KEY, TURN_NOISE_KEY, MOTION_KEY, *IMM_KEYS]
+    unknown = set(raw) - set(keys)
     if unknown:
-        allowed = ", ".join([*DOMAIN_KEYS, *DOMAIN_SECONDS, MAX_TURN_KEY, TURN_NOISE_KEY])
+        allowed = ", ".join(keys)
         raise ConfigError(f"[{where}]: unknown key(s) {', '.join(sorted(unknown))} (allowed: {allowed})")
     model = DEFAULT_MODELS[domain]
     changes: dict[str, Any] = {
@@ -93,6 +107,7 @@ def _model(domain: Domain, raw: Any) -> DomainModel:
     changes |= {
         field: _seconds(raw, key, where, getattr(model, field)) for key, field in DOMAIN_SECONDS.items()
     }
+    changes |= _motion(raw, where, model)
     turn = raw.get(MAX_TURN_KEY, model.max_turn_rate_dps)
     if isinstance(turn, bool) or not isinstance(turn, int | float) or not 0 <= turn <= MAX_TURN_DPS:
         raise ConfigError(
@@ -119,6 +134,21 @@ def _model(domain: Domain, raw: Any) -> DomainModel:
             f" delete_after_s ({tuned.silence_ms / 1000:g})"
         )
     return tuned
+
+
+def _motion(raw: Mapping[str, Any], where: str, model: DomainModel) -> dict[str, Any]:
+    """The motion model's keys: which model, and the IMM's numbers (checked even for ``"cv"``)."""
+    motion = raw.get(MOTION_KEY, model.motion.value)
+    if motion not in {m.value for m in Motion}:
+        choices = " or ".join(f'"{m.value}"' for m in Motion)
+        raise ConfigError(f"[{where}] {MOTION_KEY} = {motion!r}: {choices}")
+    changes: dict[str, Any] = {"motion": Motion(motion)}
+    changes |= {field: _positive(raw, key, where, getattr(model, field)) for key, field in IMM_KEYS.items()}
+    if changes["imm_turn_dps"] > MAX_TURN_DPS:
+        raise ConfigError(
+            f"[{where}] imm_turn_rate_dps = {changes['imm_turn_dps']:g}: at most {MAX_TURN_DPS:g}"
+        )
+    return changes
 
 
 def _positive(table: Mapping[str, Any], key: str, where: str, default: float) -> float:

@@ -10,10 +10,7 @@ server's identity watch ends the sessions and connections that used the revoked 
 
 import asyncio
 import base64
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -21,60 +18,32 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from rallypoint.errors import PkiError
-from rallypoint.http.command_post.login import Audit, read_json
-from rallypoint.http.common.deps import Caller, caller_of
+from rallypoint.http.command_post.admin_access import (
+    MAX_ADMIN_BODY_BYTES,
+    NO_STORE,
+    AdminDeps,
+    ConnectPoints,
+    existing,
+    require_admin,
+    user_json,
+)
+from rallypoint.http.command_post.admin_devices import device_routes
+from rallypoint.http.command_post.admin_groups import MAX_GROUPS, group_routes
+from rallypoint.http.command_post.admin_onboarding import onboarding_routes
+from rallypoint.http.command_post.login import read_json
+from rallypoint.http.common.deps import ADMIN_GROUP, Caller
 from rallypoint.pki.admin import certificate_pem
-from rallypoint.pki.authority import CertificateAuthority, private_pem
-from rallypoint.pki.identities import CertificateRecord, IdentityStore, User
+from rallypoint.pki.authority import private_pem
+from rallypoint.pki.identities import CertificateRecord, IdentityStore
 from rallypoint.pki.keystores import client_keystore, new_password
-
-ADMIN_GROUP = "admin"
-"""Members of this group administer users and certificates from the command post."""
-MAX_ADMIN_BODY_BYTES = 16 * 1024
-MAX_GROUPS = 64
-"""Groups one user may be given from the page (the CLI has no such need to be bounded)."""
-NO_STORE = {"Cache-Control": "no-store"}
-
-
-@dataclass(frozen=True)
-class AdminDeps:
-    """The identity store, the CA (created on first use, as ``cert issue`` does) and the audit."""
-
-    identities: IdentityStore | None
-    authority: Callable[[datetime], CertificateAuthority]
-    audit: Audit
-    validity_days: int
-    now: Callable[[], datetime]
-
-
-def user_json(user: User, certificates: list[CertificateRecord]) -> dict[str, Any]:
-    return {
-        "name": user.name,
-        "groups": sorted(user.groups),
-        "role": user.role,
-        "disabled": user.disabled,
-        "certificates": [
-            {
-                "serial": f"{c.serial:x}",
-                "notAfter": c.not_after.isoformat(),
-                "revoked": c.revoked_at.isoformat() if c.revoked_at else None,
-                "fingerprint": c.fingerprint,
-            }
-            for c in certificates
-        ],
-    }
 
 
 def admin_routes(deps: AdminDeps) -> list[BaseRoute]:
-    """``GET``/``POST /api/users``, ``POST /api/users/{name}/certificate`` and ``…/revoke``."""
+    """``GET``/``POST /api/users``, ``POST /api/users/{name}/certificate`` and ``…/revoke``, and
+    the routes of the groups, onboarding and devices pages."""
 
     def gate(request: Request) -> tuple[Caller, IdentityStore]:
-        caller = caller_of(request)
-        if ADMIN_GROUP not in caller.groups:
-            raise HTTPException(403, f"only members of the {ADMIN_GROUP!r} group administer users")
-        if deps.identities is None:
-            raise HTTPException(503, "this server keeps no identity store")
-        return caller, deps.identities
+        return require_admin(request, deps)
 
     async def index(request: Request) -> Response:
         _, store = gate(request)
@@ -95,11 +64,7 @@ def admin_routes(deps: AdminDeps) -> list[BaseRoute]:
         )
         if not isinstance(name, str) or not isinstance(password, str) or not password:
             raise HTTPException(400, "name and password (non-empty strings) are required")
-        if not (
-            isinstance(groups, list)
-            and 0 < len(groups) <= MAX_GROUPS
-            and all(isinstance(g, str) for g in groups)
-        ):
+        if not _group_list(groups):
             raise HTTPException(400, f"groups must be a list of 1 to {MAX_GROUPS} group names")
         if role is not None and not isinstance(role, str):
             raise HTTPException(400, "role must be a string")
@@ -114,7 +79,7 @@ def admin_routes(deps: AdminDeps) -> list[BaseRoute]:
 
     async def issue(request: Request) -> Response:
         caller, store = gate(request)
-        user = _existing(store, request.path_params["name"])
+        user = existing(store, request.path_params["name"])
         if user.disabled:
             raise HTTPException(409, f"user {user.name} is disabled")
         now = deps.now()
@@ -150,7 +115,7 @@ def admin_routes(deps: AdminDeps) -> list[BaseRoute]:
 
     async def revoke(request: Request) -> Response:
         caller, store = gate(request)
-        user = _existing(store, request.path_params["name"])
+        user = existing(store, request.path_params["name"])
         now = deps.now()
 
         def withdraw() -> list[CertificateRecord]:
@@ -170,10 +135,13 @@ def admin_routes(deps: AdminDeps) -> list[BaseRoute]:
         Route("/api/users", create, methods=["POST"]),
         Route("/api/users/{name}/certificate", issue, methods=["POST"]),
         Route("/api/users/{name}/revoke", revoke, methods=["POST"]),
+        *group_routes(deps),
+        *onboarding_routes(deps),
+        *device_routes(deps),
     ]
 
 
-def _group_list(groups: object) -> bool:
+def _group_list(groups: object) -> TypeGuard[list[str]]:
     return (
         isinstance(groups, list)
         and 0 < len(groups) <= MAX_GROUPS
@@ -181,8 +149,4 @@ def _group_list(groups: object) -> bool:
     )
 
 
-def _existing(store: IdentityStore, name: str) -> User:
-    user = store.user(name)
-    if user is None:
-        raise HTTPException(404, f"no user named {name!r}")
-    return user
+__all__ = ["ADMIN_GROUP", "AdminDeps", "ConnectPoints", "admin_routes"]

@@ -15,6 +15,7 @@ from lxml import etree
 
 from rallypoint.cot import types
 from rallypoint.cot.event import UNKNOWN_THRESHOLD, Event
+from rallypoint.cot.shapes import is_drawing_type, read_shape
 from rallypoint.cot.timefmt import parse_time
 from rallypoint.cot.xml import detail_tree
 from rallypoint.errors import ProtocolError
@@ -97,7 +98,33 @@ def contact_json(event: Event) -> Contact:
         "affiliation": affiliation(event.type),
         "sidc": sidc(event.type),
         "provenance": extra.provenance,
+        "shape": shape_json(event) if extra.title is None else None,
     }
+
+
+def shape_json(event: Event) -> dict[str, Any] | None:
+    """How the map draws a marker or shape (None for units, and for mission objectives, which
+    the map draws from the missions feed): ``kind`` (``point``, ``line``, ``polygon``,
+    ``circle``), ``coordinates`` as ``[lon, lat]`` pairs, ``radius`` in metres, CSS colours."""
+    shape = read_shape(event) if is_drawing_type(event.type) else None
+    if shape is None:
+        return None
+    return {
+        "kind": shape.kind,
+        "coordinates": [[lon, lat] for lat, lon in shape.points],
+        "radius": shape.radius_m or None,
+        "stroke": css_colour(shape.stroke),
+        "fill": css_colour(shape.fill) if shape.fill is not None else None,
+        "colour": f"#{shape.stroke & 0xFFFFFF:06x}",
+        "weight": shape.weight,
+        "labels": shape.labels_on,
+    }
+
+
+def css_colour(argb: int) -> str:
+    """``rgba(r,g,b,a)`` of an unsigned ARGB value."""
+    alpha = round(((argb >> 24) & 0xFF) / 255, 3)
+    return f"rgba({(argb >> 16) & 0xFF},{(argb >> 8) & 0xFF},{argb & 0xFF},{alpha})"
 
 
 def visible_contacts(cache: SituationCache, groups: frozenset[str], now_ms: int) -> list[Contact]:

@@ -33,7 +33,8 @@ def rollcall_routes(service: RollCallService, audit: Audit = lambda kind, **fiel
 
     async def start(request: Request) -> Response:
         caller = caller_of(request)
-        team, deadline_s, no_position_min = check_start(json_object(await read_json(request, MAX_BODY_BYTES)))
+        body = json_object(await read_json(request, MAX_BODY_BYTES))
+        team, deadline_s, no_position_min = check_start(body, service.default_no_position_min)
         author = caller.name or ANONYMOUS_ACTOR
         rollcall = await service.start_rollcall(author, caller.groups, team, deadline_s, no_position_min)
         audit(

@@ -28,6 +28,11 @@ API_VERSION = "3"
 """The Marti API level TAK Server reports (tak.server.Constants.API_VERSION)."""
 
 
+ADMIN_GROUP = "admin"
+"""Members of this group administer the server: users and certificates on the command post,
+and TAK Server's admin-only Marti calls (injectors, the repeat period)."""
+
+
 class Caller(NamedTuple):
     """Who sent a request: the certificate's user and groups, or the anonymous group."""
 
@@ -50,6 +55,12 @@ def caller_of(request: Request) -> Caller:
     if not isinstance(caller, Caller):
         raise HTTPException(401, "no authenticated caller")
     return caller
+
+
+def require_admin(caller: Caller, what: str) -> None:
+    """403 unless ``caller`` is a named member of :data:`ADMIN_GROUP` (``what`` says what it asked)."""
+    if caller.name is None or ADMIN_GROUP not in caller.groups:
+        raise HTTPException(403, f"only members of the {ADMIN_GROUP!r} group may {what}")
 
 
 def client_address(scope: Scope) -> str:
@@ -84,7 +95,7 @@ class ApiDeps:
     """The text version, e.g. ``Rallypoint 0.4.0``."""
     submit: Submit
     now_ms: Callable[[], int]
-    """Wall-clock milliseconds since the epoch (stale times are compared with it)."""
+    """Wall-clock milliseconds since the epoch on the server's clock (stale times are compared with it)."""
     store: Callable[[], Store | None] | None = None
     """Returns the open store, or None while it is closed. None: this server keeps no history."""
     queue_depth: Callable[[], int] = lambda: 0

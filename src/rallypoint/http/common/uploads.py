@@ -18,7 +18,7 @@ import re
 import tempfile
 import unicodedata
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import IO, TYPE_CHECKING, NamedTuple
 
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
@@ -38,6 +38,7 @@ HEAD_BYTES = 4
 MAX_NAME_CHARS = 200
 """Longest display name kept; file systems allow 255 bytes and the name may gain a suffix."""
 DEFAULT_NAME = "file"
+COPY_CHUNK_BYTES = 64 * 1024
 
 _UNSAFE_NAME_CHARS = re.compile(r"[^\w.()\[\] +,=@-]")
 
@@ -119,6 +120,20 @@ async def receive_part(
         raise MalformedUpload(f"malformed multipart body: {exc}") from exc
     except BaseException:
         form.discard()
+        raise
+
+
+def receive_file(source: IO[bytes], data_dir: Path, max_bytes: int) -> Received:
+    """A file the server produced (a mission archive), received like an upload (blocking: run
+    it in a thread). :class:`UploadTooLarge` past ``max_bytes``."""
+    sink = _Sink(data_dir / INCOMING_DIR, max_bytes)
+    try:
+        while chunk := source.read(COPY_CHUNK_BYTES):
+            sink.write(chunk)
+        return sink.received(None, None)
+    except BaseException:
+        sink.close()
+        sink.path.unlink(missing_ok=True)
         raise
 
 

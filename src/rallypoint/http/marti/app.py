@@ -20,9 +20,11 @@ from rallypoint.http.common.headers import SecurityHeaders
 from rallypoint.http.common.ops import ops_routes
 from rallypoint.http.marti.history import history_routes
 from rallypoint.http.marti.iconset_routes import iconset_routes
+from rallypoint.http.marti.locate import locate_routes
 from rallypoint.http.marti.marti import marti_routes
 from rallypoint.http.marti.profiles import profile_routes
 from rallypoint.http.marti.repeater import repeater_routes
+from rallypoint.http.marti.security import security_routes
 from rallypoint.http.marti.takproto_ws import takproto_routes
 from rallypoint.http.marti.video_routes import video_routes
 from rallypoint.router.stats import Counters
@@ -66,6 +68,8 @@ def build_api_app(deps: ApiDeps, extra_routes: Sequence[BaseRoute] = ()) -> ASGI
         *profile_routes(deps),
         *iconset_routes(deps),
         *repeater_routes(deps),
+        *security_routes(deps),
+        *locate_routes(deps),
         *takproto_routes(deps),
         *history_routes(deps),
         *ops_routes(deps),

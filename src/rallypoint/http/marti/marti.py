@@ -25,7 +25,7 @@ from rallypoint.errors import FrameTooLarge, ProtocolError
 from rallypoint.http.common.deps import API_VERSION, ApiDeps, Caller, caller_of, envelope
 from rallypoint.http.common.query import parse_json, read_body, time_param
 from rallypoint.http.marti.history import events_xml, require_store
-from rallypoint.http.marti.injectors import INJECTOR_TYPE, InjectorBook, checked_pair, injector_routes
+from rallypoint.http.marti.injectors import InjectorBook, InjectorRoutes, injector_routes
 from rallypoint.router.cache import CacheEntry
 from rallypoint.router.registry import Subscriber
 from rallypoint.store.base import EventQuery
@@ -38,6 +38,8 @@ INJECT_JSON_OVERHEAD = 4096
 """Room for pytak's JSON wrapping (``uid``, quoting, escapes) around an event of the maximum size."""
 MAX_GROUPS_BODY_BYTES = 64 * 1024
 """A ``groups/active`` body: a few hundred groups at most."""
+MAX_GROUP_TIMES = 10_000
+"""Groups whose first-served time is remembered in memory (a deployment has tens of them)."""
 MAX_UID_HISTORY = 10_000
 """Events ``/cot/xml/{uid}/all`` returns at most (a day of 10 s position reports)."""
 
@@ -49,7 +51,7 @@ def java_millis_time(millis: int) -> str:
 
 
 def java_date(millis: int) -> str:
-    """``yyyy-MM-dd`` (UTC): the day a group list was read, as its ``created``."""
+    """``yyyy-MM-dd`` (UTC), the shape of TAK Server's ``Group.created``."""
     return time.strftime("%Y-%m-%d", time.gmtime(millis // 1000))
 
 
@@ -61,9 +63,12 @@ def _config_version(server_version: str) -> str:
 class Marti:
     """The handlers, sharing the server's router, settings and store."""
 
-    def __init__(self, deps: ApiDeps, injectors: InjectorBook) -> None:
+    def __init__(self, deps: ApiDeps, injectors: InjectorRoutes) -> None:
         self.deps = deps
-        self.injectors = injectors
+        self.injectors = injectors.book
+        self.injector_answers = injectors
+        self._group_created: dict[str, int] = {}
+        """When each group was first served, as the store keeps it (read once per group)."""
         settings = deps.settings
         self.limits = XmlLimits(max_event_bytes=settings.max_event_bytes, max_depth=settings.max_xml_depth)
 
@@ -100,9 +105,10 @@ class Marti:
         return JSONResponse(envelope(CLIENT_ENDPOINT_TYPE, rows, self.deps.settings.server_id))
 
     async def groups(self, request: Request) -> Response:
-        """The caller's groups, each in both directions (it sends into and receives from all)."""
+        """The caller's groups, each in both directions (it sends into and receives from all);
+        ``created`` is the day the server first served the group, kept across restarts."""
         caller = caller_of(request)
-        created = java_date(self.deps.now_ms())
+        created = await self._created(sorted(caller.groups))
         rows: list[dict[str, Any]] = [
             {
                 "name": name,
@@ -111,12 +117,23 @@ class Marti:
                 "bitpos": position,
                 "active": True,
                 "description": "",
-                "created": created,
+                "created": java_date(created[name]),
             }
             for position, name in enumerate(sorted(caller.groups))
             for direction in ("IN", "OUT")
         ]
         return JSONResponse(envelope("com.bbn.marti.remote.groups.Group", rows, self.deps.settings.server_id))
+
+    async def _created(self, names: list[str]) -> dict[str, int]:
+        """When each group was first served: from memory, else from the store (which keeps the
+        new ones as now); without a store, now."""
+        now = self.deps.now_ms()
+        missing = [name for name in names if name not in self._group_created]
+        store = self.deps.store() if self.deps.store is not None else None
+        found = await store.group_created(missing, now) if missing and store is not None else {}
+        if len(self._group_created) + len(found) <= MAX_GROUP_TIMES:
+            self._group_created.update(found)
+        return {name: self._group_created.get(name) or found.get(name) or now for name in names}
 
     async def contacts(self, request: Request) -> Response:
         """``/contacts/all``: connected clients sharing a group with the caller, TAK's
@@ -226,7 +243,7 @@ class Marti:
 
     async def inject(self, request: Request) -> Response:
         """pytak's ``MartiTXWorker`` (``{"uid": <its uid>, "toInject": "<event …/>"}``) is routed;
-        TAK Server's injector (``{"uid", "toInject": <text>}``) is stored for the caller."""
+        TAK Server's injector (``{"uid", "toInject": "tag attr=…"}``) is set by an administrator."""
         caller = caller_of(request)
         body = await read_body(request, self.deps.settings.max_event_bytes + INJECT_JSON_OVERHEAD)
         document = parse_json(body)
@@ -236,10 +253,8 @@ class Marti:
         if xml.lstrip().startswith("<"):
             return self._route(caller, xml.encode())
         assert isinstance(document, dict)
-        uid, text = checked_pair(document.get("uid"), xml)
-        self.injectors.add(caller, uid, text)
-        rows = [injector.json() for injector in self.injectors.mine(caller)]
-        return JSONResponse(envelope(INJECTOR_TYPE, rows, self.deps.settings.server_id))
+        await self.injectors.add(caller, document.get("uid"), xml)
+        return self.injector_answers.answer(self.injectors.visible(caller))
 
     def _route(self, caller: Caller, data: bytes) -> Response:
         data = data.strip()
@@ -258,7 +273,7 @@ class Marti:
 
 def marti_routes(deps: ApiDeps) -> list[BaseRoute]:
     """The Marti endpoints this module serves."""
-    injectors = InjectorBook()
+    injectors = InjectorRoutes(deps, InjectorBook(deps))
     marti = Marti(deps, injectors)
     return [
         Route("/Marti/api/version", marti.version, methods=["GET"]),
@@ -272,5 +287,5 @@ def marti_routes(deps: ApiDeps) -> list[BaseRoute]:
         Route("/Marti/api/cot/xml/{uid}/all", marti.uid_history, methods=["GET"]),
         Route("/Marti/api/cot", marti.post_cot, methods=["POST"]),
         Route("/Marti/api/injectors/cot/uid", marti.inject, methods=["POST"]),
-        *injector_routes(deps, injectors),
+        *injector_routes(injectors),
     ]

@@ -29,7 +29,10 @@ from rallypoint.http.marti.missions_common import (
 )
 from rallypoint.http.marti.missions_content import MissionContent
 from rallypoint.http.marti.missions_create import MissionCreation
+from rallypoint.http.marti.missions_external import MissionExternalData
 from rallypoint.http.marti.missions_kml import MissionKml
+from rallypoint.http.marti.missions_paged import paged_mission_routes
+from rallypoint.http.marti.missions_share import DataFeeds, MissionSharing
 from rallypoint.http.marti.missions_structure import MissionStructure
 from rallypoint.http.marti.subscriptions import subscription_routes
 from rallypoint.missions import requests as checks
@@ -194,8 +197,13 @@ class MartiMissions(MissionHandlers):
         return self.answer(INVITATION_TYPE, rows)
 
 
-def mission_routes(service: MissionService, audit: Audit = lambda kind, **fields: None) -> list[BaseRoute]:
+def mission_routes(
+    service: MissionService,
+    audit: Audit = lambda kind, **fields: None,
+    data_feeds: DataFeeds | None = None,
+) -> list[BaseRoute]:
     """The Data Sync routes, specific paths before ``{name}`` ones, each also by ``guid/{guid}``.
+    ``data_feeds`` are the server's feeds a mission may attach (``…/feed``).
 
     Every route that may check a mission password runs under one :class:`PasswordGate`."""
     settings = service.host.settings
@@ -206,14 +214,18 @@ def mission_routes(service: MissionService, audit: Audit = lambda kind, **fields
     structure = MissionStructure(service)
     archive = MissionArchive(service)
     kml = MissionKml(service)
+    sharing = MissionSharing(service, archive, data_feeds or {})
+    external = MissionExternalData(service)
     fixed = [
         Route(PREFIX, guarded(marti.index), methods=["GET"]),
+        *paged_mission_routes(service),
         Route(PREFIX, guarded(marti.delete_by_guid), methods=["DELETE"]),
         Route(f"{PREFIX}/invitations", guarded(marti.invitations), methods=["GET"]),
         Route(f"{PREFIX}/all/invitations", guarded(marti.invitations), methods=["GET"]),
         Route(f"{PREFIX}/all/subscriptions", guarded(structure.all_subscriptions), methods=["GET"]),
         Route(f"{PREFIX}/logs/entries", guarded(content.post_log), methods=["POST", "PUT"]),
         Route(f"{PREFIX}/logs/entries/{{id}}", guarded(content.delete_log), methods=["DELETE"]),
+        Route(f"{PREFIX}/logs/entries/{{id}}", guarded(content.get_log), methods=["GET"]),
     ]
     per_mission: list[tuple[str, Handler, list[str]]] = [
         ("", marti.get, ["GET"]),
@@ -230,6 +242,8 @@ def mission_routes(service: MissionService, audit: Audit = lambda kind, **fields
         *structure.per_mission(),
         *archive.per_mission(),
         *kml.per_mission(),
+        *sharing.per_mission(),
+        *external.per_mission(),
     ]
     host = service.host
     routes: list[BaseRoute] = [

@@ -116,6 +116,13 @@ class MissionArchive:
         actor = actor_of(request, "clientUid", "creatorUid")
         mission = self.service.find(actor, **mission_ref(request))
         await self.service.authorize(mission, actor, READ)
+        spool = await self.build(mission)
+        filename = sanitize_name(mission.name, "mission").replace('"', "")
+        headers = {"Content-Disposition": f'attachment; filename="{filename}.zip"'}
+        return StreamingResponse(_chunks(spool), media_type=ZIP_MEDIA_TYPE, headers=headers)
+
+    async def build(self, mission: Mission) -> IO[bytes]:
+        """The mission's archive in a temporary file, at its start (the caller closes it)."""
         files: list[ArchiveFile] = []
         entries: list[tuple[str, str | None]] = []
         total = 0
@@ -133,16 +140,14 @@ class MissionArchive:
         events = self._events(mission)
         entries.extend((entry, entry.split("/", 1)[0]) for entry, _xml in events)
         manifest = manifest_xml(mission, entries)
-        spool = tempfile.TemporaryFile()  # noqa: SIM115 (closed by the streaming generator)
+        spool = tempfile.TemporaryFile()  # noqa: SIM115 (handed to the caller, who closes it)
         try:
             await anyio.to_thread.run_sync(write_archive, spool, manifest, files, events)
             spool.seek(0)
         except BaseException:
             spool.close()
             raise
-        filename = sanitize_name(mission.name, "mission").replace('"', "")
-        headers = {"Content-Disposition": f'attachment; filename="{filename}.zip"'}
-        return StreamingResponse(_chunks(spool), media_type=ZIP_MEDIA_TYPE, headers=headers)
+        return spool
 
     def _events(self, mission: Mission) -> list[ArchiveEvent]:
         cache = self.service.host.router.cache

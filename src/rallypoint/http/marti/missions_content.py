@@ -28,7 +28,7 @@ from rallypoint.missions import requests as checks
 from rallypoint.missions.access import Actor
 from rallypoint.missions.field import item_details
 from rallypoint.missions.layers import existing_layer
-from rallypoint.missions.model import Mission, change_json, mission_json, tak_changes
+from rallypoint.missions.model import Mission, change_json, log_json, mission_json, tak_changes
 from rallypoint.missions.roles import READ, WRITE
 from rallypoint.store.base import PackageRecord
 
@@ -66,6 +66,10 @@ class MissionContent(MissionHandlers):
             ("/keywords", self.set_keywords, ["PUT"]),
             ("/keywords", self.clear_keywords, ["DELETE"]),
             ("/keywords/{keyword}", self.remove_keyword, ["DELETE"]),
+            ("/uid/{uid}/keywords", self.set_item_keywords, ["PUT"]),
+            ("/uid/{uid}/keywords", self.clear_item_keywords, ["DELETE"]),
+            ("/content/{hash}/keywords", self.set_item_keywords, ["PUT"]),
+            ("/content/{hash}/keywords", self.clear_item_keywords, ["DELETE"]),
             ("/changes", self.changes, ["GET"]),
             ("/cot", self.cot, ["GET"]),
             ("/log", self.log, ["GET"]),
@@ -132,6 +136,29 @@ class MissionContent(MissionHandlers):
         await self.service.change(mission, actor, WRITE, {"op": "keywords", "keywords": keywords})
         return self.answer("Mission", [mission_json(mission)])
 
+    async def set_item_keywords(self, request: Request) -> Response:
+        """``PUT …/uid/{uid}/keywords`` or ``…/content/{hash}/keywords``: replace one item's keywords
+        (``MISSION_WRITE``; an empty list is TAK's 400, an item not in the mission 404)."""
+        keywords = checks.check_keywords(await read_json(request, self.limit))
+        if not keywords:
+            raise HTTPException(400, "empty keywords array")
+        return await self._item_keywords(request, keywords)
+
+    async def clear_item_keywords(self, request: Request) -> Response:
+        return await self._item_keywords(request, [])
+
+    async def _item_keywords(self, request: Request, keywords: list[str]) -> Response:
+        actor = actor_of(request, "creatorUid", "clientUid")
+        mission = self._mission(request, actor)
+        await self.service.authorize(mission, actor, WRITE)
+        params = request.path_params
+        kind, key = ("uid", params["uid"]) if "uid" in params else ("hash", params["hash"])
+        if key not in (mission.uids if kind == "uid" else mission.contents):
+            raise HTTPException(404, f"no {kind} {key!r} in {mission.name!r}")
+        body = {"op": "item_keywords", "kind": kind, "key": key, "keywords": keywords}
+        await self.service.change(mission, actor, WRITE, body)
+        return Response(status_code=200)
+
     def _window(self, request: Request) -> tuple[int | None, int | None]:
         start, end = time_param(request, "start"), time_param(request, "end")
         secago = request.query_params.get("secago")
@@ -174,7 +201,7 @@ class MissionContent(MissionHandlers):
         await self.service.authorize(mission, actor, READ)
         start, end = self._window(request)
         rows = [
-            entry
+            log_json(entry)
             for entry in mission.logs.values()
             if (start is None or entry["servertime"] >= start) and (end is None or entry["servertime"] <= end)
         ]
@@ -196,7 +223,19 @@ class MissionContent(MissionHandlers):
             if request.method == "PUT" and entry_id not in mission.logs:
                 raise HTTPException(404, f"no log entry {entry_id} in {name!r}")
             await self.service.change(mission, actor, WRITE, {"op": "log", "entry": stored})
-        return self.answer(LOG_TYPE, stored, 201 if request.method == "POST" else 200)
+        return self.answer(LOG_TYPE, log_json(stored), 201 if request.method == "POST" else 200)
+
+    async def get_log(self, request: Request) -> Response:
+        """``GET /missions/logs/entries/{id}``: the entry (a list of one, as TAK answers), if every
+        mission it is in that the caller sees grants it ``MISSION_READ``."""
+        actor = actor_of(request, "clientUid")
+        entry_id = request.path_params["id"]
+        missions = [m for m in self.service.visible_missions(actor) if entry_id in m.logs]
+        if not missions:
+            raise HTTPException(404, f"no log entry {entry_id}")
+        for mission in missions:
+            await self.service.authorize(mission, actor, READ)
+        return self.answer(LOG_TYPE, [log_json(missions[0].logs[entry_id])])
 
     async def delete_log(self, request: Request) -> Response:
         actor = actor_of(request, "creatorUid", "clientUid")

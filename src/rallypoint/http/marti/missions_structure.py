@@ -185,7 +185,10 @@ class MissionStructure(MissionHandlers):
         mission = self.service.find(actor, **mission_ref(request))
         layer = shapes.check_map_layer(await read_json(request, self.limit), mission, new=new)
         layer["creatorUid"] = actor.uid
-        layer.setdefault("createTime", self.service.host.now_ms())
+        now = format_time(self.service.host.now_ms())
+        earlier = mission.map_layers.get(layer["uid"], {}).get("createTime")
+        layer["createTime"] = earlier if isinstance(earlier, str) else now
+        layer["modifiedTime"] = now
         await self.service.change(mission, actor, WRITE, {"op": "map_layer", "action": "put", "layer": layer})
         return self.answer(MAP_LAYER_TYPE, layer)
 

@@ -10,7 +10,9 @@ and splitting at ``}``, so the header is written to end on a base64 boundary and
 is one flat object.
 
 Tokens are issued on HTTPS only (8443, with the client certificate) and accepted on the plain
-API port in place of the anonymous caller (:func:`bearer_caller`). Logins go through the same
+API port in place of the anonymous caller (:func:`bearer_caller`); a WebSocket a token opened
+there ends when the token expires or its user no longer holds
+(:mod:`rallypoint.http.marti.token_sockets`). Logins go through the same
 failed-login throttle as enrollment.
 """
 
@@ -27,6 +29,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import parse_qsl
 
 from starlette.exceptions import HTTPException
@@ -69,6 +72,19 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+class TokenClaims(NamedTuple):
+    user: str
+    expires_s: int
+    """Seconds since the epoch: the token is refused from then on (and its sockets end)."""
+
+
+class Bearer(NamedTuple):
+    """A request's token, as who it lets in and until when."""
+
+    caller: Caller
+    expires_ms: int
+
+
 @dataclass(frozen=True)
 class TokenKey:
     """The signing key: issues tokens and checks them (sans-I/O: time is passed in)."""
@@ -102,6 +118,11 @@ class TokenKey:
 
     def user_of(self, token: str, now_s: int) -> str | None:
         """The user a valid, current token of ours names; None for anything else."""
+        claims = self.claims_of(token, now_s)
+        return None if claims is None else claims.user
+
+    def claims_of(self, token: str, now_s: int) -> "TokenClaims | None":
+        """Whom a valid, current token of ours names, and until when; None for anything else."""
         parts = token.split(".")
         if len(token) > MAX_TOKEN_CHARS or len(parts) != 3 or parts[0] != _HEADER:
             return None
@@ -117,7 +138,7 @@ class TokenKey:
         subject, expires, not_before = claims.get("sub"), claims.get("exp"), claims.get("nbf")
         if not isinstance(subject, str) or not isinstance(expires, int) or not isinstance(not_before, int):
             return None
-        return subject if not_before <= now_s < expires else None
+        return TokenClaims(subject, expires) if not_before <= now_s < expires else None
 
     def _sign(self, text: str) -> bytes:
         return hmac.new(self.secret, text.encode(), hashlib.sha256).digest()
@@ -125,16 +146,18 @@ class TokenKey:
 
 def bearer_caller(
     key: TokenKey, identities: IdentityStore, authorization: str | None, address: str, now_s: int
-) -> Caller | None:
-    """The caller a ``Bearer`` token stands for, with its user's current groups; None when
-    there is no token, or it is not valid, or its user is unknown or disabled."""
+) -> Bearer | None:
+    """The caller a ``Bearer`` token stands for, with its user's current groups, and when the
+    token expires; None when there is no token, or it is not valid, or its user is unknown or
+    disabled."""
     if authorization is None or not authorization.lower().startswith(BEARER):
         return None
-    name = key.user_of(authorization[len(BEARER) :].strip(), now_s)
-    user = identities.user(name) if name is not None else None
+    claims = key.claims_of(authorization[len(BEARER) :].strip(), now_s)
+    user = identities.user(claims.user) if claims is not None else None
     if user is None or user.disabled:
         return None
-    return Caller(user.name, user.groups, "http", address)
+    assert claims is not None
+    return Bearer(Caller(user.name, user.groups, "http", address), claims.expires_s * 1000)
 
 
 class _OAuth:

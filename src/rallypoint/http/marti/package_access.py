@@ -46,12 +46,17 @@ class PackageDeps:
         """
         if self.download_url is not None:
             return self.download_url(request, sha256)
-        url = request.url
-        names = self.settings.hostname_list
-        host = url.hostname if url.hostname in names or not names else names[0]
-        host = f"[{host}]" if host and ":" in host else host
-        port = f":{url.port}" if url.port else ""
-        return f"{url.scheme}://{host}{port}/Marti/sync/content?hash={sha256}"
+        return download_link(request, self.settings, sha256)
+
+
+def download_link(request: Request, settings: Settings, sha256: str) -> str:
+    """The link of :meth:`PackageDeps.link` built from the request and the configured hostnames."""
+    url = request.url
+    names = settings.hostname_list
+    host = url.hostname if url.hostname in names or not names else names[0]
+    host = f"[{host}]" if host and ":" in host else host
+    port = f":{url.port}" if url.port else ""
+    return f"{url.scheme}://{host}{port}/Marti/sync/content?hash={sha256}"
 
 
 def visible(record: PackageRecord, caller: Caller) -> bool:

@@ -9,8 +9,9 @@ Rallypoint's alert board does the same, so ``/Marti/api/repeater`` shows and ste
 - ``GET remove/{uid}``: stops repeating an alert. Only whoever raised it may, as only they may
   cancel it on a stream: 403 for another member of its groups, 404 outside them.
 - ``GET``/``POST period``: the repeat period in ms (the POST body a bare JSON integer). It is
-  the server's one setting, so it may be changed only by a certificate's user and only within
-  bounds that keep every alert alive between repeats.
+  the server's one setting, so as in TAK Server only an administrator (a member of the
+  ``admin`` group) may change it (403 for anyone else), and only within bounds that keep every
+  alert alive between repeats.
 """
 
 import logging
@@ -21,7 +22,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from rallypoint.cot.xml import serialize_event
-from rallypoint.http.common.deps import ApiDeps, Caller, caller_of, envelope
+from rallypoint.http.common.deps import ApiDeps, Caller, caller_of, envelope, require_admin
 from rallypoint.http.common.query import parse_json, read_body
 from rallypoint.http.marti.marti import java_millis_time
 from rallypoint.router.alerts import ActiveAlert, identity_key
@@ -77,8 +78,7 @@ class Repeater:
 
     async def set_period(self, request: Request) -> Response:
         caller = caller_of(request)
-        if caller.name is None:
-            raise HTTPException(403, "an anonymous caller may not change the server's repeat period")
+        require_admin(caller, "change the server's repeat period")
         value = parse_json(await read_body(request, MAX_PERIOD_BODY_BYTES))
         longest = self.board.lifetime_ms // 2
         if isinstance(value, bool) or not isinstance(value, int) or not MIN_PERIOD_MS <= value <= longest:

@@ -43,8 +43,8 @@ CLOSE_INVALID = 1007
 CLOSE_TOO_BIG = 1009
 CLOSE_TRY_LATER = 1013
 IDENTITY_WATCH_SCOPE_KEY = "rallypoint.identity_watch"
-"""Where the TLS listener offers ``watch(lost) -> unwatch``: ``lost`` is called when the
-socket's certificate is revoked or its user disabled or regrouped."""
+"""Where the listener offers ``watch(lost) -> unwatch``: ``lost`` is called when the socket's
+certificate is revoked, its token expires, or its user is disabled or regrouped."""
 
 
 class BadFrame(ProtocolError):
@@ -121,7 +121,7 @@ class TakProtoSocket:
                 tasks.cancel_scope.cancel()
             if lost:
                 self.deps.counters.inc("websocket_dropped{reason=identity}")
-                await websocket.close(CLOSE_POLICY, "the certificate or user no longer holds")
+                await websocket.close(CLOSE_POLICY, "the certificate, token or user no longer holds")
             elif code is not None:
                 await websocket.close(code)
         finally:

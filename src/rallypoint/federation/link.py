@@ -1,0 +1,276 @@
+"""The federation link: thin asyncio glue between this site's router and its own NATS JetStream.
+
+Each site runs its own ``nats-server`` with JetStream in a domain named after the site; one of
+two sites also holds a leaf-node connection to the other's. This component only ever talks to
+its own site's NATS, so it starts and runs while the link is down:
+
+- **Leaving.** The router's publishing hook hands every event routed here to
+  :func:`~rallypoint.federation.crossing.leaving`; each copy an outbound rule lets out is
+  published, acknowledged and in order (``cluster.publisher``), on ``rpfed.<site>.to.<remote>``,
+  kept by this domain's stream ``RPFED_<SITE>_OUT``.
+- **Crossing.** This domain's stream ``RPFED_<SITE>_FROM_<REMOTE>`` *sources* the remote's out
+  stream, filtered to what is meant for this site, through the remote domain's API
+  (``$JS.<remote>.API``) over the leaf node. JetStream itself resumes the source from the last
+  sequence it copied when the link returns, so what either side produced meanwhile crosses.
+- **Entering.** One durable pull consumer per remote reads that stream in order and hands
+  each event to :class:`~rallypoint.federation.crossing.Arrivals`; a fetched batch is
+  acknowledged (``AckPolicy.ALL``) once all of it was routed, so a restart of this site goes
+  on from where it stopped and an unacknowledged batch read again is dropped as repeats.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+import nats.errors
+import nats.js.errors
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext, api
+
+from rallypoint.cluster.envelope import KIND_DEPARTED, decode, encode_headers
+from rallypoint.cluster.publisher import Publisher, Queued
+from rallypoint.cot.xml import XmlLimits, parse_event, serialize_event
+from rallypoint.errors import ClusterError, ConfigError, ProtocolError
+from rallypoint.federation.crossing import Arrivals, leaving
+from rallypoint.federation.policy import Policy
+from rallypoint.federation.settings import (
+    domain_api,
+    inbound_stream,
+    outbound_stream,
+    outbound_subject,
+)
+from rallypoint.router.message import Outbound
+from rallypoint.router.registry import Subscriber
+from rallypoint.router.router import Router
+from rallypoint.tasks import TaskSet
+
+log = logging.getLogger(__name__)
+
+STREAM_MAX_AGE_S = 24 * 3600.0
+"""What left a site stays in its out stream (and in the remote's copy) a day: an outage shorter
+than that loses nothing; after a longer one, only the last day crosses (stale items are skipped
+anyway)."""
+STREAM_MAX_BYTES = 1024 * 1024 * 1024
+DUPLICATE_WINDOW_S = 120.0
+"""JetStream drops a republished copy (same ``Nats-Msg-Id``) stored this recently."""
+CONNECT_TIMEOUT_S = 5.0
+"""How long ``serve`` tries to reach this site's NATS before it refuses to run."""
+RECONNECT_WAIT_S = 1
+FLUSH_TIMEOUT_S = 5
+"""At stop, how long what was handed to NATS may take to leave (an int: the client declares it so)."""
+RECONNECT_BUFFER_BYTES = 64 * 1024 * 1024
+FETCH_BATCH = 256
+"""Events fetched, routed and acknowledged together."""
+MAX_ACK_PENDING = 4 * FETCH_BATCH
+"""Events the consumer may have out unacknowledged: above a batch, else a fetch gets part of one
+and waits out :data:`FETCH_WAIT_S` for the rest (JetStream's default is 1 000)."""
+FETCH_WAIT_S = 1.0
+"""How long one fetch waits for events before it asks again."""
+RETRY_WAIT_S = 1.0
+"""Pause before reading again after this site's NATS refused or lost the consumer."""
+ACK_WAIT_S = 30.0
+"""A fetched batch not acknowledged this long is delivered again (this site stopped mid-batch)."""
+CONSUMER = "rallypoint"
+"""The durable consumer's name on each inbound stream."""
+
+
+def _still_wanted() -> None:
+    """Raise :class:`asyncio.CancelledError` if this task was cancelled: the NATS client's fetch
+    returns the messages that arrived just as a cancellation reached it, and so loses it."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
+class FederationLink:
+    """This site's side of every federation link (see the module docstring); a server component."""
+
+    def __init__(
+        self, router: Router, policy: Policy, *, urls: str, limits: XmlLimits, now_ms: Callable[[], int]
+    ) -> None:
+        self.policy = policy
+        self._router = router
+        self._servers = [url.strip() for url in urls.split(",") if url.strip()]
+        self._limits = limits
+        self._now_ms = now_ms
+        self._counters = router.counters
+        self._publishers = {
+            remote.site: Publisher(outbound_subject(policy.site, remote.site), router.counters, "federation")
+            for remote in policy.remotes
+        }
+        self.arrivals = {remote.site: Arrivals(router, remote) for remote in policy.remotes}
+        self._connected = asyncio.Event()
+        self._nc: Client | None = None
+        self._js: JetStreamContext | None = None
+        self._tasks = TaskSet("federation")
+
+    def queued(self, remote: str) -> int:
+        """Events for ``remote`` not yet stored by this site's JetStream."""
+        return len(self._publishers[remote])
+
+    async def start(self) -> None:
+        """Connect to this site's NATS (:class:`ConfigError` if unreachable, without JetStream or
+        in another domain), make the streams and consumers, and start crossing."""
+        nc = Client()
+        where = ", ".join(self._servers)
+        try:
+            async with asyncio.timeout(CONNECT_TIMEOUT_S):
+                await nc.connect(
+                    servers=self._servers,
+                    name=f"rallypoint federation {self.policy.site}",
+                    max_reconnect_attempts=-1,
+                    reconnect_time_wait=RECONNECT_WAIT_S,
+                    pending_size=RECONNECT_BUFFER_BYTES,
+                    error_cb=self._error,
+                    disconnected_cb=self._disconnected,
+                    reconnected_cb=self._reconnected,
+                )
+        except (TimeoutError, OSError, nats.errors.Error) as exc:
+            await nc.close()
+            raise ConfigError(f"cannot reach the federation NATS at {where}: {exc or 'no answer'}") from exc
+        self._nc, self._js = nc, nc.jetstream()
+        try:
+            await self._check_domain(where)
+            for publisher in self._publishers.values():
+                await publisher.attach(nc)
+            await self._ensure_streams()
+        except (TimeoutError, nats.errors.Error) as exc:
+            await nc.close()
+            self._nc = None
+            raise ConfigError(f"the federation NATS at {where} has no usable JetStream: {exc}") from exc
+        except ConfigError:
+            await nc.close()
+            self._nc = None
+            raise
+        self._connected.set()
+        for site, publisher in self._publishers.items():
+            self._tasks.spawn(publisher.run(nc, self._connected), name=f"rallypoint-federation-to-{site}")
+        for site, arrivals in self.arrivals.items():
+            self._tasks.spawn(self._consume(arrivals), name=f"rallypoint-federation-from-{site}")
+        self._router.on_publish = self._publish
+        log.info(
+            "federation: site %s on %s, linked with %s",
+            self.policy.site,
+            where,
+            ", ".join(remote.site for remote in self.policy.remotes),
+        )
+
+    def tick(self, now_ms: int) -> int | None:
+        """Nothing periodic: JetStream resumes the sources, the consumers read on their own."""
+        return None
+
+    async def stop(self) -> None:
+        """Stop sharing, hand what is queued to NATS (if it is there), and disconnect."""
+        if self._router.on_publish == self._publish:
+            self._router.on_publish = None
+        await self._tasks.stop()
+        nc, self._nc = self._nc, None
+        if nc is None:
+            return
+        if nc.is_connected:
+            for publisher in self._publishers.values():
+                await publisher.flush_unacknowledged(nc)
+            with contextlib.suppress(TimeoutError, nats.errors.Error):
+                await nc.flush(timeout=FLUSH_TIMEOUT_S)
+        await nc.close()  # not drain: it would wait for the pull subscriptions' last fetch
+
+    def _publish(self, message: Outbound, sender: Subscriber, departed: bool) -> None:
+        """The router's hook: queue a copy for each remote its outbound rule lets it leave to."""
+        payload: bytes | None = None
+        for copy in leaving(self.policy, message, sender):
+            if payload is None:
+                event = message.event
+                has_marti = event.detail is not None and event.detail.has_marti
+                payload = serialize_event(event) if has_marti else message.xml
+            headers = encode_headers(copy.msg_id, copy.sender, departed=departed)
+            self._publishers[copy.remote].put(Queued(payload, headers, None))
+
+    async def _check_domain(self, where: str) -> None:
+        assert self._js is not None
+        info = await self._js.account_info()
+        if info.domain != self.policy.site:
+            raise ConfigError(
+                f"the federation NATS at {where} has JetStream domain {info.domain!r}, "
+                f"not this site's name {self.policy.site!r} (jetstream {{ domain: {self.policy.site} }})"
+            )
+
+    async def _ensure_streams(self) -> None:
+        """This site's out stream, and one stream per remote sourcing what it sends here."""
+        site = self.policy.site
+        await self._put_stream(
+            api.StreamConfig(name=outbound_stream(site), subjects=[f"{outbound_subject(site, '*')}"])
+        )
+        for remote in self.policy.remotes:
+            source = api.StreamSource(
+                name=outbound_stream(remote.site),
+                filter_subject=outbound_subject(remote.site, site),
+                external=api.ExternalStream(api=domain_api(remote.site)),
+            )
+            await self._put_stream(api.StreamConfig(name=inbound_stream(site, remote.site), sources=[source]))
+
+    async def _put_stream(self, config: api.StreamConfig) -> None:
+        assert self._js is not None
+        config.retention = api.RetentionPolicy.LIMITS
+        config.max_age = STREAM_MAX_AGE_S
+        config.max_bytes = STREAM_MAX_BYTES
+        config.duplicate_window = DUPLICATE_WINDOW_S
+        config.storage = api.StorageType.FILE
+        try:
+            await self._js.add_stream(config)
+        except nats.js.errors.BadRequestError:
+            await self._js.update_stream(config)  # made by an earlier version with other limits
+
+    async def _consume(self, arrivals: Arrivals) -> None:
+        """Read one remote's events, in stream order, for as long as the site runs."""
+        stream = inbound_stream(self.policy.site, arrivals.remote.site)
+        while True:
+            await self._connected.wait()
+            assert self._js is not None
+            try:
+                config = api.ConsumerConfig(
+                    ack_policy=api.AckPolicy.ALL, ack_wait=ACK_WAIT_S, max_ack_pending=MAX_ACK_PENDING
+                )
+                subscription = await self._js.pull_subscribe(
+                    "", durable=CONSUMER, stream=stream, config=config
+                )
+                while True:
+                    try:
+                        batch = await subscription.fetch(FETCH_BATCH, timeout=FETCH_WAIT_S)
+                    except TimeoutError:
+                        batch = []
+                    _still_wanted()
+                    for msg in batch:
+                        self._arrived(arrivals, msg)
+                    if batch:
+                        await batch[-1].ack()
+            except nats.errors.Error as exc:  # this site's NATS went away or lost the stream
+                log.warning("federation: reading from %s again: %s", arrivals.remote.site, exc)
+                await asyncio.sleep(RETRY_WAIT_S)
+                with contextlib.suppress(TimeoutError, nats.errors.Error):
+                    await self._ensure_streams()
+
+    def _arrived(self, arrivals: Arrivals, msg: Msg) -> None:
+        try:
+            envelope = decode(msg.headers, msg.data)
+            event = parse_event(envelope.payload, self._limits)
+        except (ClusterError, ProtocolError) as exc:
+            self._counters.inc("federation_refused")
+            log.warning("federation: message from %s refused: %s", arrivals.remote.site, exc)
+            return
+        departed = envelope.kind == KIND_DEPARTED
+        arrivals.route(envelope.sender, event, envelope.payload, departed=departed, now_ms=self._now_ms())
+
+    async def _error(self, exc: Exception) -> None:
+        if self._nc is not None:
+            log.warning("federation: NATS: %s", exc)
+
+    async def _disconnected(self) -> None:
+        self._connected.clear()
+        if self._nc is not None:
+            log.warning("federation: disconnected from this site's NATS; reconnecting")
+
+    async def _reconnected(self) -> None:
+        self._connected.set()
+        log.info("federation: reconnected to this site's NATS")
