@@ -32,14 +32,21 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext, api
 
-from rallypoint.cluster.envelope import KIND_DEPARTED, KIND_REVOKED, KIND_SEND_TO, decode, encode_headers
+from rallypoint.cluster.envelope import (
+    KIND_DEPARTED,
+    KIND_JOURNAL,
+    KIND_SEND_TO,
+    decode,
+    encode_headers,
+)
+from rallypoint.cluster.identities import SharedIdentities
 from rallypoint.cluster.publisher import Publisher, Queued
-from rallypoint.cluster.revocations import SharedRevocations
 from rallypoint.cot import types
 from rallypoint.cot.event import Event
 from rallypoint.cot.xml import XmlLimits, parse_event, serialize_event
 from rallypoint.errors import ClusterError, ConfigError, ProtocolError
 from rallypoint.router.message import Outbound
+from rallypoint.router.notices import JournalNotices
 from rallypoint.router.registry import Subscriber
 from rallypoint.router.remote import Peers, RemoteSender, describe_sender
 from rallypoint.router.router import Router
@@ -68,6 +75,9 @@ START_MARGIN_MS = 30_000
 store's write-behind had not written yet, and clock skew between nodes (replays are idempotent)."""
 HEARTBEAT_S = 2.0
 """Each node says it is alive this often, on core NATS beside the stream (not stored)."""
+NOTICE_WAIT_S = 2.0
+"""How long the consumer waits for a journal notice's entries to be applied before it goes on
+(they are then applied by the next catch-up): the store's round trip, far below it."""
 NODE_TIMEOUT_MS = 10_000
 """A node not heard from this long, while this one is connected, is taken for gone (killed, cut
 off): its devices left (``Peers.node_lost``), so their mail is kept for wherever they return."""
@@ -104,8 +114,10 @@ class ClusterBus:
         self.deliver_to: Callable[[str, Event], object] | None = None
         """Set by the server: hands a server-sent event from another node to a device here, or
         keeps it in the mailbox if the device has left (the mailbox's ``send_to``, not relayed)."""
-        self.revocations: SharedRevocations | None = None
-        """Set by the server when this node has an identity store: revocations cross the bus."""
+        self.identities: SharedIdentities | None = None
+        """Set by the server when this node has an identity store: it is shared with the others."""
+        self.notices: JournalNotices | None = None
+        """Set by the server: news of shared journal entries (missions, identities) both ways."""
         self._boot = secrets.token_hex(4)
         """Distinguishes this run's message ids from those of an earlier run of the same node."""
         self._sequence = itertools.count(1).__next__
@@ -158,10 +170,12 @@ class ClusterBus:
             raise ConfigError(f"NATS at {', '.join(self._servers)} has no usable JetStream: {exc}") from exc
         self._connected.set()
         self._tasks.spawn(self._publisher.run(nc, self._connected), name="rallypoint-cluster-publish")
-        if self.revocations is not None:
-            self.revocations.start()
         self._router.on_publish = self.publish
         self._router.on_elsewhere = self._elsewhere
+        if self.notices is not None:
+            self.notices.relay = self.publish_journal
+        if self.identities is not None:
+            await self.identities.start()
         log.info("cluster node %s on %s", self.node, ", ".join(self._servers))
 
     async def stop(self) -> None:
@@ -169,8 +183,10 @@ class ClusterBus:
         if self._router.on_publish == self.publish:
             self._router.on_publish = None
             self._router.on_elsewhere = None
-        if self.revocations is not None:
-            self.revocations.stop()
+        if self.identities is not None:
+            await self.identities.stop()
+        if self.notices is not None and self.notices.relay == self.publish_journal:
+            self.notices.relay = None
         await self._tasks.stop()
         nc, self._nc = self._nc, None
         if nc is None:
@@ -213,11 +229,11 @@ class ClusterBus:
         headers = encode_headers(msg_id, sender, departed=False, kind=KIND_SEND_TO, to=(node, uid))
         self._publisher.put(Queued(serialize_event(event), headers, None))
 
-    def publish_revocation(self, user: str) -> None:
-        """Queue the news that ``user``'s certificates were revoked on this node."""
-        sender = RemoteSender(self.node, 0, user, None, None, None, frozenset(), frozenset())
+    def publish_journal(self, prefix: str) -> None:
+        """Queue the news that this node appended to the shared journal ``prefix``."""
+        sender = RemoteSender(self.node, 0, None, None, None, None, frozenset(), frozenset())
         msg_id = f"{self.node}.{self._boot}.{self._sequence()}"
-        headers = encode_headers(msg_id, sender, departed=False, kind=KIND_REVOKED)
+        headers = encode_headers(msg_id, sender, departed=False, kind=KIND_JOURNAL, topic=prefix)
         self._publisher.put(Queued(b"", headers, None))
 
     async def _ensure_stream(self) -> None:
@@ -263,9 +279,9 @@ class ClusterBus:
             if envelope.msg_id in self._seen:
                 self._counters.inc("cluster_duplicate")
                 return
-            if envelope.kind == KIND_REVOKED:
+            if envelope.kind == KIND_JOURNAL:
                 self._seen[envelope.msg_id] = None
-                self._revoked(envelope.sender)
+                await self._journal_changed(envelope.topic)
                 return
             event = parse_event(envelope.payload, self._limits)
             if envelope.kind == KIND_SEND_TO:
@@ -286,15 +302,23 @@ class ClusterBus:
         else:
             self.peers.route(envelope.sender, event, envelope.payload, self._now_ms())
 
+    async def _journal_changed(self, topic: str | None) -> None:
+        """Let this node apply another's journal entries before the messages that followed the
+        notice (a notification of that change) are handled; bounded, so a slow store cannot
+        hold the bus."""
+        if self.notices is None or topic is None:
+            return
+        try:
+            async with asyncio.timeout(NOTICE_WAIT_S):
+                await self.notices.received(topic)
+        except TimeoutError:
+            self._counters.inc("cluster_journal_wait_timeout")
+            log.warning("cluster: %s entries not applied within %g s; going on", topic, NOTICE_WAIT_S)
+
     def _send_to(self, to: tuple[str, str] | None, event: Event) -> None:
         if to is not None and to[0] == self.node and self.deliver_to is not None:
             self._counters.inc("cluster_send_to_received")
             self.deliver_to(to[1], event)
-
-    def _revoked(self, sender: RemoteSender) -> None:
-        if self.revocations is not None and sender.identity is not None:
-            now = datetime.fromtimestamp(self._now_ms() / 1000, UTC)
-            self.revocations.apply(sender.identity, sender.node, now)
 
     def tick(self, now_ms: int) -> None:
         """The server's timer, every :attr:`heartbeat_s`: say this node is alive, and let the
@@ -303,6 +327,8 @@ class ClusterBus:
         if not self.ready or self._nc is None:
             return
         self._tasks.spawn(self._say_alive(self._nc), name="rallypoint-cluster-heartbeat")
+        if self.identities is not None:
+            self.identities.tick()
         for node, heard in list(self._heard.items()):
             if now_ms - heard > NODE_TIMEOUT_MS:
                 del self._heard[node]

@@ -21,8 +21,8 @@ MAX_META_BYTES = 16 * 1024
 
 KIND_EVENT = "event"
 KIND_DEPARTED = "departed"
-KIND_REVOKED = "revoked"
-"""Not an event: the sender's identity had its certificates revoked on its node (empty payload)."""
+KIND_JOURNAL = "journal"
+"""Not an event: the sender's node appended to a shared journal, the prefix in ``topic``."""
 KIND_SEND_TO = "send_to"
 """The server itself sends an event to one device connected to another node (``Host.send_to``)."""
 
@@ -36,6 +36,8 @@ class Envelope(NamedTuple):
     payload: bytes
     to: tuple[str, str] | None = None
     """For :data:`KIND_SEND_TO`: the node the device is connected to, and its uid."""
+    topic: str | None = None
+    """For :data:`KIND_JOURNAL`: the stream prefix of the journal that changed."""
 
 
 def encode_headers(
@@ -45,6 +47,7 @@ def encode_headers(
     departed: bool,
     kind: str | None = None,
     to: tuple[str, str] | None = None,
+    topic: str | None = None,
 ) -> dict[str, str]:
     """The NATS headers of one routed event (JSON is ASCII-only: safe in a header line)."""
     meta = {
@@ -61,6 +64,8 @@ def encode_headers(
     }
     if to is not None:
         meta["to"] = list(to)
+    if topic is not None:
+        meta["topic"] = topic
     return {MSG_ID_HEADER: msg_id, META_HEADER: json.dumps(meta, separators=(",", ":"))}
 
 
@@ -78,7 +83,7 @@ def decode(headers: dict[str, str] | None, payload: bytes) -> Envelope:
     if not isinstance(meta, dict) or meta.get("v") != ENVELOPE_VERSION:
         raise ClusterError("unknown envelope version")
     kind = meta.get("kind")
-    if kind not in (KIND_EVENT, KIND_DEPARTED, KIND_REVOKED, KIND_SEND_TO):
+    if kind not in (KIND_EVENT, KIND_DEPARTED, KIND_SEND_TO, KIND_JOURNAL):
         raise ClusterError(f"unknown kind {kind!r}")
     sender = RemoteSender(
         node=_text(meta, "node"),
@@ -96,7 +101,10 @@ def decode(headers: dict[str, str] | None, payload: bytes) -> Envelope:
     ):
         raise ClusterError("send_to without its node and uid")
     target = (to[0], to[1]) if kind == KIND_SEND_TO and isinstance(to, list) else None
-    return Envelope(headers[MSG_ID_HEADER], kind, sender, payload, target)
+    topic = _optional(meta, "topic")
+    if kind == KIND_JOURNAL and not topic:
+        raise ClusterError("journal notice without its topic")
+    return Envelope(headers[MSG_ID_HEADER], kind, sender, payload, target, topic)
 
 
 def _text(meta: dict[str, object], key: str) -> str:

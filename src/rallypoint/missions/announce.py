@@ -76,6 +76,19 @@ class Announcer:
             self.announce_objective(applied, now)
         _tell(self.tell, applied)
 
+    def echo(self, applied: Applied, now: int) -> None:
+        """A change another node of the cluster committed and announced: what it sent by device
+        uid crossed the bus already; what goes to every connected client of the mission's groups
+        goes here to this node's own clients, and the listeners here are told."""
+        mission, op = applied.mission, applied.op
+        author = applied.changes[0].author if applied.changes else None
+        if op == "create":
+            self._broadcast(mission, notify.mission_event(notify.CREATED, mission, now, author=author))
+        elif op in ("update", "password"):
+            event = notify.mission_event(notify.METADATA_CHANGED, mission, now, author=author)
+            self._broadcast(mission, event)
+        _tell(self.tell, applied)
+
     def _subscribers(self, mission: Mission, event: Event) -> None:
         to_subscribers(self.send_to, mission, event)
 

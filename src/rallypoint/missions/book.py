@@ -9,7 +9,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from rallypoint.errors import MissionNotFound
+from rallypoint.errors import MissionConflict, MissionNotFound
 from rallypoint.missions import checklists, objectives, structure
 from rallypoint.missions.model import (
     ADD_CONTENT,
@@ -84,6 +84,8 @@ class MissionBook:
         self, _mission: Mission | None, entry: JournalEntry, author: str, body: dict[str, Any]
     ) -> Applied:
         guid = entry.stream[len(STREAM_PREFIX) :]
+        if guid in self.missions or body["name"] in self._by_name:  # two nodes created it at once
+            raise MissionConflict(f"journal {entry.id}: a mission named {body['name']!r} exists")
         mission = Mission(
             guid=guid,
             name=body["name"],

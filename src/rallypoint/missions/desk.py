@@ -103,7 +103,7 @@ class ObjectiveDesk:
 
     async def _commit_checked(self, mission: Mission, author: str, body: dict[str, Any]) -> Objective:
         """Re-check the move against the state under the lock (another change may have won), then commit."""
-        async with self.ledger.lock:
+        async with self.ledger.locked():
             current = self.ledger.book.missions.get(mission.guid)
             objective = current.objectives.get(body["id"]) if current is not None else None
             if current is None or objective is None:
@@ -216,7 +216,7 @@ class ObjectiveDesk:
 
     async def _escalate(self, guid: str, objective_id: str) -> None:
         try:
-            async with self.ledger.lock:
+            async with self.ledger.locked():
                 current = self.ledger.book.missions.get(guid)
                 objective = current.objectives.get(objective_id) if current is not None else None
                 if objective is None or objective.escalated or not objective.awaiting_ack:

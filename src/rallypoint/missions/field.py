@@ -112,7 +112,7 @@ class FieldWatch:
     async def _add_uid(
         self, mission: Mission, author: str, uid: str, details: dict[str, Any], xml: str
     ) -> None:
-        async with self.ledger.lock:
+        async with self.ledger.locked():
             if self.ledger.book.missions.get(mission.guid) is not mission:
                 return
             body = {"op": "add_content", "uids": [{"uid": uid, "details": details, "xml": xml}]}

@@ -56,11 +56,12 @@ class MissionService:
             announce_objective=self.courier.announce,
             tell=self.tell,
         )
-        self.ledger = MissionLedger(host, self.book, announcer.announce)
+        self.ledger = MissionLedger(host, self.book, announcer.announce, announcer.echo)
         self.desk = ObjectiveDesk(self.ledger)
         self.field = FieldWatch(self.ledger, self.desk.answer)
         self._expiring: set[str] = set()
         """Guids of expired missions whose deletion is queued."""
+        self._unsubscribe: Callable[[], None] | None = None
 
     @property
     def ready(self) -> bool:
@@ -80,11 +81,13 @@ class MissionService:
             entries = await store.read_journal(STREAM_PREFIX, after_id=after, limit=REPLAY_PAGE)
             for entry in entries:
                 self._replay(entry)
+                self.ledger.applied_id = entry.id
             count += len(entries)
             if len(entries) < REPLAY_PAGE:
                 break
             after = entries[-1].id
         self.ledger.ready = True
+        self._unsubscribe = self.host.notices.subscribe(STREAM_PREFIX, self.ledger.catch_up_now)
         self.field.start()
         log.info("missions: %d missions from %d journal entries", len(self.book.missions), count)
 
@@ -99,6 +102,8 @@ class MissionService:
     def tick(self, now_ms: int) -> None:
         """Re-send unacknowledged assignments; escalate overdue ones."""
         if self.ready:
+            if self.host.notices.shared:
+                self.ledger.other_node_changed()  # a notice lost while NATS was away: read anyway
             self.courier.resend(now_ms)
             self.desk.tick(now_ms)
             self._expire(now_ms)
@@ -112,7 +117,7 @@ class MissionService:
 
     async def _delete_expired(self, guid: str) -> None:
         try:
-            async with self.ledger.lock:
+            async with self.ledger.locked():
                 mission = self.book.missions.get(guid)
                 if mission is not None and expired(mission, self.host.now_ms()):
                     log.info("missions: %r expired, deleting it", mission.name)
@@ -122,6 +127,9 @@ class MissionService:
             self._expiring.discard(guid)
 
     async def stop(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
         await self.field.stop()
         self.ledger.ready = False
 
@@ -152,7 +160,7 @@ class MissionService:
 
     async def create(self, actor: Actor, fields: dict[str, Any]) -> Mission:
         """A new mission (fields validated by :func:`rallypoint.missions.requests.mission_fields`)."""
-        async with self.ledger.lock:
+        async with self.ledger.locked():
             if len(self.book.missions) >= MAX_MISSIONS:
                 raise MissionConflict(f"the server holds {MAX_MISSIONS} missions: delete some first")
             if self.book.by_name(fields["name"]) is not None:

@@ -305,6 +305,14 @@ class IdentityStore:
         """A number that grows with every change; equal numbers mean nothing changed."""
         return int(self._read("SELECT value FROM revision WHERE id = 1", ())[0][0])
 
+    def transaction(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        """One write transaction that increments the revision (``pki.replica`` merges records)."""
+        return self._write()
+
+    def query(self, sql: str, parameters: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+        """Rows of one read (``pki.replica`` exports whole records)."""
+        return self._read(sql, parameters)
+
     def close(self) -> None:
         """Close the connection."""
         with self._lock:

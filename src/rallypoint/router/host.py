@@ -6,11 +6,12 @@ Everything on the host runs on the server's event loop and must not block.
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from rallypoint.config import Settings
 from rallypoint.cot.event import Event
+from rallypoint.router.notices import JournalNotices
 from rallypoint.router.router import Router
 from rallypoint.router.stats import Counters
 from rallypoint.store.base import Store
@@ -39,6 +40,8 @@ class Host:
     """The open store, or None while it is closed (or when the server keeps none)."""
     inject: Inject
     send_to: SendTo
+    notices: JournalNotices = field(default_factory=JournalNotices)
+    """News of journal entries appended by other nodes, and of ours for them (cluster mode)."""
 
 
 class Component(Protocol):

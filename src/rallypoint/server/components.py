@@ -52,6 +52,7 @@ def build_host(context: ServerContext) -> Host:
         store=lambda: context.store,
         inject=inject,
         send_to=context.mailbox.send_to,
+        notices=context.notices,
     )
 
 

@@ -85,7 +85,10 @@ async def rebuild_cache(router: Router, store: EventStore, now_ms: int, limits: 
 
     Every device in the stored picture is registered as departed (it binds again when it
     returns), including those whose disconnect was recorded: their mail and their names
-    (an objective assigned to a callsign) must still find them."""
+    (an objective assigned to a callsign) must still find them. The identity that sent the
+    latest event of a uid owns it again (anti-spoofing): in cluster mode a node that starts
+    later knows who owns what the others' devices made, and after a restart nobody can take
+    over a uid whose owner has not reconnected yet."""
     cache = router.cache
     horizon = now_ms - cache.max_ttl_ms
     deleted: dict[str, int] = {}
@@ -102,6 +105,8 @@ async def rebuild_cache(router: Router, store: EventStore, now_ms: int, limits: 
         event = _parse(stored, limits)
         if event is None:
             continue
+        if stored.sender is not None:
+            router.ownership.admit(stored.sender, event)
         if event.is_situational_awareness:
             group = event.detail.group if event.detail else None
             team = group.name if group is not None else None

@@ -24,8 +24,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from rallypoint.clock import Clock, SystemClock
+from rallypoint.cluster.identities import SharedIdentities
 from rallypoint.cluster.node import check_cluster_settings, node_name
-from rallypoint.cluster.revocations import SharedRevocations
 from rallypoint.config import Settings
 from rallypoint.cot import control
 from rallypoint.errors import ConfigError, PkiError, StoreError
@@ -126,9 +126,15 @@ class Server:
         )
         identities, watch = self.context.identities, self.context.identity_watch
         if identities is not None and watch is not None:
-            self.cluster.revocations = SharedRevocations(
-                identities, watch, self.cluster.publish_revocation, self.context.counters
+            self.cluster.identities = SharedIdentities(
+                identities,
+                watch,
+                journal=lambda: self.context.store,
+                notices=self.context.notices,
+                counters=self.context.counters,
+                now_ms=self.context.clock.wall_ms,
             )
+        self.cluster.notices = self.context.notices
         self.context.mailbox.relay = self.cluster.send_elsewhere
         self.cluster.deliver_to = functools.partial(self.context.mailbox.send_to, relayed=True)
         await self.cluster.start(store_read_ms)

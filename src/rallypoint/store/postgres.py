@@ -37,6 +37,10 @@ POOL_MAX = 4
 CONNECT_TIMEOUT_S = 10.0
 MIGRATION_LOCK = 0x52414C4C59
 """Advisory lock key held while migrating ("RALLY")."""
+JOURNAL_LOCK = 0x4A524E4C
+"""Advisory lock key held by each journal append until it commits ("JRNL"): ids are then
+visible in id order, so a node reading the entries after the last id it applied misses none
+(several nodes append to one journal in cluster mode)."""
 
 _DATABASE_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
 
@@ -219,7 +223,13 @@ class PostgresStore(WrittenInBatches):
     async def append_journal(self, stream: str, time: int, author: str | None, body: str) -> int:
         """Commit one journal entry; return its id."""
         values = (stream, time, author, body)
-        return int(await self._use(lambda connection: connection.fetchval(_APPEND_JOURNAL, *values)))
+
+        async def append(connection: asyncpg.Connection) -> int:
+            async with connection.transaction():
+                await connection.execute("SELECT pg_advisory_xact_lock($1)", JOURNAL_LOCK)
+                return int(await connection.fetchval(_APPEND_JOURNAL, *values))
+
+        return await self._use(append)
 
     async def read_journal(
         self, stream_prefix: str, *, after_id: int = 0, limit: int = 100_000

@@ -20,6 +20,7 @@ from rallypoint.pki.refusals import RefusalSummary, Summary
 from rallypoint.pki.watch import IdentityWatch
 from rallypoint.router.mail_limits import MailLimits
 from rallypoint.router.mailbox import Mailbox
+from rallypoint.router.notices import JournalNotices
 from rallypoint.router.refusals import Denial, describe
 from rallypoint.router.registry import Subscriber, Wake
 from rallypoint.router.router import Router
@@ -60,6 +61,8 @@ class ServerContext:
     unfinished message, idle) read it; tests pass a :class:`~rallypoint.clock.ManualClock`."""
 
     refusals: RefusalSummary = field(default_factory=RefusalSummary)
+    notices: JournalNotices = field(default_factory=JournalNotices)
+    """News of shared journal entries between the nodes (cluster mode; idle in the embedded default)."""
     """Which refusals of unauthenticated clients are audited in full, and the summaries of the rest."""
 
     def __post_init__(self) -> None:
