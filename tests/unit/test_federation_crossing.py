@@ -227,3 +227,28 @@ def test_one_event_leaves_once_per_remote_its_rules_allow_with_an_id_of_its_own(
     assert [copy.remote for copy in copies] == ["bravo", "charlie"]
     assert len({copy.msg_id for copy in copies}) == 2  # JetStream de-duplicates per stream
     assert all(copy.sender.in_groups == {"blue"} for copy in copies)  # green stays at alpha
+
+
+def test_an_objective_and_a_marker_leave_by_their_own_kinds_and_a_drawing_stays() -> None:
+    policy = parse_policy(
+        {
+            "site": "alpha",
+            "remotes": [
+                {"site": "bravo", "outbound": {"groups": ["blue"], "kinds": ["objectives", "markers"]}}
+            ],
+        }
+    )
+    sender = Client(Router(), ("blue",))
+    objective = '<__objective id="o1" state="assigned"/>'
+    events = [
+        _event("OBJECTIVE-AREA", "u-d-f", detail=objective),
+        _event("SPOT", "b-m-p-s-m"),
+        _event("SHAPE", "u-d-f"),
+        _event("RANGE", "u-rb-a"),
+    ]
+    left = [
+        copy.msg_id.split(":")[1]
+        for data in events
+        for copy in leaving(policy, Outbound(parse_event(data)), sender.sub)
+    ]
+    assert left == ["OBJECTIVE-AREA", "SPOT"]

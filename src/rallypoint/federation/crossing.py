@@ -56,8 +56,9 @@ def leaving(policy: Policy, message: Outbound, sender: Subscriber) -> Iterator[L
         return
     event = message.event
     groups = sender.in_groups
+    detail_xml = event.detail.xml if event.detail is not None else ""
     for remote in policy.remotes:
-        allowed = remote.leaving(event.type, groups)
+        allowed = remote.leaving(event.type, groups, detail_xml)
         if not allowed:
             continue
         described = RemoteSender(
@@ -93,7 +94,8 @@ class Arrivals:
         """Route one remote event here; how many local clients it reached, or None if it was
         dropped (counted by reason)."""
         counters = self._router.counters
-        groups = self.remote.entering(event.type, origin.in_groups)
+        detail_xml = event.detail.xml if event.detail is not None else ""
+        groups = self.remote.entering(event.type, origin.in_groups, detail_xml)
         if not groups:
             counters.inc("federation_dropped{reason=policy}")
             return None
