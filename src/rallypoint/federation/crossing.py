@@ -115,7 +115,11 @@ class Arrivals:
         else:
             self._learn_device(origin, groups, event, now_ms)
         counters.inc("federation_received")
-        return self._router.submit(stand_in, event, xml, now_ms)
+        stand_in.crossing = f"{self.remote.site}:{event.uid}:{event.time}"
+        try:
+            return self._router.submit(stand_in, event, xml, now_ms)
+        finally:
+            stand_in.crossing = None
 
     def _stand_in(self, origin: RemoteSender, groups: frozenset[str], now_ms: int) -> Subscriber:
         """The stand-in of ``origin``'s connection, brought up to date (a restarted remote numbers

@@ -15,13 +15,19 @@ its own site's NATS, so it starts and runs while the link is down:
 - **Entering.** One durable pull consumer per remote reads that stream in order and hands
   each event to :class:`~rallypoint.federation.crossing.Arrivals`; a fetched batch is
   acknowledged (``AckPolicy.ALL``) once all of it was routed, so a restart of this site goes
-  on from where it stopped and an unacknowledged batch read again is dropped as repeats.
+  on from where it stopped.
+- **Exactly once across a restart.** What a routed event leaves behind that outlives the
+  process (its history row, mail kept for an offline recipient) is stored with its crossing
+  key, once per key. Once a batch's rows are committed, its last stream sequence is kept in
+  the store as that remote's mark; the batch is acknowledged after. A site killed before the
+  acknowledgement reads the batch again: what is at or below the mark is skipped, and what
+  above it was stored already is not stored twice.
 """
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import nats.errors
 import nats.js.errors
@@ -32,7 +38,7 @@ from nats.js import JetStreamContext, api
 from rallypoint.cluster.envelope import KIND_DEPARTED, decode, encode_headers
 from rallypoint.cluster.publisher import Publisher, Queued
 from rallypoint.cot.xml import XmlLimits, parse_event, serialize_event
-from rallypoint.errors import ClusterError, ConfigError, ProtocolError
+from rallypoint.errors import ClusterError, ConfigError, ProtocolError, StoreError
 from rallypoint.federation.crossing import Arrivals, leaving
 from rallypoint.federation.policy import Policy
 from rallypoint.federation.settings import (
@@ -44,6 +50,7 @@ from rallypoint.federation.settings import (
 from rallypoint.router.message import Outbound
 from rallypoint.router.registry import Subscriber
 from rallypoint.router.router import Router
+from rallypoint.store.base import FederationStore
 from rallypoint.tasks import TaskSet
 
 log = logging.getLogger(__name__)
@@ -88,9 +95,21 @@ class FederationLink:
     """This site's side of every federation link (see the module docstring); a server component."""
 
     def __init__(
-        self, router: Router, policy: Policy, *, urls: str, limits: XmlLimits, now_ms: Callable[[], int]
+        self,
+        router: Router,
+        policy: Policy,
+        *,
+        urls: str,
+        limits: XmlLimits,
+        now_ms: Callable[[], int],
+        store: Callable[[], FederationStore | None] = lambda: None,
+        settle: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
+        """``store`` keeps each remote's mark; ``settle`` returns once what was routed so far is
+        committed (history and mail)."""
         self.policy = policy
+        self._store = store
+        self._settle = settle
         self._router = router
         self._servers = [url.strip() for url in urls.split(",") if url.strip()]
         self._limits = limits
@@ -235,6 +254,7 @@ class FederationLink:
                 subscription = await self._js.pull_subscribe(
                     "", durable=CONSUMER, stream=stream, config=config
                 )
+                mark = await self._mark(arrivals.remote.site, stream)
                 while True:
                     try:
                         batch = await subscription.fetch(FETCH_BATCH, timeout=FETCH_WAIT_S)
@@ -242,14 +262,47 @@ class FederationLink:
                         batch = []
                     _still_wanted()
                     for msg in batch:
-                        self._arrived(arrivals, msg)
+                        if msg.metadata.sequence.stream <= mark:
+                            self._counters.inc("federation_duplicate")  # routed before a restart
+                        else:
+                            self._arrived(arrivals, msg)
                     if batch:
+                        mark = await self._marked(arrivals.remote.site, batch[-1], mark)
                         await batch[-1].ack()
             except nats.errors.Error as exc:  # this site's NATS went away or lost the stream
                 log.warning("federation: reading from %s again: %s", arrivals.remote.site, exc)
                 await asyncio.sleep(RETRY_WAIT_S)
                 with contextlib.suppress(TimeoutError, nats.errors.Error):
                     await self._ensure_streams()
+
+    async def _mark(self, remote: str, stream: str) -> int:
+        """The stored mark of ``remote``, or 0 if its stream was made anew since (numbered afresh)."""
+        store = self._store()
+        if store is None:
+            return 0
+        try:
+            mark = await store.federation_mark(remote)
+        except StoreError as exc:
+            log.warning("federation: no mark for %s read (%s): repeats are stored once anyway", remote, exc)
+            return 0
+        assert self._js is not None
+        info = await self._js.stream_info(stream)
+        return mark if mark <= info.state.last_seq else 0
+
+    async def _marked(self, remote: str, last: Msg, mark: int) -> int:
+        """Keep the batch ending in ``last`` as routed, once all it left behind is committed."""
+        sequence = last.metadata.sequence.stream
+        store = self._store()
+        if sequence <= mark or store is None:
+            return mark
+        if self._settle is not None:
+            await self._settle()
+        try:
+            await store.set_federation_mark(remote, sequence)
+        except StoreError as exc:
+            log.warning("federation: mark of %s not kept (%s): a restart skips less", remote, exc)
+            return mark
+        return sequence
 
     def _arrived(self, arrivals: Arrivals, msg: Msg) -> None:
         try:

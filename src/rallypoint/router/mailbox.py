@@ -168,8 +168,9 @@ class Mailbox:
         *,
         limited: bool = False,
     ) -> bool:
-        sender_uid = sender.uid if sender is not None else None
-        deposit = _Deposit(MailDraft(uid, self._now_ms(), xml, sender_uid), message, sender, limited)
+        sender_uid, crossing = (sender.uid, sender.crossing) if sender is not None else (None, None)
+        draft = MailDraft(uid, self._now_ms(), xml, sender_uid, crossing)
+        deposit = _Deposit(draft, message, sender, limited)
         if len(self._batch) >= MAX_QUEUED_WRITES:
             self._fail([deposit], "mailbox_full")
             return False

@@ -75,12 +75,20 @@ def federation_link(context: ServerContext, policy: Policy) -> Component:
         from rallypoint.federation.link import FederationLink
     except ImportError as exc:
         raise ConfigError(f"federation needs nats-py: pip install 'rallypoint[cluster]' ({exc})") from exc
+
+    async def settle() -> None:
+        await context.mailbox.drain()
+        if context.store is not None:
+            await context.store.flush()
+
     return FederationLink(
         context.router,
         policy,
         urls=context.settings.federation_url,
         limits=context.xml_limits,
         now_ms=context.clock.wall_ms,
+        store=lambda: context.store,
+        settle=settle,
     )
 
 
