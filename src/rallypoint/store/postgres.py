@@ -241,7 +241,8 @@ class PostgresStore(WrittenInBatches):
     async def put_mail(self, recipient: str, time: int, xml: bytes) -> int:
         """Keep ``xml`` for ``recipient``; return its id."""
         sql = _PUT_MAIL + " RETURNING id"
-        return int(await self._use(lambda connection: connection.fetchval(sql, recipient, time, xml, None, None)))
+        found = await self._use(lambda connection: connection.fetchval(sql, recipient, time, xml, None, None))
+        return int(found)
 
     async def put_mail_many(self, items: Sequence[MailDraft]) -> None:
         """Keep every item in one transaction, in list order."""

@@ -47,7 +47,10 @@ READ_JOURNAL = (
 )
 MAIL_COLUMNS = "id, recipient, time, xml, sender"
 """The columns of a :class:`MailItem`, in its order."""
-PUT_MAIL = "INSERT INTO mail (recipient, time, xml, sender, crossing) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+PUT_MAIL = (
+    "INSERT INTO mail (recipient, time, xml, sender, crossing) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+)
+"""Mail from another site kept already (its crossing key, routed again after a restart) is skipped."""
 MAIL_FOR = (
     f"SELECT {MAIL_COLUMNS} FROM mail WHERE recipient = ? AND delivered IS NULL "
     "AND id > ? ORDER BY id LIMIT ?"
