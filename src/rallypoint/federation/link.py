@@ -248,13 +248,17 @@ class FederationLink:
             await self._connected.wait()
             assert self._js is not None
             try:
+                mark = await self._mark(arrivals.remote.site, stream)
                 config = api.ConsumerConfig(
                     ack_policy=api.AckPolicy.ALL, ack_wait=ACK_WAIT_S, max_ack_pending=MAX_ACK_PENDING
                 )
+                start = await self._resume_at(stream, mark)
+                if start > 1:
+                    config.deliver_policy = api.DeliverPolicy.BY_START_SEQUENCE
+                    config.opt_start_seq = start
                 subscription = await self._js.pull_subscribe(
                     "", durable=CONSUMER, stream=stream, config=config
                 )
-                mark = await self._mark(arrivals.remote.site, stream)
                 while True:
                     try:
                         batch = await subscription.fetch(FETCH_BATCH, timeout=FETCH_WAIT_S)
@@ -288,6 +292,19 @@ class FederationLink:
         assert self._js is not None
         info = await self._js.stream_info(stream)
         return mark if mark <= info.state.last_seq else 0
+
+    async def _resume_at(self, stream: str, mark: int) -> int:
+        """Where reading resumes: after the mark, or after what the durable consumer had
+        acknowledged. The consumer is made anew from there, because one left with a batch
+        delivered and unacknowledged (this site was killed) would go on past it, and
+        acknowledging what follows (``AckPolicy.ALL``) would drop that batch for good."""
+        assert self._js is not None
+        try:
+            info = await self._js.consumer_info(stream, CONSUMER)
+        except nats.js.errors.NotFoundError:
+            return mark + 1 if mark else 1
+        await self._js.delete_consumer(stream, CONSUMER)
+        return max(mark, info.ack_floor.stream_seq if info.ack_floor else 0) + 1
 
     async def _marked(self, remote: str, last: Msg, mark: int) -> int:
         """Keep the batch ending in ``last`` as routed, once all it left behind is committed."""
