@@ -111,6 +111,9 @@ async def test_a_site_killed_mid_catch_up_stores_each_crossing_event_once(
                 lambda: _count(database, "SELECT count(*) FROM events WHERE uid = 'A-FENCE'") == 1,
                 what="alpha's fence stored at bravo",
             )
+        mail = "SELECT count(*) FROM mail WHERE recipient = 'BRAVO-2-UID'"
+        # the mailbox commits apart from the history: the fence stored does not mean its mail is
+        await eventually(lambda: _count(database, mail) >= CHATS, what="every chat kept at bravo")
         stored = _count(database, "SELECT count(*) FROM events WHERE uid LIKE 'A-OUT-%'")
         distinct = _count(database, "SELECT count(DISTINCT uid) FROM events WHERE uid LIKE 'A-OUT-%'")
         kept = _count(database, "SELECT count(*) FROM mail WHERE recipient = 'BRAVO-2-UID'")
