@@ -12,9 +12,10 @@ import pytest
 
 from rallypoint.cluster.envelope import KIND_DEPARTED, decode, encode_headers
 from rallypoint.config import Settings
+from rallypoint.cot.event import Event
 from rallypoint.cot.xml import parse_event, serialize_event
 from rallypoint.errors import ConfigError
-from rallypoint.federation.crossing import Arrivals, leaving
+from rallypoint.federation.crossing import Arrivals, leaving, sent_here
 from rallypoint.federation.policy import parse_policy
 from rallypoint.federation.settings import load_federation
 from rallypoint.router.message import Outbound
@@ -252,3 +253,30 @@ def test_an_objective_and_a_marker_leave_by_their_own_kinds_and_a_drawing_stays(
         for copy in leaving(policy, Outbound(parse_event(data)), sender.sub)
     ]
     assert left == ["OBJECTIVE-AREA", "SPOT"]
+
+
+def test_what_a_server_sends_a_device_at_the_other_site_is_handed_there_once_per_device() -> None:
+    bravo = Router()
+    handed: list[tuple[str, str, str]] = []
+
+    def deliver_to(uid: str, event: Event, *, crossing: str) -> bool:
+        handed.append((uid, event.uid, crossing))
+        return False  # kept in bravo's mailbox
+
+    arrivals = Arrivals(bravo, BRAVO.remotes[0], deliver_to=deliver_to)
+    chat = parse_event(_chat_to("bravo two"))
+    marker = parse_event(_event("SPOT", "b-m-p-s-m"))  # bravo lets no markers in
+    assert arrivals.sent_to("BRAVO-2", chat, NOW) is False
+    assert arrivals.sent_to("BRAVO-3", chat, NOW) is False  # the same event for another device
+    assert arrivals.sent_to("BRAVO-2", chat, NOW) is None  # a repeat
+    assert arrivals.sent_to("BRAVO-2", marker, NOW) is None
+    key = f"alpha:{chat.uid}:{chat.time}"
+    assert handed == [("BRAVO-2", chat.uid, key), ("BRAVO-3", chat.uid, key)]
+    assert bravo.counters.get("federation_duplicate") == 1
+
+
+def test_a_server_sent_event_leaves_only_by_the_remotes_outbound_kinds() -> None:
+    chat = parse_event(_chat_to("bravo two"))
+    assert sent_here(ALPHA, "bravo", chat) == f"bravo:{chat.uid}:{chat.time}"
+    assert sent_here(ALPHA, "bravo", parse_event(_event("SPOT", "b-m-p-s-m"))) is None
+    assert sent_here(ALPHA, "charlie", chat) is None  # no such remote: kept at this site

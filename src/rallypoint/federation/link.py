@@ -35,11 +35,12 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext, api
 
-from rallypoint.cluster.envelope import KIND_DEPARTED, decode, encode_headers
+from rallypoint.cluster.envelope import KIND_DEPARTED, KIND_SEND_TO, decode, encode_headers
 from rallypoint.cluster.publisher import Publisher, Queued
+from rallypoint.cot.event import Event
 from rallypoint.cot.xml import XmlLimits, parse_event, serialize_event
 from rallypoint.errors import ClusterError, ConfigError, ProtocolError, StoreError
-from rallypoint.federation.crossing import Arrivals, leaving
+from rallypoint.federation.crossing import Arrivals, DeliverTo, leaving, sent_here
 from rallypoint.federation.policy import Policy
 from rallypoint.federation.settings import (
     domain_api,
@@ -49,6 +50,7 @@ from rallypoint.federation.settings import (
 )
 from rallypoint.router.message import Outbound
 from rallypoint.router.registry import Subscriber
+from rallypoint.router.remote import RemoteSender
 from rallypoint.router.router import Router
 from rallypoint.store.base import FederationStore
 from rallypoint.tasks import TaskSet
@@ -104,9 +106,12 @@ class FederationLink:
         now_ms: Callable[[], int],
         store: Callable[[], FederationStore | None] = lambda: None,
         settle: Callable[[], Awaitable[None]] | None = None,
+        deliver_to: DeliverTo | None = None,
     ) -> None:
         """``store`` keeps each remote's mark; ``settle`` returns once what was routed so far is
-        committed (history and mail)."""
+        committed (history and mail); ``deliver_to`` hands what a remote server sent a device
+        here to this site's mailbox, and keeps here what may not leave."""
+        self._deliver_to = deliver_to
         self.policy = policy
         self._store = store
         self._settle = settle
@@ -119,7 +124,9 @@ class FederationLink:
             remote.site: Publisher(outbound_subject(policy.site, remote.site), router.counters, "federation")
             for remote in policy.remotes
         }
-        self.arrivals = {remote.site: Arrivals(router, remote) for remote in policy.remotes}
+        self.arrivals = {
+            remote.site: Arrivals(router, remote, deliver_to=deliver_to) for remote in policy.remotes
+        }
         self._connected = asyncio.Event()
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
@@ -205,6 +212,18 @@ class FederationLink:
                 payload = serialize_event(event) if has_marti else message.xml
             headers = encode_headers(copy.msg_id, copy.sender, departed=departed)
             self._publishers[copy.remote].put(Queued(payload, headers, None))
+
+    def send_elsewhere(self, site: str, uid: str, event: Event) -> None:
+        """The mailbox's relay: the server's own ``event`` for device ``uid``, last heard of at
+        ``site``; kept in this site's mailbox instead if the outbound rule does not let it out."""
+        prefix = sent_here(self.policy, site, event) if site in self._publishers else None
+        if prefix is None:
+            if self._deliver_to is not None:
+                self._deliver_to(uid, event)
+            return
+        server = RemoteSender(self.policy.site, 0, None, None, None, None, frozenset(), frozenset())
+        headers = encode_headers(f"{prefix}:{uid}", server, departed=False, kind=KIND_SEND_TO, to=(site, uid))
+        self._publishers[site].put(Queued(serialize_event(event), headers, None))
 
     async def _check_domain(self, where: str) -> None:
         assert self._js is not None
@@ -328,6 +347,10 @@ class FederationLink:
         except (ClusterError, ProtocolError) as exc:
             self._counters.inc("federation_refused")
             log.warning("federation: message from %s refused: %s", arrivals.remote.site, exc)
+            return
+        if envelope.kind == KIND_SEND_TO:
+            if envelope.to is not None and envelope.to[0] == self.policy.site:
+                arrivals.sent_to(envelope.to[1], event, self._now_ms())
             return
         departed = envelope.kind == KIND_DEPARTED
         arrivals.route(envelope.sender, event, envelope.payload, departed=departed, now_ms=self._now_ms())

@@ -10,6 +10,7 @@ and the command post's; routes for the incident's staff only join the command po
 (:func:`part_routes`).
 """
 
+import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -81,7 +82,7 @@ def federation_link(context: ServerContext, policy: Policy) -> Component:
         if context.store is not None:
             await context.store.flush()
 
-    return FederationLink(
+    link = FederationLink(
         context.router,
         policy,
         urls=context.settings.federation_url,
@@ -89,7 +90,10 @@ def federation_link(context: ServerContext, policy: Policy) -> Component:
         now_ms=context.clock.wall_ms,
         store=lambda: context.store,
         settle=settle,
+        deliver_to=functools.partial(context.mailbox.send_to, relayed=True),
     )
+    context.mailbox.relay = link.send_elsewhere  # a device at another site is sent its mail there
+    return link
 
 
 def build_parts(context: ServerContext, host: Host, federation: Policy | None = None) -> list[Part]:
