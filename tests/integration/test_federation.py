@@ -51,7 +51,7 @@ outbound = { groups = ["__ANON__"], kinds = ["positions", "chat"] }
 inbound = { groups = { "__ANON__" = "__ANON__" }, kinds = ["positions", "chat"] }
 """
 """Alpha lets positions and chat out; bravo lets both in, alpha only positions: bravo's chat
-leaves bravo and is dropped on arrival. Markers are no kind at all and never cross."""
+leaves bravo and is dropped on arrival. Neither lets markers out."""
 
 
 @pytest.fixture
