@@ -290,8 +290,7 @@ class FederationLink:
                         else:
                             self._arrived(arrivals, msg)
                     if batch:
-                        mark = await self._marked(arrivals.remote.site, batch[-1], mark)
-                        await batch[-1].ack()
+                        mark = await self._finish(arrivals.remote.site, batch[-1], mark)
             except nats.errors.Error as exc:  # this site's NATS went away or lost the stream
                 log.warning("federation: reading from %s again: %s", arrivals.remote.site, exc)
                 await asyncio.sleep(RETRY_WAIT_S)
@@ -325,11 +324,23 @@ class FederationLink:
         await self._js.delete_consumer(stream, CONSUMER)
         return max(mark, info.ack_floor.stream_seq if info.ack_floor else 0) + 1
 
+    async def _finish(self, remote: str, last: Msg, mark: int) -> int:
+        """Mark and acknowledge a routed batch, even if this site is stopping meanwhile: else its
+        clients would be handed the batch again after a restart."""
+        finishing = asyncio.ensure_future(self._marked(remote, last, mark))
+        try:
+            return await asyncio.shield(finishing)
+        except asyncio.CancelledError:
+            await finishing
+            raise
+
     async def _marked(self, remote: str, last: Msg, mark: int) -> int:
-        """Keep the batch ending in ``last`` as routed, once all it left behind is committed."""
+        """Keep the batch ending in ``last`` as routed, once all it left behind is committed, then
+        acknowledge it."""
         sequence = last.metadata.sequence.stream
         store = self._store()
         if sequence <= mark or store is None:
+            await last.ack()
             return mark
         if self._settle is not None:
             await self._settle()
@@ -337,7 +348,8 @@ class FederationLink:
             await store.set_federation_mark(remote, sequence)
         except StoreError as exc:
             log.warning("federation: mark of %s not kept (%s): a restart skips less", remote, exc)
-            return mark
+            sequence = mark
+        await last.ack()
         return sequence
 
     def _arrived(self, arrivals: Arrivals, msg: Msg) -> None:
