@@ -37,6 +37,7 @@ class MemoryStore:
         self.lost: dict[str, LostRecord] = {}
         self.injector_rows: dict[tuple[str, str], InjectorRecord] = {}
         self.group_names: dict[str, int] = {}
+        self.federation_marks: dict[str, int] = {}
         self.reported_lag = lag
         self.events_lost = 0
         """What :meth:`write_health` reports as lost to failed transactions."""
@@ -189,7 +190,7 @@ class MemoryStore:
             self._keep(item)
 
     def _keep(self, draft: MailDraft) -> int:
-        item = MailItem(next(self.mail_ids), *draft)
+        item = MailItem(next(self.mail_ids), draft.recipient, draft.time, draft.xml, draft.sender)
         self.mail.append(item)
         return item.id
 
@@ -239,3 +240,9 @@ class MemoryStore:
 
     async def group_created(self, names: Sequence[str], now_ms: int) -> dict[str, int]:
         return {name: self.group_names.setdefault(name, now_ms) for name in names}
+
+    async def federation_mark(self, remote: str) -> int:
+        return self.federation_marks.get(remote, 0)
+
+    async def set_federation_mark(self, remote: str, sequence: int) -> None:
+        self.federation_marks[remote] = sequence

@@ -16,6 +16,7 @@ from rallypoint.bench.federation_sites import Sites, two_sites
 from rallypoint.config import Settings
 from rallypoint.errors import ConfigError
 from rallypoint.federation.link import FederationLink
+from rallypoint.missions.notify import alert_chat
 from rallypoint.server.server import Server
 from tests.cluster_support import free_port, nats_binary
 from tests.conftest import RunningServer
@@ -50,7 +51,7 @@ outbound = { groups = ["__ANON__"], kinds = ["positions", "chat"] }
 inbound = { groups = { "__ANON__" = "__ANON__" }, kinds = ["positions", "chat"] }
 """
 """Alpha lets positions and chat out; bravo lets both in, alpha only positions: bravo's chat
-leaves bravo and is dropped on arrival. Markers are no kind at all and never cross."""
+leaves bravo and is dropped on arrival. Neither lets markers out."""
 
 
 @pytest.fixture
@@ -240,3 +241,35 @@ async def test_a_site_on_a_nats_of_another_jetstream_domain_is_refused(
 ) -> None:
     with pytest.raises(ConfigError, match="JetStream domain 'alpha', not this site's name 'bravo'"):
         await _site(server_settings, tmp_path, "bravo", sites.alpha_url, BRAVO_POLICY)
+
+
+async def test_what_a_server_sends_a_device_at_the_other_site_reaches_it_there_once(
+    alpha_bravo: tuple[RunningServer, RunningServer],
+) -> None:
+    """``Host.send_to`` (objective assignments, mission notices) for a device last heard of at
+    the other site crosses and is delivered there, or kept in that site's mailbox."""
+    alpha, bravo = alpha_bravo
+    async with ClientPool(alpha.ports.tcp) as at_alpha, ClientPool(bravo.ports.tcp) as at_bravo:
+        a1 = await at_alpha.connect("a1")
+        b1, b2 = await at_bravo.connect("b1"), await at_bravo.connect("b2")
+        await b1.send(pli_xml("BRAVO-1-UID", "BRAVO-1"))
+        await b2.send(pli_xml("BRAVO-2-UID", "BRAVO-2"))
+        await a1.receive(has_uid("BRAVO-1-UID"))
+        await a1.receive(has_uid("BRAVO-2-UID"))
+        await b2.close()
+        send_to = alpha.server.context.mailbox.send_to
+        server = alpha.server.settings.server_id
+        now = alpha.server.context.clock.wall_ms()
+        assert send_to("BRAVO-1-UID", alert_chat(server, "BRAVO-1-UID", "to bravo one", now))
+        assert send_to("BRAVO-2-UID", alert_chat(server, "BRAVO-2-UID", "to bravo two", now))
+        await b1.receive(lambda m: m.type == "b-t-f" and ">to bravo one</remarks>" in m.detail)
+        b2 = await at_bravo.connect("b2-again")
+        await b2.send(pli_xml("BRAVO-2-UID", "BRAVO-2"))
+        await b2.receive(lambda m: m.type == "b-t-f" and ">to bravo two</remarks>" in m.detail)
+        await a1.send(_track("A-FENCE"))  # crosses after both: nothing more is on its way
+        await b1.receive(has_uid("A-FENCE"))
+        await b2.receive(has_uid("A-FENCE"))
+        assert len(_chats(b1, "to bravo one")) == 1
+        assert len(_chats(b2, "to bravo two")) == 1
+    assert alpha.server.context.counters.get("mail_relayed") == 2
+    assert alpha.server.context.counters.get("mail_kept") == 0  # nothing kept at alpha

@@ -12,9 +12,10 @@ import pytest
 
 from rallypoint.cluster.envelope import KIND_DEPARTED, decode, encode_headers
 from rallypoint.config import Settings
+from rallypoint.cot.event import Event
 from rallypoint.cot.xml import parse_event, serialize_event
 from rallypoint.errors import ConfigError
-from rallypoint.federation.crossing import Arrivals, leaving
+from rallypoint.federation.crossing import Arrivals, leaving, sent_here
 from rallypoint.federation.policy import parse_policy
 from rallypoint.federation.settings import load_federation
 from rallypoint.router.message import Outbound
@@ -227,3 +228,55 @@ def test_one_event_leaves_once_per_remote_its_rules_allow_with_an_id_of_its_own(
     assert [copy.remote for copy in copies] == ["bravo", "charlie"]
     assert len({copy.msg_id for copy in copies}) == 2  # JetStream de-duplicates per stream
     assert all(copy.sender.in_groups == {"blue"} for copy in copies)  # green stays at alpha
+
+
+def test_an_objective_and_a_marker_leave_by_their_own_kinds_and_a_drawing_stays() -> None:
+    policy = parse_policy(
+        {
+            "site": "alpha",
+            "remotes": [
+                {"site": "bravo", "outbound": {"groups": ["blue"], "kinds": ["objectives", "markers"]}}
+            ],
+        }
+    )
+    sender = Client(Router(), ("blue",))
+    objective = '<__objective id="o1" state="assigned"/>'
+    events = [
+        _event("OBJECTIVE-AREA", "u-d-f", detail=objective),
+        _event("SPOT", "b-m-p-s-m"),
+        _event("SHAPE", "u-d-f"),
+        _event("RANGE", "u-rb-a"),
+    ]
+    left = [
+        copy.msg_id.split(":")[1]
+        for data in events
+        for copy in leaving(policy, Outbound(parse_event(data)), sender.sub)
+    ]
+    assert left == ["OBJECTIVE-AREA", "SPOT"]
+
+
+def test_what_a_server_sends_a_device_at_the_other_site_is_handed_there_once_per_device() -> None:
+    bravo = Router()
+    handed: list[tuple[str, str, str]] = []
+
+    def deliver_to(uid: str, event: Event, *, crossing: str) -> bool:
+        handed.append((uid, event.uid, crossing))
+        return False  # kept in bravo's mailbox
+
+    arrivals = Arrivals(bravo, BRAVO.remotes[0], deliver_to=deliver_to)
+    chat = parse_event(_chat_to("bravo two"))
+    marker = parse_event(_event("SPOT", "b-m-p-s-m"))  # bravo lets no markers in
+    assert arrivals.sent_to("BRAVO-2", chat, NOW) is False
+    assert arrivals.sent_to("BRAVO-3", chat, NOW) is False  # the same event for another device
+    assert arrivals.sent_to("BRAVO-2", chat, NOW) is None  # a repeat
+    assert arrivals.sent_to("BRAVO-2", marker, NOW) is None
+    key = f"alpha:{chat.uid}:{chat.time}"
+    assert handed == [("BRAVO-2", chat.uid, key), ("BRAVO-3", chat.uid, key)]
+    assert bravo.counters.get("federation_duplicate") == 1
+
+
+def test_a_server_sent_event_leaves_only_by_the_remotes_outbound_kinds() -> None:
+    chat = parse_event(_chat_to("bravo two"))
+    assert sent_here(ALPHA, "bravo", chat) == f"bravo:{chat.uid}:{chat.time}"
+    assert sent_here(ALPHA, "bravo", parse_event(_event("SPOT", "b-m-p-s-m"))) is None
+    assert sent_here(ALPHA, "charlie", chat) is None  # no such remote: kept at this site

@@ -41,7 +41,7 @@ class MailStore:
             raise self.failing
         self.transactions += 1
         for item in items:
-            self.items.append(MailItem(next(self.ids), *item))
+            self.items.append(MailItem(next(self.ids), *item[:4]))
 
     async def mail_for(self, recipient: str, *, after_id: int = 0, limit: int = 10_000) -> list[MailItem]:
         self.reading.set()

@@ -21,12 +21,12 @@ moves from one site to the other is not refused its own uid.
 """
 
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
 from rallypoint.cot import types
 from rallypoint.cot.event import Event
-from rallypoint.federation.policy import Policy, Remote
+from rallypoint.federation.policy import Policy, Remote, kind_of
 from rallypoint.router.message import Outbound
 from rallypoint.router.registry import Subscriber
 from rallypoint.router.remote import RemoteSender
@@ -56,8 +56,9 @@ def leaving(policy: Policy, message: Outbound, sender: Subscriber) -> Iterator[L
         return
     event = message.event
     groups = sender.in_groups
+    detail_xml = event.detail.xml if event.detail is not None else ""
     for remote in policy.remotes:
-        allowed = remote.leaving(event.type, groups)
+        allowed = remote.leaving(event.type, groups, detail_xml)
         if not allowed:
             continue
         described = RemoteSender(
@@ -77,11 +78,33 @@ def _ignore() -> None:
     """A stand-in is never woken: what the router hands it (a mailbox answer) is dropped."""
 
 
+DeliverTo = Callable[..., bool]
+"""The mailbox's ``send_to`` for what the remote server sent one device here: ``(uid, event,
+crossing=key)``; delivered now, or kept in this site's mailbox once per key."""
+
+
+def sent_here(policy: Policy, site: str, event: Event) -> str | None:
+    """The ``Nats-Msg-Id`` prefix of the server's own ``event`` for a device at ``site``, or None
+    if ``site``'s outbound rule does not let its kind out (then it is kept here)."""
+    detail_xml = event.detail.xml if event.detail is not None else ""
+    for remote in policy.remotes:
+        if remote.site == site and kind_of(event.type, detail_xml) in remote.outbound.kinds:
+            return f"{site}:{event.uid}:{event.time}"
+    return None
+
+
 class Arrivals:
     """Routes one remote site's events into the local router (see the module docstring)."""
 
-    def __init__(self, router: Router, remote: Remote, limit: int = MAX_REMEMBERED) -> None:
+    def __init__(
+        self,
+        router: Router,
+        remote: Remote,
+        limit: int = MAX_REMEMBERED,
+        deliver_to: DeliverTo | None = None,
+    ) -> None:
         self._router = router
+        self._deliver_to = deliver_to
         self.remote = remote
         self._limit = limit
         self._seen: OrderedDict[tuple[str, int], None] = OrderedDict()
@@ -93,7 +116,8 @@ class Arrivals:
         """Route one remote event here; how many local clients it reached, or None if it was
         dropped (counted by reason)."""
         counters = self._router.counters
-        groups = self.remote.entering(event.type, origin.in_groups)
+        detail_xml = event.detail.xml if event.detail is not None else ""
+        groups = self.remote.entering(event.type, origin.in_groups, detail_xml)
         if not groups:
             counters.inc("federation_dropped{reason=policy}")
             return None
@@ -113,7 +137,32 @@ class Arrivals:
         else:
             self._learn_device(origin, groups, event, now_ms)
         counters.inc("federation_received")
-        return self._router.submit(stand_in, event, xml, now_ms)
+        stand_in.crossing = f"{self.remote.site}:{event.uid}:{event.time}"
+        try:
+            return self._router.submit(stand_in, event, xml, now_ms)
+        finally:
+            stand_in.crossing = None
+
+    def sent_to(self, uid: str, event: Event, now_ms: int) -> bool | None:
+        """The remote server's own ``event`` (an objective, a mission notice) for device ``uid``
+        here: delivered (True), kept in this site's mailbox (False), or dropped (None)."""
+        counters = self._router.counters
+        detail_xml = event.detail.xml if event.detail is not None else ""
+        if self._deliver_to is None or kind_of(event.type, detail_xml) not in self.remote.inbound.kinds:
+            counters.inc("federation_dropped{reason=policy}")
+            return None
+        if event.stale < now_ms:
+            counters.inc("federation_dropped{reason=stale}")
+            return None
+        key = (f"{event.uid}>{uid}", event.time)  # one event sent to each of several devices
+        if key in self._seen:
+            counters.inc("federation_duplicate")
+            return None
+        self._seen[key] = None
+        if len(self._seen) > self._limit:
+            self._seen.popitem(last=False)
+        counters.inc("federation_received")
+        return bool(self._deliver_to(uid, event, crossing=f"{self.remote.site}:{event.uid}:{event.time}"))
 
     def _stand_in(self, origin: RemoteSender, groups: frozenset[str], now_ms: int) -> Subscriber:
         """The stand-in of ``origin``'s connection, brought up to date (a restarted remote numbers

@@ -15,13 +15,19 @@ its own site's NATS, so it starts and runs while the link is down:
 - **Entering.** One durable pull consumer per remote reads that stream in order and hands
   each event to :class:`~rallypoint.federation.crossing.Arrivals`; a fetched batch is
   acknowledged (``AckPolicy.ALL``) once all of it was routed, so a restart of this site goes
-  on from where it stopped and an unacknowledged batch read again is dropped as repeats.
+  on from where it stopped.
+- **Exactly once across a restart.** What a routed event leaves behind that outlives the
+  process (its history row, mail kept for an offline recipient) is stored with its crossing
+  key, once per key. Once a batch's rows are committed, its last stream sequence is kept in
+  the store as that remote's mark; the batch is acknowledged after. A site killed before the
+  acknowledgement reads the batch again: what is at or below the mark is skipped, and what
+  above it was stored already is not stored twice.
 """
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import nats.errors
 import nats.js.errors
@@ -29,11 +35,12 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext, api
 
-from rallypoint.cluster.envelope import KIND_DEPARTED, decode, encode_headers
+from rallypoint.cluster.envelope import KIND_DEPARTED, KIND_SEND_TO, decode, encode_headers
 from rallypoint.cluster.publisher import Publisher, Queued
+from rallypoint.cot.event import Event
 from rallypoint.cot.xml import XmlLimits, parse_event, serialize_event
-from rallypoint.errors import ClusterError, ConfigError, ProtocolError
-from rallypoint.federation.crossing import Arrivals, leaving
+from rallypoint.errors import ClusterError, ConfigError, ProtocolError, StoreError
+from rallypoint.federation.crossing import Arrivals, DeliverTo, leaving, sent_here
 from rallypoint.federation.policy import Policy
 from rallypoint.federation.settings import (
     domain_api,
@@ -43,7 +50,9 @@ from rallypoint.federation.settings import (
 )
 from rallypoint.router.message import Outbound
 from rallypoint.router.registry import Subscriber
+from rallypoint.router.remote import RemoteSender
 from rallypoint.router.router import Router
+from rallypoint.store.base import FederationStore
 from rallypoint.tasks import TaskSet
 
 log = logging.getLogger(__name__)
@@ -88,9 +97,24 @@ class FederationLink:
     """This site's side of every federation link (see the module docstring); a server component."""
 
     def __init__(
-        self, router: Router, policy: Policy, *, urls: str, limits: XmlLimits, now_ms: Callable[[], int]
+        self,
+        router: Router,
+        policy: Policy,
+        *,
+        urls: str,
+        limits: XmlLimits,
+        now_ms: Callable[[], int],
+        store: Callable[[], FederationStore | None] = lambda: None,
+        settle: Callable[[], Awaitable[None]] | None = None,
+        deliver_to: DeliverTo | None = None,
     ) -> None:
+        """``store`` keeps each remote's mark; ``settle`` returns once what was routed so far is
+        committed (history and mail); ``deliver_to`` hands what a remote server sent a device
+        here to this site's mailbox, and keeps here what may not leave."""
+        self._deliver_to = deliver_to
         self.policy = policy
+        self._store = store
+        self._settle = settle
         self._router = router
         self._servers = [url.strip() for url in urls.split(",") if url.strip()]
         self._limits = limits
@@ -100,7 +124,9 @@ class FederationLink:
             remote.site: Publisher(outbound_subject(policy.site, remote.site), router.counters, "federation")
             for remote in policy.remotes
         }
-        self.arrivals = {remote.site: Arrivals(router, remote) for remote in policy.remotes}
+        self.arrivals = {
+            remote.site: Arrivals(router, remote, deliver_to=deliver_to) for remote in policy.remotes
+        }
         self._connected = asyncio.Event()
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
@@ -187,6 +213,18 @@ class FederationLink:
             headers = encode_headers(copy.msg_id, copy.sender, departed=departed)
             self._publishers[copy.remote].put(Queued(payload, headers, None))
 
+    def send_elsewhere(self, site: str, uid: str, event: Event) -> None:
+        """The mailbox's relay: the server's own ``event`` for device ``uid``, last heard of at
+        ``site``; kept in this site's mailbox instead if the outbound rule does not let it out."""
+        prefix = sent_here(self.policy, site, event) if site in self._publishers else None
+        if prefix is None:
+            if self._deliver_to is not None:
+                self._deliver_to(uid, event)
+            return
+        server = RemoteSender(self.policy.site, 0, None, None, None, None, frozenset(), frozenset())
+        headers = encode_headers(f"{prefix}:{uid}", server, departed=False, kind=KIND_SEND_TO, to=(site, uid))
+        self._publishers[site].put(Queued(serialize_event(event), headers, None))
+
     async def _check_domain(self, where: str) -> None:
         assert self._js is not None
         info = await self._js.account_info()
@@ -229,9 +267,14 @@ class FederationLink:
             await self._connected.wait()
             assert self._js is not None
             try:
+                mark = await self._mark(arrivals.remote.site, stream)
                 config = api.ConsumerConfig(
                     ack_policy=api.AckPolicy.ALL, ack_wait=ACK_WAIT_S, max_ack_pending=MAX_ACK_PENDING
                 )
+                start = await self._resume_at(stream, mark)
+                if start > 1:
+                    config.deliver_policy = api.DeliverPolicy.BY_START_SEQUENCE
+                    config.opt_start_seq = start
                 subscription = await self._js.pull_subscribe(
                     "", durable=CONSUMER, stream=stream, config=config
                 )
@@ -242,14 +285,72 @@ class FederationLink:
                         batch = []
                     _still_wanted()
                     for msg in batch:
-                        self._arrived(arrivals, msg)
+                        if msg.metadata.sequence.stream <= mark:
+                            self._counters.inc("federation_duplicate")  # routed before a restart
+                        else:
+                            self._arrived(arrivals, msg)
                     if batch:
-                        await batch[-1].ack()
+                        mark = await self._finish(arrivals.remote.site, batch[-1], mark)
             except nats.errors.Error as exc:  # this site's NATS went away or lost the stream
                 log.warning("federation: reading from %s again: %s", arrivals.remote.site, exc)
                 await asyncio.sleep(RETRY_WAIT_S)
                 with contextlib.suppress(TimeoutError, nats.errors.Error):
                     await self._ensure_streams()
+
+    async def _mark(self, remote: str, stream: str) -> int:
+        """The stored mark of ``remote``, or 0 if its stream was made anew since (numbered afresh)."""
+        store = self._store()
+        if store is None:
+            return 0
+        try:
+            mark = await store.federation_mark(remote)
+        except StoreError as exc:
+            log.warning("federation: no mark for %s read (%s): repeats are stored once anyway", remote, exc)
+            return 0
+        assert self._js is not None
+        info = await self._js.stream_info(stream)
+        return mark if mark <= info.state.last_seq else 0
+
+    async def _resume_at(self, stream: str, mark: int) -> int:
+        """Where reading resumes: after the mark, or after what the durable consumer had
+        acknowledged. The consumer is made anew from there, because one left with a batch
+        delivered and unacknowledged (this site was killed) would go on past it, and
+        acknowledging what follows (``AckPolicy.ALL``) would drop that batch for good."""
+        assert self._js is not None
+        try:
+            info = await self._js.consumer_info(stream, CONSUMER)
+        except nats.js.errors.NotFoundError:
+            return mark + 1 if mark else 1
+        await self._js.delete_consumer(stream, CONSUMER)
+        return max(mark, info.ack_floor.stream_seq if info.ack_floor else 0) + 1
+
+    async def _finish(self, remote: str, last: Msg, mark: int) -> int:
+        """Mark and acknowledge a routed batch, even if this site is stopping meanwhile: else its
+        clients would be handed the batch again after a restart."""
+        finishing = asyncio.ensure_future(self._marked(remote, last, mark))
+        try:
+            return await asyncio.shield(finishing)
+        except asyncio.CancelledError:
+            await finishing
+            raise
+
+    async def _marked(self, remote: str, last: Msg, mark: int) -> int:
+        """Keep the batch ending in ``last`` as routed, once all it left behind is committed, then
+        acknowledge it."""
+        sequence = last.metadata.sequence.stream
+        store = self._store()
+        if sequence <= mark or store is None:
+            await last.ack()
+            return mark
+        if self._settle is not None:
+            await self._settle()
+        try:
+            await store.set_federation_mark(remote, sequence)
+        except StoreError as exc:
+            log.warning("federation: mark of %s not kept (%s): a restart skips less", remote, exc)
+            sequence = mark
+        await last.ack()
+        return sequence
 
     def _arrived(self, arrivals: Arrivals, msg: Msg) -> None:
         try:
@@ -258,6 +359,10 @@ class FederationLink:
         except (ClusterError, ProtocolError) as exc:
             self._counters.inc("federation_refused")
             log.warning("federation: message from %s refused: %s", arrivals.remote.site, exc)
+            return
+        if envelope.kind == KIND_SEND_TO:
+            if envelope.to is not None and envelope.to[0] == self.policy.site:
+                arrivals.sent_to(envelope.to[1], event, self._now_ms())
             return
         departed = envelope.kind == KIND_DEPARTED
         arrivals.route(envelope.sender, event, envelope.payload, departed=departed, now_ms=self._now_ms())

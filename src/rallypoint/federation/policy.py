@@ -12,20 +12,30 @@ from typing import Any, NamedTuple
 
 from rallypoint.errors import ConfigError
 
-KINDS = frozenset({"positions", "chat", "emergencies", "missions"})
+KINDS = frozenset({"positions", "chat", "emergencies", "missions", "markers", "drawings", "objectives"})
 """Message kinds a rule may name; anything else never crosses."""
+OBJECTIVE_MARK = "<__objective "
+"""The detail element of a mission objective's map item (``missions.notify``): a ``b-m-p-s-p-i``
+point or a ``u-d-f`` area that is an ``objectives`` item, not a marker or a drawing."""
 TRANSPORTS = frozenset({"nats-leaf"})
 """Links this version runs (``tak-v2`` is the planned next one)."""
 
 
-def kind_of(event_type: str) -> str | None:
-    """The policy kind of a CoT type, or None when no rule can let it cross."""
+def kind_of(event_type: str, detail_xml: str = "") -> str | None:
+    """The policy kind of a CoT type (and, for objectives, its detail), or None when no rule can
+    let it cross."""
     if event_type.startswith("b-a-"):
         return "emergencies"
     if event_type.startswith("b-t-f"):
         return "chat"
     if event_type.startswith("t-x-m-"):
         return "missions"
+    if OBJECTIVE_MARK in detail_xml and (event_type.startswith(("b-m-p-", "u-d-"))):
+        return "objectives"
+    if event_type.startswith("b-m-p-"):
+        return "markers"
+    if event_type.startswith("u-d-") or event_type == "u-rb-a":
+        return "drawings"
     if event_type.startswith("a-") or event_type == "t-x-d-d":
         return "positions"
     return None
@@ -48,15 +58,15 @@ class Remote(NamedTuple):
     outbound: Outbound
     inbound: Inbound
 
-    def leaving(self, event_type: str, groups: frozenset[str]) -> frozenset[str]:
+    def leaving(self, event_type: str, groups: frozenset[str], detail_xml: str = "") -> frozenset[str]:
         """The sender's groups an event may leave in (empty: it stays here)."""
-        if kind_of(event_type) not in self.outbound.kinds:
+        if kind_of(event_type, detail_xml) not in self.outbound.kinds:
             return frozenset()
         return groups & self.outbound.groups
 
-    def entering(self, event_type: str, groups: frozenset[str]) -> frozenset[str]:
+    def entering(self, event_type: str, groups: frozenset[str], detail_xml: str = "") -> frozenset[str]:
         """The local groups a remote event enters (empty: dropped and counted)."""
-        if kind_of(event_type) not in self.inbound.kinds:
+        if kind_of(event_type, detail_xml) not in self.inbound.kinds:
             return frozenset()
         return frozenset(self.inbound.groups[g] for g in groups if g in self.inbound.groups)
 

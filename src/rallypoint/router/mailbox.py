@@ -109,7 +109,8 @@ class Mailbox:
         self._next_sweep_ms: int | None = None
         self._sweeping = False
         self.relay: Callable[[str, str, Event], None] | None = None
-        """Cluster mode: sends the server's own event (node, uid, event) to a device on another node."""
+        """Cluster mode: sends the server's own event (node, uid, event) to a device on another
+        node; federating, to a device at another site (its ``node`` is that site's name)."""
         self.last_error: str | None = None
         """Why the last store operation failed; None once one succeeds again (``/health``)."""
 
@@ -132,11 +133,12 @@ class Mailbox:
         """Deposits accepted and not committed yet."""
         return len(self._batch)
 
-    def send_to(self, uid: str, event: Event, *, relayed: bool = False) -> bool:
+    def send_to(self, uid: str, event: Event, *, relayed: bool = False, crossing: str | None = None) -> bool:
         """Deliver ``event`` to the client with device uid ``uid`` now, or keep it (see :data:`SendTo`).
 
-        In cluster mode a device connected to another node is sent it through :attr:`relay`
-        (unless it was ``relayed`` here already: then a device gone from here has it kept)."""
+        In cluster mode a device connected to another node (federating: at another site) is
+        sent it through :attr:`relay` (unless it was ``relayed`` here already: then a device
+        gone from here has it kept, under its ``crossing`` key if it came from another site)."""
         message = Outbound(event, directed=True, returnable=True)
         waiting = self._collecting.get(uid)
         if waiting is not None:
@@ -152,7 +154,7 @@ class Mailbox:
             self.relay(known.node, uid, event)
             self._counters.inc("mail_relayed")
             return True
-        self._deposit(uid, message.xml, message, None)
+        self._deposit(uid, message.xml, message, None, crossing=crossing)
         return False
 
     def keep(self, uid: str, message: Outbound, sender: Subscriber | None = None) -> bool:
@@ -167,9 +169,13 @@ class Mailbox:
         sender: Subscriber | None,
         *,
         limited: bool = False,
+        crossing: str | None = None,
     ) -> bool:
         sender_uid = sender.uid if sender is not None else None
-        deposit = _Deposit(MailDraft(uid, self._now_ms(), xml, sender_uid), message, sender, limited)
+        if sender is not None:
+            crossing = sender.crossing
+        draft = MailDraft(uid, self._now_ms(), xml, sender_uid, crossing)
+        deposit = _Deposit(draft, message, sender, limited)
         if len(self._batch) >= MAX_QUEUED_WRITES:
             self._fail([deposit], "mailbox_full")
             return False

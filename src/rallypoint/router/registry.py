@@ -41,6 +41,7 @@ class Subscriber:
         "binds",
         "callsign",
         "connected_at",
+        "crossing",
         "held",
         "id",
         "identity",
@@ -99,6 +100,9 @@ class Subscriber:
         self.team: str | None = None
         self.role: str | None = None
         self.last_type: str | None = None
+        self.crossing: str | None = None
+        """Site federation: while a stand-in routes an event from another site, that event's key
+        there (remote, uid, time), stored with it and with its mail so a restart stores neither twice."""
         self.connected_at = now_ms
         self.last_seen = now_ms
 

@@ -10,6 +10,7 @@ and the command post's; routes for the incident's staff only join the command po
 (:func:`part_routes`).
 """
 
+import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -76,13 +77,24 @@ def federation_link(context: ServerContext, policy: Policy) -> Component:
         from rallypoint.federation.link import FederationLink
     except ImportError as exc:
         raise ConfigError(f"federation needs nats-py: pip install 'rallypoint[cluster]' ({exc})") from exc
-    return FederationLink(
+
+    async def settle() -> None:
+        await context.mailbox.drain()
+        if context.store is not None:
+            await context.store.flush()
+
+    link = FederationLink(
         context.router,
         policy,
         urls=context.settings.federation_url,
         limits=context.xml_limits,
         now_ms=context.clock.wall_ms,
+        store=lambda: context.store,
+        settle=settle,
+        deliver_to=functools.partial(context.mailbox.send_to, relayed=True),
     )
+    context.mailbox.relay = link.send_elsewhere  # a device at another site is sent its mail there
+    return link
 
 
 def build_parts(context: ServerContext, host: Host, federation: Policy | None = None) -> list[Part]:

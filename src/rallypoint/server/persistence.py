@@ -69,6 +69,7 @@ class EventRecorder:
             sender.identity,
             message.xml,
             message.recipients,
+            sender.crossing,
         )
         if not self._store.record(stored):
             self._counters.inc("store_dropped")

@@ -47,6 +47,8 @@ class StoredEvent(NamedTuple):
     """The event as CoT XML, ``<marti>`` stripped."""
     recipients: frozenset[str] = frozenset()
     """For a directed message: the identities it was handed to (they may read it back)."""
+    crossing: str | None = None
+    """An event that entered from another site: its key there (remote, uid, time), stored once."""
 
 
 NO_EXPIRATION = -1
@@ -102,6 +104,8 @@ class MailDraft(NamedTuple):
     xml: bytes
     sender: str | None = None
     """The sending device's uid, told if the message expires unread (None: nobody to tell)."""
+    crossing: str | None = None
+    """Mail that entered from another site: its crossing key, kept once per recipient."""
 
 
 class MailItem(NamedTuple):
@@ -303,7 +307,19 @@ class SettingStore(Protocol):
         """When each group of ``names`` was first served; those never served are kept as now."""
 
 
-class Store(EventStore, PackageStore, JournalStore, MailStore, LostStore, SettingStore, Protocol):
+class FederationStore(Protocol):
+    """How far each remote site's stream was routed with every effect durable (site federation)."""
+
+    async def federation_mark(self, remote: str) -> int:
+        """The last stream sequence of ``remote`` routed and stored (0: none yet)."""
+
+    async def set_federation_mark(self, remote: str, sequence: int) -> None:
+        """Keep ``sequence`` as ``remote``'s mark (call once what it covers is committed)."""
+
+
+class Store(
+    EventStore, PackageStore, JournalStore, MailStore, LostStore, SettingStore, FederationStore, Protocol
+):
     """The whole store, as the server opens and closes it."""
 
     async def open(self) -> None:

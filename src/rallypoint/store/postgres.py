@@ -65,6 +65,9 @@ def _sql(text: str) -> str:
 
 _PURGE_EVENTS = _sql(statements.PURGE_EVENTS)
 _PACKAGES_OF = _sql(statements.PACKAGES_OF)
+_INSERT_EVENT = _sql(statements.INSERT_EVENT)
+_FEDERATION_MARK = _sql(statements.FEDERATION_MARK)
+_SET_FEDERATION_MARK = _sql(statements.SET_FEDERATION_MARK)
 _APPEND_JOURNAL = _sql(statements.APPEND_JOURNAL) + " RETURNING id"
 _READ_JOURNAL = _sql(statements.READ_JOURNAL)
 _PUT_MAIL = _sql(statements.PUT_MAIL)
@@ -132,10 +135,16 @@ class PostgresStore(WrittenInBatches):
             await pool.close()
 
     async def _insert(self, batch: list[StoredEvent]) -> None:
-        rows = [statements.event_row(DIALECT, event) for event in batch]
+        rows = [statements.event_row(DIALECT, event) for event in batch if event.crossing is None]
+        crossed = [statements.event_row(DIALECT, event) for event in batch if event.crossing is not None]
 
         async def copy(connection: asyncpg.Connection) -> None:
-            await connection.copy_records_to_table("events", records=rows, columns=schema.EVENT_COLUMNS)
+            async with connection.transaction():
+                if rows:  # COPY cannot skip a conflict: events from another site are inserted
+                    columns = schema.EVENT_COLUMNS
+                    await connection.copy_records_to_table("events", records=rows, columns=columns)
+                if crossed:
+                    await connection.executemany(_INSERT_EVENT, crossed)
 
         await self._use(copy)
 
@@ -242,7 +251,8 @@ class PostgresStore(WrittenInBatches):
     async def put_mail(self, recipient: str, time: int, xml: bytes) -> int:
         """Keep ``xml`` for ``recipient``; return its id."""
         sql = _PUT_MAIL + " RETURNING id"
-        return int(await self._use(lambda connection: connection.fetchval(sql, recipient, time, xml, None)))
+        found = await self._use(lambda connection: connection.fetchval(sql, recipient, time, xml, None, None))
+        return int(found)
 
     async def put_mail_many(self, items: Sequence[MailDraft]) -> None:
         """Keep every item in one transaction, in list order."""
@@ -325,3 +335,12 @@ class PostgresStore(WrittenInBatches):
             return {row[0]: int(row[1]) for row in found if row[0] in names}
 
         return await self._use(created)
+
+    async def federation_mark(self, remote: str) -> int:
+        """The last stream sequence of ``remote`` routed and stored (0: none yet)."""
+        found = await self._use(lambda connection: connection.fetchval(_FEDERATION_MARK, remote))
+        return int(found) if found is not None else 0
+
+    async def set_federation_mark(self, remote: str, sequence: int) -> None:
+        """Keep ``sequence`` as ``remote``'s mark."""
+        await self._use(lambda connection: connection.execute(_SET_FEDERATION_MARK, remote, sequence))

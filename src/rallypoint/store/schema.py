@@ -152,6 +152,16 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # When the server first served each group (TAK Server's Group ``created``).
         "CREATE TABLE group_names (name TEXT PRIMARY KEY, created BIGINT NOT NULL)",
     ),
+    (
+        # Site federation, exactly once across a restart: an event (and mail) that entered from
+        # another site carries its crossing key (remote, uid, time) and is stored once per key;
+        # the last stream sequence of each remote whose effects are all durable.
+        "ALTER TABLE events ADD COLUMN crossing TEXT",
+        "CREATE UNIQUE INDEX events_crossing ON events (crossing) WHERE crossing IS NOT NULL",
+        "ALTER TABLE mail ADD COLUMN crossing TEXT",
+        "CREATE UNIQUE INDEX mail_crossing ON mail (recipient, crossing) WHERE crossing IS NOT NULL",
+        "CREATE TABLE federation_marks (remote TEXT PRIMARY KEY, sequence BIGINT NOT NULL)",
+    ),
 )
 """Migration ``n`` (1-based) brings the schema from version ``n - 1`` to ``n``. Append only."""
 

@@ -249,7 +249,7 @@ class SqliteStore(WrittenInBatches):
 
         def put(db: sqlite3.Connection) -> int:
             with db:
-                cursor = db.execute(statements.PUT_MAIL, (recipient, time, xml, None))
+                cursor = db.execute(statements.PUT_MAIL, (recipient, time, xml, None, None))
             return int(cursor.lastrowid or 0)
 
         return await self._run(put)
@@ -358,3 +358,17 @@ class SqliteStore(WrittenInBatches):
             return {name: int(when) for name, when in db.execute(statements.GROUP_NAMES) if name in names}
 
         return await self._run(created)
+
+    async def federation_mark(self, remote: str) -> int:
+        """The last stream sequence of ``remote`` routed and stored (0: none yet)."""
+        rows = await self._run(lambda db: db.execute(statements.FEDERATION_MARK, (remote,)).fetchall())
+        return int(rows[0][0]) if rows else 0
+
+    async def set_federation_mark(self, remote: str, sequence: int) -> None:
+        """Keep ``sequence`` as ``remote``'s mark."""
+
+        def put(db: sqlite3.Connection) -> None:
+            with db:
+                db.execute(statements.SET_FEDERATION_MARK, (remote, sequence))
+
+        await self._run(put)

@@ -27,8 +27,17 @@ from rallypoint.store.base import (
 
 EVENT_SELECT = f"SELECT {', '.join(schema.EVENT_COLUMNS)} FROM events"
 PACKAGE_SELECT = f"SELECT {', '.join(schema.PACKAGE_COLUMNS)} FROM packages"
-_EVENT_MARKS = ", ".join("?" * len(schema.EVENT_COLUMNS))
-INSERT_EVENT = f"INSERT INTO events ({', '.join(schema.EVENT_COLUMNS)}) VALUES ({_EVENT_MARKS})"
+_EVENT_MARKS = ", ".join("?" * (len(schema.EVENT_COLUMNS) + 1))
+INSERT_EVENT = (
+    f"INSERT INTO events ({', '.join(schema.EVENT_COLUMNS)}, crossing) VALUES ({_EVENT_MARKS}) "
+    "ON CONFLICT DO NOTHING"
+)
+"""A row with a crossing key stored already (an event routed again after a restart) is skipped."""
+FEDERATION_MARK = "SELECT sequence FROM federation_marks WHERE remote = ?"
+SET_FEDERATION_MARK = (
+    "INSERT INTO federation_marks (remote, sequence) VALUES (?, ?) "
+    "ON CONFLICT (remote) DO UPDATE SET sequence = excluded.sequence"
+)
 PURGE_EVENTS = "DELETE FROM events WHERE time < ?"
 PACKAGES_OF = f"{PACKAGE_SELECT} WHERE hash = ? ORDER BY submitted DESC, owner"
 APPEND_JOURNAL = "INSERT INTO journal (stream, time, author, body) VALUES (?, ?, ?, ?)"
@@ -38,7 +47,10 @@ READ_JOURNAL = (
 )
 MAIL_COLUMNS = "id, recipient, time, xml, sender"
 """The columns of a :class:`MailItem`, in its order."""
-PUT_MAIL = "INSERT INTO mail (recipient, time, xml, sender) VALUES (?, ?, ?, ?)"
+PUT_MAIL = (
+    "INSERT INTO mail (recipient, time, xml, sender, crossing) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+)
+"""Mail from another site kept already (its crossing key, routed again after a restart) is skipped."""
 MAIL_FOR = (
     f"SELECT {MAIL_COLUMNS} FROM mail WHERE recipient = ? AND delivered IS NULL "
     "AND id > ? ORDER BY id LIMIT ?"
@@ -97,7 +109,7 @@ class Dialect:
 def event_row(dialect: Dialect, event: StoredEvent) -> tuple[Any, ...]:
     """``event`` as the values of :data:`INSERT_EVENT`."""
     groups, recipients = dialect.list_value(event.groups), dialect.list_value(event.recipients)
-    return (*event[:7], groups, event.sender, event.xml, recipients)
+    return (*event[:7], groups, event.sender, event.xml, recipients, event.crossing)
 
 
 def event_from_row(dialect: Dialect, row: Sequence[Any]) -> StoredEvent:
