@@ -118,5 +118,5 @@ def test_sigkill_then_restart_keeps_history_and_replays_the_picture(tmp_path: Pa
         second.send_signal(signal.SIGTERM)
         output, _ = second.communicate(timeout=TIMEOUT_S)
     assert second.returncode == 0, output
-    assert b"2 cached events restored" in output
+    assert b"2 cached events and 0 injectors restored" in output
     assert _stored_uids(database) == history
