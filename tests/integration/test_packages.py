@@ -466,3 +466,20 @@ async def test_keywords_edit_and_delete_by_the_submitter_only(harness: Harness) 
         assert (await alice.delete("/Marti/sync/delete", params={"hash": sha})).status_code == 200
         assert (await alice.get("/Marti/sync/content", params={"hash": sha})).status_code == 404
     assert harness.written() == []
+
+
+async def test_an_itak_upload_keeps_its_creator_and_splits_comma_joined_keywords(harness: Harness) -> None:
+    """iTAK names the uploader ``CreatorUid`` (capital C); TAK tools join keywords with commas."""
+    body = b"iTAK photo of the levee"
+    async with harness.client("alice", "red") as client:
+        response = await client.post(
+            "/Marti/sync/upload",
+            params={"name": "levee.jpg", "keywords": "levee,breach", "CreatorUid": "IOS-ALICE"},
+            content=body,
+            headers={"content-type": "image/jpeg"},
+        )
+        assert response.status_code == 200
+        metadata = response.json()
+        assert (metadata["CreatorUid"], metadata["Keywords"]) == ("IOS-ALICE", ["levee", "breach"])
+        found = await client.get("/Marti/sync/search", params={"keywords": "breach"})
+        assert [row["Hash"] for row in found.json()["results"]] == [hashlib.sha256(body).hexdigest()]
