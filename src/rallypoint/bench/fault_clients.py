@@ -118,6 +118,12 @@ class Client:
         """The current connection is still open (the server has not ended it)."""
         return self._reading is not None and not self._reading.done()
 
+    @property
+    def writable(self) -> bool:
+        """Writing can still reach the server: connected, and the transport not closed under us
+        (a killed server's reset closes it before the reading task has noticed)."""
+        return self.connected and self._writer is not None and not self._writer.is_closing()
+
     async def disconnect(self) -> None:
         """End the current connection, if any, the way a device switched off does (a FIN)."""
         if self._reading is not None:

@@ -208,9 +208,12 @@ class FaultRun:
             self.proxy.resume()
 
     async def burst(self, devices: list[Device], written: set[str]) -> set[str]:
-        """``chats`` to each device, flat out; each uid goes into ``written`` before it is written."""
+        """``chats`` to each device, flat out; each uid goes into ``written`` before it is written.
+        The burst ends early if the server ends the sender's connection (killed mid-burst)."""
         for _ in range(self.options.chats):
             for device in devices:
+                if not self.sender.writable:
+                    return written
                 written.add(self.sender.next_uid(device.callsign))
                 self.sender.send_chat(device.callsign)
                 if len(written) % DRAIN_EVERY == 0:
