@@ -4,8 +4,9 @@ points, and an item without a stored event at its UidDetails location."""
 
 import math
 
+from rallypoint.cot.shapes import MAX_SHAPE_POINTS
 from rallypoint.cot.xml import XmlLimits
-from rallypoint.missions.item_shapes import CIRCLE_VERTICES, MAX_VERTICES, item_json
+from rallypoint.missions.item_shapes import CIRCLE_VERTICES, item_json
 from rallypoint.missions.model import UidContent
 
 LIMITS = XmlLimits()
@@ -92,6 +93,6 @@ def test_vertices_out_of_range_are_dropped_and_a_huge_drawing_is_cut() -> None:
         [-77.04, 38.9],
         [-77.02, 38.9],
     ]
-    many = event("many", "u-d-f", links(*((38 + i * 1e-5, -77.0) for i in range(MAX_VERTICES + 50))))
+    many = event("many", "u-d-f", links(*((38 + i * 1e-5, -77.0) for i in range(MAX_SHAPE_POINTS + 50))))
     limits = XmlLimits(max_event_bytes=1 << 20)
-    assert len(item_json(item("many", "u-d-f", many), limits)["geometry"]["coordinates"]) == MAX_VERTICES
+    assert len(item_json(item("many", "u-d-f", many), limits)["geometry"]["coordinates"]) == MAX_SHAPE_POINTS

@@ -32,6 +32,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext, api
 
+from rallypoint.cluster.connection import RECONNECT_WAIT_S, connect
 from rallypoint.cluster.envelope import (
     KIND_DEPARTED,
     KIND_JOURNAL,
@@ -62,12 +63,6 @@ STREAM_MAX_AGE_S = 3600.0
 STREAM_MAX_BYTES = 1024 * 1024 * 1024
 DUPLICATE_WINDOW_S = 120.0
 """JetStream drops a message whose ``Nats-Msg-Id`` it stored this recently (a republish)."""
-CONNECT_TIMEOUT_S = 5.0
-"""How long ``serve`` tries to reach NATS at start before it refuses to run."""
-RECONNECT_WAIT_S = 1
-"""Seconds between reconnection attempts (an int: the NATS client declares it so)."""
-RECONNECT_BUFFER_BYTES = 64 * 1024 * 1024
-"""What the NATS client buffers while it reconnects (beyond it, publishing waits)."""
 MAX_REMEMBERED_IDS = 100_000
 """Message ids of routed remote events remembered, to drop redeliveries."""
 START_MARGIN_MS = 30_000
@@ -142,23 +137,14 @@ class ClusterBus:
         """Connect (:class:`ConfigError` if NATS cannot be reached), make sure the stream exists,
         read it from ``since_ms`` on, and share what the router routes from now on."""
         self._since_ms = since_ms - START_MARGIN_MS
-        nc = Client()
-        try:
-            async with asyncio.timeout(CONNECT_TIMEOUT_S):
-                await nc.connect(
-                    servers=self._servers,
-                    name=f"rallypoint {self.node}",
-                    max_reconnect_attempts=-1,
-                    reconnect_time_wait=RECONNECT_WAIT_S,
-                    pending_size=RECONNECT_BUFFER_BYTES,
-                    error_cb=self._error,
-                    disconnected_cb=self._disconnected,
-                    reconnected_cb=self._reconnected,
-                )
-        except (TimeoutError, OSError, nats.errors.Error) as exc:
-            await nc.close()
-            reason = str(exc) or f"no answer in {CONNECT_TIMEOUT_S:g} s"
-            raise ConfigError(f"cannot reach NATS at {', '.join(self._servers)}: {reason}") from exc
+        nc = await connect(
+            self._servers,
+            f"rallypoint {self.node}",
+            what="NATS",
+            error_cb=self._error,
+            disconnected_cb=self._disconnected,
+            reconnected_cb=self._reconnected,
+        )
         self._nc, self._js = nc, nc.jetstream()
         try:
             await self._publisher.attach(nc)

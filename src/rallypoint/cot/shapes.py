@@ -5,7 +5,9 @@ reads what TAK clients send so a map can draw the shape itself. Free-form shapes
 rectangles carry one ``<link point="lat,lon"/>`` per vertex (closed when the last repeats the
 first); circles and ellipses carry ``<shape><ellipse>`` around the event's point; a range and
 bearing line carries ``range`` (metres) and ``bearing`` (degrees true) from its point; point
-markers carry a ``<color>``. Anything unreadable is skipped: the result is for display only.
+markers carry a ``<color>``; a route (``b-m-r``) carries one ``<link relation="c" point=…>`` per
+waypoint and is read like a free-form line. Anything unreadable is skipped: the result is for
+display only.
 """
 
 import math
@@ -14,7 +16,7 @@ from typing import NamedTuple
 from lxml import etree
 
 from rallypoint.cot.event import Event
-from rallypoint.cot.xml import detail_tree
+from rallypoint.cot.xml import DEFAULT_LIMITS, XmlLimits, detail_tree
 from rallypoint.errors import ProtocolError
 
 EARTH_RADIUS_M = 6_371_008.8
@@ -27,6 +29,8 @@ DEFAULT_MARKER = 0xFFFFFF00
 """A point marker without a colour: yellow, as ATAK draws a spot marker by default."""
 
 POINT, LINE, POLYGON, CIRCLE = "point", "line", "polygon", "circle"
+ROUTE = "b-m-r"
+"""A route: not a drawing (the command post's map of drawings leaves it out), but read as one."""
 
 
 class Shape(NamedTuple):
@@ -47,12 +51,13 @@ def is_drawing_type(cot_type: str) -> bool:
     return cot_type.startswith(("u-d-", "b-m-p")) or cot_type == "u-rb-a"
 
 
-def read_shape(event: Event) -> Shape | None:
-    """The shape of a drawing event, or None for other events and drawings that say too little."""
-    if not is_drawing_type(event.type) or event.type == "u-d-f-m":
+def read_shape(event: Event, limits: XmlLimits = DEFAULT_LIMITS) -> Shape | None:
+    """The shape of a drawing event or a route, or None for other events and those that say too
+    little; ``limits`` bound the parse of the detail."""
+    if not (is_drawing_type(event.type) or event.type == ROUTE) or event.type == "u-d-f-m":
         return None  # a telestration nests its strokes as escaped CoT: not drawn here
     try:
-        root = detail_tree(event.detail) if event.detail is not None else etree.Element("detail")
+        root = detail_tree(event.detail, limits) if event.detail is not None else etree.Element("detail")
     except ProtocolError:
         return None
     centre = (event.point.lat, event.point.lon)

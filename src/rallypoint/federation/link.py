@@ -35,6 +35,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext, api
 
+from rallypoint.cluster.connection import connect
 from rallypoint.cluster.envelope import KIND_DEPARTED, KIND_SEND_TO, decode, encode_headers
 from rallypoint.cluster.publisher import Publisher, Queued
 from rallypoint.cot.event import Event
@@ -64,12 +65,8 @@ anyway)."""
 STREAM_MAX_BYTES = 1024 * 1024 * 1024
 DUPLICATE_WINDOW_S = 120.0
 """JetStream drops a republished copy (same ``Nats-Msg-Id``) stored this recently."""
-CONNECT_TIMEOUT_S = 5.0
-"""How long ``serve`` tries to reach this site's NATS before it refuses to run."""
-RECONNECT_WAIT_S = 1
 FLUSH_TIMEOUT_S = 5
 """At stop, how long what was handed to NATS may take to leave (an int: the client declares it so)."""
-RECONNECT_BUFFER_BYTES = 64 * 1024 * 1024
 FETCH_BATCH = 256
 """Events fetched, routed and acknowledged together."""
 MAX_ACK_PENDING = 4 * FETCH_BATCH
@@ -139,23 +136,15 @@ class FederationLink:
     async def start(self) -> None:
         """Connect to this site's NATS (:class:`ConfigError` if unreachable, without JetStream or
         in another domain), make the streams and consumers, and start crossing."""
-        nc = Client()
         where = ", ".join(self._servers)
-        try:
-            async with asyncio.timeout(CONNECT_TIMEOUT_S):
-                await nc.connect(
-                    servers=self._servers,
-                    name=f"rallypoint federation {self.policy.site}",
-                    max_reconnect_attempts=-1,
-                    reconnect_time_wait=RECONNECT_WAIT_S,
-                    pending_size=RECONNECT_BUFFER_BYTES,
-                    error_cb=self._error,
-                    disconnected_cb=self._disconnected,
-                    reconnected_cb=self._reconnected,
-                )
-        except (TimeoutError, OSError, nats.errors.Error) as exc:
-            await nc.close()
-            raise ConfigError(f"cannot reach the federation NATS at {where}: {exc or 'no answer'}") from exc
+        nc = await connect(
+            self._servers,
+            f"rallypoint federation {self.policy.site}",
+            what="the federation NATS",
+            error_cb=self._error,
+            disconnected_cb=self._disconnected,
+            reconnected_cb=self._reconnected,
+        )
         self._nc, self._js = nc, nc.jetstream()
         try:
             await self._check_domain(where)

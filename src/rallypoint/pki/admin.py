@@ -13,9 +13,10 @@ from rallypoint.config import Settings
 from rallypoint.errors import PkiError
 from rallypoint.pki.audit import AuditLog
 from rallypoint.pki.authority import CertificateAuthority
+from rallypoint.pki.certificate_records import CertificateRecord
 from rallypoint.pki.certificates import PrivateKey
 from rallypoint.pki.files import make_private_directory
-from rallypoint.pki.identities import CertificateRecord, IdentityStore, User
+from rallypoint.pki.identities import IdentityStore, User
 from rallypoint.pki.paths import audit_path, identity_path
 
 

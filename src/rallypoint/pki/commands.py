@@ -22,8 +22,8 @@ from rallypoint.errors import PkiError
 from rallypoint.pki.admin import Admin, certificate_pem, existing_user, read_password, refuse_existing
 from rallypoint.pki.audit import verify_audit_log
 from rallypoint.pki.authority import CertificateAuthority, private_pem
+from rallypoint.pki.certificate_records import CertificateRecord
 from rallypoint.pki.files import PRIVATE, PUBLIC, write_atomic
-from rallypoint.pki.identities import CertificateRecord
 from rallypoint.pki.keystores import client_keystore, new_password
 from rallypoint.pki.package import write_connection_package, write_enrollment_package
 from rallypoint.pki.paths import audit_path

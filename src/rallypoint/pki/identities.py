@@ -1,4 +1,5 @@
-"""Users, their groups and the certificates issued to them, in one SQLite file.
+"""Users, their groups and the certificates issued to them, in one SQLite file (the certificate
+rows themselves are read and written by ``pki.certificate_records``).
 
 The admin commands write this file while the server reads it, from two processes. SQLite in
 WAL mode lets readers go on during a write; every write is one short ``BEGIN IMMEDIATE``
@@ -12,20 +13,20 @@ basic-auth user names (no ``:``) and file names of issued certificates and packa
 """
 
 import contextlib
-import hashlib
 import os
 import re
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 
 from rallypoint.errors import PkiError
+from rallypoint.pki import certificate_records as certs
+from rallypoint.pki.certificate_records import CertificateRecord, IssuedCertificate
 from rallypoint.pki.passwords import dummy_hash, hash_password, verify_password
 
 BUSY_TIMEOUT_MS = 5000
@@ -67,17 +68,6 @@ _USERS = """
 SELECT u.name, u.role, u.disabled, m.group_name FROM users u
 LEFT JOIN memberships m ON m.user_id = u.id
 """
-_CERTIFICATES = """
-SELECT c.serial, u.name, c.not_before, c.not_after, c.revoked_at, c.client_uid, c.fingerprint
-FROM certificates c JOIN users u ON u.id = c.user_id
-"""
-
-_REVOKED = "SELECT serial, revoked_at FROM certificates WHERE revoked_at IS NOT NULL"
-_ISSUED = """
-SELECT c.serial, u.name, c.not_before, c.not_after, c.revoked_at, c.client_uid, c.fingerprint, c.rowid, b.der
-FROM certificates c JOIN users u ON u.id = c.user_id LEFT JOIN certificate_bodies b ON b.serial = c.serial
-ORDER BY c.rowid
-"""
 
 
 class User(NamedTuple):
@@ -87,28 +77,6 @@ class User(NamedTuple):
     groups: frozenset[str]
     role: str | None
     disabled: bool
-
-
-class CertificateRecord(NamedTuple):
-    """A certificate the CA issued, to whom, and whether it is revoked."""
-
-    serial: int
-    user: str
-    not_before: datetime
-    not_after: datetime
-    revoked_at: datetime | None
-    client_uid: str | None
-    fingerprint: str
-    """SHA-256 of the DER certificate, lowercase hex."""
-
-
-class IssuedCertificate(NamedTuple):
-    """A certificate record with its row number (a small, stable id for TAK's certificate admin)
-    and the DER certificate (None for those recorded before certificates were kept)."""
-
-    id: int
-    record: CertificateRecord
-    der: bytes | None
 
 
 class IdentitySnapshot(NamedTuple):
@@ -208,82 +176,42 @@ class IdentityStore:
         self, certificate: x509.Certificate, user: str, client_uid: str | None = None
     ) -> CertificateRecord:
         """Remember that ``certificate`` was issued to ``user`` (and the device uid it enrolled as)."""
-        record = CertificateRecord(
-            serial=certificate.serial_number,
-            user=user,
-            not_before=certificate.not_valid_before_utc,
-            not_after=certificate.not_valid_after_utc,
-            revoked_at=None,
-            client_uid=client_uid,
-            fingerprint=hashlib.sha256(certificate.public_bytes(serialization.Encoding.DER)).hexdigest(),
-        )
         with self._write() as db:
-            user_id = _user_id(db, user)
-            try:
-                db.execute(
-                    "INSERT INTO certificates VALUES (?, ?, ?, ?, NULL, ?, ?)",
-                    (
-                        _serial(record.serial),
-                        user_id,
-                        _time(record.not_before),
-                        _time(record.not_after),
-                        client_uid,
-                        record.fingerprint,
-                    ),
-                )
-            except sqlite3.IntegrityError:
-                raise PkiError(f"a certificate with serial {record.serial:x} is already recorded") from None
-            der = certificate.public_bytes(serialization.Encoding.DER)
-            db.execute("INSERT INTO certificate_bodies VALUES (?, ?)", (_serial(record.serial), der))
-            name = db.execute("SELECT name FROM users WHERE id = ?", (user_id,)).fetchone()[0]
-        return record._replace(user=name)
+            return certs.insert(db, certificate, _user_id(db, user), client_uid)
 
     def certificates(self, user: str | None = None) -> list[CertificateRecord]:
         """Issued certificates, oldest first; only ``user``'s if given."""
         if user is None:
-            rows = self._read(_CERTIFICATES + " ORDER BY c.not_before, c.rowid", ())
+            rows = self._read(certs.CERTIFICATES + " ORDER BY c.not_before, c.rowid", ())
         else:
-            query = _CERTIFICATES + " WHERE u.name_key = ? ORDER BY c.not_before, c.rowid"
+            query = certs.CERTIFICATES + " WHERE u.name_key = ? ORDER BY c.not_before, c.rowid"
             rows = self._read(query, (user.casefold(),))
-        return [_record(row) for row in rows]
+        return [certs.record(row) for row in rows]
 
     def certificate(self, serial: int) -> CertificateRecord | None:
         """The record of one certificate, or None if this CA never issued it."""
-        rows = self._read(_CERTIFICATES + " WHERE c.serial = ?", (_serial(serial),))
-        return _record(rows[0]) if rows else None
+        rows = self._read(certs.CERTIFICATES + " WHERE c.serial = ?", (certs.serial_text(serial),))
+        return certs.record(rows[0]) if rows else None
 
     def revoke(self, user: str, now: datetime) -> list[CertificateRecord]:
         """Revoke every certificate of ``user`` not yet revoked; returns those."""
         with self._write() as db:
-            rows = db.execute(
-                "UPDATE certificates SET revoked_at = ?"
-                " WHERE user_id = ? AND revoked_at IS NULL RETURNING serial",
-                (_time(now), _user_id(db, user)),
-            ).fetchall()
-        serials = {int(row[0], 16) for row in rows}
+            serials = certs.revoke_user(db, _user_id(db, user), now)
         return [record for record in self.certificates(user) if record.serial in serials]
 
     def revoke_certificate(self, serial: int, now: datetime) -> CertificateRecord | None:
         """Revoke one certificate; the record if it was issued here and not yet revoked, else None."""
         with self._write() as db:
-            rows = db.execute(
-                "UPDATE certificates SET revoked_at = ?"
-                " WHERE serial = ? AND revoked_at IS NULL RETURNING serial",
-                (_time(now), _serial(serial)),
-            ).fetchall()
-        return self.certificate(serial) if rows else None
+            revoked = certs.revoke_serial(db, serial, now)
+        return self.certificate(serial) if revoked else None
 
     def issued(self) -> list[IssuedCertificate]:
         """Every recorded certificate with its id and DER, in the order they were recorded."""
-        rows = self._read(_ISSUED, ())
-        return [
-            IssuedCertificate(int(row[7]), _record(row), None if row[8] is None else bytes(row[8]))
-            for row in rows
-        ]
+        return certs.issued(self._read(certs.ISSUED, ()))
 
     def revoked(self) -> list[tuple[int, datetime]]:
         """``(serial, revocation time)`` of every revoked certificate: the CRL's content."""
-        return _revocations(self._read(_REVOKED, ()))
+        return certs.revocations(self._read(certs.REVOKED, ()))
 
     def snapshot(self) -> IdentitySnapshot:
         """Revision, users and revoked serials, read in one transaction so that they agree."""
@@ -293,13 +221,13 @@ class IdentityStore:
                 try:
                     revision = self._db.execute("SELECT value FROM revision WHERE id = 1").fetchone()[0]
                     users = _collect_users(self._db.execute(_USERS).fetchall())
-                    revoked = self._db.execute(_REVOKED).fetchall()
+                    revoked = self._db.execute(certs.REVOKED).fetchall()
                 finally:
                     self._db.execute("COMMIT")
             except sqlite3.Error as exc:
                 raise PkiError(f"identity store {self._path}: {exc}") from exc
         by_name = {user.name.casefold(): user for user in users}
-        return IdentitySnapshot(int(revision), by_name, dict(_revocations(revoked)))
+        return IdentitySnapshot(int(revision), by_name, dict(certs.revocations(revoked)))
 
     def revision(self) -> int:
         """A number that grows with every change; equal numbers mean nothing changed."""
@@ -391,23 +319,6 @@ def _collect_users(rows: list[tuple[Any, ...]]) -> list[User]:
     return [user._replace(groups=frozenset(groups[key])) for key, user in users.items()]
 
 
-def _revocations(rows: list[tuple[Any, ...]]) -> list[tuple[int, datetime]]:
-    return [(int(serial, 16), datetime.fromisoformat(when)) for serial, when in rows]
-
-
-def _record(row: tuple[Any, ...]) -> CertificateRecord:
-    serial, user, not_before, not_after, revoked_at, client_uid, fingerprint = (str(v) for v in row[:7])
-    return CertificateRecord(
-        serial=int(serial, 16),
-        user=user,
-        not_before=datetime.fromisoformat(not_before),
-        not_after=datetime.fromisoformat(not_after),
-        revoked_at=None if row[4] is None else datetime.fromisoformat(revoked_at),
-        client_uid=None if row[5] is None else client_uid,
-        fingerprint=fingerprint,
-    )
-
-
 def _check_name(name: str) -> None:
     if not USER_NAME.fullmatch(name):
         raise PkiError(
@@ -425,14 +336,3 @@ def _check_label(kind: str, value: str) -> None:
     """Group names and roles: shown in clients and logs, so short, printable and unpadded."""
     if not value or len(value) > MAX_LABEL_CHARS or not value.isprintable() or value != value.strip():
         raise PkiError(f"invalid {kind} {value!r}: 1-{MAX_LABEL_CHARS} printable characters")
-
-
-def _serial(serial: int) -> str:
-    """Serials are up to 159 bits, too large for SQLite integers: stored as lowercase hex."""
-    return format(serial, "x")
-
-
-def _time(when: datetime) -> str:
-    if when.tzinfo is None:
-        raise PkiError("times must be timezone-aware")
-    return when.astimezone(UTC).isoformat()

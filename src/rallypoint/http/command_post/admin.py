@@ -34,7 +34,8 @@ from rallypoint.http.command_post.login import read_json
 from rallypoint.http.common.deps import ADMIN_GROUP, Caller
 from rallypoint.pki.admin import certificate_pem
 from rallypoint.pki.authority import private_pem
-from rallypoint.pki.identities import CertificateRecord, IdentityStore
+from rallypoint.pki.certificate_records import CertificateRecord
+from rallypoint.pki.identities import IdentityStore
 from rallypoint.pki.keystores import client_keystore, new_password
 
 

@@ -21,7 +21,8 @@ from rallypoint.http.common.deps import Caller, caller_of
 from rallypoint.http.common.deps import require_admin as require_admin_caller
 from rallypoint.http.common.ratelimit import LoginThrottle
 from rallypoint.pki.authority import CertificateAuthority
-from rallypoint.pki.identities import CertificateRecord, IdentityStore, User
+from rallypoint.pki.certificate_records import CertificateRecord
+from rallypoint.pki.identities import IdentityStore, User
 from rallypoint.router.router import Router
 
 MAX_ADMIN_BODY_BYTES = 16 * 1024

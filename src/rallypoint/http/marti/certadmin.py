@@ -32,7 +32,8 @@ from starlette.routing import BaseRoute, Route
 from rallypoint.cot.timefmt import format_time
 from rallypoint.http.common.deps import ApiDeps, Caller, caller_of, envelope, require_admin
 from rallypoint.pki.authority import CertificateAuthority
-from rallypoint.pki.identities import CertificateRecord, IdentityStore, IssuedCertificate
+from rallypoint.pki.certificate_records import CertificateRecord, IssuedCertificate
+from rallypoint.pki.identities import IdentityStore
 
 log = logging.getLogger(__name__)
 
