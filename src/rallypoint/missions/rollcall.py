@@ -178,7 +178,8 @@ class RollCallBook:
             return None
         if op == "answer":
             member = rollcall.members[body["uid"]]
-            member.answered, member.answer = time, body.get("text")
+            if member.answered is None:  # the first answer counts (two nodes may both journal one)
+                member.answered, member.answer = time, body.get("text")
         elif op == "cancel":
             rollcall.state, rollcall.ended = CANCELLED, time
         elif op == "overdue":

@@ -8,6 +8,13 @@ and check-ins (GeoChat or CoT replies) from traffic; check-ins are journaled by 
 routing path. The timer's tick raises the overdue alarm once per roll call (journaled, so a
 restart does not raise it twice) and the no-position alarm for the members whose last
 position became older than the roll call's N minutes, and tells the pages of both.
+
+In cluster mode the journal (PostgreSQL) is shared, as for missions: every node's book is a
+replica applying the roll call entries in id order. A node that appends an entry says so on
+the bus (:class:`~rallypoint.router.notices.JournalNotices`); the others read what they have
+not applied, and taking the lock (:meth:`RollCallService.locked`) first does the same, so a
+roll call started on one node is listed, watched and answered on every node. Entries of other
+nodes are echoed to this node's pages only: their node sent the chats (by uid, over the bus).
 """
 
 import asyncio
@@ -16,7 +23,7 @@ import functools
 import json
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from rallypoint.errors import (
@@ -34,7 +41,7 @@ from rallypoint.missions.rollcall import RollCall, RollCallBook, rollcall_json
 from rallypoint.missions.rollcall_watch import RollCallWatch
 from rallypoint.router.host import Host
 from rallypoint.router.jobs import JobQueue
-from rallypoint.store.base import Store
+from rallypoint.store.base import JournalEntry, Store
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +51,8 @@ Listener = Callable[[frozenset[str], dict[str, Any]], None]
 MAX_QUEUED_ANSWERS = 10_000
 """Check-ins waiting for the journal at most; past it they are dropped and counted."""
 REPLAY_PAGE = 10_000
+CATCH_UP_PAGE = 1_000
+"""Journal entries read per query when applying other nodes' changes."""
 TICK_MS = 5_000
 """How often open roll calls are looked at when no deadline is nearer (positions going stale)."""
 
@@ -64,6 +73,12 @@ class RollCallService:
         self.default_no_position_min = host.settings.rollcall_no_position_minutes
         if not 1 <= self.default_no_position_min <= model.MAX_NO_POSITION_MIN:
             raise ConfigError(f"rollcall_no_position_minutes must be 1 to {model.MAX_NO_POSITION_MIN}")
+        self.applied_id = 0
+        """The id of the last journal entry applied to the book (replayed, committed or caught up)."""
+        self._catch_up_queued = False
+        self._overdue_elsewhere: set[str] = set()
+        """Roll calls whose overdue alarm another node journaled: this node's timer does not."""
+        self._unsubscribe: Callable[[], None] | None = None
         self.ready = False
 
     # lifecycle (Component)
@@ -77,7 +92,8 @@ class RollCallService:
         while True:
             entries = await store.read_journal(model.STREAM_PREFIX, after_id=after, limit=REPLAY_PAGE)
             for entry in entries:
-                self._replay(entry.stream, entry.time, entry.body)
+                self._replay(entry)
+                self.applied_id = entry.id
             if len(entries) < REPLAY_PAGE:
                 break
             after = entries[-1].id
@@ -86,17 +102,22 @@ class RollCallService:
         self.host.router.server_names.update({self.host.settings.server_id, SERVER_CALLSIGN})
         self.host.router.observers.append(self.watch.observe)
         self._jobs.start()
+        self._unsubscribe = self.host.notices.subscribe(model.STREAM_PREFIX, self.catch_up_now)
         log.info("roll calls: %d kept, %d open", len(self.book.rollcalls), len(self.book.open()))
 
-    def _replay(self, stream: str, time: int, text: str) -> None:
+    def _replay(self, entry: JournalEntry) -> RollCall | None:
         try:
-            body = json.loads(text)
+            body = json.loads(entry.body)
             if isinstance(body, dict):
-                self.book.apply(stream.removeprefix(model.STREAM_PREFIX), time, body)
+                return self.book.apply(entry.stream.removeprefix(model.STREAM_PREFIX), entry.time, body)
         except (ValueError, KeyError, TypeError) as exc:
-            log.error("roll calls: journal entry of %s not applied: %s", stream, exc)
+            log.error("roll calls: journal entry %d of %s not applied: %s", entry.id, entry.stream, exc)
+        return None
 
     async def stop(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
         with contextlib.suppress(ValueError):
             self.host.router.observers.remove(self.watch.observe)
         await self._jobs.stop()
@@ -112,6 +133,8 @@ class RollCallService:
         :data:`TICK_MS`."""
         if not self.ready:
             return None
+        if self.host.notices.shared:
+            self._other_node_changed()  # a notice lost while NATS was away: read anyway
         due = now_ms + TICK_MS
         for rollcall in self.book.open():
             if now_ms >= rollcall.deadline and not rollcall.overdue_raised and rollcall.waiting():
@@ -146,6 +169,75 @@ class RollCallService:
     def _refused(self, exc: Exception) -> None:
         self.host.counters.inc("rollcall_answer_refused")
         log.info("roll calls: %s", exc)
+
+    # the shared journal (cluster mode)
+
+    @contextlib.asynccontextmanager
+    async def locked(self) -> AsyncIterator[None]:
+        """Hold :attr:`lock`, with the book brought up to the shared journal first."""
+        async with self.lock:
+            await self._catch_up()
+            yield
+
+    async def catch_up_now(self) -> None:
+        """Another node said it appended roll call entries: apply them before returning."""
+        if not self.ready:
+            return
+        try:
+            async with self.locked():
+                pass
+        except MissionError as exc:  # the store is away: the tick's catch-up reads them later
+            self._refused(exc)
+
+    def _other_node_changed(self) -> None:
+        """Queue one catch-up (at most one waits at a time), off the timer's path."""
+        if self._catch_up_queued:
+            return
+        self._catch_up_queued = True
+        if not self._jobs.put(self._queued_catch_up):
+            self._catch_up_queued = False
+
+    async def _queued_catch_up(self) -> None:
+        self._catch_up_queued = False
+        async with self.locked():
+            pass
+
+    async def _catch_up(self, before: int | None = None) -> None:
+        """Apply, in id order, the entries other nodes appended since :attr:`applied_id` (those
+        below ``before`` only). Nothing to do unless the journal is shared."""
+        if not self.host.notices.shared:
+            return
+        store = self.store()
+        changed = False
+        try:
+            while True:
+                entries = await store.read_journal(
+                    model.STREAM_PREFIX, after_id=self.applied_id, limit=CATCH_UP_PAGE
+                )
+                for entry in entries:
+                    if before is not None and entry.id >= before:
+                        return
+                    self.applied_id = entry.id
+                    rollcall = self._replay(entry)
+                    if rollcall is not None:
+                        changed = True
+                        self._echo(rollcall, entry)
+                if len(entries) < CATCH_UP_PAGE:
+                    return
+        except StoreError as exc:
+            raise MissionsUnavailable(f"the shared journal could not be read: {exc}") from exc
+        finally:
+            if changed:
+                self._refresh_asked()
+
+    def _echo(self, rollcall: RollCall, entry: JournalEntry) -> None:
+        """Tell this node's pages of another node's change (its alarm too: pages are per node)."""
+        self.host.counters.inc("rollcall_changes_from_other_nodes")
+        now = self.host.now_ms()
+        self._tell(rollcall, now)
+        if '"op":"overdue"' in entry.body:
+            self._overdue_elsewhere.add(rollcall.id)
+            self._notify(rollcall.groups, self._overdue_alarm(rollcall, now))
 
     # reading
 
@@ -189,7 +281,7 @@ class RollCallService:
         members = self._scope(groups, team)
         if not members:
             raise InvalidMissionRequest(f"no device of {'team ' + team if team else 'your groups'} is known")
-        async with self.lock:
+        async with self.locked():
             if len(self.book.open()) >= model.MAX_OPEN:
                 raise MissionConflict(f"{model.MAX_OPEN} roll calls are open: cancel some first")
             body = {
@@ -222,7 +314,7 @@ class RollCallService:
         return sorted((d.uid, d.callsign, d.team) for d in devices)
 
     async def cancel(self, rollcall: RollCall, author: str) -> RollCall:
-        async with self.lock:
+        async with self.locked():
             if rollcall.state != model.OPEN:
                 raise MissionConflict(f"roll call {rollcall.code} is {rollcall.state}")
             await self._commit(rollcall.id, author, {"op": "cancel"})
@@ -235,7 +327,7 @@ class RollCallService:
 
     async def answer(self, uid: str, groups: frozenset[str], code: str | None, text: str) -> list[RollCall]:
         """``uid`` (the device a chat came from) checks in; the roll calls it answered."""
-        async with self.lock:
+        async with self.locked():
             if code is not None:
                 named = self.book.by_code(code)
                 candidates = [] if named is None else [named]
@@ -254,7 +346,7 @@ class RollCallService:
 
     async def account(self, rollcall: RollCall, uid: str, author: str, note: str) -> RollCall:
         """The command post accounts for a member itself (seen in person, checked in by radio)."""
-        async with self.lock:
+        async with self.locked():
             if rollcall.state != model.OPEN:
                 raise MissionConflict(f"roll call {rollcall.code} is {rollcall.state}")
             member = rollcall.members.get(uid)
@@ -267,31 +359,39 @@ class RollCallService:
         return rollcall
 
     async def _raise_overdue(self, rollcall: RollCall) -> None:
-        async with self.lock:
-            if rollcall.state != model.OPEN:
+        async with self.locked():
+            if rollcall.state != model.OPEN or rollcall.id in self._overdue_elsewhere:
                 return
             await self._commit(rollcall.id, None, {"op": "overdue"})
         now = self.host.now_ms()
-        overdue = rollcall.overdue(now)
+        alarm = self._overdue_alarm(rollcall, now)
         self.host.counters.inc("rollcall_overdue")
-        log.warning("roll call %s: %d devices overdue", rollcall.code, len(overdue))
-        alarm = {
+        log.warning("roll call %s: %d devices overdue", rollcall.code, len(alarm["overdue"]))
+        self._notify(rollcall.groups, alarm)
+
+    @staticmethod
+    def _overdue_alarm(rollcall: RollCall, now: int) -> dict[str, Any]:
+        overdue = rollcall.overdue(now)
+        return {
             "type": "rollcall-overdue",
             "id": rollcall.id,
             "code": rollcall.code,
             "overdue": [m.callsign or m.uid for m in overdue],
         }
-        self._notify(rollcall.groups, alarm)
 
     async def _commit(self, rollcall_id: str, author: str | None, body: dict[str, Any]) -> RollCall | None:
         """Journal one change, apply it, tell the pages; the caller holds :attr:`lock`."""
         store = self.store()
         now = self.host.now_ms()
         stream = model.STREAM_PREFIX + rollcall_id
+        text = json.dumps(body, separators=(",", ":"))
         try:
-            await store.append_journal(stream, now, author, json.dumps(body, separators=(",", ":")))
+            entry_id = await store.append_journal(stream, now, author, text)
         except StoreError as exc:
             raise MissionsUnavailable(f"the roll call could not be stored: {exc}") from exc
+        self.host.notices.changed(model.STREAM_PREFIX)
+        await self._catch_up(before=entry_id)
+        self.applied_id = entry_id
         rollcall = self.book.apply(rollcall_id, now, body)
         if body["op"] in ("start", "cancel"):
             self._refresh_asked()
