@@ -25,6 +25,7 @@ from typing import Any
 from rallypoint.errors import MissionConflict, MissionError, MissionNotFound, MissionsUnavailable, StoreError
 from rallypoint.missions.access import Actor, authorize, find
 from rallypoint.missions.book import STREAM_PREFIX, MissionBook, stream_of
+from rallypoint.missions.journal_pages import entries_after
 from rallypoint.missions.model import NEVER_EXPIRES, Applied, Mission
 from rallypoint.router.host import Host
 from rallypoint.router.jobs import Job, JobQueue
@@ -33,8 +34,6 @@ from rallypoint.store.base import JournalEntry, Store
 log = logging.getLogger(__name__)
 
 MAX_QUEUED_JOBS = 10_000
-CATCH_UP_PAGE = 1_000
-"""Journal entries read per query when applying other nodes' changes."""
 """Jobs waiting for the worker at most; past it new ones are dropped and counted."""
 
 Announce = Callable[[Applied, int], None]
@@ -118,19 +117,8 @@ class MissionLedger:
         below ``before`` only). Nothing to do unless the journal is shared."""
         if not self.host.notices.shared:
             return
-        store = self.store()
-        while True:
-            try:
-                after = self.applied_id
-                entries = await store.read_journal(STREAM_PREFIX, after_id=after, limit=CATCH_UP_PAGE)
-            except StoreError as exc:
-                raise MissionsUnavailable(f"the shared journal could not be read: {exc}") from exc
-            for entry in entries:
-                if before is not None and entry.id >= before:
-                    return
-                self._apply_other(entry)
-            if len(entries) < CATCH_UP_PAGE:
-                return
+        async for entry in entries_after(self.store(), STREAM_PREFIX, self.applied_id, before=before):
+            self._apply_other(entry)
 
     def _apply_other(self, entry: JournalEntry) -> None:
         self.applied_id = entry.id

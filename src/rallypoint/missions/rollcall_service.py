@@ -36,6 +36,7 @@ from rallypoint.errors import (
     StoreError,
 )
 from rallypoint.missions import rollcall as model
+from rallypoint.missions.journal_pages import entries_after
 from rallypoint.missions.notify import SERVER_CALLSIGN, alert_chat
 from rallypoint.missions.rollcall import RollCall, RollCallBook, rollcall_json
 from rallypoint.missions.rollcall_watch import RollCallWatch
@@ -51,8 +52,6 @@ Listener = Callable[[frozenset[str], dict[str, Any]], None]
 MAX_QUEUED_ANSWERS = 10_000
 """Check-ins waiting for the journal at most; past it they are dropped and counted."""
 REPLAY_PAGE = 10_000
-CATCH_UP_PAGE = 1_000
-"""Journal entries read per query when applying other nodes' changes."""
 TICK_MS = 5_000
 """How often open roll calls are looked at when no deadline is nearer (positions going stale)."""
 
@@ -207,25 +206,16 @@ class RollCallService:
         below ``before`` only). Nothing to do unless the journal is shared."""
         if not self.host.notices.shared:
             return
-        store = self.store()
         changed = False
         try:
-            while True:
-                entries = await store.read_journal(
-                    model.STREAM_PREFIX, after_id=self.applied_id, limit=CATCH_UP_PAGE
-                )
-                for entry in entries:
-                    if before is not None and entry.id >= before:
-                        return
-                    self.applied_id = entry.id
-                    rollcall = self._replay(entry)
-                    if rollcall is not None:
-                        changed = True
-                        self._echo(rollcall, entry)
-                if len(entries) < CATCH_UP_PAGE:
-                    return
-        except StoreError as exc:
-            raise MissionsUnavailable(f"the shared journal could not be read: {exc}") from exc
+            async for entry in entries_after(
+                self.store(), model.STREAM_PREFIX, self.applied_id, before=before
+            ):
+                self.applied_id = entry.id
+                rollcall = self._replay(entry)
+                if rollcall is not None:
+                    changed = True
+                    self._echo(rollcall, entry)
         finally:
             if changed:
                 self._refresh_asked()
