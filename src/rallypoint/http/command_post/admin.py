@@ -23,7 +23,9 @@ from rallypoint.http.command_post.admin_access import (
     NO_STORE,
     AdminDeps,
     ConnectPoints,
+    audit_issued,
     existing,
+    issue_for,
     require_admin,
     user_json,
 )
@@ -36,7 +38,7 @@ from rallypoint.pki.admin import certificate_pem
 from rallypoint.pki.authority import private_pem
 from rallypoint.pki.certificate_records import CertificateRecord
 from rallypoint.pki.identities import IdentityStore
-from rallypoint.pki.keystores import client_keystore, new_password
+from rallypoint.pki.keystores import client_keystore
 
 
 def admin_routes(deps: AdminDeps) -> list[BaseRoute]:
@@ -86,32 +88,25 @@ def admin_routes(deps: AdminDeps) -> list[BaseRoute]:
         now = deps.now()
 
         def make() -> dict[str, Any]:
-            authority = deps.authority(now)
-            certificate, key = authority.issue(user.name, now, deps.validity_days)
-            record = store.record_certificate(certificate, user.name)
-            secret = new_password()
-            keystore = client_keystore(user.name, certificate, key, authority.certificate, secret)
+            made = issue_for(deps, store, user, now)
+            record = made.record
+            keystore = client_keystore(
+                user.name, made.certificate, made.key, made.authority.certificate, made.password
+            )
             return {
                 "serial": f"{record.serial:x}",
                 "notAfter": record.not_after.isoformat(),
                 "fingerprint": record.fingerprint,
                 "certificate": (
-                    certificate_pem(certificate) + certificate_pem(authority.certificate)
+                    certificate_pem(made.certificate) + certificate_pem(made.authority.certificate)
                 ).decode(),
-                "key": private_pem(key).decode(),
+                "key": private_pem(made.key).decode(),
                 "p12": base64.b64encode(keystore).decode(),
-                "p12Password": secret,
+                "p12Password": made.password,
             }
 
         issued = await asyncio.to_thread(make)
-        deps.audit(
-            "certificate_issued",
-            user=user.name,
-            serial=issued["serial"],
-            fingerprint=issued["fingerprint"],
-            via="web",
-            by=caller.name,
-        )
+        audit_issued(deps, user, issued, via="web", by=caller)
         return JSONResponse(issued, status_code=201, headers=NO_STORE)
 
     async def revoke(request: Request) -> Response:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from cryptography import x509
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
@@ -22,7 +23,9 @@ from rallypoint.http.common.deps import require_admin as require_admin_caller
 from rallypoint.http.common.ratelimit import LoginThrottle
 from rallypoint.pki.authority import CertificateAuthority
 from rallypoint.pki.certificate_records import CertificateRecord
+from rallypoint.pki.certificates import PrivateKey
 from rallypoint.pki.identities import IdentityStore, User
+from rallypoint.pki.keystores import new_password
 from rallypoint.router.router import Router
 
 MAX_ADMIN_BODY_BYTES = 16 * 1024
@@ -80,6 +83,39 @@ def existing(store: IdentityStore, name: str) -> User:
     if user is None:
         raise HTTPException(404, f"no user named {name!r}")
     return user
+
+
+@dataclass(frozen=True)
+class Issued:
+    """A certificate just issued to a user from the page, recorded, with a fresh password for
+    whatever carries its key (a keystore or a connection package)."""
+
+    authority: CertificateAuthority
+    certificate: x509.Certificate
+    key: PrivateKey
+    record: CertificateRecord
+    password: str
+
+
+def issue_for(deps: AdminDeps, store: IdentityStore, user: User, now: datetime) -> Issued:
+    """Issue ``user`` a certificate and record it, as ``rallypoint cert issue`` does (blocking:
+    run it in a thread)."""
+    authority = deps.authority(now)
+    certificate, key = authority.issue(user.name, now, deps.validity_days)
+    record = store.record_certificate(certificate, user.name)
+    return Issued(authority, certificate, key, record, new_password())
+
+
+def audit_issued(deps: AdminDeps, user: User, issued: dict[str, Any], *, via: str, by: Caller) -> None:
+    """The audit entry of a certificate issued from the page (``issued`` as answered)."""
+    deps.audit(
+        "certificate_issued",
+        user=user.name,
+        serial=issued["serial"],
+        fingerprint=issued["fingerprint"],
+        via=via,
+        by=by.name,
+    )
 
 
 def user_json(user: User, certificates: list[CertificateRecord]) -> dict[str, Any]:

@@ -25,11 +25,12 @@ from rallypoint.http.command_post.admin_access import (
     NO_STORE,
     AdminDeps,
     ConnectPoints,
+    audit_issued,
     existing,
+    issue_for,
     require_admin,
 )
 from rallypoint.http.command_post.login import read_json
-from rallypoint.pki.keystores import new_password
 from rallypoint.pki.package import connection_package
 from rallypoint.pki.qr import TAK_ENROLLMENT_PORT, TAK_STREAMING_PORT, enrollment_link, enrollment_png
 
@@ -68,38 +69,28 @@ def onboarding_routes(deps: AdminDeps) -> list[BaseRoute]:
         now = deps.now()
 
         def make() -> dict[str, Any]:
-            authority = deps.authority(now)
-            certificate, key = authority.issue(user.name, now, deps.validity_days)
-            record = store.record_certificate(certificate, user.name)
-            secret = new_password()
+            issued = issue_for(deps, store, user, now)
             data = connection_package(
                 user.name,
                 host=host,
                 tls_port=tls_port,
-                authority=authority,
-                certificate=certificate,
-                key=key,
-                password=secret,
+                authority=issued.authority,
+                certificate=issued.certificate,
+                key=issued.key,
+                password=issued.password,
             )
             return {
                 "filename": f"{user.name}.zip",
                 "zip": base64.b64encode(data).decode(),
-                "password": secret,
-                "serial": f"{record.serial:x}",
-                "fingerprint": record.fingerprint,
+                "password": issued.password,
+                "serial": f"{issued.record.serial:x}",
+                "fingerprint": issued.record.fingerprint,
                 "connect": f"{host}:{tls_port}:ssl",
                 "warnings": warnings,
             }
 
         made = await asyncio.to_thread(make)
-        deps.audit(
-            "certificate_issued",
-            user=user.name,
-            serial=made["serial"],
-            fingerprint=made["fingerprint"],
-            via="web package",
-            by=caller.name,
-        )
+        audit_issued(deps, user, made, via="web package", by=caller)
         return JSONResponse(made, status_code=201, headers=NO_STORE)
 
     async def qr(request: Request) -> Response:
