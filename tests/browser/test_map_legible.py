@@ -64,7 +64,12 @@ async def test_crowded_units_cluster_when_zoomed_out_and_a_click_zooms_in(comman
         box = await page.locator("#map").bounding_box()
         assert box is not None
         await page.mouse.click(box["x"] + centre["x"], box["y"] + centre["y"])
-        await until(page, f"window.rallypoint.project({first[1]}, {first[2]}).x !== {centre['x']}")
+        zoomed_in = (
+            f"(() => {{ const a = window.rallypoint.project({first[1]}, {first[2]}),"
+            f" b = window.rallypoint.project({last[1]}, {last[2]});"
+            f" return Math.hypot(a.x - b.x, a.y - b.y) > {4 * spread}; }})()"
+        )
+        assert await until(page, zoomed_in), "the click zoomed in on the cluster"  # the zoom eases in
         await camera_at_rest(page, first[1], first[2])
         assert await screen_distance(page, first, last) > 4 * spread, "the click zoomed in on the cluster"
         assert await colour_pixels(page, centre["x"], centre["y"], CLUSTER_FILL, box=24) < 100
